@@ -1,0 +1,120 @@
+"""HTTP for activities: listed and created under their organisation, addressed on their own."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.activities import service
+from app.activities.schemas import ActivityCreate, ActivityPublic, ActivityUpdate
+from app.api import Page, problem_responses
+from app.concurrency import IfMatchDep, set_etag
+from app.db import SessionDep
+from app.pagination import PageParams, build_page, page_params
+from app.vocabulary import ActivityStatus, ActivityType, Area
+
+router = APIRouter(tags=["activities"])
+
+OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
+ActivityIdPath = Annotated[uuid.UUID, Path(alias="activityId")]
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def public(linked: service.LinkedActivity) -> ActivityPublic:
+    return ActivityPublic.model_validate(linked.activity.model_dump() | {"asset_ids": linked.asset_ids})
+
+
+def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:
+    set_etag(response, linked.activity.version)
+    return public(linked)
+
+
+@router.post(
+    "/organisations/{organisationId}/activities",
+    operation_id="activities-create",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 404, 413, 422),
+)
+async def create_activity(
+    organisation_id: OrganisationIdPath,
+    data: ActivityCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> ActivityPublic:
+    """Record an activity the organisation runs."""
+    linked = await service.create(session, organisation_id=organisation_id, data=data)
+    response.headers["Location"] = str(request.url_for("activities-get", activityId=linked.id))
+    return _one(response, linked)
+
+
+@router.get(
+    "/organisations/{organisationId}/activities",
+    operation_id="activities-list",
+    responses=problem_responses(400, 404, 422),
+)
+async def list_activities(
+    organisation_id: OrganisationIdPath,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    area: Area | None = None,
+    activity_status: Annotated[ActivityStatus | None, Query(alias="status")] = None,
+    activity_type: Annotated[ActivityType | None, Query(alias="activityType")] = None,
+) -> Page[ActivityPublic]:
+    """List an organisation's activities, oldest first, with filters."""
+    rows = await service.list_page(
+        session,
+        organisation_id=organisation_id,
+        page=page,
+        area=area,
+        status=activity_status,
+        activity_type=activity_type,
+    )
+    return build_page(request, response, rows, page, public)
+
+
+@router.get(
+    "/activities/{activityId}",
+    name="activities-get",
+    operation_id="activities-get",
+    responses=problem_responses(404, 422),
+)
+async def get_activity(
+    activity_id: ActivityIdPath, session: SessionDep, response: Response
+) -> ActivityPublic:
+    """Read one activity."""
+    return _one(response, await service.get(session, activity_id))
+
+
+@router.patch(
+    "/activities/{activityId}",
+    operation_id="activities-update",
+    responses=problem_responses(400, 404, 412, 413, 422, 428),
+)
+async def update_activity(
+    activity_id: ActivityIdPath,
+    data: ActivityUpdate,
+    expected: IfMatchDep,
+    session: SessionDep,
+    response: Response,
+) -> ActivityPublic:
+    """Change an activity (assetIds given replace the old links)."""
+    return _one(
+        response,
+        await service.update(session, activity_id=activity_id, data=data, expected=expected),
+    )
+
+
+@router.delete(
+    "/activities/{activityId}",
+    operation_id="activities-delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 404, 412, 428),
+)
+async def delete_activity(
+    activity_id: ActivityIdPath, expected: IfMatchDep, session: SessionDep
+) -> None:
+    """Delete an activity."""
+    await service.delete(session, activity_id=activity_id, expected=expected)

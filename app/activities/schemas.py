@@ -1,0 +1,97 @@
+"""The activity contract: what an organisation does, in one of the four areas."""
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
+
+from app.api import ApiInput, ApiModel
+from app.assets.schemas import CapabilityKey, Text200, Text4000
+from app.vocabulary import ActivityStatus, ActivityType, Area
+
+
+def _unique_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    return sorted(set(ids))
+
+
+AssetIds = Annotated[
+    list[uuid.UUID],
+    Field(
+        max_length=100,
+        description="Assets the activity uses: its organisation's own, or those of an "
+        "organisation above it.",
+    ),
+    AfterValidator(_unique_ids),
+]
+Goal = Annotated[Text4000, Field(max_length=2000)]
+
+_EXAMPLE = {
+    "area": "improvement",
+    "capabilityKey": "frontline-improvement-support",
+    "title": "Reducing falls on elderly care wards",
+    "activityType": "improvement_project",
+    "status": "active",
+    "startDate": "2024-04-01",
+    "endDate": "2025-03-31",
+    "assetIds": [],
+    "goal": "Cut inpatient falls with harm by 20% in a year",
+}
+
+
+class ActivityCreate(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    area: Area
+    capability_key: CapabilityKey | None = None
+    title: Text200
+    activity_type: ActivityType
+    status: ActivityStatus = ActivityStatus.PLANNED
+    start_date: date | None = None
+    end_date: date | None = None
+    asset_ids: AssetIds = []
+    goal: Goal | None = None
+    outcome: Goal | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "ActivityCreate":
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError("endDate must not be before startDate")
+        return self
+
+
+class ActivityUpdate(ApiInput):
+    """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "completed", "outcome": "Falls down 24%"}]}
+    )
+
+    area: Area | None = None
+    capability_key: CapabilityKey | None = None
+    title: Text200 | None = None
+    activity_type: ActivityType | None = None
+    status: ActivityStatus | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    asset_ids: AssetIds | None = None
+    goal: Goal | None = None
+    outcome: Goal | None = None
+
+
+class ActivityPublic(ApiModel):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    area: Area
+    capability_key: str | None
+    title: str
+    activity_type: ActivityType
+    status: ActivityStatus
+    start_date: date | None
+    end_date: date | None
+    asset_ids: list[uuid.UUID]
+    goal: str | None
+    outcome: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int

@@ -1,0 +1,160 @@
+"""Activity use cases; all activity data access goes through here."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete as sql_delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import crud
+from app.activities.schemas import ActivityCreate, ActivityUpdate
+from app.concurrency import Expected
+from app.errors import FieldIssue, ValidationFailed
+from app.models import Activity, ActivityAsset, Asset
+from app.organisations import hierarchy
+from app.organisations import service as organisations_service
+from app.pagination import PageParams, keyset
+from app.reference import service as reference_service
+from app.vocabulary import ActivityStatus, ActivityType, Area
+
+
+@dataclass(frozen=True)
+class LinkedActivity:
+    activity: Activity
+    asset_ids: list[uuid.UUID]
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.activity.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.activity.created_at
+
+
+async def get(session: AsyncSession, activity_id: uuid.UUID) -> LinkedActivity:
+    activity = await crud.get_or_404(session, Activity, activity_id)
+    return LinkedActivity(activity, (await _links(session, [activity.id]))[activity.id])
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    organisation_id: uuid.UUID,
+    page: PageParams,
+    area: Area | None = None,
+    status: ActivityStatus | None = None,
+    activity_type: ActivityType | None = None,
+) -> Sequence[LinkedActivity]:
+    await organisations_service.get(session, organisation_id)
+    statement = select(Activity).where(Activity.organisation_id == organisation_id)
+    if area is not None:
+        statement = statement.where(Activity.area == area.value)
+    if status is not None:
+        statement = statement.where(Activity.status == status.value)
+    if activity_type is not None:
+        statement = statement.where(Activity.activity_type == activity_type.value)
+    statement = keyset(
+        statement, created_at=col(Activity.created_at), row_id=col(Activity.id), params=page
+    )
+    activities = (await session.exec(statement)).all()
+    links = await _links(session, [activity.id for activity in activities])
+    return [LinkedActivity(activity, links[activity.id]) for activity in activities]
+
+
+async def create(
+    session: AsyncSession, *, organisation_id: uuid.UUID, data: ActivityCreate
+) -> LinkedActivity:
+    await organisations_service.get(session, organisation_id)
+    if data.capability_key is not None:
+        await reference_service.require_capability(
+            session, key=data.capability_key, area=data.area
+        )
+    await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
+    values = data.model_dump(exclude={"asset_ids"})
+    for name in ("area", "activity_type", "status"):
+        values[name] = str(values[name])
+    activity = Activity(organisation_id=organisation_id, **values)
+    session.add(activity)
+    session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in data.asset_ids)
+    await session.commit()
+    return LinkedActivity(activity, data.asset_ids)
+
+
+async def update(
+    session: AsyncSession, *, activity_id: uuid.UUID, data: ActivityUpdate, expected: Expected
+) -> LinkedActivity:
+    activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
+    updates = crud.changes(
+        data, required={"area", "title", "activity_type", "status", "asset_ids"}
+    )
+    start = updates.get("start_date", activity.start_date)
+    end = updates.get("end_date", activity.end_date)
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed(
+            "endDate must not be before startDate.",
+            errors=[FieldIssue("#/endDate", f"{end} is before the start date {start}.")],
+        )
+    area = Area(updates.get("area", activity.area))
+    key = updates.get("capability_key", activity.capability_key)
+    if key is not None and ("capability_key" in updates or "area" in updates):
+        await reference_service.require_capability(session, key=key, area=area)
+    asset_ids = updates.pop("asset_ids", None)
+    if asset_ids is not None:
+        await _check_assets(
+            session, organisation_id=activity.organisation_id, asset_ids=asset_ids
+        )
+    for name in ("area", "activity_type", "status"):
+        if name in updates:
+            updates[name] = str(updates[name])
+    crud.apply(activity, updates, expected=expected)
+    if asset_ids is not None:
+        await session.execute(
+            sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
+        )
+        session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids)
+    await session.commit()
+    return await get(session, activity_id)
+
+
+async def delete(session: AsyncSession, *, activity_id: uuid.UUID, expected: Expected) -> None:
+    activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
+    expected.check(current=activity.version, what=f"Activity {activity_id}")
+    await session.delete(activity)
+    await session.commit()
+
+
+async def _check_assets(
+    session: AsyncSession, *, organisation_id: uuid.UUID, asset_ids: list[uuid.UUID]
+) -> None:
+    """Each asset must belong to the organisation or to one above it (e.g. its ICS)."""
+    if not asset_ids:
+        return
+    allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    rows = await session.execute(
+        select(Asset.id, Asset.organisation_id).where(col(Asset.id).in_(asset_ids))
+    )
+    owner = {row.id: row.organisation_id for row in rows}
+    issues = [
+        FieldIssue(
+            f"#/assetIds/{index}",
+            "No such asset."
+            if asset_id not in owner
+            else "The asset belongs to an organisation that is neither this one nor above it.",
+        )
+        for index, asset_id in enumerate(asset_ids)
+        if owner.get(asset_id) not in allowed
+    ]
+    if issues:
+        raise ValidationFailed("Some assetIds cannot be linked to this activity.", errors=issues)
+
+
+async def _links(
+    session: AsyncSession, activity_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[uuid.UUID]]:
+    return await crud.children(
+        session, col(ActivityAsset.activity_id), col(ActivityAsset.asset_id), activity_ids
+    )

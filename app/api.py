@@ -1,0 +1,81 @@
+"""Shared contract pieces: the camelCase base models, the page envelope and the problem body."""
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ApiModel(BaseModel):
+    """A response model: camelCase on the wire, built from ORM rows or dicts by field name."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        from_attributes=True,
+    )
+
+
+class ApiInput(BaseModel):
+    """A request body: camelCase only, and unknown fields are refused so typos don't vanish."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", validate_by_name=False)
+
+
+T = TypeVar("T")
+
+
+class Links(ApiModel):
+    self: str = Field(description="This page.")
+    next: str | None = Field(description="The next page, or null on the last page.")
+
+
+class Page(ApiModel, Generic[T]):
+    items: list[T]
+    links: Links
+
+
+class ProblemFieldIssue(ApiModel):
+    pointer: str = Field(
+        description="JSON pointer into the body (#/name) or the name of the parameter or header.",
+        examples=["#/odsCode"],
+    )
+    message: str = Field(examples=["String should match pattern '^[A-Z0-9]{1,9}$'"])
+
+
+class Problem(ApiModel):
+    """RFC 9457 problem details, with a stable ``code`` and the request's ``traceId``."""
+
+    type: str = Field(examples=["/problems/not-found"])
+    title: str = Field(examples=["Not found"])
+    status: int = Field(examples=[404])
+    detail: str = Field(examples=["Organisation 0b9e... does not exist."])
+    instance: str = Field(examples=["/v1/organisations/0b9e..."])
+    code: str = Field(examples=["NOT_FOUND"])
+    trace_id: str = Field(examples=["5c0d6a7e2f6d4a53a4d1f7f3c1e2b9aa"])
+    errors: list[ProblemFieldIssue] = Field(default_factory=list)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the error statuses a route can return."""
+    descriptions = {
+        400: "Bad request (malformed parameter, header or cursor)",
+        404: "Not found",
+        409: "Conflict with the current state",
+        412: "If-Match does not match the current version",
+        413: "Request body too large",
+        415: "Request body is not JSON",
+        422: "Validation failed; errors[] lists each field",
+        428: "If-Match header required",
+        503: "Not ready",
+    }
+    return {
+        status: {
+            "description": descriptions[status],
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }

@@ -1,0 +1,124 @@
+"""The asset contract: what an organisation has, in one of the four areas."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, AwareDatetime, ConfigDict, Field, HttpUrl, StringConstraints
+
+from app.api import ApiInput, ApiModel
+from app.vocabulary import Area, Confidence, Maturity
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text4000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+CapabilityKey = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length=64,
+        description="Key of a capability in the current reference model, e.g. data-platform.",
+        examples=["data-platform"],
+    ),
+]
+Tag = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
+    Field(pattern=r"^[a-z0-9][a-z0-9._:-]{0,63}$"),
+]
+
+
+def _unique(tags: list[str]) -> list[str]:
+    return sorted(set(tags))
+
+
+Tags = Annotated[
+    list[Tag],
+    Field(max_length=20, description="Lower-case labels; duplicates are merged."),
+    AfterValidator(_unique),
+]
+MaturityField = Annotated[
+    Maturity,
+    Field(description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
+]
+
+
+class EvidenceLinkInput(ApiInput):
+    title: Text200
+    url: HttpUrl
+
+
+class EvidenceLink(ApiModel):
+    title: str
+    url: str
+
+
+_EXAMPLE = {
+    "area": "data",
+    "capabilityKey": "data-platform",
+    "name": "West Yorkshire shared care record and analytics platform",
+    "description": "Linked primary, acute and community data refreshed daily.",
+    "maturity": 3,
+    "confidence": "peer_reviewed",
+    "evidence": [{"title": "Platform DPIA", "url": "https://example.nhs.uk/dpia.pdf"}],
+    "owner": "Chief Data Officer",
+    "tags": ["shared-care-record"],
+    "sharedWithMembers": True,
+    "reviewedAt": "2024-05-01T09:00:00Z",
+}
+
+
+class AssetCreate(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    area: Area
+    capability_key: CapabilityKey | None = None
+    name: Text200
+    description: Text4000 | None = None
+    maturity: MaturityField
+    confidence: Confidence = Confidence.SELF_ASSESSED
+    evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] = []
+    owner: Text200 | None = None
+    tags: Tags = []
+    shared_with_members: bool = Field(
+        default=False, description="The asset also serves this organisation's members."
+    )
+    reviewed_at: AwareDatetime | None = None
+
+
+class AssetUpdate(ApiInput):
+    """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"maturity": 4, "confidence": "evidenced"}]}
+    )
+
+    area: Area | None = None
+    capability_key: CapabilityKey | None = None
+    name: Text200 | None = None
+    description: Text4000 | None = None
+    maturity: MaturityField | None = None
+    confidence: Confidence | None = None
+    evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] | None = None
+    owner: Text200 | None = None
+    tags: Tags | None = None
+    shared_with_members: bool | None = None
+    reviewed_at: AwareDatetime | None = None
+
+
+class AssetPublic(ApiModel):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    area: Area
+    capability_key: str | None
+    name: str
+    description: str | None
+    maturity: MaturityField
+    confidence: Confidence
+    evidence: list[EvidenceLink]
+    owner: str | None
+    tags: list[str]
+    shared_with_members: bool
+    reviewed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int

@@ -1,0 +1,142 @@
+"""Asset use cases; all asset data access goes through here."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import crud
+from app.assets.schemas import AssetCreate, AssetUpdate
+from app.concurrency import Expected
+from app.errors import FieldIssue, ValidationFailed
+from app.models import Asset, AssetTag
+from app.organisations import service as organisations_service
+from app.pagination import PageParams, keyset
+from app.reference import service as reference_service
+from app.vocabulary import Area
+
+
+@dataclass(frozen=True)
+class TaggedAsset:
+    asset: Asset
+    tags: list[str]
+
+    @property
+    def id(self) -> uuid.UUID:
+        return self.asset.id
+
+    @property
+    def created_at(self) -> datetime:
+        return self.asset.created_at
+
+
+async def get(session: AsyncSession, asset_id: uuid.UUID) -> TaggedAsset:
+    asset = await crud.get_or_404(session, Asset, asset_id)
+    return TaggedAsset(asset, (await _tags(session, [asset.id]))[asset.id])
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    organisation_id: uuid.UUID,
+    page: PageParams,
+    area: Area | None = None,
+    capability_key: str | None = None,
+    min_maturity: int | None = None,
+    max_maturity: int | None = None,
+    tag: str | None = None,
+) -> Sequence[TaggedAsset]:
+    await organisations_service.get(session, organisation_id)
+    if min_maturity is not None and max_maturity is not None and min_maturity > max_maturity:
+        raise ValidationFailed(
+            "minMaturity is above maxMaturity, so nothing could match.",
+            errors=[FieldIssue("minMaturity", "Must not be greater than maxMaturity.")],
+        )
+    statement = select(Asset).where(Asset.organisation_id == organisation_id)
+    if area is not None:
+        statement = statement.where(Asset.area == area.value)
+    if capability_key is not None:
+        statement = statement.where(Asset.capability_key == capability_key)
+    if min_maturity is not None:
+        statement = statement.where(Asset.maturity >= min_maturity)
+    if max_maturity is not None:
+        statement = statement.where(Asset.maturity <= max_maturity)
+    if tag is not None:
+        statement = statement.where(
+            col(Asset.id).in_(select(AssetTag.asset_id).where(AssetTag.tag == tag.lower()))
+        )
+    statement = keyset(statement, created_at=col(Asset.created_at), row_id=col(Asset.id), params=page)
+    assets = (await session.exec(statement)).all()
+    tags = await _tags(session, [asset.id for asset in assets])
+    return [TaggedAsset(asset, tags[asset.id]) for asset in assets]
+
+
+async def create(
+    session: AsyncSession, *, organisation_id: uuid.UUID, data: AssetCreate
+) -> TaggedAsset:
+    await organisations_service.get(session, organisation_id)
+    if data.capability_key is not None:
+        await reference_service.require_capability(
+            session, key=data.capability_key, area=data.area
+        )
+    values = data.model_dump(exclude={"tags"})
+    values["evidence"] = _evidence(data.evidence)
+    values["area"] = data.area.value
+    values["confidence"] = data.confidence.value
+    values["maturity"] = int(data.maturity)
+    asset = Asset(organisation_id=organisation_id, **values)
+    session.add(asset)
+    session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
+    await session.commit()
+    return TaggedAsset(asset, data.tags)
+
+
+async def update(
+    session: AsyncSession, *, asset_id: uuid.UUID, data: AssetUpdate, expected: Expected
+) -> TaggedAsset:
+    asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
+    updates = crud.changes(
+        data, required={"area", "name", "maturity", "confidence", "evidence", "tags",
+                        "shared_with_members"}
+    )
+    area = Area(updates.get("area", asset.area))
+    key = updates.get("capability_key", asset.capability_key)
+    if key is not None and ("capability_key" in updates or "area" in updates):
+        await reference_service.require_capability(session, key=key, area=area)
+    tags = updates.pop("tags", None)
+    if "evidence" in updates:
+        updates["evidence"] = _evidence(data.evidence or [])
+    for name in ("area", "confidence"):
+        if name in updates:
+            updates[name] = str(updates[name])
+    if "maturity" in updates:
+        updates["maturity"] = int(updates["maturity"])
+    crud.apply(asset, updates, expected=expected)
+    if tags is not None:
+        await session.execute(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
+        session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags)
+    await session.commit()
+    return await get(session, asset_id)
+
+
+async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: Expected) -> None:
+    asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
+    expected.check(current=asset.version, what=f"Asset {asset_id}")
+    # Tags and links from activities go with it through ON DELETE CASCADE.
+    await session.delete(asset)
+    await session.commit()
+
+
+def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:
+    return [{"title": link.title, "url": str(link.url)} for link in links]
+
+
+async def _tags(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    return await crud.children(session, col(AssetTag.asset_id), col(AssetTag.tag), asset_ids)
+
+

@@ -1,0 +1,65 @@
+"""The few steps every domain's service shares: fetch or 404, lock for update, patch, bump."""
+
+import uuid
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlmodel import SQLModel, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.concurrency import Expected
+from app.db import utcnow
+from app.errors import FieldIssue, NotFound, ValidationFailed
+
+M = TypeVar("M", bound=SQLModel)
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[M], row_id: uuid.UUID, *, for_update: bool = False
+) -> M:
+    statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
+    if for_update:
+        # Row lock on PostgreSQL; SQLite writers already hold the database lock (BEGIN IMMEDIATE).
+        statement = statement.with_for_update()
+    row = (await session.exec(statement)).first()
+    if row is None:
+        raise NotFound(f"{model.__name__} {row_id} does not exist.")
+    return row
+
+
+def changes(data: BaseModel, *, required: set[str]) -> dict[str, Any]:
+    """The fields a PATCH body set; ``null`` is refused for fields that cannot be empty."""
+    updates = data.model_dump(exclude_unset=True)
+    nulls = [name for name in sorted(required) if name in updates and updates[name] is None]
+    if nulls:
+        fields = type(data).model_fields
+        raise ValidationFailed(
+            "Required fields cannot be cleared.",
+            errors=[FieldIssue(f"#/{fields[name].alias or name}", "Cannot be null.") for name in nulls],
+        )
+    return updates
+
+
+def apply(row: SQLModel, updates: dict[str, Any], *, expected: Expected) -> None:
+    """Check the caller's If-Match, then write the fields and bump version and updatedAt."""
+    expected.check(current=row.version, what=f"{type(row).__name__} {row.id}")  # type: ignore[attr-defined]
+    for name, value in updates.items():
+        setattr(row, name, value)
+    row.version += 1  # type: ignore[attr-defined]
+    row.updated_at = utcnow()  # type: ignore[attr-defined]
+
+
+async def children(
+    session: AsyncSession, parent_column: Any, value_column: Any, parent_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[Any]]:
+    """One query for the child values of many parents (tags of a page of assets, ...)."""
+    grouped: dict[uuid.UUID, list[Any]] = {parent_id: [] for parent_id in parent_ids}
+    if parent_ids:
+        rows = await session.execute(
+            select(parent_column, value_column)
+            .where(parent_column.in_(parent_ids))
+            .order_by(parent_column, value_column)
+        )
+        for parent_id, value in rows:
+            grouped[parent_id].append(value)
+    return grouped

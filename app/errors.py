@@ -1,0 +1,132 @@
+"""One error hierarchy, rendered by one handler as RFC 9457 ``application/problem+json``.
+
+Services raise these; routers never build error responses themselves. Each kind has a stable
+``code`` (UPPER_SNAKE) that clients switch on, and a ``type`` URI that resolves to a page
+describing it (``GET /problems/{slug}``).
+"""
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+
+class FieldIssue:
+    """One problem with one field: a JSON pointer (or parameter name) and a message."""
+
+    __slots__ = ("message", "pointer")
+
+    def __init__(self, pointer: str, message: str) -> None:
+        self.pointer = pointer
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"pointer": self.pointer, "message": self.message}
+
+
+class AppError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    title: ClassVar[str] = "Internal server error"
+    description: ClassVar[str] = "The service failed unexpectedly. The traceId identifies the log."
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[FieldIssue] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def slug(cls) -> str:
+        return cls.code.lower().replace("_", "-")
+
+
+class BadRequest(AppError):
+    status = 400
+    code = "BAD_REQUEST"
+    title = "Bad request"
+    description = "The request could not be understood: a malformed parameter or header."
+
+
+class InvalidCursor(BadRequest):
+    code = "INVALID_CURSOR"
+    title = "Invalid cursor"
+    description = "The pagination cursor is not one this service issued. Start from the first page."
+
+
+class NotFound(AppError):
+    status = 404
+    code = "NOT_FOUND"
+    title = "Not found"
+    description = "No resource exists at this address, or it has been deleted."
+
+
+class MethodNotAllowed(AppError):
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    title = "Method not allowed"
+    description = "The resource exists but does not support this HTTP method."
+
+
+class Conflict(AppError):
+    status = 409
+    code = "CONFLICT"
+    title = "Conflict"
+    description = "The request conflicts with the current state of the resource."
+
+
+class PreconditionFailed(AppError):
+    status = 412
+    code = "PRECONDITION_FAILED"
+    title = "Precondition failed"
+    description = "If-Match did not match the current version: re-read the resource and retry."
+
+
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    title = "Payload too large"
+    description = "The request body exceeds the service's limit (1 MiB by default)."
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    title = "Unsupported media type"
+    description = "Request bodies must be JSON (Content-Type: application/json)."
+
+
+class ValidationFailed(AppError):
+    status = 422
+    code = "VALIDATION_FAILED"
+    title = "Validation failed"
+    description = "One or more fields are invalid; errors[] names each field and what is wrong."
+
+
+class PreconditionRequired(AppError):
+    status = 428
+    code = "PRECONDITION_REQUIRED"
+    title = "Precondition required"
+    description = "Updates and deletes need If-Match with the ETag from your last read."
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    title = "Service unavailable"
+    description = "A dependency (the database) is not ready. Retry later."
+
+
+def all_error_kinds() -> list[type[AppError]]:
+    """Every concrete kind, for the /problems pages and the documentation."""
+    kinds: list[type[AppError]] = []
+    pending: list[type[AppError]] = [AppError]
+    while pending:
+        kind = pending.pop(0)
+        kinds.append(kind)
+        pending.extend(kind.__subclasses__())
+    return kinds

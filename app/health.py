@@ -1,0 +1,76 @@
+"""Liveness and readiness, outside /v1 so that load balancers never depend on the API version."""
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import Field
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.api import ApiModel
+from app.config import Settings
+
+router = APIRouter(tags=["health"])
+
+
+def migration_heads(settings: Settings) -> set[str]:
+    """The revision(s) this build expects the database to be at."""
+    return set(ScriptDirectory.from_config(Config(str(settings.alembic_ini))).get_heads())
+
+
+class Ping(ApiModel):
+    status: str = Field(examples=["ok"])
+
+
+class ReadinessCheck(ApiModel):
+    name: str = Field(examples=["database"])
+    ok: bool
+    detail: str = Field(examples=["reachable"])
+
+
+class Readiness(ApiModel):
+    status: str = Field(description="ok, or unavailable when any check failed.")
+    checks: list[ReadinessCheck]
+
+
+@router.get("/_ping", operation_id="health-ping", response_model=Ping)
+async def ping() -> Ping:
+    """Liveness: the process answers. Touches no database."""
+    return Ping(status="ok")
+
+
+@router.get(
+    "/_status",
+    operation_id="health-status",
+    response_model=Readiness,
+    responses={503: {"description": "Not ready", "model": Readiness}},
+)
+async def status(request: Request) -> JSONResponse:
+    """Readiness: the database answers and its schema is at this build's migration head."""
+    expected: set[str] = request.app.state.migration_heads
+    checks: list[ReadinessCheck] = []
+    try:
+        async with request.app.state.engine.connect() as connection:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+            current = {row[0] for row in rows}
+        checks.append(ReadinessCheck(name="database", ok=True, detail="reachable"))
+        at_head = current == expected
+        checks.append(
+            ReadinessCheck(
+                name="migrations",
+                ok=at_head,
+                detail=(
+                    f"at head {', '.join(sorted(expected))}"
+                    if at_head
+                    else f"database at {sorted(current) or 'no revision'}, "
+                    f"expected {sorted(expected)}: run 'alembic upgrade head'"
+                ),
+            )
+        )
+    except (SQLAlchemyError, OSError) as exc:
+        checks.append(ReadinessCheck(name="database", ok=False, detail=type(exc).__name__))
+        checks.append(ReadinessCheck(name="migrations", ok=False, detail="not checked"))
+    ready = all(check.ok for check in checks)
+    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)

@@ -1,0 +1,115 @@
+"""Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and costs a task per request)."""
+
+import contextvars
+import logging
+import re
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import AppError, PayloadTooLarge
+from app.problems import problem_response
+
+logger = logging.getLogger("app.errors")
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "correlation_id", default="-"
+)
+
+# A caller's ID is echoed into headers and logs: keep it to a safe, bounded alphabet.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text = value.decode("latin-1")
+            return text if _SAFE_ID.match(text) else None
+    return None
+
+
+class RequestIdMiddleware:
+    """Accept X-Request-ID / X-Correlation-ID, generate them when absent, echo them always."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        correlation_id = _header(scope, b"x-correlation-id") or request_id
+        scope.setdefault("state", {})["request_id"] = request_id
+        tokens = (request_id_var.set(request_id), correlation_id_var.set(correlation_id))
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-correlation-id", correlation_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_ids(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            # Rendered here, inside the ID middleware, so even a 500 carries X-Request-ID.
+            if started:
+                raise
+            if not isinstance(exc, AppError):
+                logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+                exc = AppError("The service failed unexpectedly; quote the traceId when reporting.")
+            response = problem_response(exc, instance=scope["path"], trace_id=request_id)
+            await response(scope, receive, send_with_ids)
+        finally:
+            request_id_var.reset(tokens[0])
+            correlation_id_var.reset(tokens[1])
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over the limit with 413, by Content-Length or by counting the stream."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                raise PayloadTooLarge(self._detail())
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise PayloadTooLarge(self._detail())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body exceeds {self.max_bytes} bytes."
+
+
+class RequestIdLogFilter(logging.Filter):
+    """Put the request and correlation IDs on every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.correlation_id = correlation_id_var.get()
+        return True

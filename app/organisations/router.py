@@ -1,0 +1,135 @@
+"""HTTP for organisations: parse, call the service, return the contract."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.api import Page, problem_responses
+from app.concurrency import IfMatchDep, set_etag
+from app.db import SessionDep
+from app.organisations import service
+from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
+from app.pagination import PageParams, build_page, page_params
+from app.vocabulary import OrganisationType
+
+router = APIRouter(prefix="/organisations", tags=["organisations"])
+
+OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def _one(response: Response, organisation: object) -> OrganisationPublic:
+    public = OrganisationPublic.model_validate(organisation)
+    set_etag(response, public.version)
+    return public
+
+
+@router.post(
+    "",
+    operation_id="organisations-create",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 409, 413, 422),
+)
+async def create_organisation(
+    data: OrganisationCreate, session: SessionDep, request: Request, response: Response
+) -> OrganisationPublic:
+    """Record an organisation (trust, ICS, network, practice...), optionally inside a parent."""
+    organisation = await service.create(session, data=data)
+    response.headers["Location"] = str(
+        request.url_for("organisations-get", organisationId=organisation.id)
+    )
+    return _one(response, organisation)
+
+
+@router.get("", operation_id="organisations-list", responses=problem_responses(400, 422))
+async def list_organisations(
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
+    organisation_type: Annotated[OrganisationType | None, Query(alias="organisationType")] = None,
+    ods_code: Annotated[str | None, Query(alias="odsCode", max_length=9)] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Name contains (any case).")
+    ] = None,
+) -> Page[OrganisationPublic]:
+    """List organisations, oldest first, with filters."""
+    rows = await service.list_page(
+        session,
+        page=page,
+        parent_id=parent_id,
+        organisation_type=organisation_type,
+        ods_code=ods_code,
+        q=q,
+    )
+    return build_page(request, response, rows, page, OrganisationPublic.model_validate)
+
+
+@router.get(
+    "/{organisationId}",
+    name="organisations-get",
+    operation_id="organisations-get",
+    responses=problem_responses(404, 422),
+)
+async def get_organisation(
+    organisation_id: OrganisationIdPath, session: SessionDep, response: Response
+) -> OrganisationPublic:
+    """Read one organisation."""
+    return _one(response, await service.get(session, organisation_id))
+
+
+@router.patch(
+    "/{organisationId}",
+    operation_id="organisations-update",
+    responses=problem_responses(400, 404, 409, 412, 413, 422, 428),
+)
+async def update_organisation(
+    organisation_id: OrganisationIdPath,
+    data: OrganisationUpdate,
+    expected: IfMatchDep,
+    session: SessionDep,
+    response: Response,
+) -> OrganisationPublic:
+    """Change an organisation; a new parent that would make a cycle is refused (409)."""
+    organisation = await service.update(
+        session, organisation_id=organisation_id, data=data, expected=expected
+    )
+    return _one(response, organisation)
+
+
+@router.delete(
+    "/{organisationId}",
+    operation_id="organisations-delete",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(400, 404, 409, 412, 428),
+)
+async def delete_organisation(
+    organisation_id: OrganisationIdPath, expected: IfMatchDep, session: SessionDep
+) -> None:
+    """Delete an organisation with its assets and activities; refused (409) if it has members."""
+    await service.delete(session, organisation_id=organisation_id, expected=expected)
+
+
+@router.get(
+    "/{organisationId}/members",
+    operation_id="organisations-members",
+    responses=problem_responses(400, 404, 422),
+)
+async def list_members(
+    organisation_id: OrganisationIdPath,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    depth: Annotated[
+        Literal["1", "all"],
+        Query(description="1 for direct members (default), all for the whole subtree."),
+    ] = "1",
+) -> Page[OrganisationPublic]:
+    """Members of an organisation: direct ones, or with ?depth=all every level below it."""
+    rows = await service.members(
+        session, organisation_id=organisation_id, all_levels=depth == "all", page=page
+    )
+    return build_page(request, response, rows, page, OrganisationPublic.model_validate)

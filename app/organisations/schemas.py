@@ -1,0 +1,73 @@
+"""The organisation contract."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+
+from app.api import ApiInput, ApiModel
+from app.vocabulary import OrganisationType
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+OdsCode = Annotated[
+    str,
+    BeforeValidator(_upper),
+    Field(
+        pattern=r"^[A-Z0-9]{1,9}$",
+        description="NHS ODS code: 1-9 letters and digits, stored upper case. Unique.",
+        examples=["RR8"],
+    ),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+_EXAMPLE = {
+    "name": "Leeds Teaching Hospitals NHS Trust",
+    "odsCode": "RR8",
+    "organisationType": "trust",
+    "parentId": "5b0e3c1e-8f4e-4d8a-9f65-0c1d2e3f4a5b",
+    "region": "North East and Yorkshire",
+}
+
+
+class OrganisationCreate(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    name: Name
+    ods_code: OdsCode | None = None
+    organisation_type: OrganisationType
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="The ICS, network or other organisation this one belongs to."
+    )
+    region: Region | None = None
+
+
+class OrganisationUpdate(ApiInput):
+    """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Leeds Teaching Hospitals", "region": None}]}
+    )
+
+    name: Name | None = None
+    ods_code: OdsCode | None = None
+    organisation_type: OrganisationType | None = None
+    parent_id: uuid.UUID | None = None
+    region: Region | None = None
+
+
+class OrganisationPublic(ApiModel):
+    id: uuid.UUID
+    name: str
+    ods_code: str | None
+    organisation_type: OrganisationType
+    parent_id: uuid.UUID | None
+    region: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int

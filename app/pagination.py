@@ -1,0 +1,104 @@
+"""Keyset (cursor) pagination on ``(created_at, id)``.
+
+Keyset rather than offset: a page walk neither repeats nor skips rows when others are inserted
+meanwhile, and page N costs the same as page 1. The cursor is opaque to clients (URL-safe
+base64 of the last row's key); anything else is refused with 400 INVALID_CURSOR.
+"""
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from collections.abc import Callable
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.api import Links, Page
+from app.errors import InvalidCursor
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}).")
+]
+CursorQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="Opaque cursor from links.next of the previous page."),
+]
+
+
+class PageParams(BaseModel):
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
+
+
+def page_params(limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
+    raw = json.dumps([created_at.astimezone(UTC).isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, row_id = json.loads(raw)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor(
+            "The cursor is malformed or was not issued by this service; "
+            "omit it to start from the first page."
+        ) from exc
+
+
+R = TypeVar("R", bound=tuple[Any, ...])
+T = TypeVar("T")
+
+
+def keyset(
+    statement: Select[R],
+    *,
+    created_at: InstrumentedAttribute[datetime],
+    row_id: InstrumentedAttribute[uuid.UUID],
+    params: PageParams,
+) -> Select[R]:
+    """Order by the key, start after the cursor, fetch one extra row to know if more follow."""
+    if params.cursor is not None:
+        after_created, after_id = decode_cursor(params.cursor)
+        statement = statement.where(
+            or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
+        )
+    return statement.order_by(created_at, row_id).limit(params.limit + 1)
+
+
+
+
+def build_page(
+    request: Request,
+    response: Response,
+    rows: Sequence[Any],
+    params: PageParams,
+    convert: Callable[[Any], T],
+) -> Page[T]:
+    """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header."""
+    next_url: str | None = None
+    if len(rows) > params.limit:
+        last = rows[params.limit - 1]
+        cursor = encode_cursor(last.created_at, last.id)
+        next_url = str(request.url.include_query_params(cursor=cursor))
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    items = [convert(row) for row in rows[: params.limit]]
+    return Page[T](items=items, links=Links(self=str(request.url), next=next_url))

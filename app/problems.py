@@ -1,0 +1,106 @@
+"""Render every failure as RFC 9457 problem+json: our AppErrors, FastAPI's validation errors,
+Starlette's 404/405, and anything unexpected (logged with its trace ID, never shown)."""
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api import PROBLEM_MEDIA_TYPE
+from app.errors import (
+    AppError,
+    BadRequest,
+    FieldIssue,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ValidationFailed,
+)
+
+logger = logging.getLogger("app.problems")
+
+
+def problem_response(error: AppError, *, instance: str, trace_id: str) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{error.slug()}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": instance,
+        "code": error.code,
+        "traceId": trace_id,
+        "errors": [issue.as_dict() for issue in error.errors],
+    }
+    return JSONResponse(
+        body, status_code=error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def _trace_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def _pointer(loc: Sequence[int | str]) -> str:
+    where, *path = loc if loc else ("body",)
+    if where == "body":
+        return "#/" + "/".join(str(part) for part in path)
+    return str(path[0]) if path else str(where)
+
+
+_MESSAGES = {
+    "extra_forbidden": "Unknown field: check its spelling (fields are lowerCamelCase).",
+    "missing": "This field is required.",
+}
+
+
+def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
+    return [
+        FieldIssue(_pointer(err.get("loc", ())), _MESSAGES.get(err.get("type", ""), err["msg"]))
+        for err in errors
+    ]
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(exc, instance=request.url.path, trace_id=_trace_id(request))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    error: AppError
+    if any(err.get("type") == "json_invalid" for err in errors):
+        error = BadRequest("The request body is not valid JSON.")
+    else:
+        error = ValidationFailed(
+            "The request has invalid fields; see errors[].", errors=validation_issues(errors)
+        )
+    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error: AppError
+    if exc.status_code == 404:
+        error = NotFound(f"No route matches {request.url.path}.")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(
+            f"{request.method} is not supported on {request.url.path}.", headers=exc.headers
+        )
+    elif exc.status_code == 413:
+        error = PayloadTooLarge(str(exc.detail))
+    elif exc.status_code < 500:
+        error = BadRequest(str(exc.detail), headers=exc.headers)
+    else:
+        error = AppError(str(exc.detail), headers=exc.headers)
+    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

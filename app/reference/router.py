@@ -1,0 +1,116 @@
+"""HTTP for reference models: read any version, load a new one with PUT."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request, Response, status
+
+from app.api import ApiModel, Links, problem_responses
+from app.concurrency import if_match, set_etag
+from app.db import SessionDep
+from app.reference import service
+from app.reference.schemas import (
+    Capability,
+    ReferenceModelInput,
+    ReferenceModelPublic,
+    ReferenceModelSummary,
+)
+from app.vocabulary import Area, Audience
+
+router = APIRouter(prefix="/reference-models", tags=["reference-models"])
+
+VersionPath = Annotated[
+    str,
+    Path(
+        alias="version",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        examples=["2024.1"],
+    ),
+]
+
+
+class ReferenceModelList(ApiModel):
+    items: list[ReferenceModelSummary]
+    links: Links
+
+
+class CapabilityList(ApiModel):
+    items: list[Capability]
+    links: Links
+
+
+@router.get("", operation_id="reference-models-list")
+async def list_reference_models(session: SessionDep, request: Request) -> ReferenceModelList:
+    """Every stored model version, oldest first, saying which is the default."""
+    items = await service.list_summaries(session)
+    return ReferenceModelList(items=items, links=Links(self=str(request.url), next=None))
+
+
+@router.get(
+    "/{version}",
+    name="reference-models-get",
+    operation_id="reference-models-get",
+    responses=problem_responses(404, 422),
+)
+async def get_reference_model(
+    version: VersionPath, session: SessionDep, response: Response
+) -> ReferenceModelPublic:
+    """One model version with all its capabilities."""
+    model = await service.get(session, version)
+    set_etag(response, await service.row_version(session, version))
+    return model
+
+
+@router.get(
+    "/{version}/capabilities",
+    operation_id="reference-models-capabilities",
+    responses=problem_responses(404, 422),
+)
+async def list_capabilities(
+    version: VersionPath,
+    session: SessionDep,
+    request: Request,
+    area: Area | None = None,
+    audience: Audience | None = None,
+) -> CapabilityList:
+    """A model's capabilities, in the model's order, filtered by area or audience."""
+    model = await service.get(session, version)
+    items = [
+        c
+        for c in model.capabilities
+        if (area is None or c.area == area) and (audience is None or c.audience == audience)
+    ]
+    return CapabilityList(items=items, links=Links(self=str(request.url), next=None))
+
+
+@router.put(
+    "/{version}",
+    operation_id="reference-models-put",
+    responses={
+        201: {"description": "Created", "model": ReferenceModelPublic},
+        **problem_responses(400, 409, 412, 413, 422, 428),
+    },
+)
+async def put_reference_model(
+    version: VersionPath,
+    data: ReferenceModelInput,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    if_match_header: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            description="Required to replace an existing version (its ETag); omit to create.",
+        ),
+    ] = None,
+) -> ReferenceModelPublic:
+    """Load a model version (or an ICS's variant). A version pinned by an assessment is 409."""
+    expected = None if if_match_header is None else if_match(if_match_header)
+    model, row_version, created = await service.put(
+        session, version=version, data=data, expected=expected
+    )
+    if created:
+        response.status_code = status.HTTP_201_CREATED
+        response.headers["Location"] = str(request.url_for("reference-models-get", version=version))
+    set_etag(response, row_version)
+    return model

@@ -1,0 +1,208 @@
+"""Reference model use cases: install the shipped versions, read, load new ones, and check
+that an asset's or activity's capabilityKey exists in the current model."""
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.concurrency import Expected
+from app.db import utcnow
+from app.errors import Conflict, FieldIssue, NotFound, PreconditionRequired, ValidationFailed
+from app.models import Assessment, ReferenceModel
+from app.reference.schemas import (
+    Capability,
+    ReferenceModelInput,
+    ReferenceModelPublic,
+    ReferenceModelSummary,
+    to_public,
+)
+from app.vocabulary import Area
+
+logger = logging.getLogger(__name__)
+DATA_DIR = Path(__file__).parent / "data"
+
+
+@lru_cache
+def shipped_models() -> tuple[ReferenceModelPublic, ...]:
+    """The versions in the package's data files, validated like any PUT."""
+    models = []
+    for path in sorted(DATA_DIR.glob("*.yaml")):
+        data = ReferenceModelInput.model_validate(yaml.safe_load(path.read_text("utf-8")))
+        assert data.version is not None, f"{path.name} must name its version"
+        models.append(to_public(data, version=data.version))
+    return tuple(models)
+
+
+async def install_shipped(session: AsyncSession) -> None:
+    """Store each shipped version once; safe when many instances start together."""
+    try:
+        present = set((await session.exec(select(ReferenceModel.version))).all())
+        for model in shipped_models():
+            if model.version in present:
+                continue
+            session.add(_row(model))
+            try:
+                await session.commit()
+            except IntegrityError:  # another instance stored it first
+                await session.rollback()
+    except SQLAlchemyError:
+        logger.warning("reference models not installed: is the database migrated?")
+
+
+def _row(model: ReferenceModelPublic) -> ReferenceModel:
+    return ReferenceModel(
+        version=model.version,
+        title=model.title,
+        based_on=model.based_on,
+        document=model.model_dump(mode="json", by_alias=True),
+    )
+
+
+async def get(session: AsyncSession, version: str | None = None) -> ReferenceModelPublic:
+    """A version, or the default: the latest base model (variants are chosen by name)."""
+    statement = select(ReferenceModel)
+    if version is None:
+        statement = statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
+            col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
+        )
+    else:
+        statement = statement.where(ReferenceModel.version == version)
+    row = (await session.exec(statement.limit(1))).first()
+    if row is None:
+        raise NotFound(
+            f"Reference model {version} does not exist."
+            if version
+            else "No reference model is installed yet."
+        )
+    return ReferenceModelPublic.model_validate(row.document)
+
+
+async def default_version(session: AsyncSession) -> str | None:
+    row = (
+        await session.exec(
+            select(ReferenceModel.version)
+            .where(col(ReferenceModel.based_on).is_(None))
+            .order_by(col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc())
+            .limit(1)
+        )
+    ).first()
+    return row
+
+
+async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
+    rows = (await session.exec(select(ReferenceModel).order_by(col(ReferenceModel.created_at)))).all()
+    used = set(
+        (await session.exec(select(Assessment.reference_model_version).distinct())).all()
+    )
+    default = await default_version(session)
+    return [
+        ReferenceModelSummary(
+            version=row.version,
+            title=row.title,
+            based_on=row.based_on,
+            published_on=row.document["publishedOn"],
+            capability_count=len(row.document["capabilities"]),
+            is_default=row.version == default,
+            in_use=row.version in used,
+        )
+        for row in rows
+    ]
+
+
+async def row_version(session: AsyncSession, version: str) -> int:
+    row = await session.get(ReferenceModel, version)
+    if row is None:
+        raise NotFound(f"Reference model {version} does not exist.")
+    return row.row_version
+
+
+async def put(
+    session: AsyncSession,
+    *,
+    version: str,
+    data: ReferenceModelInput,
+    expected: Expected | None,
+) -> tuple[ReferenceModelPublic, int, bool]:
+    """Create a version, or replace one that no assessment uses yet. Returns (model, rowVersion,
+    created)."""
+    if data.version is not None and data.version != version:
+        raise ValidationFailed(
+            "The body's version differs from the URL's.",
+            errors=[FieldIssue("#/version", f"Must be {version!r} or omitted.")],
+        )
+    if data.based_on is not None and await session.get(ReferenceModel, data.based_on) is None:
+        raise ValidationFailed(
+            "basedOn names a model that does not exist.",
+            errors=[FieldIssue("#/basedOn", f"No reference model {data.based_on!r}.")],
+        )
+    model = to_public(data, version=version)
+    existing = (
+        await session.exec(
+            select(ReferenceModel).where(ReferenceModel.version == version).with_for_update()
+        )
+    ).first()
+    if existing is None:
+        session.add(_row(model))
+        try:
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict(f"Reference model {version} was created meanwhile.") from exc
+        return model, 1, True
+    if expected is None:
+        raise PreconditionRequired(
+            f"Reference model {version} exists: send If-Match with its ETag to replace it."
+        )
+    expected.check(current=existing.row_version, what=f"Reference model {version}")
+    uses = (
+        await session.exec(
+            select(func.count()).where(Assessment.reference_model_version == version)
+        )
+    ).one()
+    if uses:
+        raise Conflict(
+            f"Reference model {version} is pinned by {uses} stored assessment(s) and cannot "
+            "change; load the new content under a new version to supersede it."
+        )
+    existing.title = model.title
+    existing.based_on = model.based_on
+    existing.document = model.model_dump(mode="json", by_alias=True)
+    existing.row_version += 1
+    existing.updated_at = utcnow()
+    await session.commit()
+    return model, existing.row_version, False
+
+
+async def require_capability(session: AsyncSession, *, key: str, area: Area) -> Capability:
+    """An asset or activity may only name a capability of the current (default) model, and of
+    its own area: 422 otherwise, saying which keys would do."""
+    model = await get(session)
+    capability = next((c for c in model.capabilities if c.key == key), None)
+    if capability is None:
+        in_area = sorted(c.key for c in model.capabilities if c.area == area)
+        raise ValidationFailed(
+            f"capabilityKey {key!r} is not in reference model {model.version}.",
+            errors=[
+                FieldIssue(
+                    "#/capabilityKey",
+                    f"Unknown capability. Keys in area {area.value}: {', '.join(in_area)}.",
+                )
+            ],
+        )
+    if capability.area != area:
+        raise ValidationFailed(
+            f"Capability {key!r} belongs to area {capability.area.value}, not {area.value}.",
+            errors=[
+                FieldIssue(
+                    "#/capabilityKey",
+                    f"Belongs to area {capability.area.value}; set area to match.",
+                )
+            ],
+        )
+    return capability

@@ -1,0 +1,80 @@
+"""The domain's words, spelt once: every table, schema and the analysis engine use these enums."""
+
+from enum import IntEnum, StrEnum
+
+
+class Area(StrEnum):
+    """The four areas of a learning health system, as the source report names them."""
+
+    DATA = "data"
+    TECHNOLOGY = "technology"
+    LEARNING_COMMUNITIES = "learning_communities"
+    IMPROVEMENT = "improvement"
+
+
+class OrganisationType(StrEnum):
+    TRUST = "trust"
+    ICB = "icb"
+    ICS = "ics"
+    PRIMARY_CARE_NETWORK = "primary_care_network"
+    GP_PRACTICE = "gp_practice"
+    LOCAL_AUTHORITY = "local_authority"
+    NETWORK = "network"
+    OTHER = "other"
+
+
+class Maturity(IntEnum):
+    ABSENT = 0
+    PLANNED = 1
+    DEVELOPING = 2
+    ESTABLISHED = 3
+    EMBEDDED = 4
+
+
+class Confidence(StrEnum):
+    """How far a maturity claim has been checked, weakest first."""
+
+    SELF_ASSESSED = "self_assessed"
+    PEER_REVIEWED = "peer_reviewed"
+    EVIDENCED = "evidenced"
+
+    @property
+    def rank(self) -> int:
+        return list(Confidence).index(self)
+
+
+class ActivityType(StrEnum):
+    IMPROVEMENT_PROJECT = "improvement_project"
+    EVALUATION = "evaluation"
+    TRAINING = "training"
+    LEARNING_COMMUNITY = "learning_community"
+    DATA_COLLECTION = "data_collection"
+    RESEARCH = "research"
+    OTHER = "other"
+
+
+class ActivityStatus(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class CapabilityKind(StrEnum):
+    ASSET = "asset"
+    ACTIVITY = "activity"
+
+
+class Audience(StrEnum):
+    ORGANISATION = "organisation"
+    SYSTEM = "system"
+    POLICY = "policy"
+
+
+class LoopStage(StrEnum):
+    """Where a capability sits in HDR UK's Better Care Loop (practice -> data -> knowledge)."""
+
+    PRACTICE_TO_DATA = "practice_to_data"
+    DATA_TO_KNOWLEDGE = "data_to_knowledge"
+    KNOWLEDGE_TO_PRACTICE = "knowledge_to_practice"
+    ENABLING = "enabling"

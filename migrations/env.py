@@ -1,0 +1,71 @@
+"""Alembic environment: async engine from app settings, batch mode for SQLite's ALTERs."""
+
+import asyncio
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel.sql.sqltypes import AutoString
+
+import app.models  # noqa: F401 - registers every table on the metadata
+from app.config import get_settings
+from app.db import UTCDateTime, metadata
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _url() -> str:
+    return str(config.attributes.get("database_url") or get_settings().database_url)
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Render our column types as plain SQLAlchemy ones: migrations must not import the app."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
+def _configure(connection: Connection | None = None) -> None:
+    context.configure(
+        connection=connection,
+        url=None if connection is not None else _url(),
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+        literal_binds=connection is None,
+        render_item=_render_item,
+    )
+
+
+def run_offline() -> None:
+    _configure()
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_sync(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:  # tests hand over a connection of their own
+        _run_sync(connection)
+        return
+    engine = create_async_engine(_url())
+    async with engine.connect() as async_connection:
+        await async_connection.run_sync(_run_sync)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    asyncio.run(run_online())
