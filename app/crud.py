@@ -1,7 +1,8 @@
 """The few steps every domain's service shares: fetch or 404, lock for update, patch, bump."""
 
 import uuid
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import SQLModel, select
@@ -35,18 +36,26 @@ def changes(data: BaseModel, *, required: set[str]) -> dict[str, Any]:
         fields = type(data).model_fields
         raise ValidationFailed(
             "Required fields cannot be cleared.",
-            errors=[FieldIssue(f"#/{fields[name].alias or name}", "Cannot be null.") for name in nulls],
+            errors=[
+                FieldIssue(f"#/{fields[name].alias or name}", "Cannot be null.") for name in nulls
+            ],
         )
     return updates
 
 
-def apply(row: SQLModel, updates: dict[str, Any], *, expected: Expected) -> None:
+class Versioned(Protocol):
+    id: uuid.UUID
+    version: int
+    updated_at: datetime
+
+
+def apply(row: Versioned, updates: dict[str, Any], *, expected: Expected) -> None:
     """Check the caller's If-Match, then write the fields and bump version and updatedAt."""
-    expected.check(current=row.version, what=f"{type(row).__name__} {row.id}")  # type: ignore[attr-defined]
+    expected.check(current=row.version, what=f"{type(row).__name__} {row.id}")
     for name, value in updates.items():
         setattr(row, name, value)
-    row.version += 1  # type: ignore[attr-defined]
-    row.updated_at = utcnow()  # type: ignore[attr-defined]
+    row.version += 1
+    row.updated_at = utcnow()
 
 
 async def children(
@@ -55,7 +64,7 @@ async def children(
     """One query for the child values of many parents (tags of a page of assets, ...)."""
     grouped: dict[uuid.UUID, list[Any]] = {parent_id: [] for parent_id in parent_ids}
     if parent_ids:
-        rows = await session.execute(
+        rows = await session.exec(
             select(parent_column, value_column)
             .where(parent_column.in_(parent_ids))
             .order_by(parent_column, value_column)

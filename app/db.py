@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -56,9 +56,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": False}
     if settings.is_sqlite:
-        engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": 30}, **kwargs
-        )
+        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine
     return create_async_engine(
@@ -89,12 +87,14 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
-        if request.method not in ("GET", "HEAD", "OPTIONS") and session.bind.dialect.name == (
-            "sqlite"
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and request.app.state.settings.is_sqlite
         ):
             # Take SQLite's write lock up front: a deferred transaction that reads and then
             # writes fails at once (SQLITE_BUSY) when another writer got in between.
-            await session.execute(text("BEGIN IMMEDIATE"))
+            connection = await session.connection()
+            await connection.exec_driver_sql("BEGIN IMMEDIATE")
         yield session
 
 

@@ -31,7 +31,9 @@ def _timestamp() -> Any:
 
 def _fk(target: str, *, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
     return Field(
-        sa_column=Column(Uuid, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index)
+        sa_column=Column(
+            Uuid, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        )
     )
 
 

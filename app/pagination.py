@@ -9,16 +9,14 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
-
-from collections.abc import Callable
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Mapped
 
 from app.api import Links, Page
 from app.errors import InvalidCursor
@@ -64,17 +62,17 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from exc
 
 
-R = TypeVar("R", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[Any])
 T = TypeVar("T")
 
 
 def keyset(
-    statement: Select[R],
+    statement: S,
     *,
-    created_at: InstrumentedAttribute[datetime],
-    row_id: InstrumentedAttribute[uuid.UUID],
+    created_at: Mapped[datetime],
+    row_id: Mapped[uuid.UUID],
     params: PageParams,
-) -> Select[R]:
+) -> S:
     """Order by the key, start after the cursor, fetch one extra row to know if more follow."""
     if params.cursor is not None:
         after_created, after_id = decode_cursor(params.cursor)
@@ -82,8 +80,6 @@ def keyset(
             or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
         )
     return statement.order_by(created_at, row_id).limit(params.limit + 1)
-
-
 
 
 def build_page(

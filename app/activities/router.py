@@ -21,7 +21,9 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 
 def public(linked: service.LinkedActivity) -> ActivityPublic:
-    return ActivityPublic.model_validate(linked.activity.model_dump() | {"asset_ids": linked.asset_ids})
+    return ActivityPublic.model_validate(
+        linked.activity.model_dump() | {"asset_ids": linked.asset_ids}
+    )
 
 
 def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:

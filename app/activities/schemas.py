@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, JsonValue, model_validator
 
 from app.api import ApiInput, ApiModel
 from app.assets.schemas import CapabilityKey, Text200, Text4000
@@ -26,7 +26,7 @@ AssetIds = Annotated[
 ]
 Goal = Annotated[Text4000, Field(max_length=2000)]
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, JsonValue] = {
     "area": "improvement",
     "capabilityKey": "frontline-improvement-support",
     "title": "Reducing falls on elderly care wards",

@@ -70,9 +70,7 @@ async def create(
 ) -> LinkedActivity:
     await organisations_service.get(session, organisation_id)
     if data.capability_key is not None:
-        await reference_service.require_capability(
-            session, key=data.capability_key, area=data.area
-        )
+        await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
     values = data.model_dump(exclude={"asset_ids"})
     for name in ("area", "activity_type", "status"):
@@ -88,9 +86,7 @@ async def update(
     session: AsyncSession, *, activity_id: uuid.UUID, data: ActivityUpdate, expected: Expected
 ) -> LinkedActivity:
     activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
-    updates = crud.changes(
-        data, required={"area", "title", "activity_type", "status", "asset_ids"}
-    )
+    updates = crud.changes(data, required={"area", "title", "activity_type", "status", "asset_ids"})
     start = updates.get("start_date", activity.start_date)
     end = updates.get("end_date", activity.end_date)
     if start is not None and end is not None and end < start:
@@ -104,15 +100,13 @@ async def update(
         await reference_service.require_capability(session, key=key, area=area)
     asset_ids = updates.pop("asset_ids", None)
     if asset_ids is not None:
-        await _check_assets(
-            session, organisation_id=activity.organisation_id, asset_ids=asset_ids
-        )
+        await _check_assets(session, organisation_id=activity.organisation_id, asset_ids=asset_ids)
     for name in ("area", "activity_type", "status"):
         if name in updates:
             updates[name] = str(updates[name])
     crud.apply(activity, updates, expected=expected)
     if asset_ids is not None:
-        await session.execute(
+        await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
         )
         session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids)
@@ -134,10 +128,10 @@ async def _check_assets(
     if not asset_ids:
         return
     allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
-    rows = await session.execute(
+    rows = await session.exec(
         select(Asset.id, Asset.organisation_id).where(col(Asset.id).in_(asset_ids))
     )
-    owner = {row.id: row.organisation_id for row in rows}
+    owner = dict(rows.all())
     issues = [
         FieldIssue(
             f"#/assetIds/{index}",

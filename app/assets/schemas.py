@@ -4,7 +4,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, AwareDatetime, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    JsonValue,
+    StringConstraints,
+)
 
 from app.api import ApiInput, ApiModel
 from app.vocabulary import Area, Confidence, Maturity
@@ -52,7 +61,7 @@ class EvidenceLink(ApiModel):
     url: str
 
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, JsonValue] = {
     "area": "data",
     "capabilityKey": "data-platform",
     "name": "West Yorkshire shared care record and analytics platform",

@@ -70,7 +70,9 @@ async def list_page(
         statement = statement.where(
             col(Asset.id).in_(select(AssetTag.asset_id).where(AssetTag.tag == tag.lower()))
         )
-    statement = keyset(statement, created_at=col(Asset.created_at), row_id=col(Asset.id), params=page)
+    statement = keyset(
+        statement, created_at=col(Asset.created_at), row_id=col(Asset.id), params=page
+    )
     assets = (await session.exec(statement)).all()
     tags = await _tags(session, [asset.id for asset in assets])
     return [TaggedAsset(asset, tags[asset.id]) for asset in assets]
@@ -81,9 +83,7 @@ async def create(
 ) -> TaggedAsset:
     await organisations_service.get(session, organisation_id)
     if data.capability_key is not None:
-        await reference_service.require_capability(
-            session, key=data.capability_key, area=data.area
-        )
+        await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     values = data.model_dump(exclude={"tags"})
     values["evidence"] = _evidence(data.evidence)
     values["area"] = data.area.value
@@ -101,8 +101,16 @@ async def update(
 ) -> TaggedAsset:
     asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
     updates = crud.changes(
-        data, required={"area", "name", "maturity", "confidence", "evidence", "tags",
-                        "shared_with_members"}
+        data,
+        required={
+            "area",
+            "name",
+            "maturity",
+            "confidence",
+            "evidence",
+            "tags",
+            "shared_with_members",
+        },
     )
     area = Area(updates.get("area", asset.area))
     key = updates.get("capability_key", asset.capability_key)
@@ -118,7 +126,7 @@ async def update(
         updates["maturity"] = int(updates["maturity"])
     crud.apply(asset, updates, expected=expected)
     if tags is not None:
-        await session.execute(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
+        await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags)
     await session.commit()
     return await get(session, asset_id)
@@ -138,5 +146,3 @@ def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:
 
 async def _tags(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     return await crud.children(session, col(AssetTag.asset_id), col(AssetTag.tag), asset_ids)
-
-

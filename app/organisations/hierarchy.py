@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import CTE, literal, select
 from sqlalchemy.orm import aliased
+from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Organisation
@@ -47,5 +48,5 @@ async def ancestor_ids(
             parent.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH
         )
     )
-    rows = await session.execute(select(chain.c.id, chain.c.depth).order_by(chain.c.depth))
-    return [row.id for row in rows if include_self or row.depth > 0]
+    rows = await session.exec(sqlmodel_select(chain.c.id, chain.c.depth).order_by(chain.c.depth))
+    return [row_id for row_id, depth in rows if include_self or depth > 0]

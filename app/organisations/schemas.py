@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, JsonValue, StringConstraints
 
 from app.api import ApiInput, ApiModel
 from app.vocabulary import OrganisationType
@@ -26,7 +26,7 @@ OdsCode = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, JsonValue] = {
     "name": "Leeds Teaching Hospitals NHS Trust",
     "odsCode": "RR8",
     "organisationType": "trust",

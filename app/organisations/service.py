@@ -42,9 +42,7 @@ async def list_page(
     if q is not None:
         # Case-insensitive "contains" on both backends; LIKE wildcards in q are matched literally.
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(
-            func.lower(Organisation.name).like(f"%{escaped}%", escape="\\")
-        )
+        statement = statement.where(func.lower(Organisation.name).like(f"%{escaped}%", escape="\\"))
     statement = keyset(
         statement, created_at=col(Organisation.created_at), row_id=col(Organisation.id), params=page
     )

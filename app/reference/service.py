@@ -96,10 +96,10 @@ async def default_version(session: AsyncSession) -> str | None:
 
 
 async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
-    rows = (await session.exec(select(ReferenceModel).order_by(col(ReferenceModel.created_at)))).all()
-    used = set(
-        (await session.exec(select(Assessment.reference_model_version).distinct())).all()
-    )
+    rows = (
+        await session.exec(select(ReferenceModel).order_by(col(ReferenceModel.created_at)))
+    ).all()
+    used = set((await session.exec(select(Assessment.reference_model_version).distinct())).all())
     default = await default_version(session)
     return [
         ReferenceModelSummary(

@@ -1,0 +1,49 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is a step of them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install migrate run lint format typecheck openapi openapi-check test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
+	$(BIN)/alembic upgrade head
+
+run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: install
+	$(BIN)/mypy
+
+openapi: install  ## regenerate the committed OpenAPI document
+	$(BIN)/python -m app.openapi_document write openapi/openapi.json
+
+openapi-check: install  ## fail when the committed document differs from the app's
+	$(BIN)/python -m app.openapi_document check openapi/openapi.json
+
+test: lint typecheck openapi-check  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
+	$(BIN)/pytest
+
+bench: install  ## by hand, not in CI: gap-analysis timings
+	$(BIN)/python -m bench.gap_analysis
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,142 @@
+"""Test fixtures: the real schema (alembic upgrade head) on a real database, the real app.
+
+Every test that touches the database runs twice: on SQLite (a temporary file) and on
+PostgreSQL when LHS_TEST_DATABASE_URL is set. Tables are emptied after each test.
+"""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi import FastAPI
+from sqlalchemy import bindparam, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.config import PROJECT_ROOT, Settings
+from app.main import create_app
+from app.reference.service import shipped_models
+
+PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
+TABLES = ("assessment", "activity_asset", "asset_tag", "activity", "asset", "organisation")
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.attributes["database_url"] = database_url
+    config.attributes["configure_logger"] = False
+    return config
+
+
+async def migrate(database_url: str, revision: str = "head", *, down: bool = False) -> None:
+    """Run Alembic as the deployment does (its env.py owns an event loop: use a thread)."""
+    config = alembic_config(database_url)
+    action = command.downgrade if down else command.upgrade
+    await asyncio.to_thread(action, config, revision)
+
+
+@pytest.fixture(scope="session")
+def sqlite_dir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="lhs-tests-") as directory:
+        yield Path(directory)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{sqlite_dir / 'test.db'}"
+    if not PG_URL:
+        if os.environ.get("LHS_REQUIRE_POSTGRES") == "1":
+            pytest.fail("LHS_REQUIRE_POSTGRES=1 but LHS_TEST_DATABASE_URL is not set")
+        pytest.skip("PostgreSQL half skipped: LHS_TEST_DATABASE_URL is not set")
+    return Settings(database_url=PG_URL).database_url
+
+
+@dataclass
+class Backend:
+    url: str
+    app: FastAPI
+    engine: AsyncEngine
+
+    @property
+    def name(self) -> str:
+        return self.engine.dialect.name
+
+
+@pytest.fixture(scope="session")
+async def backend(database_url: str) -> AsyncIterator[Backend]:
+    await migrate(database_url, "base", down=True)
+    await migrate(database_url)
+    app = create_app(Settings(database_url=database_url))
+    async with app.router.lifespan_context(app):
+        yield Backend(url=database_url, app=app, engine=app.state.engine)
+
+
+@pytest.fixture
+async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=backend.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+    await empty_tables(backend.engine)
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    shipped = [model.version for model in shipped_models()]
+    async with engine.begin() as connection:
+        # The tree references itself: cut the links before deleting the rows.
+        await connection.execute(text("UPDATE organisation SET parent_id = NULL"))
+        for table in TABLES:
+            await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+        await connection.execute(
+            text("DELETE FROM reference_model WHERE version NOT IN :versions").bindparams(
+                bindparam("versions", expanding=True)
+            ),
+            {"versions": shipped},
+        )
+
+
+async def snapshot(engine: AsyncEngine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to show that a rejected request wrote nothing."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    async with engine.connect() as connection:
+        for table in (*TABLES, "reference_model"):
+            rows = await connection.execute(text(f"SELECT * FROM {table}"))  # noqa: S608
+            tables[table] = sorted(tuple(map(str, row)) for row in rows)
+    return tables
+
+
+class QueryCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, *args: Any) -> None:
+        self.statements.append(str(args[2]))
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def queries(backend: Backend) -> Iterator[QueryCounter]:
+    counter = QueryCounter()
+    event.listen(backend.engine.sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(backend.engine.sync_engine, "before_cursor_execute", counter)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not PG_URL:
+        terminalreporter.write_sep(
+            "!",
+            "PostgreSQL half SKIPPED: set LHS_TEST_DATABASE_URL to run every database test "
+            "on PostgreSQL too",
+            yellow=True,
+        )

@@ -1,0 +1,48 @@
+"""Small builders for test data, through the public API (never behind its back)."""
+
+from typing import Any
+
+import httpx
+
+
+async def create_organisation(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Test Trust", "organisationType": "trust"} | fields
+    response = await client.post("/v1/organisations", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def create_asset(
+    client: httpx.AsyncClient, organisation_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {"area": "data", "name": "An asset", "maturity": 2} | fields
+    response = await client.post(f"/v1/organisations/{organisation_id}/assets", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def create_activity(
+    client: httpx.AsyncClient, organisation_id: str, **fields: Any
+) -> dict[str, Any]:
+    body = {
+        "area": "improvement",
+        "title": "An activity",
+        "activityType": "improvement_project",
+    } | fields
+    response = await client.post(f"/v1/organisations/{organisation_id}/activities", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A well-formed RFC 9457 problem with the expected status and code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = dict(response.json())
+    for field in ("type", "title", "status", "detail", "instance", "code", "traceId", "errors"):
+        assert field in body, f"problem without {field}: {body}"
+    assert body["status"] == status
+    assert body["code"] == code
+    assert body["traceId"] == response.headers["x-request-id"]
+    assert "Traceback" not in response.text
+    return body
