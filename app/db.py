@@ -4,7 +4,7 @@ The stack is async end to end (aiosqlite / asyncpg): a sync session would cost a
 hop per dependency and, under load, park every worker thread on the connection pool.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -99,3 +100,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[Any]:
+    """Run a Core select of plain columns (wider than SQLModel's typed select allows); rows
+    unpack like tuples."""
+    connection = await session.connection()
+    return (await connection.execute(statement)).all()

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 import app as package
 from app import health
 from app.activities.router import router as activities_router
+from app.analysis.router import router as analysis_router
 from app.api import ApiModel, Problem, ProblemFieldIssue
 from app.assets.router import router as assets_router
 from app.config import Settings, get_settings
@@ -86,7 +87,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)
-    for router in (organisations_router, assets_router, activities_router, reference_router):
+    for router in (
+        organisations_router,
+        assets_router,
+        activities_router,
+        reference_router,
+        analysis_router,
+    ):
         app.include_router(router, prefix="/v1")
 
     @app.get("/v1", operation_id="service-info", tags=["service"], response_model=ServiceInfo)

@@ -1,0 +1,53 @@
+"""HTTP for the gap analysis of one organisation, or of the system below it."""
+
+import uuid
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from app.analysis import service
+from app.analysis.schemas import AnyGapAnalysis
+from app.api import problem_responses
+from app.db import SessionDep
+
+router = APIRouter(tags=["gap-analysis"])
+
+
+class Scope(StrEnum):
+    ORGANISATION = "organisation"
+    SYSTEM = "system"
+
+
+ReferenceModelQuery = Annotated[
+    str | None,
+    Query(
+        alias="referenceModel",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        description="Model version to compare with; default the latest base model.",
+    ),
+]
+
+
+@router.get(
+    "/organisations/{organisationId}/gap-analysis",
+    operation_id="gap-analysis-get",
+    responses=problem_responses(404, 422),
+)
+async def get_gap_analysis(
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    session: SessionDep,
+    reference_model: ReferenceModelQuery = None,
+    scope: Annotated[
+        Scope,
+        Query(description="organisation: this one alone; system: roll up everything below it."),
+    ] = Scope.ORGANISATION,
+) -> AnyGapAnalysis:
+    """Compare an organisation's map with the reference model: gaps, ranked recommendations."""
+    if scope == Scope.SYSTEM:
+        return await service.system_analysis(
+            session, organisation_id=organisation_id, model_version=reference_model
+        )
+    return await service.organisation_analysis(
+        session, organisation_id=organisation_id, model_version=reference_model
+    )

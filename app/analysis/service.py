@@ -1,0 +1,281 @@
+"""Load what the engine needs in a fixed number of queries, whatever the number of records.
+
+The organisation's own records are read in full (they are explained in the output); the rest
+of its system is read as aggregates (one row per organisation, capability and confidence), which
+is all the engine needs to tell who meets what.
+"""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+import anyio
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.analysis import engine
+from app.analysis.profile import Claim, Profile
+from app.analysis.schemas import GapAnalysis, OrganisationRef, SystemGapAnalysis
+from app.db import fetch_rows, utcnow
+from app.errors import FieldIssue, ValidationFailed
+from app.models import Activity, Assessment, Asset, Organisation
+from app.organisations import hierarchy
+from app.organisations import service as organisations_service
+from app.reference import service as reference_service
+from app.reference.schemas import ReferenceModelPublic
+from app.vocabulary import ActivityStatus, ActivityType, Area, Confidence
+
+
+@dataclass(frozen=True)
+class System:
+    """The tree an organisation belongs to, from its top-most ancestor down."""
+
+    root_id: uuid.UUID
+    names: dict[uuid.UUID, str]
+    parents: dict[uuid.UUID, uuid.UUID | None]
+
+    def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
+        return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
+
+    def ancestors(self, organisation_id: uuid.UUID) -> list[uuid.UUID]:
+        chain, parent = [], self.parents.get(organisation_id)
+        while parent is not None and parent not in chain:
+            chain.append(parent)
+            parent = self.parents.get(parent)
+        return chain
+
+
+async def _system(session: AsyncSession, root_id: uuid.UUID) -> System:
+    tree = hierarchy.descendants(root_id)
+    rows = await session.exec(select(tree.c.id, tree.c.parent_id))
+    pairs = rows.all()
+    names_rows = await session.exec(
+        select(Organisation.id, Organisation.name).where(
+            col(Organisation.id).in_(select(tree.c.id))
+        )
+    )
+    return System(root_id, dict(names_rows.all()), dict(pairs))
+
+
+async def _aggregated_claims(
+    session: AsyncSession, root_id: uuid.UUID
+) -> tuple[dict[uuid.UUID, list[Claim]], dict[uuid.UUID, list[Claim]]]:
+    """Per organisation of the system: its own claims, and the claims it shares with members."""
+    tree = select(hierarchy.descendants(root_id).c.id)
+    own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    grouping = (
+        col(Asset.organisation_id),
+        col(Asset.capability_key),
+        col(Asset.confidence),
+        col(Asset.shared_with_members),
+    )
+    assets = await fetch_rows(
+        session,
+        sa_select(*grouping, func.max(col(Asset.maturity)))
+        .where(col(Asset.organisation_id).in_(tree), col(Asset.capability_key).is_not(None))
+        .group_by(*grouping),
+    )
+    for organisation_id, key, confidence, is_shared, maturity in assets:
+        claim = Claim(str(key), int(maturity), Confidence(confidence), "asset", organisation_id)
+        own[organisation_id].append(claim)
+        if is_shared:
+            shared[organisation_id].append(claim)
+    activities = await session.exec(
+        select(Activity.organisation_id, Activity.capability_key, Activity.status)
+        .where(col(Activity.organisation_id).in_(tree), col(Activity.capability_key).is_not(None))
+        .distinct()
+    )
+    for organisation_id, key, status in activities:
+        maturity = engine.ACTIVITY_MATURITY[ActivityStatus(status)]
+        own[organisation_id].append(Claim(str(key), maturity, None, "activity", organisation_id))
+    return own, shared
+
+
+def _inherited(
+    system: System, organisation_id: uuid.UUID, shared: dict[uuid.UUID, list[Claim]]
+) -> list[Claim]:
+    return [
+        Claim(
+            c.capability_key,
+            c.maturity,
+            c.confidence,
+            c.kind,
+            c.organisation_id,
+            c.id,
+            c.name,
+            True,
+        )
+        for ancestor in system.ancestors(organisation_id)
+        for c in shared.get(ancestor, [])
+    ]
+
+
+async def _own_profile(
+    session: AsyncSession, organisation: Organisation, system: System
+) -> Profile:
+    """The organisation's records in full, with the shared assets of those above it."""
+    ancestors = system.ancestors(organisation.id)
+    asset_rows = await fetch_rows(
+        session,
+        sa_select(
+            col(Asset.id),
+            col(Asset.organisation_id),
+            col(Asset.area),
+            col(Asset.capability_key),
+            col(Asset.name),
+            col(Asset.maturity),
+            col(Asset.confidence),
+        ).where(
+            (col(Asset.organisation_id) == organisation.id)
+            | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
+        ),
+    )
+    activity_rows = await fetch_rows(
+        session,
+        sa_select(
+            col(Activity.id),
+            col(Activity.area),
+            col(Activity.capability_key),
+            col(Activity.title),
+            col(Activity.activity_type),
+            col(Activity.status),
+            col(Activity.goal),
+        ).where(col(Activity.organisation_id) == organisation.id),
+    )
+    assessments = await session.exec(
+        select(func.count()).where(Assessment.organisation_id == organisation.id)
+    )
+    claims: list[Claim] = []
+    areas: set[Area] = set()
+    unlinked = planned = goals = communities = 0
+    types: set[ActivityType] = set()
+    for asset_id, owner, area, key, name, maturity, confidence in asset_rows:
+        inherited = owner != organisation.id
+        if not inherited:
+            areas.add(Area(area))
+            unlinked += key is None
+            planned += maturity == 1
+        if key is not None:
+            claims.append(
+                Claim(
+                    key, maturity, Confidence(confidence), "asset", owner, asset_id, name, inherited
+                )
+            )
+    for activity_id, area, key, title, activity_type, status, goal in activity_rows:
+        state = ActivityStatus(status)
+        areas.add(Area(area))
+        unlinked += key is None
+        if state != ActivityStatus.STOPPED:
+            types.add(ActivityType(activity_type))
+        if goal and state in (ActivityStatus.PLANNED, ActivityStatus.ACTIVE):
+            goals += 1
+        if activity_type == ActivityType.LEARNING_COMMUNITY and state == ActivityStatus.ACTIVE:
+            communities += 1
+        if key is not None:
+            maturity = engine.ACTIVITY_MATURITY[state]
+            claims.append(
+                Claim(key, maturity, None, "activity", organisation.id, activity_id, title)
+            )
+    return Profile(
+        organisation=OrganisationRef(id=organisation.id, name=organisation.name),
+        claims=tuple(claims),
+        areas_recorded=frozenset(areas),
+        unlinked_records=unlinked,
+        planned_assets=planned,
+        goals_in_progress=goals,
+        activity_types=frozenset(types),
+        running_learning_communities=communities,
+        assessments=assessments.one(),
+    )
+
+
+def _peer_profiles(
+    system: System,
+    own: dict[uuid.UUID, list[Claim]],
+    shared: dict[uuid.UUID, list[Claim]],
+    members: Iterable[uuid.UUID],
+) -> list[Profile]:
+    return [
+        Profile(
+            organisation=system.ref(member),
+            claims=tuple(own.get(member, []) + _inherited(system, member, shared)),
+        )
+        for member in sorted(members, key=lambda m: (system.names[m], str(m)))
+    ]
+
+
+async def _root_of(session: AsyncSession, organisation_id: uuid.UUID) -> uuid.UUID:
+    return (await hierarchy.ancestor_ids(session, organisation_id, include_self=True))[-1]
+
+
+async def organisation_analysis(
+    session: AsyncSession,
+    *,
+    organisation_id: uuid.UUID,
+    model: ReferenceModelPublic | None = None,
+    model_version: str | None = None,
+    now: datetime | None = None,
+) -> GapAnalysis:
+    organisation = await organisations_service.get(session, organisation_id)
+    model = model or await reference_service.get(session, model_version)
+    system = await _system(session, await _root_of(session, organisation_id))
+    profile = await _own_profile(session, organisation, system)
+    own, shared = await _aggregated_claims(session, system.root_id)
+    peers = _peer_profiles(system, own, shared, (m for m in system.parents if m != organisation_id))
+    return engine.analyse(
+        profile,
+        model,
+        generated_at=now or utcnow(),
+        peers=[(p.organisation, engine.met_keys(p, model)) for p in peers],
+    )
+
+
+async def system_analysis(
+    session: AsyncSession,
+    *,
+    organisation_id: uuid.UUID,
+    model_version: str | None = None,
+    now: datetime | None = None,
+) -> SystemGapAnalysis:
+    organisation = await organisations_service.get(session, organisation_id)
+    model = await reference_service.get(session, model_version)
+    # The system is this organisation's subtree; shared assets from above it still count.
+    top = await _root_of(session, organisation_id)
+    system = await _system(session, top)
+    own, shared = await _aggregated_claims(session, top)
+    below = _subtree(system, organisation_id)
+    if not below:
+        raise ValidationFailed(
+            f"{organisation.name} has no members, so there is no system to roll up.",
+            errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
+        )
+    members = _peer_profiles(system, own, shared, below)
+    # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
+    return await anyio.to_thread.run_sync(
+        partial(
+            engine.analyse_system,
+            system.ref(organisation_id),
+            members,
+            model,
+            generated_at=now or utcnow(),
+        )
+    )
+
+
+def _subtree(system: System, root_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for child, parent in system.parents.items():
+        if parent is not None:
+            children[parent].append(child)
+    found, pending = [], list(children[root_id])
+    while pending:
+        member = pending.pop()
+        found.append(member)
+        pending.extend(children[member])
+    return found
