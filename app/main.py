@@ -13,6 +13,7 @@ from app import health
 from app.activities.router import router as activities_router
 from app.analysis.router import router as analysis_router
 from app.api import ApiModel, Problem, ProblemFieldIssue
+from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         activities_router,
         reference_router,
         analysis_router,
+        assessments_router,
     ):
         app.include_router(router, prefix="/v1")
 

@@ -141,6 +141,11 @@ async def put(
             "basedOn names a model that does not exist.",
             errors=[FieldIssue("#/basedOn", f"No reference model {data.based_on!r}.")],
         )
+    if version in {m.version for m in shipped_models()}:
+        raise Conflict(
+            f"Reference model {version} ships with the service and is read-only: load your "
+            "changes as a new version (set basedOn to make it a variant)."
+        )
     model = to_public(data, version=version)
     existing = (
         await session.exec(

@@ -1,0 +1,104 @@
+"""HTTP for assessments: immutable snapshots of a gap analysis, and their comparison."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.api import Page, problem_responses
+from app.assessments import service
+from app.assessments.schemas import (
+    AssessmentComparison,
+    AssessmentCreate,
+    AssessmentPublic,
+    AssessmentSummary,
+)
+from app.db import SessionDep
+from app.models import Assessment
+from app.pagination import PageParams, build_page, page_params
+
+router = APIRouter(tags=["assessments"])
+
+AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
+
+
+def _summary(assessment: Assessment) -> AssessmentSummary:
+    analysis = service.analysis_of(assessment)
+    return AssessmentSummary.model_validate(
+        service.ref(assessment).model_dump()
+        | {"organisation_id": assessment.organisation_id, "summary": analysis.summary}
+    )
+
+
+def _public(assessment: Assessment) -> AssessmentPublic:
+    analysis = service.analysis_of(assessment)
+    return AssessmentPublic.model_validate(
+        _summary(assessment).model_dump() | {"analysis": analysis}
+    )
+
+
+@router.post(
+    "/organisations/{organisationId}/assessments",
+    operation_id="assessments-create",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(400, 404, 413, 422),
+)
+async def create_assessment(
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    data: AssessmentCreate | None = None,
+) -> AssessmentPublic:
+    """Store the current gap analysis as an immutable snapshot, pinned to its model version."""
+    assessment = await service.create(
+        session, organisation_id=organisation_id, data=data or AssessmentCreate()
+    )
+    response.headers["Location"] = str(
+        request.url_for("assessments-get", assessmentId=assessment.id)
+    )
+    return _public(assessment)
+
+
+@router.get(
+    "/organisations/{organisationId}/assessments",
+    operation_id="assessments-list",
+    responses=problem_responses(400, 404, 422),
+)
+async def list_assessments(
+    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: Annotated[PageParams, Depends(page_params)],
+) -> Page[AssessmentSummary]:
+    """An organisation's assessments, oldest first."""
+    rows = await service.list_page(session, organisation_id=organisation_id, page=page)
+    return build_page(request, response, rows, page, _summary)
+
+
+@router.get(
+    "/assessments/{assessmentId}",
+    name="assessments-get",
+    operation_id="assessments-get",
+    responses=problem_responses(404, 422),
+)
+async def get_assessment(assessment_id: AssessmentIdPath, session: SessionDep) -> AssessmentPublic:
+    """One stored assessment, exactly as it was generated."""
+    return _public(await service.get(session, assessment_id))
+
+
+@router.get(
+    "/assessments/{assessmentId}/compare",
+    operation_id="assessments-compare",
+    responses=problem_responses(404, 422),
+)
+async def compare_assessments(
+    assessment_id: AssessmentIdPath,
+    session: SessionDep,
+    other_id: Annotated[
+        uuid.UUID, Query(alias="with", description="The assessment to compare with.")
+    ],
+) -> AssessmentComparison:
+    """What changed between two assessments of one organisation: scores, gaps, ranks."""
+    return await service.compare(session, assessment_id=assessment_id, other_id=other_id)

@@ -1,0 +1,105 @@
+"""Assessment use cases: snapshot the current analysis, list, read, compare."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app import crud
+from app.analysis import service as analysis_service
+from app.analysis.schemas import GapAnalysis
+from app.assessments.compare import compare as compare_analyses
+from app.assessments.schemas import AssessmentComparison, AssessmentCreate, AssessmentRef
+from app.errors import FieldIssue, NotFound, ValidationFailed
+from app.models import Assessment, ReferenceModel
+from app.organisations import service as organisations_service
+from app.pagination import PageParams, keyset
+from app.reference import service as reference_service
+from app.reference.schemas import ReferenceModelPublic
+
+
+async def create(
+    session: AsyncSession, *, organisation_id: uuid.UUID, data: AssessmentCreate
+) -> Assessment:
+    await organisations_service.get(session, organisation_id)
+    version = data.reference_model or await reference_service.default_version(session)
+    # Lock the model row: a concurrent PUT must see this assessment, or finish before it.
+    row = (
+        await session.exec(
+            select(ReferenceModel).where(ReferenceModel.version == version).with_for_update()
+        )
+    ).first()
+    if row is None:
+        raise ValidationFailed(
+            f"Reference model {version} does not exist.",
+            errors=[FieldIssue("#/referenceModel", "Unknown reference model version.")],
+        )
+    model = ReferenceModelPublic.model_validate(row.document)
+    analysis = await analysis_service.organisation_analysis(
+        session, organisation_id=organisation_id, model=model
+    )
+    assessment = Assessment(
+        id=uuid.uuid4(),
+        organisation_id=organisation_id,
+        reference_model_version=model.version,
+        scope="organisation",
+        overall_score=analysis.summary.score,
+        label=data.label,
+        result=analysis.model_dump(mode="json", by_alias=True),
+        created_at=analysis.generated_at,
+    )
+    session.add(assessment)
+    await session.commit()
+    return assessment
+
+
+async def get(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment:
+    return await crud.get_or_404(session, Assessment, assessment_id)
+
+
+async def list_page(
+    session: AsyncSession, *, organisation_id: uuid.UUID, page: PageParams
+) -> Sequence[Assessment]:
+    await organisations_service.get(session, organisation_id)
+    statement = keyset(
+        select(Assessment).where(Assessment.organisation_id == organisation_id),
+        created_at=col(Assessment.created_at),
+        row_id=col(Assessment.id),
+        params=page,
+    )
+    return (await session.exec(statement)).all()
+
+
+def analysis_of(assessment: Assessment) -> GapAnalysis:
+    return GapAnalysis.model_validate(assessment.result)
+
+
+def ref(assessment: Assessment) -> AssessmentRef:
+    return AssessmentRef.model_validate(
+        {
+            "id": assessment.id,
+            "created_at": assessment.created_at,
+            "reference_model": {"version": assessment.reference_model_version},
+            "overall_score": assessment.overall_score,
+            "label": assessment.label,
+        }
+    )
+
+
+async def compare(
+    session: AsyncSession, *, assessment_id: uuid.UUID, other_id: uuid.UUID
+) -> AssessmentComparison:
+    this = await get(session, assessment_id)
+    other = await session.get(Assessment, other_id)
+    if other is None:
+        raise NotFound(f"Assessment {other_id} (the 'with' parameter) does not exist.")
+    if other.organisation_id != this.organisation_id:
+        raise ValidationFailed(
+            "Only assessments of the same organisation can be compared.",
+            errors=[FieldIssue("with", "Belongs to another organisation.")],
+        )
+    before, after = sorted((this, other), key=lambda a: (a.created_at, str(a.id)))
+    return compare_analyses(
+        analysis_of(before), analysis_of(after), before_ref=ref(before), after_ref=ref(after)
+    )
