@@ -157,11 +157,21 @@ def dependents(capabilities: Sequence[Capability]) -> dict[str, set[str]]:
     return closure
 
 
-def rank(scores: Mapping[str, float], prerequisites: Mapping[str, list[str]]) -> list[str]:
-    """Highest score first, but never above an unranked prerequisite; ties by key."""
-    pending = set(scores)
-    waiting_on = {k: {p for p in prerequisites[k] if p in pending} for k in scores}
-    ready = [(-scores[k], k) for k in scores if not waiting_on[k]]
+def ranking_scores(
+    scores: Mapping[str, float], needed_by: Mapping[str, set[str]]
+) -> dict[str, float]:
+    """A prerequisite is as urgent as the most urgent capability waiting on it."""
+    return {
+        key: max([score] + [scores[d] for d in needed_by.get(key, set()) if d in scores])
+        for key, score in scores.items()
+    }
+
+
+def rank(ranking: Mapping[str, float], prerequisites: Mapping[str, list[str]]) -> list[str]:
+    """Highest ranking score first, never above an unranked prerequisite; ties by key."""
+    pending = set(ranking)
+    waiting_on = {k: {p for p in prerequisites[k] if p in pending} for k in ranking}
+    ready = [(-ranking[k], k) for k in ranking if not waiting_on[k]]
     heapq.heapify(ready)
     order: list[str] = []
     while ready:
@@ -171,7 +181,7 @@ def rank(scores: Mapping[str, float], prerequisites: Mapping[str, list[str]]) ->
             if key in needs:
                 needs.discard(key)
                 if not needs:
-                    heapq.heappush(ready, (-scores[other], other))
+                    heapq.heappush(ready, (-ranking[other], other))
     return order
 
 
@@ -252,6 +262,7 @@ def analyse(
         k: round(100 * w.weight * w.gap_factor * w.prerequisite_factor, 2) for k, w in whys.items()
     }
     blocked = {k: [p for p in unmet[k].depends_on if p in unmet] for k in unmet}
+    ranking = ranking_scores(scores, needed_by)
     recommendations = [
         Recommendation(
             rank=position,
@@ -260,13 +271,14 @@ def analyse(
             title=unmet[key].title,
             status=current[key].status,
             priority_score=scores[key],
+            ranking_score=ranking[key],
             why=whys[key],
             actions=unmet[key].actions,
             blocked_by=blocked[key],
             sources=unmet[key].sources,
             available_in_system=[ref for ref, met in peers if key in met],
         )
-        for position, key in enumerate(rank(scores, blocked), start=1)
+        for position, key in enumerate(rank(ranking, blocked), start=1)
     ]
     return GapAnalysis(
         organisation=profile.organisation,
@@ -318,8 +330,9 @@ def analyse_system(
         factors[key] = (unlocks, factor)
         scores[key] = round(100 * by_key[key].weight * (1 - cov.coverage) * factor, 2)
     blocked = {k: [p for p in by_key[k].depends_on if p in open_keys] for k in open_keys}
+    ranking = ranking_scores(scores, needed_by)
     recommendations = []
-    for position, key in enumerate(rank(scores, blocked), start=1):
+    for position, key in enumerate(rank(ranking, blocked), start=1):
         cov = open_keys[key]
         build_once = cov.coverage < BUILD_ONCE_BELOW
         recommendations.append(
@@ -330,6 +343,7 @@ def analyse_system(
                 title=cov.title,
                 strategy=Strategy.BUILD_ONCE if build_once else Strategy.SPREAD,
                 priority_score=scores[key],
+                ranking_score=ranking[key],
                 coverage=cov.coverage,
                 weight=by_key[key].weight,
                 unlocks=factors[key][0],

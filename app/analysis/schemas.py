@@ -108,6 +108,10 @@ class Recommendation(ApiModel):
     title: str
     status: GapStatus
     priority_score: float
+    ranking_score: float = Field(
+        description="What the list is ordered by: priorityScore, or the priorityScore of a "
+        "capability that needs this one first, if higher."
+    )
     why: Why
     actions: list[str]
     blocked_by: list[str] = Field(description="Unmet prerequisites; always ranked above this.")
@@ -173,6 +177,10 @@ class SystemRecommendation(ApiModel):
     title: str
     strategy: Strategy
     priority_score: float = Field(description="100 x weight x (1 - coverage) x prerequisiteFactor")
+    ranking_score: float = Field(
+        description="What the list is ordered by: priorityScore, or the priorityScore of a "
+        "capability that needs this one first, if higher."
+    )
     coverage: float
     weight: float
     unlocks: int
