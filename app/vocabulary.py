@@ -40,7 +40,10 @@ class Confidence(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Confidence).index(self)
+        return _CONFIDENCE_RANK[self]
+
+
+_CONFIDENCE_RANK = {confidence: rank for rank, confidence in enumerate(Confidence)}
 
 
 class ActivityType(StrEnum):

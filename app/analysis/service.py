@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import partial
 
 import anyio
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -52,48 +52,70 @@ class System:
 
 async def _system(session: AsyncSession, root_id: uuid.UUID) -> System:
     tree = hierarchy.descendants(root_id)
-    rows = await session.exec(select(tree.c.id, tree.c.parent_id))
-    pairs = rows.all()
-    names_rows = await session.exec(
-        select(Organisation.id, Organisation.name).where(
-            col(Organisation.id).in_(select(tree.c.id))
-        )
+    rows = await fetch_rows(
+        session,
+        sa_select(tree.c.id, tree.c.parent_id, col(Organisation.name)).join(
+            Organisation, col(Organisation.id) == tree.c.id
+        ),
     )
-    return System(root_id, dict(names_rows.all()), dict(pairs))
+    return System(
+        root_id,
+        {row_id: name for row_id, _, name in rows},
+        {row_id: parent for row_id, parent, _ in rows},
+    )
 
 
 async def _aggregated_claims(
-    session: AsyncSession, root_id: uuid.UUID
+    session: AsyncSession, system: System, minimum: Confidence
 ) -> tuple[dict[uuid.UUID, list[Claim]], dict[uuid.UUID, list[Claim]]]:
-    """Per organisation of the system: its own claims, and the claims it shares with members."""
-    tree = select(hierarchy.descendants(root_id).c.id)
+    """Per organisation of the system: its best credited claim per capability, and the best it
+    shares with its members. Credited in SQL (see engine.credited), so one row per organisation
+    and capability comes back, whatever the number of assets; such claims carry no confidence."""
+    # The ids are already known: a plain IN list is much cheaper than re-walking the tree.
+    organisation_ids = list(system.parents)
+    trusted = [c.value for c in Confidence if c.rank >= minimum.rank]
+    credited = case(
+        (col(Asset.confidence).in_(trusted), col(Asset.maturity)),
+        else_=case((col(Asset.maturity) > 0, col(Asset.maturity) - 1), else_=0),
+    )
+    shared_only = case((col(Asset.shared_with_members), credited), else_=None)
     own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
     shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
-    grouping = (
-        col(Asset.organisation_id),
-        col(Asset.capability_key),
-        col(Asset.confidence),
-        col(Asset.shared_with_members),
-    )
     assets = await fetch_rows(
         session,
-        sa_select(*grouping, func.max(col(Asset.maturity)))
-        .where(col(Asset.organisation_id).in_(tree), col(Asset.capability_key).is_not(None))
-        .group_by(*grouping),
+        sa_select(
+            col(Asset.organisation_id),
+            col(Asset.capability_key),
+            func.max(credited),
+            func.max(shared_only),
+        )
+        .where(
+            col(Asset.organisation_id).in_(organisation_ids),
+            col(Asset.capability_key).is_not(None),
+        )
+        .group_by(col(Asset.organisation_id), col(Asset.capability_key)),
     )
-    for organisation_id, key, confidence, is_shared, maturity in assets:
-        claim = Claim(str(key), int(maturity), Confidence(confidence), "asset", organisation_id)
-        own[organisation_id].append(claim)
-        if is_shared:
-            shared[organisation_id].append(claim)
-    activities = await session.exec(
-        select(Activity.organisation_id, Activity.capability_key, Activity.status)
-        .where(col(Activity.organisation_id).in_(tree), col(Activity.capability_key).is_not(None))
-        .distinct()
+    for organisation_id, key, best, best_shared in assets:
+        own[organisation_id].append(Claim(key, int(best), None, "asset", organisation_id))
+        if best_shared is not None:
+            shared[organisation_id].append(
+                Claim(key, int(best_shared), None, "asset", organisation_id)
+            )
+    by_status = case(
+        *((col(Activity.status) == s.value, m) for s, m in engine.ACTIVITY_MATURITY.items()),
+        else_=0,
     )
-    for organisation_id, key, status in activities:
-        maturity = engine.ACTIVITY_MATURITY[ActivityStatus(status)]
-        own[organisation_id].append(Claim(str(key), maturity, None, "activity", organisation_id))
+    activities = await fetch_rows(
+        session,
+        sa_select(col(Activity.organisation_id), col(Activity.capability_key), func.max(by_status))
+        .where(
+            col(Activity.organisation_id).in_(organisation_ids),
+            col(Activity.capability_key).is_not(None),
+        )
+        .group_by(col(Activity.organisation_id), col(Activity.capability_key)),
+    )
+    for organisation_id, key, maturity in activities:
+        own[organisation_id].append(Claim(key, int(maturity), None, "activity", organisation_id))
     return own, shared
 
 
@@ -226,7 +248,7 @@ async def organisation_analysis(
     model = model or await reference_service.get(session, model_version)
     system = await _system(session, await _root_of(session, organisation_id))
     profile = await _own_profile(session, organisation, system)
-    own, shared = await _aggregated_claims(session, system.root_id)
+    own, shared = await _aggregated_claims(session, system, model.minimum_confidence)
     peers = _peer_profiles(system, own, shared, (m for m in system.parents if m != organisation_id))
     return engine.analyse(
         profile,
@@ -248,7 +270,7 @@ async def system_analysis(
     # The system is this organisation's subtree; shared assets from above it still count.
     top = await _root_of(session, organisation_id)
     system = await _system(session, top)
-    own, shared = await _aggregated_claims(session, top)
+    own, shared = await _aggregated_claims(session, system, model.minimum_confidence)
     below = _subtree(system, organisation_id)
     if not below:
         raise ValidationFailed(

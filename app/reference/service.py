@@ -2,6 +2,7 @@
 that an asset's or activity's capabilityKey exists in the current model."""
 
 import logging
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,23 +65,43 @@ def _row(model: ReferenceModelPublic) -> ReferenceModel:
     )
 
 
+# Parsed documents by (version, rowVersion, updatedAt): a replaced model gets a new key, so
+# every instance behind the load balancer sees the change without any shared cache.
+_parsed: dict[tuple[str, int, datetime], ReferenceModelPublic] = {}
+_PARSED_MAX = 32
+
+
 async def get(session: AsyncSession, version: str | None = None) -> ReferenceModelPublic:
     """A version, or the default: the latest base model (variants are chosen by name)."""
-    statement = select(ReferenceModel)
+    statement = select(
+        ReferenceModel.version, ReferenceModel.row_version, ReferenceModel.updated_at
+    )
     if version is None:
         statement = statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
             col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
         )
     else:
         statement = statement.where(ReferenceModel.version == version)
-    row = (await session.exec(statement.limit(1))).first()
-    if row is None:
+    found = (await session.exec(statement.limit(1))).first()
+    if found is None:
         raise NotFound(
             f"Reference model {version} does not exist."
             if version
             else "No reference model is installed yet."
         )
-    return ReferenceModelPublic.model_validate(row.document)
+    key = (found[0], found[1], found[2])
+    model = _parsed.get(key)
+    if model is None:
+        document = (
+            await session.exec(
+                select(ReferenceModel.document).where(ReferenceModel.version == key[0])
+            )
+        ).one()
+        model = ReferenceModelPublic.model_validate(document)
+        if len(_parsed) >= _PARSED_MAX:
+            _parsed.clear()
+        _parsed[key] = model
+    return model
 
 
 async def default_version(session: AsyncSession) -> str | None:
