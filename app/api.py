@@ -1,11 +1,37 @@
 """Shared contract pieces: the camelCase base models, the page envelope and the problem body."""
 
-from typing import Any, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def _printable(value: str) -> str:
+    # NUL cannot be stored in PostgreSQL text, and no other control character belongs in a name.
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the date is out of range once converted to UTC") from exc
+
+
+def _text(max_length: int) -> Any:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+
+
+Text100 = Annotated[str, _text(100), AfterValidator(_printable)]
+Text200 = Annotated[str, _text(200), AfterValidator(_printable)]
+Text2000 = Annotated[str, _text(2000), AfterValidator(_printable)]
+Text4000 = Annotated[str, _text(4000), AfterValidator(_printable)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class ApiModel(BaseModel):

@@ -52,9 +52,13 @@ async def status(request: Request) -> JSONResponse:
     checks: list[ReadinessCheck] = []
     try:
         async with request.app.state.engine.connect() as connection:
-            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-            current = {row[0] for row in rows}
-        checks.append(ReadinessCheck(name="database", ok=True, detail="reachable"))
+            await connection.execute(text("SELECT 1"))
+            checks.append(ReadinessCheck(name="database", ok=True, detail="reachable"))
+            try:
+                rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+                current = {row[0] for row in rows}
+            except SQLAlchemyError:  # reachable, but never migrated
+                current = set()
         at_head = current == expected
         checks.append(
             ReadinessCheck(
@@ -69,8 +73,10 @@ async def status(request: Request) -> JSONResponse:
             )
         )
     except (SQLAlchemyError, OSError) as exc:
-        checks.append(ReadinessCheck(name="database", ok=False, detail=type(exc).__name__))
-        checks.append(ReadinessCheck(name="migrations", ok=False, detail="not checked"))
+        checks = [
+            ReadinessCheck(name="database", ok=False, detail=f"unreachable ({type(exc).__name__})"),
+            ReadinessCheck(name="migrations", ok=False, detail="not checked"),
+        ]
     ready = all(check.ok for check in checks)
     body = Readiness(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)

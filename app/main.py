@@ -128,6 +128,12 @@ def _install_openapi(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = FastAPI.openapi(app)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                # The route's one-line docstring is its summary, not a long description.
+                description = operation.pop("description", None)
+                if description:
+                    operation["summary"] = description.strip().splitlines()[0]
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for model in (Problem, ProblemFieldIssue):
             model_schema = model.model_json_schema(

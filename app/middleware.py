@@ -87,20 +87,31 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         for key, value in scope["headers"]:
-            if key == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                raise PayloadTooLarge(self._detail())
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
+            if key == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
                     raise PayloadTooLarge(self._detail())
-            return message
+                await self.app(scope, receive, send)  # the server enforces Content-Length
+                return
+        # No Content-Length (chunked): read the body here, up to the limit, then replay it. An
+        # error raised inside the app's own body reading would be reported as a parse error.
+        messages: list[Message] = []
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise PayloadTooLarge(self._detail())
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
 
-        await self.app(scope, limited_receive, send)
+        async def replaying_receive() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replaying_receive, send)
 
     def _detail(self) -> str:
         return f"The request body exceeds {self.max_bytes} bytes."

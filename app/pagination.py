@@ -29,7 +29,7 @@ LimitQuery = Annotated[
 ]
 CursorQuery = Annotated[
     str | None,
-    Query(max_length=200, description="Opaque cursor from links.next of the previous page."),
+    Query(max_length=1000, description="Opaque cursor from links.next of the previous page."),
 ]
 
 
@@ -54,8 +54,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         moment = datetime.fromisoformat(created)
         if moment.tzinfo is None:
             raise ValueError("naive")
-        return moment, uuid.UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        return moment.astimezone(UTC), uuid.UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
         raise InvalidCursor(
             "The cursor is malformed or was not issued by this service; "
             "omit it to start from the first page."

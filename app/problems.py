@@ -8,16 +8,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.api import PROBLEM_MEDIA_TYPE
 from app.errors import (
     AppError,
     BadRequest,
+    Conflict,
     FieldIssue,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
     ValidationFailed,
 )
 
@@ -88,8 +93,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 404:
         error = NotFound(f"No route matches {request.url.path}.")
     elif exc.status_code == 405:
+        allowed = _allowed_methods(request)
         error = MethodNotAllowed(
-            f"{request.method} is not supported on {request.url.path}.", headers=exc.headers
+            f"{request.method} is not supported on {request.url.path}; use {', '.join(allowed)}.",
+            headers={"Allow": ", ".join(allowed)},
         )
     elif exc.status_code == 413:
         error = PayloadTooLarge(str(exc.detail))
@@ -100,7 +107,38 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method of every route on this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    error: AppError
+    if isinstance(exc, IntegrityError):
+        # A guard in the services normally says more; this is the race they cannot see
+        # (a parent deleted between the check and the insert, a duplicate key inserted meanwhile).
+        error = Conflict("The change conflicts with data changed meanwhile; re-read and retry.")
+    elif isinstance(exc, SQLAlchemyTimeoutError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        error = ServiceUnavailable(
+            "The database is busy or unreachable; retry shortly.", headers={"Retry-After": "5"}
+        )
+    else:
+        raise exc
+    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(IntegrityError, _database_error)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

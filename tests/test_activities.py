@@ -141,7 +141,6 @@ async def test_end_date_before_start_is_refused_on_create(
     assert same_day.status_code == 201, same_day.text
 
 
-@pytest.mark.xfail(strict=True, reason='BUG: create reports dates out of order at pointer "#/"')
 async def test_end_date_before_start_on_create_points_at_end_date(
     client: httpx.AsyncClient,
 ) -> None:
@@ -216,7 +215,6 @@ async def test_asset_ids_refuse_sibling_child_and_missing_assets(
         assert pointers(patched) == ["#/assetIds/0"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: assetIds are sorted before the pointer index is made")
 async def test_asset_ids_pointer_indexes_the_request_as_sent(client: httpx.AsyncClient) -> None:
     orgs = await tree(client)
     own = (await create_asset(client, orgs["trust"]["id"]))["id"]

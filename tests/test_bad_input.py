@@ -35,14 +35,11 @@ NOWHERE = "00000000-0000-4000-8000-000000000000"  # a well-formed UUID that name
 DROP = object()  # in a case's change: leave the field out of the valid body
 
 
-def case(
-    endpoint: tuple[str, str], change: dict[str, Any], pointer: str, bug: str = ""
-) -> ParameterSet:
-    marks = [pytest.mark.xfail(strict=True, reason=f"BUG: {bug}")] if bug else []
+def case(endpoint: tuple[str, str], change: dict[str, Any], pointer: str) -> ParameterSet:
     method, path = endpoint
     shown = json.dumps(change, default=lambda _: "(absent)")[:40]
     name = f"{method} {path.split('/')[-1]} {shown}"
-    return pytest.param(endpoint, change, pointer, id=name, marks=marks)
+    return pytest.param(endpoint, change, pointer, id=name)
 
 
 FIELD_CASES = [
@@ -53,7 +50,7 @@ FIELD_CASES = [
     case(ORGS, {"name": "   "}, "#/name"),
     case(ORGS, {"name": "x" * 201}, "#/name"),
     case(ORGS, {"name": 42}, "#/name"),
-    case(ORGS, {"name": "a\x00b"}, "#/name", "a NUL character is stored by SQLite, 500 on PG"),
+    case(ORGS, {"name": "a\x00b"}, "#/name"),
     case(ORGS, {"odsCode": "RR8!"}, "#/odsCode"),
     case(ORGS, {"odsCode": "R R8"}, "#/odsCode"),
     case(ORGS, {"odsCode": "ABCDEFGHIJ"}, "#/odsCode"),
@@ -77,8 +74,8 @@ FIELD_CASES = [
     case(ASSETS, {"maturity": -1}, "#/maturity"),
     case(ASSETS, {"maturity": 2.5}, "#/maturity"),
     case(ASSETS, {"maturity": None}, "#/maturity"),
-    case(ASSETS, {"maturity": "3"}, "#/maturity", 'maturity "3" (a string) is accepted as 3'),
-    case(ASSETS, {"maturity": True}, "#/maturity", "maturity true is accepted as 1 (planned)"),
+    case(ASSETS, {"maturity": "3"}, "#/maturity"),
+    case(ASSETS, {"maturity": True}, "#/maturity"),
     case(ASSETS, {"area": "finance"}, "#/area"),
     case(ASSETS, {"area": "Data"}, "#/area"),
     case(ASSETS, {"confidence": "high"}, "#/confidence"),
@@ -101,7 +98,7 @@ FIELD_CASES = [
     case(ASSETS, {"sharedWithMembers": "maybe"}, "#/sharedWithMembers"),
     case(ASSETS, {"reviewedAt": "2024-05-01T09:00:00"}, "#/reviewedAt"),
     case(ASSETS, {"reviewedAt": "yesterday"}, "#/reviewedAt"),
-    case(ASSETS, {"reviewedAt": "9999-12-31T23:00:00-05:00"}, "#/reviewedAt", "500 overflow"),
+    case(ASSETS, {"reviewedAt": "9999-12-31T23:00:00-05:00"}, "#/reviewedAt"),
     case(ASSETS, {"capabilityKey": "Data Platform"}, "#/capabilityKey"),
     case(ASSETS, {"capabilityKey": "no-such-capability"}, "#/capabilityKey"),
     case(ASSETS, {"capabilityKey": "digital-skills"}, "#/capabilityKey"),
@@ -261,7 +258,6 @@ BAD_CURSORS = [
     pytest.param(
         cursor("9999-12-31T23:00:00-05:00", NOWHERE),
         id="time-out-of-range",
-        marks=pytest.mark.xfail(strict=True, reason="BUG: 500 overflow instead of 400"),
     ),
 ]
 

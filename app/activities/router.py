@@ -113,7 +113,7 @@ async def update_activity(
     "/activities/{activityId}",
     operation_id="activities-delete",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 404, 412, 428),
+    responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_activity(
     activity_id: ActivityIdPath, expected: IfMatchDep, session: SessionDep

@@ -4,27 +4,21 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, ConfigDict, Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
-from app.api import ApiInput, ApiModel
-from app.assets.schemas import CapabilityKey, Text200, Text4000
+from app.api import ApiInput, ApiModel, Text200, Text2000
+from app.assets.schemas import CapabilityKey
 from app.vocabulary import ActivityStatus, ActivityType, Area
-
-
-def _unique_ids(ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    return sorted(set(ids))
-
 
 AssetIds = Annotated[
     list[uuid.UUID],
     Field(
         max_length=100,
         description="Assets the activity uses: its organisation's own, or those of an "
-        "organisation above it.",
+        "organisation above it. Repeats are ignored.",
     ),
-    AfterValidator(_unique_ids),
 ]
-Goal = Annotated[Text4000, Field(max_length=2000)]
+Goal = Text2000
 
 _EXAMPLE: dict[str, JsonValue] = {
     "area": "improvement",
@@ -53,11 +47,13 @@ class ActivityCreate(ApiInput):
     goal: Goal | None = None
     outcome: Goal | None = None
 
-    @model_validator(mode="after")
-    def _dates_in_order(self) -> "ActivityCreate":
-        if self.start_date and self.end_date and self.end_date < self.start_date:
+    @field_validator("end_date")
+    @classmethod
+    def _not_before_start(cls, end: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("start_date")
+        if start is not None and end is not None and end < start:
             raise ValueError("endDate must not be before startDate")
-        return self
+        return end
 
 
 class ActivityUpdate(ApiInput):

@@ -72,14 +72,15 @@ async def create(
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
+    asset_ids = list(dict.fromkeys(data.asset_ids))
     values = data.model_dump(exclude={"asset_ids"})
     for name in ("area", "activity_type", "status"):
         values[name] = str(values[name])
     activity = Activity(organisation_id=organisation_id, **values)
     session.add(activity)
-    session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in data.asset_ids)
+    session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
     await session.commit()
-    return LinkedActivity(activity, data.asset_ids)
+    return LinkedActivity(activity, sorted(asset_ids))
 
 
 async def update(
@@ -109,7 +110,9 @@ async def update(
         await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
         )
-        session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids)
+        session.add_all(
+            ActivityAsset(activity_id=activity_id, asset_id=a) for a in dict.fromkeys(asset_ids)
+        )
     await session.commit()
     return await get(session, activity_id)
 

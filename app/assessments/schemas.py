@@ -2,12 +2,11 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field
 
 from app.analysis.schemas import GapAnalysis, GapStatus, ReferenceModelRef, Summary
-from app.api import ApiInput, ApiModel
+from app.api import ApiInput, ApiModel, Text200
 from app.vocabulary import Area
 
 
@@ -21,10 +20,7 @@ class AssessmentCreate(ApiInput):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
         description="Model version to assess against; default the latest base model.",
     )
-    label: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-        | None
-    ) = None
+    label: Text200 | None = None
 
 
 class AssessmentSummary(ApiModel):

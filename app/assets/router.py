@@ -112,7 +112,7 @@ async def update_asset(
     "/assets/{assetId}",
     operation_id="assets-delete",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 404, 412, 428),
+    responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_asset(asset_id: AssetIdPath, expected: IfMatchDep, session: SessionDep) -> None:
     """Delete an asset; activities that used it no longer list it."""

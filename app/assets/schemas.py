@@ -6,20 +6,17 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
     JsonValue,
-    StringConstraints,
+    Strict,
 )
 
-from app.api import ApiInput, ApiModel
+from app.api import ApiInput, ApiModel, Text200, Text4000, UtcDatetime
 from app.vocabulary import Area, Confidence, Maturity
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text4000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 CapabilityKey = Annotated[
     str,
     Field(
@@ -49,6 +46,14 @@ MaturityField = Annotated[
     Maturity,
     Field(description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
 ]
+# Strict on input: "3" is not a maturity and true is not 1 (FastAPI validates parsed JSON in
+# Python mode, where a strict enum would refuse the plain integer too, so check an int).
+MaturityInput = Annotated[
+    int,
+    Strict(),
+    Field(ge=0, le=4, description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
+]
+StrictFlag = Annotated[bool, Strict()]
 
 
 class EvidenceLinkInput(ApiInput):
@@ -83,15 +88,15 @@ class AssetCreate(ApiInput):
     capability_key: CapabilityKey | None = None
     name: Text200
     description: Text4000 | None = None
-    maturity: MaturityField
+    maturity: MaturityInput
     confidence: Confidence = Confidence.SELF_ASSESSED
     evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] = []
     owner: Text200 | None = None
     tags: Tags = []
-    shared_with_members: bool = Field(
+    shared_with_members: StrictFlag = Field(
         default=False, description="The asset also serves this organisation's members."
     )
-    reviewed_at: AwareDatetime | None = None
+    reviewed_at: UtcDatetime | None = None
 
 
 class AssetUpdate(ApiInput):
@@ -105,13 +110,13 @@ class AssetUpdate(ApiInput):
     capability_key: CapabilityKey | None = None
     name: Text200 | None = None
     description: Text4000 | None = None
-    maturity: MaturityField | None = None
+    maturity: MaturityInput | None = None
     confidence: Confidence | None = None
     evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] | None = None
     owner: Text200 | None = None
     tags: Tags | None = None
-    shared_with_members: bool | None = None
-    reviewed_at: AwareDatetime | None = None
+    shared_with_members: StrictFlag | None = None
+    reviewed_at: UtcDatetime | None = None
 
 
 class AssetPublic(ApiModel):

@@ -103,7 +103,7 @@ async def update_organisation(
     "/{organisationId}",
     operation_id="organisations-delete",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 404, 409, 412, 428),
+    responses=problem_responses(400, 404, 409, 412, 422, 428),
 )
 async def delete_organisation(
     organisation_id: OrganisationIdPath, expected: IfMatchDep, session: SessionDep

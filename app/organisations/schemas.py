@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
-from app.api import ApiInput, ApiModel
+from app.api import ApiInput, ApiModel, Text100, Text200
 from app.vocabulary import OrganisationType
 
 
@@ -23,8 +23,8 @@ OdsCode = Annotated[
         examples=["RR8"],
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Region = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Text200
+Region = Text100
 
 _EXAMPLE: dict[str, JsonValue] = {
     "name": "Leeds Teaching Hospitals NHS Trust",

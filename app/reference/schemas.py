@@ -9,16 +9,16 @@ cited by a higher percentage never weighs less). A variant may set its own weigh
 from datetime import date
 from typing import Annotated, Literal, Self
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from app.api import ApiInput, ApiModel
+from app.api import ApiInput, ApiModel, Text200, Text2000
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
 
 DEFAULT_WEIGHT = 0.30
 
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 Version = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
-Sentence = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Sentence = Text2000
 
 
 class Source(ApiModel):
@@ -66,13 +66,13 @@ class CapabilityInput(ApiInput):
     key: Key
     area: Area
     kind: CapabilityKind
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Text200
     description: Sentence
     audience: Audience
     weight: float | None = Field(
         default=None, ge=0, le=1, description="Omit to derive it from the sources."
     )
-    target_maturity: int = Field(ge=0, le=4)
+    target_maturity: int = Field(ge=0, le=4, strict=True)
     levels: Levels
     depends_on: list[Key] = []
     loop_stage: LoopStage
@@ -142,7 +142,7 @@ class ReferenceModelInput(ApiInput):
     )
 
     version: Version | None = Field(default=None, description="Must equal the path's version.")
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    title: Text200
     description: Sentence
     based_on: Version | None = Field(
         default=None, description="The version this variant adapts; null for a base model."

@@ -1,0 +1,137 @@
+"""Many concurrent requests against a real server: every one completes, nothing is lost.
+
+With a sync stack and default pool (issue 2), 128 concurrent connections parked every worker
+thread on the connection pool and the server stopped answering; here 200 must all succeed.
+"""
+
+import asyncio
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.config import PROJECT_ROOT
+from tests.conftest import Backend
+
+CONCURRENT = 200
+CREATES = 20
+SEEDED = 10
+TIMEOUT = httpx.Timeout(30.0)
+STARTUP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                output = await asyncio.to_thread(log.read_text)
+                pytest.fail(f"uvicorn exited with {process.returncode}:\n{output}")
+            try:
+                if (await http.get("/_ping")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    output = await asyncio.to_thread(log.read_text)
+    pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
+
+
+@pytest.fixture
+async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[str]:
+    """A real uvicorn process on the backend's (already migrated) database.
+
+    It depends on ``client`` so that it stops before that fixture empties the tables.
+    """
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    environment = os.environ | {"LHS_DATABASE_URL": backend.url}
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_until_live(base_url, process, log)
+        yield base_url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def create(http: httpx.AsyncClient, name: str) -> httpx.Response:
+    return await http.post("/v1/organisations", json={"name": name, "organisationType": "trust"})
+
+
+async def test_200_concurrent_requests_all_complete(server: str, client: httpx.AsyncClient) -> None:
+    limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
+    async with httpx.AsyncClient(base_url=server, limits=limits, timeout=TIMEOUT) as http:
+        seeded: list[dict[str, object]] = []
+        for index in range(SEEDED):
+            response = await create(http, f"Seeded {index}")
+            assert response.status_code == 201, response.text
+            seeded.append(response.json())
+
+        requests = [create(http, f"Concurrent {index}") for index in range(CREATES)]
+        for index in range(CONCURRENT - CREATES):
+            if index % 2:
+                requests.append(http.get("/v1/organisations", params={"limit": 20}))
+            else:
+                requests.append(http.get(f"/v1/organisations/{seeded[index % SEEDED]['id']}"))
+        assert len(requests) == CONCURRENT
+
+        started = time.perf_counter()
+        responses = await asyncio.gather(*requests, return_exceptions=True)
+        elapsed = time.perf_counter() - started
+
+        failures = [
+            repr(r)
+            if isinstance(r, BaseException)
+            else f"{r.request.method} {r.url}: {r.status_code} {r.text[:200]}"
+            for r in responses
+            if isinstance(r, BaseException) or not r.is_success
+        ]
+        assert failures == [], f"{len(failures)} of {CONCURRENT} failed in {elapsed:.1f} s"
+
+        creates = [r for r in responses[:CREATES] if isinstance(r, httpx.Response)]
+        assert [r.status_code for r in creates] == [201] * CREATES
+        created = [r.json() for r in creates]
+        assert len({o["id"] for o in created}) == CREATES
+        for organisation in [*seeded, *created]:
+            response = await http.get(f"/v1/organisations/{organisation['id']}")
+            assert response.status_code == 200, response.text
+            assert response.json() == organisation
+
+        listed = await http.get("/v1/organisations", params={"limit": 500})
+        assert {o["id"] for o in [*seeded, *created]} <= {o["id"] for o in listed.json()["items"]}
+    # The server wrote to the test database, not to a file of its own.
+    for organisation in created:
+        assert (await client.get(f"/v1/organisations/{organisation['id']}")).status_code == 200
+    print(f"\n{CONCURRENT} concurrent requests completed in {elapsed:.2f} s")

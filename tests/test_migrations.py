@@ -1,0 +1,118 @@
+"""Alembic owns the schema: upgrade builds it, it matches the models, and it is revertable.
+
+Each test runs on a fresh database of its own (a new SQLite file; a new PostgreSQL database
+on the test server), never on the shared one that the other tests are using.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, make_url, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import app.models  # noqa: F401 - registers every table on the metadata
+from app.db import metadata
+from tests.conftest import alembic_config, migrate
+
+APP_TABLES = set(metadata.tables)
+
+
+@pytest.fixture
+async def fresh_url(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A brand-new, empty database on the same backend as ``database_url``."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"lhs_migrations_{uuid.uuid4().hex[:12]}"
+    server = create_async_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+        async with server.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await server.dispose()
+
+
+@pytest.fixture
+async def engine(fresh_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(fresh_url)
+    yield engine
+    await engine.dispose()
+
+
+async def table_names(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+
+
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        return {row[0] for row in rows}
+
+
+def _diff(connection: Connection) -> list[Any]:
+    # The comparison settings of migrations/env.py (render settings do not change the diff).
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "render_as_batch": True}
+    )
+    return list(compare_metadata(context, metadata))
+
+
+async def schema_diff(engine: AsyncEngine) -> list[Any]:
+    async with engine.connect() as connection:
+        return await connection.run_sync(_diff)
+
+
+def head() -> str:
+    revision = ScriptDirectory.from_config(alembic_config("unused")).get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def test_upgrade_head_creates_every_table(fresh_url: str, engine: AsyncEngine) -> None:
+    assert await table_names(engine) == set()
+    await migrate(fresh_url)
+    assert await table_names(engine) == APP_TABLES | {"alembic_version"}
+    assert await current_revisions(engine) == {head()}
+
+
+async def test_models_and_migrations_agree(fresh_url: str, engine: AsyncEngine) -> None:
+    await migrate(fresh_url)
+    assert await schema_diff(engine) == []
+
+
+async def test_alembic_check_finds_nothing_to_generate(fresh_url: str) -> None:
+    """`alembic check` runs autogenerate through env.py itself: it raises on any difference."""
+    await migrate(fresh_url)
+    await asyncio.to_thread(command.check, alembic_config(fresh_url))
+
+
+async def test_downgrade_base_removes_every_app_table(fresh_url: str, engine: AsyncEngine) -> None:
+    await migrate(fresh_url)
+    await migrate(fresh_url, "base", down=True)
+    assert await table_names(engine) - {"alembic_version"} == set()
+    assert await current_revisions(engine) == set()
+
+
+async def test_upgrade_after_downgrade_rebuilds_the_same_schema(
+    fresh_url: str, engine: AsyncEngine
+) -> None:
+    await migrate(fresh_url)
+    await migrate(fresh_url, "base", down=True)
+    await migrate(fresh_url)
+    assert await table_names(engine) == APP_TABLES | {"alembic_version"}
+    assert await current_revisions(engine) == {head()}
+    assert await schema_diff(engine) == []
