@@ -5,12 +5,13 @@ hop per dependency and, under load, park every worker thread on the connection p
 """
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -59,6 +60,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     return create_async_engine(
         settings.database_url,
@@ -73,6 +75,8 @@ def make_engine(settings: Settings) -> AsyncEngine:
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the single writer; busy_timeout makes writers queue instead
     # of failing; foreign keys are off by default in SQLite and the cascades depend on them.
+    # isolation_level None: the driver emits no BEGIN of its own; _sqlite_begin does.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -81,21 +85,38 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+def _sqlite_begin(connection: Connection) -> None:
+    # A write request takes SQLite's write lock when its transaction begins: a deferred
+    # transaction that reads and then writes fails at once (SQLITE_BUSY) when another writer
+    # committed in between, while an immediate one queues on busy_timeout. Reads stay deferred.
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "lhs_write"
+
+
+@dataclass(frozen=True)
+class Sessions:
+    """Sessions for reading requests, and for writing ones (each transaction of a writing
+    session takes SQLite's write lock at BEGIN; on PostgreSQL the two are the same)."""
+
+    read: async_sessionmaker[AsyncSession]
+    write: async_sessionmaker[AsyncSession]
+
+
+def make_sessions(engine: AsyncEngine) -> Sessions:
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    return Sessions(
+        read=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+        write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False),
+    )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        if (
-            request.method not in ("GET", "HEAD", "OPTIONS")
-            and request.app.state.settings.is_sqlite
-        ):
-            # Take SQLite's write lock up front: a deferred transaction that reads and then
-            # writes fails at once (SQLITE_BUSY) when another writer got in between.
-            connection = await session.connection()
-            await connection.exec_driver_sql("BEGIN IMMEDIATE")
+    sessions: Sessions = request.app.state.sessions
+    safe = request.method in ("GET", "HEAD", "OPTIONS")
+    async with (sessions.read if safe else sessions.write)() as session:
         yield session
 
 

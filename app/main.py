@@ -16,8 +16,9 @@ from app.api import ApiModel, Problem, ProblemFieldIssue
 from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
+from app.idempotency import Replay, replay_response
 from app.middleware import BodySizeLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware
 from app.organisations.router import router as organisations_router
 from app.problems import install_problem_handlers
@@ -67,9 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.sessions = make_sessions(engine)
         app.state.migration_heads = health.migration_heads(settings)
-        async with app.state.sessionmaker() as session:
+        async with app.state.sessions.write() as session:
             await reference_service.install_shipped(session)
         try:
             yield
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         separate_input_output_schemas=False,
     )
     install_problem_handlers(app)
+    app.add_exception_handler(Replay, replay_response)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
 

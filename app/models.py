@@ -174,3 +174,18 @@ class Assessment(SQLModel, table=True):
     label: str | None = Field(default=None, sa_type=String(200))
     result: dict[str, Any] = Field(sa_type=JSON, nullable=False)
     created_at: datetime = _timestamp()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The response to a create sent with an Idempotency-Key, replayed when the key returns."""
+
+    __tablename__ = "idempotency_record"
+
+    key: str = Field(sa_type=String(200), primary_key=True)
+    scope: str = Field(sa_type=String(300), primary_key=True, description="method and path")
+    request_digest: str = Field(sa_type=String(64))
+    status_code: int | None = Field(default=None, description="null while in progress")
+    body: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    location: str | None = Field(default=None, sa_type=String(500))
+    etag: str | None = Field(default=None, sa_type=String(40))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -25,7 +25,15 @@ from app.main import create_app
 from app.reference.service import shipped_models
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
-TABLES = ("assessment", "activity_asset", "asset_tag", "activity", "asset", "organisation")
+TABLES = (
+    "idempotency_record",
+    "assessment",
+    "activity_asset",
+    "asset_tag",
+    "activity",
+    "asset",
+    "organisation",
+)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -10,6 +10,7 @@ from app.activities.schemas import ActivityCreate, ActivityPublic, ActivityUpdat
 from app.api import Page, problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
+from app.idempotency import IdempotencyKey, idempotent
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
@@ -43,11 +44,16 @@ async def create_activity(
     session: SessionDep,
     request: Request,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ActivityPublic:
     """Record an activity the organisation runs."""
-    linked = await service.create(session, organisation_id=organisation_id, data=data)
-    response.headers["Location"] = str(request.url_for("activities-get", activityId=linked.id))
-    return _one(response, linked)
+    async with idempotent(request, session, idempotency_key) as claim:
+        linked = await service.create(session, organisation_id=organisation_id, data=data)
+        response.headers["Location"] = str(request.url_for("activities-get", activityId=linked.id))
+        public = _one(response, linked)
+        if claim:
+            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
+    return public
 
 
 @router.get(

@@ -14,6 +14,7 @@ from app.assessments.schemas import (
     AssessmentSummary,
 )
 from app.db import SessionDep
+from app.idempotency import IdempotencyKey, idempotent
 from app.models import Assessment
 from app.pagination import PageParams, build_page, page_params
 
@@ -49,15 +50,20 @@ async def create_assessment(
     request: Request,
     response: Response,
     data: AssessmentCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> AssessmentPublic:
     """Store the current gap analysis as an immutable snapshot, pinned to its model version."""
-    assessment = await service.create(
-        session, organisation_id=organisation_id, data=data or AssessmentCreate()
-    )
-    response.headers["Location"] = str(
-        request.url_for("assessments-get", assessmentId=assessment.id)
-    )
-    return _public(assessment)
+    async with idempotent(request, session, idempotency_key) as claim:
+        assessment = await service.create(
+            session, organisation_id=organisation_id, data=data or AssessmentCreate()
+        )
+        response.headers["Location"] = str(
+            request.url_for("assessments-get", assessmentId=assessment.id)
+        )
+        public = _public(assessment)
+        if claim:
+            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
+    return public
 
 
 @router.get(

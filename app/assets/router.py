@@ -10,6 +10,7 @@ from app.assets import service
 from app.assets.schemas import AssetCreate, AssetPublic, AssetUpdate
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
+from app.idempotency import IdempotencyKey, idempotent
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import Area
 
@@ -41,11 +42,16 @@ async def create_asset(
     session: SessionDep,
     request: Request,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> AssetPublic:
     """Record an asset the organisation has."""
-    tagged = await service.create(session, organisation_id=organisation_id, data=data)
-    response.headers["Location"] = str(request.url_for("assets-get", assetId=tagged.id))
-    return _one(response, tagged)
+    async with idempotent(request, session, idempotency_key) as claim:
+        tagged = await service.create(session, organisation_id=organisation_id, data=data)
+        response.headers["Location"] = str(request.url_for("assets-get", assetId=tagged.id))
+        public = _one(response, tagged)
+        if claim:
+            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
+    return public
 
 
 @router.get(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.api import Page, problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
+from app.idempotency import IdempotencyKey, idempotent
 from app.organisations import service
 from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
 from app.pagination import PageParams, build_page, page_params
@@ -32,14 +33,22 @@ def _one(response: Response, organisation: object) -> OrganisationPublic:
     responses=problem_responses(400, 409, 413, 422),
 )
 async def create_organisation(
-    data: OrganisationCreate, session: SessionDep, request: Request, response: Response
+    data: OrganisationCreate,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> OrganisationPublic:
     """Record an organisation (trust, ICS, network, practice...), optionally inside a parent."""
-    organisation = await service.create(session, data=data)
-    response.headers["Location"] = str(
-        request.url_for("organisations-get", organisationId=organisation.id)
-    )
-    return _one(response, organisation)
+    async with idempotent(request, session, idempotency_key) as claim:
+        organisation = await service.create(session, data=data)
+        response.headers["Location"] = str(
+            request.url_for("organisations-get", organisationId=organisation.id)
+        )
+        public = _one(response, organisation)
+        if claim:
+            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
+    return public
 
 
 @router.get("", operation_id="organisations-list", responses=problem_responses(400, 422))
