@@ -20,7 +20,7 @@ migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless
 	$(BIN)/alembic upgrade head
 
 run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs)
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.idempotency import Replay, replay_response
-from app.middleware import BodySizeLimitMiddleware, RequestIdLogFilter, RequestIdMiddleware
+from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, install_log_record_ids
 from app.organisations.router import router as organisations_router
 from app.problems import install_problem_handlers
 from app.reference import service as reference_service
@@ -39,8 +39,8 @@ pagination (`limit`, `cursor`, `links.next` and a `Link` header); single resourc
 
 
 def configure_logging(level: str) -> None:
+    install_log_record_ids()
     handler = logging.StreamHandler()
-    handler.addFilter(RequestIdLogFilter())
     handler.setFormatter(
         logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s corr=%(correlation_id)s] "

@@ -3,7 +3,9 @@
 import contextvars
 import logging
 import re
+import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -11,6 +13,7 @@ from app.errors import AppError, PayloadTooLarge
 from app.problems import problem_response
 
 logger = logging.getLogger("app.errors")
+access_logger = logging.getLogger("app.access")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
@@ -30,7 +33,8 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class RequestIdMiddleware:
-    """Accept X-Request-ID / X-Correlation-ID, generate them when absent, echo them always."""
+    """Accept X-Request-ID / X-Correlation-ID, generate them when absent, echo them always,
+    and write the access log line (uvicorn's own cannot carry the IDs, so it is turned off)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -44,8 +48,13 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         tokens = (request_id_var.set(request_id), correlation_id_var.set(correlation_id))
 
+        status = 500
+        began = time.perf_counter()
+
         async def send_with_ids(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.append((b"x-correlation-id", correlation_id.encode()))
@@ -71,6 +80,13 @@ class RequestIdMiddleware:
             response = problem_response(exc, instance=scope["path"], trace_id=request_id)
             await response(scope, receive, send_with_ids)
         finally:
+            access_logger.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - began) * 1000,
+            )
             request_id_var.reset(tokens[0])
             correlation_id_var.reset(tokens[1])
 
@@ -117,10 +133,17 @@ class BodySizeLimitMiddleware:
         return f"The request body exceeds {self.max_bytes} bytes."
 
 
-class RequestIdLogFilter(logging.Filter):
-    """Put the request and correlation IDs on every log record."""
+def install_log_record_ids() -> None:
+    """Put the request and correlation IDs on every log record, whichever library logs it."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "adds_request_ids", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
         record.request_id = request_id_var.get()
         record.correlation_id = correlation_id_var.get()
-        return True
+        return record
+
+    factory.adds_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
