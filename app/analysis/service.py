@@ -232,8 +232,10 @@ def _peer_profiles(
     ]
 
 
-async def _root_of(session: AsyncSession, organisation_id: uuid.UUID) -> uuid.UUID:
-    return (await hierarchy.ancestor_ids(session, organisation_id, include_self=True))[-1]
+async def _root_of(session: AsyncSession, organisation: Organisation) -> uuid.UUID:
+    if organisation.parent_id is None:
+        return organisation.id
+    return (await hierarchy.ancestor_ids(session, organisation.id, include_self=True))[-1]
 
 
 async def organisation_analysis(
@@ -246,10 +248,13 @@ async def organisation_analysis(
 ) -> GapAnalysis:
     organisation = await organisations_service.get(session, organisation_id)
     model = model or await reference_service.get(session, model_version)
-    system = await _system(session, await _root_of(session, organisation_id))
+    system = await _system(session, await _root_of(session, organisation))
     profile = await _own_profile(session, organisation, system)
-    own, shared = await _aggregated_claims(session, system, model.minimum_confidence)
-    peers = _peer_profiles(system, own, shared, (m for m in system.parents if m != organisation_id))
+    others = [m for m in system.parents if m != organisation_id]
+    peers: list[Profile] = []
+    if others:  # an organisation on its own has no one to spread from
+        own, shared = await _aggregated_claims(session, system, model.minimum_confidence)
+        peers = _peer_profiles(system, own, shared, others)
     return engine.analyse(
         profile,
         model,
@@ -268,7 +273,7 @@ async def system_analysis(
     organisation = await organisations_service.get(session, organisation_id)
     model = await reference_service.get(session, model_version)
     # The system is this organisation's subtree; shared assets from above it still count.
-    top = await _root_of(session, organisation_id)
+    top = await _root_of(session, organisation)
     system = await _system(session, top)
     own, shared = await _aggregated_claims(session, system, model.minimum_confidence)
     below = _subtree(system, organisation_id)
