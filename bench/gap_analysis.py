@@ -32,12 +32,14 @@ from app.reference.service import shipped_models
 KEYS = [(c.key, c.area.value) for c in shipped_models()[0].capabilities]
 
 
-def migrate(url: str) -> None:
+def migrate(url: str, *, up: bool = True) -> None:
+    """Start from an empty schema (the database should be a scratch one), and leave none."""
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.attributes["database_url"] = url
     config.attributes["configure_logger"] = False
     command.downgrade(config, "base")
-    command.upgrade(config, "head")
+    if up:
+        command.upgrade(config, "head")
 
 
 def organisation(name: str, parent: uuid.UUID | None = None) -> dict[str, Any]:
@@ -173,6 +175,7 @@ async def main() -> None:
                     ref,
                     1000,
                 )
+        await asyncio.to_thread(migrate, url, up=False)
 
 
 if __name__ == "__main__":
