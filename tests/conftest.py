@@ -6,7 +6,10 @@ PostgreSQL when LHS_TEST_DATABASE_URL is set. Tables are emptied after each test
 
 import asyncio
 import os
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,3 +151,67 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             "on PostgreSQL too",
             yellow=True,
         )
+
+
+STARTUP_SECONDS = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            if process.returncode is not None:
+                output = await asyncio.to_thread(log.read_text)
+                pytest.fail(f"uvicorn exited with {process.returncode}:\n{output}")
+            try:
+                if (await http.get("/_ping")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    output = await asyncio.to_thread(log.read_text)
+    pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
+
+
+@pytest.fixture
+async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[str]:
+    """A real uvicorn process on the backend's (already migrated) database.
+
+    It depends on ``client`` so that it stops before that fixture empties the tables.
+    """
+    port = free_port()
+    log = tmp_path / "uvicorn.log"
+    environment = os.environ | {"LHS_DATABASE_URL": backend.url}
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        await wait_until_live(base_url, process, log)
+        yield base_url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -1,0 +1,43 @@
+"""The README's curl walk-through works as written, against a real server."""
+
+import asyncio
+import shutil
+
+import httpx
+import pytest
+
+from app.config import PROJECT_ROOT
+
+
+def walk_through() -> str:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A first session with curl", 1)[1]
+    return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_the_curl_session_of_the_readme_runs(server: str, client: httpx.AsyncClient) -> None:
+    script = walk_through()
+    assert "http://127.0.0.1:8000/v1" in script
+    # The only change: the test server's port instead of make run's 8000.
+    script = script.replace("http://127.0.0.1:8000", server)
+    # Stop at the first HTTP error, as a reader would. (No pipefail: `| head` closes early.)
+    script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert '"scope": "organisation"' in text  # the gap analysis printed
+    assert '"scope": "system"' in text
+    organisations = (await client.get("/v1/organisations")).json()["items"]
+    assert {o["name"] for o in organisations} == {"West Yorkshire ICS", "Leeds Teaching Hospitals"}
+    trust = next(o for o in organisations if o["organisationType"] == "trust")
+    assert trust["odsCode"] == "RR8"
+    assessments = (await client.get(f"/v1/organisations/{trust['id']}/assessments")).json()
+    assert [a["label"] for a in assessments["items"]] == ["Baseline"]
