@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -20,8 +21,9 @@ async def get_or_404(
 ) -> M:
     statement = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     if for_update:
-        # Row lock on PostgreSQL; SQLite writers already hold the database lock (BEGIN IMMEDIATE).
-        statement = statement.with_for_update()
+        # FOR NO KEY UPDATE on PostgreSQL: blocks other writers of this row but not inserts of
+        # its children. SQLite writers already hold the database lock (BEGIN IMMEDIATE).
+        statement = statement.with_for_update(key_share=True)
     row = (await session.exec(statement)).first()
     if row is None:
         raise NotFound(f"{model.__name__} {row_id} does not exist.")
@@ -49,13 +51,24 @@ class Versioned(Protocol):
     updated_at: datetime
 
 
-def apply(row: Versioned, updates: dict[str, Any], *, expected: Expected) -> None:
-    """Check the caller's If-Match, then write the fields and bump version and updatedAt."""
+def apply(
+    row: Versioned, updates: dict[str, Any], *, expected: Expected, also_changed: bool = False
+) -> None:
+    """Check the caller's If-Match, then write the fields; bump version and updatedAt only
+    when something changed, so an empty PATCH does not invalidate other clients' ETags."""
     expected.check(current=row.version, what=f"{type(row).__name__} {row.id}")
-    for name, value in updates.items():
+    changed = {k: v for k, v in updates.items() if getattr(row, k) != v}
+    if not changed and not also_changed:  # also_changed: a child collection (tags, links)
+        return
+    for name, value in changed.items():
         setattr(row, name, value)
     row.version += 1
     row.updated_at = utcnow()
+
+
+def plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Enum members as their stored values, for the string columns."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
 
 
 async def children(
@@ -65,10 +78,9 @@ async def children(
     grouped: dict[uuid.UUID, list[Any]] = {parent_id: [] for parent_id in parent_ids}
     if parent_ids:
         rows = await session.exec(
-            select(parent_column, value_column)
-            .where(parent_column.in_(parent_ids))
-            .order_by(parent_column, value_column)
+            select(parent_column, value_column).where(parent_column.in_(parent_ids))
         )
         for parent_id, value in rows:
             grouped[parent_id].append(value)
-    return grouped
+    # Sorted here, not in SQL: PostgreSQL's collation would order "a-b" and "a.b" differently.
+    return {parent_id: sorted(values) for parent_id, values in grouped.items()}

@@ -117,9 +117,28 @@ def _allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
+# PostgreSQL: deadlock detected, serialization failure, lock not available.
+_RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
+
+
+def _retryable(exc: Exception) -> bool:
+    """A clash with a concurrent transaction: the same request would succeed if sent again."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)  # SQLite, after busy_timeout
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     error: AppError
-    if isinstance(exc, IntegrityError):
+    if _retryable(exc):
+        logger.warning("concurrent transaction clash: %s", exc.__class__.__name__)
+        error = Conflict(
+            "The change clashed with another one made at the same moment; retry it.",
+            headers={"Retry-After": "1"},
+        )
+    elif isinstance(exc, IntegrityError):
         # A guard in the services normally says more; this is the race they cannot see
         # (a parent deleted between the check and the insert, a duplicate key inserted meanwhile).
         error = Conflict("The change conflicts with data changed meanwhile; re-read and retry.")

@@ -1,5 +1,7 @@
 """Organisations: the hierarchy, filters, concurrency control and deletion rules."""
 
+import asyncio
+
 import httpx
 
 from tests.conftest import Backend, snapshot
@@ -150,3 +152,60 @@ async def test_invalid_cursor_and_limits_are_problems(client: httpx.AsyncClient)
         await client.get("/v1/organisations?limit=501"), 422, "VALIDATION_FAILED"
     )
     assert too_big["errors"][0]["pointer"] == "limit"
+
+
+async def test_patch_to_a_taken_ods_code_is_a_conflict(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    await create_organisation(client, name="Leeds", odsCode="RR8")
+    other = await create_organisation(client, name="Bradford", odsCode="RAE")
+    before = await snapshot(backend.engine)
+    response = await client.patch(
+        f"/v1/organisations/{other['id']}", json={"odsCode": "rr8"}, headers={"If-Match": "*"}
+    )
+    problem = assert_problem(response, 409, "CONFLICT")
+    assert problem["errors"] == [{"pointer": "#/odsCode", "message": "Already in use."}]
+    assert await snapshot(backend.engine) == before
+
+
+async def test_an_empty_or_unchanged_patch_keeps_the_version(client: httpx.AsyncClient) -> None:
+    org = await create_organisation(client, name="Same")
+    url = f"/v1/organisations/{org['id']}"
+    for body in ({}, {"name": "Same"}):
+        response = await client.patch(url, json=body, headers={"If-Match": 'W/"1"'})
+        assert response.status_code == 200
+        assert response.json()["version"] == 1
+        assert response.json()["updatedAt"] == org["updatedAt"]
+
+
+async def test_a_move_that_strands_linked_assets_is_refused(client: httpx.AsyncClient) -> None:
+    first = await create_organisation(client, name="First ICS", organisationType="ics")
+    second = await create_organisation(client, name="Second ICS", organisationType="ics")
+    trust = await create_organisation(client, name="Trust", parentId=first["id"])
+    platform = await create_asset(client, first["id"], sharedWithMembers=True)
+    await create_activity(client, trust["id"], assetIds=[platform["id"]])
+    response = await client.patch(
+        f"/v1/organisations/{trust['id']}",
+        json={"parentId": second["id"]},
+        headers={"If-Match": 'W/"1"'},
+    )
+    assert_problem(response, 409, "CONFLICT")
+    assert (await client.get(f"/v1/organisations/{trust['id']}")).json()["parentId"] == first["id"]
+
+
+async def test_opposite_moves_at_once_never_make_a_cycle(client: httpx.AsyncClient) -> None:
+    a = await create_organisation(client, name="A", organisationType="network")
+    b = await create_organisation(client, name="B", organisationType="network")
+    responses = await asyncio.gather(
+        client.patch(
+            f"/v1/organisations/{a['id']}", json={"parentId": b["id"]}, headers={"If-Match": "*"}
+        ),
+        client.patch(
+            f"/v1/organisations/{b['id']}", json={"parentId": a["id"]}, headers={"If-Match": "*"}
+        ),
+    )
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    parents = {
+        o["id"]: o["parentId"] for o in (await client.get("/v1/organisations")).json()["items"]
+    }
+    assert not (parents[a["id"]] == b["id"] and parents[b["id"]] == a["id"])

@@ -73,10 +73,9 @@ async def create(
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
     asset_ids = list(dict.fromkeys(data.asset_ids))
-    values = data.model_dump(exclude={"asset_ids"})
-    for name in ("area", "activity_type", "status"):
-        values[name] = str(values[name])
-    activity = Activity(organisation_id=organisation_id, **values)
+    activity = Activity(
+        organisation_id=organisation_id, **crud.plain(data.model_dump(exclude={"asset_ids"}))
+    )
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
     await session.commit()
@@ -99,22 +98,22 @@ async def update(
     key = updates.get("capability_key", activity.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):
         await reference_service.require_capability(session, key=key, area=area)
+    current_links = (await _links(session, [activity_id]))[activity_id]
     asset_ids = updates.pop("asset_ids", None)
     if asset_ids is not None:
         await _check_assets(session, organisation_id=activity.organisation_id, asset_ids=asset_ids)
-    for name in ("area", "activity_type", "status"):
-        if name in updates:
-            updates[name] = str(updates[name])
-    crud.apply(activity, updates, expected=expected)
-    if asset_ids is not None:
+        asset_ids = sorted(set(asset_ids))
+    links_changed = asset_ids is not None and asset_ids != current_links
+    crud.apply(activity, crud.plain(updates), expected=expected, also_changed=links_changed)
+    if links_changed:
         await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
         )
-        session.add_all(
-            ActivityAsset(activity_id=activity_id, asset_id=a) for a in dict.fromkeys(asset_ids)
-        )
+        session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids or [])
+    # Built before the commit: a read after it could already see someone else's next write.
+    result = LinkedActivity(activity, asset_ids if asset_ids is not None else current_links)
     await session.commit()
-    return await get(session, activity_id)
+    return result
 
 
 async def delete(session: AsyncSession, *, activity_id: uuid.UUID, expected: Expected) -> None:

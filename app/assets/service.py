@@ -84,11 +84,8 @@ async def create(
     await organisations_service.get(session, organisation_id)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
-    values = data.model_dump(exclude={"tags"})
+    values = crud.plain(data.model_dump(exclude={"tags"}))
     values["evidence"] = _evidence(data.evidence)
-    values["area"] = data.area.value
-    values["confidence"] = data.confidence.value
-    values["maturity"] = int(data.maturity)
     asset = Asset(organisation_id=organisation_id, **values)
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
@@ -116,20 +113,19 @@ async def update(
     key = updates.get("capability_key", asset.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):
         await reference_service.require_capability(session, key=key, area=area)
+    current_tags = (await _tags(session, [asset_id]))[asset_id]
     tags = updates.pop("tags", None)
+    tags_changed = tags is not None and tags != current_tags
     if "evidence" in updates:
         updates["evidence"] = _evidence(data.evidence or [])
-    for name in ("area", "confidence"):
-        if name in updates:
-            updates[name] = str(updates[name])
-    if "maturity" in updates:
-        updates["maturity"] = int(updates["maturity"])
-    crud.apply(asset, updates, expected=expected)
-    if tags is not None:
+    crud.apply(asset, crud.plain(updates), expected=expected, also_changed=tags_changed)
+    if tags_changed:
         await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
-        session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags)
+        session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
+    # Built before the commit: a read after it could already see someone else's next write.
+    result = TaggedAsset(asset, tags if tags is not None else current_tags)
     await session.commit()
-    return await get(session, asset_id)
+    return result
 
 
 async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: Expected) -> None:

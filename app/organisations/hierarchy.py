@@ -6,12 +6,13 @@ looping forever.
 
 import uuid
 
-from sqlalchemy import CTE, literal, select
+from sqlalchemy import CTE, func, literal, select
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Organisation
+from app.models import Activity, ActivityAsset, Asset, Organisation
 
 MAX_DEPTH = 32
 
@@ -50,3 +51,35 @@ async def ancestor_ids(
     )
     rows = await session.exec(sqlmodel_select(chain.c.id, chain.c.depth).order_by(chain.c.depth))
     return [row_id for row_id, depth in rows if include_self or depth > 0]
+
+
+# Any fixed number: it names "the organisation tree" for PostgreSQL's advisory locks.
+TREE_LOCK = 7_345_001
+
+
+async def lock_tree(session: AsyncSession) -> None:
+    """Serialise moves within the tree: two opposite moves checked at once could make a cycle.
+    SQLite writers are serialised already."""
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.exec(sqlmodel_select(func.pg_advisory_xact_lock(TREE_LOCK)))
+
+
+async def links_outside(
+    session: AsyncSession, organisation_id: uuid.UUID, *, allowed_above: list[uuid.UUID]
+) -> int:
+    """Links from activities in the organisation's subtree to assets of organisations outside
+    it that are not in ``allowed_above`` (the ancestors it would have after a move)."""
+    tree = descendants(organisation_id)
+    inside = sqlmodel_select(tree.c.id)
+    count = await session.exec(
+        sqlmodel_select(func.count())
+        .select_from(ActivityAsset)
+        .join(Activity, col(Activity.id) == col(ActivityAsset.activity_id))
+        .join(Asset, col(Asset.id) == col(ActivityAsset.asset_id))
+        .where(
+            col(Activity.organisation_id).in_(inside),
+            col(Asset.organisation_id).not_in(inside),
+            col(Asset.organisation_id).not_in(allowed_above),
+        )
+    )
+    return int(count.one())

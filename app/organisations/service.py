@@ -5,7 +5,6 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -52,15 +51,10 @@ async def list_page(
 async def create(session: AsyncSession, *, data: OrganisationCreate) -> Organisation:
     if data.parent_id is not None:
         await _parent(session, data.parent_id)
-    organisation = Organisation(
-        name=data.name,
-        ods_code=data.ods_code,
-        organisation_type=data.organisation_type.value,
-        parent_id=data.parent_id,
-        region=data.region,
-    )
+    await _ods_code_free(session, data.ods_code)
+    organisation = Organisation(**crud.plain(data.model_dump()))
     session.add(organisation)
-    await _commit(session, organisation)
+    await session.commit()
     return organisation
 
 
@@ -72,20 +66,35 @@ async def update(
     expected: Expected,
 ) -> Organisation:
     organisation = await crud.get_or_404(session, Organisation, organisation_id, for_update=True)
+    expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
     updates = crud.changes(data, required={"name", "organisation_type"})
+    if updates.get("ods_code") not in (None, organisation.ods_code):
+        await _ods_code_free(session, updates["ods_code"])
     new_parent = updates.get("parent_id")
     if new_parent is not None and new_parent != organisation.parent_id:
-        await _parent(session, new_parent)
-        if organisation_id in await hierarchy.ancestor_ids(session, new_parent, include_self=True):
-            raise Conflict(
-                f"Organisation {new_parent} is {organisation.name!r} itself or one of its "
-                "members: a parent cannot also be a member, so this would make a cycle."
-            )
-    if isinstance(updates.get("organisation_type"), OrganisationType):
-        updates["organisation_type"] = updates["organisation_type"].value
-    crud.apply(organisation, updates, expected=expected)
-    await _commit(session, organisation)
+        await _move(session, organisation, new_parent)
+    crud.apply(organisation, crud.plain(updates), expected=expected)
+    await session.commit()
     return organisation
+
+
+async def _move(session: AsyncSession, organisation: Organisation, new_parent: uuid.UUID) -> None:
+    """Refuse a move that would make a cycle, or strand activities' links to assets above."""
+    await hierarchy.lock_tree(session)
+    await _parent(session, new_parent)
+    new_ancestors = await hierarchy.ancestor_ids(session, new_parent, include_self=True)
+    if organisation.id in new_ancestors:
+        raise Conflict(
+            f"Organisation {new_parent} is {organisation.name!r} itself or one of its "
+            "members: a parent cannot also be a member, so this would make a cycle."
+        )
+    stranded = await hierarchy.links_outside(session, organisation.id, allowed_above=new_ancestors)
+    if stranded:
+        raise Conflict(
+            f"{stranded} activit{'y uses' if stranded == 1 else 'ies use'} assets of "
+            f"organisations above {organisation.name!r} that would no longer be above it; "
+            "unlink them first."
+        )
 
 
 async def delete(session: AsyncSession, *, organisation_id: uuid.UUID, expected: Expected) -> None:
@@ -122,6 +131,17 @@ async def members(
     return (await session.exec(statement)).all()
 
 
+async def _ods_code_free(session: AsyncSession, ods_code: str | None) -> None:
+    if ods_code is None:
+        return
+    taken = await session.exec(select(Organisation.id).where(Organisation.ods_code == ods_code))
+    if taken.first() is not None:
+        raise Conflict(
+            f"ODS code {ods_code} is already used by another organisation.",
+            errors=[FieldIssue("#/odsCode", "Already in use.")],
+        )
+
+
 async def _parent(session: AsyncSession, parent_id: uuid.UUID) -> Organisation:
     parent = await session.get(Organisation, parent_id)
     if parent is None:
@@ -130,14 +150,3 @@ async def _parent(session: AsyncSession, parent_id: uuid.UUID) -> Organisation:
             errors=[FieldIssue("#/parentId", f"No organisation {parent_id}.")],
         )
     return parent
-
-
-async def _commit(session: AsyncSession, organisation: Organisation) -> None:
-    try:
-        await session.commit()
-    except IntegrityError as exc:
-        await session.rollback()
-        raise Conflict(
-            f"ODS code {organisation.ods_code} is already used by another organisation.",
-            errors=[FieldIssue("#/odsCode", "Already in use.")],
-        ) from exc
