@@ -63,6 +63,9 @@ class Page(ApiModel, Generic[T]):
     items: list[T]
     links: Links
 
+    # Each list declares a named subclass (class AssetPage(Page[AssetPublic])), so that the
+    # schema, and the class a generated client makes of it, is AssetPage, not Page_AssetPublic_.
+
 
 class ProblemFieldIssue(ApiModel):
     pointer: str = Field(

@@ -64,6 +64,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 S = TypeVar("S", bound=Select[Any])
 T = TypeVar("T")
+P = TypeVar("P", bound=Page[Any])
 
 
 def keyset(
@@ -88,7 +89,8 @@ def build_page(
     rows: Sequence[Any],
     params: PageParams,
     convert: Callable[[Any], T],
-) -> Page[T]:
+    page_class: type[P],
+) -> P:
     """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header."""
     next_url: str | None = None
     if len(rows) > params.limit:
@@ -97,4 +99,4 @@ def build_page(
         next_url = str(request.url.include_query_params(cursor=cursor))
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     items = [convert(row) for row in rows[: params.limit]]
-    return Page[T](items=items, links=Links(self=str(request.url), next=next_url))
+    return page_class(items=items, links=Links(self=str(request.url), next=next_url))

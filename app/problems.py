@@ -23,6 +23,7 @@ from app.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    UnsupportedMediaType,
     ValidationFailed,
 )
 
@@ -78,7 +79,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     error: AppError
-    if any(err.get("type") == "json_invalid" for err in errors):
+    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
+    if request.method in ("POST", "PUT", "PATCH") and not (
+        content_type == "application/json" or content_type.endswith("+json")
+    ):
+        error = UnsupportedMediaType(
+            f"The body is {content_type!r}; send JSON with Content-Type: application/json."
+        )
+    elif any(err.get("type") == "json_invalid" for err in errors):
         error = BadRequest("The request body is not valid JSON.")
     else:
         error = ValidationFailed(

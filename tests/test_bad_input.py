@@ -297,3 +297,16 @@ async def test_body_over_one_mebibyte(world: World, endpoint: tuple[str, str]) -
     body = VALID.get(endpoint, {}) | {field: "x" * (1024 * 1024)}
     request = world.request(*endpoint, content=json.dumps(body).encode())
     await world.refused(request, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_a_body_that_is_not_json_is_unsupported(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    before = await snapshot(backend.engine)
+    response = await client.post(
+        "/v1/organisations",
+        content=b"name=Trust&organisationType=trust",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert await snapshot(backend.engine) == before

@@ -11,7 +11,7 @@ from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import GapStatus, LinkStatus, OrganisationRef, Strategy
 from app.reference.schemas import ReferenceModelInput, ReferenceModelPublic, to_public
 from app.reference.service import shipped_models
-from app.vocabulary import ActivityStatus, ActivityType, Area, Confidence
+from app.vocabulary import ActivityStatus, ActivityType, Area, CapabilityKind, Confidence
 
 MODEL = shipped_models()[0]
 WHEN = datetime(2024, 1, 1, tzinfo=UTC)
@@ -19,7 +19,9 @@ ORG = OrganisationRef(id=uuid.UUID(int=1), name="Example Trust")
 
 
 def asset(key: str, maturity: int, confidence: Confidence, n: int = 2) -> Claim:
-    return Claim(key, maturity, confidence, "asset", ORG.id, uuid.UUID(int=n), f"asset {n}")
+    return Claim(
+        key, maturity, confidence, CapabilityKind.ASSET, ORG.id, uuid.UUID(int=n), f"asset {n}"
+    )
 
 
 def profile(*claims: Claim, **extra: object) -> Profile:
@@ -87,7 +89,7 @@ def test_activities_count_by_status() -> None:
             "learning-community",
             engine.ACTIVITY_MATURITY[state],
             None,
-            "activity",
+            CapabilityKind.ACTIVITY,
             ORG.id,
             uuid.UUID(int=9),
             "Monthly learning community",
@@ -208,7 +210,7 @@ def test_a_shared_asset_from_above_counts_and_says_so() -> None:
         "data-platform",
         3,
         Confidence.EVIDENCED,
-        "asset",
+        CapabilityKind.ASSET,
         ics,
         uuid.UUID(int=51),
         "ICS platform",
@@ -255,12 +257,26 @@ def test_system_view_builds_once_or_spreads() -> None:
         Profile(
             organisation=OrganisationRef(id=uuid.UUID(int=100 + i), name=f"Member {i}"),
             claims=(
-                (Claim("data-platform", 3, Confidence.EVIDENCED, "asset", uuid.UUID(int=100 + i)),)
+                (
+                    Claim(
+                        "data-platform",
+                        3,
+                        Confidence.EVIDENCED,
+                        CapabilityKind.ASSET,
+                        uuid.UUID(int=100 + i),
+                    ),
+                )
                 if i == 0
                 else ()
             )
             + (
-                Claim("learning-culture", 4, Confidence.EVIDENCED, "asset", uuid.UUID(int=100 + i)),
+                Claim(
+                    "learning-culture",
+                    4,
+                    Confidence.EVIDENCED,
+                    CapabilityKind.ASSET,
+                    uuid.UUID(int=100 + i),
+                ),
             ),
         )
         for i in range(5)

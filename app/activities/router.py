@@ -6,8 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.activities import service
-from app.activities.schemas import ActivityCreate, ActivityPublic, ActivityUpdate
-from app.api import Page, problem_responses
+from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
+from app.api import problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
 from app.idempotency import IdempotencyKey, idempotent
@@ -36,7 +36,7 @@ def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:
     "/organisations/{organisationId}/activities",
     operation_id="activities-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 413, 422),
+    responses=problem_responses(400, 404, 409, 413, 415, 422),
 )
 async def create_activity(
     organisation_id: OrganisationIdPath,
@@ -70,7 +70,7 @@ async def list_activities(
     area: Area | None = None,
     activity_status: Annotated[ActivityStatus | None, Query(alias="status")] = None,
     activity_type: Annotated[ActivityType | None, Query(alias="activityType")] = None,
-) -> Page[ActivityPublic]:
+) -> ActivityPage:
     """List an organisation's activities, oldest first, with filters."""
     rows = await service.list_page(
         session,
@@ -80,7 +80,7 @@ async def list_activities(
         status=activity_status,
         activity_type=activity_type,
     )
-    return build_page(request, response, rows, page, public)
+    return build_page(request, response, rows, page, public, ActivityPage)
 
 
 @router.get(
@@ -99,7 +99,7 @@ async def get_activity(
 @router.patch(
     "/activities/{activityId}",
     operation_id="activities-update",
-    responses=problem_responses(400, 404, 412, 413, 422, 428),
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 428),
 )
 async def update_activity(
     activity_id: ActivityIdPath,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
-from app.api import ApiInput, ApiModel, Text200, Text2000
+from app.api import ApiInput, ApiModel, Page, Text200, Text2000
 from app.assets.schemas import CapabilityKey
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
@@ -91,3 +91,7 @@ class ActivityPublic(ApiModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class ActivityPage(Page[ActivityPublic]):
+    """A page of activities, oldest first."""

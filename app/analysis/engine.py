@@ -281,6 +281,7 @@ def analyse(
         for position, key in enumerate(rank(ranking, blocked), start=1)
     ]
     return GapAnalysis(
+        scope="organisation",
         organisation=profile.organisation,
         reference_model=ReferenceModelRef(version=model.version),
         generated_at=generated_at,
@@ -362,6 +363,7 @@ def analyse_system(
         )
     member_scores = [_share(capabilities, s) for _, s in member_states]
     return SystemGapAnalysis(
+        scope="system",
         organisation=root,
         reference_model=ReferenceModelRef(version=model.version),
         generated_at=generated_at,

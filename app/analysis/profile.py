@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from app.analysis.schemas import GapStatus, OrganisationRef
-from app.vocabulary import ActivityType, Area, Confidence
+from app.vocabulary import ActivityType, Area, CapabilityKind, Confidence
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class Claim:
     capability_key: str
     maturity: int
     confidence: Confidence | None
-    kind: str
+    kind: CapabilityKind
     organisation_id: uuid.UUID
     id: uuid.UUID | None = None
     name: str = ""

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from app.api import ApiModel
 from app.reference.schemas import Source
-from app.vocabulary import Area, Confidence, LoopStage
+from app.vocabulary import Area, CapabilityKind, Confidence, LoopStage
 
 
 class GapStatus(StrEnum):
@@ -42,7 +42,7 @@ class ReferenceModelRef(ApiModel):
 class EvidenceItem(ApiModel):
     """An asset or activity that counts towards a capability."""
 
-    kind: str = Field(description="asset or activity", examples=["asset"])
+    kind: CapabilityKind
     id: uuid.UUID
     name: str
     organisation_id: uuid.UUID
@@ -148,7 +148,7 @@ class LearningLoop(ApiModel):
 
 
 class GapAnalysis(ApiModel):
-    scope: Literal["organisation"] = "organisation"
+    scope: Literal["organisation"]
     organisation: OrganisationRef
     reference_model: ReferenceModelRef
     generated_at: datetime
@@ -199,7 +199,7 @@ class SystemSummary(ApiModel):
 
 
 class SystemGapAnalysis(ApiModel):
-    scope: Literal["system"] = "system"
+    scope: Literal["system"]
     organisation: OrganisationRef
     reference_model: ReferenceModelRef
     generated_at: datetime

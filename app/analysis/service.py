@@ -28,7 +28,7 @@ from app.organisations import hierarchy
 from app.organisations import service as organisations_service
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
-from app.vocabulary import ActivityStatus, ActivityType, Area, Confidence
+from app.vocabulary import ActivityStatus, ActivityType, Area, CapabilityKind, Confidence
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,12 @@ async def _aggregated_claims(
         .group_by(col(Asset.organisation_id), col(Asset.capability_key)),
     )
     for organisation_id, key, best, best_shared in assets:
-        own[organisation_id].append(Claim(key, int(best), None, "asset", organisation_id))
+        own[organisation_id].append(
+            Claim(key, int(best), None, CapabilityKind.ASSET, organisation_id)
+        )
         if best_shared is not None:
             shared[organisation_id].append(
-                Claim(key, int(best_shared), None, "asset", organisation_id)
+                Claim(key, int(best_shared), None, CapabilityKind.ASSET, organisation_id)
             )
     by_status = case(
         *((col(Activity.status) == s.value, m) for s, m in engine.ACTIVITY_MATURITY.items()),
@@ -115,7 +117,9 @@ async def _aggregated_claims(
         .group_by(col(Activity.organisation_id), col(Activity.capability_key)),
     )
     for organisation_id, key, maturity in activities:
-        own[organisation_id].append(Claim(key, int(maturity), None, "activity", organisation_id))
+        own[organisation_id].append(
+            Claim(key, int(maturity), None, CapabilityKind.ACTIVITY, organisation_id)
+        )
     return own, shared
 
 
@@ -186,7 +190,14 @@ async def _own_profile(
         if key is not None:
             claims.append(
                 Claim(
-                    key, maturity, Confidence(confidence), "asset", owner, asset_id, name, inherited
+                    key,
+                    maturity,
+                    Confidence(confidence),
+                    CapabilityKind.ASSET,
+                    owner,
+                    asset_id,
+                    name,
+                    inherited,
                 )
             )
     for activity_id, area, key, title, activity_type, status, goal in activity_rows:
@@ -202,7 +213,15 @@ async def _own_profile(
         if key is not None:
             maturity = engine.ACTIVITY_MATURITY[state]
             claims.append(
-                Claim(key, maturity, None, "activity", organisation.id, activity_id, title)
+                Claim(
+                    key,
+                    maturity,
+                    None,
+                    CapabilityKind.ACTIVITY,
+                    organisation.id,
+                    activity_id,
+                    title,
+                )
             )
     return Profile(
         organisation=OrganisationRef(id=organisation.id, name=organisation.name),

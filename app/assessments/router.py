@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.api import Page, problem_responses
+from app.api import problem_responses
 from app.assessments import service
 from app.assessments.schemas import (
     AssessmentComparison,
     AssessmentCreate,
+    AssessmentPage,
     AssessmentPublic,
     AssessmentSummary,
 )
@@ -42,7 +43,7 @@ def _public(assessment: Assessment) -> AssessmentPublic:
     "/organisations/{organisationId}/assessments",
     operation_id="assessments-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 413, 422),
+    responses=problem_responses(400, 404, 409, 413, 415, 422),
 )
 async def create_assessment(
     organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
@@ -77,10 +78,10 @@ async def list_assessments(
     request: Request,
     response: Response,
     page: Annotated[PageParams, Depends(page_params)],
-) -> Page[AssessmentSummary]:
+) -> AssessmentPage:
     """An organisation's assessments, oldest first."""
     rows = await service.list_page(session, organisation_id=organisation_id, page=page)
-    return build_page(request, response, rows, page, _summary)
+    return build_page(request, response, rows, page, _summary, AssessmentPage)
 
 
 @router.get(

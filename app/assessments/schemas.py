@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import ConfigDict, Field
 
 from app.analysis.schemas import GapAnalysis, GapStatus, ReferenceModelRef, Summary
-from app.api import ApiInput, ApiModel, Text200
+from app.api import ApiInput, ApiModel, Page, Text200
 from app.vocabulary import Area
 
 
@@ -83,3 +83,7 @@ class AssessmentComparison(ApiModel):
         description="Other changes of status or maturity (e.g. missing -> needs_development)."
     )
     recommendations_moved: list[RankChange]
+
+
+class AssessmentPage(Page[AssessmentSummary]):
+    """A page of assessment summaries, oldest first."""

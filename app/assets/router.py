@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.api import Page, problem_responses
+from app.api import problem_responses
 from app.assets import service
-from app.assets.schemas import AssetCreate, AssetPublic, AssetUpdate
+from app.assets.schemas import AssetCreate, AssetPage, AssetPublic, AssetUpdate
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
 from app.idempotency import IdempotencyKey, idempotent
@@ -34,7 +34,7 @@ def _one(response: Response, tagged: service.TaggedAsset) -> AssetPublic:
     "/organisations/{organisationId}/assets",
     operation_id="assets-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 413, 422),
+    responses=problem_responses(400, 404, 409, 413, 415, 422),
 )
 async def create_asset(
     organisation_id: OrganisationIdPath,
@@ -70,7 +70,7 @@ async def list_assets(
     min_maturity: Annotated[int | None, Query(alias="minMaturity", ge=0, le=4)] = None,
     max_maturity: Annotated[int | None, Query(alias="maxMaturity", ge=0, le=4)] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-) -> Page[AssetPublic]:
+) -> AssetPage:
     """List an organisation's assets, oldest first, with filters."""
     rows = await service.list_page(
         session,
@@ -82,7 +82,7 @@ async def list_assets(
         max_maturity=max_maturity,
         tag=tag,
     )
-    return build_page(request, response, rows, page, public)
+    return build_page(request, response, rows, page, public, AssetPage)
 
 
 @router.get(
@@ -99,7 +99,7 @@ async def get_asset(asset_id: AssetIdPath, session: SessionDep, response: Respon
 @router.patch(
     "/assets/{assetId}",
     operation_id="assets-update",
-    responses=problem_responses(400, 404, 412, 413, 422, 428),
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 428),
 )
 async def update_asset(
     asset_id: AssetIdPath,

@@ -14,7 +14,7 @@ from pydantic import (
     Strict,
 )
 
-from app.api import ApiInput, ApiModel, Text200, Text4000, UtcDatetime
+from app.api import ApiInput, ApiModel, Page, Text200, Text4000, UtcDatetime
 from app.vocabulary import Area, Confidence, Maturity
 
 CapabilityKey = Annotated[
@@ -136,3 +136,7 @@ class AssetPublic(ApiModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class AssetPage(Page[AssetPublic]):
+    """A page of assets, oldest first."""

@@ -5,12 +5,17 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from app.api import Page, problem_responses
+from app.api import problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
 from app.idempotency import IdempotencyKey, idempotent
 from app.organisations import service
-from app.organisations.schemas import OrganisationCreate, OrganisationPublic, OrganisationUpdate
+from app.organisations.schemas import (
+    OrganisationCreate,
+    OrganisationPage,
+    OrganisationPublic,
+    OrganisationUpdate,
+)
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import OrganisationType
 
@@ -30,7 +35,7 @@ def _one(response: Response, organisation: object) -> OrganisationPublic:
     "",
     operation_id="organisations-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 409, 413, 422),
+    responses=problem_responses(400, 409, 413, 415, 422),
 )
 async def create_organisation(
     data: OrganisationCreate,
@@ -63,7 +68,7 @@ async def list_organisations(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Name contains (any case).")
     ] = None,
-) -> Page[OrganisationPublic]:
+) -> OrganisationPage:
     """List organisations, oldest first, with filters."""
     rows = await service.list_page(
         session,
@@ -73,7 +78,9 @@ async def list_organisations(
         ods_code=ods_code,
         q=q,
     )
-    return build_page(request, response, rows, page, OrganisationPublic.model_validate)
+    return build_page(
+        request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
+    )
 
 
 @router.get(
@@ -92,7 +99,7 @@ async def get_organisation(
 @router.patch(
     "/{organisationId}",
     operation_id="organisations-update",
-    responses=problem_responses(400, 404, 409, 412, 413, 422, 428),
+    responses=problem_responses(400, 404, 409, 412, 413, 415, 422, 428),
 )
 async def update_organisation(
     organisation_id: OrganisationIdPath,
@@ -136,9 +143,11 @@ async def list_members(
         Literal["1", "all"],
         Query(description="1 for direct members (default), all for the whole subtree."),
     ] = "1",
-) -> Page[OrganisationPublic]:
+) -> OrganisationPage:
     """Members of an organisation: direct ones, or with ?depth=all every level below it."""
     rows = await service.members(
         session, organisation_id=organisation_id, all_levels=depth == "all", page=page
     )
-    return build_page(request, response, rows, page, OrganisationPublic.model_validate)
+    return build_page(
+        request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
+    )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
-from app.api import ApiInput, ApiModel, Text100, Text200
+from app.api import ApiInput, ApiModel, Page, Text100, Text200
 from app.vocabulary import OrganisationType
 
 
@@ -71,3 +71,7 @@ class OrganisationPublic(ApiModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class OrganisationPage(Page[OrganisationPublic]):
+    """A page of organisations, oldest first."""

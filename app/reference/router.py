@@ -87,7 +87,7 @@ async def list_capabilities(
     operation_id="reference-models-put",
     responses={
         201: {"description": "Created", "model": ReferenceModelPublic},
-        **problem_responses(400, 409, 412, 413, 422, 428),
+        **problem_responses(400, 409, 412, 413, 415, 422, 428),
     },
 )
 async def put_reference_model(
