@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api import ApiModel
 from app.config import Settings
+from app.reference import service as reference_service
 
 router = APIRouter(tags=["health"])
 
@@ -47,7 +48,7 @@ async def ping() -> Ping:
     responses={503: {"description": "Not ready", "model": Readiness}},
 )
 async def status(request: Request) -> JSONResponse:
-    """Readiness: the database answers and its schema is at this build's migration head."""
+    """Readiness: the database answers, is at this build's migration head, has a model."""
     expected: set[str] = request.app.state.migration_heads
     checks: list[ReadinessCheck] = []
     try:
@@ -72,6 +73,8 @@ async def status(request: Request) -> JSONResponse:
                 ),
             )
         )
+        if at_head:
+            checks.append(await _reference_model(request))
     except (SQLAlchemyError, OSError) as exc:
         checks = [
             ReadinessCheck(name="database", ok=False, detail=f"unreachable ({type(exc).__name__})"),
@@ -80,3 +83,16 @@ async def status(request: Request) -> JSONResponse:
     ready = all(check.ok for check in checks)
     body = Readiness(status="ok" if ready else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)
+
+
+async def _reference_model(request: Request) -> ReadinessCheck:
+    """A default reference model is installed; installs the shipped ones if the database was
+    migrated after this instance started (idempotent, so any instance may do it)."""
+    async with request.app.state.sessions.write() as session:
+        version = await reference_service.default_version(session)
+        if version is None:
+            await reference_service.install_shipped(session)
+            version = await reference_service.default_version(session)
+    if version is None:
+        return ReadinessCheck(name="referenceModel", ok=False, detail="none installed")
+    return ReadinessCheck(name="referenceModel", ok=True, detail=f"default {version}")

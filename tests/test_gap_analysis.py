@@ -152,7 +152,8 @@ async def test_unknown_model_or_organisation_are_problems(client: httpx.AsyncCli
     missing_model = await client.get(
         f"/v1/organisations/{trust['id']}/gap-analysis?referenceModel=1999.1"
     )
-    assert_problem(missing_model, 404, "NOT_FOUND")
+    problem = assert_problem(missing_model, 422, "VALIDATION_FAILED")
+    assert problem["errors"][0]["pointer"] == "referenceModel"
     bad_scope = await client.get(f"/v1/organisations/{trust['id']}/gap-analysis?scope=galaxy")
     assert_problem(bad_scope, 422, "VALIDATION_FAILED")
     nobody = await client.get("/v1/organisations/00000000-0000-4000-8000-000000000000/gap-analysis")

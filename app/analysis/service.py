@@ -266,7 +266,9 @@ async def organisation_analysis(
     now: datetime | None = None,
 ) -> GapAnalysis:
     organisation = await organisations_service.get(session, organisation_id)
-    model = model or await reference_service.get(session, model_version)
+    model = model or await reference_service.chosen(
+        session, model_version, pointer="referenceModel"
+    )
     system = await _system(session, await _root_of(session, organisation))
     profile = await _own_profile(session, organisation, system)
     others = [m for m in system.parents if m != organisation_id]
@@ -290,7 +292,7 @@ async def system_analysis(
     now: datetime | None = None,
 ) -> SystemGapAnalysis:
     organisation = await organisations_service.get(session, organisation_id)
-    model = await reference_service.get(session, model_version)
+    model = await reference_service.chosen(session, model_version, pointer="referenceModel")
     # The system is this organisation's subtree; shared assets from above it still count.
     top = await _root_of(session, organisation)
     system = await _system(session, top)

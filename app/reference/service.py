@@ -14,7 +14,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.concurrency import Expected
 from app.db import utcnow
-from app.errors import Conflict, FieldIssue, NotFound, PreconditionRequired, ValidationFailed
+from app.errors import (
+    Conflict,
+    FieldIssue,
+    NotFound,
+    PreconditionRequired,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from app.models import Assessment, ReferenceModel
 from app.reference.schemas import (
     Capability,
@@ -87,11 +94,12 @@ async def get(session: AsyncSession, version: str | None = None) -> ReferenceMod
         statement = statement.where(ReferenceModel.version == version)
     found = (await session.exec(statement.limit(1))).first()
     if found is None:
-        raise NotFound(
-            f"Reference model {version} does not exist."
-            if version
-            else "No reference model is installed yet."
-        )
+        if version is None:
+            raise ServiceUnavailable(
+                "No reference model is installed: the service started before the database was "
+                "migrated. Restart it after 'alembic upgrade head'."
+            )
+        raise NotFound(f"Reference model {version} does not exist.")
     key = (found[0], found[1], found[2])
     model = _parsed.get(key)
     if model is None:
@@ -105,6 +113,21 @@ async def get(session: AsyncSession, version: str | None = None) -> ReferenceMod
             _parsed.clear()
         _parsed[key] = model
     return model
+
+
+async def chosen(
+    session: AsyncSession, version: str | None, *, pointer: str
+) -> ReferenceModelPublic:
+    """The model a request names (a bad name is the request's fault: 422), or the default."""
+    try:
+        return await get(session, version)
+    except NotFound as exc:
+        raise ValidationFailed(
+            f"Reference model {version} does not exist.",
+            errors=[
+                FieldIssue(pointer, "Unknown reference model version; see /v1/reference-models.")
+            ],
+        ) from exc
 
 
 async def default_version(session: AsyncSession) -> str | None:
