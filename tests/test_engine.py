@@ -295,3 +295,30 @@ def test_system_view_builds_once_or_spreads() -> None:
     assert data.strategy == Strategy.SPREAD
     assert [o.name for o in data.spread_from] == ["Member 0", "Member 1"]
     assert system.summary.capabilities_met_everywhere == 1
+
+
+def test_an_activity_alone_cannot_meet_an_asset_capability() -> None:
+    project = Claim(
+        "data-platform",
+        engine.ACTIVITY_MATURITY[ActivityStatus.COMPLETED],
+        None,
+        CapabilityKind.ACTIVITY,
+        ORG.id,
+        uuid.UUID(int=70),
+        "Platform build project",
+    )
+    gap = next(
+        g
+        for g in engine.analyse(profile(project), MODEL, generated_at=WHEN).gaps
+        if g.capability_key == "data-platform"
+    )
+    assert (gap.status, gap.current_maturity) == (GapStatus.NEEDS_DEVELOPMENT, 2)
+    assert gap.evidence[0].maturity == 3
+    assert gap.evidence[0].credited_maturity == 2
+
+
+def test_records_the_model_does_not_know_are_counted_as_unlinked() -> None:
+    stray = asset("a-key-from-an-older-model", 3, Confidence.EVIDENCED, 80)
+    summary = engine.analyse(profile(stray, unlinked_records=2), MODEL, generated_at=WHEN).summary
+    assert summary.unlinked_records == 3
+    assert summary.score == 0

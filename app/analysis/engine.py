@@ -29,7 +29,7 @@ from app.analysis.schemas import (
 )
 from app.analysis.steps import getting_started, learning_loop
 from app.reference.schemas import Capability, ReferenceModelPublic
-from app.vocabulary import ActivityStatus, Area, Audience, Confidence
+from app.vocabulary import ActivityStatus, Area, Audience, CapabilityKind, Confidence
 
 # Activities are records of work, not self-ratings: they are credited by status, undiscounted.
 ACTIVITY_MATURITY: Mapping[ActivityStatus, int] = {
@@ -38,6 +38,9 @@ ACTIVITY_MATURITY: Mapping[ActivityStatus, int] = {
     ActivityStatus.COMPLETED: 3,
     ActivityStatus.STOPPED: 0,
 }
+# Work under way towards an asset (a project to build a data platform) is not the asset: an
+# activity counts at most "developing" towards a capability of kind asset.
+ACTIVITY_TOWARDS_ASSET = 2
 UNLOCK_BONUS = 0.1
 BUILD_ONCE_BELOW = 0.25
 
@@ -47,26 +50,35 @@ def in_scope(model: ReferenceModelPublic) -> list[Capability]:
     return [c for c in model.capabilities if c.audience != Audience.POLICY]
 
 
-def credited(claim: Claim, minimum: Confidence) -> int:
-    """Evidence below the model's minimum confidence counts one level lower."""
-    if claim.confidence is not None and claim.confidence.rank < minimum.rank:
-        return max(0, claim.maturity - 1)
+def recorded(claim: Claim, capability: Capability) -> int:
+    """The maturity a claim shows for this capability, before any confidence discount."""
+    if claim.kind == CapabilityKind.ACTIVITY and capability.kind == CapabilityKind.ASSET:
+        return min(claim.maturity, ACTIVITY_TOWARDS_ASSET)
     return claim.maturity
 
 
-def _order(claim: Claim, minimum: Confidence) -> tuple[int, int, int, str, str]:
-    confidence = claim.confidence.rank if claim.confidence is not None else -1
-    return (credited(claim, minimum), claim.maturity, confidence, claim.name, str(claim.id))
+def credited(claim: Claim, capability: Capability, minimum: Confidence) -> int:
+    """Evidence below the model's minimum confidence counts one level lower."""
+    maturity = recorded(claim, capability)
+    if claim.confidence is not None and claim.confidence.rank < minimum.rank:
+        return max(0, maturity - 1)
+    return maturity
 
 
 def state_of(capability: Capability, claims: Sequence[Claim], minimum: Confidence) -> State:
     if not claims:
         status = GapStatus.MET if capability.target_maturity == 0 else GapStatus.MISSING
         return State(current=0, reported=0, best=None, status=status)
-    ordered = sorted(claims, key=lambda c: _order(c, minimum), reverse=True)
+
+    def order(claim: Claim) -> tuple[int, int, int, str, str]:
+        confidence = claim.confidence.rank if claim.confidence is not None else -1
+        credit = credited(claim, capability, minimum)
+        return (credit, recorded(claim, capability), confidence, claim.name, str(claim.id))
+
+    ordered = sorted(claims, key=order, reverse=True)
     best = ordered[0]
-    current = credited(best, minimum)
-    reported = max(c.maturity for c in claims)
+    current = credited(best, capability, minimum)
+    reported = max(recorded(c, capability) for c in claims)
     if current >= capability.target_maturity:
         status = GapStatus.MET
     elif current == 0:
@@ -125,13 +137,19 @@ def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str,
             )
         )
     met, missing, developing = counts(capabilities)
+    keys = {c.key for c in capabilities}
+    unmatched = sum(
+        1
+        for claim in profile.claims
+        if claim.id is not None and not claim.inherited and claim.capability_key not in keys
+    )
     return Summary(
         score=_share(capabilities, current),
         capabilities_met=met,
         capabilities_total=len(capabilities),
         missing=missing,
         needs_development=developing,
-        unlinked_records=profile.unlinked_records,
+        unlinked_records=profile.unlinked_records + unmatched,
         areas=areas,
     )
 
@@ -185,7 +203,7 @@ def rank(ranking: Mapping[str, float], prerequisites: Mapping[str, list[str]]) -
     return order
 
 
-def _evidence(state: State, minimum: Confidence) -> list[EvidenceItem]:
+def _evidence(capability: Capability, state: State, minimum: Confidence) -> list[EvidenceItem]:
     return [
         EvidenceItem(
             kind=c.kind,
@@ -193,7 +211,7 @@ def _evidence(state: State, minimum: Confidence) -> list[EvidenceItem]:
             name=c.name,
             organisation_id=c.organisation_id,
             maturity=c.maturity,
-            credited_maturity=credited(c, minimum),
+            credited_maturity=credited(c, capability, minimum),
             confidence=c.confidence,
             inherited=c.inherited,
         )
@@ -218,12 +236,13 @@ def _gap(capability: Capability, state: State, minimum: Confidence) -> Gap:
     return Gap(
         capability_key=capability.key,
         area=capability.area,
+        audience=capability.audience,
         title=capability.title,
         status=state.status,
         current_maturity=state.current,
         target_maturity=capability.target_maturity,
         confidence=state.best.confidence if state.best is not None else None,
-        evidence=_evidence(state, minimum),
+        evidence=_evidence(capability, state, minimum),
         note=_note(state),
     )
 
@@ -268,6 +287,7 @@ def analyse(
             rank=position,
             capability_key=key,
             area=unmet[key].area,
+            audience=unmet[key].audience,
             title=unmet[key].title,
             status=current[key].status,
             priority_score=scores[key],

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from app.api import ApiModel
 from app.reference.schemas import Source
-from app.vocabulary import Area, CapabilityKind, Confidence, LoopStage
+from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
 
 
 class GapStatus(StrEnum):
@@ -70,7 +70,8 @@ class Summary(ApiModel):
     missing: int
     needs_development: int
     unlinked_records: int = Field(
-        description="Assets and activities with no capabilityKey: they cannot count. Link them."
+        description="Assets and activities that count towards no capability of this model (no "
+        "capabilityKey, or a key this model version lacks). Link them."
     )
     areas: list[AreaSummary]
 
@@ -78,6 +79,9 @@ class Summary(ApiModel):
 class Gap(ApiModel):
     capability_key: str
     area: Area
+    audience: Audience = Field(
+        description="system: usually built once for an ICS or network and shared with members."
+    )
     title: str
     status: GapStatus
     current_maturity: int = Field(description="Best credited maturity among the evidence.")
@@ -105,6 +109,9 @@ class Recommendation(ApiModel):
     rank: int
     capability_key: str
     area: Area
+    audience: Audience = Field(
+        description="system: usually built once for an ICS or network and shared with members."
+    )
     title: str
     status: GapStatus
     priority_score: float

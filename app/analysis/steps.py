@@ -109,8 +109,8 @@ def learning_loop(capabilities: Sequence[Capability], current: Mapping[str, Stat
         else:
             status = LinkStatus.BROKEN
             explanation = (
-                f"Broken: nothing recorded for {meaning}, so the loop cannot close here. "
-                f"Build one of: {', '.join(unmet)}."
+                f"Broken: nothing is credited for {meaning} (not even planned), so the loop "
+                f"cannot close here. Build one of: {', '.join(unmet)}."
             )
         links.append(
             LoopLink(
