@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.sql.sqltypes import AutoString
@@ -50,10 +51,24 @@ def run_offline() -> None:
         context.run_migrations()
 
 
+# Instances that start together all run "alembic upgrade head": on PostgreSQL they take turns
+# (the later ones then find nothing to do). Any fixed number names the lock.
+MIGRATION_LOCK = 7_345_002
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
-    with context.begin_transaction():
-        context.run_migrations()
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:  # a session-level lock: it outlives the commit that ends this statement
+        connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        connection.commit()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if postgres:
+            connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            connection.commit()
 
 
 async def run_online() -> None:

@@ -10,6 +10,7 @@ from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
 from app.db import SessionDep
+from app.reference.schemas import VERSION_PATTERN
 
 router = APIRouter(tags=["gap-analysis"])
 
@@ -23,7 +24,7 @@ ReferenceModelQuery = Annotated[
     str | None,
     Query(
         alias="referenceModel",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        pattern=VERSION_PATTERN,
         description="Model version to compare with; default the latest base model.",
     ),
 ]

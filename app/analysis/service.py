@@ -8,7 +8,7 @@ is all the engine needs to tell who meets what.
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 
@@ -127,18 +127,9 @@ def _inherited(
     system: System, organisation_id: uuid.UUID, shared: dict[uuid.UUID, list[Claim]]
 ) -> list[Claim]:
     return [
-        Claim(
-            c.capability_key,
-            c.maturity,
-            c.confidence,
-            c.kind,
-            c.organisation_id,
-            c.id,
-            c.name,
-            True,
-        )
+        replace(claim, inherited=True)
         for ancestor in system.ancestors(organisation_id)
-        for c in shared.get(ancestor, [])
+        for claim in shared.get(ancestor, [])
     ]
 
 

@@ -7,6 +7,7 @@ from pydantic import ConfigDict, Field
 
 from app.analysis.schemas import GapAnalysis, GapStatus, ReferenceModelRef, Summary
 from app.api import ApiInput, ApiModel, Page, Text200
+from app.reference.schemas import VERSION_PATTERN
 from app.vocabulary import Area
 
 
@@ -17,7 +18,7 @@ class AssessmentCreate(ApiInput):
 
     reference_model: str | None = Field(
         default=None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        pattern=VERSION_PATTERN,
         description="Model version to assess against; default the latest base model.",
     )
     label: Text200 | None = None

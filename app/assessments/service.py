@@ -24,10 +24,13 @@ async def create(
 ) -> Assessment:
     await organisations_service.get(session, organisation_id)
     version = data.reference_model or await reference_service.default_version(session)
-    # Lock the model row: a concurrent PUT must see this assessment, or finish before it.
+    # FOR SHARE on the model row: a concurrent PUT waits for this assessment (or this waits for
+    # it), while assessments of other organisations on the same model run side by side.
     row = (
         await session.exec(
-            select(ReferenceModel).where(ReferenceModel.version == version).with_for_update()
+            select(ReferenceModel)
+            .where(ReferenceModel.version == version)
+            .with_for_update(read=True)
         )
     ).first()
     if row is None:

@@ -9,6 +9,7 @@ from app.concurrency import if_match, set_etag
 from app.db import SessionDep
 from app.reference import service
 from app.reference.schemas import (
+    VERSION_PATTERN,
     Capability,
     ReferenceModelInput,
     ReferenceModelPublic,
@@ -22,7 +23,7 @@ VersionPath = Annotated[
     str,
     Path(
         alias="version",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$",
+        pattern=VERSION_PATTERN,
         examples=["2024.1"],
     ),
 ]

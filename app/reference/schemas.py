@@ -17,7 +17,8 @@ from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
 DEFAULT_WEIGHT = 0.30
 
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
-Version = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")]
+VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
 Sentence = Text2000
 
 
