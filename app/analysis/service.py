@@ -242,6 +242,14 @@ def _peer_profiles(
     ]
 
 
+async def _one_snapshot(session: AsyncSession) -> None:
+    """Read the whole analysis from one snapshot. PostgreSQL's default (READ COMMITTED) gives
+    each statement its own, so a write landing between two reads could mix states; SQLite's
+    read transaction is one snapshot already."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 async def _root_of(session: AsyncSession, organisation: Organisation) -> uuid.UUID:
     if organisation.parent_id is None:
         return organisation.id
@@ -256,6 +264,7 @@ async def organisation_analysis(
     model_version: str | None = None,
     now: datetime | None = None,
 ) -> GapAnalysis:
+    await _one_snapshot(session)
     organisation = await organisations_service.get(session, organisation_id)
     model = model or await reference_service.chosen(
         session, model_version, pointer="referenceModel"
@@ -282,6 +291,7 @@ async def system_analysis(
     model_version: str | None = None,
     now: datetime | None = None,
 ) -> SystemGapAnalysis:
+    await _one_snapshot(session)
     organisation = await organisations_service.get(session, organisation_id)
     model = await reference_service.chosen(session, model_version, pointer="referenceModel")
     # The system is this organisation's subtree; shared assets from above it still count.

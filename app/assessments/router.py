@@ -14,6 +14,7 @@ from app.assessments.schemas import (
     AssessmentPublic,
     AssessmentSummary,
 )
+from app.concurrency import set_etag
 from app.db import SessionDep
 from app.idempotency import IdempotencyKey, idempotent
 from app.models import Assessment
@@ -25,17 +26,19 @@ AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
 
 
 def _summary(assessment: Assessment) -> AssessmentSummary:
-    analysis = service.analysis_of(assessment)
     return AssessmentSummary.model_validate(
         service.ref(assessment).model_dump()
-        | {"organisation_id": assessment.organisation_id, "summary": analysis.summary}
+        | {
+            "organisation_id": assessment.organisation_id,
+            "summary": assessment.result["summary"],
+        }
     )
 
 
-def _public(assessment: Assessment) -> AssessmentPublic:
-    analysis = service.analysis_of(assessment)
+def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
+    set_etag(response, 1)  # immutable: its first version is its only one
     return AssessmentPublic.model_validate(
-        _summary(assessment).model_dump() | {"analysis": analysis}
+        _summary(assessment).model_dump() | {"analysis": service.analysis_of(assessment)}
     )
 
 
@@ -61,7 +64,7 @@ async def create_assessment(
         response.headers["Location"] = str(
             request.url_for("assessments-get", assessmentId=assessment.id)
         )
-        public = _public(assessment)
+        public = _public(assessment, response)
         if claim:
             await claim.remember(status.HTTP_201_CREATED, public, response.headers)
     return public
@@ -90,9 +93,11 @@ async def list_assessments(
     operation_id="assessments-get",
     responses=problem_responses(404, 422),
 )
-async def get_assessment(assessment_id: AssessmentIdPath, session: SessionDep) -> AssessmentPublic:
+async def get_assessment(
+    assessment_id: AssessmentIdPath, session: SessionDep, response: Response
+) -> AssessmentPublic:
     """One stored assessment, exactly as it was generated."""
-    return _public(await service.get(session, assessment_id))
+    return _public(await service.get(session, assessment_id), response)
 
 
 @router.get(

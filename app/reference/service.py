@@ -5,9 +5,10 @@ import logging
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, TypeVar, Unpack
 
 import yaml
-from sqlalchemy import func
+from sqlalchemy import Select, func
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -87,9 +88,7 @@ async def get(session: AsyncSession, version: str | None = None) -> ReferenceMod
         ReferenceModel.version, ReferenceModel.row_version, ReferenceModel.updated_at
     )
     if version is None:
-        statement = statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
-            col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
-        )
+        statement = _latest_base(statement)
     else:
         statement = statement.where(ReferenceModel.version == version)
     found = (await session.exec(statement.limit(1))).first()
@@ -131,15 +130,17 @@ async def chosen(
 
 
 async def default_version(session: AsyncSession) -> str | None:
-    row = (
-        await session.exec(
-            select(ReferenceModel.version)
-            .where(col(ReferenceModel.based_on).is_(None))
-            .order_by(col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc())
-            .limit(1)
-        )
-    ).first()
-    return row
+    return (await session.exec(_latest_base(select(ReferenceModel.version)).limit(1))).first()
+
+
+S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
+
+
+def _latest_base(statement: S) -> S:
+    """The default model: the most recently loaded base model (variants only when named)."""
+    return statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
+        col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
+    )
 
 
 async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
