@@ -8,12 +8,12 @@ remembered for RETENTION, per method and path (and, once access control lands, p
 """
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Header, Request
+from fastapi import Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, update
@@ -97,6 +97,30 @@ async def idempotent(
         )
         await session.commit()
         raise
+
+
+R = TypeVar("R")
+P = TypeVar("P", bound=BaseModel)
+
+
+async def create_once(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    key: str | None,
+    *,
+    create: Callable[[], Awaitable[R]],
+    present: Callable[[R], P],
+    location: Callable[[R], str],
+) -> P:
+    """Run a create (201 + Location), honouring an Idempotency-Key when one was sent."""
+    async with idempotent(request, session, key) as claim:
+        created = await create()
+        response.headers["Location"] = location(created)
+        public = present(created)
+        if claim:
+            await claim.remember(201, public, response.headers)
+    return public
 
 
 async def _claim(session: AsyncSession, *, key: str, scope: str, digest: str) -> None:

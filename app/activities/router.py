@@ -10,7 +10,7 @@ from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic,
 from app.api import problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
-from app.idempotency import IdempotencyKey, idempotent
+from app.idempotency import IdempotencyKey, create_once
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
@@ -47,13 +47,15 @@ async def create_activity(
     idempotency_key: IdempotencyKey = None,
 ) -> ActivityPublic:
     """Record an activity the organisation runs."""
-    async with idempotent(request, session, idempotency_key) as claim:
-        linked = await service.create(session, organisation_id=organisation_id, data=data)
-        response.headers["Location"] = str(request.url_for("activities-get", activityId=linked.id))
-        public = _one(response, linked)
-        if claim:
-            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
-    return public
+    return await create_once(
+        request,
+        response,
+        session,
+        idempotency_key,
+        create=lambda: service.create(session, organisation_id=organisation_id, data=data),
+        present=lambda linked: _one(response, linked),
+        location=lambda linked: str(request.url_for("activities-get", activityId=linked.id)),
+    )
 
 
 @router.get(

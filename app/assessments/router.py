@@ -16,7 +16,7 @@ from app.assessments.schemas import (
 )
 from app.concurrency import set_etag
 from app.db import SessionDep
-from app.idempotency import IdempotencyKey, idempotent
+from app.idempotency import IdempotencyKey, create_once
 from app.models import Assessment
 from app.pagination import PageParams, build_page, page_params
 
@@ -57,17 +57,17 @@ async def create_assessment(
     idempotency_key: IdempotencyKey = None,
 ) -> AssessmentPublic:
     """Store the current gap analysis as an immutable snapshot, pinned to its model version."""
-    async with idempotent(request, session, idempotency_key) as claim:
-        assessment = await service.create(
+    return await create_once(
+        request,
+        response,
+        session,
+        idempotency_key,
+        create=lambda: service.create(
             session, organisation_id=organisation_id, data=data or AssessmentCreate()
-        )
-        response.headers["Location"] = str(
-            request.url_for("assessments-get", assessmentId=assessment.id)
-        )
-        public = _public(assessment, response)
-        if claim:
-            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
-    return public
+        ),
+        present=lambda assessment: _public(assessment, response),
+        location=lambda a: str(request.url_for("assessments-get", assessmentId=a.id)),
+    )
 
 
 @router.get(

@@ -10,7 +10,7 @@ from app.assets import service
 from app.assets.schemas import AssetCreate, AssetPage, AssetPublic, AssetUpdate
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
-from app.idempotency import IdempotencyKey, idempotent
+from app.idempotency import IdempotencyKey, create_once
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import Area
 
@@ -45,13 +45,15 @@ async def create_asset(
     idempotency_key: IdempotencyKey = None,
 ) -> AssetPublic:
     """Record an asset the organisation has."""
-    async with idempotent(request, session, idempotency_key) as claim:
-        tagged = await service.create(session, organisation_id=organisation_id, data=data)
-        response.headers["Location"] = str(request.url_for("assets-get", assetId=tagged.id))
-        public = _one(response, tagged)
-        if claim:
-            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
-    return public
+    return await create_once(
+        request,
+        response,
+        session,
+        idempotency_key,
+        create=lambda: service.create(session, organisation_id=organisation_id, data=data),
+        present=lambda tagged: _one(response, tagged),
+        location=lambda tagged: str(request.url_for("assets-get", assetId=tagged.id)),
+    )
 
 
 @router.get(

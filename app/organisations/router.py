@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.api import problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
-from app.idempotency import IdempotencyKey, idempotent
+from app.idempotency import IdempotencyKey, create_once
 from app.organisations import service
 from app.organisations.schemas import (
     OrganisationCreate,
@@ -45,15 +45,15 @@ async def create_organisation(
     idempotency_key: IdempotencyKey = None,
 ) -> OrganisationPublic:
     """Record an organisation (trust, ICS, network, practice...), optionally inside a parent."""
-    async with idempotent(request, session, idempotency_key) as claim:
-        organisation = await service.create(session, data=data)
-        response.headers["Location"] = str(
-            request.url_for("organisations-get", organisationId=organisation.id)
-        )
-        public = _one(response, organisation)
-        if claim:
-            await claim.remember(status.HTTP_201_CREATED, public, response.headers)
-    return public
+    return await create_once(
+        request,
+        response,
+        session,
+        idempotency_key,
+        create=lambda: service.create(session, data=data),
+        present=lambda organisation: _one(response, organisation),
+        location=lambda o: str(request.url_for("organisations-get", organisationId=o.id)),
+    )
 
 
 @router.get("", operation_id="organisations-list", responses=problem_responses(400, 422))

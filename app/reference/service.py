@@ -5,7 +5,7 @@ import logging
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 import yaml
 from sqlalchemy import Select, func
@@ -133,7 +133,7 @@ async def default_version(session: AsyncSession) -> str | None:
     return (await session.exec(_latest_base(select(ReferenceModel.version)).limit(1))).first()
 
 
-S = TypeVar("S", bound=Select[Unpack[tuple[Any, ...]]])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def _latest_base(statement: S) -> S:
