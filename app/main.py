@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 import app as package
 from app import health
 from app.activities.router import router as activities_router
+from app.analysis.examples import examples
 from app.analysis.router import router as analysis_router
 from app.api import ApiModel, Problem, ProblemFieldIssue
 from app.assessments.router import router as assessments_router
@@ -137,6 +138,8 @@ def _install_openapi(app: FastAPI) -> None:
                 if description:
                     operation["summary"] = description.strip().splitlines()[0]
         components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, example in examples().items():
+            components[name]["examples"] = [example]
         for model in (Problem, ProblemFieldIssue):
             model_schema = model.model_json_schema(
                 by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization"

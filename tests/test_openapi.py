@@ -164,3 +164,24 @@ def test_query_parameters_are_lower_camel_case(document: dict[str, Any]) -> None
         if parameter["in"] in ("query", "path") and not LOWER_CAMEL.match(parameter["name"])
     ]
     assert bad == []
+
+
+def test_response_examples_are_real_engine_output_that_validates(
+    document: dict[str, Any],
+) -> None:
+    from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
+    from app.assessments.schemas import AssessmentComparison
+    from app.reference.schemas import Capability, ReferenceModelPublic
+
+    classes = {
+        "GapAnalysis": GapAnalysis,
+        "SystemGapAnalysis": SystemGapAnalysis,
+        "AssessmentComparison": AssessmentComparison,
+        "Capability": Capability,
+        "ReferenceModelPublic": ReferenceModelPublic,
+    }
+    for name, model in classes.items():
+        (example,) = document["components"]["schemas"][name]["examples"]
+        model.model_validate(example)
+    gap_analysis = document["components"]["schemas"]["GapAnalysis"]["examples"][0]
+    assert gap_analysis["recommendations"][0]["availableInSystem"], "shows spreading"
