@@ -169,11 +169,13 @@ def test_query_parameters_are_lower_camel_case(document: dict[str, Any]) -> None
 def test_response_examples_are_real_engine_output_that_validates(
     document: dict[str, Any],
 ) -> None:
+    from pydantic import BaseModel
+
     from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
     from app.assessments.schemas import AssessmentComparison
     from app.reference.schemas import Capability, ReferenceModelPublic
 
-    classes = {
+    classes: dict[str, type[BaseModel]] = {
         "GapAnalysis": GapAnalysis,
         "SystemGapAnalysis": SystemGapAnalysis,
         "AssessmentComparison": AssessmentComparison,
