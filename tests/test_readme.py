@@ -33,7 +33,7 @@ async def test_the_curl_session_of_the_readme_runs(server: str, client: httpx.As
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     text = output.decode()
     assert process.returncode == 0, text
-    assert '"scope": "organisation"' in text  # the gap analysis printed
+    assert "1 Digital maturity and core infrastructure - score" in text  # what to do first
     assert '"scope": "system"' in text
     organisations = (await client.get("/v1/organisations")).json()["items"]
     assert {o["name"] for o in organisations} == {"West Yorkshire ICS", "Leeds Teaching Hospitals"}
