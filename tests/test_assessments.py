@@ -51,7 +51,7 @@ async def test_create_stores_the_current_gap_analysis(client: httpx.AsyncClient)
     assert body["label"] == "Q1 board report"
     analysis = body["analysis"]
     assert body["overallScore"] == analysis["summary"]["score"]
-    assert body["summary"] == analysis["summary"]
+    assert body["scope"] == analysis["scope"] == "organisation"
     assert analysis["organisation"] == {"id": org["id"], "name": "Leeds Trust"}
     assert analysis["referenceModel"]["version"] == "2024.1"
     assert len(analysis["gaps"]) == 26
@@ -192,3 +192,55 @@ async def test_refused_assessments_write_nothing(
         assert listed.json()["items"] == []
     else:
         assert_problem(listed, 404, "NOT_FOUND")
+
+
+async def test_a_system_assessment_tracks_coverage_across_members(
+    client: httpx.AsyncClient,
+) -> None:
+    ics = await create_organisation(client, name="ICS", organisationType="ics")
+    trusts = [
+        await create_organisation(client, name=f"Trust {i}", parentId=ics["id"]) for i in range(2)
+    ]
+    url = f"/v1/organisations/{ics['id']}/assessments"
+    first = await client.post(url, json={"scope": "system", "label": "System baseline"})
+    assert first.status_code == 201, first.text
+    assert first.json()["scope"] == first.json()["analysis"]["scope"] == "system"
+    assert first.json()["overallScore"] == first.json()["analysis"]["summary"]["averageScore"]
+    for trust in trusts:
+        await create_asset(
+            client,
+            trust["id"],
+            area="improvement",
+            capabilityKey="learning-culture",
+            maturity=3,
+            confidence="evidenced",
+        )
+    second = await client.post(url, json={"scope": "system"})
+    comparison = await client.get(
+        f"/v1/assessments/{first.json()['id']}/compare", params={"with": second.json()["id"]}
+    )
+    assert comparison.status_code == 200, comparison.text
+    body = comparison.json()
+    assert body["scope"] == "system"
+    assert body["from"]["id"] == first.json()["id"]
+    assert body["nowMetEverywhere"] == ["learning-culture"]
+    culture = next(c for c in body["coverageChanges"] if c["capabilityKey"] == "learning-culture")
+    assert (culture["fromCoverage"], culture["toCoverage"], culture["toMembersMeeting"]) == (
+        0.0,
+        1.0,
+        2,
+    )
+    assert body["scoreChange"] > 0
+    moved = {m["capabilityKey"]: m for m in body["recommendationsMoved"]}
+    assert moved["learning-culture"]["toRank"] is None
+
+    organisation_scope = await client.post(url, json={})
+    mixed = await client.get(
+        f"/v1/assessments/{first.json()['id']}/compare",
+        params={"with": organisation_scope.json()["id"]},
+    )
+    assert_problem(mixed, 422, "VALIDATION_FAILED")
+    alone = await client.post(
+        f"/v1/organisations/{trusts[0]['id']}/assessments", json={"scope": "system"}
+    )
+    assert_problem(alone, 422, "VALIDATION_FAILED")

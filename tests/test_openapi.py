@@ -172,13 +172,14 @@ def test_response_examples_are_real_engine_output_that_validates(
     from pydantic import BaseModel
 
     from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
-    from app.assessments.schemas import AssessmentComparison
+    from app.assessments.schemas import AssessmentComparison, SystemAssessmentComparison
     from app.reference.schemas import Capability, ReferenceModelPublic
 
     classes: dict[str, type[BaseModel]] = {
         "GapAnalysis": GapAnalysis,
         "SystemGapAnalysis": SystemGapAnalysis,
         "AssessmentComparison": AssessmentComparison,
+        "SystemAssessmentComparison": SystemAssessmentComparison,
         "Capability": Capability,
         "ReferenceModelPublic": ReferenceModelPublic,
     }

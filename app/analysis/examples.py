@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from app.analysis import engine
 from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import OrganisationRef
-from app.assessments.compare import compare
+from app.assessments.compare import compare, compare_systems
 from app.assessments.schemas import AssessmentRef
 from app.reference.schemas import ReferenceModelInput, ReferenceModelPublic, to_public
 from app.vocabulary import CapabilityKind, Confidence
@@ -83,6 +83,7 @@ def examples() -> dict[str, dict[str, Any]]:
     peers = [(PEER, engine.met_keys(peer, reference))]
     first = engine.analyse(before, reference, generated_at=WHEN, peers=peers)
     second = engine.analyse(after, reference, generated_at=WHEN, peers=peers)
+    system_before = engine.analyse_system(ICS, [before, peer], reference, generated_at=WHEN)
     system = engine.analyse_system(ICS, [after, peer], reference, generated_at=WHEN)
 
     def ref(analysis_id: int, score: float) -> AssessmentRef:
@@ -102,7 +103,14 @@ def examples() -> dict[str, dict[str, Any]]:
         before_ref=ref(1, first.summary.score),
         after_ref=ref(2, second.summary.score),
     )
+    system_comparison = compare_systems(
+        system_before,
+        system,
+        before_ref=ref(3, system_before.summary.average_score),
+        after_ref=ref(4, system.summary.average_score),
+    )
     examples: dict[str, BaseModel] = {
+        "SystemAssessmentComparison": system_comparison,
         "GapAnalysis": second,
         "SystemGapAnalysis": system,
         "AssessmentComparison": comparison,

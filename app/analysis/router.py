@@ -1,23 +1,17 @@
 """HTTP for the gap analysis of one organisation, or of the system below it."""
 
 import uuid
-from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from app.analysis import service
-from app.analysis.schemas import AnyGapAnalysis
+from app.analysis.schemas import AnyGapAnalysis, Scope
 from app.api import problem_responses
 from app.db import SessionDep
 from app.reference.schemas import VERSION_PATTERN
 
 router = APIRouter(tags=["gap-analysis"])
-
-
-class Scope(StrEnum):
-    ORGANISATION = "organisation"
-    SYSTEM = "system"
 
 
 ReferenceModelQuery = Annotated[

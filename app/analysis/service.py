@@ -288,12 +288,15 @@ async def system_analysis(
     session: AsyncSession,
     *,
     organisation_id: uuid.UUID,
+    model: ReferenceModelPublic | None = None,
     model_version: str | None = None,
     now: datetime | None = None,
 ) -> SystemGapAnalysis:
     await _one_snapshot(session)
     organisation = await organisations_service.get(session, organisation_id)
-    model = await reference_service.chosen(session, model_version, pointer="referenceModel")
+    model = model or await reference_service.chosen(
+        session, model_version, pointer="referenceModel"
+    )
     # The system is this organisation's subtree; shared assets from above it still count.
     top = await _root_of(session, organisation)
     system = await _system(session, top)

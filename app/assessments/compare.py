@@ -1,13 +1,27 @@
 """What changed between two stored analyses: a pure function, for board reports."""
 
-from app.analysis.schemas import GapAnalysis, GapStatus
+from collections.abc import Sequence
+from typing import Protocol
+
+from app.analysis.schemas import GapAnalysis, GapStatus, SystemGapAnalysis
 from app.assessments.schemas import (
     AreaChange,
     AssessmentComparison,
     AssessmentRef,
+    CoverageChange,
     GapChange,
     RankChange,
+    SystemAssessmentComparison,
 )
+
+
+class Ranked(Protocol):
+    @property
+    def capability_key(self) -> str: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def title(self) -> str: ...
 
 
 def compare(
@@ -34,24 +48,7 @@ def compare(
             opened.append(change)
         elif (change.from_status, change.from_maturity) != (change.to_status, change.to_maturity):
             other.append(change)
-    old_rank = {r.capability_key: r for r in before.recommendations}
-    new_rank = {r.capability_key: r for r in after.recommendations}
-    moved = []
-    for key in sorted(old_rank.keys() | new_rank.keys()):
-        was_r, now_r = old_rank.get(key), new_rank.get(key)
-        from_rank = was_r.rank if was_r else None
-        to_rank = now_r.rank if now_r else None
-        if from_rank == to_rank:
-            continue
-        moved.append(
-            RankChange(
-                capability_key=key,
-                title=(now_r or was_r).title,  # type: ignore[union-attr]
-                from_rank=from_rank,
-                to_rank=to_rank,
-                movement=from_rank - to_rank if from_rank and to_rank else None,
-            )
-        )
+    moved = _moved(before.recommendations, after.recommendations)
     old_areas = {a.area: a.score for a in before.summary.areas}
     areas = [
         AreaChange(
@@ -63,6 +60,7 @@ def compare(
         for a in after.summary.areas
     ]
     return AssessmentComparison(
+        scope="organisation",
         from_assessment=before_ref,
         to_assessment=after_ref,
         reference_model_changed=before.reference_model.version != after.reference_model.version,
@@ -72,4 +70,67 @@ def compare(
         gaps_opened=opened,
         maturity_changes=other,
         recommendations_moved=moved,
+    )
+
+
+def _moved(before: Sequence[Ranked], after: Sequence[Ranked]) -> list[RankChange]:
+    """Recommendations whose rank changed, or that came or went."""
+    old = {r.capability_key: r for r in before}
+    new = {r.capability_key: r for r in after}
+    moved = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        from_rank = was.rank if was else None
+        to_rank = now.rank if now else None
+        if from_rank == to_rank:
+            continue
+        moved.append(
+            RankChange(
+                capability_key=key,
+                title=now.title if now else was.title if was else key,
+                from_rank=from_rank,
+                to_rank=to_rank,
+                movement=from_rank - to_rank if from_rank and to_rank else None,
+            )
+        )
+    return moved
+
+
+def compare_systems(
+    before: SystemGapAnalysis,
+    after: SystemGapAnalysis,
+    *,
+    before_ref: AssessmentRef,
+    after_ref: AssessmentRef,
+) -> SystemAssessmentComparison:
+    old = {c.capability_key: c for c in before.capabilities}
+    new = {c.capability_key: c for c in after.capabilities}
+    changes = []
+    for key in sorted(old.keys() | new.keys()):
+        was, now = old.get(key), new.get(key)
+        if was and now and was.coverage == now.coverage:
+            continue
+        changes.append(
+            CoverageChange(
+                capability_key=key,
+                title=now.title if now else was.title if was else key,
+                from_coverage=was.coverage if was else None,
+                to_coverage=now.coverage if now else None,
+                change=round(now.coverage - was.coverage, 4) if was and now else None,
+                from_members_meeting=was.members_meeting if was else None,
+                to_members_meeting=now.members_meeting if now else None,
+            )
+        )
+    everywhere_before = {k for k, c in old.items() if c.coverage == 1}
+    everywhere_after = {k for k, c in new.items() if c.coverage == 1}
+    return SystemAssessmentComparison(
+        scope="system",
+        from_assessment=before_ref,
+        to_assessment=after_ref,
+        reference_model_changed=before.reference_model.version != after.reference_model.version,
+        score_change=round(after.summary.average_score - before.summary.average_score, 1),
+        now_met_everywhere=sorted(everywhere_after - everywhere_before),
+        no_longer_met_everywhere=sorted(everywhere_before - everywhere_after),
+        coverage_changes=changes,
+        recommendations_moved=_moved(before.recommendations, after.recommendations),
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.api import problem_responses
 from app.assessments import service
 from app.assessments.schemas import (
-    AssessmentComparison,
+    AnyComparison,
     AssessmentCreate,
     AssessmentPage,
     AssessmentPublic,
@@ -28,10 +28,7 @@ AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
 def _summary(assessment: Assessment) -> AssessmentSummary:
     return AssessmentSummary.model_validate(
         service.ref(assessment).model_dump()
-        | {
-            "organisation_id": assessment.organisation_id,
-            "summary": assessment.result["summary"],
-        }
+        | {"organisation_id": assessment.organisation_id, "scope": assessment.scope}
     )
 
 
@@ -111,6 +108,6 @@ async def compare_assessments(
     other_id: Annotated[
         uuid.UUID, Query(alias="with", description="The assessment to compare with.")
     ],
-) -> AssessmentComparison:
-    """What changed between two assessments of one organisation: scores, gaps, ranks."""
+) -> AnyComparison:
+    """What changed between two assessments of one organisation (or system): scores, gaps."""
     return await service.compare(session, assessment_id=assessment_id, other_id=other_id)

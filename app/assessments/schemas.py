@@ -2,10 +2,11 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from app.analysis.schemas import GapAnalysis, GapStatus, ReferenceModelRef, Summary
+from app.analysis.schemas import AnyGapAnalysis, GapStatus, ReferenceModelRef, Scope
 from app.api import ApiInput, ApiModel, Page, Text200
 from app.reference.schemas import VERSION_PATTERN
 from app.vocabulary import Area
@@ -22,20 +23,26 @@ class AssessmentCreate(ApiInput):
         description="Model version to assess against; default the latest base model.",
     )
     label: Text200 | None = None
+    scope: Scope = Field(
+        default=Scope.ORGANISATION,
+        description="organisation: this one alone; system: everything below it (an ICS).",
+    )
 
 
 class AssessmentSummary(ApiModel):
     id: uuid.UUID
     organisation_id: uuid.UUID
+    scope: Scope
     reference_model: ReferenceModelRef
     label: str | None
-    overall_score: float
+    overall_score: float = Field(
+        description="summary.score (organisation) or summary.averageScore (system)."
+    )
     created_at: datetime
-    summary: Summary
 
 
 class AssessmentPublic(AssessmentSummary):
-    analysis: GapAnalysis = Field(description="The gap analysis as it was, never recomputed.")
+    analysis: AnyGapAnalysis = Field(description="The analysis as it was, never recomputed.")
 
 
 class AssessmentRef(ApiModel):
@@ -73,6 +80,7 @@ class RankChange(ApiModel):
 class AssessmentComparison(ApiModel):
     """From the earlier assessment to the later one, whichever order they were named in."""
 
+    scope: Literal["organisation"]
     from_assessment: AssessmentRef = Field(alias="from")
     to_assessment: AssessmentRef = Field(alias="to")
     reference_model_changed: bool
@@ -88,3 +96,32 @@ class AssessmentComparison(ApiModel):
 
 class AssessmentPage(Page[AssessmentSummary]):
     """A page of assessment summaries, oldest first."""
+
+
+class CoverageChange(ApiModel):
+    capability_key: str
+    title: str
+    from_coverage: float | None = Field(description="Null when the capability is new.")
+    to_coverage: float | None = Field(description="Null when the capability was removed.")
+    change: float | None
+    from_members_meeting: int | None
+    to_members_meeting: int | None
+
+
+class SystemAssessmentComparison(ApiModel):
+    """Two system assessments of one ICS or network, from the earlier to the later."""
+
+    scope: Literal["system"]
+    from_assessment: AssessmentRef = Field(alias="from")
+    to_assessment: AssessmentRef = Field(alias="to")
+    reference_model_changed: bool
+    score_change: float = Field(description="Change of the members' average score.")
+    now_met_everywhere: list[str]
+    no_longer_met_everywhere: list[str]
+    coverage_changes: list[CoverageChange] = Field(description="Capabilities whose coverage moved.")
+    recommendations_moved: list[RankChange]
+
+
+AnyComparison = Annotated[
+    AssessmentComparison | SystemAssessmentComparison, Field(discriminator="scope")
+]

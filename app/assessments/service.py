@@ -8,9 +8,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import crud
 from app.analysis import service as analysis_service
-from app.analysis.schemas import GapAnalysis
+from app.analysis.schemas import GapAnalysis, Scope, SystemGapAnalysis
 from app.assessments.compare import compare as compare_analyses
-from app.assessments.schemas import AssessmentComparison, AssessmentCreate, AssessmentRef
+from app.assessments.compare import compare_systems
+from app.assessments.schemas import (
+    AssessmentComparison,
+    AssessmentCreate,
+    AssessmentRef,
+    SystemAssessmentComparison,
+)
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.organisations import service as organisations_service
@@ -39,15 +45,23 @@ async def create(
             errors=[FieldIssue("#/referenceModel", "Unknown reference model version.")],
         )
     model = ReferenceModelPublic.model_validate(row.document)
-    analysis = await analysis_service.organisation_analysis(
-        session, organisation_id=organisation_id, model=model
-    )
+    analysis: GapAnalysis | SystemGapAnalysis
+    if data.scope == Scope.SYSTEM:
+        analysis = await analysis_service.system_analysis(
+            session, organisation_id=organisation_id, model=model
+        )
+        score = analysis.summary.average_score
+    else:
+        analysis = await analysis_service.organisation_analysis(
+            session, organisation_id=organisation_id, model=model
+        )
+        score = analysis.summary.score
     assessment = Assessment(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
         reference_model_version=model.version,
-        scope="organisation",
-        overall_score=analysis.summary.score,
+        scope=data.scope.value,
+        overall_score=score,
         label=data.label,
         result=analysis.model_dump(mode="json", by_alias=True),
         created_at=analysis.generated_at,
@@ -74,7 +88,9 @@ async def list_page(
     return (await session.exec(statement)).all()
 
 
-def analysis_of(assessment: Assessment) -> GapAnalysis:
+def analysis_of(assessment: Assessment) -> GapAnalysis | SystemGapAnalysis:
+    if assessment.scope == Scope.SYSTEM:
+        return SystemGapAnalysis.model_validate(assessment.result)
     return GapAnalysis.model_validate(assessment.result)
 
 
@@ -92,7 +108,7 @@ def ref(assessment: Assessment) -> AssessmentRef:
 
 async def compare(
     session: AsyncSession, *, assessment_id: uuid.UUID, other_id: uuid.UUID
-) -> AssessmentComparison:
+) -> AssessmentComparison | SystemAssessmentComparison:
     this = await get(session, assessment_id)
     other = await session.get(Assessment, other_id)
     if other is None:
@@ -102,7 +118,16 @@ async def compare(
             "Only assessments of the same organisation can be compared.",
             errors=[FieldIssue("with", "Belongs to another organisation.")],
         )
+    if other.scope != this.scope:
+        raise ValidationFailed(
+            f"A {this.scope} assessment can only be compared with another {this.scope} one.",
+            errors=[FieldIssue("with", f"Is a {other.scope} assessment.")],
+        )
     before, after = sorted((this, other), key=lambda a: (a.created_at, str(a.id)))
-    return compare_analyses(
-        analysis_of(before), analysis_of(after), before_ref=ref(before), after_ref=ref(after)
-    )
+    old, new = analysis_of(before), analysis_of(after)
+    refs = {"before_ref": ref(before), "after_ref": ref(after)}
+    if isinstance(old, SystemGapAnalysis) and isinstance(new, SystemGapAnalysis):
+        return compare_systems(old, new, **refs)
+    if isinstance(old, GapAnalysis) and isinstance(new, GapAnalysis):
+        return compare_analyses(old, new, **refs)
+    raise AssertionError("scopes were checked to match")
