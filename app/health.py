@@ -88,9 +88,10 @@ async def status(request: Request) -> JSONResponse:
 async def _reference_model(request: Request) -> ReadinessCheck:
     """A default reference model is installed; installs the shipped ones if the database was
     migrated after this instance started (idempotent, so any instance may do it)."""
-    async with request.app.state.sessions.write() as session:
+    async with request.app.state.sessions.read() as session:
         version = await reference_service.default_version(session)
-        if version is None:
+    if version is None:  # rare: only then take a write transaction (SQLite's one writer)
+        async with request.app.state.sessions.write() as session:
             await reference_service.install_shipped(session)
             version = await reference_service.default_version(session)
     if version is None:
