@@ -1,37 +1,13 @@
 """Shared contract pieces: the camelCase base models, the page envelope and the problem body."""
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-
-def _printable(value: str) -> str:
-    # NUL cannot be stored in PostgreSQL text, and no other control character belongs in a name.
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value):
-        raise ValueError("control characters are not allowed")
-    return value
-
-
-def _utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError as exc:
-        raise ValueError("the date is out of range once converted to UTC") from exc
-
-
-def _text(max_length: int) -> Any:
-    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
-
-
-Text100 = Annotated[str, _text(100), AfterValidator(_printable)]
-Text200 = Annotated[str, _text(200), AfterValidator(_printable)]
-Text2000 = Annotated[str, _text(2000), AfterValidator(_printable)]
-Text4000 = Annotated[str, _text(4000), AfterValidator(_printable)]
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 
 class ApiModel(BaseModel):
@@ -49,6 +25,28 @@ class ApiInput(BaseModel):
     """A request body: camelCase only, and unknown fields are refused so typos don't vanish."""
 
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", validate_by_name=False)
+
+
+class ApiPatch(ApiInput):
+    """A PATCH body: absent fields are kept, ``null`` clears an optional field. Fields named in
+    ``not_null`` cannot be cleared; the published schema does not offer null for them."""
+
+    not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for name in cls.not_null:
+            field = schema["properties"][to_camel(name)]
+            field.pop("default", None)
+            options = [o for o in field.pop("anyOf", []) if o.get("type") != "null"]
+            if len(options) == 1:
+                field.update(options[0])
+            elif options:
+                field["anyOf"] = options
+        return schema
 
 
 T = TypeVar("T")

@@ -5,10 +5,10 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.api import ApiPatch
 from app.concurrency import Expected
 from app.db import utcnow
 from app.errors import FieldIssue, NotFound, ValidationFailed
@@ -30,10 +30,10 @@ async def get_or_404(
     return row
 
 
-def changes(data: BaseModel, *, required: set[str]) -> dict[str, Any]:
+def changes(data: ApiPatch) -> dict[str, Any]:
     """The fields a PATCH body set; ``null`` is refused for fields that cannot be empty."""
     updates = data.model_dump(exclude_unset=True)
-    nulls = [name for name in sorted(required) if name in updates and updates[name] is None]
+    nulls = [name for name in sorted(data.not_null) if updates.get(name, ...) is None]
     if nulls:
         fields = type(data).model_fields
         raise ValidationFailed(

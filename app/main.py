@@ -20,7 +20,12 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.idempotency import Replay, replay_response
-from app.middleware import BodySizeLimitMiddleware, RequestIdMiddleware, install_log_record_ids
+from app.middleware import (
+    BodySizeLimitMiddleware,
+    HeadMiddleware,
+    RequestIdMiddleware,
+    install_log_record_ids,
+)
 from app.organisations.router import router as organisations_router
 from app.problems import install_problem_handlers
 from app.reference import service as reference_service
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)

@@ -147,3 +147,22 @@ def install_log_record_ids() -> None:
 
     factory.adds_request_ids = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+class HeadMiddleware:
+    """HEAD is GET without the body (RFC 9110 requires it wherever GET is served)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

@@ -310,3 +310,48 @@ async def test_a_body_that_is_not_json_is_unsupported(
     )
     assert_problem(response, 415, "UNSUPPORTED_MEDIA_TYPE")
     assert await snapshot(backend.engine) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1/organisations?q=%00",
+        "/v1/organisations?odsCode=R%00",
+        "/v1/organisations/{org}/assets?tag=a%00",
+        "/v1/organisations/{org}/assets?capabilityKey=data%00",
+    ],
+)
+async def test_a_nul_in_a_query_is_a_validation_problem(world: World, query: str) -> None:
+    await world.refused(world.request("GET", query), 422, "VALIDATION_FAILED")
+
+
+async def test_a_cursor_with_a_non_string_id_is_a_bad_cursor(world: World) -> None:
+    forged = base64.urlsafe_b64encode(b'["2024-01-01T00:00:00+00:00", 1]').decode().rstrip("=")
+    await world.refused(
+        world.request("GET", f"/v1/organisations?cursor={forged}"), 400, "INVALID_CURSOR"
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "change", "pointer"),
+    [
+        (ACTIVITIES, {"startDate": 0}, "#/startDate"),
+        (ACTIVITIES, {"endDate": 1e12}, "#/endDate"),
+        (ASSETS, {"reviewedAt": 0}, "#/reviewedAt"),
+        (ASSETS, {"sharedWithMembers": 1}, "#/sharedWithMembers"),
+        (ASSETS, {"maturity": 2.5}, "#/maturity"),
+    ],
+)
+async def test_numbers_are_not_dates_or_flags(
+    world: World, endpoint: tuple[str, str], change: dict[str, Any], pointer: str
+) -> None:
+    body = VALID[endpoint] | change
+    request = world.request(*endpoint, content=json.dumps(body).encode())
+    await world.refused(request, 422, "VALIDATION_FAILED", {pointer})
+
+
+async def test_a_whole_float_is_a_whole_number(world: World) -> None:
+    body = VALID[ASSETS] | {"maturity": 3.0}
+    response = await world.client.send(world.request(*ASSETS, content=json.dumps(body).encode()))
+    assert response.status_code == 201, response.text
+    assert response.json()["maturity"] == 3

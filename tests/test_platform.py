@@ -237,3 +237,18 @@ async def test_chunked_body_over_the_limit_is_413(
         assert_problem(response, 413, "PAYLOAD_TOO_LARGE")
     finally:
         assert await snapshot(backend.engine) == before
+
+
+async def test_head_is_get_without_a_body(client: httpx.AsyncClient) -> None:
+    created = await client.post(
+        "/v1/organisations", json={"name": "Head Trust", "organisationType": "trust"}
+    )
+    url = created.headers["location"]
+    get = await client.get(url)
+    head = await client.head(url)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-type"] == "application/json"
+    wrong = await client.put(url)
+    assert wrong.headers["allow"] == "DELETE, GET, HEAD, PATCH"

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
-from app.api import ApiInput, ApiModel, Page, Text200, Text2000
+from app.api import ApiInput, ApiModel, ApiPatch, Page
 from app.assets.schemas import CapabilityKey
+from app.fields import IsoDate, Text200, Text2000
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
 AssetIds = Annotated[
@@ -41,8 +42,8 @@ class ActivityCreate(ApiInput):
     title: Text200
     activity_type: ActivityType
     status: ActivityStatus = ActivityStatus.PLANNED
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     asset_ids: AssetIds = []
     goal: Goal | None = None
     outcome: Goal | None = None
@@ -56,8 +57,10 @@ class ActivityCreate(ApiInput):
         return end
 
 
-class ActivityUpdate(ApiInput):
+class ActivityUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    not_null = frozenset({"area", "title", "activity_type", "status", "asset_ids"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"status": "completed", "outcome": "Falls down 24%"}]}
@@ -68,8 +71,8 @@ class ActivityUpdate(ApiInput):
     title: Text200 | None = None
     activity_type: ActivityType | None = None
     status: ActivityStatus | None = None
-    start_date: date | None = None
-    end_date: date | None = None
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = None
     asset_ids: AssetIds | None = None
     goal: Goal | None = None
     outcome: Goal | None = None

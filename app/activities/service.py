@@ -86,7 +86,7 @@ async def update(
     session: AsyncSession, *, activity_id: uuid.UUID, data: ActivityUpdate, expected: Expected
 ) -> LinkedActivity:
     activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
-    updates = crud.changes(data, required={"area", "title", "activity_type", "status", "asset_ids"})
+    updates = crud.changes(data)
     start = updates.get("start_date", activity.start_date)
     end = updates.get("end_date", activity.end_date)
     if start is not None and end is not None and end < start:

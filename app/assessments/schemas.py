@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from app.analysis.schemas import AnyGapAnalysis, GapStatus, ReferenceModelRef, Scope
-from app.api import ApiInput, ApiModel, Page, Text200
+from app.api import ApiInput, ApiModel, Page
+from app.fields import Text200
 from app.reference.schemas import VERSION_PATTERN
 from app.vocabulary import Area
 

@@ -10,6 +10,7 @@ from app.assets import service
 from app.assets.schemas import AssetCreate, AssetPage, AssetPublic, AssetUpdate
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
+from app.fields import QueryText
 from app.idempotency import IdempotencyKey, create_once
 from app.pagination import PageParams, build_page, page_params
 from app.vocabulary import Area
@@ -68,10 +69,10 @@ async def list_assets(
     response: Response,
     page: PageDep,
     area: Area | None = None,
-    capability_key: Annotated[str | None, Query(alias="capabilityKey", max_length=64)] = None,
+    capability_key: Annotated[QueryText | None, Query(alias="capabilityKey", max_length=64)] = None,
     min_maturity: Annotated[int | None, Query(alias="minMaturity", ge=0, le=4)] = None,
     max_maturity: Annotated[int | None, Query(alias="maxMaturity", ge=0, le=4)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    tag: Annotated[QueryText | None, Query(max_length=64)] = None,
 ) -> AssetPage:
     """List an organisation's assets, oldest first, with filters."""
     rows = await service.list_page(

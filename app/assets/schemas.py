@@ -11,10 +11,10 @@ from pydantic import (
     Field,
     HttpUrl,
     JsonValue,
-    Strict,
 )
 
-from app.api import ApiInput, ApiModel, Page, Text200, Text4000, UtcDatetime
+from app.api import ApiInput, ApiModel, ApiPatch, Page
+from app.fields import Flag, Text200, Text4000, UtcDatetime, WholeNumber
 from app.vocabulary import Area, Confidence, Maturity
 
 CapabilityKey = Annotated[
@@ -28,8 +28,8 @@ CapabilityKey = Annotated[
 ]
 Tag = Annotated[
     str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", description="Folded to lower case."),
     BeforeValidator(lambda v: v.strip().lower() if isinstance(v, str) else v),
-    Field(pattern=r"^[a-z0-9][a-z0-9._:-]{0,63}$"),
 ]
 
 
@@ -46,14 +46,10 @@ MaturityField = Annotated[
     Maturity,
     Field(description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
 ]
-# Strict on input: "3" is not a maturity and true is not 1 (FastAPI validates parsed JSON in
-# Python mode, where a strict enum would refuse the plain integer too, so check an int).
 MaturityInput = Annotated[
-    int,
-    Strict(),
+    WholeNumber,
     Field(ge=0, le=4, description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
 ]
-StrictFlag = Annotated[bool, Strict()]
 
 
 class EvidenceLinkInput(ApiInput):
@@ -93,14 +89,18 @@ class AssetCreate(ApiInput):
     evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] = []
     owner: Text200 | None = None
     tags: Tags = []
-    shared_with_members: StrictFlag = Field(
+    shared_with_members: Flag = Field(
         default=False, description="The asset also serves this organisation's members."
     )
     reviewed_at: UtcDatetime | None = None
 
 
-class AssetUpdate(ApiInput):
+class AssetUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    not_null = frozenset(
+        {"area", "name", "maturity", "confidence", "evidence", "tags", "shared_with_members"}
+    )
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"maturity": 4, "confidence": "evidenced"}]}
@@ -115,7 +115,7 @@ class AssetUpdate(ApiInput):
     evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] | None = None
     owner: Text200 | None = None
     tags: Tags | None = None
-    shared_with_members: StrictFlag | None = None
+    shared_with_members: Flag | None = None
     reviewed_at: UtcDatetime | None = None
 
 

@@ -97,18 +97,7 @@ async def update(
     session: AsyncSession, *, asset_id: uuid.UUID, data: AssetUpdate, expected: Expected
 ) -> TaggedAsset:
     asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
-    updates = crud.changes(
-        data,
-        required={
-            "area",
-            "name",
-            "maturity",
-            "confidence",
-            "evidence",
-            "tags",
-            "shared_with_members",
-        },
-    )
+    updates = crud.changes(data)
     area = Area(updates.get("area", asset.area))
     key = updates.get("capability_key", asset.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from app.api import problem_responses
 from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
+from app.fields import QueryText
 from app.idempotency import IdempotencyKey, create_once
 from app.organisations import service
 from app.organisations.schemas import (
@@ -64,9 +65,10 @@ async def list_organisations(
     page: PageDep,
     parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
     organisation_type: Annotated[OrganisationType | None, Query(alias="organisationType")] = None,
-    ods_code: Annotated[str | None, Query(alias="odsCode", max_length=9)] = None,
+    ods_code: Annotated[QueryText | None, Query(alias="odsCode", max_length=9)] = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Name contains (any case).")
+        QueryText | None,
+        Query(min_length=1, max_length=200, description="Name contains (any case)."),
     ] = None,
 ) -> OrganisationPage:
     """List organisations, oldest first, with filters."""

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
-from app.api import ApiInput, ApiModel, Page, Text100, Text200
+from app.api import ApiInput, ApiModel, ApiPatch, Page
+from app.fields import Text100, Text200
 from app.vocabulary import OrganisationType
 
 
@@ -16,12 +17,14 @@ def _upper(value: object) -> object:
 
 OdsCode = Annotated[
     str,
-    BeforeValidator(_upper),
     Field(
-        pattern=r"^[A-Z0-9]{1,9}$",
+        pattern=r"^[A-Za-z0-9]{1,9}$",
         description="NHS ODS code: 1-9 letters and digits, stored upper case. Unique.",
         examples=["RR8"],
     ),
+    BeforeValidator(
+        _upper
+    ),  # after Field in this list: it runs first, and the schema keeps the pattern
 ]
 Name = Text200
 Region = Text100
@@ -47,8 +50,10 @@ class OrganisationCreate(ApiInput):
     region: Region | None = None
 
 
-class OrganisationUpdate(ApiInput):
+class OrganisationUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
+
+    not_null = frozenset({"name", "organisation_type"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "Leeds Teaching Hospitals", "region": None}]}

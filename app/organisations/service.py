@@ -67,7 +67,7 @@ async def update(
 ) -> Organisation:
     organisation = await crud.get_or_404(session, Organisation, organisation_id, for_update=True)
     expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
-    updates = crud.changes(data, required={"name", "organisation_type"})
+    updates = crud.changes(data)
     if updates.get("ods_code") not in (None, organisation.ods_code):
         await _ods_code_free(session, updates["ods_code"])
     new_parent = updates.get("parent_id")

@@ -11,7 +11,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.api import ApiInput, ApiModel, Text200, Text2000
+from app.api import ApiInput, ApiModel
+from app.fields import Text200, Text2000
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
 
 DEFAULT_WEIGHT = 0.30
