@@ -130,6 +130,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"\d{1,18}"(\s*,\s*(W/)?"\d{1,18}")*)\s*$'
+
+
+def _require_if_match(operation: dict[str, Any]) -> None:
+    """Say what the server enforces: If-Match is required (428 without) and is a list of ETags.
+    It is optional in the signature only so that its absence is a 428, not a 422."""
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == "If-Match":
+            parameter["required"] = True
+            parameter["schema"] = {
+                "type": "string",
+                "pattern": IF_MATCH_PATTERN,
+                "examples": ['W/"1"'],
+            }
+
+
 def _install_openapi(app: FastAPI) -> None:
     """Add the problem schemas that error responses reference by $ref."""
 
@@ -138,7 +154,9 @@ def _install_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         schema = FastAPI.openapi(app)
         for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
+            for method, operation in operations.items():
+                if method in ("patch", "delete"):
+                    _require_if_match(operation)
                 # The route's one-line docstring is its summary, not a long description.
                 description = operation.pop("description", None)
                 if description:

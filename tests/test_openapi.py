@@ -188,3 +188,15 @@ def test_response_examples_are_real_engine_output_that_validates(
         model.model_validate(example)
     gap_analysis = document["components"]["schemas"]["GapAnalysis"]["examples"][0]
     assert gap_analysis["recommendations"][0]["availableInSystem"], "shows spreading"
+
+
+def test_if_match_is_declared_required_where_the_server_requires_it(
+    document: dict[str, Any],
+) -> None:
+    for path, operations in document["paths"].items():
+        for method in ("patch", "delete"):
+            if method not in operations:
+                continue
+            (if_match,) = [p for p in operations[method]["parameters"] if p["name"] == "If-Match"]
+            assert if_match["required"] is True, f"{method} {path}"
+            assert "428" in operations[method]["responses"], f"{method} {path}"
