@@ -47,10 +47,11 @@ def state_of(capability: Capability, claims: Sequence[Claim], minimum: Confidenc
         status = GapStatus.MET if capability.target_maturity == 0 else GapStatus.MISSING
         return State(current=0, reported=0, best=None, status=status)
 
-    def order(claim: Claim) -> tuple[int, int, int, str, str]:
+    def order(claim: Claim) -> tuple[int, int, int, str, int]:
         confidence = claim.confidence.rank if claim.confidence is not None else -1
         credit = credited(claim, capability, minimum)
-        return (credit, recorded(claim, capability), confidence, claim.name, str(claim.id))
+        identity = claim.id.int if claim.id is not None else -1
+        return (credit, recorded(claim, capability), confidence, claim.name, identity)
 
     ordered = sorted(claims, key=order, reverse=True)
     best = ordered[0]
