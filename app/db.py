@@ -122,6 +122,18 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+# Set by a caller that must commit the use case's writes together with its own (the
+# Idempotency-Key record): the use case's commit() then only flushes.
+DEFER_COMMIT = "lhs_defer_commit"
+
+
+async def commit(session: AsyncSession) -> None:
+    """End a write use case: commit, unless the caller asked to commit it together with more."""
+    if session.info.get(DEFER_COMMIT):
+        await session.flush()
+    else:
+        await session.commit()
+
 
 async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[Any]:
     """Run a Core select of plain columns (wider than SQLModel's typed select allows); rows

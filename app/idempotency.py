@@ -1,8 +1,8 @@
 """``Idempotency-Key`` on creates: a retried POST gets the first response, not a duplicate.
 
 A key is claimed in a short transaction of its own before the create runs, so two concurrent
-requests with one key cannot both create (the second gets 409); the response is stored after
-the create commits. If the create fails, the claim is released and the key can be used again.
+requests with one key cannot both create (the second gets 409); the response is stored in the
+create's own transaction. If the create fails, the claim is released and the key can be used again.
 A claim left behind by a crashed instance is taken over after CLAIM_TIMEOUT. Keys are
 remembered for RETENTION, per method and path (and, once access control lands, per caller).
 """
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import utcnow
+from app.db import DEFER_COMMIT, utcnow
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import IdempotencyRecord
 
@@ -56,7 +56,7 @@ class Claim:
         self.scope = scope
 
     async def remember(self, status_code: int, body: BaseModel, headers: Mapping[str, str]) -> None:
-        """Store the response; call it after the create has committed."""
+        """Store the response, and commit it with the create's own writes."""
         await self.session.exec(
             update(IdempotencyRecord)
             .where(col(IdempotencyRecord.key) == self.key)
@@ -113,9 +113,16 @@ async def create_once(
     present: Callable[[R], P],
     location: Callable[[R], str],
 ) -> P:
-    """Run a create (201 + Location), honouring an Idempotency-Key when one was sent."""
+    """Run a create (201 + Location), honouring an Idempotency-Key when one was sent.
+
+    With a key, the create's commit is deferred (db.commit only flushes), so the new resource
+    and the stored response are committed together: a crash leaves both or neither."""
     async with idempotent(request, session, key) as claim:
-        created = await create()
+        session.info[DEFER_COMMIT] = claim is not None
+        try:
+            created = await create()
+        finally:
+            session.info.pop(DEFER_COMMIT, None)
         response.headers["Location"] = location(created)
         public = present(created)
         if claim:

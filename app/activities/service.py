@@ -9,7 +9,7 @@ from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud
+from app import crud, db
 from app.activities.schemas import ActivityCreate, ActivityUpdate
 from app.concurrency import Expected
 from app.errors import FieldIssue, ValidationFailed
@@ -78,7 +78,7 @@ async def create(
     )
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
-    await session.commit()
+    await db.commit(session)
     return LinkedActivity(activity, sorted(asset_ids))
 
 
@@ -112,7 +112,7 @@ async def update(
         session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids or [])
     # Built before the commit: a read after it could already see someone else's next write.
     result = LinkedActivity(activity, asset_ids if asset_ids is not None else current_links)
-    await session.commit()
+    await db.commit(session)
     return result
 
 
@@ -120,7 +120,7 @@ async def delete(session: AsyncSession, *, activity_id: uuid.UUID, expected: Exp
     activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
     expected.check(current=activity.version, what=f"Activity {activity_id}")
     await session.delete(activity)
-    await session.commit()
+    await db.commit(session)
 
 
 async def _check_assets(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud
+from app import crud, db
 from app.analysis import service as analysis_service
 from app.analysis.schemas import GapAnalysis, Scope, SystemGapAnalysis
 from app.assessments.compare import compare as compare_analyses
@@ -67,7 +67,7 @@ async def create(
         created_at=analysis.generated_at,
     )
     session.add(assessment)
-    await session.commit()
+    await db.commit(session)
     return assessment
 
 

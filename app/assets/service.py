@@ -10,7 +10,7 @@ from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud
+from app import crud, db
 from app.assets.schemas import AssetCreate, AssetUpdate
 from app.concurrency import Expected
 from app.errors import FieldIssue, ValidationFailed
@@ -89,7 +89,7 @@ async def create(
     asset = Asset(organisation_id=organisation_id, **values)
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
-    await session.commit()
+    await db.commit(session)
     return TaggedAsset(asset, data.tags)
 
 
@@ -113,7 +113,7 @@ async def update(
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
     # Built before the commit: a read after it could already see someone else's next write.
     result = TaggedAsset(asset, tags if tags is not None else current_tags)
-    await session.commit()
+    await db.commit(session)
     return result
 
 
@@ -122,7 +122,7 @@ async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: Expect
     expected.check(current=asset.version, what=f"Asset {asset_id}")
     # Tags and links from activities go with it through ON DELETE CASCADE.
     await session.delete(asset)
-    await session.commit()
+    await db.commit(session)
 
 
 def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:

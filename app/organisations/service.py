@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud
+from app import crud, db
 from app.concurrency import Expected
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import Organisation
@@ -54,7 +54,7 @@ async def create(session: AsyncSession, *, data: OrganisationCreate) -> Organisa
     await _ods_code_free(session, data.ods_code)
     organisation = Organisation(**crud.plain(data.model_dump()))
     session.add(organisation)
-    await session.commit()
+    await db.commit(session)
     return organisation
 
 
@@ -74,7 +74,7 @@ async def update(
     if new_parent is not None and new_parent != organisation.parent_id:
         await _move(session, organisation, new_parent)
     crud.apply(organisation, crud.plain(updates), expected=expected)
-    await session.commit()
+    await db.commit(session)
     return organisation
 
 
@@ -111,7 +111,7 @@ async def delete(session: AsyncSession, *, organisation_id: uuid.UUID, expected:
         )
     # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this transaction.
     await session.delete(organisation)
-    await session.commit()
+    await db.commit(session)
 
 
 async def members(
