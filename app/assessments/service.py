@@ -2,7 +2,9 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Any, cast
 
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,7 +82,10 @@ async def list_page(
 ) -> Sequence[Assessment]:
     await organisations_service.get(session, organisation_id)
     statement = keyset(
-        select(Assessment).where(Assessment.organisation_id == organisation_id),
+        # The list shows no analysis: leave each stored result (tens of KB) in the database.
+        select(Assessment)
+        .options(defer(cast(QueryableAttribute[Any], Assessment.result)))
+        .where(Assessment.organisation_id == organisation_id),
         created_at=col(Assessment.created_at),
         row_id=col(Assessment.id),
         params=page,
