@@ -18,6 +18,7 @@ from app.vocabulary import (
     Area,
     Confidence,
     OrganisationType,
+    Scope,
 )
 
 
@@ -155,7 +156,7 @@ class Assessment(SQLModel, table=True):
 
     __tablename__ = "assessment"
     __table_args__ = (
-        CheckConstraint("scope IN ('organisation', 'system')", name="scope"),
+        CheckConstraint(_in("scope", Scope), name="scope"),
         Index(None, "organisation_id", "created_at", "id"),
     )
 

@@ -63,6 +63,13 @@ class ActivityStatus(StrEnum):
     STOPPED = "stopped"
 
 
+class Scope(StrEnum):
+    """What an analysis or assessment covers: one organisation, or everything below it."""
+
+    ORGANISATION = "organisation"
+    SYSTEM = "system"
+
+
 class CapabilityKind(StrEnum):
     ASSET = "asset"
     ACTIVITY = "activity"

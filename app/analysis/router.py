@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.analysis import service
-from app.analysis.schemas import AnyGapAnalysis, Scope
+from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
 from app.db import SessionDep
 from app.reference.schemas import VERSION_PATTERN
+from app.vocabulary import Scope
 
 router = APIRouter(tags=["gap-analysis"])
 

@@ -13,11 +13,6 @@ from app.reference.schemas import Source
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
 
 
-class Scope(StrEnum):
-    ORGANISATION = "organisation"
-    SYSTEM = "system"
-
-
 class GapStatus(StrEnum):
     MET = "met"
     NEEDS_DEVELOPMENT = "needs_development"

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from app.analysis.schemas import AnyGapAnalysis, GapStatus, ReferenceModelRef, Scope
+from app.analysis.schemas import AnyGapAnalysis, GapStatus, ReferenceModelRef
 from app.api import ApiInput, ApiModel, Page
 from app.fields import Text200
 from app.reference.schemas import VERSION_PATTERN
-from app.vocabulary import Area
+from app.vocabulary import Area, Scope
 
 
 class AssessmentCreate(ApiInput):

@@ -10,7 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import crud, db
 from app.analysis import service as analysis_service
-from app.analysis.schemas import GapAnalysis, Scope, SystemGapAnalysis
+from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.assessments.compare import compare as compare_analyses
 from app.assessments.compare import compare_systems
 from app.assessments.schemas import (
@@ -25,6 +25,7 @@ from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
+from app.vocabulary import Scope
 
 
 async def create(
