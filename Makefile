@@ -34,10 +34,10 @@ typecheck: install
 	$(BIN)/mypy
 
 openapi: install  ## regenerate the committed OpenAPI document
-	$(BIN)/python -m app.openapi_document write openapi/openapi.json
+	$(BIN)/python -m app.http.openapi write openapi/openapi.json
 
 openapi-check: install  ## fail when the committed document differs from the app's
-	$(BIN)/python -m app.openapi_document check openapi/openapi.json
+	$(BIN)/python -m app.http.openapi check openapi/openapi.json
 
 test: lint typecheck openapi-check  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
 	$(BIN)/pytest

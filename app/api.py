@@ -2,10 +2,17 @@
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -27,11 +34,27 @@ class ApiInput(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", validate_by_name=False)
 
 
+class ApiQuery(BaseModel):
+    """Query parameters as one model: camelCase names, validated together (so a rule that
+    spans two parameters lives in the contract, not in a service)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True)
+
+
 class ApiPatch(ApiInput):
-    """A PATCH body: absent fields are kept, ``null`` clears an optional field. Fields named in
-    ``not_null`` cannot be cleared; the published schema does not offer null for them."""
+    """A PATCH body (JSON merge patch): absent fields are kept, ``null`` clears an optional
+    field. Fields named in ``not_null`` cannot be cleared: null is a 422 on that field, and the
+    published schema does not offer null for them."""
 
     not_null: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        # Runs only for fields the body sets, so absent fields stay absent.
+        if value is None and info.field_name in cls.not_null:
+            raise PydanticCustomError("not_null", "Cannot be null: this field cannot be cleared.")
+        return value
 
     @classmethod
     def __get_pydantic_json_schema__(

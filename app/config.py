@@ -1,10 +1,12 @@
 """All configuration, read once from the environment (prefix ``LHS_``) or a ``.env`` file."""
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,14 @@ class Settings(BaseSettings):
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    # Host headers this service answers for ("*" for any, "*.example.org" for a domain).
+    # Anything else is a 400, so a forged Host can never reach a generated URL.
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1", "[::1]"]
+    )
+    # The address clients use (https://lhs.example.nhs.uk): Location and page links are built
+    # from it, not from the request. Unset: built from the (trusted) Host of the request.
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
     alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
 
     @field_validator("database_url")
@@ -36,6 +46,16 @@ class Settings(BaseSettings):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
         if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
             return "sqlite+aiosqlite://" + value[len("sqlite://") :]
+        return value
+
+    @field_validator("trusted_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        """LHS_TRUSTED_HOSTS=a.example,b.example (a JSON list works too)."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
     @property

@@ -4,11 +4,13 @@ The stack is async end to end (aiosqlite / asyncpg): a sync session would cost a
 hop per dependency and, under load, park every worker thread on the connection pool.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Connection, Dialect
@@ -113,26 +115,66 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
     )
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Callbacks to run after a failed unit of work has rolled back (e.g. releasing an
+# Idempotency-Key claimed in a transaction of its own).
+ON_ROLLBACK = "lhs_on_rollback"
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction boundary: services only flush; this commits once the
+    route has returned, or rolls back if anything failed.
+
+    Used with ``Depends(scope="function")``, so the commit happens after the response is built
+    but before it is sent: a failed commit is the caller's error response, never a 201 followed
+    by a rollback."""
     sessions: Sessions = request.app.state.sessions
-    safe = request.method in ("GET", "HEAD", "OPTIONS")
-    async with (sessions.read if safe else sessions.write)() as session:
-        yield session
+    maker = sessions.read if request.method in SAFE_METHODS else sessions.write
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await session.rollback()
+                for callback in session.info.pop(ON_ROLLBACK, []):
+                    await callback()
+            raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-# Set by a caller that must commit the use case's writes together with its own (the
-# Idempotency-Key record): the use case's commit() then only flushes.
-DEFER_COMMIT = "lhs_defer_commit"
+def on_rollback(session: AsyncSession, callback: Callable[[], Awaitable[None]]) -> None:
+    session.info.setdefault(ON_ROLLBACK, []).append(callback)
 
 
-async def commit(session: AsyncSession) -> None:
-    """End a write use case: commit, unless the caller asked to commit it together with more."""
-    if session.info.get(DEFER_COMMIT):
-        await session.flush()
-    else:
-        await session.commit()
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+@asynccontextmanager
+async def read_snapshot(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """A short read-only transaction that sees one snapshot, for reads that must agree with
+    each other (an analysis). PostgreSQL's default READ COMMITTED gives each statement its own
+    snapshot; SQLite's read transaction is one already. Closed before the caller computes, so
+    no connection sits idle in a transaction while the app works."""
+    async with sessions.read() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            await session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
+def get_sessions(request: Request) -> Sessions:
+    sessions: Sessions = request.app.state.sessions
+    return sessions
+
+
+SessionsDep = Annotated[Sessions, Depends(get_sessions)]
 
 
 async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[Any]:

@@ -8,18 +8,21 @@ describing it (``GET /problems/{slug}``).
 from collections.abc import Mapping
 from typing import ClassVar
 
+FieldPath = str | tuple[str | int, ...]
+
 
 class FieldIssue:
-    """One problem with one field: a JSON pointer (or parameter name) and a message."""
+    """One problem with one input field, named in Python terms (``parent_id``, or a path such
+    as ``("asset_ids", 2)``). The HTTP layer turns it into a JSON pointer (``#/parentId``) or a
+    parameter name, so services never spell the wire format. Only the HTTP layer itself, which
+    knows the wire, passes ``pointer`` (a header's name, a parameter's alias)."""
 
-    __slots__ = ("message", "pointer")
+    __slots__ = ("field", "message", "pointer")
 
-    def __init__(self, pointer: str, message: str) -> None:
-        self.pointer = pointer
+    def __init__(self, field: FieldPath, message: str, *, pointer: str | None = None) -> None:
+        self.field: tuple[str | int, ...] = (field,) if isinstance(field, str) else field
         self.message = message
-
-    def as_dict(self) -> dict[str, str]:
-        return {"pointer": self.pointer, "message": self.message}
+        self.pointer = pointer
 
 
 class AppError(Exception):
@@ -86,6 +89,15 @@ class PreconditionFailed(AppError):
     description = "If-Match did not match the current version: re-read the resource and retry."
 
 
+class StaleVersion(PreconditionFailed):
+    """The row is at another version than the caller's If-Match; the current one is sent back
+    (as the ETag) so that the caller can re-read and retry."""
+
+    def __init__(self, detail: str, *, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
@@ -112,6 +124,10 @@ class PreconditionRequired(AppError):
     code = "PRECONDITION_REQUIRED"
     title = "Precondition required"
     description = "Updates and deletes need If-Match with the ETag from your last read."
+
+
+class VersionRequired(PreconditionRequired):
+    """Replacing a record that exists needs the version the caller read (its ETag)."""
 
 
 class ServiceUnavailable(AppError):

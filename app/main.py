@@ -1,33 +1,34 @@
 """The application factory: routers, middleware, problem handlers and the lifespan."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 import app as package
-from app import health
 from app.activities.router import router as activities_router
-from app.analysis.examples import examples
 from app.analysis.router import router as analysis_router
-from app.api import ApiModel, Problem, ProblemFieldIssue
+from app.api import ApiModel
 from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessions
+from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
-from app.idempotency import Replay, replay_response
-from app.middleware import (
+from app.http import health, openapi
+from app.http.idempotency import Replay, purge_expired, replay_response
+from app.http.middleware import (
     BodySizeLimitMiddleware,
     HeadMiddleware,
+    HostMiddleware,
     RequestIdMiddleware,
     install_log_record_ids,
 )
+from app.http.problems import install_problem_handlers
 from app.organisations.router import router as organisations_router
-from app.problems import install_problem_handlers
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 
@@ -78,9 +79,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.migration_heads = health.migration_heads(settings)
         async with app.state.sessions.write() as session:
             await reference_service.install_shipped(session)
+        housekeeping = asyncio.create_task(_housekeeping(app.state.sessions))
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             await engine.dispose()
 
     app = FastAPI(
@@ -94,6 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Replay, replay_response)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadMiddleware)
+    app.add_middleware(
+        HostMiddleware,
+        allowed_hosts=settings.trusted_hosts,
+        public_base_url=settings.public_base_url,
+    )
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)
@@ -126,54 +136,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"<p>{kind.description}</p>"
         )
 
-    _install_openapi(app)
+    openapi.install(app)
     return app
 
 
-IF_MATCH_PATTERN = r'^\s*(\*|(W/)?"\d{1,18}"(\s*,\s*(W/)?"\d{1,18}")*)\s*$'
+HOUSEKEEPING_SECONDS = 3600
 
 
-def _require_if_match(operation: dict[str, Any]) -> None:
-    """Say what the server enforces: If-Match is required (428 without) and is a list of ETags.
-    It is optional in the signature only so that its absence is a 428, not a 422."""
-    for parameter in operation.get("parameters", []):
-        if parameter["name"] == "If-Match":
-            parameter["required"] = True
-            parameter["schema"] = {
-                "type": "string",
-                "pattern": IF_MATCH_PATTERN,
-                "examples": ['W/"1"'],
-            }
-
-
-def _install_openapi(app: FastAPI) -> None:
-    """Add the problem schemas that error responses reference by $ref."""
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = FastAPI.openapi(app)
-        for operations in schema.get("paths", {}).values():
-            for method, operation in operations.items():
-                if method in ("patch", "delete"):
-                    _require_if_match(operation)
-                # The route's one-line docstring is its summary, not a long description.
-                description = operation.pop("description", None)
-                if description:
-                    operation["summary"] = description.strip().splitlines()[0]
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, example in examples().items():
-            components[name]["examples"] = [example]
-        for model in (Problem, ProblemFieldIssue):
-            model_schema = model.model_json_schema(
-                by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization"
-            )
-            model_schema.pop("$defs", None)
-            components[model.__name__] = model_schema
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
+async def _housekeeping(sessions: Sessions) -> None:
+    """Background chores that must not run on a request's path (expired Idempotency-Keys)."""
+    log = logging.getLogger("app.housekeeping")
+    while True:
+        try:
+            purged = await purge_expired(sessions)
+            if purged:
+                log.info("forgot %d expired Idempotency-Key(s)", purged)
+        except Exception:  # a chore that fails is retried next time; the service carries on
+            log.warning("housekeeping failed", exc_info=True)
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
 
 app = create_app()

@@ -189,4 +189,7 @@ class IdempotencyRecord(SQLModel, table=True):
     body: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     location: str | None = Field(default=None, sa_type=String(500))
     etag: str | None = Field(default=None, sa_type=String(40))
+    # What the create made, so that a replay after its deletion does not point at a 404.
+    resource_table: str | None = Field(default=None, sa_type=String(64))
+    resource_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -1,4 +1,4 @@
-"""Keyset (cursor) pagination on ``(created_at, id)``.
+"""Keyset (cursor) pagination on ``(created_at, id)``: the SQL half (links are in app.http).
 
 Keyset rather than offset: a page walk neither repeats nor skips rows when others are inserted
 meanwhile, and page N costs the same as page 1. The cursor is opaque to clients (URL-safe
@@ -9,37 +9,22 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import Mapped
 
-from app.api import Links, Page
 from app.errors import InvalidCursor
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
-LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}).")
-]
-CursorQuery = Annotated[
-    str | None,
-    Query(max_length=1000, description="Opaque cursor from links.next of the previous page."),
-]
-
 
 class PageParams(BaseModel):
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
-
-
-def page_params(limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> PageParams:
-    return PageParams(limit=limit, cursor=cursor)
 
 
 def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
@@ -65,8 +50,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 S = TypeVar("S", bound=Select[Any])
-T = TypeVar("T")
-P = TypeVar("P", bound=Page[Any])
 
 
 def keyset(
@@ -83,22 +66,3 @@ def keyset(
             or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
         )
     return statement.order_by(created_at, row_id).limit(params.limit + 1)
-
-
-def build_page(
-    request: Request,
-    response: Response,
-    rows: Sequence[Any],
-    params: PageParams,
-    convert: Callable[[Any], T],
-    page_class: type[P],
-) -> P:
-    """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header."""
-    next_url: str | None = None
-    if len(rows) > params.limit:
-        last = rows[params.limit - 1]
-        cursor = encode_cursor(last.created_at, last.id)
-        next_url = str(request.url.include_query_params(cursor=cursor))
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
-    items = [convert(row) for row in rows[: params.limit]]
-    return page_class(items=items, links=Links(self=str(request.url), next=next_url))

@@ -93,7 +93,7 @@ async def backend(database_url: str) -> AsyncIterator[Backend]:
 @pytest.fixture
 async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=backend.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
         yield http
     await empty_tables(backend.engine)
 

@@ -34,7 +34,7 @@ async def app_on() -> AsyncIterator[StartApp]:
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://test")
+                httpx.AsyncClient(transport=transport, base_url="http://localhost")
             )
 
         yield start

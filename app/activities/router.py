@@ -1,24 +1,27 @@
 """HTTP for activities: listed and created under their organisation, addressed on their own."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.activities import service
-from app.activities.schemas import ActivityCreate, ActivityPage, ActivityPublic, ActivityUpdate
+from app.activities.schemas import (
+    ActivityCreate,
+    ActivityFilters,
+    ActivityPage,
+    ActivityPublic,
+    ActivityUpdate,
+)
 from app.api import problem_responses
-from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
-from app.idempotency import IdempotencyKey, create_once
-from app.pagination import PageParams, build_page, page_params
-from app.vocabulary import ActivityStatus, ActivityType, Area
+from app.http.content import JsonBodyRoute
+from app.http.idempotency import IdempotencyKey, create_once
+from app.http.links import PageDep, build_page
+from app.http.params import ActivityIdPath, OrganisationIdPath
+from app.http.preconditions import IfMatchDep, set_etag
+from app.models import Activity
 
-router = APIRouter(tags=["activities"])
-
-OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
-ActivityIdPath = Annotated[uuid.UUID, Path(alias="activityId")]
-PageDep = Annotated[PageParams, Depends(page_params)]
+router = APIRouter(tags=["activities"], route_class=JsonBodyRoute)
 
 
 def public(linked: service.LinkedActivity) -> ActivityPublic:
@@ -55,6 +58,7 @@ async def create_activity(
         create=lambda: service.create(session, organisation_id=organisation_id, data=data),
         present=lambda linked: _one(response, linked),
         location=lambda linked: str(request.url_for("activities-get", activityId=linked.id)),
+        table=Activity,
     )
 
 
@@ -69,18 +73,11 @@ async def list_activities(
     request: Request,
     response: Response,
     page: PageDep,
-    area: Area | None = None,
-    activity_status: Annotated[ActivityStatus | None, Query(alias="status")] = None,
-    activity_type: Annotated[ActivityType | None, Query(alias="activityType")] = None,
+    filters: Annotated[ActivityFilters, Query()],
 ) -> ActivityPage:
     """List an organisation's activities, oldest first, with filters."""
     rows = await service.list_page(
-        session,
-        organisation_id=organisation_id,
-        page=page,
-        area=area,
-        status=activity_status,
-        activity_type=activity_type,
+        session, organisation_id=organisation_id, page=page, filters=filters
     )
     return build_page(request, response, rows, page, public, ActivityPage)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
-from app.api import ApiInput, ApiModel, ApiPatch, Page
+from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
 from app.assets.schemas import CapabilityKey
 from app.fields import IsoDate, Text200, Text2000
 from app.vocabulary import ActivityStatus, ActivityType, Area
@@ -76,6 +76,12 @@ class ActivityUpdate(ApiPatch):
     asset_ids: AssetIds | None = None
     goal: Goal | None = None
     outcome: Goal | None = None
+
+
+class ActivityFilters(ApiQuery):
+    area: Area | None = None
+    status: ActivityStatus | None = None
+    activity_type: ActivityType | None = None
 
 
 class ActivityPublic(ApiModel):

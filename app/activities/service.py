@@ -1,4 +1,5 @@
-"""Activity use cases; all activity data access goes through here."""
+"""Activity use cases; all activity data access goes through here. Services flush; the
+request's unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
@@ -9,16 +10,16 @@ from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud, db
-from app.activities.schemas import ActivityCreate, ActivityUpdate
-from app.concurrency import Expected
+from app import records
+from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
 from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
+from app.records import ExpectedVersion
 from app.reference import service as reference_service
-from app.vocabulary import ActivityStatus, ActivityType, Area
+from app.vocabulary import Area
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class LinkedActivity:
 
 
 async def get(session: AsyncSession, activity_id: uuid.UUID) -> LinkedActivity:
-    activity = await crud.get_or_404(session, Activity, activity_id)
+    activity = await records.get_or_404(session, Activity, activity_id)
     return LinkedActivity(activity, (await _links(session, [activity.id]))[activity.id])
 
 
@@ -45,11 +46,10 @@ async def list_page(
     *,
     organisation_id: uuid.UUID,
     page: PageParams,
-    area: Area | None = None,
-    status: ActivityStatus | None = None,
-    activity_type: ActivityType | None = None,
+    filters: ActivityFilters,
 ) -> Sequence[LinkedActivity]:
     await organisations_service.get(session, organisation_id)
+    area, status, activity_type = filters.area, filters.status, filters.activity_type
     statement = select(Activity).where(Activity.organisation_id == organisation_id)
     if area is not None:
         statement = statement.where(Activity.area == area.value)
@@ -74,25 +74,29 @@ async def create(
     await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
     asset_ids = list(dict.fromkeys(data.asset_ids))
     activity = Activity(
-        organisation_id=organisation_id, **crud.plain(data.model_dump(exclude={"asset_ids"}))
+        organisation_id=organisation_id, **records.plain(data.model_dump(exclude={"asset_ids"}))
     )
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
-    await db.commit(session)
+    await session.flush()
     return LinkedActivity(activity, sorted(asset_ids))
 
 
 async def update(
-    session: AsyncSession, *, activity_id: uuid.UUID, data: ActivityUpdate, expected: Expected
+    session: AsyncSession,
+    *,
+    activity_id: uuid.UUID,
+    data: ActivityUpdate,
+    expected: ExpectedVersion,
 ) -> LinkedActivity:
-    activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
-    updates = crud.changes(data)
+    activity = await records.get_for_write(session, Activity, activity_id, expected)
+    updates = data.model_dump(exclude_unset=True)
     start = updates.get("start_date", activity.start_date)
     end = updates.get("end_date", activity.end_date)
     if start is not None and end is not None and end < start:
         raise ValidationFailed(
             "endDate must not be before startDate.",
-            errors=[FieldIssue("#/endDate", f"{end} is before the start date {start}.")],
+            errors=[FieldIssue("end_date", f"{end} is before the start date {start}.")],
         )
     area = Area(updates.get("area", activity.area))
     key = updates.get("capability_key", activity.capability_key)
@@ -104,31 +108,34 @@ async def update(
         await _check_assets(session, organisation_id=activity.organisation_id, asset_ids=asset_ids)
         asset_ids = sorted(set(asset_ids))
     links_changed = asset_ids is not None and asset_ids != current_links
-    crud.apply(activity, crud.plain(updates), expected=expected, also_changed=links_changed)
+    records.apply(activity, records.plain(updates), also_changed=links_changed)
     if links_changed:
         await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
         )
         session.add_all(ActivityAsset(activity_id=activity_id, asset_id=a) for a in asset_ids or [])
-    # Built before the commit: a read after it could already see someone else's next write.
-    result = LinkedActivity(activity, asset_ids if asset_ids is not None else current_links)
-    await db.commit(session)
-    return result
+    await session.flush()
+    return LinkedActivity(activity, asset_ids if asset_ids is not None else current_links)
 
 
-async def delete(session: AsyncSession, *, activity_id: uuid.UUID, expected: Expected) -> None:
-    activity = await crud.get_or_404(session, Activity, activity_id, for_update=True)
-    expected.check(current=activity.version, what=f"Activity {activity_id}")
+async def delete(
+    session: AsyncSession, *, activity_id: uuid.UUID, expected: ExpectedVersion
+) -> None:
+    activity = await records.get_for_write(session, Activity, activity_id, expected)
     await session.delete(activity)
-    await db.commit(session)
+    await session.flush()
 
 
 async def _check_assets(
     session: AsyncSession, *, organisation_id: uuid.UUID, asset_ids: list[uuid.UUID]
 ) -> None:
-    """Each asset must belong to the organisation or to one above it (e.g. its ICS)."""
+    """Each asset must belong to the organisation or to one above it (e.g. its ICS).
+
+    Checked under the tree lock (shared), as moves are (exclusive): otherwise a move committed
+    between this check and our commit could leave a link to an asset no longer above."""
     if not asset_ids:
         return
+    await hierarchy.lock_tree(session, shared=True)
     allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
     rows = await session.exec(
         select(Asset.id, Asset.organisation_id).where(col(Asset.id).in_(asset_ids))
@@ -136,7 +143,7 @@ async def _check_assets(
     owner = dict(rows.all())
     issues = [
         FieldIssue(
-            f"#/assetIds/{index}",
+            ("asset_ids", index),
             "No such asset."
             if asset_id not in owner
             else "The asset belongs to an organisation that is neither this one nor above it.",
@@ -151,6 +158,6 @@ async def _check_assets(
 async def _links(
     session: AsyncSession, activity_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
-    return await crud.children(
+    return await records.children(
         session, col(ActivityAsset.activity_id), col(ActivityAsset.asset_id), activity_ids
     )

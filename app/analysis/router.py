@@ -1,14 +1,14 @@
 """HTTP for the gap analysis of one organisation, or of the system below it."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
-from app.db import SessionDep
+from app.db import SessionsDep
+from app.http.params import OrganisationIdPath
 from app.reference.schemas import VERSION_PATTERN
 from app.vocabulary import Scope
 
@@ -31,8 +31,8 @@ ReferenceModelQuery = Annotated[
     responses=problem_responses(404, 422),
 )
 async def get_gap_analysis(
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
-    session: SessionDep,
+    organisation_id: OrganisationIdPath,
+    sessions: SessionsDep,
     reference_model: ReferenceModelQuery = None,
     scope: Annotated[
         Scope,
@@ -40,10 +40,7 @@ async def get_gap_analysis(
     ] = Scope.ORGANISATION,
 ) -> AnyGapAnalysis:
     """Compare an organisation's map with the reference model: gaps, ranked recommendations."""
-    if scope == Scope.SYSTEM:
-        return await service.system_analysis(
-            session, organisation_id=organisation_id, model_version=reference_model
-        )
-    return await service.organisation_analysis(
-        session, organisation_id=organisation_id, model_version=reference_model
+    analysis, _ = await service.analyse(
+        sessions, organisation_id=organisation_id, scope=scope, model_version=reference_model
     )
+    return analysis

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.assessments import service
@@ -14,15 +14,15 @@ from app.assessments.schemas import (
     AssessmentPublic,
     AssessmentSummary,
 )
-from app.concurrency import set_etag
-from app.db import SessionDep
-from app.idempotency import IdempotencyKey, create_once
+from app.db import SessionDep, SessionsDep
+from app.http.content import JsonBodyRoute
+from app.http.idempotency import IdempotencyKey, create_once
+from app.http.links import PageDep, build_page
+from app.http.params import AssessmentIdPath, OrganisationIdPath
+from app.http.preconditions import set_etag
 from app.models import Assessment
-from app.pagination import PageParams, build_page, page_params
 
-router = APIRouter(tags=["assessments"])
-
-AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
+router = APIRouter(tags=["assessments"], route_class=JsonBodyRoute)
 
 
 def _summary(assessment: Assessment) -> AssessmentSummary:
@@ -46,11 +46,15 @@ def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
     responses=problem_responses(400, 404, 409, 413, 415, 422),
 )
 async def create_assessment(
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationIdPath,
     session: SessionDep,
+    sessions: SessionsDep,
     request: Request,
     response: Response,
-    data: AssessmentCreate | None = None,
+    data: Annotated[
+        AssessmentCreate | None,
+        Body(description="Optional: with no body, the organisation alone, on the default model."),
+    ] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> AssessmentPublic:
     """Store the current gap analysis as an immutable snapshot, pinned to its model version."""
@@ -60,10 +64,14 @@ async def create_assessment(
         session,
         idempotency_key,
         create=lambda: service.create(
-            session, organisation_id=organisation_id, data=data or AssessmentCreate()
+            session,
+            sessions=sessions,
+            organisation_id=organisation_id,
+            data=data or AssessmentCreate(),
         ),
         present=lambda assessment: _public(assessment, response),
         location=lambda a: str(request.url_for("assessments-get", assessmentId=a.id)),
+        table=Assessment,
     )
 
 
@@ -73,11 +81,11 @@ async def create_assessment(
     responses=problem_responses(400, 404, 422),
 )
 async def list_assessments(
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
+    organisation_id: OrganisationIdPath,
     session: SessionDep,
     request: Request,
     response: Response,
-    page: Annotated[PageParams, Depends(page_params)],
+    page: PageDep,
 ) -> AssessmentPage:
     """An organisation's assessments, oldest first."""
     rows = await service.list_page(session, organisation_id=organisation_id, page=page)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud, db
+from app import records
 from app.analysis import service as analysis_service
 from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.assessments.compare import compare as compare_analyses
@@ -19,50 +19,48 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
-from app.errors import FieldIssue, NotFound, ValidationFailed
+from app.db import Sessions
+from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
-from app.reference import service as reference_service
-from app.reference.schemas import ReferenceModelPublic
 from app.vocabulary import Scope
 
 
 async def create(
-    session: AsyncSession, *, organisation_id: uuid.UUID, data: AssessmentCreate
+    session: AsyncSession, *, sessions: Sessions, organisation_id: uuid.UUID, data: AssessmentCreate
 ) -> Assessment:
-    await organisations_service.get(session, organisation_id)
-    version = data.reference_model or await reference_service.default_version(session)
-    # FOR SHARE on the model row: a concurrent PUT waits for this assessment (or this waits for
-    # it), while assessments of other organisations on the same model run side by side.
+    """Analyse from one read snapshot (no write lock held meanwhile), then write the result in
+    a short transaction that pins the model version it used."""
+    analysis, choice = await analysis_service.analyse(
+        sessions,
+        organisation_id=organisation_id,
+        scope=data.scope,
+        model_version=data.reference_model,
+    )
+    # FOR SHARE on the model row: a concurrent PUT of the same version waits for this insert,
+    # and a PUT that landed while we analysed is caught by its row version.
     row = (
         await session.exec(
             select(ReferenceModel)
-            .where(ReferenceModel.version == version)
+            .where(ReferenceModel.version == choice.model.version)
             .with_for_update(read=True)
         )
     ).first()
-    if row is None:
-        raise ValidationFailed(
-            f"Reference model {version} does not exist.",
-            errors=[FieldIssue("#/referenceModel", "Unknown reference model version.")],
+    if row is None or row.row_version != choice.row_version:
+        raise Conflict(
+            f"Reference model {choice.model.version} changed while the analysis ran; retry.",
+            headers={"Retry-After": "1"},
         )
-    model = ReferenceModelPublic.model_validate(row.document)
-    analysis: GapAnalysis | SystemGapAnalysis
-    if data.scope == Scope.SYSTEM:
-        analysis = await analysis_service.system_analysis(
-            session, organisation_id=organisation_id, model=model
-        )
-        score = analysis.summary.average_score
-    else:
-        analysis = await analysis_service.organisation_analysis(
-            session, organisation_id=organisation_id, model=model
-        )
-        score = analysis.summary.score
+    score = (
+        analysis.summary.average_score
+        if isinstance(analysis, SystemGapAnalysis)
+        else analysis.summary.score
+    )
     assessment = Assessment(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
-        reference_model_version=model.version,
+        reference_model_version=choice.model.version,
         scope=data.scope.value,
         overall_score=score,
         label=data.label,
@@ -70,12 +68,12 @@ async def create(
         created_at=analysis.generated_at,
     )
     session.add(assessment)
-    await db.commit(session)
+    await session.flush()
     return assessment
 
 
 async def get(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment:
-    return await crud.get_or_404(session, Assessment, assessment_id)
+    return await records.get_or_404(session, Assessment, assessment_id)
 
 
 async def list_page(
@@ -116,6 +114,11 @@ async def compare(
     session: AsyncSession, *, assessment_id: uuid.UUID, other_id: uuid.UUID
 ) -> AssessmentComparison | SystemAssessmentComparison:
     this = await get(session, assessment_id)
+    if other_id == assessment_id:
+        raise ValidationFailed(
+            "An assessment compared with itself shows no change; name another one.",
+            errors=[FieldIssue("with", "Is the assessment being compared.")],
+        )
     other = await session.get(Assessment, other_id)
     if other is None:
         raise NotFound(f"Assessment {other_id} (the 'with' parameter) does not exist.")

@@ -1,25 +1,21 @@
 """HTTP for assets: listed and created under their organisation, addressed on their own."""
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.assets import service
-from app.assets.schemas import AssetCreate, AssetPage, AssetPublic, AssetUpdate
-from app.concurrency import IfMatchDep, set_etag
+from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.db import SessionDep
-from app.fields import QueryText
-from app.idempotency import IdempotencyKey, create_once
-from app.pagination import PageParams, build_page, page_params
-from app.vocabulary import Area
+from app.http.content import JsonBodyRoute
+from app.http.idempotency import IdempotencyKey, create_once
+from app.http.links import PageDep, build_page
+from app.http.params import AssetIdPath, OrganisationIdPath
+from app.http.preconditions import IfMatchDep, set_etag
+from app.models import Asset
 
-router = APIRouter(tags=["assets"])
-
-OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
-AssetIdPath = Annotated[uuid.UUID, Path(alias="assetId")]
-PageDep = Annotated[PageParams, Depends(page_params)]
+router = APIRouter(tags=["assets"], route_class=JsonBodyRoute)
 
 
 def public(tagged: service.TaggedAsset) -> AssetPublic:
@@ -54,6 +50,7 @@ async def create_asset(
         create=lambda: service.create(session, organisation_id=organisation_id, data=data),
         present=lambda tagged: _one(response, tagged),
         location=lambda tagged: str(request.url_for("assets-get", assetId=tagged.id)),
+        table=Asset,
     )
 
 
@@ -68,22 +65,11 @@ async def list_assets(
     request: Request,
     response: Response,
     page: PageDep,
-    area: Area | None = None,
-    capability_key: Annotated[QueryText | None, Query(alias="capabilityKey", max_length=64)] = None,
-    min_maturity: Annotated[int | None, Query(alias="minMaturity", ge=0, le=4)] = None,
-    max_maturity: Annotated[int | None, Query(alias="maxMaturity", ge=0, le=4)] = None,
-    tag: Annotated[QueryText | None, Query(max_length=64)] = None,
+    filters: Annotated[AssetFilters, Query()],
 ) -> AssetPage:
     """List an organisation's assets, oldest first, with filters."""
     rows = await service.list_page(
-        session,
-        organisation_id=organisation_id,
-        page=page,
-        area=area,
-        capability_key=capability_key,
-        min_maturity=min_maturity,
-        max_maturity=max_maturity,
-        tag=tag,
+        session, organisation_id=organisation_id, page=page, filters=filters
     )
     return build_page(request, response, rows, page, public, AssetPage)
 

@@ -11,10 +11,13 @@ from pydantic import (
     Field,
     HttpUrl,
     JsonValue,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from app.api import ApiInput, ApiModel, ApiPatch, Page
-from app.fields import Flag, Text200, Text4000, UtcDatetime, WholeNumber
+from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
+from app.fields import Flag, QueryText, Text200, Text4000, UtcDatetime, WholeNumber
 from app.vocabulary import Area, Confidence, Maturity
 
 CapabilityKey = Annotated[
@@ -117,6 +120,26 @@ class AssetUpdate(ApiPatch):
     tags: Tags | None = None
     shared_with_members: Flag | None = None
     reviewed_at: UtcDatetime | None = None
+
+
+class AssetFilters(ApiQuery):
+    area: Area | None = None
+    capability_key: Annotated[QueryText | None, Field(max_length=64)] = None
+    # maxMaturity is declared first so that the rule below can name minMaturity, as callers
+    # expect (a validator sees only the fields declared before its own).
+    max_maturity: Annotated[int | None, Field(ge=0, le=4)] = None
+    min_maturity: Annotated[int | None, Field(ge=0, le=4)] = None
+    tag: Annotated[QueryText | None, Field(max_length=64)] = None
+
+    @field_validator("min_maturity")
+    @classmethod
+    def _not_above_max(cls, value: int | None, info: ValidationInfo) -> int | None:
+        high = info.data.get("max_maturity")
+        if value is not None and high is not None and value > high:
+            raise PydanticCustomError(
+                "range", "Must not be greater than maxMaturity: nothing could match."
+            )
+        return value
 
 
 class AssetPublic(ApiModel):

@@ -1,4 +1,5 @@
-"""Asset use cases; all asset data access goes through here."""
+"""Asset use cases; all asset data access goes through here. Services flush; the request's
+unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
@@ -10,13 +11,12 @@ from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud, db
-from app.assets.schemas import AssetCreate, AssetUpdate
-from app.concurrency import Expected
-from app.errors import FieldIssue, ValidationFailed
+from app import records
+from app.assets.schemas import AssetCreate, AssetFilters, AssetUpdate
 from app.models import Asset, AssetTag
 from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
+from app.records import ExpectedVersion
 from app.reference import service as reference_service
 from app.vocabulary import Area
 
@@ -36,7 +36,7 @@ class TaggedAsset:
 
 
 async def get(session: AsyncSession, asset_id: uuid.UUID) -> TaggedAsset:
-    asset = await crud.get_or_404(session, Asset, asset_id)
+    asset = await records.get_or_404(session, Asset, asset_id)
     return TaggedAsset(asset, (await _tags(session, [asset.id]))[asset.id])
 
 
@@ -45,18 +45,11 @@ async def list_page(
     *,
     organisation_id: uuid.UUID,
     page: PageParams,
-    area: Area | None = None,
-    capability_key: str | None = None,
-    min_maturity: int | None = None,
-    max_maturity: int | None = None,
-    tag: str | None = None,
+    filters: AssetFilters,
 ) -> Sequence[TaggedAsset]:
     await organisations_service.get(session, organisation_id)
-    if min_maturity is not None and max_maturity is not None and min_maturity > max_maturity:
-        raise ValidationFailed(
-            "minMaturity is above maxMaturity, so nothing could match.",
-            errors=[FieldIssue("minMaturity", "Must not be greater than maxMaturity.")],
-        )
+    area, capability_key, tag = filters.area, filters.capability_key, filters.tag
+    min_maturity, max_maturity = filters.min_maturity, filters.max_maturity
     statement = select(Asset).where(Asset.organisation_id == organisation_id)
     if area is not None:
         statement = statement.where(Asset.area == area.value)
@@ -84,20 +77,20 @@ async def create(
     await organisations_service.get(session, organisation_id)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
-    values = crud.plain(data.model_dump(exclude={"tags"}))
+    values = records.plain(data.model_dump(exclude={"tags"}))
     values["evidence"] = _evidence(data.evidence)
     asset = Asset(organisation_id=organisation_id, **values)
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
-    await db.commit(session)
+    await session.flush()
     return TaggedAsset(asset, data.tags)
 
 
 async def update(
-    session: AsyncSession, *, asset_id: uuid.UUID, data: AssetUpdate, expected: Expected
+    session: AsyncSession, *, asset_id: uuid.UUID, data: AssetUpdate, expected: ExpectedVersion
 ) -> TaggedAsset:
-    asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
-    updates = crud.changes(data)
+    asset = await records.get_for_write(session, Asset, asset_id, expected)
+    updates = data.model_dump(exclude_unset=True)
     area = Area(updates.get("area", asset.area))
     key = updates.get("capability_key", asset.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):
@@ -107,22 +100,19 @@ async def update(
     tags_changed = tags is not None and tags != current_tags
     if "evidence" in updates:
         updates["evidence"] = _evidence(data.evidence or [])
-    crud.apply(asset, crud.plain(updates), expected=expected, also_changed=tags_changed)
+    records.apply(asset, records.plain(updates), also_changed=tags_changed)
     if tags_changed:
         await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
-    # Built before the commit: a read after it could already see someone else's next write.
-    result = TaggedAsset(asset, tags if tags is not None else current_tags)
-    await db.commit(session)
-    return result
+    await session.flush()
+    return TaggedAsset(asset, tags if tags is not None else current_tags)
 
 
-async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: Expected) -> None:
-    asset = await crud.get_or_404(session, Asset, asset_id, for_update=True)
-    expected.check(current=asset.version, what=f"Asset {asset_id}")
+async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: ExpectedVersion) -> None:
+    asset = await records.get_for_write(session, Asset, asset_id, expected)
     # Tags and links from activities go with it through ON DELETE CASCADE.
     await session.delete(asset)
-    await db.commit(session)
+    await session.flush()
 
 
 def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:
@@ -130,4 +120,4 @@ def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:
 
 
 async def _tags(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
-    return await crud.children(session, col(AssetTag.asset_id), col(AssetTag.tag), asset_ids)
+    return await records.children(session, col(AssetTag.asset_id), col(AssetTag.tag), asset_ids)

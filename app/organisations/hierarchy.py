@@ -1,12 +1,8 @@
-"""The organisation tree, walked in SQL with recursive CTEs (one query whatever the depth).
-
-Both walks stop at MAX_DEPTH: updates refuse cycles, and the bound keeps a corrupted tree from
-looping forever.
-"""
+"""The organisation tree, walked in SQL with recursive CTEs (one query whatever the depth)."""
 
 import uuid
 
-from sqlalchemy import CTE, func, literal, select
+from sqlalchemy import CTE, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
@@ -14,54 +10,56 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.models import Activity, ActivityAsset, Asset, Organisation
 
-MAX_DEPTH = 32
-
 
 def descendants(root_id: uuid.UUID) -> CTE:
-    """The root (depth 0) and every organisation below it, with its depth."""
+    """The root and every organisation below it, as (id, parent_id).
+
+    UNION, not UNION ALL, and no depth cut-off: a row already seen is not walked again, so
+    the walk ends on any tree, however deep, and even on a corrupted (cyclic) one."""
     org = Organisation.__table__.c  # type: ignore[attr-defined]
-    tree = (
-        select(org.id, org.parent_id, literal(0).label("depth"))
-        .where(org.id == root_id)
-        .cte("subtree", recursive=True)
-    )
+    tree = select(org.id, org.parent_id).where(org.id == root_id).cte("subtree", recursive=True)
     child = aliased(Organisation.__table__)  # type: ignore[attr-defined]
-    return tree.union_all(
-        select(child.c.id, child.c.parent_id, tree.c.depth + 1).where(
-            child.c.parent_id == tree.c.id, tree.c.depth < MAX_DEPTH
-        )
-    )
+    return tree.union(select(child.c.id, child.c.parent_id).where(child.c.parent_id == tree.c.id))
 
 
 async def ancestor_ids(
     session: AsyncSession, organisation_id: uuid.UUID, *, include_self: bool
 ) -> list[uuid.UUID]:
-    """From the organisation (if asked) up to the root, nearest first."""
+    """From the organisation (if asked) up to the root, nearest first. No depth cut-off (see
+    descendants); the order is rebuilt from the parent links."""
     org = Organisation.__table__.c  # type: ignore[attr-defined]
     chain = (
-        select(org.id, org.parent_id, literal(0).label("depth"))
+        select(org.id, org.parent_id)
         .where(org.id == organisation_id)
         .cte("ancestors", recursive=True)
     )
     parent = aliased(Organisation.__table__)  # type: ignore[attr-defined]
-    chain = chain.union_all(
-        select(parent.c.id, parent.c.parent_id, chain.c.depth + 1).where(
-            parent.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH
-        )
+    chain = chain.union(
+        select(parent.c.id, parent.c.parent_id).where(parent.c.id == chain.c.parent_id)
     )
-    rows = await session.exec(sqlmodel_select(chain.c.id, chain.c.depth).order_by(chain.c.depth))
-    return [row_id for row_id, depth in rows if include_self or depth > 0]
+    parents = dict((await session.exec(sqlmodel_select(chain.c.id, chain.c.parent_id))).all())
+    ordered: list[uuid.UUID] = []
+    current: uuid.UUID | None = organisation_id
+    while current is not None and current in parents and current not in ordered:
+        ordered.append(current)
+        current = parents[current]
+    return ordered if include_self else ordered[1:]
 
 
 # Any fixed number: it names "the organisation tree" for PostgreSQL's advisory locks.
 TREE_LOCK = 7_345_001
 
 
-async def lock_tree(session: AsyncSession) -> None:
-    """Serialise moves within the tree: two opposite moves checked at once could make a cycle.
-    SQLite writers are serialised already."""
+async def lock_tree(session: AsyncSession, *, shared: bool = False) -> None:
+    """Serialise changes that depend on the shape of the tree, until the transaction ends.
+
+    Moves take it exclusively: two opposite moves checked at once could make a cycle, and a
+    move must not run beside a write that links an activity to an asset above it. Those link
+    writes take it shared, so they run side by side but never beside a move. SQLite writers
+    are serialised already (BEGIN IMMEDIATE)."""
     if (await session.connection()).dialect.name == "postgresql":
-        await session.exec(sqlmodel_select(func.pg_advisory_xact_lock(TREE_LOCK)))
+        lock = func.pg_advisory_xact_lock_shared if shared else func.pg_advisory_xact_lock
+        await session.exec(sqlmodel_select(lock(TREE_LOCK)))
 
 
 async def links_outside(

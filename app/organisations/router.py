@@ -1,29 +1,27 @@
 """HTTP for organisations: parse, call the service, return the contract."""
 
-import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import problem_responses
-from app.concurrency import IfMatchDep, set_etag
 from app.db import SessionDep
-from app.fields import QueryText
-from app.idempotency import IdempotencyKey, create_once
+from app.http.content import JsonBodyRoute
+from app.http.idempotency import IdempotencyKey, create_once
+from app.http.links import PageDep, build_page
+from app.http.params import OrganisationIdPath
+from app.http.preconditions import IfMatchDep, set_etag
+from app.models import Organisation
 from app.organisations import service
 from app.organisations.schemas import (
     OrganisationCreate,
+    OrganisationFilters,
     OrganisationPage,
     OrganisationPublic,
     OrganisationUpdate,
 )
-from app.pagination import PageParams, build_page, page_params
-from app.vocabulary import OrganisationType
 
-router = APIRouter(prefix="/organisations", tags=["organisations"])
-
-OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
-PageDep = Annotated[PageParams, Depends(page_params)]
+router = APIRouter(prefix="/organisations", tags=["organisations"], route_class=JsonBodyRoute)
 
 
 def _one(response: Response, organisation: object) -> OrganisationPublic:
@@ -54,6 +52,7 @@ async def create_organisation(
         create=lambda: service.create(session, data=data),
         present=lambda organisation: _one(response, organisation),
         location=lambda o: str(request.url_for("organisations-get", organisationId=o.id)),
+        table=Organisation,
     )
 
 
@@ -63,23 +62,10 @@ async def list_organisations(
     request: Request,
     response: Response,
     page: PageDep,
-    parent_id: Annotated[uuid.UUID | None, Query(alias="parentId")] = None,
-    organisation_type: Annotated[OrganisationType | None, Query(alias="organisationType")] = None,
-    ods_code: Annotated[QueryText | None, Query(alias="odsCode", max_length=9)] = None,
-    q: Annotated[
-        QueryText | None,
-        Query(min_length=1, max_length=200, description="Name contains (any case)."),
-    ] = None,
+    filters: Annotated[OrganisationFilters, Query()],
 ) -> OrganisationPage:
     """List organisations, oldest first, with filters."""
-    rows = await service.list_page(
-        session,
-        page=page,
-        parent_id=parent_id,
-        organisation_type=organisation_type,
-        ods_code=ods_code,
-        q=q,
-    )
+    rows = await service.list_page(session, page=page, filters=filters)
     return build_page(
         request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
     )

@@ -6,13 +6,16 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
-from app.api import ApiInput, ApiModel, ApiPatch, Page
-from app.fields import Text100, Text200
+from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
+from app.fields import QueryText, Text100, Text200
 from app.vocabulary import OrganisationType
 
 
 def _upper(value: object) -> object:
-    return value.strip().upper() if isinstance(value, str) else value
+    # Only ASCII is folded: "ß".upper() is "SS", which would slip past the pattern.
+    if isinstance(value, str) and value.isascii():
+        return value.strip().upper()
+    return value
 
 
 OdsCode = Annotated[
@@ -64,6 +67,16 @@ class OrganisationUpdate(ApiPatch):
     organisation_type: OrganisationType | None = None
     parent_id: uuid.UUID | None = None
     region: Region | None = None
+
+
+class OrganisationFilters(ApiQuery):
+    parent_id: uuid.UUID | None = None
+    organisation_type: OrganisationType | None = None
+    ods_code: Annotated[QueryText | None, Field(max_length=9)] = None
+    q: Annotated[
+        QueryText | None,
+        Field(min_length=1, max_length=200, description="Name contains (any case)."),
+    ] = None
 
 
 class OrganisationPublic(ApiModel):

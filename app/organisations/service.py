@@ -1,5 +1,6 @@
-"""Organisation use cases. All organisation data access goes through here, so that the access
-scope of a later issue (an ICS and everything below it) can be applied in one place."""
+"""Organisation use cases. All organisation data access goes through here, so that an access
+scope (an ICS and everything below it) can be applied in one place. Services flush; the
+request's unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
@@ -8,29 +9,27 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import crud, db
-from app.concurrency import Expected
+from app import records
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import Organisation
 from app.organisations import hierarchy
-from app.organisations.schemas import OrganisationCreate, OrganisationUpdate
+from app.organisations.schemas import OrganisationCreate, OrganisationFilters, OrganisationUpdate
 from app.pagination import PageParams, keyset
-from app.vocabulary import OrganisationType
+from app.records import ExpectedVersion
 
 
 async def get(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation:
-    return await crud.get_or_404(session, Organisation, organisation_id)
+    return await records.get_or_404(session, Organisation, organisation_id)
 
 
 async def list_page(
     session: AsyncSession,
     *,
     page: PageParams,
-    parent_id: uuid.UUID | None = None,
-    organisation_type: OrganisationType | None = None,
-    ods_code: str | None = None,
-    q: str | None = None,
+    filters: OrganisationFilters,
 ) -> Sequence[Organisation]:
+    parent_id, organisation_type = filters.parent_id, filters.organisation_type
+    ods_code, q = filters.ods_code, filters.q
     statement = select(Organisation)
     if parent_id is not None:
         statement = statement.where(Organisation.parent_id == parent_id)
@@ -52,9 +51,9 @@ async def create(session: AsyncSession, *, data: OrganisationCreate) -> Organisa
     if data.parent_id is not None:
         await _parent(session, data.parent_id)
     await _ods_code_free(session, data.ods_code)
-    organisation = Organisation(**crud.plain(data.model_dump()))
+    organisation = Organisation(**records.plain(data.model_dump()))
     session.add(organisation)
-    await db.commit(session)
+    await session.flush()
     return organisation
 
 
@@ -63,26 +62,29 @@ async def update(
     *,
     organisation_id: uuid.UUID,
     data: OrganisationUpdate,
-    expected: Expected,
+    expected: ExpectedVersion,
 ) -> Organisation:
-    organisation = await crud.get_or_404(session, Organisation, organisation_id, for_update=True)
-    expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
-    updates = crud.changes(data)
+    organisation = await records.get_for_write(session, Organisation, organisation_id, expected)
+    updates = data.model_dump(exclude_unset=True)
     if updates.get("ods_code") not in (None, organisation.ods_code):
         await _ods_code_free(session, updates["ods_code"])
-    new_parent = updates.get("parent_id")
-    if new_parent is not None and new_parent != organisation.parent_id:
-        await _move(session, organisation, new_parent)
-    crud.apply(organisation, crud.plain(updates), expected=expected)
-    await db.commit(session)
+    if "parent_id" in updates and updates["parent_id"] != organisation.parent_id:
+        await _move(session, organisation, updates["parent_id"])
+    records.apply(organisation, records.plain(updates))
+    await session.flush()
     return organisation
 
 
-async def _move(session: AsyncSession, organisation: Organisation, new_parent: uuid.UUID) -> None:
-    """Refuse a move that would make a cycle, or strand activities' links to assets above."""
+async def _move(
+    session: AsyncSession, organisation: Organisation, new_parent: uuid.UUID | None
+) -> None:
+    """Refuse a move that would make a cycle, or strand activities' links to assets above.
+    Detaching (no new parent) is a move too: links to the old ancestors' assets would strand."""
     await hierarchy.lock_tree(session)
-    await _parent(session, new_parent)
-    new_ancestors = await hierarchy.ancestor_ids(session, new_parent, include_self=True)
+    new_ancestors: list[uuid.UUID] = []
+    if new_parent is not None:
+        await _parent(session, new_parent)
+        new_ancestors = await hierarchy.ancestor_ids(session, new_parent, include_self=True)
     if organisation.id in new_ancestors:
         raise Conflict(
             f"Organisation {new_parent} is {organisation.name!r} itself or one of its "
@@ -97,9 +99,10 @@ async def _move(session: AsyncSession, organisation: Organisation, new_parent: u
         )
 
 
-async def delete(session: AsyncSession, *, organisation_id: uuid.UUID, expected: Expected) -> None:
-    organisation = await crud.get_or_404(session, Organisation, organisation_id, for_update=True)
-    expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
+async def delete(
+    session: AsyncSession, *, organisation_id: uuid.UUID, expected: ExpectedVersion
+) -> None:
+    organisation = await records.get_for_write(session, Organisation, organisation_id, expected)
     members = await session.exec(
         select(func.count()).where(Organisation.parent_id == organisation_id)
     )
@@ -111,7 +114,7 @@ async def delete(session: AsyncSession, *, organisation_id: uuid.UUID, expected:
         )
     # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this transaction.
     await session.delete(organisation)
-    await db.commit(session)
+    await session.flush()
 
 
 async def members(
@@ -121,7 +124,7 @@ async def members(
     if all_levels:
         tree = hierarchy.descendants(organisation_id)
         statement = select(Organisation).where(
-            col(Organisation.id).in_(select(tree.c.id).where(tree.c.depth > 0))
+            col(Organisation.id).in_(select(tree.c.id).where(tree.c.id != organisation_id))
         )
     else:
         statement = select(Organisation).where(Organisation.parent_id == organisation_id)
@@ -138,7 +141,7 @@ async def _ods_code_free(session: AsyncSession, ods_code: str | None) -> None:
     if taken.first() is not None:
         raise Conflict(
             f"ODS code {ods_code} is already used by another organisation.",
-            errors=[FieldIssue("#/odsCode", "Already in use.")],
+            errors=[FieldIssue("ods_code", "Already in use.")],
         )
 
 
@@ -147,6 +150,6 @@ async def _parent(session: AsyncSession, parent_id: uuid.UUID) -> Organisation:
     if parent is None:
         raise ValidationFailed(
             "The parent organisation does not exist.",
-            errors=[FieldIssue("#/parentId", f"No organisation {parent_id}.")],
+            errors=[FieldIssue("parent_id", f"No organisation {parent_id}.")],
         )
     return parent

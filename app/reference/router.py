@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.api import ApiModel, Links, problem_responses
-from app.concurrency import if_match, set_etag
 from app.db import SessionDep
+from app.http.content import JsonBodyRoute
+from app.http.preconditions import parse_if_match, set_etag
 from app.reference import service
 from app.reference.schemas import (
     VERSION_PATTERN,
@@ -17,7 +18,7 @@ from app.reference.schemas import (
 )
 from app.vocabulary import Area, Audience
 
-router = APIRouter(prefix="/reference-models", tags=["reference-models"])
+router = APIRouter(prefix="/reference-models", tags=["reference-models"], route_class=JsonBodyRoute)
 
 VersionPath = Annotated[
     str,
@@ -105,8 +106,10 @@ async def put_reference_model(
         ),
     ] = None,
 ) -> ReferenceModelPublic:
-    """Load a model version (or an ICS's variant). A version pinned by an assessment is 409."""
-    expected = None if if_match_header is None else if_match(if_match_header)
+    """Load a model version (or an ICS's variant). A version pinned by an assessment is 409.
+
+    If-Match is required to replace an existing version (its ETag); omit it to create one."""
+    expected = None if if_match_header is None else parse_if_match(if_match_header)
     model, row_version, created = await service.put(
         session, version=version, data=data, expected=expected
     )

@@ -13,17 +13,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.concurrency import Expected
 from app.db import utcnow
 from app.errors import (
     Conflict,
     FieldIssue,
     NotFound,
-    PreconditionRequired,
     ServiceUnavailable,
     ValidationFailed,
+    VersionRequired,
 )
 from app.models import Assessment, ReferenceModel
+from app.records import ExpectedVersion
 from app.reference.schemas import (
     Capability,
     ReferenceModelInput,
@@ -52,7 +52,8 @@ def shipped_models() -> tuple[ReferenceModelPublic, ...]:
 
 
 async def install_shipped(session: AsyncSession) -> None:
-    """Store each shipped version once; safe when many instances start together."""
+    """Store each shipped version once; safe when many instances start together. Commits on
+    its own: it runs at start-up, outside any request."""
     try:
         present = set((await session.exec(select(ReferenceModel.version))).all())
         for model in shipped_models():
@@ -63,8 +64,21 @@ async def install_shipped(session: AsyncSession) -> None:
                 await session.commit()
             except IntegrityError:  # another instance stored it first
                 await session.rollback()
-    except SQLAlchemyError:
-        logger.warning("reference models not installed: is the database migrated?")
+    except SQLAlchemyError as exc:
+        await session.rollback()
+        if "no such table" in str(exc) or "does not exist" in str(exc):
+            logger.warning("reference models not installed: the database is not migrated yet")
+        else:
+            logger.error("reference models not installed: %s", getattr(exc, "orig", exc))
+
+
+def shipped_rows() -> list[dict[str, Any]]:
+    """The shipped versions as rows, for the migration environment to insert (synchronously)."""
+    now = utcnow()
+    return [
+        _row(model).model_dump() | {"created_at": now, "updated_at": now}
+        for model in shipped_models()
+    ]
 
 
 def _row(model: ReferenceModelPublic) -> ReferenceModel:
@@ -84,6 +98,13 @@ _PARSED_MAX = 32
 
 async def get(session: AsyncSession, version: str | None = None) -> ReferenceModelPublic:
     """A version, or the default: the latest base model (variants are chosen by name)."""
+    return (await get_versioned(session, version))[0]
+
+
+async def get_versioned(
+    session: AsyncSession, version: str | None = None
+) -> tuple[ReferenceModelPublic, int]:
+    """A model with its row version, so a writer can check later that it did not change."""
     statement = select(
         ReferenceModel.version, ReferenceModel.row_version, ReferenceModel.updated_at
     )
@@ -111,20 +132,21 @@ async def get(session: AsyncSession, version: str | None = None) -> ReferenceMod
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
         _parsed[key] = model
-    return model
+    return model, key[1]
 
 
-async def chosen(
-    session: AsyncSession, version: str | None, *, pointer: str
-) -> ReferenceModelPublic:
-    """The model a request names (a bad name is the request's fault: 422), or the default."""
+async def chosen(session: AsyncSession, version: str | None) -> tuple[ReferenceModelPublic, int]:
+    """The model a request names (a bad name is the request's fault: 422), or the default,
+    with its row version."""
     try:
-        return await get(session, version)
+        return await get_versioned(session, version)
     except NotFound as exc:
         raise ValidationFailed(
             f"Reference model {version} does not exist.",
             errors=[
-                FieldIssue(pointer, "Unknown reference model version; see /v1/reference-models.")
+                FieldIssue(
+                    "reference_model", "Unknown reference model version; see /v1/reference-models."
+                )
             ],
         ) from exc
 
@@ -175,19 +197,19 @@ async def put(
     *,
     version: str,
     data: ReferenceModelInput,
-    expected: Expected | None,
+    expected: ExpectedVersion | None,
 ) -> tuple[ReferenceModelPublic, int, bool]:
     """Create a version, or replace one that no assessment uses yet. Returns (model, rowVersion,
     created)."""
     if data.version is not None and data.version != version:
         raise ValidationFailed(
             "The body's version differs from the URL's.",
-            errors=[FieldIssue("#/version", f"Must be {version!r} or omitted.")],
+            errors=[FieldIssue("version", f"Must be {version!r} or omitted.")],
         )
     if data.based_on is not None and await session.get(ReferenceModel, data.based_on) is None:
         raise ValidationFailed(
             "basedOn names a model that does not exist.",
-            errors=[FieldIssue("#/basedOn", f"No reference model {data.based_on!r}.")],
+            errors=[FieldIssue("based_on", f"No reference model {data.based_on!r}.")],
         )
     if version in {m.version for m in shipped_models()}:
         raise Conflict(
@@ -203,13 +225,12 @@ async def put(
     if existing is None:
         session.add(_row(model))
         try:
-            await session.commit()
+            await session.flush()
         except IntegrityError as exc:
-            await session.rollback()
             raise Conflict(f"Reference model {version} was created meanwhile.") from exc
         return model, 1, True
     if expected is None:
-        raise PreconditionRequired(
+        raise VersionRequired(
             f"Reference model {version} exists: send If-Match with its ETag to replace it."
         )
     expected.check(current=existing.row_version, what=f"Reference model {version}")
@@ -228,7 +249,7 @@ async def put(
     existing.document = model.model_dump(mode="json", by_alias=True)
     existing.row_version += 1
     existing.updated_at = utcnow()
-    await session.commit()
+    await session.flush()
     return model, existing.row_version, False
 
 
@@ -243,7 +264,7 @@ async def require_capability(session: AsyncSession, *, key: str, area: Area) -> 
             f"capabilityKey {key!r} is not in reference model {model.version}.",
             errors=[
                 FieldIssue(
-                    "#/capabilityKey",
+                    "capability_key",
                     f"Unknown capability. Keys in area {area.value}: {', '.join(in_area)}.",
                 )
             ],
@@ -253,7 +274,7 @@ async def require_capability(session: AsyncSession, *, key: str, area: Area) -> 
             f"Capability {key!r} belongs to area {capability.area.value}, not {area.value}.",
             errors=[
                 FieldIssue(
-                    "#/capabilityKey",
+                    "capability_key",
                     f"Belongs to area {capability.area.value}; set area to match.",
                 )
             ],

@@ -1,6 +1,9 @@
-"""The few steps every domain's service shares: fetch or 404, lock for update, patch, bump."""
+"""Steps every domain service shares on versioned rows: fetch (or NotFound), lock for update,
+check the version the caller expects, apply a change and bump the version."""
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol, TypeVar
@@ -8,12 +11,26 @@ from typing import Any, Protocol, TypeVar
 from sqlmodel import SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.api import ApiPatch
-from app.concurrency import Expected
 from app.db import utcnow
-from app.errors import FieldIssue, NotFound, ValidationFailed
+from app.errors import NotFound, StaleVersion
 
 M = TypeVar("M", bound=SQLModel)
+
+
+@dataclass(frozen=True)
+class ExpectedVersion:
+    """The versions a caller's write accepts (from If-Match); ``any_version`` for ``*``."""
+
+    versions: frozenset[int]
+    any_version: bool = False
+
+    def check(self, *, current: int, what: str) -> None:
+        if not self.any_version and current not in self.versions:
+            raise StaleVersion(
+                f"{what} is at version {current}, which is not the version you read: it "
+                "changed since. Fetch it again, then retry with the new ETag.",
+                current_version=current,
+            )
 
 
 async def get_or_404(
@@ -30,19 +47,14 @@ async def get_or_404(
     return row
 
 
-def changes(data: ApiPatch) -> dict[str, Any]:
-    """The fields a PATCH body set; ``null`` is refused for fields that cannot be empty."""
-    updates = data.model_dump(exclude_unset=True)
-    nulls = [name for name in sorted(data.not_null) if updates.get(name, ...) is None]
-    if nulls:
-        fields = type(data).model_fields
-        raise ValidationFailed(
-            "Required fields cannot be cleared.",
-            errors=[
-                FieldIssue(f"#/{fields[name].alias or name}", "Cannot be null.") for name in nulls
-            ],
-        )
-    return updates
+async def get_for_write(
+    session: AsyncSession, model: type[M], row_id: uuid.UUID, expected: ExpectedVersion
+) -> M:
+    """Lock the row and check the caller's precondition before anything else: a stale
+    If-Match is a 412 whatever else is wrong with the request (RFC 9110, section 13.2.2)."""
+    row = await get_or_404(session, model, row_id, for_update=True)
+    expected.check(current=row.version, what=f"{model.__name__} {row_id}")  # type: ignore[attr-defined]
+    return row
 
 
 class Versioned(Protocol):
@@ -51,19 +63,17 @@ class Versioned(Protocol):
     updated_at: datetime
 
 
-def apply(
-    row: Versioned, updates: dict[str, Any], *, expected: Expected, also_changed: bool = False
-) -> None:
-    """Check the caller's If-Match, then write the fields; bump version and updatedAt only
-    when something changed, so an empty PATCH does not invalidate other clients' ETags."""
-    expected.check(current=row.version, what=f"{type(row).__name__} {row.id}")
+def apply(row: Versioned, updates: dict[str, Any], *, also_changed: bool = False) -> bool:
+    """Write the fields; bump version and updatedAt only when something changed, so an empty
+    PATCH does not invalidate other clients' ETags. Returns whether anything changed."""
     changed = {k: v for k, v in updates.items() if getattr(row, k) != v}
     if not changed and not also_changed:  # also_changed: a child collection (tags, links)
-        return
+        return False
     for name, value in changed.items():
         setattr(row, name, value)
     row.version += 1
     row.updated_at = utcnow()
+    return True
 
 
 def plain(values: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +82,7 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def children(
-    session: AsyncSession, parent_column: Any, value_column: Any, parent_ids: list[uuid.UUID]
+    session: AsyncSession, parent_column: Any, value_column: Any, parent_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[Any]]:
     """One query for the child values of many parents (tags of a page of assets, ...)."""
     grouped: dict[uuid.UUID, list[Any]] = {parent_id: [] for parent_id in parent_ids}

@@ -1,5 +1,6 @@
 """Render every failure as RFC 9457 problem+json: our AppErrors, FastAPI's validation errors,
-Starlette's 404/405, and anything unexpected (logged with its trace ID, never shown)."""
+Starlette's 404/405, database failures, and anything unexpected (logged with its trace ID,
+never shown)."""
 
 import logging
 from collections.abc import Sequence
@@ -8,10 +9,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import Scope
 
 from app.api import PROBLEM_MEDIA_TYPE
 from app.errors import (
@@ -23,34 +26,53 @@ from app.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
-    UnsupportedMediaType,
+    StaleVersion,
     ValidationFailed,
 )
+from app.http.preconditions import etag
 
 logger = logging.getLogger("app.problems")
 
 
-def problem_response(error: AppError, *, instance: str, trace_id: str) -> JSONResponse:
+def _query_names(scope: Scope) -> set[str]:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return {part.split("=", 1)[0] for part in query.split("&") if part}
+
+
+def pointer(issue: FieldIssue, scope: Scope) -> str:
+    """Where the caller finds the field: a query parameter's name, or a JSON pointer into the
+    body. Services name fields in Python terms; the wire is camelCase."""
+    if issue.pointer is not None:
+        return issue.pointer
+    parts = [to_camel(part) if isinstance(part, str) else str(part) for part in issue.field]
+    if len(parts) == 1 and parts[0] in _query_names(scope):
+        return parts[0]
+    return "#/" + "/".join(parts)
+
+
+def problem_response(error: AppError, scope: Scope) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{error.slug()}",
         "title": error.title,
         "status": error.status,
         "detail": error.detail,
-        "instance": instance,
+        "instance": scope.get("path", "/"),
         "code": error.code,
-        "traceId": trace_id,
-        "errors": [issue.as_dict() for issue in error.errors],
+        "traceId": str(scope.get("state", {}).get("request_id", "-")),
+        "errors": [
+            {"pointer": pointer(issue, scope), "message": issue.message} for issue in error.errors
+        ],
     }
+    headers = dict(error.headers)
+    if isinstance(error, StaleVersion):
+        headers["ETag"] = etag(error.current_version)
     return JSONResponse(
-        body, status_code=error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE
+        body, status_code=error.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
     )
 
 
-def _trace_id(request: Request) -> str:
-    return str(getattr(request.state, "request_id", "-"))
-
-
-def _pointer(loc: Sequence[int | str]) -> str:
+def _wire_pointer(loc: Sequence[int | str]) -> str:
+    """FastAPI names fields by their wire names (aliases) already."""
     where, *path = loc if loc else ("body",)
     if where == "body":
         return "#/" + "/".join(str(part) for part in path)
@@ -65,34 +87,31 @@ _MESSAGES = {
 
 def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
     return [
-        FieldIssue(_pointer(err.get("loc", ())), _MESSAGES.get(err.get("type", ""), err["msg"]))
+        FieldIssue(
+            (),
+            _MESSAGES.get(err.get("type", ""), err["msg"]),
+            pointer=_wire_pointer(err.get("loc", ())),
+        )
         for err in errors
     ]
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return problem_response(exc, instance=request.url.path, trace_id=_trace_id(request))
+    return problem_response(exc, request.scope)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     error: AppError
-    content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if request.method in ("POST", "PUT", "PATCH") and not (
-        content_type == "application/json" or content_type.endswith("+json")
-    ):
-        error = UnsupportedMediaType(
-            f"The body is {content_type!r}; send JSON with Content-Type: application/json."
-        )
-    elif any(err.get("type") == "json_invalid" for err in errors):
+    if any(err.get("type") == "json_invalid" for err in errors):
         error = BadRequest("The request body is not valid JSON.")
     else:
         error = ValidationFailed(
             "The request has invalid fields; see errors[].", errors=validation_issues(errors)
         )
-    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+    return problem_response(error, request.scope)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -112,7 +131,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         error = BadRequest(str(exc.detail), headers=exc.headers)
     else:
         error = AppError(str(exc.detail), headers=exc.headers)
-    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+    return problem_response(error, request.scope)
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -129,39 +148,74 @@ def _allowed_methods(request: Request) -> list[str]:
 
 # PostgreSQL: deadlock detected, serialization failure, lock not available.
 _RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
+# Unique and foreign-key violations: a race with another writer that a retry resolves or
+# explains. Any other integrity failure (CHECK, NOT NULL) is a bug here, not the caller's.
+_CONFLICT_SQLSTATES = {"23505", "23503"}
+_SQLITE_CONFLICTS = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed")
+# SQLite cannot write the file at all: the deployment's fault, not the request's.
+_SQLITE_UNWRITABLE = (
+    "attempt to write a readonly database",
+    "unable to open database file",
+    "disk I/O error",
+    "database or disk is full",
+)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
 
 
 def _retryable(exc: Exception) -> bool:
     """A clash with a concurrent transaction: the same request would succeed if sent again."""
     if not isinstance(exc, DBAPIError):
         return False
-    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+    if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
         return True
     return "database is locked" in str(exc.orig)  # SQLite, after busy_timeout
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    error: AppError
+def _conflict(exc: IntegrityError) -> bool:
+    message = str(exc.orig)
+    return _sqlstate(exc) in _CONFLICT_SQLSTATES or message.startswith(_SQLITE_CONFLICTS)
+
+
+def database_problem(exc: Exception) -> AppError | None:
+    """The problem a database failure means for the caller, or None for a bug (a 500)."""
     if _retryable(exc):
         logger.warning("concurrent transaction clash: %s", exc.__class__.__name__)
-        error = Conflict(
+        return Conflict(
             "The change clashed with another one made at the same moment; retry it.",
             headers={"Retry-After": "1"},
         )
-    elif isinstance(exc, IntegrityError):
-        # A guard in the services normally says more; this is the race they cannot see
-        # (a parent deleted between the check and the insert, a duplicate key inserted meanwhile).
-        error = Conflict("The change conflicts with data changed meanwhile; re-read and retry.")
-    elif isinstance(exc, SQLAlchemyTimeoutError) or (
+    if isinstance(exc, IntegrityError):
+        if _conflict(exc):
+            # A guard in the services normally says more; this is the race they cannot see
+            # (a parent deleted between the check and the insert, a duplicate inserted meanwhile).
+            return Conflict("The change conflicts with data changed meanwhile; re-read and retry.")
+        return None
+    if isinstance(exc, DBAPIError) and str(exc.orig).startswith(_SQLITE_UNWRITABLE):
+        logger.error("database file not writable: %s", exc.orig)
+        return ServiceUnavailable(
+            "The database cannot be written (read-only, missing or full); the operator has "
+            "been told. Reads and writes resume once it is writable.",
+            headers={"Retry-After": "30"},
+        )
+    if isinstance(exc, SQLAlchemyTimeoutError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
         logger.warning("database unavailable: %s", type(exc).__name__)
-        error = ServiceUnavailable(
+        return ServiceUnavailable(
             "The database is busy or unreachable; retry shortly.", headers={"Retry-After": "5"}
         )
-    else:
-        raise exc
-    return problem_response(error, instance=request.url.path, trace_id=_trace_id(request))
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    error = database_problem(exc)
+    if error is None:
+        raise exc  # rendered as a logged 500 by the request-ID middleware
+    return problem_response(error, request.scope)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

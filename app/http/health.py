@@ -86,14 +86,14 @@ async def status(request: Request) -> JSONResponse:
 
 
 async def _reference_model(request: Request) -> ReadinessCheck:
-    """A default reference model is installed; installs the shipped ones if the database was
-    migrated after this instance started (idempotent, so any instance may do it)."""
+    """A default reference model is installed. Only reads: a probe that load balancers call
+    every few seconds must never write. Models are installed at start-up and by migrations."""
     async with request.app.state.sessions.read() as session:
         version = await reference_service.default_version(session)
-    if version is None:  # rare: only then take a write transaction (SQLite's one writer)
-        async with request.app.state.sessions.write() as session:
-            await reference_service.install_shipped(session)
-            version = await reference_service.default_version(session)
     if version is None:
-        return ReadinessCheck(name="referenceModel", ok=False, detail="none installed")
+        return ReadinessCheck(
+            name="referenceModel",
+            ok=False,
+            detail="none installed: run 'alembic upgrade head' (it installs the shipped models)",
+        )
     return ReadinessCheck(name="referenceModel", ok=True, detail=f"default {version}")

@@ -5,12 +5,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import AppError, PayloadTooLarge
-from app.problems import problem_response
+from app.errors import AppError, BadRequest, PayloadTooLarge
+from app.http.problems import database_problem, problem_response
 
 logger = logging.getLogger("app.errors")
 access_logger = logging.getLogger("app.access")
@@ -74,10 +76,13 @@ class RequestIdMiddleware:
             # Rendered here, inside the ID middleware, so even a 500 carries X-Request-ID.
             if started:
                 raise
-            if not isinstance(exc, AppError):
+            error = exc if isinstance(exc, AppError) else database_problem(exc)
+            if error is None:
                 logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
-                exc = AppError("The service failed unexpectedly; quote the traceId when reporting.")
-            response = problem_response(exc, instance=scope["path"], trace_id=request_id)
+                error = AppError(
+                    "The service failed unexpectedly; quote the traceId when reporting."
+                )
+            response = problem_response(error, scope)
             await response(scope, receive, send_with_ids)
         finally:
             access_logger.info(
@@ -166,3 +171,47 @@ class HeadMiddleware:
             await send(message)
 
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+class HostMiddleware:
+    """Refuse requests for hosts this service does not serve (400 problem), and build every
+    absolute URL (Location, links, Link) from the configured public base URL when there is one,
+    never from whatever Host a client sent.
+
+    Starlette's TrustedHostMiddleware does the first part but answers in plain text; this
+    answers like every other refusal here (problem+json). Proxy headers (X-Forwarded-*) are
+    uvicorn's job, and it trusts them only from --forwarded-allow-ips."""
+
+    def __init__(
+        self, app: ASGIApp, *, allowed_hosts: Sequence[str], public_base_url: str | None
+    ) -> None:
+        self.app = app
+        self.allow_any = "*" in allowed_hosts
+        self.exact = {h.lower() for h in allowed_hosts if not h.startswith("*.")}
+        self.suffixes = tuple(h[1:].lower() for h in allowed_hosts if h.startswith("*."))
+        self.public = urlsplit(public_base_url) if public_base_url else None
+
+    def _allowed(self, host: str) -> bool:
+        name = host.lower()
+        name = name.rsplit(":", 1)[0] if not name.endswith("]") else name
+        return self.allow_any or name in self.exact or name.endswith(self.suffixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if not self._allowed(host):
+            error = BadRequest("This service does not answer for that Host.")
+            await problem_response(error, scope)(scope, receive, send)
+            return
+        if self.public is not None:
+            # Scheme and host only: a path prefix is the proxy's (uvicorn --root-path).
+            public_host = self.public.netloc.encode("latin-1")
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+            scope = {
+                **scope,
+                "scheme": self.public.scheme,
+                "headers": [(b"host", public_host), *headers],
+            }
+        await self.app(scope, receive, send)

@@ -1,0 +1,65 @@
+"""What request bodies are accepted: UTF-8 JSON (``application/json``), and on PATCH also
+``application/merge-patch+json`` (RFC 7396), which is what a PATCH body means here. Anything
+else, a body without a Content-Type, or JSON in another encoding, is 415 before FastAPI
+parses it: FastAPI would otherwise guess (it reads UTF-16 and bodies with no type as JSON).
+"""
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from app.errors import UnsupportedMediaType
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# UTF-16/32 (with or without a byte-order mark) put NUL bytes among the first four of any
+# JSON text; UTF-8 with a BOM starts with EF BB BF. RFC 8259 allows neither on the wire.
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def accepted_types(method: str) -> tuple[str, ...]:
+    return (JSON, MERGE_PATCH) if method == "PATCH" else (JSON,)
+
+
+async def check_body(request: Request) -> None:
+    body = await request.body()
+    if not body:
+        return  # an absent body is the schema's business (required or optional)
+    accepted = accepted_types(request.method)
+    header = request.headers.get("content-type")
+    if header is None:
+        raise UnsupportedMediaType(
+            f"The body has no Content-Type; send {' or '.join(accepted)}.",
+            headers={"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else None,
+        )
+    media_type, *parameters = (part.strip() for part in header.split(";"))
+    if media_type.lower() not in accepted:
+        raise UnsupportedMediaType(
+            f"The body is {media_type!r}; send {' or '.join(accepted)}.",
+            headers={"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else None,
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            raise UnsupportedMediaType(f"The body must be UTF-8, not {value.strip()!r}.")
+    if body.startswith(_UTF8_BOM) or b"\x00" in body[:4]:
+        raise UnsupportedMediaType(
+            "The body must be UTF-8 JSON without a byte-order mark (RFC 8259)."
+        )
+
+
+class JsonBodyRoute(APIRoute):
+    """A route whose request body, if any, must be UTF-8 JSON (see the module docstring)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            if request.method in BODY_METHODS:
+                await check_body(request)
+            return await handler(request)
+
+        return checked

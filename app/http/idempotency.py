@@ -1,0 +1,219 @@
+"""``Idempotency-Key`` on creates: a retried POST gets the first response, not a duplicate.
+
+A key is claimed in a short transaction of its own before the create runs, so two concurrent
+requests with one key cannot both create (the second gets 409). The create and its stored
+response are then written by the request's unit of work and committed together: a crash leaves
+both or neither. If the unit of work rolls back, the claim is released (shielded from
+cancellation), so the key can be used again at once. A claim left behind by a crashed instance
+is taken over after CLAIM_TIMEOUT. Keys are remembered for RETENTION, per method and path;
+expired ones are ignored when met and purged in the background, never on the request path.
+
+Two requests are the same when their JSON bodies are equal, whatever the order of keys or the
+whitespace. A replay whose resource has been deleted since is a 409, not a 201 whose
+Location is a 404.
+"""
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.db import Sessions, on_rollback, utcnow
+from app.errors import Conflict, FieldIssue, ValidationFailed
+from app.models import IdempotencyRecord
+
+logger = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=2)
+RETENTION = timedelta(hours=24)
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (e.g. a UUID). Sending the same request again with the "
+        "same key returns the first response instead of creating a duplicate (for 24 hours).",
+    ),
+]
+
+
+class Replay(Exception):
+    """Raised to answer with the stored response of an earlier request with the same key."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        super().__init__(record.key)
+        self.record = record
+
+
+def fingerprint(body: bytes) -> str:
+    """The same JSON is the same request, whatever its key order or spacing."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
+    except (ValueError, UnicodeDecodeError):
+        return hashlib.sha256(body).hexdigest()
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+R = TypeVar("R")
+P = TypeVar("P", bound=BaseModel)
+
+
+async def create_once(
+    request: Request,
+    response: Response,
+    session: AsyncSession,
+    key: str | None,
+    *,
+    create: Callable[[], Awaitable[R]],
+    present: Callable[[R], P],
+    location: Callable[[R], str],
+    table: type[SQLModel],
+) -> P:
+    """Run a create (201 + Location), honouring an Idempotency-Key when one was sent."""
+    if key is None:
+        created = await create()
+        response.headers["Location"] = location(created)
+        return present(created)
+    sessions: Sessions = request.app.state.sessions
+    scope = f"{request.method} {request.url.path}"
+    await _claim(sessions, key=key, scope=scope, digest=fingerprint(await request.body()))
+
+    async def release() -> None:
+        async with sessions.write() as own:
+            await own.exec(
+                delete(IdempotencyRecord)
+                .where(col(IdempotencyRecord.key) == key)
+                .where(col(IdempotencyRecord.scope) == scope)
+                .where(col(IdempotencyRecord.status_code).is_(None))
+            )
+            await own.commit()
+
+    on_rollback(session, release)
+    created = await create()
+    response.headers["Location"] = location(created)
+    public = present(created)
+    await _remember(session, key, scope, public, response.headers, table, _id_of(created))
+    return public
+
+
+def _id_of(created: Any) -> uuid.UUID | None:
+    value = getattr(created, "id", None)
+    return value if isinstance(value, uuid.UUID) else None
+
+
+async def _remember(
+    session: AsyncSession,
+    key: str,
+    scope: str,
+    body: BaseModel,
+    headers: Mapping[str, str],
+    table: type[SQLModel],
+    resource_id: uuid.UUID | None,
+) -> None:
+    """Store the response beside the create's own writes; the unit of work commits both."""
+    await session.exec(
+        update(IdempotencyRecord)
+        .where(col(IdempotencyRecord.key) == key)
+        .where(col(IdempotencyRecord.scope) == scope)
+        .values(
+            status_code=201,
+            body=body.model_dump(mode="json", by_alias=True),
+            location=headers.get("location"),
+            etag=headers.get("etag"),
+            resource_table=str(table.__tablename__),
+            resource_id=resource_id,
+        )
+    )
+
+
+async def _claim(sessions: Sessions, *, key: str, scope: str, digest: str) -> None:
+    now = utcnow()
+    async with sessions.write() as session:
+        existing = await session.get(IdempotencyRecord, (key, scope))
+        if existing is None or now - existing.created_at > RETENTION:
+            if existing is not None:  # expired: the key is free again
+                await session.delete(existing)
+                await session.flush()
+            session.add(IdempotencyRecord(key=key, scope=scope, request_digest=digest))
+            try:
+                await session.commit()
+                return
+            except IntegrityError:  # claimed by a concurrent request meanwhile
+                await session.rollback()
+                existing = await session.get(IdempotencyRecord, (key, scope))
+                if existing is None:
+                    raise Conflict(
+                        "A request with this Idempotency-Key just failed; retry it.",
+                        headers={"Retry-After": "1"},
+                    ) from None
+        if existing.request_digest != digest:
+            raise ValidationFailed(
+                "This Idempotency-Key was already used with a different request body.",
+                errors=[
+                    FieldIssue(
+                        (), "Use a new key for a different request.", pointer="Idempotency-Key"
+                    )
+                ],
+            )
+        if existing.status_code is not None:
+            if not await _resource_exists(session, existing):
+                raise Conflict(
+                    "The resource this request created has since been deleted; send a new "
+                    "Idempotency-Key to create it again."
+                )
+            raise Replay(existing)
+        if now - existing.created_at < CLAIM_TIMEOUT:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        existing.created_at = now  # abandoned by a crashed instance: take it over
+        existing.request_digest = digest
+        session.add(existing)
+        await session.commit()
+
+
+async def _resource_exists(session: AsyncSession, record: IdempotencyRecord) -> bool:
+    if record.resource_table is None or record.resource_id is None:
+        return True
+    table = SQLModel.metadata.tables.get(record.resource_table)
+    if table is None:
+        return True
+    return bool(await session.scalar(select(exists().where(table.c.id == record.resource_id))))
+
+
+async def purge_expired(sessions: Sessions) -> int:
+    """Forget keys older than RETENTION (run in the background, not per request)."""
+    async with sessions.write() as session:
+        result = await session.exec(
+            delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.created_at) < utcnow() - RETENTION
+            )
+        )
+        await session.commit()
+        return int(result.rowcount or 0)
+
+
+async def replay_response(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Replay)
+    record = exc.record
+    headers: dict[str, Any] = {"Idempotent-Replayed": "true"}
+    if record.location:
+        headers["Location"] = record.location
+    if record.etag:
+        headers["ETag"] = record.etag
+    return JSONResponse(record.body, status_code=record.status_code or 200, headers=headers)

@@ -1,0 +1,108 @@
+"""The OpenAPI document: what FastAPI generates, plus what the server enforces and FastAPI
+cannot say (If-Match required, merge-patch bodies, optional bodies, the problem schemas).
+
+``python -m app.http.openapi write|check PATH`` writes or checks the committed copy.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from openapi_spec_validator import validate
+
+from app.analysis.examples import examples
+from app.api import Problem, ProblemFieldIssue
+from app.http.content import JSON, MERGE_PATCH
+from app.http.preconditions import IF_MATCH_PATTERN
+
+
+def _require_if_match(operation: dict[str, Any]) -> None:
+    """Say what the server enforces: If-Match is required (428 without) and is a list of ETags.
+    It is optional in the signature only so that its absence is a 428, not a 422."""
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] == "If-Match":
+            parameter["required"] = True
+            parameter["schema"] = {
+                "type": "string",
+                "pattern": IF_MATCH_PATTERN,
+                "examples": ['W/"1"'],
+            }
+
+
+def _bodies(method: str, operation: dict[str, Any]) -> None:
+    body = operation.get("requestBody")
+    if body is None:
+        return
+    content = body.get("content", {})
+    if method == "patch" and JSON in content:
+        # A PATCH body is a JSON merge patch (RFC 7396): absent keeps, null clears.
+        content[MERGE_PATCH] = content[JSON]
+    if not body.get("required", False):
+        body["required"] = False  # said explicitly, so generated clients make it optional
+        for media in content.values():
+            options = media.get("schema", {}).get("anyOf", [])
+            refs = [option for option in options if option.get("type") != "null"]
+            if len(options) == 2 and len(refs) == 1:
+                media["schema"] = refs[0]
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = FastAPI.openapi(app)
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                if method in ("patch", "delete"):
+                    _require_if_match(operation)
+                _bodies(method, operation)
+                # The route's one-line docstring is its summary, not a long description.
+                description = operation.pop("description", None)
+                if description:
+                    operation["summary"] = description.strip().splitlines()[0]
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, example in examples().items():
+            components[name]["examples"] = [example]
+        for model in (Problem, ProblemFieldIssue):
+            model_schema = model.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization"
+            )
+            model_schema.pop("$defs", None)
+            components[model.__name__] = model_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def render(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def served() -> dict[str, Any]:
+    from app.main import create_app
+
+    return create_app().openapi()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[1] not in ("write", "check"):
+        print("usage: python -m app.http.openapi write|check PATH", file=sys.stderr)
+        return 2
+    path = Path(argv[2])
+    document = served()
+    validate(document)
+    if argv[1] == "write":
+        path.write_text(render(document), encoding="utf-8")
+        return 0
+    if not path.exists() or path.read_text(encoding="utf-8") != render(document):
+        print(f"{path} differs from what the app serves: run `make openapi` and commit it.")
+        return 1
+    print(f"{path} matches the app.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
