@@ -9,7 +9,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    HttpUrl,
     JsonValue,
     ValidationInfo,
     field_validator,
@@ -17,7 +16,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
-from app.fields import Flag, QueryText, Text200, Text4000, UtcDatetime, WholeNumber
+from app.fields import (
+    Flag,
+    QueryText,
+    Text200,
+    Text4000,
+    Url,
+    UtcDatetime,
+    whole_number,
+)
 from app.vocabulary import Area, Confidence, Maturity
 
 CapabilityKey = Annotated[
@@ -49,15 +56,18 @@ MaturityField = Annotated[
     Maturity,
     Field(description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
 ]
+# The bounds sit on the int itself, before the lenient parser, so the published schema says
+# minimum/maximum (on a wrapped type pydantic publishes ge/le, which validators ignore).
 MaturityInput = Annotated[
-    WholeNumber,
+    int,
     Field(ge=0, le=4, description="0 absent, 1 planned, 2 developing, 3 established, 4 embedded."),
+    BeforeValidator(whole_number),
 ]
 
 
 class EvidenceLinkInput(ApiInput):
     title: Text200
-    url: HttpUrl
+    url: Url
 
 
 class EvidenceLink(ApiModel):
