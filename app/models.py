@@ -1,7 +1,9 @@
 """Every table, in one place: the one import Alembic's autogenerate needs.
 
-Enumerated columns are plain strings guarded by CHECK constraints, so adding an enum member
-is a data-only migration on both SQLite and PostgreSQL.
+Enumerated columns are plain strings guarded by CHECK constraints built from the domain's enums
+(app/vocabulary.py). Adding an enum member therefore needs a migration that replaces the
+constraint (on SQLite, batch mode rebuilds the table); the drift test compares the migrated
+database's CHECK constraints with these, so a member added without one fails the suite.
 """
 
 import uuid

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel.sql.sqltypes import AutoString
@@ -14,6 +14,7 @@ from sqlmodel.sql.sqltypes import AutoString
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import get_settings
 from app.db import UTCDateTime, metadata
+from app.reference.service import shipped_rows
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -65,10 +66,24 @@ def _run_sync(connection: Connection) -> None:
     try:
         with context.begin_transaction():
             context.run_migrations()
+        _install_reference_models(connection)
     finally:
         if postgres:
             connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
             connection.commit()
+
+
+def _install_reference_models(connection: Connection) -> None:
+    """Store the reference models that ship with this build, once. Done when migrating (and at
+    start-up), never by the readiness probe, which must only read."""
+    if not inspect(connection).has_table("reference_model"):
+        return  # migrated down past the table
+    table = metadata.tables["reference_model"]
+    present = set(connection.execute(select(table.c.version)).scalars())
+    missing = [row for row in shipped_rows() if row["version"] not in present]
+    if missing:
+        connection.execute(table.insert(), missing)
+    connection.commit()
 
 
 async def run_online() -> None:
