@@ -141,7 +141,9 @@ async def main() -> None:
                 for member in members:
                     await connection.execute(insert(Asset), assets(member["id"], 100))
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://localhost"
+            ) as client:
                 reference = await timed(
                     lambda: client.get(f"/v1/organisations/{single['id']}"), 200
                 )
