@@ -115,6 +115,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request (malformed parameter, header or cursor)",
         404: "Not found",
         409: "Conflict with the current state",
+        410: "What the Idempotency-Key's first request created has been deleted since",
         412: "If-Match does not match the current version",
         413: "Request body too large",
         415: "Request body is not JSON",

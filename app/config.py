@@ -28,10 +28,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     # Host headers this service answers for ("*" for any, "*.example.org" for a domain).
-    # Anything else is a 400, so a forged Host can never reach a generated URL.
-    trusted_hosts: Annotated[list[str], NoDecode] = Field(
-        default=["localhost", "127.0.0.1", "[::1]"]
-    )
+    # Anything else is a 400, so a forged Host can never reach a generated URL. Unset: the
+    # loopback names, or any Host once public_base_url is set (URLs are then built from it).
+    trusted_hosts: Annotated[list[str] | None, NoDecode] = None
     # The address clients use (https://lhs.example.nhs.uk): Location and page links are built
     # from it, not from the request. Unset: built from the (trusted) Host of the request.
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
@@ -57,6 +56,12 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        if self.trusted_hosts is not None:
+            return self.trusted_hosts
+        return ["*"] if self.public_base_url else ["localhost", "127.0.0.1", "[::1]"]
 
     @property
     def is_sqlite(self) -> bool:

@@ -82,6 +82,16 @@ class Conflict(AppError):
     description = "The request conflicts with the current state of the resource."
 
 
+class Gone(AppError):
+    status = 410
+    code = "GONE"
+    title = "Gone"
+    description = (
+        "What this request refers to existed but has been deleted (e.g. the resource an "
+        "Idempotency-Key's first request created)."
+    )
+
+
 class PreconditionFailed(AppError):
     status = 412
     code = "PRECONDITION_FAILED"

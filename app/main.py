@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
         HostMiddleware,
-        allowed_hosts=settings.trusted_hosts,
+        allowed_hosts=settings.allowed_hosts,
         public_base_url=settings.public_base_url,
     )
     app.add_middleware(RequestIdMiddleware)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.activities import service
 from app.activities.schemas import (
@@ -18,10 +18,12 @@ from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
 from app.http.params import ActivityIdPath, OrganisationIdPath
-from app.http.preconditions import IfMatchDep, set_etag
+from app.http.preconditions import if_match_on, set_etag
 from app.models import Activity
+from app.records import ExpectedVersion
 
 router = APIRouter(tags=["activities"], route_class=JsonBodyRoute)
+ActivityIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Activity, "activityId"))]
 
 
 def public(linked: service.LinkedActivity) -> ActivityPublic:
@@ -39,7 +41,7 @@ def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:
     "/organisations/{organisationId}/activities",
     operation_id="activities-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
 )
 async def create_activity(
     organisation_id: OrganisationIdPath,
@@ -103,7 +105,7 @@ async def get_activity(
 async def update_activity(
     activity_id: ActivityIdPath,
     data: ActivityUpdate,
-    expected: IfMatchDep,
+    expected: ActivityIfMatch,
     session: SessionDep,
     response: Response,
 ) -> ActivityPublic:
@@ -121,7 +123,7 @@ async def update_activity(
     responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_activity(
-    activity_id: ActivityIdPath, expected: IfMatchDep, session: SessionDep
+    activity_id: ActivityIdPath, expected: ActivityIfMatch, session: SessionDep
 ) -> None:
     """Delete an activity."""
     await service.delete(session, activity_id=activity_id, expected=expected)

@@ -43,7 +43,7 @@ def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
     "/organisations/{organisationId}/assessments",
     operation_id="assessments-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
 )
 async def create_assessment(
     organisation_id: OrganisationIdPath,

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.assets import service
@@ -12,10 +12,12 @@ from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
 from app.http.params import AssetIdPath, OrganisationIdPath
-from app.http.preconditions import IfMatchDep, set_etag
+from app.http.preconditions import if_match_on, set_etag
 from app.models import Asset
+from app.records import ExpectedVersion
 
 router = APIRouter(tags=["assets"], route_class=JsonBodyRoute)
+AssetIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Asset, "assetId"))]
 
 
 def public(tagged: service.TaggedAsset) -> AssetPublic:
@@ -31,7 +33,7 @@ def _one(response: Response, tagged: service.TaggedAsset) -> AssetPublic:
     "/organisations/{organisationId}/assets",
     operation_id="assets-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 409, 413, 415, 422),
+    responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
 )
 async def create_asset(
     organisation_id: OrganisationIdPath,
@@ -93,7 +95,7 @@ async def get_asset(asset_id: AssetIdPath, session: SessionDep, response: Respon
 async def update_asset(
     asset_id: AssetIdPath,
     data: AssetUpdate,
-    expected: IfMatchDep,
+    expected: AssetIfMatch,
     session: SessionDep,
     response: Response,
 ) -> AssetPublic:
@@ -109,6 +111,6 @@ async def update_asset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(400, 404, 412, 422, 428),
 )
-async def delete_asset(asset_id: AssetIdPath, expected: IfMatchDep, session: SessionDep) -> None:
+async def delete_asset(asset_id: AssetIdPath, expected: AssetIfMatch, session: SessionDep) -> None:
     """Delete an asset; activities that used it no longer list it."""
     await service.delete(session, asset_id=asset_id, expected=expected)

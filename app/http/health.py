@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api import ApiModel
 from app.config import Settings
+from app.http.problems import unwritable
 from app.reference import service as reference_service
 
 router = APIRouter(tags=["health"])
@@ -77,7 +78,14 @@ async def status(request: Request) -> JSONResponse:
             checks.append(await _reference_model(request))
     except (SQLAlchemyError, OSError) as exc:
         checks = [
-            ReadinessCheck(name="database", ok=False, detail=f"unreachable ({type(exc).__name__})"),
+            ReadinessCheck(
+                name="database",
+                ok=False,
+                # Only this cause is named: other driver messages can carry internal addresses.
+                detail="read-only: the database file cannot be written"
+                if unwritable(exc)
+                else f"unreachable ({type(exc).__name__})",
+            ),
             ReadinessCheck(name="migrations", ok=False, detail="not checked"),
         ]
     ready = all(check.ok for check in checks)

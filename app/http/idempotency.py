@@ -9,8 +9,8 @@ is taken over after CLAIM_TIMEOUT. Keys are remembered for RETENTION, per method
 expired ones are ignored when met and purged in the background, never on the request path.
 
 Two requests are the same when their JSON bodies are equal, whatever the order of keys or the
-whitespace. A replay whose resource has been deleted since is a 409, not a 201 whose
-Location is a 404.
+whitespace. A replay whose resource has been deleted since is a 410 (it must not come back,
+and a 201 would point at a 404).
 """
 
 import hashlib
@@ -30,7 +30,7 @@ from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import Sessions, on_rollback, utcnow
-from app.errors import Conflict, FieldIssue, ValidationFailed
+from app.errors import Conflict, FieldIssue, Gone, ValidationFailed
 from app.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ async def _claim(sessions: Sessions, *, key: str, scope: str, digest: str) -> No
             )
         if existing.status_code is not None:
             if not await _resource_exists(session, existing):
-                raise Conflict(
+                raise Gone(
                     "The resource this request created has since been deleted; send a new "
                     "Idempotency-Key to create it again."
                 )

@@ -5,10 +5,15 @@ The router requires If-Match on updates and deletes (428 without it) and parses 
 """
 
 import re
-from typing import Annotated
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Response
+from fastapi import Header, Request, Response
+from sqlalchemy import select
+from sqlmodel import SQLModel
 
+from app.db import SessionDep
 from app.errors import BadRequest, PreconditionRequired
 from app.records import ExpectedVersion
 
@@ -55,4 +60,28 @@ def if_match(if_match: IfMatchHeader = None) -> ExpectedVersion:
     return parse_if_match(if_match)
 
 
-IfMatchDep = Annotated[ExpectedVersion, Depends(if_match)]
+def if_match_on(
+    table: type[SQLModel], id_parameter: str
+) -> Callable[..., Coroutine[Any, Any, ExpectedVersion]]:
+    """If-Match for a write to one row of ``table``, checked before the body is validated.
+
+    FastAPI solves dependencies before it validates the body, so a stale If-Match is a 412
+    whatever else is wrong with the request (RFC 9110 evaluates preconditions first). The
+    service checks again under the row lock, which catches a write landing in between."""
+
+    async def dependency(
+        request: Request, session: SessionDep, if_match_header: IfMatchHeader = None
+    ) -> ExpectedVersion:
+        expected = if_match(if_match_header)
+        try:
+            row_id = uuid.UUID(request.path_params[id_parameter])
+        except (KeyError, ValueError):
+            return expected  # a malformed id is the path parameter's 422
+        current = await session.scalar(
+            select(table.version).where(table.id == row_id)  # type: ignore[attr-defined]
+        )
+        if current is not None:
+            expected.check(current=current, what=f"{table.__name__} {row_id}")
+        return expected
+
+    return dependency

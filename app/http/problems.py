@@ -180,6 +180,11 @@ def _conflict(exc: IntegrityError) -> bool:
     return _sqlstate(exc) in _CONFLICT_SQLSTATES or message.startswith(_SQLITE_CONFLICTS)
 
 
+def unwritable(exc: Exception) -> bool:
+    """The SQLite file cannot be written (read-only, missing, full)."""
+    return isinstance(exc, DBAPIError) and str(exc.orig).startswith(_SQLITE_UNWRITABLE)
+
+
 def database_problem(exc: Exception) -> AppError | None:
     """The problem a database failure means for the caller, or None for a bug (a 500)."""
     if _retryable(exc):
@@ -194,11 +199,11 @@ def database_problem(exc: Exception) -> AppError | None:
             # (a parent deleted between the check and the insert, a duplicate inserted meanwhile).
             return Conflict("The change conflicts with data changed meanwhile; re-read and retry.")
         return None
-    if isinstance(exc, DBAPIError) and str(exc.orig).startswith(_SQLITE_UNWRITABLE):
-        logger.error("database file not writable: %s", exc.orig)
+    if unwritable(exc):
+        logger.error("database file not writable: %s", getattr(exc, "orig", exc))
         return ServiceUnavailable(
-            "The database cannot be written (read-only, missing or full); the operator has "
-            "been told. Reads and writes resume once it is writable.",
+            "The database cannot be written (a read-only, missing or full file); the "
+            "operator has been told. Service resumes once it is writable.",
             headers={"Retry-After": "30"},
         )
     if isinstance(exc, SQLAlchemyTimeoutError) or (

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.db import SessionDep
@@ -10,7 +10,7 @@ from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
-from app.http.preconditions import IfMatchDep, set_etag
+from app.http.preconditions import if_match_on, set_etag
 from app.models import Organisation
 from app.organisations import service
 from app.organisations.schemas import (
@@ -20,8 +20,12 @@ from app.organisations.schemas import (
     OrganisationPublic,
     OrganisationUpdate,
 )
+from app.records import ExpectedVersion
 
 router = APIRouter(prefix="/organisations", tags=["organisations"], route_class=JsonBodyRoute)
+OrganisationIfMatch = Annotated[
+    ExpectedVersion, Depends(if_match_on(Organisation, "organisationId"))
+]
 
 
 def _one(response: Response, organisation: object) -> OrganisationPublic:
@@ -34,7 +38,7 @@ def _one(response: Response, organisation: object) -> OrganisationPublic:
     "",
     operation_id="organisations-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 409, 413, 415, 422),
+    responses=problem_responses(400, 409, 410, 413, 415, 422),
 )
 async def create_organisation(
     data: OrganisationCreate,
@@ -92,7 +96,7 @@ async def get_organisation(
 async def update_organisation(
     organisation_id: OrganisationIdPath,
     data: OrganisationUpdate,
-    expected: IfMatchDep,
+    expected: OrganisationIfMatch,
     session: SessionDep,
     response: Response,
 ) -> OrganisationPublic:
@@ -110,7 +114,7 @@ async def update_organisation(
     responses=problem_responses(400, 404, 409, 412, 422, 428),
 )
 async def delete_organisation(
-    organisation_id: OrganisationIdPath, expected: IfMatchDep, session: SessionDep
+    organisation_id: OrganisationIdPath, expected: OrganisationIfMatch, session: SessionDep
 ) -> None:
     """Delete an organisation with its assets and activities; refused (409) if it has members."""
     await service.delete(session, organisation_id=organisation_id, expected=expected)

@@ -68,7 +68,7 @@ async def install_shipped(session: AsyncSession) -> None:
         await session.rollback()
         if "no such table" in str(exc) or "does not exist" in str(exc):
             logger.warning("reference models not installed: the database is not migrated yet")
-        else:
+        else:  # e.g. a read-only database file: say so, the operator must act
             logger.error("reference models not installed: %s", getattr(exc, "orig", exc))
 
 

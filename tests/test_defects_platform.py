@@ -1,0 +1,322 @@
+"""What the platform promises around the API: a read-only database is "unavailable", not a
+crash; absolute URLs never come from the caller's Host header; the readiness probe only
+reads; and the published OpenAPI document states every constraint in words validators know."""
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from openapi_schema_validator import OAS31Validator
+from sqlalchemy import event, insert, select
+from sqlmodel import SQLModel
+
+import app.models  # noqa: F401 - registers every table on the metadata
+from app.config import PROJECT_ROOT, Settings
+from app.main import create_app
+from tests.conftest import Backend, migrate, snapshot
+
+READ_ONLY = re.compile(r"read[- ]?only", re.IGNORECASE)
+PUBLIC = "https://lhs.example.nhs.uk"
+TRUSTED = "lhs.example.nhs.uk"
+EVIL = "evil.example"
+
+
+def assert_problem_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    """An RFC 9457 problem with this status, whatever its code."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    body = dict(response.json())
+    for field in ("type", "title", "status", "detail", "code"):
+        assert field in body, f"problem without {field}: {body}"
+    assert body["status"] == status
+    return body
+
+
+StartApp = Callable[[Settings], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def start_app() -> AsyncIterator[StartApp]:
+    """Start the real app (lifespan included) with the given settings, talk to it over ASGI."""
+    async with AsyncExitStack() as stack:
+
+        async def start(
+            settings: Settings, base_url: str = "http://localhost"
+        ) -> httpx.AsyncClient:
+            app = create_app(settings)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            transport = httpx.ASGITransport(app=app)
+            return await stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url=base_url)
+            )
+
+        yield start
+
+
+# A read-only SQLite database. The tests run as root, so file permissions would not stop a
+# write: the database is opened read-only instead (SQLite's URI mode=ro).
+
+
+async def read_only_url(tmp_path: Path, *, opened_before: bool) -> str:
+    """A migrated database, opened read-only. ``opened_before``: the service ran on it once
+    (it is in WAL mode and has its reference model); otherwise it was only migrated."""
+    path = tmp_path / "read-only.db"
+    await migrate(f"sqlite+aiosqlite:///{path}")
+    if opened_before:
+        writable = create_app(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
+        async with writable.router.lifespan_context(writable):
+            pass
+    return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"
+
+
+@pytest.mark.parametrize("opened_before", [False, True], ids=["only-migrated", "wal"])
+async def test_a_read_only_database_is_503_with_a_clear_detail_not_500(
+    start_app: StartApp, tmp_path: Path, opened_before: bool
+) -> None:
+    """Today every write (and, before WAL is set, every read) is a 500 "failed unexpectedly"
+    from "attempt to write a readonly database". A client should get 503 saying the database
+    is read-only, so it knows to retry later and operators know what to fix."""
+    url = await read_only_url(tmp_path, opened_before=opened_before)
+    http = await start_app(Settings(database_url=url))
+    write = await http.post("/v1/organisations", json={"name": "T", "organisationType": "trust"})
+    assert READ_ONLY.search(assert_problem_of(write, 503)["detail"]), write.text
+    read = await http.get("/v1/organisations")
+    assert read.status_code in (200, 503), read.text
+    if read.status_code == 503:
+        assert READ_ONLY.search(assert_problem_of(read, 503)["detail"]), read.text
+
+
+async def test_start_up_and_readiness_name_a_read_only_database(
+    start_app: StartApp, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Today start-up logs "reference models not installed: is the database migrated?" (it
+    is migrated) and /_status says "unreachable (OperationalError)"."""
+    url = await read_only_url(tmp_path, opened_before=False)
+    with caplog.at_level(logging.INFO, logger="app"):
+        http = await start_app(Settings(database_url=url))
+    messages = [record.getMessage() for record in caplog.records]
+    assert not [m for m in messages if "migrated?" in m], messages
+    assert [m for m in messages if READ_ONLY.search(m)], messages
+    status = await http.get("/_status")
+    assert status.status_code == 503
+    failed = [check["detail"] for check in status.json()["checks"] if not check["ok"]]
+    assert any(READ_ONLY.search(detail) for detail in failed), status.text
+
+
+# Absolute URLs. Contract: LHS_PUBLIC_BASE_URL is the origin of every absolute URL the service
+# writes; LHS_TRUSTED_HOSTS (a JSON list, as pydantic-settings reads list settings) is the
+# Host allow-list of Starlette's TrustedHostMiddleware, and another Host is a 400 problem.
+
+
+async def test_absolute_urls_use_the_public_base_url_not_the_host_header(
+    backend: Backend,
+    client: httpx.AsyncClient,
+    start_app: StartApp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Today ``Host: evil.example`` comes back in Location, links.self, links.next and the Link
+    header: a cache or a proxy could hand that link to other users."""
+    monkeypatch.setenv("LHS_PUBLIC_BASE_URL", PUBLIC)
+    http = await start_app(Settings(database_url=backend.url))
+    http.headers["Host"] = EVIL
+    body = {"organisationType": "trust"}
+    created = [
+        await http.post("/v1/organisations", json=body | {"name": f"Trust {n}"}) for n in range(2)
+    ]
+    for response in created:
+        assert response.status_code == 201, response.text
+        assert response.headers["location"] == f"{PUBLIC}/v1/organisations/{response.json()['id']}"
+    page = await http.get("/v1/organisations", params={"limit": 1})
+    assert page.status_code == 200, page.text
+    links = page.json()["links"]
+    for url in (links["self"], links["next"], page.headers["link"]):
+        assert EVIL not in url, url
+    assert links["self"].startswith(f"{PUBLIC}/v1/organisations?")
+    assert links["next"].startswith(f"{PUBLIC}/v1/organisations?")
+    assert page.headers["link"] == f'<{links["next"]}>; rel="next"'
+
+
+async def test_an_untrusted_host_is_a_400_problem_and_writes_nothing(
+    backend: Backend,
+    client: httpx.AsyncClient,
+    start_app: StartApp,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Today any Host is served, and echoed into the Location of what it created."""
+    monkeypatch.setenv("LHS_TRUSTED_HOSTS", json.dumps([TRUSTED]))
+    http = await start_app(Settings(database_url=backend.url))
+    before = await snapshot(backend.engine)
+    body = {"name": "Evil Trust", "organisationType": "trust"}
+    refused = await http.post("/v1/organisations", json=body, headers={"Host": EVIL})
+    assert_problem_of(refused, 400)
+    assert await snapshot(backend.engine) == before
+    served = await http.post("/v1/organisations", json=body, headers={"Host": TRUSTED})
+    assert served.status_code == 201, served.text
+
+
+# The readiness probe. Load balancers call it every few seconds: it must only read.
+
+WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|BEGIN\s+IMMEDIATE|CREATE|ALTER|DROP)\b", re.I)
+
+
+async def test_the_readiness_probe_writes_nothing(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """Today, when the reference model is missing, /_status installs it: a write on every
+    instance's probe path. It should report what it sees and leave installing to start-up and
+    migration. The model rows are put back afterwards for the other tests."""
+    table = SQLModel.metadata.tables["reference_model"]
+    async with backend.engine.begin() as connection:
+        saved = [dict(row._mapping) for row in await connection.execute(select(table))]
+        await connection.execute(table.delete())
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    try:
+        before = await snapshot(backend.engine)
+        event.listen(backend.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            response = await client.get("/_status")
+        finally:
+            event.remove(backend.engine.sync_engine, "before_cursor_execute", record)
+        assert response.status_code in (200, 503), response.text
+        assert statements, "the probe did not reach the database"
+        assert [s for s in statements if WRITE.match(s)] == []
+        assert await snapshot(backend.engine) == before
+    finally:
+        async with backend.engine.begin() as connection:
+            await connection.execute(table.delete())
+            await connection.execute(insert(table), saved)
+
+
+# The OpenAPI document: only JSON Schema 2020-12 and OpenAPI 3.1 keywords in a schema.
+
+JSON_SCHEMA_KEYWORDS = frozenset(
+    {
+        # core
+        "$schema", "$id", "$ref", "$anchor", "$dynamicRef", "$dynamicAnchor", "$vocabulary",
+        "$comment", "$defs",
+        # applicators
+        "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas",
+        "prefixItems", "items", "contains", "properties", "patternProperties",
+        "additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+        # validation
+        "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum",
+        "exclusiveMinimum", "maxLength", "minLength", "pattern", "maxItems", "minItems",
+        "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties",
+        "required", "dependentRequired",
+        # meta-data, format, content
+        "title", "description", "default", "deprecated", "readOnly", "writeOnly", "examples",
+        "format", "contentEncoding", "contentMediaType", "contentSchema",
+        # OpenAPI 3.1 schema object
+        "discriminator", "xml", "externalDocs", "example",
+    }
+)  # fmt: skip
+ONE_SCHEMA = (
+    "not",
+    "if",
+    "then",
+    "else",
+    "items",
+    "contains",
+    "additionalProperties",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "contentSchema",
+)
+SCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+
+
+def schemas_in(schema: Any, where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The schema and every subschema in it, by the keywords that hold subschemas (so that a
+    property named like a keyword, or an example's data, is never taken for one)."""
+    if not isinstance(schema, dict):
+        return
+    yield where, schema
+    for keyword in ONE_SCHEMA:
+        if keyword in schema:
+            yield from schemas_in(schema[keyword], f"{where}/{keyword}")
+    for keyword in SCHEMA_LISTS:
+        for index, sub in enumerate(schema.get(keyword, [])):
+            yield from schemas_in(sub, f"{where}/{keyword}/{index}")
+    for keyword in SCHEMA_MAPS:
+        for name, sub in schema.get(keyword, {}).items():
+            yield from schemas_in(sub, f"{where}/{keyword}/{name}")
+
+
+def document_schemas(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema of the document: components, parameters, bodies, responses, headers."""
+    for name, schema in document.get("components", {}).get("schemas", {}).items():
+        yield from schemas_in(schema, f"#/components/schemas/{name}")
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict):
+                continue
+            here = f"{method.upper()} {path}"
+            for parameter in operation.get("parameters", []):
+                yield from schemas_in(parameter.get("schema"), f"{here} {parameter['name']}")
+            bodies = [("requestBody", operation.get("requestBody", {}))]
+            bodies += [(f"response {s}", r) for s, r in operation.get("responses", {}).items()]
+            for label, body in bodies:
+                for media, content in body.get("content", {}).items():
+                    yield from schemas_in(content.get("schema"), f"{here} {label} {media}")
+                for header, spec in body.get("headers", {}).items():
+                    yield from schemas_in(spec.get("schema"), f"{here} {label} {header}")
+
+
+def committed() -> dict[str, Any]:
+    return dict(json.loads((PROJECT_ROOT / "openapi" / "openapi.json").read_text("utf-8")))
+
+
+def served() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+DOCUMENTS = [pytest.param(committed, id="committed"), pytest.param(served, id="served")]
+
+
+@pytest.mark.parametrize("load", DOCUMENTS)
+def test_every_schema_uses_only_json_schema_keywords(
+    load: Callable[[], dict[str, Any]],
+) -> None:
+    """Today AssetCreate.maturity and AssetUpdate.maturity carry pydantic's "ge"/"le", which
+    no JSON Schema validator or client generator understands."""
+    document = load()
+    found = list(document_schemas(document))
+    assert len(found) > 100  # the walk reaches the schemas
+    unknown = [
+        f"{where}: {key}"
+        for where, schema in found
+        for key in schema
+        if key not in JSON_SCHEMA_KEYWORDS and not key.startswith("x-")
+    ]
+    assert unknown == []
+
+
+def body_validator(document: dict[str, Any], component: str) -> OAS31Validator:
+    """A validator for one component, resolving its $refs within the whole document."""
+    return OAS31Validator({"$ref": f"#/components/schemas/{component}"} | document)
+
+
+@pytest.mark.parametrize("load", DOCUMENTS)
+@pytest.mark.parametrize("component", ["AssetCreate", "AssetUpdate"])
+def test_the_published_schema_refuses_a_maturity_of_98891(
+    load: Callable[[], dict[str, Any]], component: str
+) -> None:
+    """What a generated client or a gateway validating against the document would accept.
+    Today it accepts 98891, which the service then refuses with 422."""
+    validator = body_validator(load(), component)
+    valid = {"area": "data", "name": "Platform", "maturity": 3}
+    assert list(validator.iter_errors(valid)) == []
+    assert not validator.is_valid(valid | {"maturity": 98891})
+    assert not validator.is_valid(valid | {"maturity": -1})
