@@ -1,6 +1,6 @@
 """Many concurrent requests against a real server: every one completes, nothing is lost.
 
-With a sync stack and default pool (issue 2), 128 concurrent connections parked every worker
+With a sync stack and the default pool, 128 concurrent connections parked every worker
 thread on the connection pool and the server stopped answering; here 200 must all succeed.
 """
 
