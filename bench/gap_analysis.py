@@ -5,7 +5,7 @@ Seeds a database (SQLite by default; LHS_BENCH_DATABASE_URL for PostgreSQL) with
   * an ICS of 200 members with 100 assets each,
 then times the real app in-process (httpx over ASGI, so server time without a network) and
 reports each figure beside a reference measured in the same run: a GET of one organisation.
-Targets from issue 3: under 20 ms for the organisation and under 1 s for the system view.
+Targets: under 20 ms for the organisation and under 1 s for the system view.
 """
 
 import asyncio
