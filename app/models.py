@@ -8,9 +8,10 @@ database's CHECK constraints with these, so a member added without one fails the
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Date, ForeignKey, Index, String, Uuid
+from sqlalchemy import JSON, CheckConstraint, Column, Date, Enum, ForeignKey, Index, String, Uuid
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
@@ -24,12 +25,37 @@ from app.vocabulary import (
 )
 
 
-def _in(column: str, values: type[Any]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 def _timestamp() -> Any:
     return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _enum(values: type[StrEnum], name: str, length: int = 32) -> Any:
+    """A string column that holds one of the enum's values, with its own CHECK constraint
+    (named ck_<table>_<name> by the naming convention), read back as the enum member."""
+    return Field(
+        sa_column=Column(
+            Enum(
+                values,
+                name=name,
+                native_enum=False,
+                create_constraint=True,
+                length=length,
+                values_callable=lambda members: [member.value for member in members],
+                validate_strings=True,
+            ),
+            nullable=False,
+        )
+    )
+
+
+class Record(SQLModel):
+    """What every versioned record has: an id, when it was made and changed, and the version
+    that ETag and If-Match carry."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    created_at: datetime = _timestamp()
+    updated_at: datetime = _timestamp()
+    version: int = Field(default=1)
 
 
 def _fk(target: str, *, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
@@ -40,49 +66,38 @@ def _fk(target: str, *, ondelete: str, nullable: bool = False, index: bool = Tru
     )
 
 
-class Organisation(SQLModel, table=True):
+class Organisation(Record, table=True):
     __tablename__ = "organisation"
     __table_args__ = (
-        CheckConstraint(_in("organisation_type", OrganisationType), name="organisation_type"),
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index(None, "created_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(sa_type=String(200))
     ods_code: str | None = Field(default=None, sa_type=String(9), unique=True)
-    organisation_type: str = Field(sa_type=String(32))
+    organisation_type: OrganisationType = _enum(OrganisationType, "organisation_type")
     parent_id: uuid.UUID | None = _fk("organisation.id", ondelete="RESTRICT", nullable=True)
     region: str | None = Field(default=None, sa_type=String(100))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-    version: int = Field(default=1)
 
 
-class Asset(SQLModel, table=True):
+class Asset(Record, table=True):
     __tablename__ = "asset"
     __table_args__ = (
-        CheckConstraint(_in("area", Area), name="area"),
-        CheckConstraint(_in("confidence", Confidence), name="confidence"),
         CheckConstraint("maturity BETWEEN 0 AND 4", name="maturity"),
         Index(None, "organisation_id", "created_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
-    area: str = Field(sa_type=String(32))
+    area: Area = _enum(Area, "area")
     capability_key: str | None = Field(default=None, sa_type=String(64), index=True)
     name: str = Field(sa_type=String(200))
     description: str | None = Field(default=None, sa_type=String(4000))
     maturity: int
-    confidence: str = Field(sa_type=String(32))
+    confidence: Confidence = _enum(Confidence, "confidence")
     evidence: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     owner: str | None = Field(default=None, sa_type=String(200))
     shared_with_members: bool = Field(default=False)
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-    version: int = Field(default=1)
 
 
 class AssetTag(SQLModel, table=True):
@@ -96,32 +111,25 @@ class AssetTag(SQLModel, table=True):
     tag: str = Field(sa_type=String(64), primary_key=True, index=True)
 
 
-class Activity(SQLModel, table=True):
+class Activity(Record, table=True):
     __tablename__ = "activity"
     __table_args__ = (
-        CheckConstraint(_in("area", Area), name="area"),
-        CheckConstraint(_in("activity_type", ActivityType), name="activity_type"),
-        CheckConstraint(_in("status", ActivityStatus), name="status"),
         CheckConstraint(
             "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"
         ),
         Index(None, "organisation_id", "created_at", "id"),
     )
 
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
-    area: str = Field(sa_type=String(32))
+    area: Area = _enum(Area, "area")
     capability_key: str | None = Field(default=None, sa_type=String(64), index=True)
     title: str = Field(sa_type=String(200))
-    activity_type: str = Field(sa_type=String(32))
-    status: str = Field(sa_type=String(16))
+    activity_type: ActivityType = _enum(ActivityType, "activity_type")
+    status: ActivityStatus = _enum(ActivityStatus, "status", length=16)
     start_date: date | None = Field(default=None, sa_type=Date)
     end_date: date | None = Field(default=None, sa_type=Date)
     goal: str | None = Field(default=None, sa_type=String(2000))
     outcome: str | None = Field(default=None, sa_type=String(2000))
-    created_at: datetime = _timestamp()
-    updated_at: datetime = _timestamp()
-    version: int = Field(default=1)
 
 
 class ActivityAsset(SQLModel, table=True):
@@ -157,10 +165,7 @@ class Assessment(SQLModel, table=True):
     """An immutable snapshot of one gap analysis, with the model version it used."""
 
     __tablename__ = "assessment"
-    __table_args__ = (
-        CheckConstraint(_in("scope", Scope), name="scope"),
-        Index(None, "organisation_id", "created_at", "id"),
-    )
+    __table_args__ = (Index(None, "organisation_id", "created_at", "id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
@@ -172,7 +177,7 @@ class Assessment(SQLModel, table=True):
             index=True,
         )
     )
-    scope: str = Field(sa_type=String(16))
+    scope: Scope = _enum(Scope, "scope", length=16)
     overall_score: float
     label: str | None = Field(default=None, sa_type=String(200))
     result: dict[str, Any] = Field(sa_type=JSON, nullable=False)

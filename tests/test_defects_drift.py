@@ -50,6 +50,14 @@ def signature(sql: str) -> Signature:
     return frozenset(literals), frozenset(names), frozenset(numbers)
 
 
+def sql_of(constraint: CheckConstraint) -> str:
+    """The constraint's SQL with its values inlined (an Enum column's CHECK binds them) and
+    its columns unqualified, as the database reports them."""
+    sql = str(constraint.sqltext.compile(compile_kwargs={"literal_binds": True}))
+    table = getattr(constraint, "table", None)
+    return sql.replace(f"{table.name}.", "") if table is not None else sql
+
+
 def expected_checks(metadata: MetaData) -> dict[tuple[str, str], Signature]:
     """(table, constraint name) -> signature, with the naming convention applied."""
     convention = str(metadata.naming_convention["ck"])
@@ -60,7 +68,7 @@ def expected_checks(metadata: MetaData) -> dict[tuple[str, str], Signature]:
                 name = str(constraint.name)
                 if not name.startswith("ck_"):
                     name = convention % {"table_name": table.name, "constraint_name": name}
-                checks[table.name, name] = signature(str(constraint.sqltext))
+                checks[table.name, name] = signature(sql_of(constraint))
     return checks
 
 
@@ -97,7 +105,7 @@ def with_an_extra_organisation_type(metadata: MetaData) -> MetaData:
         if isinstance(c, CheckConstraint) and str(c.name).endswith("organisation_type")
     )
     organisations.constraints.remove(old)
-    widened = str(old.sqltext).replace(")", ", 'hospital')")
+    widened = sql_of(old).replace(")", ", 'hospital')")
     organisations.append_constraint(CheckConstraint(widened, name="organisation_type"))
     return copy
 

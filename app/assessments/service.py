@@ -61,7 +61,7 @@ async def create(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
         reference_model_version=choice.model.version,
-        scope=data.scope.value,
+        scope=data.scope,
         overall_score=score,
         label=data.label,
         result=analysis.model_dump(mode="json", by_alias=True),
