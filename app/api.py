@@ -114,6 +114,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad request (malformed parameter, header or cursor)",
         404: "Not found",
+        406: "No representation in a media type that Accept allows",
         409: "Conflict with the current state",
         412: "If-Match does not match the current version",
         413: "Request body too large",
