@@ -51,7 +51,7 @@ class Page(HTMLParser):
         return re.sub(r"\s+", " ", " ".join(self.text))
 
     def ids(self) -> set[str]:
-        return {a["id"] for _, a in self.tags if a.get("id")}
+        return {a["id"] or "" for _, a in self.tags if "id" in a}
 
 
 def report_url(organisation_id: str, query: str = "") -> str:

@@ -5,13 +5,17 @@ prints to an A4 PDF. Without /usr/bin/chromium the test is skipped, unless
 LHS_REQUIRE_BROWSER=1 (CI sets it): then a missing browser fails the run.
 """
 
+import asyncio
 import os
 import re
+import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
+from app.config import PROJECT_ROOT
+from app.report import spreadsheet
 from tests.report_seed import seed_system
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,7 +33,7 @@ A4_POINTS = (596, 843)
 
 
 def require_browser() -> None:
-    if CHROMIUM.exists():
+    if CHROMIUM.exists() and shutil.which("chromium"):
         return
     message = f"{CHROMIUM} is absent: install it with `apt-get install -y chromium`"
     if os.environ.get("LHS_REQUIRE_BROWSER") == "1":
@@ -90,3 +94,38 @@ async def test_report_renders_and_prints_in_chromium(server: str, tmp_path: Path
     for width, height in boxes:  # every page is A4 (210 x 297 mm in points)
         assert (round(float(width)), round(float(height))) == A4_POINTS
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def readme_block(heading: str) -> str:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split(heading, 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_lists_the_csv_header() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Board report", 1)[1].split("\n## ", 1)[0]
+    listed = re.search(r"`(view, rank,[^`]*)`", section)
+    assert listed is not None
+    assert re.split(r",\s*", listed.group(1)) == list(spreadsheet.COLUMNS)
+
+
+async def test_the_readme_board_report_commands_work(server: str, tmp_path: Path) -> None:
+    """The curl session, then the board report's commands, as written (port aside)."""
+    require_browser()
+    script = readme_block("## A first session with curl") + readme_block("## Board report")
+    script = "set -eu\n" + script.replace("http://127.0.0.1:8000", server)
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, output.decode()
+    screenshot = (tmp_path / "board-report.png").read_bytes()
+    assert screenshot.startswith(b"\x89PNG")
+    assert len(screenshot) > 10_000
+    header = (tmp_path / "recommendations.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.split(",") == list(spreadsheet.COLUMNS)
