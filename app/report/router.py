@@ -1,17 +1,17 @@
 """HTTP for the board report: choose HTML or CSV, gather the analysis, render it."""
 
-import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
 import mimeparse
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
 
 from app.analysis.router import ReferenceModelQuery
 from app.api import problem_responses
-from app.db import SessionDep
+from app.db import SessionsDep
 from app.errors import BadRequest, FieldIssue, NotAcceptable
+from app.http.params import OrganisationIdPath
 from app.report import render, service, spreadsheet
 
 router = APIRouter(tags=["reports"])
@@ -37,12 +37,12 @@ def negotiate(requested: ReportFormat | None, accept: str | None) -> ReportForma
     except mimeparse.MimeTypeParseException as exc:
         raise BadRequest(
             "The Accept header is not a list of media ranges.",
-            errors=[FieldIssue("Accept", str(exc))],
+            errors=[FieldIssue((), str(exc), pointer="Accept")],
         ) from exc
     if not best:
         raise NotAcceptable(
             f"The report is available as {HTML} or {CSV}; Accept allows neither.",
-            errors=[FieldIssue("Accept", f"Allow {HTML} or {CSV}, or use ?format=.")],
+            errors=[FieldIssue((), f"Allow {HTML} or {CSV}, or use ?format=.", pointer="Accept")],
         )
     return ReportFormat.CSV if best == CSV else ReportFormat.HTML
 
@@ -70,8 +70,8 @@ OK: dict[str, Any] = {
     responses={200: OK, **problem_responses(400, 404, 406, 422)},
 )
 async def get_report(
-    organisation_id: Annotated[uuid.UUID, Path(alias="organisationId")],
-    session: SessionDep,
+    organisation_id: OrganisationIdPath,
+    sessions: SessionsDep,
     reference_model: ReferenceModelQuery = None,
     report_format: Annotated[
         ReportFormat | None,
@@ -85,7 +85,7 @@ async def get_report(
     """A printable board report (HTML), or its recommendations as CSV."""
     chosen = negotiate(report_format, accept)
     report = await service.gather(
-        session, organisation_id=organisation_id, model_version=reference_model
+        sessions, organisation_id=organisation_id, model_version=reference_model
     )
     if chosen == ReportFormat.CSV:
         name = report.organisation.ods_code or str(report.organisation.id)

@@ -16,6 +16,7 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
+from app.db import Sessions, read_snapshot
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
 from app.pagination import PageParams
@@ -56,64 +57,80 @@ def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentR
     )
 
 
-async def gather(
-    session: AsyncSession, *, organisation_id: uuid.UUID, model_version: str | None
-) -> Report:
-    # The analysis first: it reads everything else in one snapshot, and it says 404 or 422.
-    analysis = await analysis_service.organisation_analysis(
-        session, organisation_id=organisation_id, model_version=model_version
-    )
-    organisation = OrganisationPublic.model_validate(
-        await organisations_service.get(session, organisation_id)
-    )
+@dataclass(frozen=True)
+class _Stored:
+    """The stored side of a trend, read while the session is open."""
+
+    history: list[AssessmentRef]
+    last: GapAnalysis | SystemGapAnalysis
+
+
+async def _stored(
+    session: AsyncSession, organisation_id: uuid.UUID, scope: Scope
+) -> _Stored | None:
     stored = await assessments_service.recent(
-        session, organisation_id=organisation_id, scope=Scope.ORGANISATION, limit=HISTORY
+        session, organisation_id=organisation_id, scope=scope, limit=HISTORY
     )
+    if not stored:
+        return None
+    return _Stored(
+        history=[assessments_service.ref(a) for a in reversed(stored)],
+        last=assessments_service.analysis_of(stored[0]),
+    )
+
+
+async def gather(
+    sessions: Sessions, *, organisation_id: uuid.UUID, model_version: str | None
+) -> Report:
+    # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
+    analysis, _ = await analysis_service.analyse(
+        sessions,
+        organisation_id=organisation_id,
+        scope=Scope.ORGANISATION,
+        model_version=model_version,
+    )
+    assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
+    async with read_snapshot(sessions) as session:
+        organisation = OrganisationPublic.model_validate(
+            await organisations_service.get(session, organisation_id)
+        )
+        members = await organisations_service.members(
+            session, organisation_id=organisation_id, all_levels=False, page=PageParams(limit=1)
+        )
+        own = await _stored(session, organisation_id, Scope.ORGANISATION)
+        whole = await _stored(session, organisation_id, Scope.SYSTEM) if members else None
     trend = None
-    if stored:
-        last = stored[0]
-        before = assessments_service.analysis_of(last)
-        assert isinstance(before, GapAnalysis)  # organisation scope was asked for
+    if own is not None:
+        assert isinstance(own.last, GapAnalysis)  # organisation scope was asked for
         now = _now(analysis, analysis.summary.score)
         trend = Trend(
-            history=[*map(assessments_service.ref, reversed(stored)), now],
-            since_last=compare(
-                before, analysis, before_ref=assessments_service.ref(last), after_ref=now
-            ),
+            history=[*own.history, now],
+            since_last=compare(own.last, analysis, before_ref=own.history[-1], after_ref=now),
         )
-    members = await organisations_service.members(
-        session, organisation_id=organisation_id, all_levels=False, page=PageParams(limit=1)
-    )
     system, system_trend = None, None
     if members:
-        system = await analysis_service.system_analysis(
-            session, organisation_id=organisation_id, model_version=model_version
+        # Its own snapshot: the system view is a second analysis, as its endpoint makes it.
+        rolled_up, _ = await analysis_service.analyse(
+            sessions,
+            organisation_id=organisation_id,
+            scope=Scope.SYSTEM,
+            model_version=model_version,
         )
-        system_trend = await _system_trend(session, system)
+        assert isinstance(rolled_up, SystemGapAnalysis)  # system scope was asked for
+        system = rolled_up
+        if whole is not None:
+            assert isinstance(whole.last, SystemGapAnalysis)
+            now = _now(system, system.summary.average_score)
+            system_trend = Trend(
+                history=[*whole.history, now],
+                since_last=compare_systems(
+                    whole.last, system, before_ref=whole.history[-1], after_ref=now
+                ),
+            )
     return Report(
         organisation=organisation,
         analysis=analysis,
         trend=trend,
         system=system,
         system_trend=system_trend,
-    )
-
-
-async def _system_trend(
-    session: AsyncSession, system: SystemGapAnalysis
-) -> Trend[SystemAssessmentComparison] | None:
-    stored = await assessments_service.recent(
-        session, organisation_id=system.organisation.id, scope=Scope.SYSTEM, limit=HISTORY
-    )
-    if not stored:
-        return None
-    last = stored[0]
-    before = assessments_service.analysis_of(last)
-    assert isinstance(before, SystemGapAnalysis)  # system scope was asked for
-    now = _now(system, system.summary.average_score)
-    return Trend(
-        history=[*map(assessments_service.ref, reversed(stored)), now],
-        since_last=compare_systems(
-            before, system, before_ref=assessments_service.ref(last), after_ref=now
-        ),
     )
