@@ -114,6 +114,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad request (malformed parameter, header or cursor)",
         404: "Not found",
+        406: "No representation in a media type that Accept allows",
         409: "Conflict with the current state",
         410: "What the Idempotency-Key's first request created has been deleted since",
         412: "If-Match does not match the current version",

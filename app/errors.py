@@ -75,6 +75,13 @@ class MethodNotAllowed(AppError):
     description = "The resource exists but does not support this HTTP method."
 
 
+class NotAcceptable(AppError):
+    status = 406
+    code = "NOT_ACCEPTABLE"
+    title = "Not acceptable"
+    description = "The resource has no representation in a media type the Accept header allows."
+
+
 class Conflict(AppError):
     status = 409
     code = "CONFLICT"

@@ -31,6 +31,7 @@ from app.http.problems import install_problem_handlers
 from app.organisations.router import router as organisations_router
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
+from app.report.router import router as report_router
 
 API_TITLE = "LHS asset-mapping service"
 DESCRIPTION = """\
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reference_router,
         analysis_router,
         assessments_router,
+        report_router,
     ):
         app.include_router(router, prefix="/v1")
 

@@ -18,6 +18,10 @@ LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 # /_status answers 503 with its readiness report (which check failed), not a problem: load
 # balancers and operators read the same body on 200 and 503.
 READINESS_503 = ("/_status", "get", "503")
+# The board report is one resource in two media types, chosen by Accept or ?format=.
+NEGOTIATED = {
+    ("/v1/organisations/{organisationId}/report", "get", "200"): ["text/csv", "text/html"],
+}
 
 Operation = tuple[str, str, dict[str, Any]]
 
@@ -110,13 +114,13 @@ def test_readiness_503_declares_the_readiness_report(document: dict[str, Any]) -
 
 
 def test_one_content_type_per_response(document: dict[str, Any]) -> None:
-    several = [
-        f"{method.upper()} {path} {status}: {sorted(response['content'])}"
+    several = {
+        (path, method, status): sorted(response["content"])
         for path, method, operation in operations(document)
         for status, response in operation["responses"].items()
         if len(response.get("content", {})) > 1
-    ]
-    assert several == []
+    }
+    assert several == NEGOTIATED
 
 
 def test_fastapi_default_validation_error_is_not_in_the_contract(

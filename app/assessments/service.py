@@ -140,3 +140,25 @@ async def compare(
     if isinstance(old, GapAnalysis) and isinstance(new, GapAnalysis):
         return compare_analyses(old, new, **refs)
     raise AssertionError("scopes were checked to match")
+
+
+async def recent(
+    session: AsyncSession, *, organisation_id: uuid.UUID, scope: Scope, limit: int
+) -> list[Assessment]:
+    """An organisation's latest assessments of one scope, newest first: the newest with its
+    stored analysis (to compare with), the rest without it (a trend needs only their scores)."""
+    order = (col(Assessment.created_at).desc(), col(Assessment.id).desc())
+    where = (Assessment.organisation_id == organisation_id, Assessment.scope == scope.value)
+    newest = (
+        await session.exec(select(Assessment).where(*where).order_by(*order).limit(1))
+    ).first()
+    if newest is None:
+        return []
+    older = await session.exec(
+        select(Assessment)
+        .options(defer(cast(QueryableAttribute[Any], Assessment.result)))
+        .where(*where, col(Assessment.id) != newest.id)
+        .order_by(*order)
+        .limit(limit - 1)
+    )
+    return [newest, *older.all()]

@@ -1,0 +1,85 @@
+"""The board report as one self-contained HTML page: a pure function of the report's models.
+
+Jinja2 with autoescape on: every name a user typed (organisations, assets, labels) is escaped.
+The page has no scripts, no event handlers and nothing external; its styles are one static
+<style> block, so a Content-Security-Policy can allow exactly that block by its hash.
+"""
+
+import base64
+import hashlib
+from functools import cache
+
+import jinja2
+
+from app.report import charts, wording
+from app.report.service import Report
+
+TOP_RECOMMENDATIONS = 5
+TOP_SYSTEM_RECOMMENDATIONS = 5
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("app.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        label=wording.label,
+        maturity=wording.maturity,
+        source=wording.source,
+        why=wording.why,
+        day=wording.day,
+        timestamp=wording.timestamp,
+    )
+    return env
+
+
+@cache
+def stylesheet() -> str:
+    source, _, _ = environment().loader.get_source(environment(), "report.css")  # type: ignore[union-attr]
+    return source
+
+
+def style_csp_source() -> str:
+    """The CSP source expression that allows the page's one <style> block, and nothing else."""
+    digest = hashlib.sha256(stylesheet().encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+def html(report: Report) -> str:
+    analysis, system = report.analysis, report.system
+    heat_areas, heat_rows = charts.heat_map(system) if system else ([], [])
+    titles = {g.capability_key: g.title for g in analysis.gaps}
+    return (
+        environment()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            organisation=report.organisation,
+            analysis=analysis,
+            system=system,
+            css=stylesheet(),
+            titles=titles,
+            system_titles={c.capability_key: c.title for c in system.capabilities}
+            if system
+            else {},
+            bars=charts.area_bars(analysis.summary.areas),
+            trend_line=charts.score_line(report.trend.history) if report.trend else None,
+            system_trend_line=(
+                charts.score_line(report.system_trend.history) if report.system_trend else None
+            ),
+            recommendations=analysis.recommendations[:TOP_RECOMMENDATIONS],
+            more_recommendations=max(len(analysis.recommendations) - TOP_RECOMMENDATIONS, 0),
+            system_recommendations=system.recommendations[:TOP_SYSTEM_RECOMMENDATIONS]
+            if system
+            else [],
+            heat_areas=heat_areas,
+            heat_rows=heat_rows,
+            bands=charts.BANDS,
+            recommendation_why=wording.recommendation_why,
+        )
+    )

@@ -1,0 +1,102 @@
+"""HTTP for the board report: choose HTML or CSV, gather the analysis, render it."""
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import mimeparse
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse, Response
+
+from app.analysis.router import ReferenceModelQuery
+from app.api import problem_responses
+from app.db import SessionsDep
+from app.errors import BadRequest, FieldIssue, NotAcceptable
+from app.http.params import OrganisationIdPath
+from app.report import render, service, spreadsheet
+
+router = APIRouter(tags=["reports"])
+
+HTML = "text/html"
+CSV = "text/csv"
+
+
+class ReportFormat(StrEnum):
+    HTML = "html"
+    CSV = "csv"
+
+
+def negotiate(requested: ReportFormat | None, accept: str | None) -> ReportFormat:
+    """?format= wins; otherwise the Accept header's best match, HTML on a tie or when absent."""
+    if requested is not None:
+        return requested
+    if not accept or not accept.strip():
+        return ReportFormat.HTML
+    try:
+        # Ties go to the last type listed: HTML.
+        best = str(mimeparse.best_match([CSV, HTML], accept))
+    except mimeparse.MimeTypeParseException as exc:
+        raise BadRequest(
+            "The Accept header is not a list of media ranges.",
+            errors=[FieldIssue((), str(exc), pointer="Accept")],
+        ) from exc
+    if not best:
+        raise NotAcceptable(
+            f"The report is available as {HTML} or {CSV}; Accept allows neither.",
+            errors=[FieldIssue((), f"Allow {HTML} or {CSV}, or use ?format=.", pointer="Accept")],
+        )
+    return ReportFormat.CSV if best == CSV else ReportFormat.HTML
+
+
+_CSV_HEADER = "\n".join(f"- `{name}`: {meaning}" for name, meaning in spreadsheet.COLUMNS.items())
+OK: dict[str, Any] = {
+    "description": "The report as a self-contained HTML page, or its recommendations as CSV.",
+    "content": {
+        HTML: {"schema": {"type": "string"}},
+        CSV: {
+            "schema": {
+                "type": "string",
+                "description": "UTF-8 with a byte-order mark, one row per recommendation, "
+                "this header:\n" + _CSV_HEADER,
+            }
+        },
+    },
+}
+
+
+@router.get(
+    "/organisations/{organisationId}/report",
+    operation_id="reports-get",
+    response_class=HTMLResponse,
+    responses={200: OK, **problem_responses(400, 404, 406, 422)},
+)
+async def get_report(
+    organisation_id: OrganisationIdPath,
+    sessions: SessionsDep,
+    reference_model: ReferenceModelQuery = None,
+    report_format: Annotated[
+        ReportFormat | None,
+        Query(
+            alias="format",
+            description="html or csv; overrides Accept. Default: Accept's choice, else html.",
+        ),
+    ] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """A printable board report (HTML), or its recommendations as CSV."""
+    chosen = negotiate(report_format, accept)
+    report = await service.gather(
+        sessions, organisation_id=organisation_id, model_version=reference_model
+    )
+    if chosen == ReportFormat.CSV:
+        name = report.organisation.ods_code or str(report.organisation.id)
+        day = report.analysis.generated_at.date().isoformat()
+        filename = f"lhs-recommendations-{name}-{day}.csv"
+        return Response(
+            spreadsheet.render(report.analysis, report.system),
+            media_type=spreadsheet.MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Vary": "Accept",
+            },
+        )
+    return HTMLResponse(render.html(report), headers={"Vary": "Accept"})

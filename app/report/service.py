@@ -1,0 +1,136 @@
+"""Gather what the board report shows: the analyses, the system view and the trends, all as
+the API's own response models (the report renders nothing the API does not also return)."""
+
+import uuid
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.analysis import service as analysis_service
+from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
+from app.assessments import service as assessments_service
+from app.assessments.compare import compare, compare_systems
+from app.assessments.schemas import (
+    AssessmentComparison,
+    AssessmentRef,
+    SystemAssessmentComparison,
+)
+from app.db import Sessions, read_snapshot
+from app.organisations import service as organisations_service
+from app.organisations.schemas import OrganisationPublic
+from app.pagination import PageParams
+from app.vocabulary import Scope
+
+HISTORY = 12
+# The live analysis is not stored, so it has no id of its own; the report never shows this one.
+LIVE_ID = uuid.UUID(int=0)
+
+C = TypeVar("C", AssessmentComparison, SystemAssessmentComparison)
+
+
+@dataclass(frozen=True)
+class Trend(Generic[C]):
+    """Overall scores of the stored assessments, oldest first, then today's; and what changed
+    since the newest stored one."""
+
+    history: list[AssessmentRef]
+    since_last: C
+
+
+@dataclass(frozen=True)
+class Report:
+    organisation: OrganisationPublic
+    analysis: GapAnalysis
+    trend: Trend[AssessmentComparison] | None
+    system: SystemGapAnalysis | None
+    system_trend: Trend[SystemAssessmentComparison] | None
+
+
+def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
+    return AssessmentRef(
+        id=LIVE_ID,
+        created_at=analysis.generated_at,
+        reference_model=analysis.reference_model,
+        overall_score=score,
+        label="Now",
+    )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The stored side of a trend, read while the session is open."""
+
+    history: list[AssessmentRef]
+    last: GapAnalysis | SystemGapAnalysis
+
+
+async def _stored(
+    session: AsyncSession, organisation_id: uuid.UUID, scope: Scope
+) -> _Stored | None:
+    stored = await assessments_service.recent(
+        session, organisation_id=organisation_id, scope=scope, limit=HISTORY
+    )
+    if not stored:
+        return None
+    return _Stored(
+        history=[assessments_service.ref(a) for a in reversed(stored)],
+        last=assessments_service.analysis_of(stored[0]),
+    )
+
+
+async def gather(
+    sessions: Sessions, *, organisation_id: uuid.UUID, model_version: str | None
+) -> Report:
+    # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
+    analysis, _ = await analysis_service.analyse(
+        sessions,
+        organisation_id=organisation_id,
+        scope=Scope.ORGANISATION,
+        model_version=model_version,
+    )
+    assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
+    async with read_snapshot(sessions) as session:
+        organisation = OrganisationPublic.model_validate(
+            await organisations_service.get(session, organisation_id)
+        )
+        members = await organisations_service.members(
+            session, organisation_id=organisation_id, all_levels=False, page=PageParams(limit=1)
+        )
+        own = await _stored(session, organisation_id, Scope.ORGANISATION)
+        whole = await _stored(session, organisation_id, Scope.SYSTEM) if members else None
+    trend = None
+    if own is not None:
+        assert isinstance(own.last, GapAnalysis)  # organisation scope was asked for
+        now = _now(analysis, analysis.summary.score)
+        trend = Trend(
+            history=[*own.history, now],
+            since_last=compare(own.last, analysis, before_ref=own.history[-1], after_ref=now),
+        )
+    system, system_trend = None, None
+    if members:
+        # Its own snapshot: the system view is a second analysis, as its endpoint makes it.
+        rolled_up, _ = await analysis_service.analyse(
+            sessions,
+            organisation_id=organisation_id,
+            scope=Scope.SYSTEM,
+            model_version=model_version,
+        )
+        assert isinstance(rolled_up, SystemGapAnalysis)  # system scope was asked for
+        system = rolled_up
+        if whole is not None:
+            assert isinstance(whole.last, SystemGapAnalysis)
+            now = _now(system, system.summary.average_score)
+            system_trend = Trend(
+                history=[*whole.history, now],
+                since_last=compare_systems(
+                    whole.last, system, before_ref=whole.history[-1], after_ref=now
+                ),
+            )
+    return Report(
+        organisation=organisation,
+        analysis=analysis,
+        trend=trend,
+        system=system,
+        system_trend=system_trend,
+    )
