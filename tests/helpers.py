@@ -4,7 +4,6 @@ from typing import Any
 
 import httpx
 
-
 # What the evidence rules ask of a checked claim: a link for "evidenced", a named reviewer
 # and a date for "peer_reviewed".
 EVIDENCE = [{"title": "Evaluation report", "url": "https://example.nhs.uk/report.pdf"}]

@@ -5,8 +5,15 @@ from typing import Any
 import httpx
 
 from tests.conftest import QueryCounter
-from tests.helpers import EVIDENCED, assert_problem, create_activity, create_asset, create_organisation
-
+from tests.helpers import (
+    EVIDENCE,
+    EVIDENCED,
+    PEER_REVIEWED,
+    assert_problem,
+    create_activity,
+    create_asset,
+    create_organisation,
+)
 
 V2024 = "?referenceModel=2024.1"
 
@@ -38,7 +45,7 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
         area="technology",
         capabilityKey="digital-infrastructure",
         maturity=3,
-        confidence="peer_reviewed",
+        **PEER_REVIEWED,
     )
     met = await analysis(client, trust["id"], V2024)
     assert "digital-infrastructure" not in keys(met)
@@ -61,7 +68,9 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
     assert (why["reportedMaturity"], why["currentMaturity"], why["confidenceDiscount"]) == (3, 2, 1)
 
     await client.patch(
-        url, json={"confidence": "evidenced", "maturity": 2}, headers={"If-Match": 'W/"2"'}
+        url,
+        json={"confidence": "evidenced", "maturity": 2, "evidence": EVIDENCE},
+        headers={"If-Match": 'W/"2"'},
     )
     lower = await analysis(client, trust["id"], V2024)
     assert "digital-infrastructure" in keys(lower)

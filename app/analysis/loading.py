@@ -84,7 +84,7 @@ async def aggregated_claims(
     own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
     shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
     links = _has_links(col(Asset.evidence))
-    reviewed = col(Asset.reviewed_at).is_not(None)
+    reviewed = col(Asset.reviewed_by).is_not(None)
     assets = await fetch_rows(
         session,
         sa_select(
@@ -122,7 +122,7 @@ async def aggregated_claims(
         own[organisation_id].append(claim)
         if is_shared:
             shared[organisation_id].append(claim)
-    has_outcome = col(Activity.outcome).is_not(None)
+    has_outcome = col(Activity.outcome).is_not(None) | _has_links(col(Activity.evidence))
     activities = await fetch_rows(
         session,
         sa_select(
@@ -142,6 +142,7 @@ async def aggregated_claims(
             has_outcome,
         ),
     )
+    # For an activity, an outcome and an evidence link prove the same thing: the work happened.
     for organisation_id, key, status, outcome in activities:
         own[organisation_id].append(
             Claim(
@@ -180,7 +181,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Asset.maturity),
             col(Asset.confidence),
             col(Asset.evidence),
-            col(Asset.reviewed_at),
+            col(Asset.reviewed_by),
         ).where(
             (col(Asset.organisation_id) == organisation.id)
             | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
@@ -197,6 +198,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Activity.status),
             col(Activity.goal),
             col(Activity.outcome),
+            col(Activity.evidence),
         ).where(col(Activity.organisation_id) == organisation.id),
     )
     assessments = await session.exec(
@@ -230,9 +232,9 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
                     reviewed=reviewed is not None,
                 )
             )
-    for activity_id, area, key, title, activity_type, status, goal, outcome in activity_rows:
+    for activity_id, area, key, title, kind_, status, goal, outcome, links in activity_rows:
         state = ActivityStatus(status)
-        kind = ActivityType(activity_type)
+        kind = ActivityType(kind_)
         areas.add(Area(area))
         unlinked += key is None
         if state != ActivityStatus.STOPPED:
@@ -255,6 +257,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
                     organisation.id,
                     activity_id,
                     title,
+                    evidence_links=len(links or []),
                     has_outcome=outcome is not None,
                 )
             )
