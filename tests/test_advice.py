@@ -325,7 +325,8 @@ async def test_peers_are_credited_as_the_organisation_credits_itself(
                     **rng.choice(proofs),
                 )
             else:
-                extra = rng.choice([{}, {"outcome": "Done"}, {"evidence": EVIDENCE}])
+                extras: list[Json] = [{}, {"outcome": "Done"}, {"evidence": EVIDENCE}]
+                extra = rng.choice(extras)
                 status = rng.choice(["planned", "active", "completed", "stopped"])
                 await create_activity(
                     client,

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.api import ApiModel
-from app.reference.schemas import NationalEnabler, Source
+from app.reference.parts import NationalEnabler, Source
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
 
 
