@@ -258,3 +258,63 @@ def test_citations_say_whether_the_report_or_the_model_makes_the_link() -> None:
         assert key in BY_KEY
     better_care = [c.key for c in MODEL.capabilities if "Better Care Loop" in str(c.model_dump())]
     assert better_care == ["decision-support-tools"]
+
+
+def test_the_worked_scenarios_of_the_docs() -> None:
+    """docs/gap-analysis.md, "Three worked scenarios": the trust and the ICS."""
+    data_and_tech = [c for c in MODEL.capabilities if c.area in (Area.DATA, Area.TECHNOLOGY)]
+    strong = tuple(proven(c.key, n) for n, c in enumerate(data_and_tech, start=10))
+    trust = run(*strong, kind=OrganisationType.ACUTE_TRUST)
+    assert [r.capability_key for r in trust.recommendations[:8]] == [
+        "care-improvement-priorities",
+        "learning-community",
+        "service-user-voice",
+        "improvement-ambition",
+        "senior-learning-leadership",
+        "improvement-capability",
+        "leadership-at-all-levels",
+        "learning-culture",
+    ]
+
+    def done(key: str, n: int) -> Claim:
+        return activity(key, n, has_outcome=True)
+
+    members = [
+        member(0, OrganisationType.ACUTE_TRUST, *strong),
+        member(
+            1,
+            OrganisationType.MENTAL_HEALTH_TRUST,
+            done("learning-community", 1),
+            done("service-user-voice", 2),
+            proven("learning-culture", 3),
+            done("care-improvement-priorities", 4),
+        ),
+        member(2, OrganisationType.GP_FEDERATION),
+        member(
+            3,
+            OrganisationType.LOCAL_AUTHORITY,
+            proven("information-governance", 5),
+            proven("digital-infrastructure", 6),
+        ),
+        member(
+            4,
+            OrganisationType.COMMUNITY_TRUST,
+            proven("improvement-capability", 7),
+            done("frontline-improvement-support", 8),
+            proven("senior-learning-leadership", 9),
+        ),
+    ]
+    system = engine.analyse_system(ORG, members, MODEL, generated_at=WHEN)
+    top = [
+        (r.capability_key, r.strategy, [o.name for o in r.spread_from])
+        for r in system.recommendations[:7]
+    ]
+    assert top == [
+        ("care-improvement-priorities", Strategy.SPREAD, ["Member 1"]),
+        ("learning-community", Strategy.SPREAD, ["Member 1"]),
+        ("service-user-voice", Strategy.SPREAD, ["Member 1"]),
+        ("improvement-ambition", Strategy.EACH_MEMBER, []),
+        ("senior-learning-leadership", Strategy.SPREAD, ["Member 4"]),
+        ("leadership-at-all-levels", Strategy.EACH_MEMBER, []),
+        ("improvement-capability", Strategy.SPREAD, ["Member 4"]),
+    ]
