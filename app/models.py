@@ -97,6 +97,7 @@ class Asset(Record, table=True):
     evidence: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON, nullable=False)
     owner: str | None = Field(default=None, sa_type=String(200))
     shared_with_members: bool = Field(default=False)
+    reviewed_by: str | None = Field(default=None, sa_type=String(200))
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -130,6 +131,7 @@ class Activity(Record, table=True):
     end_date: date | None = Field(default=None, sa_type=Date)
     goal: str | None = Field(default=None, sa_type=String(2000))
     outcome: str | None = Field(default=None, sa_type=String(2000))
+    evidence: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON, nullable=False)
 
 
 class ActivityAsset(SQLModel, table=True):

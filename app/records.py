@@ -5,7 +5,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 from typing import Any, Protocol, TypeVar
 
 from sqlmodel import SQLModel, select
@@ -74,11 +73,6 @@ def apply(row: Versioned, updates: dict[str, Any], *, also_changed: bool = False
     row.version += 1
     row.updated_at = utcnow()
     return True
-
-
-def plain(values: dict[str, Any]) -> dict[str, Any]:
-    """Enum members as their stored values, for the string columns."""
-    return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}
 
 
 async def children(

@@ -13,10 +13,22 @@ class Area(StrEnum):
 
 
 class OrganisationType(StrEnum):
+    """Kinds of organisation, refined where the advice differs (as the NHS digital maturity
+    assessment separates acute, mental health, community and ambulance trusts).
+
+    ``trust`` is kept for records and callers that do not say which kind of trust: the model
+    treats it as a trust of any kind (docs/decisions.md).
+    """
+
     TRUST = "trust"
+    ACUTE_TRUST = "acute_trust"
+    MENTAL_HEALTH_TRUST = "mental_health_trust"
+    COMMUNITY_TRUST = "community_trust"
+    AMBULANCE_TRUST = "ambulance_trust"
     ICB = "icb"
     ICS = "ics"
     PRIMARY_CARE_NETWORK = "primary_care_network"
+    GP_FEDERATION = "gp_federation"
     GP_PRACTICE = "gp_practice"
     LOCAL_AUTHORITY = "local_authority"
     NETWORK = "network"
@@ -82,9 +94,26 @@ class Audience(StrEnum):
 
 
 class LoopStage(StrEnum):
-    """Where a capability sits in HDR UK's Better Care Loop (practice -> data -> knowledge)."""
+    """Where a capability sits in the LHS learning cycle: practice -> data -> knowledge ->
+    practice (the general cycle of the LHS literature; HDR UK's Better Care Loop is narrower,
+    about developing and spreading analytics tools)."""
 
     PRACTICE_TO_DATA = "practice_to_data"
     DATA_TO_KNOWLEDGE = "data_to_knowledge"
     KNOWLEDGE_TO_PRACTICE = "knowledge_to_practice"
     ENABLING = "enabling"
+
+
+class Derivation(StrEnum):
+    """How a capability's citation relates to the report."""
+
+    DIRECT = "direct"
+    MODELLING_DECISION = "modelling_decision"
+
+
+class Travel(StrEnum):
+    """How a capability moves between the members of a system."""
+
+    SHAREABLE = "shareable"
+    SPREAD_BY_LEARNING = "spread_by_learning"
+    LOCAL_ONLY = "local_only"

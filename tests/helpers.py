@@ -4,6 +4,16 @@ from typing import Any
 
 import httpx
 
+# What the evidence rules ask of a checked claim: a link for "evidenced", a named reviewer
+# and a date for "peer_reviewed".
+EVIDENCE = [{"title": "Evaluation report", "url": "https://example.nhs.uk/report.pdf"}]
+EVIDENCED = {"confidence": "evidenced", "evidence": EVIDENCE}
+PEER_REVIEWED = {
+    "confidence": "peer_reviewed",
+    "reviewedBy": "Bradford Teaching Hospitals QI team",
+    "reviewedAt": "2026-01-10T09:00:00Z",
+}
+
 
 async def create_organisation(client: httpx.AsyncClient, **fields: Any) -> dict[str, Any]:
     body = {"name": "Test Trust", "organisationType": "trust"} | fields

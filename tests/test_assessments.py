@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import Backend, snapshot
-from tests.helpers import assert_problem, create_asset, create_organisation
+from tests.helpers import EVIDENCED, assert_problem, create_asset, create_organisation
 
 Json = dict[str, Any]
 AREAS = {"data", "technology", "learning_communities", "improvement"}
@@ -17,6 +17,7 @@ AT_TARGET = {
     "name": "Electronic patient record",
     "maturity": 3,
     "confidence": "evidenced",
+    "evidence": [{"title": "EPR go-live report", "url": "https://example.nhs.uk/epr.pdf"}],
 }
 
 
@@ -47,14 +48,14 @@ async def test_create_stores_the_current_gap_analysis(client: httpx.AsyncClient)
     body = response.json()
     assert response.headers["location"].endswith(f"/v1/assessments/{body['id']}")
     assert body["organisationId"] == org["id"]
-    assert body["referenceModel"]["version"] == "2024.1"
+    assert body["referenceModel"]["version"] == "2026.1"  # the default
     assert body["label"] == "Q1 board report"
     analysis = body["analysis"]
     assert body["overallScore"] == analysis["summary"]["score"]
     assert body["scope"] == analysis["scope"] == "organisation"
     assert analysis["organisation"] == {"id": org["id"], "name": "Leeds Trust"}
-    assert analysis["referenceModel"]["version"] == "2024.1"
-    assert len(analysis["gaps"]) == 26
+    assert analysis["referenceModel"]["version"] == "2026.1"
+    assert len(analysis["gaps"]) == 30
     platform = next(g for g in analysis["gaps"] if g["capabilityKey"] == "data-platform")
     assert platform["status"] == "needs_development"
     assert {k: v for k, v in analysis.items() if k != "generatedAt"} == {
@@ -213,7 +214,7 @@ async def test_a_system_assessment_tracks_coverage_across_members(
             area="improvement",
             capabilityKey="learning-culture",
             maturity=3,
-            confidence="evidenced",
+            **EVIDENCED,
         )
     second = await client.post(url, json={"scope": "system"})
     comparison = await client.get(

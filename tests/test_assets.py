@@ -22,6 +22,7 @@ EVERY_FIELD: dict[str, Any] = {
     "owner": "Chief Data Officer",
     "tags": ["Shared-Care", " analytics ", "shared-care", "AI"],
     "sharedWithMembers": True,
+    "reviewedBy": "Bradford Teaching Hospitals data team",
     "reviewedAt": "2024-05-01T09:00:00Z",
 }
 
@@ -63,6 +64,7 @@ async def test_create_and_read_every_field(client: httpx.AsyncClient) -> None:
     assert body["tags"] == ["ai", "analytics", "shared-care"]
     assert body["sharedWithMembers"] is True
     assert body["reviewedAt"] == "2024-05-01T09:00:00Z"
+    assert body["reviewedBy"] == "Bradford Teaching Hospitals data team"
     assert body["createdAt"].endswith("Z")
     assert body["updatedAt"].endswith("Z")
     assert body["version"] == 1

@@ -5,7 +5,17 @@ from typing import Any
 import httpx
 
 from tests.conftest import QueryCounter
-from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
+from tests.helpers import (
+    EVIDENCE,
+    EVIDENCED,
+    PEER_REVIEWED,
+    assert_problem,
+    create_activity,
+    create_asset,
+    create_organisation,
+)
+
+V2024 = "?referenceModel=2024.1"
 
 
 async def analysis(client: httpx.AsyncClient, organisation_id: str, query: str = "") -> Any:
@@ -21,8 +31,9 @@ def keys(body: Any) -> list[str]:
 async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_it_back(
     client: httpx.AsyncClient,
 ) -> None:
+    """Model 2024.1's rules: a peer-reviewed claim needs no named reviewer there."""
     trust = await create_organisation(client)
-    empty = await analysis(client, trust["id"])
+    empty = await analysis(client, trust["id"], V2024)
     assert empty["organisation"] == {"id": trust["id"], "name": trust["name"]}
     assert empty["referenceModel"] == {"version": "2024.1"}
     assert empty["summary"]["score"] == 0
@@ -34,9 +45,9 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
         area="technology",
         capabilityKey="digital-infrastructure",
         maturity=3,
-        confidence="peer_reviewed",
+        **PEER_REVIEWED,
     )
-    met = await analysis(client, trust["id"])
+    met = await analysis(client, trust["id"], V2024)
     assert "digital-infrastructure" not in keys(met)
     gap = next(g for g in met["gaps"] if g["capabilityKey"] == "digital-infrastructure")
     assert gap["status"] == "met"
@@ -49,7 +60,7 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
         url, json={"confidence": "self_assessed"}, headers={"If-Match": 'W/"1"'}
     )
     assert weaker.status_code == 200
-    back = await analysis(client, trust["id"])
+    back = await analysis(client, trust["id"], V2024)
     assert "digital-infrastructure" in keys(back)
     why = next(
         r["why"] for r in back["recommendations"] if r["capabilityKey"] == "digital-infrastructure"
@@ -57,9 +68,11 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
     assert (why["reportedMaturity"], why["currentMaturity"], why["confidenceDiscount"]) == (3, 2, 1)
 
     await client.patch(
-        url, json={"confidence": "evidenced", "maturity": 2}, headers={"If-Match": 'W/"2"'}
+        url,
+        json={"confidence": "evidenced", "maturity": 2, "evidence": EVIDENCE},
+        headers={"If-Match": 'W/"2"'},
     )
-    lower = await analysis(client, trust["id"])
+    lower = await analysis(client, trust["id"], V2024)
     assert "digital-infrastructure" in keys(lower)
     assert (
         next(g for g in lower["gaps"] if g["capabilityKey"] == "digital-infrastructure")["status"]
@@ -78,7 +91,7 @@ async def test_shared_assets_count_for_members_and_peers_are_offered_for_spread(
         ics["id"],
         capabilityKey="data-platform",
         maturity=3,
-        confidence="evidenced",
+        **EVIDENCED,
         sharedWithMembers=True,
     )
     await create_asset(
@@ -87,7 +100,7 @@ async def test_shared_assets_count_for_members_and_peers_are_offered_for_spread(
         area="improvement",
         capabilityKey="improvement-capability",
         maturity=4,
-        confidence="evidenced",
+        **EVIDENCED,
     )
     body = await analysis(client, leeds["id"])
     platform = next(g for g in body["gaps"] if g["capabilityKey"] == "data-platform")
@@ -113,7 +126,7 @@ async def test_system_view_rolls_up_members(client: httpx.AsyncClient) -> None:
             area="improvement",
             capabilityKey="learning-culture",
             maturity=3,
-            confidence="evidenced",
+            **EVIDENCED,
         )
     body = await analysis(client, ics["id"], "?scope=system")
     assert body["scope"] == "system"

@@ -33,11 +33,13 @@ async def test_the_curl_session_of_the_readme_runs(server: str, client: httpx.As
     output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
     text = output.decode()
     assert process.returncode == 0, text
-    assert "1 Digital maturity and core infrastructure - score" in text  # what to do first
+    # What to do first: Box 11 step 1, which gettingStarted names too.
+    assert "1 Where care needs improving, and who is already working on it - score" in text
+    assert "- Box 11 step 1 -" in text
     assert '"scope": "system"' in text
     organisations = (await client.get("/v1/organisations")).json()["items"]
     assert {o["name"] for o in organisations} == {"West Yorkshire ICS", "Leeds Teaching Hospitals"}
-    trust = next(o for o in organisations if o["organisationType"] == "trust")
+    trust = next(o for o in organisations if o["organisationType"] == "acute_trust")
     assert trust["odsCode"] == "RR8"
     assessments = (await client.get(f"/v1/organisations/{trust['id']}/assessments")).json()
     assert [a["label"] for a in assessments["items"]] == ["Baseline"]

@@ -26,8 +26,11 @@ VARIANT = "2024.1-wy"
 Json = dict[str, Any]
 
 
-async def shipped(client: httpx.AsyncClient) -> Json:
-    response = await client.get(f"{MODEL}/2024.1")
+VERSIONS = ["2024.1", "2026.1"]
+
+
+async def shipped(client: httpx.AsyncClient, version: str = "2024.1") -> Json:
+    response = await client.get(f"{MODEL}/{version}")
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -54,15 +57,18 @@ async def put_variant(client: httpx.AsyncClient, body: Json) -> httpx.Response:
     return response
 
 
-async def test_list_shows_the_shipped_model_as_default(client: httpx.AsyncClient) -> None:
+async def test_list_shows_both_shipped_models_and_the_newer_as_default(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get(MODEL)
     assert response.status_code == 200
-    items = response.json()["items"]
-    shipped_item = next(m for m in items if m["version"] == "2024.1")
-    assert shipped_item["isDefault"] is True
-    assert shipped_item["capabilityCount"] == 26
-    assert shipped_item["basedOn"] is None
-    assert [m["version"] for m in items if m["isDefault"]] == ["2024.1"]
+    items = {m["version"]: m for m in response.json()["items"]}
+    assert items["2024.1"]["isDefault"] is False
+    assert items["2024.1"]["capabilityCount"] == 26
+    assert items["2026.1"]["capabilityCount"] == 30
+    assert items["2024.1"]["basedOn"] is None
+    assert items["2026.1"]["basedOn"] is None
+    assert [v for v, m in items.items() if m["isDefault"]] == ["2026.1"]
 
 
 async def test_shipped_model_has_every_field_of_a_capability(client: httpx.AsyncClient) -> None:
@@ -105,11 +111,12 @@ def citations(model: Json, table: int) -> dict[str, list[tuple[int, int]]]:
     return cited
 
 
+@pytest.mark.parametrize("version", VERSIONS)
 @pytest.mark.parametrize("table", [3, 4])
 async def test_every_table_row_is_traceable_with_its_percentage(
-    client: httpx.AsyncClient, table: int
+    client: httpx.AsyncClient, table: int, version: str
 ) -> None:
-    model = await shipped(client)
+    model = await shipped(client, version)
     cited = citations(model, table)
     expected = PERCENTAGES[table]
     for key, rows in cited.items():
@@ -127,6 +134,7 @@ async def test_every_table_row_is_traceable_with_its_percentage(
 
 @pytest.mark.parametrize("table", [3, 4])
 async def test_weights_keep_the_reports_order(client: httpx.AsyncClient, table: int) -> None:
+    """Model 2024.1. (2026.1 ranks by Table 4, then Table 3: test_engine_advice.py.)"""
     model = await shipped(client)
     weight = {c["key"]: c["weight"] for c in model["capabilities"]}
     cited = citations(model, table)
@@ -136,8 +144,11 @@ async def test_weights_keep_the_reports_order(client: httpx.AsyncClient, table: 
                 assert weight[a] >= weight[b], f"{a} cites more than {b} but weighs less"
 
 
-async def test_shipped_weights_follow_the_stated_derivation(client: httpx.AsyncClient) -> None:
-    model = await shipped(client)
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_shipped_weights_follow_the_stated_derivation(
+    client: httpx.AsyncClient, version: str
+) -> None:
+    model = await shipped(client, version)
     for c in model["capabilities"]:
         percentages = [s["percentage"] for s in c["sources"] if s.get("percentage") is not None]
         expected = max(percentages) / 100 if percentages else 0.30
@@ -172,7 +183,7 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     items = {m["version"]: m for m in (await client.get(MODEL)).json()["items"]}
     assert items[VARIANT]["isDefault"] is False
     assert items[VARIANT]["basedOn"] == "2024.1"
-    assert items["2024.1"]["isDefault"] is True
+    assert items["2026.1"]["isDefault"] is True
 
     org = await create_organisation(client)
     url = f"/v1/organisations/{org['id']}/gap-analysis"
@@ -181,7 +192,7 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     weights = {r["capabilityKey"]: r["why"]["weight"] for r in analysis["recommendations"]}
     assert weights["interoperable-data-sharing"] == 0.7
     default = (await client.get(url)).json()
-    assert default["referenceModel"]["version"] == "2024.1"
+    assert default["referenceModel"]["version"] == "2026.1"
 
 
 async def test_omitted_weights_are_derived(client: httpx.AsyncClient) -> None:

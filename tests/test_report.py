@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from app.reference.parts import Source
 from app.report import render, spreadsheet, wording
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_organisation
@@ -116,9 +117,7 @@ async def test_report_shows_the_organisation_its_scores_and_what_to_do(
     assert f"Priority score {first['priorityScore']:g}" in words
     assert all(action in words for action in first["actions"])
     source = first["sources"][0]
-    assert (f"Table {source['table']}, rank {source['rank']}" in words) or (
-        f"Recommendation {source.get('recommendation')}" in words
-    )
+    assert wording.source(Source.model_validate(source)) in words
     # Getting started and the learning cycle.
     for step in live["gettingStarted"]["steps"]:
         assert step["title"] in words

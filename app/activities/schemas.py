@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, field_validator
 
 from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
-from app.assets.schemas import CapabilityKey
+from app.assets.schemas import CapabilityKey, EvidenceLink, EvidenceLinks
 from app.fields import IsoDate, Text200, Text2000
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
@@ -46,7 +46,12 @@ class ActivityCreate(ApiInput):
     end_date: IsoDate | None = None
     asset_ids: AssetIds = []
     goal: Goal | None = None
-    outcome: Goal | None = None
+    outcome: Goal | None = Field(
+        default=None,
+        description="What the work achieved. Without an outcome or evidence, an activity counts "
+        "at most 'developing' (model 2026.1).",
+    )
+    evidence: EvidenceLinks = []
 
     @field_validator("end_date")
     @classmethod
@@ -60,7 +65,7 @@ class ActivityCreate(ApiInput):
 class ActivityUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
 
-    not_null = frozenset({"area", "title", "activity_type", "status", "asset_ids"})
+    not_null = frozenset({"area", "title", "activity_type", "status", "asset_ids", "evidence"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"status": "completed", "outcome": "Falls down 24%"}]}
@@ -76,6 +81,7 @@ class ActivityUpdate(ApiPatch):
     asset_ids: AssetIds | None = None
     goal: Goal | None = None
     outcome: Goal | None = None
+    evidence: EvidenceLinks | None = None
 
 
 class ActivityFilters(ApiQuery):
@@ -97,6 +103,7 @@ class ActivityPublic(ApiModel):
     asset_ids: list[uuid.UUID]
     goal: str | None
     outcome: str | None
+    evidence: list[EvidenceLink] = []
     created_at: datetime
     updated_at: datetime
     version: int

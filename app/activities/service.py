@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
+from app.assets.schemas import stored_links
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
@@ -73,9 +74,9 @@ async def create(
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
     asset_ids = list(dict.fromkeys(data.asset_ids))
-    activity = Activity(
-        organisation_id=organisation_id, **records.plain(data.model_dump(exclude={"asset_ids"}))
-    )
+    values = data.model_dump(exclude={"asset_ids"})
+    values["evidence"] = stored_links(data.evidence)
+    activity = Activity(organisation_id=organisation_id, **values)
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
     await session.flush()
@@ -108,7 +109,9 @@ async def update(
         await _check_assets(session, organisation_id=activity.organisation_id, asset_ids=asset_ids)
         asset_ids = sorted(set(asset_ids))
     links_changed = asset_ids is not None and asset_ids != current_links
-    records.apply(activity, records.plain(updates), also_changed=links_changed)
+    if "evidence" in updates:
+        updates["evidence"] = stored_links(data.evidence or [])
+    records.apply(activity, updates, also_changed=links_changed)
     if links_changed:
         await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)

@@ -1,8 +1,10 @@
 """Load what the engine needs in a fixed number of queries, whatever the number of records.
 
 The organisation's own records are read in full (they are explained in the output); the rest
-of its system is read as aggregates (one row per organisation and capability), which is all the
-engine needs to tell who meets what.
+of its system is read as aggregates: the best maturity per organisation, capability and every
+combination of what the evidence rules look at (confidence, links, reviewer, outcome), a
+bounded number of rows whatever the number of assets. Crediting is left to the engine
+(credit.py), so one rule serves both.
 """
 
 import uuid
@@ -10,18 +12,25 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import case, func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import OrganisationRef
-from app.analysis.scoring import ACTIVITY_MATURITY
 from app.db import fetch_rows
 from app.models import Activity, Assessment, Asset, Organisation
 from app.organisations import hierarchy
-from app.vocabulary import ActivityStatus, ActivityType, Area, CapabilityKind, Confidence
+from app.vocabulary import (
+    ActivityStatus,
+    ActivityType,
+    Area,
+    CapabilityKind,
+    Confidence,
+    OrganisationType,
+)
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,7 @@ class System:
     root_id: uuid.UUID
     names: dict[uuid.UUID, str]
     parents: dict[uuid.UUID, uuid.UUID | None]
+    types: dict[uuid.UUID, OrganisationType]
 
     def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
         return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
@@ -47,71 +57,102 @@ async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
     tree = hierarchy.descendants(root_id)
     rows = await fetch_rows(
         session,
-        sa_select(tree.c.id, tree.c.parent_id, col(Organisation.name)).join(
-            Organisation, col(Organisation.id) == tree.c.id
-        ),
+        sa_select(
+            tree.c.id, tree.c.parent_id, col(Organisation.name), col(Organisation.organisation_type)
+        ).join(Organisation, col(Organisation.id) == tree.c.id),
     )
     return System(
         root_id,
-        {row_id: name for row_id, _, name in rows},
-        {row_id: parent for row_id, parent, _ in rows},
+        {row_id: name for row_id, _, name, _ in rows},
+        {row_id: parent for row_id, parent, _, _ in rows},
+        {row_id: OrganisationType(kind) for row_id, _, _, kind in rows},
     )
+
+
+def _has_links(column: object) -> ColumnElement[bool]:
+    # json_array_length exists on SQLite and PostgreSQL alike.
+    return func.coalesce(func.json_array_length(column), 0) > 0
 
 
 async def aggregated_claims(
-    session: AsyncSession, system: System, minimum: Confidence
+    session: AsyncSession, system: System
 ) -> tuple[dict[uuid.UUID, list[Claim]], dict[uuid.UUID, list[Claim]]]:
-    """Per organisation of the system: its best credited claim per capability, and the best it
-    shares with its members. Credited in SQL (see scoring.credited), so one row per organisation
-    and capability comes back, whatever the number of assets; such claims carry no confidence."""
+    """Per organisation of the system: its claims per capability, and those it shares with its
+    members, reduced to the best maturity for each combination the evidence rules tell apart."""
     # The ids are already known: a plain IN list is much cheaper than re-walking the tree.
     organisation_ids = list(system.parents)
-    trusted = [c.value for c in Confidence if c.rank >= minimum.rank]
-    credited = case(
-        (col(Asset.confidence).in_(trusted), col(Asset.maturity)),
-        else_=case((col(Asset.maturity) > 0, col(Asset.maturity) - 1), else_=0),
-    )
-    shared_only = case((col(Asset.shared_with_members), credited), else_=None)
     own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
     shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    links = _has_links(col(Asset.evidence))
+    reviewed = col(Asset.reviewed_by).is_not(None)
     assets = await fetch_rows(
         session,
         sa_select(
             col(Asset.organisation_id),
             col(Asset.capability_key),
-            func.max(credited),
-            func.max(shared_only),
+            col(Asset.confidence),
+            links,
+            reviewed,
+            col(Asset.shared_with_members),
+            func.max(col(Asset.maturity)),
         )
         .where(
             col(Asset.organisation_id).in_(organisation_ids),
             col(Asset.capability_key).is_not(None),
         )
-        .group_by(col(Asset.organisation_id), col(Asset.capability_key)),
+        .group_by(
+            col(Asset.organisation_id),
+            col(Asset.capability_key),
+            col(Asset.confidence),
+            links,
+            reviewed,
+            col(Asset.shared_with_members),
+        ),
     )
-    for organisation_id, key, best, best_shared in assets:
-        own[organisation_id].append(
-            Claim(key, int(best), None, CapabilityKind.ASSET, organisation_id)
+    for organisation_id, key, confidence, linked, is_reviewed, is_shared, best in assets:
+        claim = Claim(
+            key,
+            int(best),
+            Confidence(confidence),
+            CapabilityKind.ASSET,
+            organisation_id,
+            evidence_links=int(bool(linked)),
+            reviewed=bool(is_reviewed),
         )
-        if best_shared is not None:
-            shared[organisation_id].append(
-                Claim(key, int(best_shared), None, CapabilityKind.ASSET, organisation_id)
-            )
-    by_status = case(
-        *((col(Activity.status) == s.value, m) for s, m in ACTIVITY_MATURITY.items()),
-        else_=0,
-    )
+        own[organisation_id].append(claim)
+        if is_shared:
+            shared[organisation_id].append(claim)
+    has_outcome = col(Activity.outcome).is_not(None) | _has_links(col(Activity.evidence))
     activities = await fetch_rows(
         session,
-        sa_select(col(Activity.organisation_id), col(Activity.capability_key), func.max(by_status))
+        sa_select(
+            col(Activity.organisation_id),
+            col(Activity.capability_key),
+            col(Activity.status),
+            has_outcome,
+        )
         .where(
             col(Activity.organisation_id).in_(organisation_ids),
             col(Activity.capability_key).is_not(None),
         )
-        .group_by(col(Activity.organisation_id), col(Activity.capability_key)),
+        .group_by(
+            col(Activity.organisation_id),
+            col(Activity.capability_key),
+            col(Activity.status),
+            has_outcome,
+        ),
     )
-    for organisation_id, key, maturity in activities:
+    # For an activity, an outcome and an evidence link prove the same thing: the work happened.
+    for organisation_id, key, status, outcome in activities:
         own[organisation_id].append(
-            Claim(key, int(maturity), None, CapabilityKind.ACTIVITY, organisation_id)
+            Claim(
+                key,
+                ACTIVITY_MATURITY[ActivityStatus(status)],
+                None,
+                CapabilityKind.ACTIVITY,
+                organisation_id,
+                has_outcome=bool(outcome),
+            )
         )
     return own, shared
 
@@ -139,6 +180,8 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Asset.name),
             col(Asset.maturity),
             col(Asset.confidence),
+            col(Asset.evidence),
+            col(Asset.reviewed_by),
         ).where(
             (col(Asset.organisation_id) == organisation.id)
             | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
@@ -154,6 +197,8 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Activity.activity_type),
             col(Activity.status),
             col(Activity.goal),
+            col(Activity.outcome),
+            col(Activity.evidence),
         ).where(col(Activity.organisation_id) == organisation.id),
     )
     assessments = await session.exec(
@@ -161,14 +206,17 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
     )
     claims: list[Claim] = []
     areas: set[Area] = set()
-    unlinked = planned = goals = communities = 0
+    unlinked = planned = goals = communities = improvement_goals = 0
+    planned_keys: set[str] = set()
     types: set[ActivityType] = set()
-    for asset_id, owner, area, key, name, maturity, confidence in asset_rows:
+    for asset_id, owner, area, key, name, maturity, confidence, links, reviewed in asset_rows:
         inherited = owner != organisation.id
         if not inherited:
             areas.add(Area(area))
             unlinked += key is None
             planned += maturity == 1
+            if maturity == 1 and key is not None:
+                planned_keys.add(key)
         if key is not None:
             claims.append(
                 Claim(
@@ -180,34 +228,43 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
                     asset_id,
                     name,
                     inherited,
+                    evidence_links=len(links or []),
+                    reviewed=reviewed is not None,
                 )
             )
-    for activity_id, area, key, title, activity_type, status, goal in activity_rows:
+    for activity_id, area, key, title, kind_, status, goal, outcome, links in activity_rows:
         state = ActivityStatus(status)
+        kind = ActivityType(kind_)
         areas.add(Area(area))
         unlinked += key is None
         if state != ActivityStatus.STOPPED:
-            types.add(ActivityType(activity_type))
+            types.add(kind)
+            if goal and kind in (ActivityType.IMPROVEMENT_PROJECT, ActivityType.RESEARCH):
+                improvement_goals += 1
         if goal and state in (ActivityStatus.PLANNED, ActivityStatus.ACTIVE):
             goals += 1
-        if activity_type == ActivityType.LEARNING_COMMUNITY and state == ActivityStatus.ACTIVE:
+        if kind == ActivityType.LEARNING_COMMUNITY and state == ActivityStatus.ACTIVE:
             communities += 1
         if key is not None:
-            maturity = ACTIVITY_MATURITY[state]
+            if state == ActivityStatus.PLANNED:
+                planned_keys.add(key)
             claims.append(
                 Claim(
                     key,
-                    maturity,
+                    ACTIVITY_MATURITY[state],
                     None,
                     CapabilityKind.ACTIVITY,
                     organisation.id,
                     activity_id,
                     title,
+                    evidence_links=len(links or []),
+                    has_outcome=outcome is not None,
                 )
             )
     return Profile(
         organisation=OrganisationRef(id=organisation.id, name=organisation.name),
         claims=tuple(claims),
+        organisation_type=OrganisationType(organisation.organisation_type),
         areas_recorded=frozenset(areas),
         unlinked_records=unlinked,
         planned_assets=planned,
@@ -215,6 +272,8 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
         activity_types=frozenset(types),
         running_learning_communities=communities,
         assessments=assessments.one(),
+        improvement_goals=improvement_goals,
+        planned_keys=frozenset(planned_keys),
     )
 
 
@@ -228,6 +287,7 @@ def peer_profiles(
         Profile(
             organisation=system.ref(member),
             claims=tuple(own.get(member, []) + inherited_claims(system, member, shared)),
+            organisation_type=system.types[member],
         )
         for member in sorted(members, key=lambda m: (system.names[m], str(m)))
     ]

@@ -4,12 +4,16 @@ import uuid
 from dataclasses import dataclass, field
 
 from app.analysis.schemas import GapStatus, OrganisationRef
-from app.vocabulary import ActivityType, Area, CapabilityKind, Confidence
+from app.vocabulary import ActivityType, Area, CapabilityKind, Confidence, OrganisationType
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One asset or activity that counts towards a capability."""
+    """One asset or activity that counts towards a capability.
+
+    ``evidence_links``, ``reviewed`` (an asset's reviewer is named) and ``has_outcome`` (an
+    activity's) are what the evidence rules of newer model versions look at.
+    """
 
     capability_key: str
     maturity: int
@@ -19,6 +23,9 @@ class Claim:
     id: uuid.UUID | None = None
     name: str = ""
     inherited: bool = False
+    evidence_links: int = 0
+    reviewed: bool = False
+    has_outcome: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class Profile:
 
     organisation: OrganisationRef
     claims: tuple[Claim, ...]
+    organisation_type: OrganisationType | None = None
     areas_recorded: frozenset[Area] = frozenset()
     unlinked_records: int = 0
     planned_assets: int = 0
@@ -34,6 +42,8 @@ class Profile:
     activity_types: frozenset[ActivityType] = frozenset()
     running_learning_communities: int = 0
     assessments: int = 0
+    improvement_goals: int = 0
+    planned_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,13 @@ class State:
     best: Claim | None
     status: GapStatus
     claims: tuple[Claim, ...] = field(default=())
+    target: int = 0
+    blocked_by: tuple[str, ...] = ()
 
     @property
     def discount(self) -> int:
         return max(0, self.reported - self.current)
+
+    @property
+    def applicable(self) -> bool:
+        return self.status != GapStatus.NOT_APPLICABLE

@@ -9,14 +9,16 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from app.api import ApiModel
-from app.reference.schemas import Source
-from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
+from app.reference.parts import NationalEnabler, Source
+from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
 
 
 class GapStatus(StrEnum):
     MET = "met"
     NEEDS_DEVELOPMENT = "needs_development"
     MISSING = "missing"
+    BLOCKED = "blocked"
+    NOT_APPLICABLE = "not_applicable"
 
 
 class LinkStatus(StrEnum):
@@ -28,6 +30,7 @@ class LinkStatus(StrEnum):
 class Strategy(StrEnum):
     BUILD_ONCE = "build_once_for_system"
     SPREAD = "spread_from_members"
+    EACH_MEMBER = "build_in_each_member"
 
 
 class OrganisationRef(ApiModel):
@@ -47,7 +50,9 @@ class EvidenceItem(ApiModel):
     name: str
     organisation_id: uuid.UUID
     maturity: int = Field(description="As recorded (activities: planned 1, active/completed 3).")
-    credited_maturity: int = Field(description="After the confidence discount.")
+    credited_maturity: int = Field(
+        description="After the model's evidence rules (confidence discount, ceilings)."
+    )
     confidence: Confidence | None = Field(description="Null for activities (records, not ratings).")
     inherited: bool = Field(
         description="True when the asset is shared with members by an organisation above."
@@ -58,17 +63,21 @@ class AreaSummary(ApiModel):
     area: Area
     score: float = Field(ge=0, le=100)
     capabilities_met: int
-    capabilities_total: int
+    capabilities_total: int = Field(description="Capabilities that apply to this organisation.")
     missing: int
     needs_development: int
+    blocked: int = Field(default=0, description="At target, but a hard prerequisite is unmet.")
+    not_applicable: int = Field(default=0, description="Not for this type of organisation.")
 
 
 class Summary(ApiModel):
     score: float = Field(ge=0, le=100, description="Weighted share of target maturity reached.")
     capabilities_met: int
-    capabilities_total: int
+    capabilities_total: int = Field(description="Capabilities that apply to this organisation.")
     missing: int
     needs_development: int
+    blocked: int = Field(default=0, description="At target, but a hard prerequisite is unmet.")
+    not_applicable: int = Field(default=0, description="Not for this type of organisation.")
     unlinked_records: int = Field(
         description="Assets and activities that count towards no capability of this model (no "
         "capabilityKey, or a key this model version lacks). Link them."
@@ -85,24 +94,41 @@ class Gap(ApiModel):
     title: str
     status: GapStatus
     current_maturity: int = Field(description="Best credited maturity among the evidence.")
-    target_maturity: int
+    target_maturity: int = Field(
+        description="The target for this type of organisation (0 when not applicable)."
+    )
     confidence: Confidence | None = Field(description="Confidence of the best evidence.")
     evidence: list[EvidenceItem]
+    blocked_by: list[str] = Field(
+        default=[], description="Unmet hard prerequisites: it cannot be met before them."
+    )
     note: str | None = Field(description="Why the status is what it is, when not obvious.")
 
 
 class Why(ApiModel):
     """The parts of the priority score: 100 x weight x gapFactor x prerequisiteFactor."""
 
-    weight: float
+    weight: float = Field(
+        description="The weight in the score: the capability's weight, or under the "
+        "organisation_first ranking its Table 4 percentage / 100 (0.30 without one)."
+    )
+    tie_break: float = Field(
+        default=0.0,
+        description="organisation_first ranking: Table 3 percentage / 100, which breaks ties.",
+    )
     target_maturity: int
     current_maturity: int
     reported_maturity: int = Field(description="Best maturity as recorded, before discount.")
     confidence_discount: int = Field(description="Levels lost to evidence below the minimum.")
     gap: int = Field(description="targetMaturity - currentMaturity")
     gap_factor: float = Field(description="gap / targetMaturity")
-    unlocks: int = Field(description="Unmet capabilities that depend on this one, transitively.")
-    prerequisite_factor: float = Field(description="1 + 0.1 x unlocks")
+    unlocks: int = Field(
+        description="Unmet capabilities that depend on this one, transitively (through "
+        "enabling links too)."
+    )
+    prerequisite_factor: float = Field(
+        description="1 + 0.1 x unlocks, the bonus capped as the model's rules say."
+    )
 
 
 class Recommendation(ApiModel):
@@ -116,11 +142,21 @@ class Recommendation(ApiModel):
     status: GapStatus
     priority_score: float
     ranking_score: float = Field(
-        description="What the list is ordered by: priorityScore, or the priorityScore of a "
-        "capability that needs this one first, if higher."
+        description="What the list is ordered by (after gettingStartedStep): priorityScore, or "
+        "the priorityScore of a capability that needs this one first, if higher."
+    )
+    getting_started_step: int | None = Field(
+        default=None,
+        description="The Box 11 step (1-4) this answers while the organisation has not taken "
+        "it; such recommendations come first, in step order.",
     )
     why: Why
-    actions: list[str]
+    actions: list[str] = Field(description="What the organisation itself can do.")
+    national_enabler: NationalEnabler | None = Field(
+        default=None,
+        description="The national action this derives from: for national bodies, not for the "
+        "organisation.",
+    )
     blocked_by: list[str] = Field(description="Unmet prerequisites; always ranked above this.")
     sources: list[Source]
     available_in_system: list[OrganisationRef] = Field(
@@ -149,7 +185,14 @@ class LoopLink(ApiModel):
 
 
 class LearningLoop(ApiModel):
+    """The LHS learning cycle (practice -> data -> knowledge -> practice)."""
+
     closed: bool = Field(description="Every link of practice -> data -> knowledge is in place.")
+    cycle: str = Field(
+        default="The learning cycle of a learning health system (practice -> data -> knowledge "
+        "-> practice), as in the wider LHS literature.",
+        description="What the links are read against.",
+    )
     links: list[LoopLink]
     broken_links: list[LoopStage]
 
@@ -171,7 +214,7 @@ class CapabilityCoverage(ApiModel):
     area: Area
     title: str
     members_meeting: int
-    members_total: int
+    members_total: int = Field(description="Members it applies to.")
     coverage: float = Field(ge=0, le=1)
     meeting: list[OrganisationRef]
     not_meeting: list[OrganisationRef]
@@ -183,10 +226,21 @@ class SystemRecommendation(ApiModel):
     area: Area
     title: str
     strategy: Strategy
+    travels: Travel | None = Field(
+        default=None, description="How the capability moves between members (model 2026.1 on)."
+    )
+    host_candidate: OrganisationRef | None = Field(
+        default=None,
+        description="build_once_for_system: the member best placed to host it for everyone.",
+    )
     priority_score: float = Field(description="100 x weight x (1 - coverage) x prerequisiteFactor")
     ranking_score: float = Field(
-        description="What the list is ordered by: priorityScore, or the priorityScore of a "
-        "capability that needs this one first, if higher."
+        description="What the list is ordered by (after gettingStartedStep): priorityScore, or "
+        "the priorityScore of a capability that needs this one first, if higher."
+    )
+    getting_started_step: int | None = Field(
+        default=None,
+        description="The Box 11 step (1-4) it answers while most members lack it; first.",
     )
     coverage: float
     weight: float

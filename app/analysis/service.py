@@ -40,7 +40,7 @@ async def _organisation_inputs(
     others = [m for m in system.parents if m != organisation_id]
     peers: list[Profile] = []
     if others:  # an organisation on its own has no one to spread from
-        own, shared = await loading.aggregated_claims(session, system, model.minimum_confidence)
+        own, shared = await loading.aggregated_claims(session, system)
         peers = loading.peer_profiles(system, own, shared, others)
     return profile, peers
 
@@ -57,7 +57,7 @@ async def _system_inputs(
             f"{organisation.name} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
-    own, shared = await loading.aggregated_claims(session, system, model.minimum_confidence)
+    own, shared = await loading.aggregated_claims(session, system)
     return system.ref(organisation_id), loading.peer_profiles(system, own, shared, below)
 
 

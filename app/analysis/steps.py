@@ -1,7 +1,9 @@
-"""Box 11's eight getting-started steps and HDR UK's Better Care Loop, read off the records.
+"""Box 11's eight getting-started steps and the LHS learning cycle, read off the records.
 
 A step is done when a capability citing it (``sources.box11Step``) is at least developing, or
-when the records show it directly (rules below). The loop's links are its three stages.
+when the records show it directly (rules below; the model's rules choose the basic or the
+strict set). The learning cycle (practice -> data -> knowledge -> practice) is the general one
+of the LHS literature, not HDR UK's Better Care Loop, which is about analytics tools.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +17,7 @@ from app.analysis.schemas import (
     LinkStatus,
     LoopLink,
 )
+from app.reference.rules import GettingStartedRules, Rules
 from app.reference.schemas import Capability
 from app.vocabulary import ActivityType, Area, LoopStage
 
@@ -66,25 +69,59 @@ def _record_rules() -> dict[int, Callable[[Profile], str | None]]:
 RECORD_RULES = _record_rules()
 
 
+def _strict_rules(current: Mapping[str, State]) -> dict[int, Callable[[Profile], str | None]]:
+    """Stronger proxies: any project is not a care problem found, nor a stored snapshot a plan."""
+
+    def care_problem(p: Profile) -> str | None:
+        return "an improvement or research activity with a goal" if p.improvement_goals else None
+
+    def planned(p: Profile) -> str | None:
+        weak = sorted(
+            k for k in p.planned_keys if k in current and current[k].status != GapStatus.MET
+        )
+        return f"development planned for {', '.join(weak)}" if weak else None
+
+    return RECORD_RULES | {1: care_problem, 6: planned}
+
+
+# Under the strict rules a step needs the one before it: a near-term goal within an ambition
+# not yet agreed (7 before 3) is not Box 11's step 7.
+NEEDS_STEP = {7: 3, 8: 7}
+STARTING_STEPS = range(1, 5)
+
+
 def getting_started(
-    profile: Profile, capabilities: Sequence[Capability], current: Mapping[str, State]
+    profile: Profile,
+    capabilities: Sequence[Capability],
+    current: Mapping[str, State],
+    rules: Rules | None = None,
 ) -> GettingStarted:
-    steps = []
+    strict = rules is not None and rules.getting_started == GettingStartedRules.STRICT
+    record_rules = _strict_rules(current) if strict else RECORD_RULES
+    steps: dict[int, GettingStartedStep] = {}
     for step, title in STEP_TITLES.items():
         evidence = [
             f"capability {c.key} at maturity {current[c.key].current}"
             for c in capabilities
             if any(s.box11_step == step for s in c.sources) and current[c.key].current >= DEVELOPING
         ]
-        rule = RECORD_RULES.get(step)
+        rule = record_rules.get(step)
         shown = rule(profile) if rule else None
         if shown:
             evidence.append(shown)
-        steps.append(
-            GettingStartedStep(step=step, title=title, done=bool(evidence), evidence=evidence)
-        )
-    next_step = next((s.step for s in steps if not s.done), None)
-    return GettingStarted(steps=steps, next_step=next_step)
+        done = bool(evidence)
+        before = NEEDS_STEP.get(step)
+        if strict and before is not None and not steps[before].done:
+            done = False
+            evidence.append(f"waits for step {before}")
+        steps[step] = GettingStartedStep(step=step, title=title, done=done, evidence=evidence)
+    next_step = next((s.step for s in steps.values() if not s.done), None)
+    return GettingStarted(steps=list(steps.values()), next_step=next_step)
+
+
+def starting_steps(started: GettingStarted) -> set[int]:
+    """Box 11 steps 1-4 not yet taken: what a near-empty organisation starts with."""
+    return {s.step for s in started.steps if s.step in STARTING_STEPS and not s.done}
 
 
 STAGE_MEANING = {
@@ -95,14 +132,26 @@ STAGE_MEANING = {
 
 
 def learning_loop(capabilities: Sequence[Capability], current: Mapping[str, State]) -> LearningLoop:
+    """A link is in place when a capability at its stage that can close it is met: tools alone
+    (closesLink false) do not carry knowledge into practice; people and improvement do."""
     links = []
     for stage, meaning in STAGE_MEANING.items():
-        at_stage = [c.key for c in capabilities if c.loop_stage == stage]
+        here = [c for c in capabilities if c.loop_stage == stage and current[c.key].applicable]
+        at_stage = [c.key for c in here]
         met = [k for k in at_stage if current[k].status == GapStatus.MET]
+        closing = [c.key for c in here if c.closes_link and c.key in met]
         unmet = [k for k in at_stage if k not in met]
-        if met:
+        if closing:
             status = LinkStatus.IN_PLACE
             explanation = f"In place: {meaning} through {', '.join(met)}."
+        elif met:
+            status = LinkStatus.WEAK
+            people = [c.key for c in here if c.closes_link]
+            explanation = (
+                f"Weak: tools are in place for {meaning} ({', '.join(met)}), but tools alone "
+                f"do not close it: people and improvement capability do. Build one of: "
+                f"{', '.join(people)}."
+            )
         elif any(current[k].current > 0 for k in at_stage):
             status = LinkStatus.WEAK
             explanation = f"Weak: {meaning} has started but nothing is at target yet."

@@ -1,11 +1,14 @@
 """The system view: roll an ICS's or network's members up, capability by capability, and say
-whether to build a missing capability once for the system or spread it from members who have it.
+how to close each gap: build a shareable capability once (hosted by the member best placed),
+spread one that travels by learning from the members who have it, or have each member build
+a local-only one (learning from members of the same kind).
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from app.analysis.profile import Profile
+from app.analysis.credit import in_scope, states
+from app.analysis.profile import Profile, State
 from app.analysis.schemas import (
     CapabilityCoverage,
     GapStatus,
@@ -17,17 +20,167 @@ from app.analysis.schemas import (
     SystemSummary,
 )
 from app.analysis.scoring import (
-    UNLOCK_BONUS,
+    Order,
     dependents,
-    in_scope,
+    effective_orders,
+    lead_weight,
+    prerequisite_factor,
     rank,
-    ranking_scores,
     share,
-    states,
 )
-from app.reference.schemas import ReferenceModelPublic
+from app.reference.rules import Ranking
+from app.reference.schemas import Capability, ReferenceModelPublic
+from app.vocabulary import OrganisationType, Travel
 
 BUILD_ONCE_BELOW = 0.25
+# Box 11 steps 1-4 lead the system's list while fewer than half the members have taken them.
+STARTING_COVERAGE_BELOW = 0.5
+_T = OrganisationType
+FAMILIES = {
+    _T.TRUST: "trust",
+    _T.ACUTE_TRUST: "trust",
+    _T.MENTAL_HEALTH_TRUST: "trust",
+    _T.COMMUNITY_TRUST: "trust",
+    _T.AMBULANCE_TRUST: "trust",
+    _T.GP_PRACTICE: "primary care",
+    _T.PRIMARY_CARE_NETWORK: "primary care",
+    _T.GP_FEDERATION: "primary care",
+    _T.ICB: "system",
+    _T.ICS: "system",
+    _T.NETWORK: "system",
+    _T.LOCAL_AUTHORITY: "local authority",
+}
+
+Member = tuple[Profile, dict[str, State]]
+
+
+def _family(profile: Profile) -> str | None:
+    kind = profile.organisation_type
+    return None if kind is None else FAMILIES.get(kind, kind.value)
+
+
+def _host(capability: Capability, members: Sequence[Member]) -> OrganisationRef | None:
+    """The member furthest along on the capability, then on what it needs; none when no
+    member has started on either."""
+    needs = capability.depends_on + capability.enabled_by
+
+    def strength(member: Member) -> tuple[int, int]:
+        _, s = member
+        return (s[capability.key].current, sum(s[k].current for k in needs if k in s))
+
+    candidates = sorted(
+        (m for m in members if m[1][capability.key].applicable),
+        key=lambda m: (
+            *(-v for v in strength(m)),
+            m[0].organisation.name,
+            str(m[0].organisation.id),
+        ),
+    )
+    if not candidates or strength(candidates[0]) == (0, 0):
+        return None
+    return candidates[0][0].organisation
+
+
+def _strategy(
+    capability: Capability, cov: CapabilityCoverage, members: Sequence[Member]
+) -> tuple[Strategy, list[OrganisationRef], OrganisationRef | None, str]:
+    meeting, total = cov.members_meeting, cov.members_total
+    if capability.travels is None:  # models before 2026.1 say nothing of how it travels
+        if cov.coverage < BUILD_ONCE_BELOW:
+            return (
+                Strategy.BUILD_ONCE,
+                [],
+                None,
+                (
+                    f"Missing almost everywhere ({meeting} of {total} members meet it): build it "
+                    "once for the system, e.g. as an asset shared with members."
+                ),
+            )
+        return (
+            Strategy.SPREAD,
+            cov.meeting,
+            None,
+            (
+                f"Met by {meeting} of {total} members: spread it from them to the rest rather than "
+                "building it again."
+            ),
+        )
+    if capability.travels == Travel.SHAREABLE:
+        host = _host(capability, members)
+        where = (
+            f"{host.name} is furthest along and could host it"
+            if host
+            else ("no member has started on it, so agree who hosts it")
+        )
+        return (
+            Strategy.BUILD_ONCE,
+            [],
+            host,
+            (
+                f"Shareable, and met by {meeting} of {total} members: build it once for the "
+                f"system and share it with every member; {where}."
+            ),
+        )
+    if meeting == 0:
+        return (
+            Strategy.EACH_MEMBER,
+            [],
+            None,
+            (
+                f"No member meets it yet, and it cannot be shared: each of the {total} members "
+                "builds its own; learn together as you go."
+            ),
+        )
+    if capability.travels == Travel.LOCAL_ONLY:
+        states_ = [(p, s[capability.key]) for p, s in members if s[capability.key].applicable]
+        lacking = {_family(p) for p, s in states_ if s.status != GapStatus.MET}
+        teachers = [
+            p.organisation
+            for p, s in states_
+            if s.status == GapStatus.MET
+            and (_family(p) in lacking or None in lacking | {_family(p)})
+        ]
+        return (
+            Strategy.SPREAD,
+            teachers,
+            None,
+            (
+                f"Local to each member (it cannot be shared), met by {meeting} of {total}: the "
+                "others build their own, learning how from members of the same kind."
+            ),
+        )
+    return (
+        Strategy.SPREAD,
+        cov.meeting,
+        None,
+        (
+            f"Spreads by learning, and {meeting} of {total} members meet it: spread it from them "
+            "to the rest rather than building it again."
+        ),
+    )
+
+
+def _coverage(capability: Capability, members: Sequence[Member]) -> CapabilityCoverage:
+    applies = [(p, s) for p, s in members if s[capability.key].applicable]
+    meeting = [p.organisation for p, s in applies if s[capability.key].status == GapStatus.MET]
+    not_meeting = [p.organisation for p, s in applies if s[capability.key].status != GapStatus.MET]
+    return CapabilityCoverage(
+        capability_key=capability.key,
+        area=capability.area,
+        title=capability.title,
+        members_meeting=len(meeting),
+        members_total=len(applies),
+        coverage=round(len(meeting) / len(applies), 4) if applies else 0.0,
+        meeting=meeting,
+        not_meeting=not_meeting,
+    )
+
+
+def _starting_step(capability: Capability, coverage: float, model: ReferenceModelPublic) -> int:
+    if model.rules.ranking != Ranking.ORGANISATION_FIRST or coverage >= STARTING_COVERAGE_BELOW:
+        return 0
+    steps = [s.box11_step for s in capability.sources if s.box11_step is not None]
+    return min((step for step in steps if step <= 4), default=0)
 
 
 def analyse_system(
@@ -37,67 +190,69 @@ def analyse_system(
     *,
     generated_at: datetime,
 ) -> SystemGapAnalysis:
-    """Roll a system's members up: who meets what, and whether to build once or spread."""
-    capabilities = in_scope(model)
-    member_states = [(p.organisation, states(p, model)) for p in members]
-    total = len(members)
-    coverage: list[CapabilityCoverage] = []
-    for c in capabilities:
-        meeting = [ref for ref, s in member_states if s[c.key].status == GapStatus.MET]
-        not_meeting = [ref for ref, s in member_states if s[c.key].status != GapStatus.MET]
-        coverage.append(
-            CapabilityCoverage(
-                capability_key=c.key,
-                area=c.area,
-                title=c.title,
-                members_meeting=len(meeting),
-                members_total=total,
-                coverage=round(len(meeting) / total, 4) if total else 0.0,
-                meeting=meeting,
-                not_meeting=not_meeting,
-            )
-        )
+    """Roll a system's members up: who meets what, and how to close each gap."""
+    member_states: list[Member] = [(p, states(p, model)) for p in members]
+    capabilities = [
+        c for c in in_scope(model) if any(s[c.key].applicable for _, s in member_states)
+    ]
+    coverage = [_coverage(c, member_states) for c in capabilities]
     by_key = {c.key: c for c in capabilities}
     open_keys = {cov.capability_key: cov for cov in coverage if cov.coverage < 1}
-    needed_by = dependents(capabilities)
-    scores: dict[str, float] = {}
+    enabling = dependents(capabilities, soft=True)
     factors: dict[str, tuple[int, float]] = {}
+    scores: dict[str, float] = {}
+    orders: dict[str, Order] = {}
     for key, cov in open_keys.items():
-        unlocks = len(needed_by[key] & open_keys.keys())
-        factor = round(1 + UNLOCK_BONUS * unlocks, 4)
+        unlocks = len(enabling[key] & open_keys.keys())
+        factor = prerequisite_factor(unlocks, model.rules)
+        weight, tie_break = lead_weight(by_key[key], model.rules)
         factors[key] = (unlocks, factor)
-        scores[key] = round(100 * by_key[key].weight * (1 - cov.coverage) * factor, 2)
+        scores[key] = round(100 * weight * (1 - cov.coverage) * factor, 2)
+        step = _starting_step(by_key[key], cov.coverage, model)
+        orders[key] = (0 if step else 1, step, -scores[key], -tie_break)
     blocked = {k: [p for p in by_key[k].depends_on if p in open_keys] for k in open_keys}
-    ranking = ranking_scores(scores, needed_by)
+    effective = effective_orders(orders, dependents(capabilities))
     recommendations = []
-    for position, key in enumerate(rank(ranking, blocked), start=1):
+    for position, key in enumerate(rank(effective, blocked), start=1):
         cov = open_keys[key]
-        build_once = cov.coverage < BUILD_ONCE_BELOW
+        strategy, spread_from, host, explanation = _strategy(by_key[key], cov, member_states)
         recommendations.append(
             SystemRecommendation(
                 rank=position,
                 capability_key=key,
                 area=cov.area,
                 title=cov.title,
-                strategy=Strategy.BUILD_ONCE if build_once else Strategy.SPREAD,
+                strategy=strategy,
+                travels=by_key[key].travels,
+                host_candidate=host,
                 priority_score=scores[key],
-                ranking_score=ranking[key],
+                ranking_score=-effective[key][2],
+                getting_started_step=effective[key][1] or None,
                 coverage=cov.coverage,
-                weight=by_key[key].weight,
+                weight=lead_weight(by_key[key], model.rules)[0],
                 unlocks=factors[key][0],
                 prerequisite_factor=factors[key][1],
-                explanation=(
-                    f"Missing almost everywhere ({cov.members_meeting} of {total} members meet "
-                    "it): build it once for the system, e.g. as an asset shared with members."
-                    if build_once
-                    else f"Met by {cov.members_meeting} of {total} members: spread it from them "
-                    "to the rest rather than building it again."
-                ),
-                spread_from=[] if build_once else cov.meeting,
+                explanation=explanation,
+                spread_from=spread_from,
                 blocked_by=blocked[key],
                 actions=by_key[key].actions,
             )
         )
+    return _result(
+        root, model, generated_at, member_states, capabilities, coverage, recommendations
+    )
+
+
+def _result(
+    root: OrganisationRef,
+    model: ReferenceModelPublic,
+    generated_at: datetime,
+    member_states: Sequence[Member],
+    capabilities: Sequence[Capability],
+    coverage: list[CapabilityCoverage],
+    recommendations: list[SystemRecommendation],
+) -> SystemGapAnalysis:
+    total = len(member_states)
     member_scores = [share(capabilities, s) for _, s in member_states]
     return SystemGapAnalysis(
         scope="system",

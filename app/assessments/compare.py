@@ -24,6 +24,17 @@ class Ranked(Protocol):
     def title(self) -> str: ...
 
 
+def model_note(before: str, after: str) -> str | None:
+    if before == after:
+        return None
+    return (
+        f"The reference models differ: {before} then {after}. Capabilities, targets, evidence "
+        "rules and ranking changed between them, so score, gap and rank changes mix what the "
+        "organisation did with what the model now asks. Compare assessments on one version "
+        "for progress."
+    )
+
+
 def compare(
     before: GapAnalysis, after: GapAnalysis, *, before_ref: AssessmentRef, after_ref: AssessmentRef
 ) -> AssessmentComparison:
@@ -64,6 +75,7 @@ def compare(
         from_assessment=before_ref,
         to_assessment=after_ref,
         reference_model_changed=before.reference_model.version != after.reference_model.version,
+        model_note=model_note(before.reference_model.version, after.reference_model.version),
         score_change=round(after.summary.score - before.summary.score, 1),
         areas=areas,
         gaps_closed=closed,
@@ -128,6 +140,7 @@ def compare_systems(
         from_assessment=before_ref,
         to_assessment=after_ref,
         reference_model_changed=before.reference_model.version != after.reference_model.version,
+        model_note=model_note(before.reference_model.version, after.reference_model.version),
         score_change=round(after.summary.average_score - before.summary.average_score, 1),
         now_met_everywhere=sorted(everywhere_after - everywhere_before),
         no_longer_met_everywhere=sorted(everywhere_before - everywhere_after),

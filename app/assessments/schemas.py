@@ -85,6 +85,11 @@ class AssessmentComparison(ApiModel):
     from_assessment: AssessmentRef = Field(alias="from")
     to_assessment: AssessmentRef = Field(alias="to")
     reference_model_changed: bool
+    model_note: str | None = Field(
+        default=None,
+        description="Set when the two used different reference models: their scores, gaps and "
+        "ranks are not like for like.",
+    )
     score_change: float
     areas: list[AreaChange]
     gaps_closed: list[GapChange]
@@ -116,6 +121,11 @@ class SystemAssessmentComparison(ApiModel):
     from_assessment: AssessmentRef = Field(alias="from")
     to_assessment: AssessmentRef = Field(alias="to")
     reference_model_changed: bool
+    model_note: str | None = Field(
+        default=None,
+        description="Set when the two used different reference models: their scores, gaps and "
+        "ranks are not like for like.",
+    )
     score_change: float = Field(description="Change of the members' average score.")
     now_met_everywhere: list[str]
     no_longer_met_everywhere: list[str]

@@ -1,6 +1,7 @@
 """The asset contract: what an organisation has, in one of the four areas."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -75,6 +76,32 @@ class EvidenceLink(ApiModel):
     url: str
 
 
+EvidenceLinks = Annotated[
+    list[EvidenceLinkInput],
+    Field(max_length=20, description="Links to what shows the claim: reports, audits, minutes."),
+]
+
+
+def stored_links(links: Sequence[EvidenceLinkInput]) -> list[dict[str, str]]:
+    return [{"title": link.title, "url": str(link.url)} for link in links]
+
+
+def proof_issues(
+    confidence: Confidence, evidence: Sequence[object], reviewed_by: object, reviewed_at: object
+) -> dict[str, str]:
+    """What a checked claim lacks, by field: 'evidenced' needs an evidence link, and
+    'peer_reviewed' names who reviewed it and when."""
+    issues = {}
+    if confidence == Confidence.EVIDENCED and not evidence:
+        issues["evidence"] = "confidence 'evidenced' needs at least one evidence link."
+    if confidence == Confidence.PEER_REVIEWED:
+        if reviewed_by is None:
+            issues["reviewed_by"] = "confidence 'peer_reviewed' needs reviewedBy: who reviewed it."
+        if reviewed_at is None:
+            issues["reviewed_at"] = "confidence 'peer_reviewed' needs reviewedAt: when."
+    return issues
+
+
 _EXAMPLE: dict[str, JsonValue] = {
     "area": "data",
     "capabilityKey": "data-platform",
@@ -86,6 +113,7 @@ _EXAMPLE: dict[str, JsonValue] = {
     "owner": "Chief Data Officer",
     "tags": ["shared-care-record"],
     "sharedWithMembers": True,
+    "reviewedBy": "Bradford Teaching Hospitals data team",
     "reviewedAt": "2024-05-01T09:00:00Z",
 }
 
@@ -98,13 +126,18 @@ class AssetCreate(ApiInput):
     name: Text200
     description: Text4000 | None = None
     maturity: MaturityInput
-    confidence: Confidence = Confidence.SELF_ASSESSED
-    evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] = []
+    confidence: Confidence = Field(
+        default=Confidence.SELF_ASSESSED,
+        description="evidenced needs an evidence link; peer_reviewed needs reviewedBy and "
+        "reviewedAt.",
+    )
+    evidence: EvidenceLinks = []
     owner: Text200 | None = None
     tags: Tags = []
     shared_with_members: Flag = Field(
         default=False, description="The asset also serves this organisation's members."
     )
+    reviewed_by: Text200 | None = Field(default=None, description="Who peer reviewed the claim.")
     reviewed_at: UtcDatetime | None = None
 
 
@@ -125,10 +158,11 @@ class AssetUpdate(ApiPatch):
     description: Text4000 | None = None
     maturity: MaturityInput | None = None
     confidence: Confidence | None = None
-    evidence: Annotated[list[EvidenceLinkInput], Field(max_length=20)] | None = None
+    evidence: EvidenceLinks | None = None
     owner: Text200 | None = None
     tags: Tags | None = None
     shared_with_members: Flag | None = None
+    reviewed_by: Text200 | None = None
     reviewed_at: UtcDatetime | None = None
 
 
@@ -165,6 +199,7 @@ class AssetPublic(ApiModel):
     owner: str | None
     tags: list[str]
     shared_with_members: bool
+    reviewed_by: str | None = None
     reviewed_at: datetime | None
     created_at: datetime
     updated_at: datetime

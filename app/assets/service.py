@@ -12,13 +12,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
-from app.assets.schemas import AssetCreate, AssetFilters, AssetUpdate
+from app.assets.schemas import AssetCreate, AssetFilters, AssetUpdate, proof_issues, stored_links
+from app.errors import FieldIssue, ValidationFailed
 from app.models import Asset, AssetTag
 from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
-from app.vocabulary import Area
+from app.vocabulary import Area, Confidence
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ async def create(
     await organisations_service.get(session, organisation_id)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
-    values = records.plain(data.model_dump(exclude={"tags"}))
-    values["evidence"] = _evidence(data.evidence)
+    values = data.model_dump(exclude={"tags"})
+    values["evidence"] = stored_links(data.evidence)
+    _require_proof(values)
     asset = Asset(organisation_id=organisation_id, **values)
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
@@ -99,8 +101,9 @@ async def update(
     tags = updates.pop("tags", None)
     tags_changed = tags is not None and tags != current_tags
     if "evidence" in updates:
-        updates["evidence"] = _evidence(data.evidence or [])
-    records.apply(asset, records.plain(updates), also_changed=tags_changed)
+        updates["evidence"] = stored_links(data.evidence or [])
+    _require_proof({field: updates.get(field, getattr(asset, field)) for field in PROOF_FIELDS})
+    records.apply(asset, updates, also_changed=tags_changed)
     if tags_changed:
         await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
@@ -115,8 +118,23 @@ async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: Expect
     await session.flush()
 
 
-def _evidence(links: Sequence[Any]) -> list[dict[str, str]]:
-    return [{"title": link.title, "url": str(link.url)} for link in links]
+PROOF_FIELDS = ("confidence", "evidence", "reviewed_by", "reviewed_at")
+
+
+def _require_proof(values: dict[str, Any]) -> None:
+    """The record as it would be stored must prove its confidence (a PATCH is checked against
+    the merged record: dropping the last link of an 'evidenced' asset is refused too)."""
+    issues = proof_issues(
+        Confidence(values["confidence"]),
+        values["evidence"],
+        values["reviewed_by"],
+        values["reviewed_at"],
+    )
+    if issues:
+        raise ValidationFailed(
+            "The asset's confidence is not backed by what it needs.",
+            errors=[FieldIssue(field, text) for field, text in issues.items()],
+        )
 
 
 async def _tags(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:

@@ -51,7 +51,7 @@ async def create(session: AsyncSession, *, data: OrganisationCreate) -> Organisa
     if data.parent_id is not None:
         await _parent(session, data.parent_id)
     await _ods_code_free(session, data.ods_code)
-    organisation = Organisation(**records.plain(data.model_dump()))
+    organisation = Organisation(**data.model_dump())
     session.add(organisation)
     await session.flush()
     return organisation
@@ -70,7 +70,7 @@ async def update(
         await _ods_code_free(session, updates["ods_code"])
     if "parent_id" in updates and updates["parent_id"] != organisation.parent_id:
         await _move(session, organisation, updates["parent_id"])
-    records.apply(organisation, records.plain(updates))
+    records.apply(organisation, updates)
     await session.flush()
     return organisation
 

@@ -7,13 +7,23 @@ cited by a higher percentage never weighs less). A variant may set its own weigh
 """
 
 from datetime import date
-from typing import Annotated, Literal, Self
+from typing import Annotated, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
 from app.api import ApiInput, ApiModel
 from app.fields import Text200, Text2000
-from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage
+from app.reference.parts import Levels, NationalEnabler, Source, TypeTarget
+from app.reference.rules import Rules
+from app.vocabulary import (
+    Area,
+    Audience,
+    CapabilityKind,
+    Confidence,
+    LoopStage,
+    OrganisationType,
+    Travel,
+)
 
 DEFAULT_WEIGHT = 0.30
 
@@ -21,47 +31,6 @@ Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
 Version = Annotated[str, Field(pattern=VERSION_PATTERN)]
 Sentence = Text2000
-
-
-class Source(ApiModel):
-    """Where a capability comes from in the report: a table row, a recommendation, a step."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    table: Literal[3, 4] | None = Field(default=None, description="Table 3 (policy) or 4.")
-    rank: int | None = Field(default=None, ge=1, le=12)
-    percentage: int | None = Field(
-        default=None, ge=0, le=100, description="% of experts rating it 'very high priority'."
-    )
-    recommendation: int | None = Field(default=None, ge=1, le=8)
-    box11_step: int | None = Field(default=None, ge=1, le=8, description="Box 11 step.")
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        table_row = (self.table, self.rank, self.percentage)
-        kinds = [
-            all(v is not None for v in table_row),
-            self.recommendation is not None,
-            self.box11_step is not None,
-        ]
-        if sum(kinds) != 1 or (not kinds[0] and any(v is not None for v in table_row)):
-            raise ValueError(
-                "a source is exactly one of: {table, rank, percentage}, "
-                "{recommendation} or {box11Step}"
-            )
-        return self
-
-
-class Levels(ApiModel):
-    """What each maturity level looks like for this capability."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    absent: Sentence
-    planned: Sentence
-    developing: Sentence
-    established: Sentence
-    embedded: Sentence
 
 
 class CapabilityInput(ApiInput):
@@ -76,10 +45,47 @@ class CapabilityInput(ApiInput):
     )
     target_maturity: int = Field(ge=0, le=4, strict=True)
     levels: Levels
-    depends_on: list[Key] = []
+    depends_on: list[Key] = Field(
+        default=[], description="Hard prerequisites: never met, nor ranked, before these."
+    )
+    enabled_by: list[Key] = Field(
+        default=[],
+        description="Soft prerequisites: enabling links that add to their priority, not blocks.",
+    )
     loop_stage: LoopStage
-    actions: Annotated[list[Sentence], Field(min_length=1, max_length=10)]
+    closes_link: bool = Field(
+        default=True,
+        description="Whether meeting it puts its learning-cycle link in place on its own "
+        "(false for tools: people close the knowledge -> practice link).",
+    )
+    applies_to: list[OrganisationType] | None = Field(
+        default=None, description="Organisation types it applies to; null: every type."
+    )
+    targets: list[TypeTarget] = Field(
+        default=[], description="Targets that differ from targetMaturity, by organisation type."
+    )
+    travels: Travel | None = Field(
+        default=None,
+        description="shareable (build once, host for all), spread_by_learning, or local_only.",
+    )
+    national_enabler: NationalEnabler | None = None
+    actions: Annotated[
+        list[Sentence],
+        Field(min_length=1, max_length=10, description="What the organisation itself can do."),
+    ]
     sources: Annotated[list[Source], Field(min_length=1, max_length=20)]
+
+    @model_validator(mode="after")
+    def _targets_apply(self) -> Self:
+        typed = [t.organisation_type for t in self.targets]
+        if len(set(typed)) != len(typed):
+            raise ValueError(f"{self.key}: one target per organisation type")
+        if self.applies_to is not None and not set(typed) <= set(self.applies_to):
+            raise ValueError(f"{self.key}: a target names a type it does not apply to")
+        enabler = self.national_enabler
+        if enabler is not None and enabler.source.table == 4:
+            raise ValueError(f"{self.key}: a national enabler cannot cite Table 4")
+        return self
 
 
 class Capability(ApiModel):
@@ -92,10 +98,29 @@ class Capability(ApiModel):
     weight: float
     target_maturity: int
     levels: Levels
-    depends_on: list[str]
+    depends_on: list[str] = Field(description="Hard prerequisites.")
+    enabled_by: list[str] = Field(default=[], description="Soft prerequisites (enabling links).")
     loop_stage: LoopStage
+    closes_link: bool = True
+    applies_to: list[OrganisationType] | None = None
+    targets: list[TypeTarget] = []
+    travels: Travel | None = None
+    national_enabler: NationalEnabler | None = None
     actions: list[str]
     sources: list[Source]
+
+    def applies(self, organisation_type: OrganisationType | None) -> bool:
+        return (
+            organisation_type is None
+            or self.applies_to is None
+            or organisation_type in self.applies_to
+        )
+
+    def target_for(self, organisation_type: OrganisationType | None) -> int:
+        for target in self.targets:
+            if target.organisation_type == organisation_type:
+                return target.target_maturity
+        return self.target_maturity
 
 
 def derived_weight(sources: list[Source]) -> float:
@@ -154,6 +179,7 @@ class ReferenceModelInput(ApiInput):
     minimum_confidence: Confidence = Field(
         description="Evidence below this confidence is credited one maturity level lower."
     )
+    rules: Rules = Field(default_factory=Rules)
     capabilities: Annotated[list[CapabilityInput], Field(min_length=1, max_length=200)]
 
     @model_validator(mode="after")
@@ -164,10 +190,11 @@ class ReferenceModelInput(ApiInput):
             raise ValueError(f"capability keys must be unique: {', '.join(duplicates)}")
         known = set(keys)
         for capability in self.capabilities:
-            missing = [d for d in capability.depends_on if d not in known]
+            needs = capability.depends_on + capability.enabled_by
+            missing = [d for d in needs if d not in known]
             if missing:
                 raise ValueError(f"{capability.key} depends on unknown {', '.join(missing)}")
-        _refuse_cycles({c.key: c.depends_on for c in self.capabilities})
+        _refuse_cycles({c.key: c.depends_on + c.enabled_by for c in self.capabilities})
         return self
 
 
@@ -196,6 +223,7 @@ class ReferenceModelPublic(ApiModel):
     published_on: date
     weighting: str
     minimum_confidence: Confidence
+    rules: Rules = Field(default_factory=Rules)
     capabilities: list[Capability]
 
 
@@ -219,6 +247,7 @@ def to_public(data: ReferenceModelInput, *, version: str) -> ReferenceModelPubli
         published_on=data.published_on,
         weighting=data.weighting,
         minimum_confidence=data.minimum_confidence,
+        rules=data.rules,
         capabilities=[
             Capability(
                 **c.model_dump(exclude={"weight"}),

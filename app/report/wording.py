@@ -8,8 +8,9 @@ from datetime import datetime
 from enum import Enum
 
 from app.analysis.schemas import Recommendation, Why
-from app.reference.schemas import Source
+from app.reference.parts import Source
 from app.report.charts import AREA_LABELS
+from app.vocabulary import Derivation
 
 MATURITY = ("absent", "planned", "developing", "established", "embedded")
 
@@ -43,14 +44,21 @@ def maturity(level: int) -> str:
 
 
 def source(item: Source) -> str:
+    """A citation in words, saying when the link is the model's decision, not the report's."""
     if item.table is not None:
-        return (
+        text = (
             f"Table {item.table}, rank {item.rank}: {item.percentage}% of experts rated it "
             "a very high priority"
         )
-    if item.recommendation is not None:
-        return f"Recommendation {item.recommendation}"
-    return f"Box 11, step {item.box11_step}"
+    elif item.recommendation is not None:
+        text = f"Recommendation {item.recommendation}"
+    elif item.box11_step is not None:
+        text = f"Box 11, step {item.box11_step}"
+    else:
+        text = str(item.section)
+    if item.derivation == Derivation.MODELLING_DECISION:
+        text += " (a modelling decision)"
+    return text
 
 
 def why(reasons: Why) -> str:

@@ -1,0 +1,83 @@
+"""The pieces a capability is made of: its citations, maturity levels, per-type targets and
+national enabler."""
+
+from typing import Literal, Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from app.api import ApiModel
+from app.fields import Text200, Text2000
+from app.vocabulary import Derivation, OrganisationType
+
+Sentence = Text2000
+
+
+class Source(ApiModel):
+    """Where a capability comes from in the report: a table row, a recommendation, a Box 11
+    step or a named passage; and whether the report says so or the model decided it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: Literal[3, 4] | None = Field(default=None, description="Table 3 (policy) or 4.")
+    rank: int | None = Field(default=None, ge=1, le=12)
+    percentage: int | None = Field(
+        default=None, ge=0, le=100, description="% of experts rating it 'very high priority'."
+    )
+    recommendation: int | None = Field(default=None, ge=1, le=8)
+    box11_step: int | None = Field(default=None, ge=1, le=8, description="Box 11 step.")
+    section: Text200 | None = Field(
+        default=None, description="A passage of the chapter that has no number of its own."
+    )
+    derivation: Derivation | None = Field(
+        default=None,
+        description="direct: the cited text is about this capability; modelling_decision: the "
+        "model links them (see note). Null in models older than 2026.1.",
+    )
+    note: Sentence | None = Field(default=None, description="Why, for a modelling decision.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        table_row = (self.table, self.rank, self.percentage)
+        kinds = [
+            all(v is not None for v in table_row),
+            self.recommendation is not None,
+            self.box11_step is not None,
+            self.section is not None,
+        ]
+        if sum(kinds) != 1 or (not kinds[0] and any(v is not None for v in table_row)):
+            raise ValueError(
+                "a source is exactly one of: {table, rank, percentage}, "
+                "{recommendation}, {box11Step} or {section}"
+            )
+        return self
+
+
+class TypeTarget(ApiModel):
+    """A target that differs for one kind of organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    organisation_type: OrganisationType
+    target_maturity: int = Field(ge=1, le=4, strict=True)
+
+
+class NationalEnabler(ApiModel):
+    """The national action a capability derives from: for funders, regulators and national
+    bodies, not for the organisation (its own part is in ``actions``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Sentence
+    source: Source
+
+
+class Levels(ApiModel):
+    """What each maturity level looks like for this capability."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    absent: Sentence
+    planned: Sentence
+    developing: Sentence
+    established: Sentence
+    embedded: Sentence
