@@ -3,12 +3,34 @@
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from limits import parse_many
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class JwtIssuer(BaseModel):
+    """One trusted token issuer and where its signing keys are published."""
+
+    issuer: str = Field(min_length=1)
+    jwks_url: str | None = Field(default=None, alias="jwksUrl")
+    jwks_path: Path | None = Field(default=None, alias="jwksPath")
+    allow_global: bool = Field(
+        default=False,
+        alias="allowGlobal",
+        description="Tokens without the organisation claim are global; refused unless set.",
+    )
+
+    model_config = {"populate_by_name": True}
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "JwtIssuer":
+        if (self.jwks_url is None) == (self.jwks_path is None):
+            raise ValueError(f"issuer {self.issuer!r}: give exactly one of jwksUrl, jwksPath")
+        return self
 
 
 class Settings(BaseSettings):
@@ -66,6 +88,73 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # Access control. See docs/security.md for the model these settings configure.
+    environment: Literal["development", "test", "production"] = "development"
+    auth_enabled: bool = Field(
+        default=True, description="Off only outside production: every caller is then an admin."
+    )
+    api_key_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a verified key is trusted without reading the database again: "
+        "the longest a key revoked on another instance may still work here.",
+    )
+    jwt_issuers: list[JwtIssuer] = Field(
+        default_factory=list, description='JSON, e.g. [{"issuer": "...", "jwksUrl": "..."}].'
+    )
+    jwt_audience: str = "lhs-asset-map"
+    jwt_algorithms: list[Literal["RS256", "ES256"]] = Field(
+        default=["RS256", "ES256"], min_length=1
+    )
+    jwt_role_claim: str = "role"
+    jwt_organisation_claim: str = Field(
+        default="organisation", description="An organisation id or ODS code: the token's scope."
+    )
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    rate_limit: str = Field(
+        default="600/minute", description="Per credential (by client address without one)."
+    )
+    rate_limit_exempt_paths: list[str] = ["/_ping", "/_status", "/metrics"]
+    redis_url: str | None = Field(default=None, description="Share rate limits across instances.")
+    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed.")
+    frame_ancestors: list[str] = Field(
+        default_factory=list, description="Origins that may frame our HTML pages (portals)."
+    )
+    link_secret: str | None = Field(
+        default=None,
+        min_length=32,
+        description="Signs browser links. Unset: a random secret per process (development only).",
+    )
+    link_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '600/minute': {exc}") from exc
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        if "*" in value and len(value) > 1:
+            raise ValueError("'*' allows every origin: list origins, or give '*' alone")
+        return value
+
+    @model_validator(mode="after")
+    def _secure_in_production(self) -> "Settings":
+        if self.environment == "production":
+            if not self.auth_enabled:
+                raise ValueError("auth_enabled cannot be false in production")
+            if self.link_secret is None:
+                raise ValueError("link_secret must be set in production (shared by instances)")
+            if "*" in self.cors_origins:
+                raise ValueError("cors_origins cannot be '*' in production: list the portals")
+        return self
 
 
 @lru_cache

@@ -6,7 +6,7 @@ describing it (``GET /problems/{slug}``).
 """
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 FieldPath = str | tuple[str | int, ...]
 
@@ -163,3 +163,32 @@ def all_error_kinds() -> list[type[AppError]]:
         kinds.append(kind)
         pending.extend(kind.__subclasses__())
     return kinds
+
+
+class Unauthenticated(AppError):
+    status = 401
+    code = "UNAUTHENTICATED"
+    title = "Unauthenticated"
+    description = (
+        "Send a valid API key or signed token as 'Authorization: Bearer <credential>'. "
+        "Missing, unknown, expired, revoked and tampered credentials all get this answer."
+    )
+
+    def __init__(self, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        # RFC 6750: a 401 names the scheme the client should use.
+        self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
+class Forbidden(AppError):
+    status = 403
+    code = "FORBIDDEN"
+    title = "Forbidden"
+    description = "The credential is valid but its role does not allow this request."
+
+
+class TooManyRequests(AppError):
+    status = 429
+    code = "RATE_LIMITED"
+    title = "Too many requests"
+    description = "This credential has used its request allowance; retry after Retry-After seconds."

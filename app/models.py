@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, Column, Date, Enum, ForeignKey, Index, String, Uuid
 from sqlmodel import Field, SQLModel
 
+from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.db import UTCDateTime, utcnow
 from app.vocabulary import (
     ActivityStatus,
@@ -202,3 +203,56 @@ class IdempotencyRecord(SQLModel, table=True):
     resource_table: str | None = Field(default=None, sa_type=String(64))
     resource_id: uuid.UUID | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class ApiKey(SQLModel, table=True):
+    """A credential: only the SHA-256 of its secret is kept, beside a public prefix.
+
+    The organisation foreign key cascades: a key scoped to a deleted organisation is deleted
+    with it, so it stops working. SET NULL would be a disaster here (null scope means global)
+    and RESTRICT would make every scoped key block the deletion of its organisation.
+    """
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint(_in("role", Role), name="role"),
+        Index(None, "created_at", "id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(sa_type=String(100))
+    prefix: str = Field(sa_type=String(16), unique=True)
+    secret_hash: str = Field(sa_type=String(64))
+    role: str = Field(sa_type=String(16))
+    organisation_id: uuid.UUID | None = _fk("organisation.id", ondelete="CASCADE", nullable=True)
+    created_by: str = Field(sa_type=String(200))
+    created_at: datetime = _timestamp()
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when. No foreign keys on purpose: events outlive what they describe."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        CheckConstraint(_in("action", AuditAction), name="action"),
+        CheckConstraint(_in("resource_type", ResourceType), name="resource_type"),
+        CheckConstraint(_in("actor_kind", PrincipalKind), name="actor_kind"),
+        # Pagination runs on (occurred_at, id); each filter leads an index of its own.
+        Index(None, "occurred_at", "id"),
+        Index(None, "organisation_id", "occurred_at", "id"),
+        Index(None, "resource_type", "resource_id", "occurred_at"),
+        Index(None, "actor", "occurred_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    occurred_at: datetime = _timestamp()
+    actor: str = Field(sa_type=String(200))
+    actor_kind: str = Field(sa_type=String(16))
+    request_id: str | None = Field(default=None, sa_type=String(128))
+    action: str = Field(sa_type=String(16))
+    resource_type: str = Field(sa_type=String(32))
+    resource_id: str = Field(sa_type=String(64))
+    organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)

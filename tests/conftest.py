@@ -29,6 +29,8 @@ from app.reference.service import shipped_models
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
 TABLES = (
+    "audit_event",
+    "api_key",
     "idempotency_record",
     "assessment",
     "activity_asset",

@@ -1,0 +1,118 @@
+"""The audit trail: who changed what, which fields, when, under which request.
+
+``record`` adds the event to the caller's session and never commits: the request's unit of
+work commits it together with the change it describes, so there is no change without its event
+and no event without its change.
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType
+from app.middleware import request_id_var
+from app.models import AuditEvent
+from app.organisations import hierarchy
+from app.pagination import PageParams, keyset
+
+# Never written to the trail, whatever a caller passes: secrets and their hashes.
+SECRET_FIELDS = frozenset({"secret_hash", "secret", "key", "password", "token"})
+# Bookkeeping that changes with every write and says nothing about the change itself.
+IGNORED_FIELDS = frozenset({"version", "row_version", "updated_at", "created_at"})
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe copy: ids and times as text, enums as their values."""
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    return value
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``[{field, before, after}]`` for each field whose value differs, in field order.
+
+    A create diffs against ``{}`` and a delete against ``{}`` on the other side: absent
+    fields read as None. Secret and bookkeeping fields are left out.
+    """
+    changes = []
+    for field in dict.fromkeys([*before, *after]):
+        if field in SECRET_FIELDS or field in IGNORED_FIELDS:
+            continue
+        old, new = plain(before.get(field)), plain(after.get(field))
+        if old != new:
+            changes.append({"field": field, "before": old, "after": new})
+    return changes
+
+
+def record(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    action: AuditAction,
+    resource_type: ResourceType,
+    resource_id: uuid.UUID | str,
+    organisation_id: uuid.UUID | None,
+    changes: list[dict[str, Any]],
+) -> AuditEvent:
+    """Add the event to the session; the caller's transaction commits it with the change."""
+    request_id = request_id_var.get()
+    event = AuditEvent(
+        actor=principal.subject,
+        actor_kind=principal.kind.value,
+        request_id=None if request_id == "-" else request_id,
+        action=action.value,
+        resource_type=resource_type.value,
+        resource_id=str(resource_id),
+        organisation_id=organisation_id,
+        changes=[c for c in changes if c.get("field") not in SECRET_FIELDS],
+    )
+    session.add(event)
+    return event
+
+
+async def list_page(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageParams,
+    organisation_id: uuid.UUID | None = None,
+    resource_type: ResourceType | None = None,
+    resource_id: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+) -> Sequence[AuditEvent]:
+    """Events in the caller's scope, oldest first. A scoped caller sees the events of the
+    organisations now in its subtree; events of deleted organisations only global callers see."""
+    statement = select(AuditEvent)
+    if principal.organisation_id is not None:
+        tree = hierarchy.descendants(principal.organisation_id)
+        statement = statement.where(col(AuditEvent.organisation_id).in_(select(tree.c.id)))
+    if organisation_id is not None:
+        statement = statement.where(AuditEvent.organisation_id == organisation_id)
+    if resource_type is not None:
+        statement = statement.where(AuditEvent.resource_type == resource_type.value)
+    if resource_id is not None:
+        statement = statement.where(AuditEvent.resource_id == resource_id)
+    if actor is not None:
+        statement = statement.where(AuditEvent.actor == actor)
+    if since is not None:
+        statement = statement.where(col(AuditEvent.occurred_at) >= since)
+    statement = keyset(
+        statement, created_at=col(AuditEvent.occurred_at), row_id=col(AuditEvent.id), params=page
+    )
+    return (await session.exec(statement)).all()

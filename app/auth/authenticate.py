@@ -1,0 +1,100 @@
+"""From an ``Authorization`` header to a Principal, or ``Unauthenticated``.
+
+API keys: one indexed lookup by prefix, a constant-time hash comparison, expiry and revocation
+checked; a verified key is then remembered for ``api_key_cache_seconds`` (see keycache).
+Anything else after ``Bearer`` is treated as a JWT from a configured issuer.
+"""
+
+import time
+import uuid
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from app.auth import keycache, keys
+from app.auth.principal import Principal
+from app.auth.tokens import TokenVerifier
+from app.auth.vocabulary import PrincipalKind, Role
+from app.config import Settings
+from app.db import Sessions, utcnow
+from app.errors import Unauthenticated
+from app.models import ApiKey, Organisation
+
+ODS_CACHE_SECONDS = 300.0
+
+
+class Authenticator:
+    """One per application instance: it holds the key cache and the issuers' key sets."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cache = keycache.KeyCache(settings.api_key_cache_seconds)
+        self.tokens = TokenVerifier(settings)
+        self._ods: dict[str, tuple[uuid.UUID, float]] = {}
+
+    async def authenticate(self, sessions: Sessions, authorization: str | None) -> Principal:
+        credential = bearer(authorization)
+        if keys.looks_like_key(credential):
+            return await self._api_key(sessions, credential)
+
+        async def resolve_ods(code: str) -> uuid.UUID | None:
+            return await self._resolve_ods(sessions, code)
+
+        return await self.tokens.verify(credential, resolve_ods)
+
+    async def _api_key(self, sessions: Sessions, credential: str) -> Principal:
+        parsed = keys.parse(credential)
+        if parsed is None:
+            raise Unauthenticated("The API key is malformed.")
+        prefix, secret = parsed
+        cached = self.cache.get(prefix)
+        if cached is not None:
+            if not keys.secret_matches(secret, cached.secret_hash):
+                raise Unauthenticated("The API key is not valid.")
+            _check_expiry(cached.expires_at)
+            return cached.principal
+        async with sessions.read() as session:
+            row = (await session.exec(select(ApiKey).where(col(ApiKey.prefix) == prefix))).first()
+        # The same answer for an unknown prefix and a wrong secret: nothing to learn from it.
+        if row is None or not keys.secret_matches(secret, row.secret_hash):
+            raise Unauthenticated("The API key is not valid.")
+        if row.revoked_at is not None:
+            raise Unauthenticated("The API key has been revoked.")
+        _check_expiry(row.expires_at)
+        principal = Principal(
+            subject=row.prefix,
+            kind=PrincipalKind.API_KEY,
+            role=Role(row.role),
+            organisation_id=row.organisation_id,
+            key_id=row.id,
+        )
+        self.cache.put(prefix, principal, row.secret_hash, row.expires_at)
+        return principal
+
+    async def _resolve_ods(self, sessions: Sessions, code: str) -> uuid.UUID | None:
+        known = self._ods.get(code)
+        if known is not None and time.monotonic() - known[1] < ODS_CACHE_SECONDS:
+            return known[0]
+        async with sessions.read() as session:
+            found = (
+                await session.exec(select(Organisation.id).where(Organisation.ods_code == code))
+            ).first()
+        if found is not None:
+            self._ods[code] = (found, time.monotonic())
+        return found
+
+
+def bearer(authorization: str | None) -> str:
+    """The credential of an ``Authorization: Bearer <credential>`` header."""
+    if not authorization:
+        raise Unauthenticated("This request needs credentials: 'Authorization: Bearer <key>'.")
+    scheme, _, credential = authorization.strip().partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthenticated("Use the Bearer scheme: 'Authorization: Bearer <key>'.")
+    return credential
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= utcnow():
+        raise Unauthenticated("The API key has expired.")

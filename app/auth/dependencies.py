@@ -1,0 +1,37 @@
+"""How a route asks for a caller: ``PrincipalDep``, or ``Depends(require(Role.EDITOR))``."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.auth.middleware import AUTH_ERROR, PRINCIPAL
+from app.auth.principal import Principal
+from app.auth.vocabulary import Role
+from app.errors import AppError, Forbidden, Unauthenticated
+
+
+async def current_principal(request: Request) -> Principal:
+    """The verified caller; 401 when there is none or the credential was refused."""
+    state = request.scope.get("state", {})
+    principal = state.get(PRINCIPAL)
+    if isinstance(principal, Principal):
+        return principal
+    error = state.get(AUTH_ERROR)
+    if isinstance(error, AppError):
+        raise error
+    raise Unauthenticated("This request needs credentials: 'Authorization: Bearer <key>'.")
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency: the caller, if its role is at least ``role``; 403 otherwise."""
+
+    async def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(role):
+            raise Forbidden(f"This needs the {role} role; the credential has {principal.role}.")
+        return principal
+
+    return check

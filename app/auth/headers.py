@@ -1,0 +1,120 @@
+"""Security headers on every response, and CORS for the browser origins in settings.
+
+Applied outermost, so that every answer, errors and refusals included, carries them. The
+``Server`` header is not ours to remove: uvicorn adds it after the app, so it is run with
+``--no-server-header``.
+"""
+
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.config import Settings
+
+CSP_NONCE = "csp_nonce"
+HSTS = b"max-age=31536000; includeSubDomains"
+
+# What browser code calling the API may send and read.
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "X-Correlation-ID",
+]
+CORS_RESPONSE_HEADERS = [
+    "ETag",
+    "Link",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "X-Correlation-ID",
+]
+
+
+def content_security_policy(nonce: str, frame_ancestors: Sequence[str]) -> str:
+    """For our HTML pages: assets from this origin only, inline code only with the request's
+    nonce, framable only by the configured portals."""
+    nonce_source = f"'nonce-{nonce}'"
+    return "; ".join(
+        [
+            "default-src 'none'",
+            f"script-src 'self' {nonce_source}",
+            f"style-src 'self' {nonce_source}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            f"frame-ancestors {' '.join(frame_ancestors) or chr(39) + 'none' + chr(39)}",
+        ]
+    )
+
+
+class SecurityHeadersMiddleware:
+    """nosniff and no referrer everywhere; ``no-store`` on answers to a credentialed request;
+    HSTS over HTTPS only; a CSP on HTML. A page that sets its own CSP keeps it."""
+
+    def __init__(self, app: ASGIApp, *, frame_ancestors: Sequence[str]) -> None:
+        self.app = app
+        self.frame_ancestors = list(frame_ancestors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        nonce = secrets.token_urlsafe(16)
+        scope.setdefault("state", {})[CSP_NONCE] = nonce
+        credentialed = any(key == b"authorization" for key, _ in scope["headers"]) or (
+            b"link=" in scope.get("query_string", b"")
+        )
+        https = scope.get("scheme") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = self._headers(
+                    message.get("headers", []), nonce, credentialed=credentialed, https=https
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _headers(
+        self, raw: list[tuple[bytes, bytes]], nonce: str, *, credentialed: bool, https: bool
+    ) -> list[tuple[bytes, bytes]]:
+        drop = {b"server", b"x-content-type-options", b"referrer-policy"}
+        if credentialed:
+            drop.add(b"cache-control")  # private data is never kept by a cache
+        headers = [(k, v) for k, v in raw if k.lower() not in drop]
+        names = {k.lower() for k, _ in headers}
+        headers.append((b"x-content-type-options", b"nosniff"))
+        headers.append((b"referrer-policy", b"no-referrer"))
+        if credentialed:
+            headers.append((b"cache-control", b"no-store"))
+        if https:
+            headers.append((b"strict-transport-security", HSTS))
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        if content_type.startswith(b"text/html") and b"content-security-policy" not in names:
+            policy = content_security_policy(nonce, self.frame_ancestors)
+            headers.append((b"content-security-policy", policy.encode()))
+        return headers
+
+
+def cors_options(settings: Settings) -> dict[str, Any]:
+    """Starlette CORSMiddleware options. Credentials (cookies) are never allowed: callers send
+    bearer headers, which need no credentialed CORS, so a wildcard origin can never leak them."""
+    return {
+        "allow_origins": settings.cors_origins,
+        "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+        "allow_headers": CORS_REQUEST_HEADERS,
+        "expose_headers": CORS_RESPONSE_HEADERS,
+        "allow_credentials": False,
+        "max_age": 600,
+    }

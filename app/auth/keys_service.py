@@ -1,0 +1,161 @@
+"""API-key use cases: create within the caller's power and scope, list within scope, revoke.
+
+Services flush and never commit; each change adds its audit event to the same session.
+"""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import audit, keycache, keys
+from app.auth.principal import Principal, may_grant_role
+from app.auth.schemas import ApiKeyCreate
+from app.auth.scope import covers
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.db import utcnow
+from app.errors import FieldIssue, Forbidden, NotFound, ValidationFailed
+from app.models import ApiKey, Organisation
+from app.organisations import hierarchy
+from app.pagination import PageParams, keyset
+
+PUBLIC_FIELDS = ("name", "prefix", "role", "organisation_id", "created_by", "expires_at")
+
+
+def _require_admin(principal: Principal) -> None:
+    if not principal.can(Role.ADMIN):
+        raise Forbidden("Only admins manage API keys.")
+
+
+async def create(
+    session: AsyncSession, *, principal: Principal, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    """The new key and its secret, which the caller shows once and never stores."""
+    _require_admin(principal)
+    if not may_grant_role(principal, data.role):
+        raise Forbidden(f"A {principal.role} cannot create a key with the {data.role} role.")
+    if data.organisation_id is None:
+        if not principal.is_global:
+            raise Forbidden("A key cannot have a wider scope than yours: name an organisation.")
+    elif not await _visible_organisation(session, principal, data.organisation_id):
+        # The same answer whether it exists elsewhere or nowhere: scope is not to be probed.
+        raise ValidationFailed(
+            "The organisation does not exist.",
+            errors=[FieldIssue("#/organisationId", f"No organisation {data.organisation_id}.")],
+        )
+    if data.expires_at is not None and data.expires_at <= utcnow():
+        raise ValidationFailed(
+            "A key cannot expire in the past.",
+            errors=[FieldIssue("#/expiresAt", "Must be in the future.")],
+        )
+    new = keys.generate()
+    row = ApiKey(
+        name=data.name,
+        prefix=new.prefix,
+        secret_hash=new.secret_hash,
+        role=data.role.value,
+        organisation_id=data.organisation_id,
+        created_by=principal.subject,
+        expires_at=data.expires_at,
+    )
+    session.add(row)
+    audit.record(
+        session,
+        principal=principal,
+        action=AuditAction.CREATE,
+        resource_type=ResourceType.API_KEY,
+        resource_id=row.id,
+        organisation_id=row.organisation_id,
+        changes=audit.diff({}, _public(row)),
+    )
+    await session.flush()
+    return row, new.key
+
+
+async def list_page(
+    session: AsyncSession, *, principal: Principal, page: PageParams
+) -> Sequence[ApiKey]:
+    _require_admin(principal)
+    statement = select(ApiKey)
+    if principal.organisation_id is not None:
+        tree = hierarchy.descendants(principal.organisation_id)
+        statement = statement.where(col(ApiKey.organisation_id).in_(select(tree.c.id)))
+    statement = keyset(
+        statement, created_at=col(ApiKey.created_at), row_id=col(ApiKey.id), params=page
+    )
+    return (await session.exec(statement)).all()
+
+
+async def get(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+    _require_admin(principal)
+    row = await session.get(ApiKey, key_id)
+    if row is None or not await _in_scope(session, principal, row):
+        raise NotFound(f"API key {key_id} does not exist.")
+    return row
+
+
+async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+    """Revoke the key (again is a no-op). It stops working on this instance at once and on
+    the others within the key cache's time to live."""
+    row = await get(session, principal=principal, key_id=key_id)
+    if row.revoked_at is None:
+        before = _public(row) | {"revoked_at": None}
+        row.revoked_at = utcnow()
+        audit.record(
+            session,
+            principal=principal,
+            action=AuditAction.UPDATE,
+            resource_type=ResourceType.API_KEY,
+            resource_id=row.id,
+            organisation_id=row.organisation_id,
+            changes=audit.diff(before, _public(row) | {"revoked_at": row.revoked_at}),
+        )
+        await session.flush()
+    keycache.forget(row.prefix)
+    return row
+
+
+async def find(session: AsyncSession, reference: str) -> ApiKey:
+    """A key by id or prefix, for the operator's command line (no scope: the operator is global)."""
+    try:
+        statement = select(ApiKey).where(ApiKey.id == uuid.UUID(reference))
+    except ValueError:
+        statement = select(ApiKey).where(ApiKey.prefix == reference.strip())
+    row = (await session.exec(statement)).first()
+    if row is None:
+        raise NotFound(f"No API key has the id or prefix {reference!r}.")
+    return row
+
+
+async def organisation_ref(session: AsyncSession, reference: str) -> uuid.UUID:
+    """An organisation by id or ODS code, as people type them on the command line."""
+    try:
+        statement = select(Organisation.id).where(Organisation.id == uuid.UUID(reference))
+    except ValueError:
+        statement = select(Organisation.id).where(
+            Organisation.ods_code == reference.strip().upper()
+        )
+    found = (await session.exec(statement)).first()
+    if found is None:
+        raise NotFound(f"No organisation has the id or ODS code {reference!r}.")
+    return found
+
+
+async def _visible_organisation(
+    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
+) -> bool:
+    if await session.get(Organisation, organisation_id) is None:
+        return False
+    return await covers(session, principal, organisation_id)
+
+
+async def _in_scope(session: AsyncSession, principal: Principal, row: ApiKey) -> bool:
+    if row.organisation_id is None:
+        return principal.is_global
+    return await covers(session, principal, row.organisation_id)
+
+
+def _public(row: ApiKey) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in PUBLIC_FIELDS}

@@ -1,0 +1,128 @@
+"""Rate limits per credential, through the ``limits`` library.
+
+Counted in process memory by default; in Redis when ``LHS_REDIS_URL`` is set, so that every
+instance shares one allowance per credential. Fixed windows that start at a credential's first
+request: two counters' worth of state per credential, and exact ``RateLimit-*`` headers, at the
+price of allowing up to twice the rate across a window boundary.
+
+If Redis cannot be reached the request is let through and a warning logged: a limiter outage
+should not become a service outage.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth.principal import Principal
+from app.auth.vocabulary import PrincipalKind
+from app.config import Settings
+from app.errors import TooManyRequests
+from app.problems import problem_response
+
+logger = logging.getLogger("app.auth")
+
+KEY_PREFIX = "lhs-rate"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int  # until the window that decided ends
+
+
+class RateLimiter:
+    def __init__(self, limit: str, *, redis_url: str | None, key_prefix: str = KEY_PREFIX) -> None:
+        self.items: list[RateLimitItem] = parse_many(limit)
+        self.storage: Storage
+        if redis_url:
+            uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+            self.storage = RedisStorage(uri, implementation="redispy", key_prefix=key_prefix)
+        else:
+            self.storage = MemoryStorage()
+        self.strategy = FixedWindowRateLimiter(self.storage)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RateLimiter":
+        return cls(settings.rate_limit, redis_url=settings.redis_url)
+
+    async def hit(self, key: str) -> Decision:
+        """Count one request against every limit; the tightest one decides and is reported."""
+        decisions = []
+        for item in self.items:
+            allowed = await self.strategy.hit(item, key)
+            stats = await self.strategy.get_window_stats(item, key)
+            decisions.append(
+                Decision(
+                    allowed=allowed,
+                    limit=item.amount,
+                    remaining=max(0, stats.remaining),
+                    reset_seconds=max(0, math.ceil(stats.reset_time - time.time())),
+                )
+            )
+        refused = [d for d in decisions if not d.allowed]
+        if refused:
+            return max(refused, key=lambda d: d.reset_seconds)
+        return min(decisions, key=lambda d: (d.remaining, -d.reset_seconds))
+
+
+class RateLimitMiddleware:
+    """Counts each request against its caller: the principal the authentication middleware
+    found, or else the client's address. Runs inside the authentication middleware."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter, exempt: list[str]) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.exempt = tuple(exempt)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        try:
+            decision = await self.limiter.hit(caller_key(state.get("principal"), scope))
+        except Exception as exc:  # any storage failure: fail open, and say so
+            logger.warning("rate limiter unavailable, request not counted: %s", exc)
+            await self.app(scope, receive, send)
+            return
+        headers = [
+            (b"ratelimit-limit", str(decision.limit).encode()),
+            (b"ratelimit-remaining", str(decision.remaining).encode()),
+            (b"ratelimit-reset", str(decision.reset_seconds).encode()),
+        ]
+        if not decision.allowed:
+            retry = str(max(1, decision.reset_seconds))
+            error = TooManyRequests(
+                f"Too many requests: the limit is {decision.limit} per window; retry in {retry} s.",
+                headers={"Retry-After": retry},
+            )
+            response = problem_response(
+                error, instance=scope["path"], trace_id=str(state.get("request_id", "-"))
+            )
+            response.raw_headers.extend(headers)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def caller_key(principal: Principal | None, scope: Scope) -> str:
+    # The operator stands in for every caller when authentication is off (development):
+    # count those by address, not as one caller.
+    if principal is not None and principal.kind is not PrincipalKind.OPERATOR:
+        return principal.rate_key
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"

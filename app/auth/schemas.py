@@ -1,0 +1,57 @@
+"""The API-key contract. The secret appears once, in ``ApiKeyCreated.key``, and nowhere else."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import ConfigDict, Field, JsonValue
+
+from app.api import ApiInput, ApiModel, Page
+from app.auth.vocabulary import Role
+from app.fields import Text100, UtcDatetime
+
+_EXAMPLE: dict[str, JsonValue] = {
+    "name": "West Yorkshire portal",
+    "role": "editor",
+    "organisationId": "5b0e3c1e-8f4e-4d8a-9f65-0c1d2e3f4a5b",
+    "expiresAt": "2027-03-31T23:59:59Z",
+}
+
+
+class ApiKeyCreate(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+
+    name: Text100 = Field(description="Who or what uses the key, for people reading lists.")
+    role: Role
+    organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="The key's scope: this organisation and everything below it. "
+        "Omit or null for the whole service (global admins only).",
+    )
+    expires_at: UtcDatetime | None = Field(default=None, description="Never expires when null.")
+
+
+class ApiKeyPublic(ApiModel):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(
+        description="The key's public first part: how lists and logs name it.",
+        examples=["lhs_3f9a0c1b2d4e"],
+    )
+    role: Role
+    organisation_id: uuid.UUID | None
+    created_by: str = Field(description="The key prefix, token subject or operator.")
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(
+        description="The secret, shown this once: it is stored only as a hash. "
+        "Send it as 'Authorization: Bearer <key>'.",
+        examples=["lhs_3f9a0c1b2d4e_Jx2kq5W0c3P1p7J6vS9fQk1yG4bH8nT2aL5rX0eM7dU"],
+    )
+
+
+class ApiKeyPage(Page[ApiKeyPublic]):
+    pass

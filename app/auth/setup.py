@@ -1,0 +1,55 @@
+"""Wiring access control into an app: two calls in ``create_app``.
+
+Order matters (Starlette's last-added middleware is the outermost):
+
+    install_access(app, settings)    # before RequestIdMiddleware is added: runs inside it
+    app.add_middleware(RequestIdMiddleware)
+    install_browser(app, settings)   # last: outermost, so every answer carries the headers
+
+giving, outside in: security headers, CORS, request ids, authentication, rate limit, the rest.
+"""
+
+import logging
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from app.auth.authenticate import Authenticator
+from app.auth.headers import SecurityHeadersMiddleware, cors_options
+from app.auth.links import LinkSigner
+from app.auth.middleware import AuthenticationMiddleware
+from app.auth.ratelimit import RateLimiter, RateLimitMiddleware
+from app.config import Settings
+
+logger = logging.getLogger("app.auth")
+
+
+def install_access(app: FastAPI, settings: Settings) -> Authenticator:
+    """Authentication, then the rate limit keyed on what it found."""
+    if not settings.auth_enabled:
+        logger.warning(
+            "AUTHENTICATION IS OFF (LHS_AUTH_ENABLED=false): every caller is an admin of the "
+            "whole service. Never run like this where anyone else can reach the service."
+        )
+    authenticator = Authenticator(settings)
+    links = LinkSigner(settings)
+    app.state.authenticator = authenticator
+    app.state.links = links
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=RateLimiter.from_settings(settings),
+        exempt=settings.rate_limit_exempt_paths,
+    )
+    app.add_middleware(
+        AuthenticationMiddleware,
+        authenticator=authenticator,
+        links=links,
+        enabled=settings.auth_enabled,
+    )
+    return authenticator
+
+
+def install_browser(app: FastAPI, settings: Settings) -> None:
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, **cors_options(settings))
+    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)

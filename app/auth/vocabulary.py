@@ -1,0 +1,42 @@
+"""The words of access control, spelt once: tables, contracts and checks use these enums."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a credential may do, weakest first: each role may do all the weaker ones may."""
+
+    READER = "reader"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+
+_ROLE_RANK = {role: rank for rank, role in enumerate(Role)}
+
+
+class PrincipalKind(StrEnum):
+    API_KEY = "api_key"
+    TOKEN = "token"  # noqa: S105 - a kind of caller, not a secret: a bearer JWT from a configured issuer
+    OPERATOR = "operator"  # the command line, run by whoever runs the service
+    LINK = "link"  # a browser following a signed, read-only link
+
+
+class AuditAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class ResourceType(StrEnum):
+    """The singular resource names the audit trail is filtered by."""
+
+    ORGANISATION = "organisation"
+    ASSET = "asset"
+    ACTIVITY = "activity"
+    ASSESSMENT = "assessment"
+    API_KEY = "api-key"
+    REFERENCE_MODEL = "reference-model"
