@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 SCHEME = "lhs"
-_KEY = re.compile(rf"^({SCHEME}_[0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})$")
+_KEY = re.compile(rf"({SCHEME}_[0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ def hash_secret(secret: str) -> str:
 
 def parse(key: str) -> tuple[str, str] | None:
     """(prefix, secret), or None when the text is not shaped like one of our keys."""
-    match = _KEY.match(key)
+    match = _KEY.fullmatch(key)
     return (match.group(1), match.group(2)) if match else None
 
 

@@ -15,7 +15,7 @@ from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import Unauthenticated
 
-_ODS_CODE = re.compile(r"^[A-Za-z0-9]{1,9}$")
+_ODS_CODE = re.compile(r"[A-Za-z0-9]{1,9}")
 
 # Looks an ODS code up; None when no organisation has it.
 OdsResolver = Callable[[str], Awaitable[uuid.UUID | None]]
@@ -96,7 +96,7 @@ class TokenVerifier:
             try:
                 return uuid.UUID(value)
             except ValueError:
-                if _ODS_CODE.match(value):
+                if _ODS_CODE.fullmatch(value):
                     found = await resolve_ods(value.upper())
                     if found is not None:
                         return found

@@ -1,0 +1,148 @@
+"""``lhs-map``: the operator's command line. It acts as the operator (a global admin, audited
+as ``operator``), against the database in LHS_DATABASE_URL, which must be migrated.
+
+Output is for scripts: a command's result alone on standard output
+(``KEY=$(lhs-map create-api-key --role admin)``), notes on standard error, and every failure
+one line on standard error with a non-zero exit status.
+"""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import keys_service
+from app.auth.principal import OPERATOR
+from app.auth.schemas import ApiKeyCreate
+from app.auth.vocabulary import Role
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessions
+from app.errors import AppError
+from app.health import migration_heads
+
+T = TypeVar("T")
+# Click 8.2+ raises this for a group called without a command; older versions print the help.
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+class Failure(click.ClickException):
+    """One line on standard error, exit status 1."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Operate the LHS asset-mapping service (uses LHS_DATABASE_URL)."""
+
+
+@cli.command("create-api-key")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--organisation", "organisation", help="Scope: an organisation id or ODS code.")
+@click.option("--name", default="created with lhs-map", show_default=True)
+@click.option("--expires-at", "expires_at", help="ISO 8601 with a zone, e.g. 2027-01-31T00:00Z.")
+def create_api_key(role: str, organisation: str | None, name: str, expires_at: str | None) -> None:
+    """Create an API key and print it (only it) on standard output."""
+
+    async def create(session: AsyncSession) -> str:
+        scope = None
+        if organisation is not None:
+            scope = await keys_service.organisation_ref(session, organisation)
+        data = ApiKeyCreate.model_validate(
+            {"name": name, "role": role, "organisationId": scope, "expiresAt": expires_at}
+        )
+        row, key = await keys_service.create(session, principal=OPERATOR, data=data)
+        await session.commit()
+        where = f"organisation {scope}" if scope else "the whole service"
+        click.echo(f"Created {row.prefix} ({role}, {where}); it is shown only now.", err=True)
+        return key
+
+    click.echo(_run(create))
+
+
+@cli.command("revoke-api-key")
+@click.argument("reference")
+def revoke_api_key(reference: str) -> None:
+    """Revoke an API key, named by its prefix or id."""
+
+    async def revoke(session: AsyncSession) -> None:
+        row = await keys_service.find(session, reference)
+        await keys_service.revoke(session, principal=OPERATOR, key_id=row.id)
+        await session.commit()
+        click.echo(f"Revoked {row.prefix}.", err=True)
+
+    _run(revoke)
+
+
+def _run(use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    settings = get_settings()
+    try:
+        return asyncio.run(_in_session(settings, use_case))
+    except AppError as exc:
+        raise Failure(_describe(exc)) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{_option(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise Failure(problems) from exc
+    except (SQLAlchemyError, OSError) as exc:
+        raise Failure(f"cannot use the database ({type(exc).__name__}): {exc}") from exc
+
+
+async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = make_engine(settings)
+    try:
+        async with make_sessions(engine).write() as session:
+            await _require_migrated(session, settings)
+            return await use_case(session)
+    finally:
+        await engine.dispose()
+
+
+async def _require_migrated(session: AsyncSession, settings: Settings) -> None:
+    expected = migration_heads(settings)
+    try:
+        connection = await session.connection()
+        rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        current = {row[0] for row in rows}
+    except SQLAlchemyError:
+        current = set()
+        await session.rollback()
+    if current != expected:
+        raise Failure(
+            f"the database is at {sorted(current) or 'no revision'}, this version needs "
+            f"{sorted(expected)}: run 'alembic upgrade head' first"
+        )
+
+
+def _option(loc: tuple[int | str, ...]) -> str:
+    """The command-line option a contract field came from (expiresAt -> --expires-at)."""
+    field = str(loc[0]) if loc else "input"
+    return "--" + "".join(f"-{c.lower()}" if c.isupper() else c for c in field)
+
+
+def _describe(error: AppError) -> str:
+    details = "; ".join(issue.message for issue in error.errors)
+    return f"{error.detail} {details}".strip()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """The installed ``lhs-map`` entry point."""
+    try:
+        cli.main(args=argv, prog_name="lhs-map", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("lhs-map: aborted", err=True)
+        sys.exit(1)
+    except NO_ARGS_IS_HELP as exc:  # bare "lhs-map": the help, as asked
+        click.echo(exc.format_message(), err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        click.echo(f"lhs-map: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    return None
+
+
+if __name__ == "__main__":
+    main()

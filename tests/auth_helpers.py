@@ -1,0 +1,33 @@
+"""Builders for access-control tests: keys through the service, as the API and CLI make them."""
+
+import uuid
+from datetime import datetime
+
+from app.auth import keys_service
+from app.auth.principal import OPERATOR, Principal
+from app.auth.schemas import ApiKeyCreate
+from app.db import Sessions
+from app.models import ApiKey
+
+
+async def make_key(
+    sessions: Sessions,
+    role: str,
+    organisation_id: uuid.UUID | str | None = None,
+    *,
+    by: Principal = OPERATOR,
+    expires_at: datetime | None = None,
+    name: str = "test key",
+) -> tuple[ApiKey, str]:
+    data = ApiKeyCreate.model_validate(
+        {
+            "name": name,
+            "role": role,
+            "organisationId": str(organisation_id) if organisation_id else None,
+            "expiresAt": expires_at.isoformat() if expires_at else None,
+        }
+    )
+    async with sessions.write() as session:
+        row, key = await keys_service.create(session, principal=by, data=data)
+        await session.commit()
+    return row, key
