@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     )
     rate_limit_exempt_paths: list[str] = ["/_ping", "/_status", "/metrics"]
     redis_url: str | None = Field(default=None, description="Share rate limits across instances.")
+    rate_limit_key_prefix: str = Field(
+        default="lhs-rate", description="Separates deployments that share one Redis."
+    )
     cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed.")
     frame_ancestors: list[str] = Field(
         default_factory=list, description="Origins that may frame our HTML pages (portals)."

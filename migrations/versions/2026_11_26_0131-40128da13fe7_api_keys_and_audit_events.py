@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "40128da13fe7"
 down_revision: str | None = "ccd5b4bc17ec"
 branch_labels: str | Sequence[str] | None = None
