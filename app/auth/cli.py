@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo(exc.format_message(), err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"lhs-map: {exc.format_message()}", err=True)
+        message = " ".join(exc.format_message().split())  # one line, whatever click wrapped
+        click.echo(f"lhs-map: {message}", err=True)
         sys.exit(exc.exit_code)
     return None
 

@@ -1,0 +1,146 @@
+"""The installed ``lhs-map`` command, run as a user runs it: a subprocess against a migrated
+database (SQLite and PostgreSQL). Its key is the only thing on standard output."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from app.auth.authenticate import Authenticator
+from app.auth.vocabulary import PrincipalKind, Role
+from app.config import Settings
+from app.errors import Unauthenticated
+from app.models import AuditEvent
+from tests.conftest import Backend, migrate
+from tests.helpers import create_organisation
+from tests.test_auth_keys import sessions_of
+
+LHS_MAP = shutil.which("lhs-map", path=str(Path(sys.executable).parent)) or "lhs-map"
+
+
+async def lhs_map(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    environment = os.environ | {"LHS_DATABASE_URL": database_url}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [LHS_MAP, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+        check=False,
+    )
+
+
+def one_line(stream: str) -> str:
+    lines = stream.strip().splitlines()
+    assert len(lines) == 1, stream
+    return lines[0]
+
+
+async def test_the_first_admin_key_comes_from_the_command_line(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    done = await lhs_map(backend.url, "create-api-key", "--role", "admin")
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert done.stdout == key + "\n"  # KEY=$(lhs-map create-api-key ...) gets just the key
+    auth = Authenticator(Settings(database_url=backend.url))
+    principal = await auth.authenticate(sessions_of(backend), f"Bearer {key}")
+    assert (principal.role, principal.organisation_id) == (Role.ADMIN, None)
+    assert principal.kind is PrincipalKind.API_KEY
+    assert principal.subject in done.stderr  # the note names the prefix, never the secret
+    assert key not in done.stderr
+    async with sessions_of(backend).read() as session:
+        (event,) = (await session.exec(select(AuditEvent))).all()
+    assert (event.actor, event.actor_kind, event.action) == ("operator", "operator", "create")
+
+
+async def test_a_scoped_key_names_its_organisation_by_ods_code_and_can_expire(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    ics = await create_organisation(client, name="WY ICS", organisationType="ics", odsCode="QWO")
+    done = await lhs_map(
+        backend.url,
+        "create-api-key",
+        "--role",
+        "editor",
+        "--organisation",
+        "qwo",
+        "--name",
+        "portal",
+        "--expires-at",
+        "2030-01-31T00:00:00Z",
+    )
+    assert done.returncode == 0, done.stderr
+    auth = Authenticator(Settings(database_url=backend.url))
+    principal = await auth.authenticate(sessions_of(backend), f"Bearer {done.stdout.strip()}")
+    assert principal.organisation_id == uuid.UUID(ics["id"])
+    assert principal.role is Role.EDITOR
+
+
+async def test_a_revoked_key_stops_working(backend: Backend, client: httpx.AsyncClient) -> None:
+    key = (await lhs_map(backend.url, "create-api-key", "--role", "reader")).stdout.strip()
+    prefix = key[: len("lhs_0123456789ab")]
+    done = await lhs_map(backend.url, "revoke-api-key", prefix)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await Authenticator(Settings(database_url=backend.url)).authenticate(
+            sessions_of(backend), f"Bearer {key}"
+        )
+
+
+def assert_one_line_error(
+    done: subprocess.CompletedProcess[str], status: int, message: str
+) -> None:
+    assert done.returncode == status
+    assert done.stdout == ""
+    assert message in one_line(done.stderr)
+    assert one_line(done.stderr).startswith("lhs-map: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create-api-key", "--role", "owner"], "Invalid value for '--role'"),
+        (["create-api-key"], "Missing option '--role'"),
+        (["make-coffee"], "No such command"),
+    ],
+)
+async def test_usage_errors_are_one_line_on_standard_error(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    done = await lhs_map(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}", *args)
+    assert_one_line_error(done, 2, message)
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["create-api-key", "--role", "admin", "--organisation", "NOPE1"], 1, "NOPE1"),
+        (["create-api-key", "--role", "admin", "--expires-at", "2031-01-01"], 1, "--expires-at"),
+        (["create-api-key", "--role", "admin", "--expires-at", "2001-01-01T00:00Z"], 1, "past"),
+        (["revoke-api-key", "lhs_000000000000"], 1, "No API key"),
+    ],
+)
+async def test_errors_are_one_line_on_standard_error(
+    backend: Backend, client: httpx.AsyncClient, args: list[str], status: int, message: str
+) -> None:
+    assert_one_line_error(await lhs_map(backend.url, *args), status, message)
+
+
+async def test_an_unmigrated_database_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    done = await lhs_map(url, "create-api-key", "--role", "admin")
+    assert done.returncode == 1
+    assert "alembic upgrade head" in one_line(done.stderr)
+    await migrate(url)
+    done = await lhs_map(url, "create-api-key", "--role", "admin")
+    assert done.returncode == 0, done.stderr
