@@ -116,13 +116,15 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         default="600/minute", description="Per credential (by client address without one)."
     )
-    rate_limit_exempt_paths: list[str] = ["/_ping", "/_status", "/metrics"]
+    rate_limit_exempt_paths: Annotated[list[str], NoDecode] = ["/_ping", "/_status", "/metrics"]
     redis_url: str | None = Field(default=None, description="Share rate limits across instances.")
     rate_limit_key_prefix: str = Field(
         default="lhs-rate", description="Separates deployments that share one Redis."
     )
-    cors_origins: list[str] = Field(default_factory=list, description="Browser origins allowed.")
-    frame_ancestors: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Browser origins allowed."
+    )
+    frame_ancestors: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins that may frame our HTML pages (portals)."
     )
     link_secret: str | None = Field(
@@ -131,6 +133,12 @@ class Settings(BaseSettings):
         description="Signs browser links. Unset: a random secret per process (development only).",
     )
     link_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("cors_origins", "frame_ancestors", "rate_limit_exempt_paths", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        """Comma-separated like LHS_TRUSTED_HOSTS (a JSON list works too)."""
+        return cls._comma_separated(value)
 
     @field_validator("rate_limit")
     @classmethod

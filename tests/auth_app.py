@@ -12,8 +12,8 @@ from app.auth.principal import Principal
 from app.auth.setup import install_access, install_browser
 from app.auth.vocabulary import Role
 from app.config import Settings
-from app.middleware import RequestIdMiddleware
-from app.problems import install_problem_handlers
+from app.http.middleware import RequestIdMiddleware
+from app.http.problems import install_problem_handlers
 from tests.conftest import Backend
 
 

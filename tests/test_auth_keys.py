@@ -225,8 +225,10 @@ async def test_an_admin_mints_keys_only_within_its_power_and_scope(
                 await keys_service.create(
                     session, principal=ics_admin, data=create_data("reader", target)
                 )
-            answers.append((refused.value.detail, refused.value.errors[0].pointer))
-        assert answers[0] == answers[1] == ("The organisation does not exist.", "#/organisationId")
+            answers.append((refused.value.detail, refused.value.errors[0].field))
+        assert (
+            answers[0] == answers[1] == ("The organisation does not exist.", ("organisation_id",))
+        )
         past = ApiKeyCreate.model_validate(
             {"name": "k", "role": "reader", "expiresAt": "2020-01-01T00:00:00Z"}
         )

@@ -24,7 +24,7 @@ from app.auth.vocabulary import Role
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessions
 from app.errors import AppError
-from app.health import migration_heads
+from app.http.health import migration_heads
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.

@@ -43,12 +43,12 @@ async def create(
         # The same answer whether it exists elsewhere or nowhere: scope is not to be probed.
         raise ValidationFailed(
             "The organisation does not exist.",
-            errors=[FieldIssue("#/organisationId", f"No organisation {data.organisation_id}.")],
+            errors=[FieldIssue("organisation_id", f"No organisation {data.organisation_id}.")],
         )
     if data.expires_at is not None and data.expires_at <= utcnow():
         raise ValidationFailed(
             "A key cannot expire in the past.",
-            errors=[FieldIssue("#/expiresAt", "Must be in the future.")],
+            errors=[FieldIssue("expires_at", "Must be in the future.")],
         )
     new = keys.generate()
     row = ApiKey(

@@ -22,7 +22,7 @@ from app.auth.principal import Principal
 from app.auth.vocabulary import PrincipalKind
 from app.config import Settings
 from app.errors import TooManyRequests
-from app.problems import problem_response
+from app.http.problems import problem_response
 
 logger = logging.getLogger("app.auth")
 
@@ -109,9 +109,7 @@ class RateLimitMiddleware:
                 f"Too many requests: the limit is {decision.limit} per window; retry in {retry} s.",
                 headers={"Retry-After": retry},
             )
-            response = problem_response(
-                error, instance=scope["path"], trace_id=str(state.get("request_id", "-"))
-            )
+            response = problem_response(error, scope)
             response.raw_headers.extend(headers)
             await response(scope, receive, send)
             return

@@ -1,7 +1,7 @@
 """API keys (only a hash of each secret) and the audit trail of every change
 
 Revision ID: 40128da13fe7
-Revises: ccd5b4bc17ec
+Revises: 4b1d7e2c9a30
 Create Date: 2026-11-26 01:31:15.090562
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "40128da13fe7"
-down_revision: str | None = "ccd5b4bc17ec"
+down_revision: str | None = "4b1d7e2c9a30"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
