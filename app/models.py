@@ -214,16 +214,13 @@ class ApiKey(SQLModel, table=True):
     """
 
     __tablename__ = "api_key"
-    __table_args__ = (
-        CheckConstraint(_in("role", Role), name="role"),
-        Index(None, "created_at", "id"),
-    )
+    __table_args__ = (Index(None, "created_at", "id"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(sa_type=String(100))
     prefix: str = Field(sa_type=String(16), unique=True)
     secret_hash: str = Field(sa_type=String(64))
-    role: str = Field(sa_type=String(16))
+    role: Role = _enum(Role, "role", length=16)
     organisation_id: uuid.UUID | None = _fk("organisation.id", ondelete="CASCADE", nullable=True)
     created_by: str = Field(sa_type=String(200))
     created_at: datetime = _timestamp()
@@ -236,9 +233,6 @@ class AuditEvent(SQLModel, table=True):
 
     __tablename__ = "audit_event"
     __table_args__ = (
-        CheckConstraint(_in("action", AuditAction), name="action"),
-        CheckConstraint(_in("resource_type", ResourceType), name="resource_type"),
-        CheckConstraint(_in("actor_kind", PrincipalKind), name="actor_kind"),
         # Pagination runs on (occurred_at, id); each filter leads an index of its own.
         Index(None, "occurred_at", "id"),
         Index(None, "organisation_id", "occurred_at", "id"),
@@ -249,10 +243,10 @@ class AuditEvent(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     occurred_at: datetime = _timestamp()
     actor: str = Field(sa_type=String(200))
-    actor_kind: str = Field(sa_type=String(16))
+    actor_kind: PrincipalKind = _enum(PrincipalKind, "actor_kind", length=16)
     request_id: str | None = Field(default=None, sa_type=String(128))
-    action: str = Field(sa_type=String(16))
-    resource_type: str = Field(sa_type=String(32))
+    action: AuditAction = _enum(AuditAction, "action", length=16)
+    resource_type: ResourceType = _enum(ResourceType, "resource_type")
     resource_id: str = Field(sa_type=String(64))
     organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)

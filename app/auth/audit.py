@@ -73,10 +73,10 @@ def record(
     request_id = request_id_var.get()
     event = AuditEvent(
         actor=principal.subject,
-        actor_kind=principal.kind.value,
+        actor_kind=principal.kind,
         request_id=None if request_id == "-" else request_id,
-        action=action.value,
-        resource_type=resource_type.value,
+        action=action,
+        resource_type=resource_type,
         resource_id=str(resource_id),
         organisation_id=organisation_id,
         changes=[c for c in changes if c.get("field") not in SECRET_FIELDS],
@@ -105,7 +105,7 @@ async def list_page(
     if organisation_id is not None:
         statement = statement.where(AuditEvent.organisation_id == organisation_id)
     if resource_type is not None:
-        statement = statement.where(AuditEvent.resource_type == resource_type.value)
+        statement = statement.where(AuditEvent.resource_type == resource_type)
     if resource_id is not None:
         statement = statement.where(AuditEvent.resource_id == resource_id)
     if actor is not None:

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from app.auth import keycache, keys
 from app.auth.principal import Principal
 from app.auth.tokens import TokenVerifier
-from app.auth.vocabulary import PrincipalKind, Role
+from app.auth.vocabulary import PrincipalKind
 from app.config import Settings
 from app.db import Sessions, utcnow
 from app.errors import Unauthenticated
@@ -64,7 +64,7 @@ class Authenticator:
         principal = Principal(
             subject=row.prefix,
             kind=PrincipalKind.API_KEY,
-            role=Role(row.role),
+            role=row.role,
             organisation_id=row.organisation_id,
             key_id=row.id,
         )

@@ -55,7 +55,7 @@ async def create(
         name=data.name,
         prefix=new.prefix,
         secret_hash=new.secret_hash,
-        role=data.role.value,
+        role=data.role,
         organisation_id=data.organisation_id,
         created_by=principal.subject,
         expires_at=data.expires_at,

@@ -2,7 +2,7 @@
 
 Revision ID: 40128da13fe7
 Revises: 4b1d7e2c9a30
-Create Date: 2026-11-26 01:31:15.090562
+Create Date: 2026-11-26 01:47:26.454795
 """
 
 from collections.abc import Sequence
@@ -23,24 +23,53 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("actor_kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "actor_kind",
+            sa.Enum(
+                "api_key",
+                "token",
+                "operator",
+                "link",
+                name="actor_kind",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("request_id", sa.String(length=128), nullable=True),
-        sa.Column("action", sa.String(length=16), nullable=False),
-        sa.Column("resource_type", sa.String(length=32), nullable=False),
+        sa.Column(
+            "action",
+            sa.Enum(
+                "create",
+                "update",
+                "delete",
+                name="action",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "resource_type",
+            sa.Enum(
+                "organisation",
+                "asset",
+                "activity",
+                "assessment",
+                "api-key",
+                "reference-model",
+                name="resource_type",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
         sa.Column("resource_id", sa.String(length=64), nullable=False),
         sa.Column("organisation_id", sa.Uuid(), nullable=True),
         sa.Column("changes", sa.JSON(), nullable=False),
-        sa.CheckConstraint(
-            "action IN ('create', 'update', 'delete')", name=op.f("ck_audit_event_action")
-        ),
-        sa.CheckConstraint(
-            "actor_kind IN ('api_key', 'token', 'operator', 'link')",
-            name=op.f("ck_audit_event_actor_kind"),
-        ),
-        sa.CheckConstraint(
-            "resource_type IN ('organisation', 'asset', 'activity', 'assessment', 'api-key', 'reference-model')",
-            name=op.f("ck_audit_event_resource_type"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_event")),
     )
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
@@ -67,13 +96,24 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
-        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "reader",
+                "editor",
+                "admin",
+                name="role",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
         sa.Column("organisation_id", sa.Uuid(), nullable=True),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("role IN ('reader', 'editor', 'admin')", name=op.f("ck_api_key_role")),
         sa.ForeignKeyConstraint(
             ["organisation_id"],
             ["organisation.id"],
