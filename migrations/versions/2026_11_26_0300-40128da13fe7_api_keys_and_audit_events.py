@@ -1,7 +1,7 @@
 """API keys (only a hash of each secret) and the audit trail of every change
 
 Revision ID: 40128da13fe7
-Revises: 4b1d7e2c9a30
+Revises: 5e3a9c1d7b24
 Create Date: 2026-11-26 01:47:26.454795
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "40128da13fe7"
-down_revision: str | None = "4b1d7e2c9a30"
+down_revision: str | None = "5e3a9c1d7b24"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
