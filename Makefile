@@ -19,8 +19,9 @@ install: $(STAMP)
 migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
 	$(BIN)/alembic upgrade head
 
-run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs)
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log
+run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs); a local admin key in .lhs-admin-key
+	$(BIN)/lhs-map local-admin-key --file .lhs-admin-key
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --no-server-header
 
 lint: install
 	$(BIN)/ruff check .

@@ -113,6 +113,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the error statuses a route can return."""
     descriptions = {
         400: "Bad request (malformed parameter, header or cursor)",
+        401: "No credentials, or credentials that are not valid (WWW-Authenticate: Bearer)",
+        403: "The credential's role may not do this",
         404: "Not found",
         406: "No representation in a media type that Accept allows",
         409: "Conflict with the current state",
@@ -122,6 +124,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "Request body is not JSON",
         422: "Validation failed; errors[] lists each field",
         428: "If-Match header required",
+        429: "Too many requests: see Retry-After and RateLimit-* headers",
         503: "Not ready",
     }
     return {

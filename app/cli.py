@@ -9,22 +9,25 @@ one line on standard error with a non-zero exit status.
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import keys_service
+from app.auth import keys, keys_service
 from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
 from app.auth.vocabulary import Role
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessions
+from app.db import make_engine, make_sessions, utcnow
 from app.errors import AppError
 from app.http.health import migration_heads
+from app.models import ApiKey
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.
@@ -76,6 +79,57 @@ def revoke_api_key(reference: str) -> None:
         click.echo(f"Revoked {row.prefix}.", err=True)
 
     _run(revoke)
+
+
+@cli.command("local-admin-key", hidden=True)
+@click.option(
+    "--file",
+    "path",
+    default=".lhs-admin-key",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the key is kept (git-ignored).",
+)
+def local_admin_key(path: Path) -> None:
+    """For `make run`: make sure a working global admin key is kept in FILE (created once,
+    made again if it was revoked or deleted). Prints how to use it on standard error."""
+    existing = path.read_text(encoding="utf-8").strip() if path.exists() else None
+
+    async def ensure(session: AsyncSession) -> str | None:
+        if existing is not None and await _still_works(session, existing):
+            return None
+        data = ApiKeyCreate.model_validate({"name": "local admin (make run)", "role": "admin"})
+        _, key = await keys_service.create(session, principal=OPERATOR, data=data)
+        await session.commit()
+        return key
+
+    created = _run(ensure)
+    if created is not None:
+        path.write_text(created + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    click.echo(
+        f"{'Created' if created else 'Using'} the local admin key in {path}. Send it with\n"
+        f'  curl -H "Authorization: Bearer $(cat {path})" http://127.0.0.1:8000/v1/organisations\n'
+        "or paste it into /docs (Authorize).",
+        err=True,
+    )
+
+
+async def _still_works(session: AsyncSession, key: str) -> bool:
+    """A global admin key of this database, not revoked and not expired."""
+    parsed = keys.parse(key)
+    if parsed is None:
+        return False
+    prefix, secret = parsed
+    row = (await session.exec(select(ApiKey).where(col(ApiKey.prefix) == prefix))).first()
+    return (
+        row is not None
+        and keys.secret_matches(secret, row.secret_hash)
+        and row.revoked_at is None
+        and (row.expires_at is None or row.expires_at > utcnow())
+        and row.role == Role.ADMIN
+        and row.organisation_id is None
+    )
 
 
 def _run(use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -15,6 +15,8 @@ from app.analysis.router import router as analysis_router
 from app.api import ApiModel
 from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
+from app.auth.router import router as auth_router
+from app.auth.setup import install_access, install_browser
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
@@ -105,7 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_hosts=settings.allowed_hosts,
         public_base_url=settings.public_base_url,
     )
+    # Outside in: security headers, CORS, request IDs, authentication, rate limit, the rest.
+    install_access(app, settings)
     app.add_middleware(RequestIdMiddleware)
+    install_browser(app, settings)
 
     app.include_router(health.router)
     for router in (
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         analysis_router,
         assessments_router,
         report_router,
+        auth_router,
     ):
         app.include_router(router, prefix="/v1")
 

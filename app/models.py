@@ -158,6 +158,9 @@ class ReferenceModel(SQLModel, table=True):
     version: str = Field(sa_type=String(40), primary_key=True)
     title: str = Field(sa_type=String(200))
     based_on: str | None = Field(default=None, sa_type=String(40))
+    # The organisation whose variant it is: visible and usable only in its subtree (null: a
+    # model for everyone). No foreign key: a variant stays pinned by its assessments.
+    organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, index=True)
     document: dict[str, Any] = Field(sa_type=JSON, nullable=False)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
@@ -184,6 +187,9 @@ class Assessment(SQLModel, table=True):
     overall_score: float
     label: str | None = Field(default=None, sa_type=String(200))
     result: dict[str, Any] = Field(sa_type=JSON, nullable=False)
+    # The top of the part of the tree the analysis saw: only callers who may see all of it may
+    # read the snapshot (null for snapshots older than access control: the whole service's).
+    seen_from: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     created_at: datetime = _timestamp()
 
 

@@ -21,11 +21,13 @@ from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
 from sqlalchemy import bindparam, event, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from app.reference.service import shipped_models
+from tests.auth_helpers import make_key
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
 TABLES = (
@@ -87,15 +89,44 @@ class Backend:
 async def backend(database_url: str) -> AsyncIterator[Backend]:
     await migrate(database_url, "base", down=True)
     await migrate(database_url)
-    app = create_app(Settings(database_url=database_url))
+    app = create_app(test_settings(database_url))
     async with app.router.lifespan_context(app):
         yield Backend(url=database_url, app=app, engine=app.state.engine)
 
 
+# Suites make many requests a second: the limiter has its own tests (tests/test_ratelimit.py).
+TEST_RATE_LIMIT = "1000000/minute"
+
+
+def test_settings(database_url: str, **overrides: Any) -> Settings:
+    return Settings(**({"database_url": database_url, "rate_limit": TEST_RATE_LIMIT} | overrides))
+
+
+async def admin_headers(app: FastAPI) -> dict[str, str]:
+    """Credentials for an app a test started itself: a global admin key, when the database is
+    writable (a test of a read-only database gets none, and says what it expects)."""
+    try:
+        _, key = await make_key(app.state.sessions, "admin", name="test suite")
+    except SQLAlchemyError:
+        return {}
+    return {"Authorization": f"Bearer {key}"}
+
+
 @pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+async def api_key(backend: Backend) -> str:
+    """A global admin's key: what the tests act as unless they say otherwise."""
+    _, key = await make_key(backend.app.state.sessions, "admin", name="test suite")
+    return key
+
+
+@pytest.fixture
+async def client(backend: Backend, api_key: str) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=backend.app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {api_key}"},
+    ) as http:
         yield http
     await empty_tables(backend.engine)
 
@@ -189,7 +220,7 @@ async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) ->
     """
     port = free_port()
     log = tmp_path / "uvicorn.log"
-    environment = os.environ | {"LHS_DATABASE_URL": backend.url}
+    environment = os.environ | {"LHS_DATABASE_URL": backend.url, "LHS_RATE_LIMIT": TEST_RATE_LIMIT}
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -19,9 +19,14 @@ async def create(http: httpx.AsyncClient, name: str) -> httpx.Response:
     return await http.post("/v1/organisations", json={"name": name, "organisationType": "trust"})
 
 
-async def test_200_concurrent_requests_all_complete(server: str, client: httpx.AsyncClient) -> None:
+async def test_200_concurrent_requests_all_complete(
+    server: str, client: httpx.AsyncClient, api_key: str
+) -> None:
     limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
-    async with httpx.AsyncClient(base_url=server, limits=limits, timeout=TIMEOUT) as http:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(
+        base_url=server, limits=limits, timeout=TIMEOUT, headers=headers
+    ) as http:
         seeded: list[dict[str, object]] = []
         for index in range(SEEDED):
             response = await create(http, f"Seeded {index}")

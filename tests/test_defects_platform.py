@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
-from tests.conftest import Backend, migrate, snapshot
+from tests.conftest import Backend, admin_headers, migrate, snapshot, test_settings
 
 READ_ONLY = re.compile(r"read[- ]?only", re.IGNORECASE)
 PUBLIC = "https://lhs.example.nhs.uk"
@@ -53,7 +53,9 @@ async def start_app() -> AsyncIterator[StartApp]:
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url=base_url)
+                httpx.AsyncClient(
+                    transport=transport, base_url=base_url, headers=await admin_headers(app)
+                )
             )
 
         yield start
@@ -63,16 +65,22 @@ async def start_app() -> AsyncIterator[StartApp]:
 # write: the database is opened read-only instead (SQLite's URI mode=ro).
 
 
-async def read_only_url(tmp_path: Path, *, opened_before: bool) -> str:
-    """A migrated database, opened read-only. ``opened_before``: the service ran on it once
-    (it is in WAL mode and has its reference model); otherwise it was only migrated."""
+# A caller's key that no database has: enough to make the service read its key table.
+UNKNOWN_KEY = {"Authorization": "Bearer lhs_000000000000_" + "A" * 43}
+
+
+async def read_only_url(tmp_path: Path, *, opened_before: bool) -> tuple[str, dict[str, str]]:
+    """A migrated database, opened read-only, and credentials for it. ``opened_before``: the
+    service ran on it once (it is in WAL mode, has its reference model and an admin key);
+    otherwise it was only migrated (and no key can exist)."""
     path = tmp_path / "read-only.db"
     await migrate(f"sqlite+aiosqlite:///{path}")
+    headers = UNKNOWN_KEY
     if opened_before:
-        writable = create_app(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
+        writable = create_app(test_settings(f"sqlite+aiosqlite:///{path}"))
         async with writable.router.lifespan_context(writable):
-            pass
-    return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"
+            headers = await admin_headers(writable)
+    return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true", headers
 
 
 @pytest.mark.parametrize("opened_before", [False, True], ids=["only-migrated", "wal"])
@@ -82,8 +90,9 @@ async def test_a_read_only_database_is_503_with_a_clear_detail_not_500(
     """Today every write (and, before WAL is set, every read) is a 500 "failed unexpectedly"
     from "attempt to write a readonly database". A client should get 503 saying the database
     is read-only, so it knows to retry later and operators know what to fix."""
-    url = await read_only_url(tmp_path, opened_before=opened_before)
-    http = await start_app(Settings(database_url=url))
+    url, headers = await read_only_url(tmp_path, opened_before=opened_before)
+    http = await start_app(test_settings(url))
+    http.headers.update(headers)
     write = await http.post("/v1/organisations", json={"name": "T", "organisationType": "trust"})
     assert READ_ONLY.search(assert_problem_of(write, 503)["detail"]), write.text
     read = await http.get("/v1/organisations")
@@ -97,9 +106,9 @@ async def test_start_up_and_readiness_name_a_read_only_database(
 ) -> None:
     """Today start-up logs "reference models not installed: is the database migrated?" (it
     is migrated) and /_status says "unreachable (OperationalError)"."""
-    url = await read_only_url(tmp_path, opened_before=False)
+    url, _ = await read_only_url(tmp_path, opened_before=False)
     with caplog.at_level(logging.INFO, logger="app"):
-        http = await start_app(Settings(database_url=url))
+        http = await start_app(test_settings(url))
     messages = [record.getMessage() for record in caplog.records]
     assert not [m for m in messages if "migrated?" in m], messages
     assert [m for m in messages if READ_ONLY.search(m)], messages

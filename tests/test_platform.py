@@ -11,9 +11,8 @@ import httpx
 import pytest
 from alembic.script import ScriptDirectory
 
-from app.config import Settings
 from app.main import create_app
-from tests.conftest import Backend, alembic_config, migrate, snapshot
+from tests.conftest import Backend, admin_headers, alembic_config, migrate, snapshot, test_settings
 from tests.helpers import assert_problem
 
 MAX_BODY = 1_048_576
@@ -30,11 +29,15 @@ async def app_on() -> AsyncIterator[StartApp]:
     async with AsyncExitStack() as stack:
 
         async def start(database_url: str) -> httpx.AsyncClient:
-            app = create_app(Settings(database_url=database_url))
+            app = create_app(test_settings(database_url))
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             return await stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://localhost")
+                httpx.AsyncClient(
+                    transport=transport,
+                    base_url="http://localhost",
+                    headers=await admin_headers(app),
+                )
             )
 
         yield start

@@ -2,6 +2,7 @@
 
 import asyncio
 import shutil
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,17 +17,22 @@ def walk_through() -> str:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-async def test_the_curl_session_of_the_readme_runs(server: str, client: httpx.AsyncClient) -> None:
+async def test_the_curl_session_of_the_readme_runs(
+    server: str, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
     script = walk_through()
     assert "http://127.0.0.1:8000/v1" in script
     # The only change: the test server's port instead of make run's 8000.
     script = script.replace("http://127.0.0.1:8000", server)
     # Stop at the first HTTP error, as a reader would. (No pipefail: `| head` closes early.)
     script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
+    # As from the project directory after `make run`: the local admin key in its file.
+    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
     process = await asyncio.create_subprocess_exec(
         "bash",
         "-c",
         script,
+        cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -41,15 +41,22 @@ def require_browser() -> None:
     pytest.skip(f"browser test skipped: {message}")
 
 
-async def test_report_renders_and_prints_in_chromium(server: str, tmp_path: Path) -> None:
+async def test_report_renders_and_prints_in_chromium(
+    server: str, api_key: str, tmp_path: Path
+) -> None:
     require_browser()
     from playwright.async_api import async_playwright
 
-    async with httpx.AsyncClient(base_url=server) as api:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    async with httpx.AsyncClient(base_url=server, headers=headers) as api:
         ids = await seed_system(api, member_name="Leeds Teaching Hospitals")
         stored = await api.post(f"/v1/organisations/{ids['ics']}/assessments", json={})
         assert stored.status_code == 201, stored.text
-    url = f"{server}/v1/organisations/{ids['ics']}/report"
+        # A browser sends no bearer header: it opens the signed link the API hands out.
+        link = await api.post(f"/v1/organisations/{ids['ics']}/report-link")
+        assert link.status_code == 200, link.text
+    url = link.json()["url"]
+    assert url.startswith(f"{server}/v1/organisations/{ids['ics']}/report?link=")
     problems: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -109,9 +116,12 @@ def test_the_readme_lists_the_csv_header() -> None:
     assert re.split(r",\s*", listed.group(1)) == list(spreadsheet.COLUMNS)
 
 
-async def test_the_readme_board_report_commands_work(server: str, tmp_path: Path) -> None:
+async def test_the_readme_board_report_commands_work(
+    server: str, api_key: str, tmp_path: Path
+) -> None:
     """The curl session, then the board report's commands, as written (port aside)."""
     require_browser()
+    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
     script = readme_block("## A first session with curl") + readme_block("## Board report")
     script = "set -eu\n" + script.replace("http://127.0.0.1:8000", server)
     process = await asyncio.create_subprocess_exec(

@@ -13,6 +13,7 @@ from app.activities.schemas import (
     ActivityUpdate,
 )
 from app.api import problem_responses
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
@@ -46,6 +47,7 @@ def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:
 async def create_activity(
     organisation_id: OrganisationIdPath,
     data: ActivityCreate,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -57,7 +59,9 @@ async def create_activity(
         response,
         session,
         idempotency_key,
-        create=lambda: service.create(session, organisation_id=organisation_id, data=data),
+        create=lambda: service.create(
+            session, principal=principal, organisation_id=organisation_id, data=data
+        ),
         present=lambda linked: _one(response, linked),
         location=lambda linked: str(request.url_for("activities-get", activityId=linked.id)),
         table=Activity,
@@ -71,6 +75,7 @@ async def create_activity(
 )
 async def list_activities(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -79,7 +84,7 @@ async def list_activities(
 ) -> ActivityPage:
     """List an organisation's activities, oldest first, with filters."""
     rows = await service.list_page(
-        session, organisation_id=organisation_id, page=page, filters=filters
+        session, principal=principal, organisation_id=organisation_id, page=page, filters=filters
     )
     return build_page(request, response, rows, page, public, ActivityPage)
 
@@ -91,10 +96,10 @@ async def list_activities(
     responses=problem_responses(404, 422),
 )
 async def get_activity(
-    activity_id: ActivityIdPath, session: SessionDep, response: Response
+    activity_id: ActivityIdPath, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> ActivityPublic:
     """Read one activity."""
-    return _one(response, await service.get(session, activity_id))
+    return _one(response, await service.get(session, activity_id, principal=principal))
 
 
 @router.patch(
@@ -106,14 +111,15 @@ async def update_activity(
     activity_id: ActivityIdPath,
     data: ActivityUpdate,
     expected: ActivityIfMatch,
+    principal: PrincipalDep,
     session: SessionDep,
     response: Response,
 ) -> ActivityPublic:
     """Change an activity (assetIds given replace the old links)."""
-    return _one(
-        response,
-        await service.update(session, activity_id=activity_id, data=data, expected=expected),
+    activity = await service.update(
+        session, principal=principal, activity_id=activity_id, data=data, expected=expected
     )
+    return _one(response, activity)
 
 
 @router.delete(
@@ -123,7 +129,10 @@ async def update_activity(
     responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_activity(
-    activity_id: ActivityIdPath, expected: ActivityIfMatch, session: SessionDep
+    activity_id: ActivityIdPath,
+    expected: ActivityIfMatch,
+    principal: PrincipalDep,
+    session: SessionDep,
 ) -> None:
     """Delete an activity."""
-    await service.delete(session, activity_id=activity_id, expected=expected)
+    await service.delete(session, principal=principal, activity_id=activity_id, expected=expected)

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
@@ -13,10 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import records
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
 from app.assets.schemas import stored_links
-from app.errors import FieldIssue, ValidationFailed
+from app.auth import access, audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
-from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
@@ -37,19 +40,23 @@ class LinkedActivity:
         return self.activity.created_at
 
 
-async def get(session: AsyncSession, activity_id: uuid.UUID) -> LinkedActivity:
+async def get(
+    session: AsyncSession, activity_id: uuid.UUID, *, principal: Principal
+) -> LinkedActivity:
     activity = await records.get_or_404(session, Activity, activity_id)
+    await access.within(session, principal, activity.organisation_id, missing=_missing(activity_id))
     return LinkedActivity(activity, (await _links(session, [activity.id]))[activity.id])
 
 
 async def list_page(
     session: AsyncSession,
     *,
+    principal: Principal,
     organisation_id: uuid.UUID,
     page: PageParams,
     filters: ActivityFilters,
 ) -> Sequence[LinkedActivity]:
-    await organisations_service.get(session, organisation_id)
+    await access.organisation(session, principal, organisation_id)
     area, status, activity_type = filters.area, filters.status, filters.activity_type
     statement = select(Activity).where(Activity.organisation_id == organisation_id)
     if area is not None:
@@ -67,12 +74,14 @@ async def list_page(
 
 
 async def create(
-    session: AsyncSession, *, organisation_id: uuid.UUID, data: ActivityCreate
+    session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, data: ActivityCreate
 ) -> LinkedActivity:
-    await organisations_service.get(session, organisation_id)
+    await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
-    await _check_assets(session, organisation_id=organisation_id, asset_ids=data.asset_ids)
+    await _check_assets(
+        session, principal, organisation_id=organisation_id, asset_ids=data.asset_ids
+    )
     asset_ids = list(dict.fromkeys(data.asset_ids))
     values = data.model_dump(exclude={"asset_ids"})
     values["evidence"] = stored_links(data.evidence)
@@ -80,17 +89,19 @@ async def create(
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
     await session.flush()
+    _audit(session, principal, AuditAction.CREATE, activity, {}, _fields(activity, asset_ids))
     return LinkedActivity(activity, sorted(asset_ids))
 
 
 async def update(
     session: AsyncSession,
     *,
+    principal: Principal,
     activity_id: uuid.UUID,
     data: ActivityUpdate,
     expected: ExpectedVersion,
 ) -> LinkedActivity:
-    activity = await records.get_for_write(session, Activity, activity_id, expected)
+    activity = await _for_write(session, principal, activity_id, expected)
     updates = data.model_dump(exclude_unset=True)
     start = updates.get("start_date", activity.start_date)
     end = updates.get("end_date", activity.end_date)
@@ -106,12 +117,19 @@ async def update(
     current_links = (await _links(session, [activity_id]))[activity_id]
     asset_ids = updates.pop("asset_ids", None)
     if asset_ids is not None:
-        await _check_assets(session, organisation_id=activity.organisation_id, asset_ids=asset_ids)
+        await _check_assets(
+            session, principal, organisation_id=activity.organisation_id, asset_ids=asset_ids
+        )
         asset_ids = sorted(set(asset_ids))
     links_changed = asset_ids is not None and asset_ids != current_links
     if "evidence" in updates:
         updates["evidence"] = stored_links(data.evidence or [])
-    records.apply(activity, updates, also_changed=links_changed)
+    before = _fields(activity, current_links)
+    if records.apply(activity, updates, also_changed=links_changed):
+        after_links = asset_ids if asset_ids is not None else current_links
+        _audit(
+            session, principal, AuditAction.UPDATE, activity, before, _fields(activity, after_links)
+        )
     if links_changed:
         await session.exec(
             sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id) == activity_id)
@@ -122,17 +140,73 @@ async def update(
 
 
 async def delete(
-    session: AsyncSession, *, activity_id: uuid.UUID, expected: ExpectedVersion
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    activity_id: uuid.UUID,
+    expected: ExpectedVersion,
 ) -> None:
-    activity = await records.get_for_write(session, Activity, activity_id, expected)
+    activity = await _for_write(session, principal, activity_id, expected)
+    links = (await _links(session, [activity_id]))[activity_id]
+    _audit(session, principal, AuditAction.DELETE, activity, _fields(activity, links), {})
     await session.delete(activity)
     await session.flush()
 
 
-async def _check_assets(
-    session: AsyncSession, *, organisation_id: uuid.UUID, asset_ids: list[uuid.UUID]
+def _missing(activity_id: uuid.UUID) -> NotFound:
+    return NotFound(f"Activity {activity_id} does not exist.")
+
+
+async def _for_write(
+    session: AsyncSession,
+    principal: Principal,
+    activity_id: uuid.UUID,
+    expected: ExpectedVersion,
+) -> Activity:
+    activity = await records.get_or_404(session, Activity, activity_id, for_update=True)
+    await access.within(
+        session,
+        principal,
+        activity.organisation_id,
+        need=Role.EDITOR,
+        missing=_missing(activity_id),
+    )
+    expected.check(current=activity.version, what=f"Activity {activity_id}")
+    return activity
+
+
+def _fields(activity: Activity, asset_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
+    return activity.model_dump() | {"asset_ids": sorted(asset_ids)}
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    activity: Activity,
+    before: dict[str, Any],
+    after: dict[str, Any],
 ) -> None:
-    """Each asset must belong to the organisation or to one above it (e.g. its ICS).
+    audit.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=ResourceType.ACTIVITY,
+        resource_id=activity.id,
+        organisation_id=activity.organisation_id,
+        changes=audit.diff(before, after),
+    )
+
+
+async def _check_assets(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    organisation_id: uuid.UUID,
+    asset_ids: list[uuid.UUID],
+) -> None:
+    """Each asset must belong to the organisation or to one above it (e.g. its ICS), within
+    the caller's scope: an asset the caller cannot see is "no such asset".
 
     Checked under the tree lock (shared), as moves are (exclusive): otherwise a move committed
     between this check and our commit could leave a link to an asset no longer above."""
@@ -140,15 +214,18 @@ async def _check_assets(
         return
     await hierarchy.lock_tree(session, shared=True)
     allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    if principal.organisation_id in allowed:  # nothing above the caller's scope exists for it
+        allowed = allowed[: allowed.index(principal.organisation_id) + 1]
     rows = await session.exec(
         select(Asset.id, Asset.organisation_id).where(col(Asset.id).in_(asset_ids))
     )
     owner = dict(rows.all())
+    seen = await access.visible_among(session, principal, set(owner.values()))
     issues = [
         FieldIssue(
             ("asset_ids", index),
             "No such asset."
-            if asset_id not in owner
+            if owner.get(asset_id) not in seen
             else "The asset belongs to an organisation that is neither this one nor above it.",
         )
         for index, asset_id in enumerate(asset_ids)

@@ -61,10 +61,11 @@ async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
             tree.c.id, tree.c.parent_id, col(Organisation.name), col(Organisation.organisation_type)
         ).join(Organisation, col(Organisation.id) == tree.c.id),
     )
+    # The root's own parent is outside this system (above a caller's scope, say): cut there.
     return System(
         root_id,
         {row_id: name for row_id, _, name, _ in rows},
-        {row_id: parent for row_id, parent, _, _ in rows},
+        {row_id: None if row_id == root_id else parent for row_id, parent, _, _ in rows},
         {row_id: OrganisationType(kind) for row_id, _, _, kind in rows},
     )
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionsDep
 from app.http.params import OrganisationIdPath
 from app.reference.schemas import VERSION_PATTERN
@@ -32,6 +33,7 @@ ReferenceModelQuery = Annotated[
 )
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     sessions: SessionsDep,
     reference_model: ReferenceModelQuery = None,
     scope: Annotated[
@@ -41,6 +43,10 @@ async def get_gap_analysis(
 ) -> AnyGapAnalysis:
     """Compare an organisation's map with the reference model: gaps, ranked recommendations."""
     analysis, _ = await service.analyse(
-        sessions, organisation_id=organisation_id, scope=scope, model_version=reference_model
+        sessions,
+        principal=principal,
+        organisation_id=organisation_id,
+        scope=scope,
+        model_version=reference_model,
     )
     return analysis

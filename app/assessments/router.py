@@ -14,6 +14,7 @@ from app.assessments.schemas import (
     AssessmentPublic,
     AssessmentSummary,
 )
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep, SessionsDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
@@ -47,6 +48,7 @@ def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
 )
 async def create_assessment(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     sessions: SessionsDep,
     request: Request,
@@ -65,6 +67,7 @@ async def create_assessment(
         idempotency_key,
         create=lambda: service.create(
             session,
+            principal=principal,
             sessions=sessions,
             organisation_id=organisation_id,
             data=data or AssessmentCreate(),
@@ -82,13 +85,16 @@ async def create_assessment(
 )
 async def list_assessments(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
     page: PageDep,
 ) -> AssessmentPage:
     """An organisation's assessments, oldest first."""
-    rows = await service.list_page(session, organisation_id=organisation_id, page=page)
+    rows = await service.list_page(
+        session, principal=principal, organisation_id=organisation_id, page=page
+    )
     return build_page(request, response, rows, page, _summary, AssessmentPage)
 
 
@@ -99,10 +105,13 @@ async def list_assessments(
     responses=problem_responses(404, 422),
 )
 async def get_assessment(
-    assessment_id: AssessmentIdPath, session: SessionDep, response: Response
+    assessment_id: AssessmentIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    response: Response,
 ) -> AssessmentPublic:
     """One stored assessment, exactly as it was generated."""
-    return _public(await service.get(session, assessment_id), response)
+    return _public(await service.get(session, assessment_id, principal=principal), response)
 
 
 @router.get(
@@ -112,10 +121,13 @@ async def get_assessment(
 )
 async def compare_assessments(
     assessment_id: AssessmentIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     other_id: Annotated[
         uuid.UUID, Query(alias="with", description="The assessment to compare with.")
     ],
 ) -> AnyComparison:
     """What changed between two assessments of one organisation (or system): scores, gaps."""
-    return await service.compare(session, assessment_id=assessment_id, other_id=other_id)
+    return await service.compare(
+        session, principal=principal, assessment_id=assessment_id, other_id=other_id
+    )

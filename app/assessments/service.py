@@ -4,11 +4,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import records
 from app.analysis import service as analysis_service
 from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.assessments.compare import compare as compare_analyses
@@ -19,21 +19,33 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
+from app.auth import access, audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
-from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
 from app.vocabulary import Scope
 
 
 async def create(
-    session: AsyncSession, *, sessions: Sessions, organisation_id: uuid.UUID, data: AssessmentCreate
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    sessions: Sessions,
+    organisation_id: uuid.UUID,
+    data: AssessmentCreate,
 ) -> Assessment:
     """Analyse from one read snapshot (no write lock held meanwhile), then write the result in
     a short transaction that pins the model version it used."""
+    # Checked on a read session: the write session would take SQLite's write lock now and
+    # hold it through the analysis.
+    async with sessions.read() as reader:
+        await access.organisation(reader, principal, organisation_id, need=Role.EDITOR)
     analysis, choice = await analysis_service.analyse(
         sessions,
+        principal=principal,
         organisation_id=organisation_id,
         scope=data.scope,
         model_version=data.reference_model,
@@ -65,26 +77,63 @@ async def create(
         overall_score=score,
         label=data.label,
         result=analysis.model_dump(mode="json", by_alias=True),
+        seen_from=choice.seen_from,
         created_at=analysis.generated_at,
     )
     session.add(assessment)
     await session.flush()
+    summary = ref(assessment).model_dump(exclude={"id"}) | {"scope": assessment.scope}
+    audit.record(
+        session,
+        principal=principal,
+        action=AuditAction.CREATE,
+        resource_type=ResourceType.ASSESSMENT,
+        resource_id=assessment.id,
+        organisation_id=organisation_id,
+        changes=audit.diff({}, summary),
+    )
     return assessment
 
 
-async def get(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment:
-    return await records.get_or_404(session, Assessment, assessment_id)
+def _readable(principal: Principal) -> ColumnElement[bool] | None:
+    """A snapshot shows what its analysis saw: a caller may read it only if it may see all of
+    that (a trust's credential cannot read its ICS's system snapshot, nor a trust snapshot that
+    shows the ICS's shared assets). Snapshots from before access control: global callers only."""
+    in_scope = access.visible(principal, Assessment.seen_from)
+    if in_scope is None:
+        return None
+    return and_(col(Assessment.seen_from).is_not(None), in_scope)
+
+
+async def get(
+    session: AsyncSession, assessment_id: uuid.UUID, *, principal: Principal
+) -> Assessment:
+    missing = NotFound(f"Assessment {assessment_id} does not exist.")
+    statement = select(Assessment).where(Assessment.id == assessment_id)
+    readable = _readable(principal)
+    if readable is not None:
+        statement = statement.where(readable)
+    found = (await session.exec(statement)).first()
+    if found is None:
+        raise missing
+    return found
 
 
 async def list_page(
-    session: AsyncSession, *, organisation_id: uuid.UUID, page: PageParams
+    session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, page: PageParams
 ) -> Sequence[Assessment]:
-    await organisations_service.get(session, organisation_id)
-    statement = keyset(
+    await access.organisation(session, principal, organisation_id)
+    statement = (
         # The list shows no analysis: leave each stored result (tens of KB) in the database.
         select(Assessment)
         .options(defer(cast(QueryableAttribute[Any], Assessment.result)))
-        .where(Assessment.organisation_id == organisation_id),
+        .where(Assessment.organisation_id == organisation_id)
+    )
+    readable = _readable(principal)
+    if readable is not None:
+        statement = statement.where(readable)
+    statement = keyset(
+        statement,
         created_at=col(Assessment.created_at),
         row_id=col(Assessment.id),
         params=page,
@@ -111,17 +160,22 @@ def ref(assessment: Assessment) -> AssessmentRef:
 
 
 async def compare(
-    session: AsyncSession, *, assessment_id: uuid.UUID, other_id: uuid.UUID
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    assessment_id: uuid.UUID,
+    other_id: uuid.UUID,
 ) -> AssessmentComparison | SystemAssessmentComparison:
-    this = await get(session, assessment_id)
+    this = await get(session, assessment_id, principal=principal)
     if other_id == assessment_id:
         raise ValidationFailed(
             "An assessment compared with itself shows no change; name another one.",
             errors=[FieldIssue("with", "Is the assessment being compared.")],
         )
-    other = await session.get(Assessment, other_id)
-    if other is None:
-        raise NotFound(f"Assessment {other_id} (the 'with' parameter) does not exist.")
+    try:
+        other = await get(session, other_id, principal=principal)
+    except NotFound:
+        raise NotFound(f"Assessment {other_id} (the 'with' parameter) does not exist.") from None
     if other.organisation_id != this.organisation_id:
         raise ValidationFailed(
             "Only assessments of the same organisation can be compared.",
@@ -143,12 +197,24 @@ async def compare(
 
 
 async def recent(
-    session: AsyncSession, *, organisation_id: uuid.UUID, scope: Scope, limit: int
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    scope: Scope,
+    limit: int,
 ) -> list[Assessment]:
-    """An organisation's latest assessments of one scope, newest first: the newest with its
-    stored analysis (to compare with), the rest without it (a trend needs only their scores)."""
+    """An organisation's latest assessments of one scope that the caller may read, newest
+    first: the newest with its stored analysis (to compare with), the rest without it (a
+    trend needs only their scores)."""
     order = (col(Assessment.created_at).desc(), col(Assessment.id).desc())
-    where = (Assessment.organisation_id == organisation_id, Assessment.scope == scope.value)
+    readable = _readable(principal)
+    where: list[ColumnElement[bool]] = [
+        col(Assessment.organisation_id) == organisation_id,
+        col(Assessment.scope) == scope,
+    ]
+    if readable is not None:
+        where.append(readable)
     newest = (
         await session.exec(select(Assessment).where(*where).order_by(*order).limit(1))
     ).first()

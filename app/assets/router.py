@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from app.api import problem_responses
 from app.assets import service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
@@ -38,6 +39,7 @@ def _one(response: Response, tagged: service.TaggedAsset) -> AssetPublic:
 async def create_asset(
     organisation_id: OrganisationIdPath,
     data: AssetCreate,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -49,7 +51,9 @@ async def create_asset(
         response,
         session,
         idempotency_key,
-        create=lambda: service.create(session, organisation_id=organisation_id, data=data),
+        create=lambda: service.create(
+            session, principal=principal, organisation_id=organisation_id, data=data
+        ),
         present=lambda tagged: _one(response, tagged),
         location=lambda tagged: str(request.url_for("assets-get", assetId=tagged.id)),
         table=Asset,
@@ -63,6 +67,7 @@ async def create_asset(
 )
 async def list_assets(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -71,7 +76,7 @@ async def list_assets(
 ) -> AssetPage:
     """List an organisation's assets, oldest first, with filters."""
     rows = await service.list_page(
-        session, organisation_id=organisation_id, page=page, filters=filters
+        session, principal=principal, organisation_id=organisation_id, page=page, filters=filters
     )
     return build_page(request, response, rows, page, public, AssetPage)
 
@@ -82,9 +87,11 @@ async def list_assets(
     operation_id="assets-get",
     responses=problem_responses(404, 422),
 )
-async def get_asset(asset_id: AssetIdPath, session: SessionDep, response: Response) -> AssetPublic:
+async def get_asset(
+    asset_id: AssetIdPath, principal: PrincipalDep, session: SessionDep, response: Response
+) -> AssetPublic:
     """Read one asset."""
-    return _one(response, await service.get(session, asset_id))
+    return _one(response, await service.get(session, asset_id, principal=principal))
 
 
 @router.patch(
@@ -96,13 +103,15 @@ async def update_asset(
     asset_id: AssetIdPath,
     data: AssetUpdate,
     expected: AssetIfMatch,
+    principal: PrincipalDep,
     session: SessionDep,
     response: Response,
 ) -> AssetPublic:
     """Change an asset (tags given replace the old ones)."""
-    return _one(
-        response, await service.update(session, asset_id=asset_id, data=data, expected=expected)
+    asset = await service.update(
+        session, principal=principal, asset_id=asset_id, data=data, expected=expected
     )
+    return _one(response, asset)
 
 
 @router.delete(
@@ -111,6 +120,8 @@ async def update_asset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=problem_responses(400, 404, 412, 422, 428),
 )
-async def delete_asset(asset_id: AssetIdPath, expected: AssetIfMatch, session: SessionDep) -> None:
+async def delete_asset(
+    asset_id: AssetIdPath, expected: AssetIfMatch, principal: PrincipalDep, session: SessionDep
+) -> None:
     """Delete an asset; activities that used it no longer list it."""
-    await service.delete(session, asset_id=asset_id, expected=expected)
+    await service.delete(session, principal=principal, asset_id=asset_id, expected=expected)

@@ -13,9 +13,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
 from app.assets.schemas import AssetCreate, AssetFilters, AssetUpdate, proof_issues, stored_links
-from app.errors import FieldIssue, ValidationFailed
+from app.auth import access, audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
-from app.organisations import service as organisations_service
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
@@ -36,19 +38,55 @@ class TaggedAsset:
         return self.asset.created_at
 
 
-async def get(session: AsyncSession, asset_id: uuid.UUID) -> TaggedAsset:
+async def get(session: AsyncSession, asset_id: uuid.UUID, *, principal: Principal) -> TaggedAsset:
     asset = await records.get_or_404(session, Asset, asset_id)
+    await access.within(session, principal, asset.organisation_id, missing=_missing(asset_id))
     return TaggedAsset(asset, (await _tags(session, [asset.id]))[asset.id])
+
+
+def _missing(asset_id: uuid.UUID) -> NotFound:
+    return NotFound(f"Asset {asset_id} does not exist.")
+
+
+async def _for_write(
+    session: AsyncSession, principal: Principal, asset_id: uuid.UUID, expected: ExpectedVersion
+) -> Asset:
+    asset = await records.get_or_404(session, Asset, asset_id, for_update=True)
+    await access.within(
+        session, principal, asset.organisation_id, need=Role.EDITOR, missing=_missing(asset_id)
+    )
+    expected.check(current=asset.version, what=f"Asset {asset_id}")
+    return asset
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    asset: Asset,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    audit.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=ResourceType.ASSET,
+        resource_id=asset.id,
+        organisation_id=asset.organisation_id,
+        changes=audit.diff(before, after),
+    )
 
 
 async def list_page(
     session: AsyncSession,
     *,
+    principal: Principal,
     organisation_id: uuid.UUID,
     page: PageParams,
     filters: AssetFilters,
 ) -> Sequence[TaggedAsset]:
-    await organisations_service.get(session, organisation_id)
+    await access.organisation(session, principal, organisation_id)
     area, capability_key, tag = filters.area, filters.capability_key, filters.tag
     min_maturity, max_maturity = filters.min_maturity, filters.max_maturity
     statement = select(Asset).where(Asset.organisation_id == organisation_id)
@@ -73,9 +111,9 @@ async def list_page(
 
 
 async def create(
-    session: AsyncSession, *, organisation_id: uuid.UUID, data: AssetCreate
+    session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, data: AssetCreate
 ) -> TaggedAsset:
-    await organisations_service.get(session, organisation_id)
+    await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     values = data.model_dump(exclude={"tags"})
@@ -85,13 +123,19 @@ async def create(
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
     await session.flush()
+    _audit(session, principal, AuditAction.CREATE, asset, {}, _fields(asset, data.tags))
     return TaggedAsset(asset, data.tags)
 
 
 async def update(
-    session: AsyncSession, *, asset_id: uuid.UUID, data: AssetUpdate, expected: ExpectedVersion
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    asset_id: uuid.UUID,
+    data: AssetUpdate,
+    expected: ExpectedVersion,
 ) -> TaggedAsset:
-    asset = await records.get_for_write(session, Asset, asset_id, expected)
+    asset = await _for_write(session, principal, asset_id, expected)
     updates = data.model_dump(exclude_unset=True)
     area = Area(updates.get("area", asset.area))
     key = updates.get("capability_key", asset.capability_key)
@@ -103,7 +147,10 @@ async def update(
     if "evidence" in updates:
         updates["evidence"] = stored_links(data.evidence or [])
     _require_proof({field: updates.get(field, getattr(asset, field)) for field in PROOF_FIELDS})
-    records.apply(asset, updates, also_changed=tags_changed)
+    before = _fields(asset, current_tags)
+    if records.apply(asset, updates, also_changed=tags_changed):
+        after_tags = tags if tags is not None else current_tags
+        _audit(session, principal, AuditAction.UPDATE, asset, before, _fields(asset, after_tags))
     if tags_changed:
         await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
@@ -111,11 +158,19 @@ async def update(
     return TaggedAsset(asset, tags if tags is not None else current_tags)
 
 
-async def delete(session: AsyncSession, *, asset_id: uuid.UUID, expected: ExpectedVersion) -> None:
-    asset = await records.get_for_write(session, Asset, asset_id, expected)
+async def delete(
+    session: AsyncSession, *, principal: Principal, asset_id: uuid.UUID, expected: ExpectedVersion
+) -> None:
+    asset = await _for_write(session, principal, asset_id, expected)
+    tags = (await _tags(session, [asset_id]))[asset_id]
+    _audit(session, principal, AuditAction.DELETE, asset, _fields(asset, tags), {})
     # Tags and links from activities go with it through ON DELETE CASCADE.
     await session.delete(asset)
     await session.flush()
+
+
+def _fields(asset: Asset, tags: list[str]) -> dict[str, Any]:
+    return asset.model_dump() | {"tags": tags}
 
 
 PROOF_FIELDS = ("confidence", "evidence", "reviewed_by", "reviewed_at")

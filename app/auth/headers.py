@@ -39,15 +39,17 @@ CORS_RESPONSE_HEADERS = [
 ]
 
 
-def content_security_policy(nonce: str, frame_ancestors: Sequence[str]) -> str:
+def content_security_policy(
+    nonce: str, frame_ancestors: Sequence[str], *, styles: Sequence[str] = ()
+) -> str:
     """For our HTML pages: assets from this origin only, inline code only with the request's
-    nonce, framable only by the configured portals."""
+    nonce (or, for a static style block, its hash), framable only by the configured portals."""
     nonce_source = f"'nonce-{nonce}'"
     return "; ".join(
         [
             "default-src 'none'",
             f"script-src 'self' {nonce_source}",
-            f"style-src 'self' {nonce_source}",
+            " ".join(["style-src 'self'", nonce_source, *styles]),
             "img-src 'self' data:",
             "font-src 'self'",
             "connect-src 'self'",

@@ -2,12 +2,13 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue
 
-from app.api import ApiInput, ApiModel, Page
-from app.auth.vocabulary import Role
-from app.fields import Text100, UtcDatetime
+from app.api import ApiInput, ApiModel, ApiQuery, Page
+from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
+from app.fields import QueryText, Text100, UtcDatetime
 
 _EXAMPLE: dict[str, JsonValue] = {
     "name": "West Yorkshire portal",
@@ -55,3 +56,41 @@ class ApiKeyCreated(ApiKeyPublic):
 
 class ApiKeyPage(Page[ApiKeyPublic]):
     pass
+
+
+class Change(ApiModel):
+    field: str
+    before: JsonValue
+    after: JsonValue
+
+
+class AuditEventPublic(ApiModel):
+    id: uuid.UUID
+    occurred_at: datetime
+    actor: str = Field(description="The key prefix, token subject or operator who did it.")
+    actor_kind: PrincipalKind
+    request_id: str | None
+    action: AuditAction
+    resource_type: ResourceType
+    resource_id: str
+    organisation_id: uuid.UUID | None
+    changes: list[Change]
+
+
+class AuditEventPage(Page[AuditEventPublic]):
+    """A page of audit events, oldest first."""
+
+
+class AuditFilters(ApiQuery):
+    organisation_id: uuid.UUID | None = None
+    resource_type: ResourceType | None = None
+    resource_id: Annotated[QueryText | None, Field(max_length=64)] = None
+    actor: Annotated[QueryText | None, Field(max_length=200)] = None
+    since: Annotated[
+        UtcDatetime | None, Field(description="Events at or after this moment (ISO 8601).")
+    ] = None
+
+
+class SignedLink(ApiModel):
+    url: str = Field(description="Open it in a browser: read-only, for this page only.")
+    expires_at: datetime

@@ -40,3 +40,4 @@ class ResourceType(StrEnum):
     ASSESSMENT = "assessment"
     API_KEY = "api-key"
     REFERENCE_MODEL = "reference-model"
+    REPORT_LINK = "report-link"  # a signed link handed to a browser

@@ -89,7 +89,10 @@ async def create_once(
         response.headers["Location"] = location(created)
         return present(created)
     sessions: Sessions = request.app.state.sessions
-    scope = f"{request.method} {request.url.path}"
+    # Keys are per caller: one caller's key never replays (or blocks) another's request.
+    caller = request.scope.get("state", {}).get("principal")
+    owner = getattr(caller, "rate_key", "anonymous")
+    scope = f"{request.method} {request.url.path} {owner}"[:300]
     await _claim(sessions, key=key, scope=scope, digest=fingerprint(await request.body()))
 
     async def release() -> None:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from openapi_spec_validator import validate
 
 from app.analysis.examples import examples
-from app.api import Problem, ProblemFieldIssue
+from app.api import Problem, ProblemFieldIssue, problem_responses
 from app.http.content import JSON, MERGE_PATCH
 from app.http.preconditions import IF_MATCH_PATTERN
 
@@ -48,6 +48,34 @@ def _bodies(method: str, operation: dict[str, Any]) -> None:
                 media["schema"] = refs[0]
 
 
+PUBLIC_OPERATIONS = frozenset({"service-info"})
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key (lhs_...) or a signed JWT from a configured issuer: "
+    "'Authorization: Bearer <credential>'. See the README's Security section.",
+}
+
+
+def _secure(schema: dict[str, Any]) -> None:
+    """Every /v1 operation but the service description needs a bearer credential, and may
+    answer 401 (none or a bad one), 403 (a role too weak) and 429 (over the rate limit)."""
+    schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = (
+        SECURITY_SCHEME
+    )
+    refusals = problem_responses(401, 403, 429)
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/v1"):
+            continue
+        for operation in operations.values():
+            if operation.get("operationId") in PUBLIC_OPERATIONS:
+                continue
+            operation["security"] = [{"bearer": []}]
+            responses = operation.setdefault("responses", {})
+            for status, response in refusals.items():
+                responses.setdefault(str(status), response)
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -62,6 +90,7 @@ def install(app: FastAPI) -> None:
                 description = operation.pop("description", None)
                 if description:
                     operation["summary"] = description.strip().splitlines()[0]
+        _secure(schema)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, example in examples().items():
             components[name]["examples"] = [example]

@@ -10,9 +10,10 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Header, Request, Response
-from sqlalchemy import select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, select
 
+from app.auth.principal import Principal
+from app.auth.scope import covers
 from app.db import SessionDep
 from app.errors import BadRequest, PreconditionRequired
 from app.records import ExpectedVersion
@@ -77,10 +78,17 @@ def if_match_on(
             row_id = uuid.UUID(request.path_params[id_parameter])
         except (KeyError, ValueError):
             return expected  # a malformed id is the path parameter's 422
-        current = await session.scalar(
-            select(table.version).where(table.id == row_id)  # type: ignore[attr-defined]
-        )
-        if current is not None:
+        columns: Any = table
+        # An organisation's own id is its scope; an asset's or activity's is its owner's.
+        owner = getattr(columns, "organisation_id", columns.id)
+        statement = select(columns.version, owner).where(columns.id == row_id)
+        found = (await session.exec(statement)).first()
+        if found is None:
+            return expected  # the service says 404
+        current, organisation_id = found
+        caller = request.scope.get("state", {}).get("principal")
+        if isinstance(caller, Principal) and await covers(session, caller, organisation_id):
+            # Outside the caller's scope the service says 404: a 412 would confirm the row.
             expected.check(current=current, what=f"{table.__name__} {row_id}")
         return expected
 

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.api import problem_responses
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
@@ -42,6 +43,7 @@ def _one(response: Response, organisation: object) -> OrganisationPublic:
 )
 async def create_organisation(
     data: OrganisationCreate,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -53,7 +55,7 @@ async def create_organisation(
         response,
         session,
         idempotency_key,
-        create=lambda: service.create(session, data=data),
+        create=lambda: service.create(session, principal=principal, data=data),
         present=lambda organisation: _one(response, organisation),
         location=lambda o: str(request.url_for("organisations-get", organisationId=o.id)),
         table=Organisation,
@@ -62,6 +64,7 @@ async def create_organisation(
 
 @router.get("", operation_id="organisations-list", responses=problem_responses(400, 422))
 async def list_organisations(
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -69,7 +72,7 @@ async def list_organisations(
     filters: Annotated[OrganisationFilters, Query()],
 ) -> OrganisationPage:
     """List organisations, oldest first, with filters."""
-    rows = await service.list_page(session, page=page, filters=filters)
+    rows = await service.list_page(session, principal=principal, page=page, filters=filters)
     return build_page(
         request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
     )
@@ -82,10 +85,13 @@ async def list_organisations(
     responses=problem_responses(404, 422),
 )
 async def get_organisation(
-    organisation_id: OrganisationIdPath, session: SessionDep, response: Response
+    organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    response: Response,
 ) -> OrganisationPublic:
     """Read one organisation."""
-    return _one(response, await service.get(session, organisation_id))
+    return _one(response, await service.get(session, organisation_id, principal=principal))
 
 
 @router.patch(
@@ -97,12 +103,13 @@ async def update_organisation(
     organisation_id: OrganisationIdPath,
     data: OrganisationUpdate,
     expected: OrganisationIfMatch,
+    principal: PrincipalDep,
     session: SessionDep,
     response: Response,
 ) -> OrganisationPublic:
     """Change an organisation; a new parent that would make a cycle is refused (409)."""
     organisation = await service.update(
-        session, organisation_id=organisation_id, data=data, expected=expected
+        session, principal=principal, organisation_id=organisation_id, data=data, expected=expected
     )
     return _one(response, organisation)
 
@@ -114,10 +121,15 @@ async def update_organisation(
     responses=problem_responses(400, 404, 409, 412, 422, 428),
 )
 async def delete_organisation(
-    organisation_id: OrganisationIdPath, expected: OrganisationIfMatch, session: SessionDep
+    organisation_id: OrganisationIdPath,
+    expected: OrganisationIfMatch,
+    principal: PrincipalDep,
+    session: SessionDep,
 ) -> None:
     """Delete an organisation with its assets and activities; refused (409) if it has members."""
-    await service.delete(session, organisation_id=organisation_id, expected=expected)
+    await service.delete(
+        session, principal=principal, organisation_id=organisation_id, expected=expected
+    )
 
 
 @router.get(
@@ -127,6 +139,7 @@ async def delete_organisation(
 )
 async def list_members(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -138,7 +151,11 @@ async def list_members(
 ) -> OrganisationPage:
     """Members of an organisation: direct ones, or with ?depth=all every level below it."""
     rows = await service.members(
-        session, organisation_id=organisation_id, all_levels=depth == "all", page=page
+        session,
+        principal=principal,
+        organisation_id=organisation_id,
+        all_levels=depth == "all",
+        page=page,
     )
     return build_page(
         request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage

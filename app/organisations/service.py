@@ -4,13 +4,17 @@ request's unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
-from app.errors import Conflict, FieldIssue, ValidationFailed
+from app.auth import access, audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import Organisation
 from app.organisations import hierarchy
 from app.organisations.schemas import OrganisationCreate, OrganisationFilters, OrganisationUpdate
@@ -18,19 +22,25 @@ from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 
 
-async def get(session: AsyncSession, organisation_id: uuid.UUID) -> Organisation:
-    return await records.get_or_404(session, Organisation, organisation_id)
+async def get(
+    session: AsyncSession, organisation_id: uuid.UUID, *, principal: Principal
+) -> Organisation:
+    return await access.organisation(session, principal, organisation_id)
 
 
 async def list_page(
     session: AsyncSession,
     *,
+    principal: Principal,
     page: PageParams,
     filters: OrganisationFilters,
 ) -> Sequence[Organisation]:
     parent_id, organisation_type = filters.parent_id, filters.organisation_type
     ods_code, q = filters.ods_code, filters.q
     statement = select(Organisation)
+    in_scope = access.visible(principal, Organisation.id)
+    if in_scope is not None:
+        statement = statement.where(in_scope)
     if parent_id is not None:
         statement = statement.where(Organisation.parent_id == parent_id)
     if organisation_type is not None:
@@ -47,43 +57,104 @@ async def list_page(
     return (await session.exec(statement)).all()
 
 
-async def create(session: AsyncSession, *, data: OrganisationCreate) -> Organisation:
-    if data.parent_id is not None:
-        await _parent(session, data.parent_id)
+async def create(
+    session: AsyncSession, *, principal: Principal, data: OrganisationCreate
+) -> Organisation:
+    access.require_role(principal, Role.EDITOR)
+    if data.parent_id is None:
+        if not principal.is_global:
+            raise Forbidden(
+                "Your credential is scoped to one organisation: new organisations go inside "
+                "it (give parentId)."
+            )
+    else:
+        await _parent(session, principal, data.parent_id)
     await _ods_code_free(session, data.ods_code)
     organisation = Organisation(**data.model_dump())
     session.add(organisation)
     await session.flush()
+    _audit(session, principal, AuditAction.CREATE, organisation, {})
     return organisation
 
 
 async def update(
     session: AsyncSession,
     *,
+    principal: Principal,
     organisation_id: uuid.UUID,
     data: OrganisationUpdate,
     expected: ExpectedVersion,
 ) -> Organisation:
-    organisation = await records.get_for_write(session, Organisation, organisation_id, expected)
+    organisation = await _for_write(session, principal, organisation_id, expected)
+    before = organisation.model_dump()
     updates = data.model_dump(exclude_unset=True)
     if updates.get("ods_code") not in (None, organisation.ods_code):
         await _ods_code_free(session, updates["ods_code"])
     if "parent_id" in updates and updates["parent_id"] != organisation.parent_id:
-        await _move(session, organisation, updates["parent_id"])
-    records.apply(organisation, updates)
+        _may_move(principal, organisation)
+        await _move(session, principal, organisation, updates["parent_id"])
+    if records.apply(organisation, updates):
+        _audit(session, principal, AuditAction.UPDATE, organisation, before)
     await session.flush()
     return organisation
 
 
+async def _for_write(
+    session: AsyncSession,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    expected: ExpectedVersion,
+) -> Organisation:
+    organisation = await access.organisation(
+        session, principal, organisation_id, need=Role.EDITOR, for_update=True
+    )
+    expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
+    return organisation
+
+
+def _may_move(principal: Principal, organisation: Organisation) -> None:
+    """Moving (or deleting) an organisation changes its parent's members: the caller needs
+    rights over the old parent too, which a credential scoped to this very organisation lacks."""
+    if principal.organisation_id == organisation.id:
+        raise Forbidden(
+            "Your credential is scoped to this organisation: moving or deleting it needs "
+            "rights over its parent."
+        )
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    organisation: Organisation,
+    before: dict[str, Any],
+) -> None:
+    after = {} if action == AuditAction.DELETE else organisation.model_dump()
+    audit.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=ResourceType.ORGANISATION,
+        resource_id=organisation.id,
+        organisation_id=organisation.id,
+        changes=audit.diff(before, after),
+    )
+
+
 async def _move(
-    session: AsyncSession, organisation: Organisation, new_parent: uuid.UUID | None
+    session: AsyncSession,
+    principal: Principal,
+    organisation: Organisation,
+    new_parent: uuid.UUID | None,
 ) -> None:
     """Refuse a move that would make a cycle, or strand activities' links to assets above.
     Detaching (no new parent) is a move too: links to the old ancestors' assets would strand."""
     await hierarchy.lock_tree(session)
     new_ancestors: list[uuid.UUID] = []
+    if new_parent is None and not principal.is_global:
+        raise Forbidden("Only a credential for the whole service makes a top-level organisation.")
     if new_parent is not None:
-        await _parent(session, new_parent)
+        await _parent(session, principal, new_parent)
         new_ancestors = await hierarchy.ancestor_ids(session, new_parent, include_self=True)
     if organisation.id in new_ancestors:
         raise Conflict(
@@ -100,9 +171,14 @@ async def _move(
 
 
 async def delete(
-    session: AsyncSession, *, organisation_id: uuid.UUID, expected: ExpectedVersion
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    expected: ExpectedVersion,
 ) -> None:
-    organisation = await records.get_for_write(session, Organisation, organisation_id, expected)
+    organisation = await _for_write(session, principal, organisation_id, expected)
+    _may_move(principal, organisation)
     members = await session.exec(
         select(func.count()).where(Organisation.parent_id == organisation_id)
     )
@@ -113,14 +189,20 @@ async def delete(
             "move or delete them first."
         )
     # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this transaction.
+    _audit(session, principal, AuditAction.DELETE, organisation, organisation.model_dump())
     await session.delete(organisation)
     await session.flush()
 
 
 async def members(
-    session: AsyncSession, *, organisation_id: uuid.UUID, all_levels: bool, page: PageParams
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    all_levels: bool,
+    page: PageParams,
 ) -> Sequence[Organisation]:
-    await get(session, organisation_id)
+    await get(session, organisation_id, principal=principal)
     if all_levels:
         tree = hierarchy.descendants(organisation_id)
         statement = select(Organisation).where(
@@ -145,11 +227,14 @@ async def _ods_code_free(session: AsyncSession, ods_code: str | None) -> None:
         )
 
 
-async def _parent(session: AsyncSession, parent_id: uuid.UUID) -> Organisation:
-    parent = await session.get(Organisation, parent_id)
-    if parent is None:
+async def _parent(
+    session: AsyncSession, principal: Principal, parent_id: uuid.UUID
+) -> Organisation:
+    """The parent a body names: one the caller can see (the same 422 otherwise)."""
+    try:
+        return await access.organisation(session, principal, parent_id, need=Role.EDITOR)
+    except NotFound:
         raise ValidationFailed(
             "The parent organisation does not exist.",
             errors=[FieldIssue("parent_id", f"No organisation {parent_id}.")],
-        )
-    return parent
+        ) from None

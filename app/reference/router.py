@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.api import ApiModel, Links, problem_responses
+from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.preconditions import parse_if_match, set_etag
@@ -41,9 +42,11 @@ class CapabilityList(ApiModel):
 
 
 @router.get("", operation_id="reference-models-list")
-async def list_reference_models(session: SessionDep, request: Request) -> ReferenceModelList:
-    """Every stored model version, oldest first, saying which is the default."""
-    items = await service.list_summaries(session)
+async def list_reference_models(
+    principal: PrincipalDep, session: SessionDep, request: Request
+) -> ReferenceModelList:
+    """Every model version the caller may use, oldest first, saying which is the default."""
+    items = await service.list_summaries(session, principal=principal)
     return ReferenceModelList(items=items, links=Links(self=str(request.url), next=None))
 
 
@@ -54,11 +57,12 @@ async def list_reference_models(session: SessionDep, request: Request) -> Refere
     responses=problem_responses(404, 422),
 )
 async def get_reference_model(
-    version: VersionPath, session: SessionDep, response: Response
+    version: VersionPath, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> ReferenceModelPublic:
     """One model version with all its capabilities."""
-    model = await service.get(session, version)
-    set_etag(response, await service.row_version(session, version))
+    owners = await service.visible_owners(session, principal)
+    model, row_version = await service.get_versioned(session, version, owners=owners)
+    set_etag(response, row_version)
     return model
 
 
@@ -69,13 +73,15 @@ async def get_reference_model(
 )
 async def list_capabilities(
     version: VersionPath,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     area: Area | None = None,
     audience: Audience | None = None,
 ) -> CapabilityList:
     """A model's capabilities, in the model's order, filtered by area or audience."""
-    model = await service.get(session, version)
+    owners = await service.visible_owners(session, principal)
+    model, _ = await service.get_versioned(session, version, owners=owners)
     items = [
         c
         for c in model.capabilities
@@ -89,12 +95,13 @@ async def list_capabilities(
     operation_id="reference-models-put",
     responses={
         201: {"description": "Created", "model": ReferenceModelPublic},
-        **problem_responses(400, 409, 412, 413, 415, 422, 428),
+        **problem_responses(400, 403, 409, 412, 413, 415, 422, 428),
     },
 )
 async def put_reference_model(
     version: VersionPath,
     data: ReferenceModelInput,
+    principal: PrincipalDep,
     session: SessionDep,
     request: Request,
     response: Response,
@@ -111,7 +118,7 @@ async def put_reference_model(
     If-Match is required to replace an existing version (its ETag); omit it to create one."""
     expected = None if if_match_header is None else parse_if_match(if_match_header)
     model, row_version, created = await service.put(
-        session, version=version, data=data, expected=expected
+        session, principal=principal, version=version, data=data, expected=expected
     )
     if created:
         response.status_code = status.HTTP_201_CREATED

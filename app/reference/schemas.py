@@ -6,6 +6,7 @@ Box 11 steps. Taking the highest keeps the report's order within each table (a c
 cited by a higher percentage never weighs less). A variant may set its own weights.
 """
 
+import uuid
 from datetime import date
 from typing import Annotated, Self
 
@@ -231,6 +232,10 @@ class ReferenceModelSummary(ApiModel):
     version: str
     title: str
     based_on: str | None
+    organisation_id: uuid.UUID | None = Field(
+        description="The organisation whose variant it is (visible and usable only in its "
+        "subtree); null for a model everyone uses."
+    )
     published_on: date
     capability_count: int
     is_default: bool = Field(description="Used when a request names no model version.")

@@ -1,28 +1,36 @@
 """Reference model use cases: install the shipped versions, read, load new ones, and check
 that an asset's or activity's capabilityKey exists in the current model."""
 
+import hashlib
+import json
 import logging
+import uuid
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import Select, func
+from sqlalchemy import Select, func, or_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth import audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import utcnow
 from app.errors import (
     Conflict,
     FieldIssue,
+    Forbidden,
     NotFound,
     ServiceUnavailable,
     ValidationFailed,
     VersionRequired,
 )
 from app.models import Assessment, ReferenceModel
+from app.organisations import hierarchy
 from app.records import ExpectedVersion
 from app.reference.schemas import (
     Capability,
@@ -101,13 +109,29 @@ async def get(session: AsyncSession, version: str | None = None) -> ReferenceMod
     return (await get_versioned(session, version))[0]
 
 
+async def visible_owners(session: AsyncSession, principal: Principal) -> list[uuid.UUID] | None:
+    """Whose variants the caller may see: those of its scope and of organisations above it
+    (a variant is visible inside its organisation's subtree); None for a global caller."""
+    if principal.organisation_id is None:
+        return None
+    return await hierarchy.ancestor_ids(session, principal.organisation_id, include_self=True)
+
+
 async def get_versioned(
-    session: AsyncSession, version: str | None = None
+    session: AsyncSession, version: str | None = None, *, owners: list[uuid.UUID] | None = None
 ) -> tuple[ReferenceModelPublic, int]:
-    """A model with its row version, so a writer can check later that it did not change."""
+    """A model with its row version, so a writer can check later that it did not change.
+    ``owners``: whose variants may be returned (None: anyone's); others do not exist."""
     statement = select(
         ReferenceModel.version, ReferenceModel.row_version, ReferenceModel.updated_at
     )
+    if owners is not None:
+        statement = statement.where(
+            or_(
+                col(ReferenceModel.organisation_id).is_(None),
+                col(ReferenceModel.organisation_id).in_(owners),
+            )
+        )
     if version is None:
         statement = _latest_base(statement)
     else:
@@ -135,11 +159,15 @@ async def get_versioned(
     return model, key[1]
 
 
-async def chosen(session: AsyncSession, version: str | None) -> tuple[ReferenceModelPublic, int]:
-    """The model a request names (a bad name is the request's fault: 422), or the default,
-    with its row version."""
+async def chosen(
+    session: AsyncSession, version: str | None, *, organisation_id: uuid.UUID
+) -> tuple[ReferenceModelPublic, int]:
+    """The model a request names for an organisation (a bad name is the request's fault: 422),
+    or the default, with its row version. A variant is usable only inside its organisation's
+    subtree."""
+    owners = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
     try:
-        return await get_versioned(session, version)
+        return await get_versioned(session, version, owners=owners)
     except NotFound as exc:
         raise ValidationFailed(
             f"Reference model {version} does not exist.",
@@ -165,10 +193,19 @@ def _latest_base(statement: S) -> S:
     )
 
 
-async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
-    rows = (
-        await session.exec(select(ReferenceModel).order_by(col(ReferenceModel.created_at)))
-    ).all()
+async def list_summaries(
+    session: AsyncSession, *, principal: Principal
+) -> list[ReferenceModelSummary]:
+    statement = select(ReferenceModel).order_by(col(ReferenceModel.created_at))
+    owners = await visible_owners(session, principal)
+    if owners is not None:
+        statement = statement.where(
+            or_(
+                col(ReferenceModel.organisation_id).is_(None),
+                col(ReferenceModel.organisation_id).in_(owners),
+            )
+        )
+    rows = (await session.exec(statement)).all()
     used = set((await session.exec(select(Assessment.reference_model_version).distinct())).all())
     default = await default_version(session)
     return [
@@ -176,6 +213,7 @@ async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
             version=row.version,
             title=row.title,
             based_on=row.based_on,
+            organisation_id=row.organisation_id,
             published_on=row.document["publishedOn"],
             capability_count=len(row.document["capabilities"]),
             is_default=row.version == default,
@@ -185,28 +223,31 @@ async def list_summaries(session: AsyncSession) -> list[ReferenceModelSummary]:
     ]
 
 
-async def row_version(session: AsyncSession, version: str) -> int:
-    row = await session.get(ReferenceModel, version)
-    if row is None:
-        raise NotFound(f"Reference model {version} does not exist.")
-    return row.row_version
-
-
 async def put(
     session: AsyncSession,
     *,
+    principal: Principal,
     version: str,
     data: ReferenceModelInput,
     expected: ExpectedVersion | None,
 ) -> tuple[ReferenceModelPublic, int, bool]:
     """Create a version, or replace one that no assessment uses yet. Returns (model, rowVersion,
-    created)."""
+    created). A base model is everyone's default: only an admin of the whole service loads
+    one. An admin scoped to an organisation loads variants for it alone."""
+    if not principal.can(Role.ADMIN):
+        raise Forbidden("Loading a reference model needs the admin role.")
+    if data.based_on is None and not principal.is_global:
+        raise Forbidden(
+            "A base model becomes everyone's default: only an admin of the whole service loads "
+            "one. Set basedOn to load a variant for your organisation."
+        )
     if data.version is not None and data.version != version:
         raise ValidationFailed(
             "The body's version differs from the URL's.",
             errors=[FieldIssue("version", f"Must be {version!r} or omitted.")],
         )
-    if data.based_on is not None and await session.get(ReferenceModel, data.based_on) is None:
+    owners = await visible_owners(session, principal)
+    if data.based_on is not None and not await _exists(session, data.based_on, owners):
         raise ValidationFailed(
             "basedOn names a model that does not exist.",
             errors=[FieldIssue("based_on", f"No reference model {data.based_on!r}.")],
@@ -223,12 +264,24 @@ async def put(
         )
     ).first()
     if existing is None:
-        session.add(_row(model))
+        row = _row(model)
+        row.organisation_id = principal.organisation_id
+        session.add(row)
         try:
             await session.flush()
         except IntegrityError as exc:
             raise Conflict(f"Reference model {version} was created meanwhile.") from exc
+        _audit(session, principal, AuditAction.CREATE, row, {})
         return model, 1, True
+    if existing.organisation_id != principal.organisation_id and not principal.is_global:
+        # Another organisation's variant, or everyone's model: not this caller's to change.
+        if (
+            existing.organisation_id is None
+            or owners is None
+            or (existing.organisation_id not in owners)
+        ):
+            raise Conflict(f"Reference model {version} exists and is not yours to replace.")
+        raise Forbidden(f"Reference model {version} belongs to an organisation above yours.")
     if expected is None:
         raise VersionRequired(
             f"Reference model {version} exists: send If-Match with its ETag to replace it."
@@ -244,13 +297,54 @@ async def put(
             f"Reference model {version} is pinned by {uses} stored assessment(s) and cannot "
             "change; load the new content under a new version to supersede it."
         )
+    before = _summary(existing)
     existing.title = model.title
     existing.based_on = model.based_on
     existing.document = model.model_dump(mode="json", by_alias=True)
     existing.row_version += 1
     existing.updated_at = utcnow()
     await session.flush()
+    _audit(session, principal, AuditAction.UPDATE, existing, before)
     return model, existing.row_version, False
+
+
+async def _exists(session: AsyncSession, version: str, owners: list[uuid.UUID] | None) -> bool:
+    try:
+        await get_versioned(session, version, owners=owners)
+    except NotFound:
+        return False
+    return True
+
+
+def _summary(row: ReferenceModel) -> dict[str, Any]:
+    """What the audit trail keeps of a model: not the whole document."""
+    return {
+        "title": row.title,
+        "based_on": row.based_on,
+        "organisation_id": row.organisation_id,
+        "capabilities": len(row.document.get("capabilities", [])),
+        "document_sha256": hashlib.sha256(
+            json.dumps(row.document, sort_keys=True).encode()
+        ).hexdigest(),
+    }
+
+
+def _audit(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    row: ReferenceModel,
+    before: dict[str, Any],
+) -> None:
+    audit.record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=ResourceType.REFERENCE_MODEL,
+        resource_id=row.version,
+        organisation_id=row.organisation_id,
+        changes=audit.diff(before, _summary(row)),
+    )
 
 
 async def require_capability(session: AsyncSession, *, key: str, area: Area) -> Capability:

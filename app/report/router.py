@@ -4,11 +4,13 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import mimeparse
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.analysis.router import ReferenceModelQuery
 from app.api import problem_responses
+from app.auth.dependencies import PrincipalDep
+from app.auth.headers import CSP_NONCE, content_security_policy
 from app.db import SessionsDep
 from app.errors import BadRequest, FieldIssue, NotAcceptable
 from app.http.params import OrganisationIdPath
@@ -65,13 +67,16 @@ OK: dict[str, Any] = {
 
 @router.get(
     "/organisations/{organisationId}/report",
+    name="reports-get",
     operation_id="reports-get",
     response_class=HTMLResponse,
     responses={200: OK, **problem_responses(400, 404, 406, 422)},
 )
 async def get_report(
     organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
     sessions: SessionsDep,
+    request: Request,
     reference_model: ReferenceModelQuery = None,
     report_format: Annotated[
         ReportFormat | None,
@@ -85,7 +90,10 @@ async def get_report(
     """A printable board report (HTML), or its recommendations as CSV."""
     chosen = negotiate(report_format, accept)
     report = await service.gather(
-        sessions, organisation_id=organisation_id, model_version=reference_model
+        sessions,
+        principal=principal,
+        organisation_id=organisation_id,
+        model_version=reference_model,
     )
     if chosen == ReportFormat.CSV:
         name = report.organisation.ods_code or str(report.organisation.id)
@@ -99,4 +107,12 @@ async def get_report(
                 "Vary": "Accept",
             },
         )
-    return HTMLResponse(render.html(report), headers={"Vary": "Accept"})
+    # The page's one style block is allowed by its hash; nothing else inline runs.
+    policy = content_security_policy(
+        request.scope.get("state", {}).get(CSP_NONCE, ""),
+        request.app.state.settings.frame_ancestors,
+        styles=[render.style_csp_source()],
+    )
+    return HTMLResponse(
+        render.html(report), headers={"Vary": "Accept", "Content-Security-Policy": policy}
+    )

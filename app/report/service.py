@@ -16,6 +16,7 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
+from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
@@ -66,10 +67,10 @@ class _Stored:
 
 
 async def _stored(
-    session: AsyncSession, organisation_id: uuid.UUID, scope: Scope
+    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID, scope: Scope
 ) -> _Stored | None:
     stored = await assessments_service.recent(
-        session, organisation_id=organisation_id, scope=scope, limit=HISTORY
+        session, principal=principal, organisation_id=organisation_id, scope=scope, limit=HISTORY
     )
     if not stored:
         return None
@@ -80,11 +81,16 @@ async def _stored(
 
 
 async def gather(
-    sessions: Sessions, *, organisation_id: uuid.UUID, model_version: str | None
+    sessions: Sessions,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    model_version: str | None,
 ) -> Report:
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
     analysis, _ = await analysis_service.analyse(
         sessions,
+        principal=principal,
         organisation_id=organisation_id,
         scope=Scope.ORGANISATION,
         model_version=model_version,
@@ -92,13 +98,19 @@ async def gather(
     assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
     async with read_snapshot(sessions) as session:
         organisation = OrganisationPublic.model_validate(
-            await organisations_service.get(session, organisation_id)
+            await organisations_service.get(session, organisation_id, principal=principal)
         )
         members = await organisations_service.members(
-            session, organisation_id=organisation_id, all_levels=False, page=PageParams(limit=1)
+            session,
+            principal=principal,
+            organisation_id=organisation_id,
+            all_levels=False,
+            page=PageParams(limit=1),
         )
-        own = await _stored(session, organisation_id, Scope.ORGANISATION)
-        whole = await _stored(session, organisation_id, Scope.SYSTEM) if members else None
+        own = await _stored(session, principal, organisation_id, Scope.ORGANISATION)
+        whole = (
+            await _stored(session, principal, organisation_id, Scope.SYSTEM) if members else None
+        )
     trend = None
     if own is not None:
         assert isinstance(own.last, GapAnalysis)  # organisation scope was asked for
@@ -112,6 +124,7 @@ async def gather(
         # Its own snapshot: the system view is a second analysis, as its endpoint makes it.
         rolled_up, _ = await analysis_service.analyse(
             sessions,
+            principal=principal,
             organisation_id=organisation_id,
             scope=Scope.SYSTEM,
             model_version=model_version,

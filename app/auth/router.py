@@ -1,0 +1,166 @@
+"""HTTP for access control: API keys, the audit trail, and signed links for browsers."""
+
+import logging
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.api import problem_responses
+from app.auth import access, audit, keys_service
+from app.auth.dependencies import PrincipalDep
+from app.auth.links import QUERY_PARAMETER, LinkSigner
+from app.auth.schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPage,
+    ApiKeyPublic,
+    AuditEventPage,
+    AuditEventPublic,
+    AuditFilters,
+    SignedLink,
+)
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.db import SessionDep, utcnow
+from app.http.content import JsonBodyRoute
+from app.http.links import PageDep, build_page
+from app.http.params import OrganisationIdPath
+
+logger = logging.getLogger("app.auth")
+
+router = APIRouter(route_class=JsonBodyRoute)
+
+ApiKeyIdPath = Annotated[uuid.UUID, Path(alias="apiKeyId")]
+
+
+@router.post(
+    "/api-keys",
+    operation_id="api-keys-create",
+    status_code=status.HTTP_201_CREATED,
+    tags=["api-keys"],
+    responses=problem_responses(400, 403, 413, 415, 422),
+)
+async def create_api_key(
+    data: ApiKeyCreate,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+) -> ApiKeyCreated:
+    """Create an API key (admins, within their scope); the secret is shown this once.
+
+    No Idempotency-Key here: a stored response would keep the secret, which is never stored."""
+    row, key = await keys_service.create(session, principal=principal, data=data)
+    response.headers["Location"] = str(request.url_for("api-keys-get", apiKeyId=row.id))
+    return ApiKeyCreated.model_validate(row.model_dump() | {"key": key})
+
+
+@router.get(
+    "/api-keys",
+    operation_id="api-keys-list",
+    tags=["api-keys"],
+    responses=problem_responses(400, 403, 422),
+)
+async def list_api_keys(
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+) -> ApiKeyPage:
+    """API keys in the caller's scope, oldest first (never their secrets)."""
+    rows = await keys_service.list_page(session, principal=principal, page=page)
+    return build_page(request, response, rows, page, ApiKeyPublic.model_validate, ApiKeyPage)
+
+
+@router.get(
+    "/api-keys/{apiKeyId}",
+    name="api-keys-get",
+    operation_id="api-keys-get",
+    tags=["api-keys"],
+    responses=problem_responses(403, 404, 422),
+)
+async def get_api_key(
+    api_key_id: ApiKeyIdPath, principal: PrincipalDep, session: SessionDep
+) -> ApiKeyPublic:
+    """One API key (never its secret)."""
+    row = await keys_service.get(session, principal=principal, key_id=api_key_id)
+    return ApiKeyPublic.model_validate(row)
+
+
+@router.delete(
+    "/api-keys/{apiKeyId}",
+    operation_id="api-keys-revoke",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["api-keys"],
+    responses=problem_responses(403, 404, 422),
+)
+async def revoke_api_key(
+    api_key_id: ApiKeyIdPath, principal: PrincipalDep, session: SessionDep
+) -> None:
+    """Revoke an API key (no If-Match needed; revoking again changes nothing)."""
+    await keys_service.revoke(session, principal=principal, key_id=api_key_id)
+
+
+@router.get(
+    "/audit-events",
+    operation_id="audit-events-list",
+    tags=["audit"],
+    responses=problem_responses(400, 403, 422),
+)
+async def list_audit_events(
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    filters: Annotated[AuditFilters, Query()],
+) -> AuditEventPage:
+    """Who changed what and when, in the caller's scope, oldest first (admins)."""
+    access.require_role(principal, Role.ADMIN)
+    rows = await audit.list_page(
+        session,
+        principal=principal,
+        page=page,
+        organisation_id=filters.organisation_id,
+        resource_type=filters.resource_type,
+        resource_id=filters.resource_id,
+        actor=filters.actor,
+        since=filters.since,
+    )
+    return build_page(
+        request, response, rows, page, AuditEventPublic.model_validate, AuditEventPage
+    )
+
+
+@router.post(
+    "/organisations/{organisationId}/report-link",
+    operation_id="reports-link",
+    tags=["report"],
+    responses=problem_responses(404, 422),
+)
+async def report_link(
+    organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+) -> SignedLink:
+    """A short-lived link to the board report that a browser can open without a bearer header
+    (read-only, this page only, within the caller's scope)."""
+    await access.organisation(session, principal, organisation_id)
+    signer: LinkSigner = request.app.state.links
+    report = request.url_for("reports-get", organisationId=organisation_id)
+    token = signer.sign(principal, report.path)
+    expires_at = utcnow() + signer.default_ttl
+    audit.record(
+        session,
+        principal=principal,
+        action=AuditAction.CREATE,
+        resource_type=ResourceType.REPORT_LINK,
+        resource_id=organisation_id,
+        organisation_id=organisation_id,
+        changes=audit.diff({}, {"path": report.path, "expires_at": expires_at}),
+    )
+    return SignedLink(
+        url=str(report.include_query_params(**{QUERY_PARAMETER: token})), expires_at=expires_at
+    )
