@@ -89,7 +89,15 @@ async def create(
     session.add(activity)
     session.add_all(ActivityAsset(activity_id=activity.id, asset_id=a) for a in asset_ids)
     await session.flush()
-    _audit(session, principal, AuditAction.CREATE, activity, {}, _fields(activity, asset_ids))
+    audit.row_change(
+        session,
+        principal,
+        AuditAction.CREATE,
+        ResourceType.ACTIVITY,
+        activity,
+        {},
+        _fields(activity, asset_ids),
+    )
     return LinkedActivity(activity, sorted(asset_ids))
 
 
@@ -127,8 +135,14 @@ async def update(
     before = _fields(activity, current_links)
     if records.apply(activity, updates, also_changed=links_changed):
         after_links = asset_ids if asset_ids is not None else current_links
-        _audit(
-            session, principal, AuditAction.UPDATE, activity, before, _fields(activity, after_links)
+        audit.row_change(
+            session,
+            principal,
+            AuditAction.UPDATE,
+            ResourceType.ACTIVITY,
+            activity,
+            before,
+            _fields(activity, after_links),
         )
     if links_changed:
         await session.exec(
@@ -148,7 +162,15 @@ async def delete(
 ) -> None:
     activity = await _for_write(session, principal, activity_id, expected)
     links = (await _links(session, [activity_id]))[activity_id]
-    _audit(session, principal, AuditAction.DELETE, activity, _fields(activity, links), {})
+    audit.row_change(
+        session,
+        principal,
+        AuditAction.DELETE,
+        ResourceType.ACTIVITY,
+        activity,
+        _fields(activity, links),
+        {},
+    )
     await session.delete(activity)
     await session.flush()
 
@@ -177,25 +199,6 @@ async def _for_write(
 
 def _fields(activity: Activity, asset_ids: Sequence[uuid.UUID]) -> dict[str, Any]:
     return activity.model_dump() | {"asset_ids": sorted(asset_ids)}
-
-
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: AuditAction,
-    activity: Activity,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> None:
-    audit.record(
-        session,
-        principal=principal,
-        action=action,
-        resource_type=ResourceType.ACTIVITY,
-        resource_id=activity.id,
-        organisation_id=activity.organisation_id,
-        changes=audit.diff(before, after),
-    )
 
 
 async def _check_assets(

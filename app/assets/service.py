@@ -59,25 +59,6 @@ async def _for_write(
     return asset
 
 
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: AuditAction,
-    asset: Asset,
-    before: dict[str, Any],
-    after: dict[str, Any],
-) -> None:
-    audit.record(
-        session,
-        principal=principal,
-        action=action,
-        resource_type=ResourceType.ASSET,
-        resource_id=asset.id,
-        organisation_id=asset.organisation_id,
-        changes=audit.diff(before, after),
-    )
-
-
 async def list_page(
     session: AsyncSession,
     *,
@@ -123,7 +104,15 @@ async def create(
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
     await session.flush()
-    _audit(session, principal, AuditAction.CREATE, asset, {}, _fields(asset, data.tags))
+    audit.row_change(
+        session,
+        principal,
+        AuditAction.CREATE,
+        ResourceType.ASSET,
+        asset,
+        {},
+        _fields(asset, data.tags),
+    )
     return TaggedAsset(asset, data.tags)
 
 
@@ -150,7 +139,15 @@ async def update(
     before = _fields(asset, current_tags)
     if records.apply(asset, updates, also_changed=tags_changed):
         after_tags = tags if tags is not None else current_tags
-        _audit(session, principal, AuditAction.UPDATE, asset, before, _fields(asset, after_tags))
+        audit.row_change(
+            session,
+            principal,
+            AuditAction.UPDATE,
+            ResourceType.ASSET,
+            asset,
+            before,
+            _fields(asset, after_tags),
+        )
     if tags_changed:
         await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id) == asset_id))
         session.add_all(AssetTag(asset_id=asset_id, tag=tag) for tag in tags or [])
@@ -163,7 +160,9 @@ async def delete(
 ) -> None:
     asset = await _for_write(session, principal, asset_id, expected)
     tags = (await _tags(session, [asset_id]))[asset_id]
-    _audit(session, principal, AuditAction.DELETE, asset, _fields(asset, tags), {})
+    audit.row_change(
+        session, principal, AuditAction.DELETE, ResourceType.ASSET, asset, _fields(asset, tags), {}
+    )
     # Tags and links from activities go with it through ON DELETE CASCADE.
     await session.delete(asset)
     await session.flush()

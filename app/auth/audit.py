@@ -85,6 +85,27 @@ def record(
     return event
 
 
+def row_change(
+    session: AsyncSession,
+    principal: Principal,
+    action: AuditAction,
+    resource_type: ResourceType,
+    row: Any,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> AuditEvent:
+    """The event for a change to a record of an organisation (its own id when it is one)."""
+    return record(
+        session,
+        principal=principal,
+        action=action,
+        resource_type=resource_type,
+        resource_id=row.id,
+        organisation_id=getattr(row, "organisation_id", row.id),
+        changes=diff(before, after),
+    )
+
+
 async def list_page(
     session: AsyncSession,
     *,

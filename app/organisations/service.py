@@ -4,7 +4,6 @@ request's unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -20,6 +19,8 @@ from app.organisations import hierarchy
 from app.organisations.schemas import OrganisationCreate, OrganisationFilters, OrganisationUpdate
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
+
+ORGANISATION = ResourceType.ORGANISATION
 
 
 async def get(
@@ -73,7 +74,15 @@ async def create(
     organisation = Organisation(**data.model_dump())
     session.add(organisation)
     await session.flush()
-    _audit(session, principal, AuditAction.CREATE, organisation, {})
+    audit.row_change(
+        session,
+        principal,
+        AuditAction.CREATE,
+        ORGANISATION,
+        organisation,
+        {},
+        organisation.model_dump(),
+    )
     return organisation
 
 
@@ -94,7 +103,15 @@ async def update(
         _may_move(principal, organisation)
         await _move(session, principal, organisation, updates["parent_id"])
     if records.apply(organisation, updates):
-        _audit(session, principal, AuditAction.UPDATE, organisation, before)
+        audit.row_change(
+            session,
+            principal,
+            AuditAction.UPDATE,
+            ORGANISATION,
+            organisation,
+            before,
+            organisation.model_dump(),
+        )
     await session.flush()
     return organisation
 
@@ -120,25 +137,6 @@ def _may_move(principal: Principal, organisation: Organisation) -> None:
             "Your credential is scoped to this organisation: moving or deleting it needs "
             "rights over its parent."
         )
-
-
-def _audit(
-    session: AsyncSession,
-    principal: Principal,
-    action: AuditAction,
-    organisation: Organisation,
-    before: dict[str, Any],
-) -> None:
-    after = {} if action == AuditAction.DELETE else organisation.model_dump()
-    audit.record(
-        session,
-        principal=principal,
-        action=action,
-        resource_type=ResourceType.ORGANISATION,
-        resource_id=organisation.id,
-        organisation_id=organisation.id,
-        changes=audit.diff(before, after),
-    )
 
 
 async def _move(
@@ -189,7 +187,15 @@ async def delete(
             "move or delete them first."
         )
     # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this transaction.
-    _audit(session, principal, AuditAction.DELETE, organisation, organisation.model_dump())
+    audit.row_change(
+        session,
+        principal,
+        AuditAction.DELETE,
+        ORGANISATION,
+        organisation,
+        organisation.model_dump(),
+        {},
+    )
     await session.delete(organisation)
     await session.flush()
 
