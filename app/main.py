@@ -20,6 +20,7 @@ from app.auth.setup import install_access, install_browser
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
+from app.fhir.router import router as fhir_router
 from app.http import health, openapi
 from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import (
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for router in (
         organisations_router,
+        fhir_router,
         assets_router,
         activities_router,
         reference_router,

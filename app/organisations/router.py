@@ -2,11 +2,13 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
+from app.fhir.router import FHIR_CONTENT, fhir_response, wants_fhir
+from app.fhir.schemas import FHIR_JSON
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
@@ -82,15 +84,21 @@ async def list_organisations(
     "/{organisationId}",
     name="organisations-get",
     operation_id="organisations-get",
-    responses=problem_responses(404, 422),
+    response_model=OrganisationPublic,
+    responses={200: {"content": FHIR_CONTENT}, **problem_responses(400, 404, 406, 422)},
 )
 async def get_organisation(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
     session: SessionDep,
+    request: Request,
     response: Response,
-) -> OrganisationPublic:
-    """Read one organisation."""
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> OrganisationPublic | Response:
+    """Read one organisation (as a FHIR Organization with Accept: application/fhir+json)."""
+    response.headers["Vary"] = "Accept"
+    if wants_fhir(accept):
+        return await fhir_response(request, session, organisation_id, FHIR_JSON, principal)
     return _one(response, await service.get(session, organisation_id, principal=principal))
 
 

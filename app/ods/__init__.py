@@ -1,0 +1,1 @@
+"""NHS Organisation Data Service (ODS): role codes, and importing Organisation Reference Data."""
