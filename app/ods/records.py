@@ -1,0 +1,132 @@
+"""Organisation Reference Data (ORD) records, in the JSON shape the ODS ORD API returns for
+one organisation: ``{"Organisation": {"Name", "OrgId": {"extension"}, "Status", "Roles":
+{"Role": [...]}, "Rels": {"Rel": [...]}, ...}}``. Only what an import uses is read; the rest of
+a record (dates, addresses, successors) is ignored, so real ORD exports load as they are.
+"""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_pascal
+
+from app.errors import FieldIssue, ValidationFailed
+
+ACTIVE = "Active"
+
+# Relationships that make the target a parent here, most telling first: a practice is a
+# partner of its primary care network (RE8) and is commissioned by its sub-ICB location (RE4);
+# a trust is located in the geography of its ICB (RE5). docs/fhir.md has the table.
+PARENT_RELATIONSHIPS = ("RE8", "RE6", "RE4", "RE2", "RE5")
+
+
+class OrdModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_pascal, extra="ignore", frozen=True)
+
+
+class OrgId(OrdModel):
+    extension: str = Field(alias="extension", pattern=r"^[A-Za-z0-9]{1,9}$")
+
+
+class Role(OrdModel):
+    id: str = Field(alias="id", pattern=r"^RO\d+$")
+    primary_role: bool = Field(default=False, alias="primaryRole")
+    status: str = ACTIVE
+
+
+class Roles(OrdModel):
+    role: list[Role] = Field(min_length=1)
+
+
+class Target(OrdModel):
+    org_id: OrgId
+
+
+class Rel(OrdModel):
+    id: str = Field(alias="id", pattern=r"^RE\d+$")
+    status: str = ACTIVE
+    target: Target
+
+
+class Rels(OrdModel):
+    rel: list[Rel] = []
+
+
+class OrdOrganisation(OrdModel):
+    name: str = Field(min_length=1)
+    org_id: OrgId
+    status: Literal["Active", "Inactive"]
+    roles: Roles
+    rels: Rels = Rels()
+
+    @property
+    def ods_code(self) -> str:
+        return self.org_id.extension.upper()
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    def role_codes(self) -> set[str]:
+        return {role.id for role in self.roles.role if role.status == ACTIVE}
+
+    def parent_codes(self) -> list[str]:
+        """Targets of active relationships that can make a parent, most telling first."""
+        ranked = sorted(
+            (PARENT_RELATIONSHIPS.index(rel.id), rel.target.org_id.extension.upper())
+            for rel in self.rels.rel
+            if rel.status == ACTIVE and rel.id in PARENT_RELATIONSHIPS
+        )
+        return [code for _, code in ranked]
+
+
+class OrdRecord(OrdModel):
+    organisation: OrdOrganisation
+
+
+_RECORDS = TypeAdapter(list[OrdRecord])
+
+
+def parse(data: object) -> list[OrdOrganisation]:
+    """A list of records (or one record) as decoded JSON; a malformed one is a 422 naming it
+    by its position and the path inside it."""
+    if isinstance(data, dict):
+        data = [data]
+    try:
+        records = _RECORDS.validate_python(data)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "These are not Organisation Reference Data records (ORD JSON).",
+            errors=[FieldIssue(_path(error["loc"]), error["msg"]) for error in exc.errors()],
+        ) from exc
+    organisations = [record.organisation for record in records]
+    seen: dict[str, int] = {}
+    issues = []
+    for index, organisation in enumerate(organisations):
+        first = seen.setdefault(organisation.ods_code, index)
+        if first != index:
+            issues.append(
+                FieldIssue(
+                    (index, "Organisation", "OrgId", "extension"),
+                    f"ODS code {organisation.ods_code} is also record {first}'s.",
+                )
+            )
+    if issues:
+        raise ValidationFailed("The records name an ODS code twice.", errors=issues)
+    return organisations
+
+
+def _path(location: Sequence[int | str]) -> tuple[str | int, ...]:
+    return tuple(location) or ("records",)
+
+
+def read_file(path: Path) -> Any:
+    """The decoded JSON of an ORD file (UTF-8, with or without a byte-order mark)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(
+            f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from exc
