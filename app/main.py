@@ -21,7 +21,7 @@ from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.fhir.router import router as fhir_router
-from app.http import health, openapi
+from app.http import docs, health, openapi
 from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import (
     BodySizeLimitMiddleware,
@@ -98,6 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         separate_input_output_schemas=False,
+        # Served by app.http.docs instead: FastAPI's pages need a CDN and an inline script.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
@@ -147,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     openapi.install(app)
+    docs.install(app)
     return app
 
 

@@ -116,9 +116,7 @@ async def test_updates_keep_what_ods_cannot_say(
     assert kept["version"] == 2
 
 
-async def test_a_cycle_refuses_the_whole_file(
-    client: httpx.AsyncClient, backend: Backend
-) -> None:
+async def test_a_cycle_refuses_the_whole_file(client: httpx.AsyncClient, backend: Backend) -> None:
     data = records()
     icb = data[-1]["Organisation"]
     # The ICB now says it is located in the geography of one of its own trusts.
