@@ -1,0 +1,1 @@
+"""Demo data: a fictional integrated care system to explore the service with."""
