@@ -8,7 +8,7 @@ one line on standard error with a non-zero exit status.
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,10 +24,13 @@ from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
 from app.auth.vocabulary import Role
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessions, utcnow
+from app.db import Sessions, make_engine, make_sessions, utcnow
+from app.demo import service as demo_service
 from app.errors import AppError
 from app.http.health import migration_heads
 from app.models import ApiKey
+from app.ods import records as ods_records
+from app.ods import service as ods_service
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.
@@ -132,10 +135,52 @@ async def _still_works(session: AsyncSession, key: str) -> bool:
     )
 
 
+@cli.command("import-ods")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_ods(file: Path) -> None:
+    """Create or update organisations from ODS Organisation Reference Data.
+
+    FILE is JSON: a list of records as the ODS ORD API returns them ({"Organisation": {"Name",
+    "OrgId", "Status", "Roles", "Rels", ...}}), or one record. Organisations are matched by ODS
+    code; their type comes from their ODS roles and their parent from their relationships
+    (to organisations in the file or already here). Inactive records are skipped. All or
+    nothing, and running it again with the same file changes nothing. Prints what it did.
+    """
+
+    async def run(sessions: Sessions) -> ods_service.OdsImportResult:
+        return await ods_service.import_ods(sessions, ods_records.read_file(file))
+
+    result = _run_with_sessions(run)
+    for code, named in result.parents_not_found:
+        click.echo(f"{code}: no parent linked; none of {', '.join(named)} is here.", err=True)
+    click.echo(result.summary())
+
+
+@cli.command("load-demo")
+def load_demo() -> None:
+    """Load Demo Valley, a fictional ICS with six members, to explore the service with.
+
+    Its assets and activities give the gap analysis and the board report something to show.
+    Prints the ICS's id (ICS=$(lhs-map load-demo)). Loading it again changes nothing.
+    """
+    result = _run_with_sessions(demo_service.load_demo)
+    click.echo(result.summary(), err=True)
+    click.echo(result.ics_id)
+
+
+def _run_with_sessions(use_case: Callable[[Sessions], Awaitable[T]]) -> T:
+    """For a use case that runs its own transaction (an import)."""
+    return _guarded(lambda settings: _in_sessions(settings, use_case))
+
+
 def _run(use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    return _guarded(lambda settings: _in_session(settings, use_case))
+
+
+def _guarded(start: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     settings = get_settings()
     try:
-        return asyncio.run(_in_session(settings, use_case))
+        return asyncio.run(start(settings))
     except AppError as exc:
         raise Failure(_describe(exc)) from exc
     except ValidationError as exc:
@@ -151,6 +196,17 @@ async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awa
         async with make_sessions(engine).write() as session:
             await _require_migrated(session, settings)
             return await use_case(session)
+    finally:
+        await engine.dispose()
+
+
+async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaitable[T]]) -> T:
+    engine = make_engine(settings)
+    try:
+        sessions = make_sessions(engine)
+        async with sessions.read() as session:
+            await _require_migrated(session, settings)
+        return await use_case(sessions)
     finally:
         await engine.dispose()
 

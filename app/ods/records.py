@@ -99,7 +99,7 @@ def parse(data: object) -> list[OrdOrganisation]:
     except ValidationError as exc:
         raise ValidationFailed(
             "These are not Organisation Reference Data records (ORD JSON).",
-            errors=[FieldIssue(_path(error["loc"]), error["msg"]) for error in exc.errors()],
+            errors=[_issue(error["loc"], error["msg"]) for error in exc.errors()],
         ) from exc
     organisations = [record.organisation for record in records]
     seen: dict[str, int] = {}
@@ -108,7 +108,7 @@ def parse(data: object) -> list[OrdOrganisation]:
         first = seen.setdefault(organisation.ods_code, index)
         if first != index:
             issues.append(
-                FieldIssue(
+                _issue(
                     (index, "Organisation", "OrgId", "extension"),
                     f"ODS code {organisation.ods_code} is also record {first}'s.",
                 )
@@ -118,8 +118,14 @@ def parse(data: object) -> list[OrdOrganisation]:
     return organisations
 
 
-def _path(location: Sequence[int | str]) -> tuple[str | int, ...]:
-    return tuple(location) or ("records",)
+def _issue(location: Sequence[int | str], message: str) -> FieldIssue:
+    """The message names the place too (record 3, Organisation.OrgId), for a reader with no
+    JSON pointer at hand: the command line prints messages only."""
+    if not location:
+        return FieldIssue("records", f"the file: {message}")
+    index, *inside = location
+    place = f"record {index}" + (f" {'.'.join(map(str, inside))}" if inside else "")
+    return FieldIssue(tuple(location), f"{place}: {message}")
 
 
 def read_file(path: Path) -> Any:

@@ -98,7 +98,10 @@ async def _upsert(
     except ValidationError as exc:  # the name: everything else was checked by parse()
         raise ValidationFailed(
             f"Record {index} ({record.ods_code}) cannot be imported.",
-            errors=[FieldIssue((index, "Organisation", "Name"), e["msg"]) for e in exc.errors()],
+            errors=[
+                FieldIssue((index, "Organisation", "Name"), f"record {index} Name: {e['msg']}")
+                for e in exc.errors()
+            ],
         ) from exc
     if changes.name == current.name and changes.organisation_type == current.organisation_type:
         result.unchanged.append(record.ods_code)

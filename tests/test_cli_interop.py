@@ -1,0 +1,87 @@
+"""``lhs-map import-ods`` and ``lhs-map load-demo`` run as a user runs them: subprocesses
+against a migrated database (SQLite and PostgreSQL)."""
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import Backend, snapshot
+from tests.test_auth_cli import lhs_map, one_line
+from tests.test_ods_import import FIXTURE, by_code
+
+
+async def test_import_ods_imports_then_changes_nothing(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    done = await lhs_map(backend.url, "import-ods", str(FIXTURE))
+    assert done.returncode == 0, done.stderr
+    assert one_line(done.stdout) == (
+        "8 created, 0 updated, 0 unchanged, 1 inactive skipped, 2 with no known parent"
+    )
+    assert "FZZ99: no parent linked; none of FZZ00 is here." in done.stderr
+    pcn = await by_code(client, "U99901")
+    assert pcn["parentId"] == (await by_code(client, "Q9Z"))["id"]
+
+    before = await snapshot(backend.engine)
+    again = await lhs_map(backend.url, "import-ods", str(FIXTURE))
+    assert again.returncode == 0, again.stderr
+    assert one_line(again.stdout).startswith("0 created, 0 updated, 8 unchanged")
+    assert await snapshot(backend.engine) == before
+
+
+async def test_import_ods_refuses_a_bad_file_in_one_line(
+    backend: Backend, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    before = await snapshot(backend.engine)
+    not_json = tmp_path / "ord.json"
+    not_json.write_text("{not json", encoding="utf-8")
+    done = await lhs_map(backend.url, "import-ods", str(not_json))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert one_line(done.stderr).startswith(f"lhs-map: {not_json} is not JSON: ")
+
+    no_org_id = tmp_path / "one.json"
+    record = {"Name": "X", "Status": "Active", "Roles": {"Role": [{"id": "RO76"}]}}
+    no_org_id.write_text(json.dumps([{"Organisation": record}]), encoding="utf-8")
+    done = await lhs_map(backend.url, "import-ods", str(no_org_id))
+    assert done.returncode == 1
+    assert "record 0 Organisation.OrgId: Field required" in one_line(done.stderr)
+
+    missing = await lhs_map(backend.url, "import-ods", str(tmp_path / "absent.json"))
+    assert missing.returncode == 2
+    assert "does not exist" in one_line(missing.stderr)
+    assert await snapshot(backend.engine) == before
+
+
+async def test_load_demo_prints_the_ics_and_loads_once(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    done = await lhs_map(backend.url, "load-demo")
+    assert done.returncode == 0, done.stderr
+    ics_id = one_line(done.stdout)
+    assert "Loaded Demo Valley ICS" in done.stderr
+    ics = (await client.get(f"/v1/organisations/{ics_id}")).json()
+    assert ics["name"] == "Demo Valley ICS"
+    report = await client.get(f"/v1/organisations/{ics_id}/report")
+    assert report.status_code == 200
+
+    before = await snapshot(backend.engine)
+    again = await lhs_map(backend.url, "load-demo")
+    assert again.returncode == 0, again.stderr
+    assert one_line(again.stdout) == ics_id
+    assert "loaded already" in again.stderr
+    assert await snapshot(backend.engine) == before
+
+
+async def test_help_says_what_each_command_does(backend: Backend) -> None:
+    listing = await lhs_map(backend.url, "--help")
+    assert "import-ods" in listing.stdout
+    assert "load-demo" in listing.stdout
+    ods = await lhs_map(backend.url, "import-ods", "--help")
+    assert ods.returncode == 0
+    for words in ("Organisation Reference Data", "ODS code", "All or", "FILE"):
+        assert words in ods.stdout
+    demo = await lhs_map(backend.url, "load-demo", "--help")
+    assert demo.returncode == 0
+    assert "fictional ICS" in demo.stdout
