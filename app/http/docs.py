@@ -20,7 +20,8 @@ VENDOR = Path(str(files("fastapi_standalone_docs") / "static"))
 STATIC = Path(__file__).parent / "static"
 
 # What the pages need, and nothing else; data: for the icons inside swagger-ui.css. Sent with
-# the pages themselves, so that they stay correct whatever policy the rest of the app sends.
+# the pages themselves (the security headers middleware keeps a page's own policy): the app's
+# policy for HTML allows inline code by a per-request nonce, which these pages cannot carry.
 _BASE_POLICY = (
     "default-src 'none'",
     "script-src 'self'",
@@ -28,8 +29,8 @@ _BASE_POLICY = (
     "font-src 'self'",
     "connect-src 'self'",
     "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
 )
 SWAGGER_UI_POLICY = "; ".join((*_BASE_POLICY, "style-src 'self'"))
 # ReDoc adds two <style> elements as it loads, allowed by their hashes, not by 'unsafe-inline':

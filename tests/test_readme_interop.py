@@ -1,0 +1,51 @@
+"""The README's demo, FHIR and ODS sections run as written against a real server (the port
+and the path of the installed lhs-map aside)."""
+
+import asyncio
+import json
+import os
+
+import httpx
+import pytest
+from fhir.resources.R4B.organization import Organization
+
+from app.config import PROJECT_ROOT
+from tests.conftest import Backend
+from tests.test_auth_cli import LHS_MAP
+
+
+def block(heading: str) -> str:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split(heading, 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+
+
+async def test_the_demo_fhir_and_ods_sections_run_as_written(
+    server: str, backend: Backend, client: httpx.AsyncClient
+) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("a reader's first run is on SQLite; the commands are tested on both")
+    script = "\n".join(block(heading) for heading in ("## Demo data", "## FHIR", "## ODS import"))
+    assert ".venv/bin/lhs-map" in script
+    script = script.replace("http://127.0.0.1:8000", server).replace(".venv/bin/lhs-map", LHS_MAP)
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        "set -eu\n" + script,
+        cwd=PROJECT_ROOT,
+        env=os.environ | {"LHS_DATABASE_URL": backend.url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    output = out.decode()
+    assert process.returncode == 0, output + err.decode()
+    lines = output.splitlines()
+    assert lines[0].startswith("6 members, average score ")
+    assert lines[1].startswith(f"Open {server}/docs and {server}/v1/organisations/")
+    resources = [json.loads(line) for line in lines[2:4]]
+    assert resources[0] == resources[1]
+    trust = Organization.model_validate(resources[0])
+    assert trust.name == "Demo Valley Hospitals NHS Foundation Trust"
+    assert (
+        lines[4] == "8 created, 0 updated, 0 unchanged, 1 inactive skipped, 2 with no known parent"
+    )
