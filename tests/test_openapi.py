@@ -21,6 +21,11 @@ READINESS_503 = ("/_status", "get", "503")
 # The board report is one resource in two media types, chosen by Accept or ?format=.
 NEGOTIATED = {
     ("/v1/organisations/{organisationId}/report", "get", "200"): ["text/csv", "text/html"],
+    # Our JSON, or FHIR when Accept asks for it.
+    ("/v1/organisations/{organisationId}", "get", "200"): [
+        "application/fhir+json",
+        "application/json",
+    ],
 }
 
 Operation = tuple[str, str, dict[str, Any]]

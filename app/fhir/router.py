@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import mimeparse
 from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.api import problem_responses
@@ -24,6 +25,12 @@ router = APIRouter(tags=["organisations"])
 FHIR_CONTENT: dict[str, Any] = {
     FHIR_JSON: {"schema": {"$ref": f"#/components/schemas/{FhirOrganization.__name__}"}}
 }
+
+
+class FhirJSONResponse(JSONResponse):
+    """Declares application/fhir+json as the operation's one media type in the document."""
+
+    media_type = FHIR_JSON
 
 
 def best_match(offered: list[str], accept: str | None, *, what: str) -> str:
@@ -78,7 +85,8 @@ async def fhir_response(
     name="organisations-fhir",
     operation_id="organisations-fhir",
     response_model=FhirOrganization,
-    responses={200: {"content": FHIR_CONTENT}, **problem_responses(400, 404, 406, 422)},
+    response_class=FhirJSONResponse,
+    responses=problem_responses(400, 404, 406, 422),
 )
 async def get_organisation_fhir(
     organisation_id: OrganisationIdPath,
