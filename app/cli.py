@@ -148,7 +148,8 @@ def import_ods(file: Path) -> None:
     """
 
     async def run(sessions: Sessions) -> ods_service.OdsImportResult:
-        return await ods_service.import_ods(sessions, ods_records.read_file(file))
+        data = ods_records.read_file(file)
+        return await ods_service.import_ods(sessions, data, principal=OPERATOR)
 
     result = _run_with_sessions(run)
     for code, named in result.parents_not_found:
@@ -163,7 +164,9 @@ def load_demo() -> None:
     Its assets and activities give the gap analysis and the board report something to show.
     Prints the ICS's id (ICS=$(lhs-map load-demo)). Loading it again changes nothing.
     """
-    result = _run_with_sessions(demo_service.load_demo)
+    result = _run_with_sessions(
+        lambda sessions: demo_service.load_demo(sessions, principal=OPERATOR)
+    )
     click.echo(result.summary(), err=True)
     click.echo(result.ics_id)
 

@@ -5,9 +5,12 @@ import json
 from pathlib import Path
 
 import httpx
+from sqlmodel import select
 
+from app.models import AuditEvent
 from tests.conftest import Backend, snapshot
 from tests.test_auth_cli import lhs_map, one_line
+from tests.test_auth_keys import sessions_of
 from tests.test_ods_import import FIXTURE, by_code
 
 
@@ -22,6 +25,17 @@ async def test_import_ods_imports_then_changes_nothing(
     assert "FZZ99: no parent linked; none of FZZ00 is here." in done.stderr
     pcn = await by_code(client, "U99901")
     assert pcn["parentId"] == (await by_code(client, "Q9Z"))["id"]
+    async with sessions_of(backend).read() as session:
+        events = (
+            await session.exec(select(AuditEvent).where(AuditEvent.resource_type == "organisation"))
+        ).all()
+    # Audited as the operator: eight creations, and a parent linked for five of them.
+    assert {(e.actor, e.actor_kind, e.action) for e in events} == {
+        ("operator", "operator", "create"),
+        ("operator", "operator", "update"),
+    }
+    assert sum(e.action == "create" for e in events) == 8
+    assert sum(e.action == "update" for e in events) == 5
 
     before = await snapshot(backend.engine)
     again = await lhs_map(backend.url, "import-ods", str(FIXTURE))

@@ -8,6 +8,8 @@ import pytest
 from fhir.resources.R4B.organization import Organization
 
 from app.ods.roles import ODS_CODE_SYSTEM, ODS_ROLE_SYSTEM
+from tests.auth_helpers import make_key
+from tests.conftest import Backend
 from tests.helpers import assert_problem, create_organisation
 
 FHIR = "application/fhir+json"
@@ -164,3 +166,22 @@ def test_the_openapi_document_declares_fhir_for_both_operations() -> None:
         content = paths[path]["get"]["responses"]["200"]["content"]
         assert content[FHIR]["schema"] == {"$ref": "#/components/schemas/FhirOrganization"}
         assert "406" in paths[path]["get"]["responses"]
+
+
+async def test_a_caller_scoped_below_the_parent_sees_only_its_address(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ics = await create_organisation(client, name="ICS", organisationType="ics", odsCode="QWO")
+    trust = await create_organisation(client, name="Trust", odsCode="RR8", parentId=ics["id"])
+    _, key = await make_key(backend.app.state.sessions, "reader", trust["id"])
+    scoped = {"Authorization": f"Bearer {key}"}
+    response = await client.get(f"/v1/organisations/{trust['id']}/fhir", headers=scoped)
+    assert response.status_code == 200, response.text
+    part_of = response.json()["partOf"]
+    assert part_of == {"reference": part_of["reference"], "type": "Organization"}
+    assert part_of["reference"].endswith(f"/v1/organisations/{ics['id']}/fhir")
+    valid_organization(response.json())
+    parent = await client.get(f"/v1/organisations/{ics['id']}/fhir", headers=scoped)
+    assert_problem(parent, 404, "NOT_FOUND")
+    other = await client.get(f"/v1/organisations/{ics['id']}", headers=scoped | {"Accept": FHIR})
+    assert_problem(other, 404, "NOT_FOUND")

@@ -4,6 +4,7 @@ and the path of the installed lhs-map aside)."""
 import asyncio
 import json
 import os
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,18 +21,28 @@ def block(heading: str) -> str:
 
 
 async def test_the_demo_fhir_and_ods_sections_run_as_written(
-    server: str, backend: Backend, client: httpx.AsyncClient
+    server: str, backend: Backend, client: httpx.AsyncClient, api_key: str, tmp_path: Path
 ) -> None:
     if backend.name != "sqlite":
         pytest.skip("a reader's first run is on SQLite; the commands are tested on both")
     script = "\n".join(block(heading) for heading in ("## Demo data", "## FHIR", "## ODS import"))
     assert ".venv/bin/lhs-map" in script
-    script = script.replace("http://127.0.0.1:8000", server).replace(".venv/bin/lhs-map", LHS_MAP)
+    fixture = "tests/fixtures/ods-ord-records.json"
+    assert fixture in script
+    script = (
+        script.replace("http://127.0.0.1:8000", server)
+        .replace(".venv/bin/lhs-map", LHS_MAP)
+        .replace(fixture, str(PROJECT_ROOT / fixture))
+    )
+    # As from the project directory after `make run`: the local admin key in its file.
+    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
+    # Stop at the first HTTP error, as a reader would.
+    script = 'curl() { command curl --fail-with-body "$@"; }\n' + script
     process = await asyncio.create_subprocess_exec(
         "bash",
         "-c",
         "set -eu\n" + script,
-        cwd=PROJECT_ROOT,
+        cwd=tmp_path,
         env=os.environ | {"LHS_DATABASE_URL": backend.url},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -41,7 +52,11 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     assert process.returncode == 0, output + err.decode()
     lines = output.splitlines()
     assert lines[0].startswith("6 members, average score ")
-    assert lines[1].startswith(f"Open {server}/docs and {server}/v1/organisations/")
+    assert lines[1].startswith(f"Open {server}/v1/organisations/")
+    async with httpx.AsyncClient() as browser:  # as a browser opens it: no credentials
+        report = await browser.get(lines[1].removeprefix("Open "))
+    assert report.status_code == 200
+    assert "Demo Valley ICS" in report.text
     resources = [json.loads(line) for line in lines[2:4]]
     assert resources[0] == resources[1]
     trust = Organization.model_validate(resources[0])

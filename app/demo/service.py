@@ -17,6 +17,7 @@ from app.activities import service as activities_service
 from app.activities.schemas import ActivityCreate
 from app.assets import service as assets_service
 from app.assets.schemas import AssetCreate
+from app.auth.principal import Principal
 from app.db import Sessions
 from app.errors import Conflict
 from app.models import Organisation
@@ -71,7 +72,8 @@ class DemoResult:
         )
 
 
-async def load_demo(sessions: Sessions) -> DemoResult:
+async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
+    """Everything is created as the ``principal`` (the command line: the operator)."""
     system = demo_system()
     codes = [organisation.ods_code for organisation in system.organisations]
     async with sessions.write() as session:
@@ -92,6 +94,7 @@ async def load_demo(sessions: Sessions) -> DemoResult:
         for spec in system.organisations:
             organisation = await organisations_service.create(
                 session,
+                principal=principal,
                 data=OrganisationCreate.model_validate(
                     {
                         "name": spec.name,
@@ -105,6 +108,7 @@ async def load_demo(sessions: Sessions) -> DemoResult:
             for fields in spec.assets:
                 created = await assets_service.create(
                     session,
+                    principal=principal,
                     organisation_id=organisation.id,
                     data=AssetCreate.model_validate(fields),
                 )
@@ -112,7 +116,9 @@ async def load_demo(sessions: Sessions) -> DemoResult:
                 assets += 1
             for fields in spec.activities:
                 data = ActivityCreate.model_validate(_with_asset_ids(fields, asset_ids))
-                await activities_service.create(session, organisation_id=organisation.id, data=data)
+                await activities_service.create(
+                    session, principal=principal, organisation_id=organisation.id, data=data
+                )
                 activities += 1
         await session.commit()
     root = system.root

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.principal import Principal
 from app.db import Sessions
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Organisation
@@ -51,8 +52,12 @@ class OdsImportResult:
         return ", ".join(parts)
 
 
-async def import_ods(sessions: Sessions, records: object) -> OdsImportResult:
-    """``records``: decoded ORD JSON (a list of ``{"Organisation": ...}`` records, or one)."""
+async def import_ods(
+    sessions: Sessions, records: object, *, principal: Principal
+) -> OdsImportResult:
+    """``records``: decoded ORD JSON (a list of ``{"Organisation": ...}`` records, or one).
+    Every change is the ``principal``'s (checked and audited by the organisation service);
+    the command line imports as the operator."""
     organisations = ord_records.parse(records)
     result = OdsImportResult()
     async with sessions.write() as session:
@@ -64,11 +69,11 @@ async def import_ods(sessions: Sessions, records: object) -> OdsImportResult:
                 continue
             active.append(record)
             by_code[record.ods_code] = await _upsert(
-                session, index, record, by_code.get(record.ods_code), result
+                session, principal, index, record, by_code.get(record.ods_code), result
             )
         # Parents last, so a record may name one that comes later in the file.
         for record in active:
-            await _link_parent(session, record, by_code, result)
+            await _link_parent(session, principal, record, by_code, result)
         await session.commit()
     return result
 
@@ -80,6 +85,7 @@ async def _existing(session: AsyncSession, codes: list[str]) -> dict[str, Organi
 
 async def _upsert(
     session: AsyncSession,
+    principal: Principal,
     index: int,
     record: OrdOrganisation,
     current: Organisation | None,
@@ -92,7 +98,7 @@ async def _upsert(
                 {"name": record.name, "odsCode": record.ods_code, "organisationType": kind}
             )
             result.created.append(record.ods_code)
-            return await organisations_service.create(session, data=data)
+            return await organisations_service.create(session, principal=principal, data=data)
         kind = _refined(current.organisation_type, kind)
         changes = OrganisationUpdate.model_validate({"name": record.name, "organisationType": kind})
     except ValidationError as exc:  # the name: everything else was checked by parse()
@@ -108,7 +114,11 @@ async def _upsert(
         return current
     result.updated.append(record.ods_code)
     return await organisations_service.update(
-        session, organisation_id=current.id, data=changes, expected=ANY_VERSION
+        session,
+        principal=principal,
+        organisation_id=current.id,
+        data=changes,
+        expected=ANY_VERSION,
     )
 
 
@@ -124,6 +134,7 @@ def _refined(current: OrganisationType, from_ods: OrganisationType) -> Organisat
 
 async def _link_parent(
     session: AsyncSession,
+    principal: Principal,
     record: OrdOrganisation,
     by_code: dict[str, Organisation],
     result: OdsImportResult,
@@ -143,6 +154,7 @@ async def _link_parent(
         result.updated.append(record.ods_code)
     by_code[record.ods_code] = await organisations_service.update(
         session,
+        principal=principal,
         organisation_id=organisation.id,
         data=OrganisationUpdate.model_validate({"parentId": str(parent_id)}),
         expected=ANY_VERSION,
