@@ -128,8 +128,15 @@ async def list_audit_events(
         actor=filters.actor,
         since=filters.since,
     )
+    # Events are ordered by when they occurred (audit.list_page): the cursor must be too.
     return build_page(
-        request, response, rows, page, AuditEventPublic.model_validate, AuditEventPage
+        request,
+        response,
+        rows,
+        page,
+        AuditEventPublic.model_validate,
+        AuditEventPage,
+        sort_key=lambda event: (event.occurred_at, event.id),
     )
 
 

@@ -1,7 +1,9 @@
 """The HTTP half of pagination: the page parameters, and the links to the next page (in the
 body and in an RFC 8288 ``Link`` header). The SQL half is app.pagination."""
 
+import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request, Response
@@ -35,12 +37,16 @@ def build_page(
     params: PageParams,
     convert: Callable[[Any], T],
     page_class: type[P],
+    *,
+    sort_key: Callable[[Any], tuple[datetime, uuid.UUID]] = lambda row: (row.created_at, row.id),
 ) -> P:
-    """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header."""
+    """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header.
+
+    ``sort_key`` gives the row's keyset: the columns the list's query was ordered by (a table
+    whose time column is not ``created_at`` says which it is)."""
     next_url: str | None = None
     if len(rows) > params.limit:
-        last = rows[params.limit - 1]
-        cursor = encode_cursor(last.created_at, last.id)
+        cursor = encode_cursor(*sort_key(rows[params.limit - 1]))
         next_url = str(request.url.include_query_params(cursor=cursor))
         response.headers["Link"] = f'<{next_url}>; rel="next"'
     items = [convert(row) for row in rows[: params.limit]]

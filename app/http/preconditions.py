@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Header, Request, Response
 from sqlmodel import SQLModel, select
 
-from app.auth.principal import Principal
+from app.auth.dependencies import PrincipalDep
 from app.auth.scope import covers
 from app.db import SessionDep
 from app.errors import BadRequest, PreconditionRequired
@@ -70,8 +70,13 @@ def if_match_on(
     whatever else is wrong with the request (RFC 9110 evaluates preconditions first). The
     service checks again under the row lock, which catches a write landing in between."""
 
+    # The caller comes first: without credentials a write is a 401, not a 428 for the
+    # missing If-Match (which would tell an anonymous caller how to shape its request).
     async def dependency(
-        request: Request, session: SessionDep, if_match_header: IfMatchHeader = None
+        request: Request,
+        principal: PrincipalDep,
+        session: SessionDep,
+        if_match_header: IfMatchHeader = None,
     ) -> ExpectedVersion:
         expected = if_match(if_match_header)
         try:
@@ -86,8 +91,7 @@ def if_match_on(
         if found is None:
             return expected  # the service says 404
         current, organisation_id = found
-        caller = request.scope.get("state", {}).get("principal")
-        if isinstance(caller, Principal) and await covers(session, caller, organisation_id):
+        if await covers(session, principal, organisation_id):
             # Outside the caller's scope the service says 404: a 412 would confirm the row.
             expected.check(current=current, what=f"{table.__name__} {row_id}")
         return expected

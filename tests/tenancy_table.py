@@ -1,0 +1,234 @@
+"""The tenancy matrix: one row per operationId of the OpenAPI document.
+
+Each row says what a caller gets, by role (reader, editor, admin), for a target inside its own
+scope (ICS A), for the same kind of target in the sibling ICS (B), and as a global caller on
+the own target; and how to make a valid request for that target, so that the status reflects
+access and nothing else (a body that validates, the current If-Match). Writes that would
+change the world act on throwaway records made for the one request.
+
+A new operation without a row fails tests/test_tenancy_matrix.py: decide its row here.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.auth_helpers import make_key
+from tests.tenancy_world import BASE, Json, World, variant_body
+
+# Where the request points: inside ICS A (also what global callers are sent to), or into B.
+OWN, SIBLING = "own", "sibling"
+IF_MATCH_1 = {"If-Match": 'W/"1"'}
+
+
+@dataclass(frozen=True)
+class Request:
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    json: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Maker = Callable[[World, str], Awaitable[Request]]
+Statuses = int | tuple[int, int, int]  # one for every role, or (reader, editor, admin)
+
+
+@dataclass(frozen=True)
+class Row:
+    make: Maker
+    own: Statuses = 200
+    sibling: Statuses = 404
+    glob: Statuses = 200
+    public: bool = False
+
+    def expected(self, column: str, role: str) -> int:
+        statuses = {"own": self.own, "sibling": self.sibling, "global": self.glob}[column]
+        if isinstance(statuses, int):
+            return statuses
+        return statuses[("reader", "editor", "admin").index(role)]
+
+
+def _side(own: str, sibling: str) -> Callable[[str], str]:
+    return lambda side: own if side == OWN else sibling
+
+
+ORG = _side("A1", "B1")  # a trust in A, or in B
+ICS = _side("A", "B")
+
+
+async def _none(world: World, side: str) -> Request:
+    return Request()
+
+
+def org_path(pick: Callable[[str], str] = ORG) -> Maker:
+    async def make(world: World, side: str) -> Request:
+        return Request(path={"organisationId": world.org(pick(side))})
+
+    return make
+
+
+def record_path(kind: str, parameter: str) -> Maker:
+    async def make(world: World, side: str) -> Request:
+        records: dict[str, Json] = getattr(world, kind)
+        return Request(path={parameter: str(records[ORG(side)]["id"])})
+
+    return make
+
+
+async def _throwaway(world: World, url: str, body: Json) -> Json:
+    response = await world.admin("POST", url, json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+ORG_BODY = {"name": "Throwaway", "organisationType": "trust"}
+ASSET_BODY = {"area": "data", "name": "Throwaway asset", "maturity": 2}
+ACTIVITY_BODY = {"area": "improvement", "title": "Throwaway", "activityType": "improvement_project"}
+PATCHES = {"organisations": {"name": "Renamed"}, "assets": {"name": "Renamed"}}
+PATCHES["activities"] = {"title": "Renamed"}
+
+
+def throwaway_write(kind: str, parameter: str, *, patch: bool) -> Maker:
+    """A record made for this request alone (in A1 or B1; an organisation under A or B)."""
+
+    async def make(world: World, side: str) -> Request:
+        if kind == "organisations":
+            row = await _throwaway(
+                world, "/v1/organisations", ORG_BODY | {"parentId": ICS_ID(world, side)}
+            )
+        else:
+            body = ASSET_BODY if kind == "assets" else ACTIVITY_BODY
+            row = await _throwaway(world, f"/v1/organisations/{world.org(ORG(side))}/{kind}", body)
+        return Request(
+            path={parameter: str(row["id"])},
+            json=PATCHES[kind] if patch else None,
+            headers=IF_MATCH_1,
+        )
+
+    return make
+
+
+def ICS_ID(world: World, side: str) -> str:  # noqa: N802 - reads like the constant it stands for
+    return world.org(ICS(side))
+
+
+def create_in(body: Json) -> Maker:
+    async def make(world: World, side: str) -> Request:
+        return Request(path={"organisationId": world.org(ORG(side))}, json=body)
+
+    return make
+
+
+async def create_organisation(world: World, side: str) -> Request:
+    return Request(json=ORG_BODY | {"parentId": ICS_ID(world, side)})
+
+
+async def list_organisations(world: World, side: str) -> Request:
+    return Request(query={} if side == OWN else {"parentId": ICS_ID(world, side)})
+
+
+def assessment(index: int = 0) -> Maker:
+    async def make(world: World, side: str) -> Request:
+        found = world.assessments[ORG(side)]
+        query = {"with": str(found[1]["id"])} if index else {}
+        return Request(path={"assessmentId": str(found[0]["id"])}, query=query)
+
+    return make
+
+
+def variant(world: World, side: str) -> str:
+    return world.variants["a" if side == OWN else "b"]
+
+
+async def model_path(world: World, side: str) -> Request:
+    return Request(path={"version": variant(world, side)})
+
+
+async def put_model(world: World, side: str) -> Request:
+    """Own: a new variant (version made for this request). Sibling: B's variant, by name."""
+    version = f"{BASE}-mx{uuid.uuid4().hex[:8]}" if side == OWN else variant(world, side)
+    return Request(path={"version": version}, json=variant_body(version, "Matrix variant"))
+
+
+async def create_key(world: World, side: str) -> Request:
+    return Request(json={"name": "matrix", "role": "reader", "organisationId": ICS_ID(world, side)})
+
+
+async def key_path(world: World, side: str) -> Request:
+    return Request(path={"apiKeyId": world.key_ids["a-reader" if side == OWN else "b-admin"]})
+
+
+async def throwaway_key(world: World, side: str) -> Request:
+    row, _ = await make_key(world.backend.app.state.sessions, "reader", ICS_ID(world, side))
+    return Request(path={"apiKeyId": str(row.id)})
+
+
+async def audit_events(world: World, side: str) -> Request:
+    return Request(query={} if side == OWN else {"organisationId": ICS_ID(world, side)})
+
+
+READ = 200
+WRITE = (403, 200, 200)
+CREATE = (403, 201, 201)
+DELETE = (403, 204, 204)
+ADMIN = (403, 403, 200)
+
+TABLE: dict[str, Row] = {
+    "health-ping": Row(_none, sibling=READ, public=True),
+    "health-status": Row(_none, sibling=READ, public=True),
+    "service-info": Row(_none, sibling=READ, public=True),
+    # A list names no target: the sibling column filters on B, and sees nothing of it.
+    "organisations-list": Row(list_organisations, sibling=READ),
+    "organisations-create": Row(
+        create_organisation, own=CREATE, sibling=(403, 422, 422), glob=CREATE
+    ),
+    "organisations-get": Row(org_path()),
+    "organisations-update": Row(
+        throwaway_write("organisations", "organisationId", patch=True), own=WRITE, glob=WRITE
+    ),
+    "organisations-delete": Row(
+        throwaway_write("organisations", "organisationId", patch=False), own=DELETE, glob=DELETE
+    ),
+    "organisations-members": Row(org_path(ICS)),
+    "assets-list": Row(org_path()),
+    "assets-create": Row(create_in(ASSET_BODY), own=CREATE, glob=CREATE),
+    "assets-get": Row(record_path("assets", "assetId")),
+    "assets-update": Row(throwaway_write("assets", "assetId", patch=True), own=WRITE, glob=WRITE),
+    "assets-delete": Row(
+        throwaway_write("assets", "assetId", patch=False), own=DELETE, glob=DELETE
+    ),
+    "activities-list": Row(org_path()),
+    "activities-create": Row(create_in(ACTIVITY_BODY), own=CREATE, glob=CREATE),
+    "activities-get": Row(record_path("activities", "activityId")),
+    "activities-update": Row(
+        throwaway_write("activities", "activityId", patch=True), own=WRITE, glob=WRITE
+    ),
+    "activities-delete": Row(
+        throwaway_write("activities", "activityId", patch=False), own=DELETE, glob=DELETE
+    ),
+    "assessments-list": Row(org_path()),
+    "assessments-create": Row(create_in({"label": "matrix"}), own=CREATE, glob=CREATE),
+    "assessments-get": Row(assessment()),
+    "assessments-compare": Row(assessment(1)),
+    "gap-analysis-get": Row(org_path()),
+    "reports-get": Row(org_path()),
+    "reports-link": Row(org_path()),
+    # Base models are everyone's; a variant is visible inside its owner's subtree.
+    "reference-models-list": Row(_none, sibling=READ),
+    "reference-models-get": Row(model_path),
+    "reference-models-capabilities": Row(model_path),
+    # Versions are one namespace: B's variant's name is taken (409), as an ODS code would be.
+    "reference-models-put": Row(
+        put_model, own=(403, 403, 201), sibling=(403, 403, 409), glob=(403, 403, 201)
+    ),
+    "api-keys-create": Row(
+        create_key, own=(403, 403, 201), sibling=(403, 403, 422), glob=(403, 403, 201)
+    ),
+    "api-keys-list": Row(_none, own=ADMIN, sibling=ADMIN, glob=ADMIN),
+    "api-keys-get": Row(key_path, own=ADMIN, sibling=(403, 403, 404), glob=ADMIN),
+    "api-keys-revoke": Row(
+        throwaway_key, own=(403, 403, 204), sibling=(403, 403, 404), glob=(403, 403, 204)
+    ),
+    "audit-events-list": Row(audit_events, own=ADMIN, sibling=ADMIN, glob=ADMIN),
+}
