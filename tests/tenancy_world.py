@@ -5,7 +5,7 @@
     │   ├── Alpha Trust One (A1)     assets, an activity, two assessments
     │   └── Alpha Trust Two (A2)     a peer: it has what A1 lacks (availableInSystem)
     └── Zeta ICS (B)                 the sibling: a shared asset; a variant model of its own
-        └── Zeta Trust (B1)          assets, an activity, two assessments
+        └── Zeta Trust (B1)          what A1 lacks too (a peer for global callers only)
 
 Keys: reader, editor and admin scoped to A, the same three global, an admin scoped to B and
 a reader and an admin scoped to A1. Everything in the region and in B carries a name starting
@@ -146,7 +146,9 @@ async def _populate(world: World, client: httpx.AsyncClient) -> World:
     world.assets["B"] = await create_asset(
         client, world.org("B"), name="Zeta shared records", **shared
     )
-    world.assets["A1"] = await create_asset(client, world.org("A1"), name="Alpha One team")
+    world.assets["A1"] = await create_asset(
+        client, world.org("A1"), name="Alpha One team", capabilityKey="analytics-workforce"
+    )
     world.assets["A2"] = await create_asset(
         client,
         world.org("A2"),
@@ -159,8 +161,9 @@ async def _populate(world: World, client: httpx.AsyncClient) -> World:
     world.assets["B1"] = await create_asset(
         client,
         world.org("B1"),
-        name="Zeta Trust interop",
-        capabilityKey="interoperable-data-sharing",
+        name="Zeta improvement hub",
+        area="improvement",
+        capabilityKey="improvement-capability",
         maturity=4,
         **EVIDENCED,
     )
