@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,15 +213,17 @@ async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, lo
     pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
 
 
-@pytest.fixture
-async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[str]:
-    """A real uvicorn process on the backend's (already migrated) database.
+# The flags `make run` gives uvicorn (tests/test_auth_real.py checks the Makefile still does):
+# without --no-server-header uvicorn adds a Server header after the app has removed its own.
+UVICORN_FLAGS = ("--proxy-headers", "--no-access-log", "--no-server-header")
 
-    It depends on ``client`` so that it stops before that fixture empties the tables.
-    """
+
+@asynccontextmanager
+async def running_server(database_url: str, log: Path, **environment: str) -> AsyncIterator[str]:
+    """A real uvicorn process serving app.main:app on an (already migrated) database, started
+    as `make run` starts it; ``environment`` adds LHS_ settings. Yields its base URL."""
     port = free_port()
-    log = tmp_path / "uvicorn.log"
-    environment = os.environ | {"LHS_DATABASE_URL": backend.url, "LHS_RATE_LIMIT": TEST_RATE_LIMIT}
+    env = os.environ | {"LHS_DATABASE_URL": database_url, "LHS_RATE_LIMIT": TEST_RATE_LIMIT}
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -231,8 +234,9 @@ async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) ->
             "127.0.0.1",
             "--port",
             str(port),
+            *UVICORN_FLAGS,
             cwd=PROJECT_ROOT,
-            env=environment,
+            env=env | environment,
             stdout=output,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -248,3 +252,13 @@ async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) ->
             except TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+@pytest.fixture
+async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[str]:
+    """A real uvicorn process on the backend's (already migrated) database.
+
+    It depends on ``client`` so that it stops before that fixture empties the tables.
+    """
+    async with running_server(backend.url, tmp_path / "uvicorn.log") as base_url:
+        yield base_url
