@@ -79,6 +79,15 @@ def probes(world: World) -> dict[str, tuple[str, Probe]]:
         "api key": (world.key_ids["b-admin"], ("GET", "/v1/api-keys/{}", None, {})),
         "revoke": (world.key_ids["b-admin"], ("DELETE", "/v1/api-keys/{}", None, {})),
         "model": (world.variants["b"], ("GET", "/v1/reference-models/{}", None, {})),
+        "model for analysis": (
+            world.variants["b"],
+            (
+                "GET",
+                f"/v1/organisations/{world.org('A1')}/gap-analysis?referenceModel={{}}",
+                None,
+                {},
+            ),
+        ),
         # Bodies naming a record elsewhere: the same 422 as an unknown id.
         "parent": (
             world.org("B"),
@@ -114,7 +123,7 @@ async def test_a_record_outside_the_scope_gets_the_answer_of_one_that_never_exis
 ) -> None:
     differences = []
     for name, (hidden, probe) in probes(world).items():
-        unknown = f"{hidden[:7]}-nope" if name == "model" else random_id()
+        unknown = f"{hidden[:7]}-nope" if name.startswith("model") else random_id()
         answers = []
         for target in (hidden, unknown):
             method, url, body, headers = aimed(name, probe, target)

@@ -112,6 +112,5 @@ async def test_operation(world: World, operation_id: str) -> None:
 async def test_public_pages_need_no_credentials(world: World, path: str) -> None:
     response = await world.call(None, "GET", path)
     assert response.status_code == 200, response.text
-    assert "cache-control" not in response.headers or "no-store" not in response.headers.get(
-        "cache-control", ""
-    )
+    # no-store is for answers to requests with credentials; public pages may be cached.
+    assert "no-store" not in response.headers.get("cache-control", "")
