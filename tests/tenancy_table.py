@@ -191,6 +191,7 @@ TABLE: dict[str, Row] = {
         throwaway_write("organisations", "organisationId", patch=False), own=DELETE, glob=DELETE
     ),
     "organisations-members": Row(org_path(ICS)),
+    "organisations-fhir": Row(org_path()),
     "assets-list": Row(org_path()),
     "assets-create": Row(create_in(ASSET_BODY), own=CREATE, glob=CREATE),
     "assets-get": Row(record_path("assets", "assetId")),

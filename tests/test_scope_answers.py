@@ -46,6 +46,7 @@ def probes(world: World) -> dict[str, tuple[str, Probe]]:
     return {
         "organisation": (world.org("B1"), ("GET", "/v1/organisations/{}", None, {})),
         "members": (world.org("B"), ("GET", "/v1/organisations/{}/members", None, {})),
+        "fhir": (world.org("B1"), ("GET", "/v1/organisations/{}/fhir", None, {})),
         "assets of": (world.org("B1"), ("GET", "/v1/organisations/{}/assets", None, {})),
         "analysis": (world.org("B1"), ("GET", "/v1/organisations/{}/gap-analysis", None, {})),
         "report": (world.org("B1"), ("GET", "/v1/organisations/{}/report", None, {})),

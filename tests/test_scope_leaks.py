@@ -192,3 +192,13 @@ async def test_lists_of_keys_and_models_stop_at_the_scope(world: World) -> None:
     assert world.variants["b"] not in versions
     unknown = await world.call("a1-reader", "GET", f"/v1/reference-models/{random_id()[:8]}")
     assert_problem(unknown, 404, "NOT_FOUND")
+
+
+async def test_the_scope_roots_parent_is_an_address_with_no_name(world: World) -> None:
+    """What the scope's root says of its parent: its id (a 404 for this caller), never its name."""
+    everyone = await world.call("global-reader", "GET", f"/v1/organisations/{world.org('A')}/fhir")
+    assert "Omega" in everyone.text
+    for path in (f"/v1/organisations/{world.org('A')}/fhir", f"/v1/organisations/{world.org('A')}"):
+        response = await world.call("a-reader", "GET", path)
+        assert response.status_code == 200, response.text
+        assert world.leaks(response.text) == []
