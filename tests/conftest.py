@@ -90,7 +90,7 @@ class Backend:
 async def backend(database_url: str) -> AsyncIterator[Backend]:
     await migrate(database_url, "base", down=True)
     await migrate(database_url)
-    app = create_app(test_settings(database_url))
+    app = create_app(settings_for(database_url))
     async with app.router.lifespan_context(app):
         yield Backend(url=database_url, app=app, engine=app.state.engine)
 
@@ -99,7 +99,7 @@ async def backend(database_url: str) -> AsyncIterator[Backend]:
 TEST_RATE_LIMIT = "1000000/minute"
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(**({"database_url": database_url, "rate_limit": TEST_RATE_LIMIT} | overrides))
 
 

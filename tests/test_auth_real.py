@@ -28,7 +28,7 @@ def bearer(credential: str) -> dict[str, str]:
 @asynccontextmanager
 async def real_app(backend: Backend, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The service as deployed, on the test database, with these settings."""
-    app = create_app(conftest.test_settings(backend.url, **settings))
+    app = create_app(conftest.settings_for(backend.url, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:

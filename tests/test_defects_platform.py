@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
-from tests.conftest import Backend, admin_headers, migrate, snapshot, test_settings
+from tests.conftest import Backend, admin_headers, migrate, snapshot
 
 READ_ONLY = re.compile(r"read[- ]?only", re.IGNORECASE)
 PUBLIC = "https://lhs.example.nhs.uk"
@@ -77,7 +77,7 @@ async def read_only_url(tmp_path: Path, *, opened_before: bool) -> tuple[str, di
     await migrate(f"sqlite+aiosqlite:///{path}")
     headers = UNKNOWN_KEY
     if opened_before:
-        writable = create_app(test_settings(f"sqlite+aiosqlite:///{path}"))
+        writable = create_app(settings_for(f"sqlite+aiosqlite:///{path}"))
         async with writable.router.lifespan_context(writable):
             headers = await admin_headers(writable)
     return f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true", headers
@@ -91,7 +91,7 @@ async def test_a_read_only_database_is_503_with_a_clear_detail_not_500(
     from "attempt to write a readonly database". A client should get 503 saying the database
     is read-only, so it knows to retry later and operators know what to fix."""
     url, headers = await read_only_url(tmp_path, opened_before=opened_before)
-    http = await start_app(test_settings(url))
+    http = await start_app(settings_for(url))
     http.headers.update(headers)
     write = await http.post("/v1/organisations", json={"name": "T", "organisationType": "trust"})
     assert READ_ONLY.search(assert_problem_of(write, 503)["detail"]), write.text
@@ -108,7 +108,7 @@ async def test_start_up_and_readiness_name_a_read_only_database(
     is migrated) and /_status says "unreachable (OperationalError)"."""
     url, _ = await read_only_url(tmp_path, opened_before=False)
     with caplog.at_level(logging.INFO, logger="app"):
-        http = await start_app(test_settings(url))
+        http = await start_app(settings_for(url))
     messages = [record.getMessage() for record in caplog.records]
     assert not [m for m in messages if "migrated?" in m], messages
     assert [m for m in messages if READ_ONLY.search(m)], messages

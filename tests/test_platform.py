@@ -12,7 +12,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.main import create_app
-from tests.conftest import Backend, admin_headers, alembic_config, migrate, snapshot, test_settings
+from tests.conftest import Backend, admin_headers, alembic_config, migrate, snapshot
 from tests.helpers import assert_problem
 
 MAX_BODY = 1_048_576
@@ -29,7 +29,7 @@ async def app_on() -> AsyncIterator[StartApp]:
     async with AsyncExitStack() as stack:
 
         async def start(database_url: str) -> httpx.AsyncClient:
-            app = create_app(test_settings(database_url))
+            app = create_app(settings_for(database_url))
             await stack.enter_async_context(app.router.lifespan_context(app))
             transport = httpx.ASGITransport(app=app)
             return await stack.enter_async_context(
