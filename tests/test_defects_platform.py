@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
-from tests.conftest import Backend, admin_headers, migrate, snapshot
+from tests.conftest import Backend, admin_headers, migrate, settings_for, snapshot
 
 READ_ONLY = re.compile(r"read[- ]?only", re.IGNORECASE)
 PUBLIC = "https://lhs.example.nhs.uk"

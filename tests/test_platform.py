@@ -12,7 +12,7 @@ import pytest
 from alembic.script import ScriptDirectory
 
 from app.main import create_app
-from tests.conftest import Backend, admin_headers, alembic_config, migrate, snapshot
+from tests.conftest import Backend, admin_headers, alembic_config, migrate, settings_for, snapshot
 from tests.helpers import assert_problem
 
 MAX_BODY = 1_048_576
