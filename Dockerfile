@@ -1,26 +1,40 @@
-# Same install and start steps as the Makefile (`make install`, `make run`): pip install the
-# project, `alembic upgrade head`, then uvicorn. Set LHS_DATABASE_URL for PostgreSQL, and (production
-# settings refuse to start otherwise) LHS_LINK_SECRET shared by every instance.
+# Same install and start steps as the Makefile (`make install`, `make run`): the locked versions
+# from uv.lock (no fresh resolution), `alembic upgrade head`, then uvicorn. Set LHS_DATABASE_URL
+# for PostgreSQL, WEB_CONCURRENCY for more than one worker process, and (production settings
+# refuse to start otherwise) LHS_LINK_SECRET shared by every instance.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/srv/lhs/.venv \
+    PATH=/srv/lhs/.venv/bin:$PATH \
     LHS_DATABASE_URL=sqlite+aiosqlite:////data/lhs.db \
     LHS_ENVIRONMENT=production \
-    LHS_ALEMBIC_INI=/srv/lhs/alembic.ini
+    LHS_ALEMBIC_INI=/srv/lhs/alembic.ini \
+    LHS_LOG_FORMAT=json \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/lhs-metrics
 
 RUN useradd --create-home --uid 10001 lhs && mkdir /data && chown lhs /data
 WORKDIR /srv/lhs
 
-COPY pyproject.toml README.md alembic.ini ./
+# The locked third-party packages first (a layer that survives code changes), then the project.
+# --locked refuses to build when uv.lock does not match pyproject.toml.
+COPY pyproject.toml uv.lock ./
+RUN python -m pip install 'uv==0.13.9' \
+ && uv sync --locked --no-install-project --no-editable --python python3
+COPY README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN python -m pip install --upgrade pip && python -m pip install .
+RUN uv sync --locked --no-editable --python python3 && python -m pip uninstall -y uv
 
 USER lhs
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/_ping', timeout=2).status != 200)"
 
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --no-server-header"]
+# The metrics directory is emptied before the workers start (counters would otherwise carry on
+# from the last run); WEB_CONCURRENCY (uvicorn's own variable) sets the number of workers.
+CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --no-server-header"]

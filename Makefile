@@ -6,15 +6,30 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install migrate run lint format typecheck openapi openapi-check test bench clean
+.PHONY: install lock migrate run lint format typecheck openapi openapi-check test bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# Installs come from uv.lock, never from a fresh resolution: every machine gets the same
+# versions. uv is the machine's own if it has one, else bootstrapped with pip into .tools/.
+UV_VERSION ?= 0.13.9
+UV         ?= $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+# uv never downloads a Python of its own here: it uses $(PYTHON).
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.tools/bin/uv:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools 'uv==$(UV_VERSION)'
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	@$(UV) lock --check --quiet || { \
+	  echo "FATAL: uv.lock does not match pyproject.toml. Run 'make lock' and commit uv.lock." >&2; \
+	  exit 1; }
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP)  ## the locked versions, with the dev extra, into .venv
+
+lock: | $(UV)  ## after changing dependencies in pyproject.toml: re-resolve and rewrite uv.lock
+	$(UV) lock
 
 migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
 	$(BIN)/alembic upgrade head
@@ -47,4 +62,4 @@ bench: install  ## by hand, not in CI: gap-analysis timings
 	$(BIN)/python -m bench.gap_analysis
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache *.egg-info
