@@ -1,6 +1,7 @@
 """All configuration, read once from the environment (prefix ``LHS_``) or a ``.env`` file."""
 
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
+    # auto: aligned, coloured text when stderr is a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "console"] = "auto"
     # Host headers this service answers for ("*" for any, "*.example.org" for a domain).
     # Anything else is a 400, so a forged Host can never reach a generated URL. Unset: the
     # loopback names, or any Host once public_base_url is set (URLs are then built from it).
@@ -171,3 +174,11 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def prometheus_multiproc_dir() -> Path | None:
+    """Where worker processes share their metrics, when there are several (prometheus_client's
+    own variable, read from the real environment only, as prometheus_client reads it when it is
+    imported: a value in .env would make the two disagree)."""
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(value) if value else None

@@ -17,20 +17,21 @@ from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.auth.setup import install_access, install_browser
-from app.config import Settings, get_settings
+from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.fhir.router import router as fhir_router
-from app.http import docs, health, openapi
+from app.http import docs, health, metrics, openapi
 from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import (
     BodySizeLimitMiddleware,
     HeadMiddleware,
     HostMiddleware,
     RequestIdMiddleware,
-    install_log_record_ids,
 )
 from app.http.problems import install_problem_handlers
+from app.http.routes import RouteTemplateMiddleware
+from app.logs import configure_logging
 from app.organisations.router import router as organisations_router
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
@@ -49,20 +50,6 @@ pagination (`limit`, `cursor`, `links.next` and a `Link` header); single resourc
 """
 
 
-def configure_logging(level: str) -> None:
-    install_log_record_ids()
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s corr=%(correlation_id)s] "
-            "%(message)s"
-        )
-    )
-    root = logging.getLogger("app")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-
-
 class ServiceInfo(ApiModel):
     name: str
     version: str
@@ -72,7 +59,7 @@ class ServiceInfo(ApiModel):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,13 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.migration_heads = health.migration_heads(settings)
         async with app.state.sessions.write() as session:
             await reference_service.install_shipped(session)
-        housekeeping = asyncio.create_task(_housekeeping(app.state.sessions))
+        chores = [asyncio.create_task(_housekeeping(app.state.sessions))]
+        if prometheus_multiproc_dir() is not None:
+            chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))
         try:
             yield
         finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            for chore in chores:
+                chore.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await chore
+            metrics.forget_this_process()
             await engine.dispose()
 
     app = FastAPI(
@@ -105,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
+    app.add_middleware(RouteTemplateMiddleware)  # innermost: beside the router
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
@@ -150,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"<p>{kind.description}</p>"
         )
 
+    metrics.install(app)
     openapi.install(app)
     docs.install(app)
     return app

@@ -219,9 +219,12 @@ UVICORN_FLAGS = ("--proxy-headers", "--no-access-log", "--no-server-header")
 
 
 @asynccontextmanager
-async def running_server(database_url: str, log: Path, **environment: str) -> AsyncIterator[str]:
+async def running_server(
+    database_url: str, log: Path, *args: str, **environment: str
+) -> AsyncIterator[str]:
     """A real uvicorn process serving app.main:app on an (already migrated) database, started
-    as `make run` starts it; ``environment`` adds LHS_ settings. Yields its base URL."""
+    as `make run` starts it; ``args`` adds uvicorn options (``--workers 2``), ``environment``
+    adds settings. Yields its base URL."""
     port = free_port()
     env = os.environ | {"LHS_DATABASE_URL": database_url, "LHS_RATE_LIMIT": TEST_RATE_LIMIT}
     with log.open("wb") as output:
@@ -235,6 +238,7 @@ async def running_server(database_url: str, log: Path, **environment: str) -> As
             "--port",
             str(port),
             *UVICORN_FLAGS,
+            *args,
             cwd=PROJECT_ROOT,
             env=env | environment,
             stdout=output,

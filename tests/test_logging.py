@@ -1,21 +1,205 @@
-"""Every log line names the request it belongs to."""
+"""Logs: one JSON line per request with what an operator searches by, every line naming its
+request, text for a terminal, and never a credential or a body."""
 
+import io
+import json
 import logging
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
+
+from app.logs import LogFormat, configure_logging
+from tests.conftest import Backend, uvicorn
+from tests.helpers import create_organisation
+
+ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+SECRET = "sk_live_do-not-log-me"
+MISSING = "/v1/organisations/00000000-0000-4000-8000-000000000000"
 
 
-async def test_access_and_error_lines_carry_the_request_and_correlation_ids(
-    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """What the service writes to stderr, in JSON, while the test runs."""
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    yield stream
+    configure_logging("INFO")
+
+
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in lines(stream) if line["logger"] == "app.access"]
+
+
+async def test_one_json_line_per_request_with_ids_route_status_and_duration(
+    client: httpx.AsyncClient, logs: io.StringIO
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app")
     await client.get("/v1", headers={"X-Request-ID": "req-42", "X-Correlation-ID": "corr-7"})
-    await client.get("/v1/nowhere", headers={"X-Request-ID": "req-43"})
-    access = [r for r in caplog.records if r.name == "app.access"]
-    assert [(r.getMessage().split()[:3], r.request_id) for r in access] == [  # type: ignore[attr-defined]
-        (["GET", "/v1", "200"], "req-42"),
-        (["GET", "/v1/nowhere", "404"], "req-43"),
+    await client.get(MISSING, headers={"X-Request-ID": "req-43"})
+    await client.get("/v1/nowhere", headers={"X-Request-ID": "req-44"})
+    first, second, third = access_lines(logs)
+    assert first["request_id"] == "req-42"
+    assert first["correlation_id"] == "corr-7"
+    assert (first["method"], first["route"], first["status"]) == ("GET", "/v1", 200)
+    assert isinstance(first["duration_ms"], float)
+    assert first["duration_ms"] >= 0
+    assert first["level"] == "info"
+    assert first["timestamp"].endswith("Z")
+    # The template, not the raw path, so lines for one operation group together.
+    assert second["route"] == "/v1/organisations/{organisationId}"
+    assert second["path"] == MISSING
+    assert (second["status"], second["correlation_id"]) == (404, "req-43")
+    assert (third["route"], third["status"]) == ("unmatched", 404)
+    assert "principal" not in first
+
+
+async def test_library_lines_carry_the_request_ids_too(
+    client: httpx.AsyncClient, logs: io.StringIO
+) -> None:
+    """A line a library writes while a request runs (here SQLAlchemy's statement log) names
+    that request; one written outside any request says so."""
+    engine_log = logging.getLogger("sqlalchemy.engine.Engine")
+    engine_log.setLevel(logging.INFO)
+    try:
+        await client.get("/v1/organisations", headers={"X-Request-ID": "req-9"})
+    finally:
+        engine_log.setLevel(logging.WARNING)
+    statements = [line for line in lines(logs) if line["logger"] == "sqlalchemy.engine.Engine"]
+    assert any("SELECT" in line["event"] for line in statements), statements
+    assert {(line["request_id"], line["correlation_id"]) for line in statements} == {
+        ("req-9", "req-9")
+    }
+    logging.getLogger("app.housekeeping").warning("outside any request")
+    assert lines(logs)[-1]["request_id"] == "-"
+
+
+class Principal:
+    """What access control may put in the request state: a caller with a secret inside."""
+
+    key_prefix = "lhs_ab12"
+    secret = SECRET
+
+
+async def test_the_caller_is_named_and_no_secret_header_or_body_is_written(
+    backend: Backend, client: httpx.AsyncClient, logs: io.StringIO
+) -> None:
+    async def as_a_caller(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["principal"] = Principal()
+        await backend.app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=as_a_caller)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        created = await http.post(
+            "/v1/organisations",
+            json={"name": f"Trust {SECRET}", "organisationType": "trust"},
+            headers={"Authorization": f"Bearer {SECRET}", "Cookie": f"session={SECRET}"},
+        )
+        refused = await http.post(
+            "/v1/organisations",
+            json={"name": "X", "organisationType": "trust", "password": SECRET},
+            headers={"X-Api-Key": SECRET},
+        )
+    assert (created.status_code, refused.status_code) == (201, 422)
+    written = logs.getvalue()
+    assert SECRET not in written
+    assert "Bearer" not in written
+    access = access_lines(logs)
+    assert [(line["status"], line["principal"]) for line in access] == [
+        (201, "lhs_ab12"),
+        (422, "lhs_ab12"),
     ]
-    assert access[0].correlation_id == "corr-7"  # type: ignore[attr-defined]
-    assert access[1].correlation_id == "req-43"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("principal", "named"),
+    [
+        ("lhs_cd34", "lhs_cd34"),
+        ({"subject": "user@example.nhs.uk", "token": SECRET}, "user@example.nhs.uk"),
+        ({"sub": "service-account-7"}, "service-account-7"),
+        ({"token": SECRET}, None),
+    ],
+)
+async def test_a_caller_is_named_by_key_prefix_or_subject_and_never_guessed(
+    backend: Backend, logs: io.StringIO, principal: Any, named: str | None
+) -> None:
+    async def as_a_caller(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["principal"] = principal
+        await backend.app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=as_a_caller)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
+        await http.get("/v1")
+    (line,) = access_lines(logs)
+    assert line.get("principal") == named
+    assert SECRET not in logs.getvalue()
+
+
+def test_credentials_passed_to_a_logger_are_redacted(logs: io.StringIO) -> None:
+    import structlog
+
+    structlog.stdlib.get_logger("app.test").info("called out", api_key=SECRET, status=200)
+    (line,) = lines(logs)
+    assert (line["api_key"], line["status"]) == ("[redacted]", 200)
+
+
+@pytest.mark.parametrize(
+    ("log_format", "terminal", "json_lines"),
+    [("json", True, True), ("console", False, False), ("auto", True, False), ("auto", False, True)],
+)
+async def test_text_for_a_terminal_json_otherwise(
+    client: httpx.AsyncClient, log_format: LogFormat, terminal: bool, json_lines: bool
+) -> None:
+    stream = Terminal() if terminal else io.StringIO()
+    configure_logging("INFO", log_format, stream)
+    try:
+        await client.get("/v1", headers={"X-Request-ID": "req-77"})
+    finally:
+        configure_logging("INFO")
+    written = ANSI_COLOURS.sub("", stream.getvalue())
+    (line,) = [line for line in written.splitlines() if "app.access" in line]
+    if json_lines:
+        assert json.loads(line)["request_id"] == "req-77"
+    else:
+        assert not line.startswith("{")
+        assert "request_id=req-77" in line
+        assert "route=/v1" in line
+
+
+@pytest.fixture
+async def json_server(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    log = tmp_path / "uvicorn.log"
+    async with uvicorn(backend.url, log, "--no-access-log", env={"LHS_LOG_FORMAT": "json"}) as url:
+        yield url, log
+
+
+async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
+    json_server: tuple[str, Path], client: httpx.AsyncClient
+) -> None:
+    url, log = json_server
+    async with httpx.AsyncClient(base_url=url) as http:
+        organisation = await create_organisation(http, name="Logged Trust")
+        await http.get(f"/v1/organisations/{organisation['id']}", headers={"X-Request-ID": "r-1"})
+    written = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert {"uvicorn.error", "app.access"} <= {line["logger"] for line in written}
+    assert all("request_id" in line and "correlation_id" in line for line in written)
+    started = [line for line in written if line["event"].startswith("Started server process")]
+    assert started, written
+    read = [line for line in written if line.get("request_id") == "r-1"]
+    assert [(line["route"], line["status"]) for line in read] == [
+        ("/v1/organisations/{organisationId}", 200)
+    ]
+    # --no-access-log: uvicorn's own access line is not written beside ours.
+    assert not [line for line in written if line["logger"] == "uvicorn.access"]

@@ -13,6 +13,7 @@ import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import engine, loading
+from app.analysis.metrics import timed
 from app.analysis.profile import Profile
 from app.analysis.schemas import GapAnalysis, OrganisationRef, SystemGapAnalysis
 from app.auth import access
@@ -86,6 +87,24 @@ async def analyse(
     now: datetime | None = None,
 ) -> tuple[GapAnalysis | SystemGapAnalysis, ModelChoice]:
     """Read in one snapshot, release it, then compute."""
+    with timed(scope):
+        return await _analyse(
+            sessions,
+            organisation_id=organisation_id,
+            scope=scope,
+            model_version=model_version,
+            now=now,
+        )
+
+
+async def _analyse(
+    sessions: Sessions,
+    *,
+    organisation_id: uuid.UUID,
+    scope: Scope,
+    model_version: str | None,
+    now: datetime | None,
+) -> tuple[GapAnalysis | SystemGapAnalysis, ModelChoice]:
     async with read_snapshot(sessions) as session:
         if scope == Scope.SYSTEM:
             root, members, seen_from = await _system_inputs(session, principal, organisation_id)

@@ -1,26 +1,21 @@
 """Pure ASGI middleware (no BaseHTTPMiddleware: it buffers and costs a task per request)."""
 
-import contextvars
 import logging
 import re
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import AppError, BadRequest, PayloadTooLarge
+from app.http.metrics import observe_request
 from app.http.problems import database_problem, problem_response
+from app.http.routes import route_template
+from app.logs import correlation_id_var, log_request, request_id_var
 
 logger = logging.getLogger("app.errors")
-access_logger = logging.getLogger("app.access")
-
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "correlation_id", default="-"
-)
 
 # A caller's ID is echoed into headers and logs: keep it to a safe, bounded alphabet.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -36,7 +31,9 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 class RequestIdMiddleware:
     """Accept X-Request-ID / X-Correlation-ID, generate them when absent, echo them always,
-    and write the access log line (uvicorn's own cannot carry the IDs, so it is turned off)."""
+    and account for the request: the access log line (uvicorn's own cannot carry the IDs, so
+    it is turned off) and the request metrics, both with the final status, even of a 500
+    rendered here."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -85,13 +82,10 @@ class RequestIdMiddleware:
             response = problem_response(error, scope)
             await response(scope, receive, send_with_ids)
         finally:
-            access_logger.info(
-                "%s %s %s %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - began) * 1000,
-            )
+            seconds = time.perf_counter() - began
+            route = route_template(scope)
+            observe_request(scope["method"], route, status, seconds)
+            log_request(scope, route=route, status=status, seconds=seconds)
             request_id_var.reset(tokens[0])
             correlation_id_var.reset(tokens[1])
 
@@ -136,22 +130,6 @@ class BodySizeLimitMiddleware:
 
     def _detail(self) -> str:
         return f"The request body exceeds {self.max_bytes} bytes."
-
-
-def install_log_record_ids() -> None:
-    """Put the request and correlation IDs on every log record, whichever library logs it."""
-    base = logging.getLogRecordFactory()
-    if getattr(base, "adds_request_ids", False):
-        return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = base(*args, **kwargs)
-        record.request_id = request_id_var.get()
-        record.correlation_id = correlation_id_var.get()
-        return record
-
-    factory.adds_request_ids = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 class HeadMiddleware:

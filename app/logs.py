@@ -1,0 +1,153 @@
+"""Logs: JSON lines for log shippers, aligned text for a person at a terminal, one pipeline.
+
+Every record, ours or a library's (uvicorn, SQLAlchemy), goes through structlog's
+ProcessorFormatter on one root handler, so each line has the same keys, including the request
+and correlation IDs of the request it was written for. The access line (one per request) is
+written by the outermost middleware, with the route template rather than the raw path's IDs, and
+the caller's key prefix or token subject when access control has named one. Headers and bodies
+are never logged; keys that look like credentials are redacted whatever logged them.
+"""
+
+import contextvars
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Literal, TextIO
+
+import structlog
+from starlette.types import Scope
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+LogFormat = Literal["auto", "json", "console"]
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+correlation_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "correlation_id", default="-"
+)
+
+# Keys whose values are never written, whoever passes them to a logger.
+_SECRET_KEYS = ("authorization", "password", "secret", "token", "api_key", "apikey", "cookie")
+# What names a caller, in the order tried: an API key's public prefix, a token's subject.
+_CALLER_FIELDS = ("key_prefix", "subject", "sub")
+
+
+def install_log_record_ids() -> None:
+    """Put the request and correlation IDs on every log record, whichever library logs it."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "adds_request_ids", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        record.request_id = request_id_var.get()
+        record.correlation_id = correlation_id_var.get()
+        return record
+
+    factory.adds_request_ids = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def _request_ids(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    record = event.get("_record")
+    event["request_id"] = getattr(record, "request_id", None) or request_id_var.get()
+    event["correlation_id"] = getattr(record, "correlation_id", None) or correlation_id_var.get()
+    return event
+
+
+def _redact(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    for key in event:
+        if any(word in key.lower() for word in _SECRET_KEYS):
+            event[key] = "[redacted]"
+    return event
+
+
+def _renderer(log_format: LogFormat, stream: TextIO) -> list[Processor]:
+    tty = stream.isatty()
+    if log_format == "console" or (log_format == "auto" and tty):
+        return [structlog.dev.ConsoleRenderer(colors=tty)]
+    return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+
+
+class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Marks the handler this module installed, so reconfiguring replaces only it."""
+
+
+def configure_logging(
+    level: str, log_format: LogFormat = "auto", stream: TextIO | None = None
+) -> logging.Handler:
+    """Route every logger through one formatter on the root logger; returns its handler."""
+    install_log_record_ids()
+    stream = stream or sys.stderr
+    before: list[Processor] = [
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *before,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = _OurHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=before,
+            processors=[
+                _request_ids,
+                _redact,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                *_renderer(log_format, stream),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _OurHandler)] + [handler]
+    logging.getLogger("app").setLevel(level)
+    # uvicorn configured its loggers before importing the app: send them through ours too,
+    # except its access log when it was turned off (--no-access-log: ours replaces it).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_logger = logging.getLogger(name)
+        enabled = bool(uvicorn_logger.handlers) or uvicorn_logger.propagate
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = enabled
+    return handler
+
+
+def caller(scope: Scope) -> str | None:
+    """Who made the request, as access control recorded it in the request state: an API key's
+    prefix or a token's subject. Any other shape is not guessed at (it might hold a secret)."""
+    state = scope.get("state")
+    principal = state.get("principal") if isinstance(state, MutableMapping) else None
+    if principal is None or isinstance(principal, str):
+        return principal
+    for field in _CALLER_FIELDS:
+        if isinstance(principal, Mapping):
+            value = principal.get(field)
+        else:
+            value = getattr(principal, field, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+access_log = structlog.stdlib.get_logger("app.access")
+
+
+def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> None:
+    """The one access line per request: never headers, query strings or bodies."""
+    fields: dict[str, Any] = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "route": route,
+        "status": status,
+        "duration_ms": round(seconds * 1000, 1),
+    }
+    principal = caller(scope)
+    if principal is not None:
+        fields["principal"] = principal
+    access_log.info("request", **fields)
