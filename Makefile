@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+WORKERS ?= 1
+# Where the worker processes add up their metrics (emptied at each start; one per port).
+METRICS_DIR ?= .metrics/$(PORT)
 
 .PHONY: install lock migrate run lint format typecheck openapi openapi-check test bench clean
 
@@ -34,9 +37,11 @@ lock: | $(UV)  ## after changing dependencies in pyproject.toml: re-resolve and 
 migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
 	$(BIN)/alembic upgrade head
 
-run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs); a local admin key in .lhs-admin-key
+run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs, metrics at /metrics); a local admin key in .lhs-admin-key
 	$(BIN)/lhs-map local-admin-key --file .lhs-admin-key
-	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) --proxy-headers --no-access-log --no-server-header
+	$(BIN)/python -m app.http.metrics prepare $(METRICS_DIR)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/uvicorn app.main:app --host $(HOST) \
+	  --port $(PORT) --workers $(WORKERS) --proxy-headers --no-access-log --no-server-header
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,4 +67,4 @@ bench: install  ## by hand, not in CI: gap-analysis timings
 	$(BIN)/python -m bench.gap_analysis
 
 clean:
-	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache *.egg-info
+	rm -rf $(VENV) .tools .metrics .mypy_cache .ruff_cache .pytest_cache *.egg-info

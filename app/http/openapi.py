@@ -37,8 +37,15 @@ def _bodies(method: str, operation: dict[str, Any]) -> None:
         return
     content = body.get("content", {})
     if method == "patch" and JSON in content:
-        # A PATCH body is a JSON merge patch (RFC 7396): absent keeps, null clears.
-        content[MERGE_PATCH] = content[JSON]
+        # A PATCH body is a JSON merge patch (RFC 7396): absent keeps, null clears. It is
+        # announced under that one media type; application/json is read the same way, and
+        # said so. Two media types with one schema make generated clients worse (an optional
+        # body, and code that does not import), so the second is not listed.
+        content[MERGE_PATCH] = content.pop(JSON)
+        body["description"] = (
+            "A JSON merge patch (RFC 7396): absent fields are kept, null clears. Also "
+            "accepted as application/json."
+        )
     if not body.get("required", False):
         body["required"] = False  # said explicitly, so generated clients make it optional
         for media in content.values():
@@ -76,6 +83,21 @@ def _secure(schema: dict[str, Any]) -> None:
                 responses.setdefault(str(status), response)
 
 
+def _parameters(operation: dict[str, Any]) -> None:
+    """A query or header parameter is sent or not; it cannot be null. FastAPI writes an
+    optional one as ``anyOf: [X, null]``, which generated clients turn into ``X | None | Unset``:
+    say ``X`` (the parameter is still optional: ``required`` is false)."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        options = schema.get("anyOf", [])
+        kept = [option for option in options if option.get("type") != "null"]
+        if len(options) == 2 and len(kept) == 1 and not parameter.get("required", False):
+            rest = {key: value for key, value in schema.items() if key != "anyOf"}
+            if rest.get("default", "") is None:
+                del rest["default"]
+            parameter["schema"] = rest | kept[0]
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -86,6 +108,7 @@ def install(app: FastAPI) -> None:
                 if method in ("patch", "delete"):
                     _require_if_match(operation)
                 _bodies(method, operation)
+                _parameters(operation)
                 # The route's one-line docstring is its summary, not a long description.
                 description = operation.pop("description", None)
                 if description:
