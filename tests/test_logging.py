@@ -1,11 +1,12 @@
 """Logs: one JSON line per request with what an operator searches by, every line naming its
 request, text for a terminal, and never a credential or a body."""
 
+import asyncio
 import io
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,7 @@ async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
     async with httpx.AsyncClient(base_url=url) as http:
         organisation = await create_organisation(http, name="Logged Trust")
         await http.get(f"/v1/organisations/{organisation['id']}", headers={"X-Request-ID": "r-1"})
-    written = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    written = await lines_once(log, lambda line: line.get("request_id") == "r-1")
     assert {"uvicorn.error", "app.access"} <= {line["logger"] for line in written}
     assert all("request_id" in line and "correlation_id" in line for line in written)
     started = [line for line in written if line["event"].startswith("Started server process")]
@@ -203,3 +204,16 @@ async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
     ]
     # --no-access-log: uvicorn's own access line is not written beside ours.
     assert not [line for line in written if line["logger"] == "uvicorn.access"]
+
+
+async def lines_once(log: Path, seen: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """The server's lines, once one of them passes ``seen``: a request's line is written after
+    its response has gone, so the client can be ahead of the log."""
+    written: list[dict[str, Any]] = []
+    for _ in range(100):
+        text = await asyncio.to_thread(log.read_text)
+        written = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if any(seen(line) for line in written):
+            break
+        await asyncio.sleep(0.05)
+    return written
