@@ -11,7 +11,7 @@ from app.auth import audit, keys_service
 from app.auth.principal import OPERATOR, Principal
 from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.db import utcnow
-from app.http.middleware import request_id_var
+from app.logs import request_id_var
 from app.models import ApiKey, AuditEvent
 from app.pagination import PageParams
 from tests.auth_helpers import make_key

@@ -14,6 +14,8 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from app.auth.principal import Principal as AuthPrincipal
+from app.auth.vocabulary import PrincipalKind, Role
 from app.logs import LogFormat, configure_logging
 from tests.conftest import Backend, uvicorn
 from tests.helpers import create_organisation
@@ -131,6 +133,10 @@ async def test_the_caller_is_named_and_no_secret_header_or_body_is_written(
         ({"subject": "user@example.nhs.uk", "token": SECRET}, "user@example.nhs.uk"),
         ({"sub": "service-account-7"}, "service-account-7"),
         ({"token": SECRET}, None),
+        (
+            AuthPrincipal(subject="lhs_ef56", kind=PrincipalKind.API_KEY, role=Role.EDITOR),
+            "lhs_ef56",
+        ),
     ],
 )
 async def test_a_caller_is_named_by_key_prefix_or_subject_and_never_guessed(

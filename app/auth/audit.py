@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType
-from app.http.middleware import request_id_var
+from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
 from app.pagination import PageParams, keyset

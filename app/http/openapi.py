@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from openapi_spec_validator import validate
 
 from app.analysis.examples import examples
 from app.api import Problem, ProblemFieldIssue, problem_responses
@@ -145,6 +144,9 @@ def main(argv: list[str]) -> int:
         return 2
     path = Path(argv[2])
     document = served()
+    # A development tool (the dev extra), imported here so that serving never needs it.
+    from openapi_spec_validator import validate
+
     validate(document)
     if argv[1] == "write":
         path.write_text(render(document), encoding="utf-8")
