@@ -1,8 +1,8 @@
 """A Python client generated from the committed openapi/openapi.json, used as a customer would:
 against a real uvicorn, and nothing but the generated code.
 
-Each step of the scenario is one method of ``Scenario``; steps for authentication, CSV import
-and rate limits go in the same way when those features land.
+Each step of the scenario is one method of ``Scenario``, listed in ``STEPS``; a new feature
+(CSV import, say) adds a method and a line there.
 """
 
 import importlib
@@ -12,20 +12,24 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from app.config import PROJECT_ROOT
+from tests.conftest import Backend, uvicorn
 
 pytestmark = pytest.mark.generated_client
 
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PACKAGE = "lhs_client"
+# Low enough for the last step to reach it, high enough for the steps before.
+RATE_LIMIT_PER_MINUTE = 60
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +81,10 @@ def module(name: str) -> Any:
 class Scenario:
     """One customer's session, step by step, with the generated client only."""
 
-    def __init__(self, base_url: str) -> None:
-        self.client = module("client").Client(base_url=base_url, raise_on_unexpected_status=True)
+    def __init__(self, base_url: str, api_key: str) -> None:
+        self.base_url = base_url
+        self.api_key = api_key
+        self.client: Any = None
         self.models = module("models")
         self.state: dict[str, Any] = {}
 
@@ -86,9 +92,22 @@ class Scenario:
         """Call ``api/<tag>/<operation>`` and check the status; returns the typed body."""
         tag, _ = operation.split(".")
         endpoint = module(f"api.{tag}.{operation.split('.')[1]}")
-        response = endpoint.sync_detailed(client=self.client, **arguments)
+        arguments.setdefault("client", self.client)
+        response = endpoint.sync_detailed(**arguments)
         assert response.status_code == status, response.content
         return response
+
+    def authenticate(self) -> None:
+        """Without a credential, a typed 401; with an API key, the client is let in."""
+        anonymous = module("client").Client(base_url=self.base_url)
+        refused = self.call("organisations.organisations_list", 401, client=anonymous).parsed
+        assert isinstance(refused, self.models.Problem)
+        assert (refused.status, refused.code) == (401, "UNAUTHENTICATED")
+        self.client = module("client").AuthenticatedClient(
+            base_url=self.base_url, token=self.api_key, raise_on_unexpected_status=True
+        )
+        listed = self.call("organisations.organisations_list", 200).parsed
+        assert listed.items == []
 
     def create_an_ics_and_a_trust(self) -> None:
         m = self.models
@@ -194,18 +213,47 @@ class Scenario:
         ).parsed
         assert renamed.name == "Renamed"
 
+    def read_a_429(self) -> None:
+        """Over the rate limit: a typed problem, and Retry-After says when to come back."""
+        for _ in range(RATE_LIMIT_PER_MINUTE + 1):
+            response = module("api.organisations.organisations_list").sync_detailed(
+                client=self.client
+            )
+            if response.status_code != 200:
+                break
+        assert response.status_code == 429, response.content
+        problem = response.parsed
+        assert isinstance(problem, self.models.Problem)
+        assert (problem.status, problem.code) == (429, "RATE_LIMITED")
+        assert int(response.headers["retry-after"]) > 0
+
 
 STEPS = (
+    Scenario.authenticate,
     Scenario.create_an_ics_and_a_trust,
     Scenario.add_assets,
     Scenario.run_the_gap_analysis,
     Scenario.page_through_assets,
     Scenario.read_a_404,
     Scenario.read_a_412,
+    Scenario.read_a_429,
 )
 
 
-def test_a_generated_client_runs_a_whole_session(generated: ModuleType, server: str) -> None:
-    scenario = Scenario(server)
+@pytest.fixture
+async def limited_server(
+    backend: Backend, client: httpx.AsyncClient, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A real uvicorn with a rate limit the scenario can reach (stopped before ``client``
+    empties the tables)."""
+    limit = {"LHS_RATE_LIMIT": f"{RATE_LIMIT_PER_MINUTE}/minute"}
+    async with uvicorn(backend.url, tmp_path / "uvicorn.log", env=limit) as base_url:
+        yield base_url
+
+
+def test_a_generated_client_runs_a_whole_session(
+    generated: ModuleType, limited_server: str, api_key: str
+) -> None:
+    scenario = Scenario(limited_server, api_key)
     for step in STEPS:
         step(scenario)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
+from app.auth import keys
 from app.auth.principal import Principal as AuthPrincipal
 from app.auth.vocabulary import PrincipalKind, Role
 from app.logs import LogFormat, configure_logging
@@ -48,7 +49,7 @@ def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_one_json_line_per_request_with_ids_route_status_and_duration(
-    client: httpx.AsyncClient, logs: io.StringIO
+    client: httpx.AsyncClient, logs: io.StringIO, api_key: str
 ) -> None:
     await client.get("/v1", headers={"X-Request-ID": "req-42", "X-Correlation-ID": "corr-7"})
     await client.get(MISSING, headers={"X-Request-ID": "req-43"})
@@ -66,7 +67,13 @@ async def test_one_json_line_per_request_with_ids_route_status_and_duration(
     assert second["path"] == MISSING
     assert (second["status"], second["correlation_id"]) == (404, "req-43")
     assert (third["route"], third["status"]) == ("unmatched", 404)
-    assert "principal" not in first
+    # The caller: the key's public prefix, never the key.
+    assert api_key.startswith(first["principal"])
+    assert len(first["principal"]) < len(api_key)
+    assert api_key not in logs.getvalue()
+    anonymous = await client.get("/v1", headers={"Authorization": "", "X-Request-ID": "req-45"})
+    assert anonymous.status_code == 200
+    assert "principal" not in access_lines(logs)[-1]
 
 
 async def test_library_lines_carry_the_request_ids_too(
@@ -89,41 +96,29 @@ async def test_library_lines_carry_the_request_ids_too(
     assert lines(logs)[-1]["request_id"] == "-"
 
 
-class Principal:
-    """What access control may put in the request state: a caller with a secret inside."""
-
-    key_prefix = "lhs_ab12"
-    secret = SECRET
-
-
 async def test_the_caller_is_named_and_no_secret_header_or_body_is_written(
-    backend: Backend, client: httpx.AsyncClient, logs: io.StringIO
+    client: httpx.AsyncClient, logs: io.StringIO, api_key: str
 ) -> None:
-    async def as_a_caller(scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("state", {})["principal"] = Principal()
-        await backend.app(scope, receive, send)
-
-    transport = httpx.ASGITransport(app=as_a_caller)
-    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as http:
-        created = await http.post(
-            "/v1/organisations",
-            json={"name": f"Trust {SECRET}", "organisationType": "trust"},
-            headers={"Authorization": f"Bearer {SECRET}", "Cookie": f"session={SECRET}"},
-        )
-        refused = await http.post(
-            "/v1/organisations",
-            json={"name": "X", "organisationType": "trust", "password": SECRET},
-            headers={"X-Api-Key": SECRET},
-        )
+    created = await client.post(
+        "/v1/organisations",
+        json={"name": f"Trust {SECRET}", "organisationType": "trust"},
+        headers={"Cookie": f"session={SECRET}"},
+    )
+    refused = await client.post(
+        "/v1/organisations",
+        json={"name": "X", "organisationType": "trust", "password": SECRET},
+        headers={"X-Api-Key": SECRET},
+    )
     assert (created.status_code, refused.status_code) == (201, 422)
     written = logs.getvalue()
     assert SECRET not in written
+    assert api_key not in written
     assert "Bearer" not in written
     access = access_lines(logs)
-    assert [(line["status"], line["principal"]) for line in access] == [
-        (201, "lhs_ab12"),
-        (422, "lhs_ab12"),
-    ]
+    assert [line["status"] for line in access] == [201, 422]
+    parsed = keys.parse(api_key)
+    assert parsed is not None
+    assert {line["principal"] for line in access} == {parsed[0]}
 
 
 @pytest.mark.parametrize(
@@ -196,7 +191,7 @@ async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
     json_server: tuple[str, Path], client: httpx.AsyncClient
 ) -> None:
     url, log = json_server
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, headers=client.headers) as http:
         organisation = await create_organisation(http, name="Logged Trust")
         await http.get(f"/v1/organisations/{organisation['id']}", headers={"X-Request-ID": "r-1"})
     written = await lines_once(log, lambda line: line.get("request_id") == "r-1")

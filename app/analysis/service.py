@@ -88,40 +88,23 @@ async def analyse(
 ) -> tuple[GapAnalysis | SystemGapAnalysis, ModelChoice]:
     """Read in one snapshot, release it, then compute."""
     with timed(scope):
-        return await _analyse(
-            sessions,
-            organisation_id=organisation_id,
-            scope=scope,
-            model_version=model_version,
-            now=now,
-        )
-
-
-async def _analyse(
-    sessions: Sessions,
-    *,
-    organisation_id: uuid.UUID,
-    scope: Scope,
-    model_version: str | None,
-    now: datetime | None,
-) -> tuple[GapAnalysis | SystemGapAnalysis, ModelChoice]:
-    async with read_snapshot(sessions) as session:
-        if scope == Scope.SYSTEM:
-            root, members, seen_from = await _system_inputs(session, principal, organisation_id)
-        else:
-            profile, peers, seen_from = await _organisation_inputs(
-                session, principal, organisation_id
+        async with read_snapshot(sessions) as session:
+            if scope == Scope.SYSTEM:
+                root, members, seen_from = await _system_inputs(session, principal, organisation_id)
+            else:
+                profile, peers, seen_from = await _organisation_inputs(
+                    session, principal, organisation_id
+                )
+            model, row_version = await reference_service.chosen(
+                session, model_version, organisation_id=organisation_id
             )
-        model, row_version = await reference_service.chosen(
-            session, model_version, organisation_id=organisation_id
-        )
-    choice = ModelChoice(model, row_version, seen_from)
-    generated_at = now or utcnow()
-    if scope == Scope.SYSTEM:
-        # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-        system = await anyio.to_thread.run_sync(
-            partial(engine.analyse_system, root, members, model, generated_at=generated_at)
-        )
-        return system, choice
-    met = [(p.organisation, engine.met_keys(p, model)) for p in peers]
-    return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice
+        choice = ModelChoice(model, row_version, seen_from)
+        generated_at = now or utcnow()
+        if scope == Scope.SYSTEM:
+            # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
+            system = await anyio.to_thread.run_sync(
+                partial(engine.analyse_system, root, members, model, generated_at=generated_at)
+            )
+            return system, choice
+        met = [(p.organisation, engine.met_keys(p, model)) for p in peers]
+        return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice
