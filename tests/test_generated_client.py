@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.conftest import Backend, uvicorn
+from tests.conftest import Backend, running_server
 
 pytestmark = pytest.mark.generated_client
 
@@ -247,7 +247,7 @@ async def limited_server(
     """A real uvicorn with a rate limit the scenario can reach (stopped before ``client``
     empties the tables)."""
     limit = {"LHS_RATE_LIMIT": f"{RATE_LIMIT_PER_MINUTE}/minute"}
-    async with uvicorn(backend.url, tmp_path / "uvicorn.log", env=limit) as base_url:
+    async with running_server(backend.url, tmp_path / "uvicorn.log", **limit) as base_url:
         yield base_url
 
 

@@ -18,7 +18,7 @@ from app.auth import keys
 from app.auth.principal import Principal as AuthPrincipal
 from app.auth.vocabulary import PrincipalKind, Role
 from app.logs import LogFormat, configure_logging
-from tests.conftest import Backend, uvicorn
+from tests.conftest import Backend, running_server
 from tests.helpers import create_organisation
 
 ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
@@ -183,7 +183,7 @@ async def test_text_for_a_terminal_json_otherwise(
 @pytest.fixture
 async def json_server(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     log = tmp_path / "uvicorn.log"
-    async with uvicorn(backend.url, log, "--no-access-log", env={"LHS_LOG_FORMAT": "json"}) as url:
+    async with running_server(backend.url, log, LHS_LOG_FORMAT="json") as url:
         yield url, log
 
 
@@ -203,7 +203,7 @@ async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
     assert [(line["route"], line["status"]) for line in read] == [
         ("/v1/organisations/{organisationId}", 200)
     ]
-    # --no-access-log: uvicorn's own access line is not written beside ours.
+    # Started as make run starts it (--no-access-log): uvicorn's access line is not written.
     assert not [line for line in written if line["logger"] == "uvicorn.access"]
 
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import PROJECT_ROOT
 from app.main import create_app
-from tests.conftest import Backend, uvicorn
+from tests.conftest import Backend, running_server
 from tests.helpers import create_asset, create_organisation
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -134,7 +134,7 @@ async def test_several_workers_add_up(
     assert await prepare.wait() == 0
     assert not stale.exists()
     log = tmp_path / "uvicorn.log"
-    async with uvicorn(backend.url, log, "--workers", "2", env=environment) as url:
+    async with running_server(backend.url, log, "--workers", "2", **environment) as url:
         await until(lambda: len(pids(directory, "gauge_livesum")) == 2, log)
         served = 0
         # New connections, concurrently, until both workers have answered some requests.
