@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=15.0, gt=0)
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds
+    # 10,000 rows with long descriptions.
+    max_import_bytes: int = Field(default=20 * 1_048_576, ge=1024)
     log_level: str = "INFO"
     # Host headers this service answers for ("*" for any, "*.example.org" for a domain).
     # Anything else is a 400, so a forged Host can never reach a generated URL. Unset: the

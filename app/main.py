@@ -35,6 +35,8 @@ from app.organisations.router import router as organisations_router
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
+from app.transfer import map_router
+from app.transfer import router as transfer_router
 
 API_TITLE = "LHS asset-mapping service"
 DESCRIPTION = """\
@@ -105,7 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        large_paths=transfer_router.LARGE_BODY_PATHS,
+        large_bytes=settings.max_import_bytes,
+    )
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
         HostMiddleware,
@@ -128,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assessments_router,
         report_router,
         auth_router,
+        transfer_router.router,
+        map_router.router,
     ):
         app.include_router(router, prefix="/v1")
 
@@ -150,7 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"<p>{kind.description}</p>"
         )
 
-    openapi.install(app)
+    openapi.install(app, extra_models=transfer_router.BODY_MODELS)
     docs.install(app)
     return app
 

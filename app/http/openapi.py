@@ -6,11 +6,13 @@ cannot say (If-Match required, merge-patch bodies, optional bodies, the problem 
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 
 from app.analysis.examples import examples
 from app.api import Problem, ProblemFieldIssue, problem_responses
@@ -76,7 +78,10 @@ def _secure(schema: dict[str, Any]) -> None:
                 responses.setdefault(str(status), response)
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, extra_models: Sequence[type[BaseModel]] = ()) -> None:
+    """Also publishes ``extra_models``: schemas that request bodies read by the route itself
+    (a file import) name but that FastAPI never sees."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
@@ -100,6 +105,13 @@ def install(app: FastAPI) -> None:
             )
             model_schema.pop("$defs", None)
             components[model.__name__] = model_schema
+        for extra in extra_models:
+            # Their nested schemas ($defs) are components already: the create bodies use them.
+            model_schema = extra.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}", mode="validation"
+            )
+            model_schema.pop("$defs", None)
+            components[extra.__name__] = model_schema
         app.openapi_schema = schema
         return schema
 
