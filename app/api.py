@@ -11,7 +11,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic.json_schema import JsonSchemaValue
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema, PydanticCustomError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -88,12 +88,31 @@ class Page(ApiModel, Generic[T]):
     # schema, and the class a generated client makes of it, is AssetPage, not Page_AssetPublic_.
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class ProblemFieldIssue(ApiModel):
     pointer: str = Field(
-        description="JSON pointer into the body (#/name) or the name of the parameter or header.",
+        description="JSON pointer into the body (#/name) or the name of the parameter or header "
+        "(a CSV import: the column).",
         examples=["#/odsCode"],
     )
     message: str = Field(examples=["String should match pattern '^[A-Z0-9]{1,9}$'"])
+    # Absent rather than null outside imports, so the schema offers no null either.
+    line: int | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Imports only: the row's line in the CSV file (the header is line 1), or "
+        "its index in the JSON array.",
+        examples=[3],
+    )
+    column: str | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Imports only: the column (CSV) or field (JSON) at fault.",
+        examples=["maturity"],
+    )
 
 
 class Problem(ApiModel):

@@ -31,6 +31,9 @@ from app.http.health import migration_heads
 from app.models import ApiKey
 from app.ods import records as ods_records
 from app.ods import service as ods_service
+from app.transfer import maps
+from app.transfer.map_import import restore
+from app.transfer.map_schemas import MapDocument
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.
@@ -116,6 +119,61 @@ def local_admin_key(path: Path) -> None:
         "or paste it into /docs (Authorize).",
         err=True,
     )
+
+
+@cli.command("export")
+@click.argument("organisation")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the map to this file instead of standard output.",
+)
+def export_map(organisation: str, output: Path | None) -> None:
+    """Export ORGANISATION (an id or ODS code) and everything below it, with their assets,
+    activities and assessments, as one JSON document for `lhs-map import` elsewhere."""
+
+    async def read(session: AsyncSession) -> str:
+        organisation_id = await keys_service.organisation_ref(session, organisation)
+        document = await maps.read_map(session, principal=OPERATOR, organisation_id=organisation_id)
+        counts = f"{len(document.organisations)} organisation(s), {len(document.assets)} asset(s)"
+        click.echo(f"Exported {counts}.", err=True)
+        return document.model_dump_json(by_alias=True, indent=2)
+
+    text = _run(read)
+    if output is None:
+        click.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+def import_map(file: str) -> None:
+    """Import a map written by `lhs-map export` (FILE, or - for standard input): the same
+    ids, timestamps and versions, all or nothing. Refused if any of it is here already."""
+    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    try:
+        document = MapDocument.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "/".join(str(part) for part in first["loc"]) or "document"
+        raise Failure(
+            f"{file} is not a map export ({exc.error_count()} problem(s); first at {where}: "
+            f"{first['msg']})"
+        ) from exc
+
+    async def write(session: AsyncSession) -> str:
+        result = await restore(session, principal=OPERATOR, document=document)
+        await session.commit()
+        click.echo(
+            f"Imported {result.organisations} organisation(s), {result.assets} asset(s), "
+            f"{result.activities} activity(ies), {result.assessments} assessment(s).",
+            err=True,
+        )
+        return str(result.root_id)
+
+    click.echo(_run(write))
 
 
 async def _still_works(session: AsyncSession, key: str) -> bool:

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=15.0, gt=0)
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds
+    # 10,000 rows with long descriptions.
+    max_import_bytes: int = Field(default=20 * 1_048_576, ge=1024)
     log_level: str = "INFO"
     # auto: aligned, coloured text when stderr is a terminal, JSON lines otherwise.
     log_format: Literal["auto", "json", "console"] = "auto"

@@ -17,12 +17,23 @@ class FieldIssue:
     parameter name, so services never spell the wire format. Only the HTTP layer itself, which
     knows the wire, passes ``pointer`` (a header's name, a parameter's alias)."""
 
-    __slots__ = ("field", "message", "pointer")
+    __slots__ = ("column", "field", "line", "message", "pointer")
 
-    def __init__(self, field: FieldPath, message: str, *, pointer: str | None = None) -> None:
+    def __init__(
+        self,
+        field: FieldPath,
+        message: str,
+        *,
+        pointer: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
         self.field: tuple[str | int, ...] = (field,) if isinstance(field, str) else field
         self.message = message
         self.pointer = pointer
+        # Where in an imported file: the row's line (CSV) or index (JSON array), its column.
+        self.line = line
+        self.column = column
 
 
 class AppError(Exception):
@@ -119,14 +130,19 @@ class PayloadTooLarge(AppError):
     status = 413
     code = "PAYLOAD_TOO_LARGE"
     title = "Payload too large"
-    description = "The request body exceeds the service's limit (1 MiB by default)."
+    description = (
+        "The request body exceeds the service's limit (1 MiB by default; 20 MiB for file imports)."
+    )
 
 
 class UnsupportedMediaType(AppError):
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
     title = "Unsupported media type"
-    description = "Request bodies must be JSON (Content-Type: application/json)."
+    description = (
+        "Request bodies must be JSON (Content-Type: application/json); file imports also "
+        "take text/csv."
+    )
 
 
 class ValidationFailed(AppError):

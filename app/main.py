@@ -36,6 +36,8 @@ from app.organisations.router import router as organisations_router
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
+from app.transfer import map_router
+from app.transfer import router as transfer_router
 
 API_TITLE = "LHS asset-mapping service"
 DESCRIPTION = """\
@@ -97,7 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
     app.add_middleware(RouteTemplateMiddleware)  # innermost: beside the router
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        large_paths=transfer_router.LARGE_BODY_PATHS,
+        large_bytes=settings.max_import_bytes,
+    )
     app.add_middleware(HeadMiddleware)
     app.add_middleware(
         HostMiddleware,
@@ -120,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assessments_router,
         report_router,
         auth_router,
+        transfer_router.router,
+        map_router.router,
     ):
         app.include_router(router, prefix="/v1")
 
@@ -143,7 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     metrics.install(app)
-    openapi.install(app)
+    openapi.install(app, extra_models=transfer_router.BODY_MODELS)
     docs.install(app)
     return app
 

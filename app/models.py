@@ -86,6 +86,7 @@ class Asset(Record, table=True):
     __table_args__ = (
         CheckConstraint("maturity BETWEEN 0 AND 4", name="maturity"),
         Index(None, "organisation_id", "created_at", "id"),
+        Index(None, "organisation_id", "external_id", unique=True),
     )
 
     organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
@@ -100,6 +101,8 @@ class Asset(Record, table=True):
     shared_with_members: bool = Field(default=False)
     reviewed_by: str | None = Field(default=None, sa_type=String(200))
     reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The key a spreadsheet row carries (unique within the organisation): a re-import updates.
+    external_id: str | None = Field(default=None, sa_type=String(100))
 
 
 class AssetTag(SQLModel, table=True):
@@ -120,6 +123,7 @@ class Activity(Record, table=True):
             "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="dates"
         ),
         Index(None, "organisation_id", "created_at", "id"),
+        Index(None, "organisation_id", "external_id", unique=True),
     )
 
     organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
@@ -133,6 +137,7 @@ class Activity(Record, table=True):
     goal: str | None = Field(default=None, sa_type=String(2000))
     outcome: str | None = Field(default=None, sa_type=String(2000))
     evidence: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    external_id: str | None = Field(default=None, sa_type=String(100))
 
 
 class ActivityAsset(SQLModel, table=True):

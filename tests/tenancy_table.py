@@ -168,6 +168,43 @@ async def audit_events(world: World, side: str) -> Request:
     return Request(query={} if side == OWN else {"organisationId": ICS_ID(world, side)})
 
 
+def dry_run_import(body: Json) -> Maker:
+    """A dry run: the same checks as an import, and nothing written."""
+
+    async def make(world: World, side: str) -> Request:
+        return Request(
+            path={"organisationId": world.org(ORG(side))}, query={"dryRun": "true"}, json=[body]
+        )
+
+    return make
+
+
+async def map_document(world: World, side: str) -> Request:
+    """A one-organisation map (new ids each time) to hang under ICS A, or under B."""
+    stamp = "2026-11-27T09:00:00Z"
+    organisation = {
+        "id": str(uuid.uuid4()),
+        "name": "Imported",
+        "odsCode": None,
+        "organisationType": "trust",
+        "parentId": ICS_ID(world, side),
+        "region": None,
+        "createdAt": stamp,
+        "updatedAt": stamp,
+        "version": 1,
+    }
+    document = {
+        "exportedAt": stamp,
+        "rootId": organisation["id"],
+        "organisations": [organisation],
+        "assets": [],
+        "activities": [],
+        "assessments": [],
+        "referenceModels": [],
+    }
+    return Request(json=document)
+
+
 READ = 200
 WRITE = (403, 200, 200)
 CREATE = (403, 201, 201)
@@ -193,6 +230,11 @@ TABLE: dict[str, Row] = {
     "organisations-members": Row(org_path(ICS)),
     "organisations-fhir": Row(org_path()),
     "assets-list": Row(org_path()),
+    "assets-import": Row(dry_run_import(ASSET_BODY), own=WRITE, glob=WRITE),
+    "activities-import": Row(dry_run_import(ACTIVITY_BODY), own=WRITE, glob=WRITE),
+    "maps-export": Row(org_path(ICS)),
+    # Hung under an organisation the caller must be able to edit: B is not there for A's keys.
+    "maps-import": Row(map_document, own=CREATE, sibling=(403, 404, 404), glob=CREATE),
     "assets-create": Row(create_in(ASSET_BODY), own=CREATE, glob=CREATE),
     "assets-get": Row(record_path("assets", "assetId")),
     "assets-update": Row(throwaway_write("assets", "assetId", patch=True), own=WRITE, glob=WRITE),

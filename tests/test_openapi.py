@@ -18,13 +18,23 @@ LOWER_CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 # /_status answers 503 with its readiness report (which check failed), not a problem: load
 # balancers and operators read the same body on 200 and 503.
 READINESS_503 = ("/_status", "get", "503")
-# The board report is one resource in two media types, chosen by Accept or ?format=.
+# The board report is one resource in two media types, chosen by Accept or ?format=; so are
+# the asset and activity lists and the gap analysis, as JSON or CSV for a spreadsheet.
 NEGOTIATED = {
     ("/v1/organisations/{organisationId}/report", "get", "200"): ["text/csv", "text/html"],
     # Our JSON, or FHIR when Accept asks for it.
     ("/v1/organisations/{organisationId}", "get", "200"): [
         "application/fhir+json",
         "application/json",
+    ],
+    ("/v1/organisations/{organisationId}/assets", "get", "200"): ["application/json", "text/csv"],
+    ("/v1/organisations/{organisationId}/activities", "get", "200"): [
+        "application/json",
+        "text/csv",
+    ],
+    ("/v1/organisations/{organisationId}/gap-analysis", "get", "200"): [
+        "application/json",
+        "text/csv",
     ],
 }
 

@@ -49,3 +49,40 @@ async def test_the_curl_session_of_the_readme_runs(
     assert trust["odsCode"] == "RR8"
     assessments = (await client.get(f"/v1/organisations/{trust['id']}/assessments")).json()
     assert [a["label"] for a in assessments["items"]] == ["Baseline"]
+
+
+def spreadsheet_session() -> str:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Spreadsheets in and out", 1)[1]
+    return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_the_spreadsheet_session_of_the_readme_runs(
+    server: str, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    script = "\n".join((walk_through(), spreadsheet_session()))
+    script = script.replace("http://127.0.0.1:8000", server)
+    script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
+    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=90)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert '{"dryRun":true,"rows":2,"created":2,"updated":0,"unchanged":0}' in text
+    assert '{"dryRun":false,"rows":2,"created":0,"updated":0,"unchanged":2}' in text
+    exported = (tmp_path / "ics-assets.csv").read_text(encoding="utf-8-sig")
+    assert "Trust data warehouse" in exported
+    assert "Shared care record and analytics platform" in exported, "the ICS's own, depth=all"
+    gaps = (tmp_path / "trust-gaps.csv").read_text(encoding="utf-8-sig")
+    assert gaps.startswith("capabilityKey,title,area")
+    trust = (await client.get("/v1/organisations?odsCode=RR8")).json()["items"][0]
+    activities = (await client.get(f"/v1/organisations/{trust['id']}/activities")).json()
+    assert [len(a["assetIds"]) for a in activities["items"]] == [2]

@@ -14,6 +14,7 @@ import httpx
 
 from app.reference.parts import Source
 from app.report import render, spreadsheet, wording
+from app.transfer.cells import neutralise
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_organisation
 from tests.report_seed import evidenced_asset, seed_system
@@ -256,8 +257,8 @@ async def test_csv_cells_cannot_run_as_formulas(client: httpx.AsyncClient) -> No
     first_lines = {cell.split("\n")[0] for cell in cells}
     assert first_lines & {"'" + name for name in hostile}
     assert not first_lines & set(hostile)
-    assert spreadsheet.neutralise("-2+3") == "'-2+3"
-    assert spreadsheet.neutralise("Bradford") == "Bradford"
+    assert neutralise("-2+3") == "'-2+3"
+    assert neutralise("Bradford") == "Bradford"
 
 
 async def test_negotiation_and_problems(client: httpx.AsyncClient, backend: Backend) -> None:

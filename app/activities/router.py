@@ -14,14 +14,18 @@ from app.activities.schemas import (
 )
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep
+from app.db import SessionDep, SessionsDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
-from app.http.params import ActivityIdPath, OrganisationIdPath
+from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
+from app.http.params import ActivityIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
 from app.models import Activity
 from app.records import ExpectedVersion
+from app.transfer import export
+from app.transfer.columns import ACTIVITY_COLUMNS, described
+from app.transfer.router import csv_stream
 
 router = APIRouter(tags=["activities"], route_class=JsonBodyRoute)
 ActivityIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Activity, "activityId"))]
@@ -71,20 +75,44 @@ async def create_activity(
 @router.get(
     "/organisations/{organisationId}/activities",
     operation_id="activities-list",
-    responses=problem_responses(400, 404, 422),
+    response_model=ActivityPage,
+    responses={
+        200: csv_ok(described(ACTIVITY_COLUMNS, "activity")),
+        **problem_responses(400, 404, 422),
+    },
 )
 async def list_activities(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
     session: SessionDep,
+    sessions: SessionsDep,
     request: Request,
     response: Response,
     page: PageDep,
     filters: Annotated[ActivityFilters, Query()],
-) -> ActivityPage:
-    """List an organisation's activities, oldest first, with filters."""
+    depth: DepthQuery = "1",
+    list_format: FormatQuery = None,
+    accept: AcceptHeader = None,
+) -> ActivityPage | Response:
+    """List an organisation's activities (or its subtree's), oldest first, with filters; as CSV,
+    every matching row."""
+    all_levels = depth == "all"
+    if wants_csv(list_format, accept):
+        chunks = await export.activities_csv(
+            sessions,
+            principal=principal,
+            organisation_id=organisation_id,
+            all_levels=all_levels,
+            filters=filters,
+        )
+        return csv_stream(chunks, f"activities-{organisation_id}.csv")
     rows = await service.list_page(
-        session, principal=principal, organisation_id=organisation_id, page=page, filters=filters
+        session,
+        principal=principal,
+        organisation_id=organisation_id,
+        page=page,
+        filters=filters,
+        all_levels=all_levels,
     )
     return build_page(request, response, rows, page, public, ActivityPage)
 

@@ -104,6 +104,11 @@ class ActivityPublic(ApiModel):
     goal: str | None
     outcome: str | None
     evidence: list[EvidenceLink] = []
+    external_id: str | None = Field(
+        default=None,
+        description="The key a spreadsheet import gave it (unique within the "
+        "organisation); set by the import endpoints.",
+    )
     created_at: datetime
     updated_at: datetime
     version: int

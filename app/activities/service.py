@@ -2,7 +2,7 @@
 request's unit of work commits."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app import records
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
@@ -20,6 +21,7 @@ from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
+from app.organisations.hierarchy import organisation_scope
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
@@ -45,7 +47,7 @@ async def get(
 ) -> LinkedActivity:
     activity = await records.get_or_404(session, Activity, activity_id)
     await access.within(session, principal, activity.organisation_id, missing=_missing(activity_id))
-    return LinkedActivity(activity, (await _links(session, [activity.id]))[activity.id])
+    return LinkedActivity(activity, (await links_of(session, [activity.id]))[activity.id])
 
 
 async def list_page(
@@ -55,22 +57,37 @@ async def list_page(
     organisation_id: uuid.UUID,
     page: PageParams,
     filters: ActivityFilters,
+    all_levels: bool = False,
 ) -> Sequence[LinkedActivity]:
     await access.organisation(session, principal, organisation_id)
+    statement = keyset(
+        matching(organisation_id, all_levels=all_levels, filters=filters),
+        created_at=col(Activity.created_at),
+        row_id=col(Activity.id),
+        params=page,
+    )
+    activities = (await session.exec(statement)).all()
+    links = await links_of(session, [activity.id for activity in activities])
+    return [LinkedActivity(activity, links[activity.id]) for activity in activities]
+
+
+def matching(
+    organisation_id: uuid.UUID, *, all_levels: bool, filters: ActivityFilters
+) -> SelectOfScalar[Activity]:
+    """The organisation's activities (or its whole subtree's) that pass the filters,
+    unordered: a page and a CSV export select the same rows. The caller's scope covers the
+    subtree of any organisation it may see."""
+    statement = select(Activity).where(
+        organisation_scope(col(Activity.organisation_id), organisation_id, all_levels=all_levels)
+    )
     area, status, activity_type = filters.area, filters.status, filters.activity_type
-    statement = select(Activity).where(Activity.organisation_id == organisation_id)
     if area is not None:
         statement = statement.where(Activity.area == area.value)
     if status is not None:
         statement = statement.where(Activity.status == status.value)
     if activity_type is not None:
         statement = statement.where(Activity.activity_type == activity_type.value)
-    statement = keyset(
-        statement, created_at=col(Activity.created_at), row_id=col(Activity.id), params=page
-    )
-    activities = (await session.exec(statement)).all()
-    links = await _links(session, [activity.id for activity in activities])
-    return [LinkedActivity(activity, links[activity.id]) for activity in activities]
+    return statement
 
 
 async def create(
@@ -122,7 +139,7 @@ async def update(
     key = updates.get("capability_key", activity.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):
         await reference_service.require_capability(session, key=key, area=area)
-    current_links = (await _links(session, [activity_id]))[activity_id]
+    current_links = (await links_of(session, [activity_id]))[activity_id]
     asset_ids = updates.pop("asset_ids", None)
     if asset_ids is not None:
         await _check_assets(
@@ -161,7 +178,7 @@ async def delete(
     expected: ExpectedVersion,
 ) -> None:
     activity = await _for_write(session, principal, activity_id, expected)
-    links = (await _links(session, [activity_id]))[activity_id]
+    links = (await links_of(session, [activity_id]))[activity_id]
     audit.row_change(
         session,
         principal,
@@ -216,14 +233,37 @@ async def _check_assets(
     if not asset_ids:
         return
     await hierarchy.lock_tree(session, shared=True)
-    allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
-    if principal.organisation_id in allowed:  # nothing above the caller's scope exists for it
-        allowed = allowed[: allowed.index(principal.organisation_id) + 1]
+    allowed = await linkable_owners(session, principal, organisation_id)
     rows = await session.exec(
         select(Asset.id, Asset.organisation_id).where(col(Asset.id).in_(asset_ids))
     )
     owner = dict(rows.all())
     seen = await access.visible_among(session, principal, set(owner.values()))
+    check_links(asset_ids, owners=owner, allowed=allowed, seen=seen)
+
+
+async def linkable_owners(
+    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Whose assets an activity of the organisation may use: its own and those above it, up to
+    the caller's scope (nothing above that exists for the caller)."""
+    allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    if principal.organisation_id in allowed:
+        allowed = allowed[: allowed.index(principal.organisation_id) + 1]
+    return allowed
+
+
+def check_links(
+    asset_ids: Sequence[uuid.UUID],
+    *,
+    owners: Mapping[uuid.UUID, uuid.UUID],
+    allowed: Collection[uuid.UUID],
+    seen: Collection[uuid.UUID],
+) -> None:
+    """The rule of _check_assets on data already read (a bulk import reads it a batch at a
+    time): ``owners`` maps each existing asset to its organisation; ``seen`` are the owners the
+    caller can see."""
+    owner = owners
     issues = [
         FieldIssue(
             ("asset_ids", index),
@@ -238,7 +278,7 @@ async def _check_assets(
         raise ValidationFailed("Some assetIds cannot be linked to this activity.", errors=issues)
 
 
-async def _links(
+async def links_of(
     session: AsyncSession, activity_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[uuid.UUID]]:
     return await records.children(

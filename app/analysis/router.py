@@ -2,15 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.analysis import service
-from app.analysis.schemas import AnyGapAnalysis
+from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionsDep
+from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath
 from app.reference.schemas import VERSION_PATTERN
+from app.transfer import gap_csv
+from app.transfer.cells import MEDIA_TYPE
 from app.vocabulary import Scope
 
 router = APIRouter(tags=["gap-analysis"])
@@ -29,7 +32,8 @@ ReferenceModelQuery = Annotated[
 @router.get(
     "/organisations/{organisationId}/gap-analysis",
     operation_id="gap-analysis-get",
-    responses=problem_responses(404, 422),
+    response_model=AnyGapAnalysis,
+    responses={200: csv_ok(gap_csv.described()), **problem_responses(404, 422)},
 )
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,
@@ -40,8 +44,11 @@ async def get_gap_analysis(
         Scope,
         Query(description="organisation: this one alone; system: roll up everything below it."),
     ] = Scope.ORGANISATION,
-) -> AnyGapAnalysis:
-    """Compare an organisation's map with the reference model: gaps, ranked recommendations."""
+    analysis_format: FormatQuery = None,
+    accept: AcceptHeader = None,
+) -> GapAnalysis | SystemGapAnalysis | Response:
+    """Compare an organisation's map with the reference model: gaps, ranked recommendations
+    (as CSV: one row per capability)."""
     analysis, _ = await service.analyse(
         sessions,
         principal=principal,
@@ -49,4 +56,14 @@ async def get_gap_analysis(
         scope=scope,
         model_version=reference_model,
     )
+    if wants_csv(analysis_format, accept):
+        day = analysis.generated_at.date().isoformat()
+        return Response(
+            gap_csv.render(analysis),
+            media_type=MEDIA_TYPE,
+            headers={
+                "Content-Disposition": f'attachment; filename="gap-analysis-{day}.csv"',
+                "Vary": "Accept",
+            },
+        )
     return analysis

@@ -95,7 +95,7 @@ async def create(
     return assessment
 
 
-def _readable(principal: Principal) -> ColumnElement[bool] | None:
+def readable(principal: Principal) -> ColumnElement[bool] | None:
     """A snapshot shows what its analysis saw: a caller may read it only if it may see all of
     that (a trust's credential cannot read its ICS's system snapshot, nor a trust snapshot that
     shows the ICS's shared assets). Snapshots from before access control: global callers only."""
@@ -110,9 +110,9 @@ async def get(
 ) -> Assessment:
     missing = NotFound(f"Assessment {assessment_id} does not exist.")
     statement = select(Assessment).where(Assessment.id == assessment_id)
-    readable = _readable(principal)
-    if readable is not None:
-        statement = statement.where(readable)
+    visible = readable(principal)
+    if visible is not None:
+        statement = statement.where(visible)
     found = (await session.exec(statement)).first()
     if found is None:
         raise missing
@@ -129,9 +129,9 @@ async def list_page(
         .options(defer(cast(QueryableAttribute[Any], Assessment.result)))
         .where(Assessment.organisation_id == organisation_id)
     )
-    readable = _readable(principal)
-    if readable is not None:
-        statement = statement.where(readable)
+    visible = readable(principal)
+    if visible is not None:
+        statement = statement.where(visible)
     statement = keyset(
         statement,
         created_at=col(Assessment.created_at),
@@ -208,13 +208,13 @@ async def recent(
     first: the newest with its stored analysis (to compare with), the rest without it (a
     trend needs only their scores)."""
     order = (col(Assessment.created_at).desc(), col(Assessment.id).desc())
-    readable = _readable(principal)
+    visible = readable(principal)
     where: list[ColumnElement[bool]] = [
         col(Assessment.organisation_id) == organisation_id,
         col(Assessment.scope) == scope,
     ]
-    if readable is not None:
-        where.append(readable)
+    if visible is not None:
+        where.append(visible)
     newest = (
         await session.exec(select(Assessment).where(*where).order_by(*order).limit(1))
     ).first()

@@ -8,14 +8,18 @@ from app.api import problem_responses
 from app.assets import service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep
+from app.db import SessionDep, SessionsDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
-from app.http.params import AssetIdPath, OrganisationIdPath
+from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
+from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
 from app.models import Asset
 from app.records import ExpectedVersion
+from app.transfer import export
+from app.transfer.columns import ASSET_COLUMNS, described
+from app.transfer.router import csv_stream
 
 router = APIRouter(tags=["assets"], route_class=JsonBodyRoute)
 AssetIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Asset, "assetId"))]
@@ -63,20 +67,44 @@ async def create_asset(
 @router.get(
     "/organisations/{organisationId}/assets",
     operation_id="assets-list",
-    responses=problem_responses(400, 404, 422),
+    response_model=AssetPage,
+    responses={
+        200: csv_ok(described(ASSET_COLUMNS, "asset")),
+        **problem_responses(400, 404, 422),
+    },
 )
 async def list_assets(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
     session: SessionDep,
+    sessions: SessionsDep,
     request: Request,
     response: Response,
     page: PageDep,
     filters: Annotated[AssetFilters, Query()],
-) -> AssetPage:
-    """List an organisation's assets, oldest first, with filters."""
+    depth: DepthQuery = "1",
+    list_format: FormatQuery = None,
+    accept: AcceptHeader = None,
+) -> AssetPage | Response:
+    """List an organisation's assets (or its subtree's), oldest first, with filters; as CSV,
+    every matching row."""
+    all_levels = depth == "all"
+    if wants_csv(list_format, accept):
+        chunks = await export.assets_csv(
+            sessions,
+            principal=principal,
+            organisation_id=organisation_id,
+            all_levels=all_levels,
+            filters=filters,
+        )
+        return csv_stream(chunks, f"assets-{organisation_id}.csv")
     rows = await service.list_page(
-        session, principal=principal, organisation_id=organisation_id, page=page, filters=filters
+        session,
+        principal=principal,
+        organisation_id=organisation_id,
+        page=page,
+        filters=filters,
+        all_levels=all_levels,
     )
     return build_page(request, response, rows, page, public, AssetPage)
 

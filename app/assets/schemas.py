@@ -201,6 +201,11 @@ class AssetPublic(ApiModel):
     shared_with_members: bool
     reviewed_by: str | None = None
     reviewed_at: datetime | None
+    external_id: str | None = Field(
+        default=None,
+        description="The key a spreadsheet import gave it (unique within the "
+        "organisation); set by the import endpoints.",
+    )
     created_at: datetime
     updated_at: datetime
     version: int

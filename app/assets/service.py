@@ -2,7 +2,7 @@
 unit of work commits."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app import records
 from app.assets.schemas import AssetCreate, AssetFilters, AssetUpdate, proof_issues, stored_links
@@ -18,6 +19,7 @@ from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
+from app.organisations.hierarchy import organisation_scope
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
@@ -41,7 +43,7 @@ class TaggedAsset:
 async def get(session: AsyncSession, asset_id: uuid.UUID, *, principal: Principal) -> TaggedAsset:
     asset = await records.get_or_404(session, Asset, asset_id)
     await access.within(session, principal, asset.organisation_id, missing=_missing(asset_id))
-    return TaggedAsset(asset, (await _tags(session, [asset.id]))[asset.id])
+    return TaggedAsset(asset, (await tags_of(session, [asset.id]))[asset.id])
 
 
 def _missing(asset_id: uuid.UUID) -> NotFound:
@@ -66,11 +68,31 @@ async def list_page(
     organisation_id: uuid.UUID,
     page: PageParams,
     filters: AssetFilters,
+    all_levels: bool = False,
 ) -> Sequence[TaggedAsset]:
     await access.organisation(session, principal, organisation_id)
+    statement = keyset(
+        matching(organisation_id, all_levels=all_levels, filters=filters),
+        created_at=col(Asset.created_at),
+        row_id=col(Asset.id),
+        params=page,
+    )
+    assets = (await session.exec(statement)).all()
+    tags = await tags_of(session, [asset.id for asset in assets])
+    return [TaggedAsset(asset, tags[asset.id]) for asset in assets]
+
+
+def matching(
+    organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
+) -> SelectOfScalar[Asset]:
+    """The organisation's assets (or, with all_levels, its whole subtree's) that pass the
+    filters, unordered: a page and a CSV export select the same rows. The caller's scope
+    covers the subtree of any organisation it may see."""
+    statement = select(Asset).where(
+        organisation_scope(col(Asset.organisation_id), organisation_id, all_levels=all_levels)
+    )
     area, capability_key, tag = filters.area, filters.capability_key, filters.tag
     min_maturity, max_maturity = filters.min_maturity, filters.max_maturity
-    statement = select(Asset).where(Asset.organisation_id == organisation_id)
     if area is not None:
         statement = statement.where(Asset.area == area.value)
     if capability_key is not None:
@@ -83,12 +105,7 @@ async def list_page(
         statement = statement.where(
             col(Asset.id).in_(select(AssetTag.asset_id).where(AssetTag.tag == tag.lower()))
         )
-    statement = keyset(
-        statement, created_at=col(Asset.created_at), row_id=col(Asset.id), params=page
-    )
-    assets = (await session.exec(statement)).all()
-    tags = await _tags(session, [asset.id for asset in assets])
-    return [TaggedAsset(asset, tags[asset.id]) for asset in assets]
+    return statement
 
 
 async def create(
@@ -99,7 +116,7 @@ async def create(
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     values = data.model_dump(exclude={"tags"})
     values["evidence"] = stored_links(data.evidence)
-    _require_proof(values)
+    require_proof(values)
     asset = Asset(organisation_id=organisation_id, **values)
     session.add(asset)
     session.add_all(AssetTag(asset_id=asset.id, tag=tag) for tag in data.tags)
@@ -130,12 +147,12 @@ async def update(
     key = updates.get("capability_key", asset.capability_key)
     if key is not None and ("capability_key" in updates or "area" in updates):
         await reference_service.require_capability(session, key=key, area=area)
-    current_tags = (await _tags(session, [asset_id]))[asset_id]
+    current_tags = (await tags_of(session, [asset_id]))[asset_id]
     tags = updates.pop("tags", None)
     tags_changed = tags is not None and tags != current_tags
     if "evidence" in updates:
         updates["evidence"] = stored_links(data.evidence or [])
-    _require_proof({field: updates.get(field, getattr(asset, field)) for field in PROOF_FIELDS})
+    require_proof({field: updates.get(field, getattr(asset, field)) for field in PROOF_FIELDS})
     before = _fields(asset, current_tags)
     if records.apply(asset, updates, also_changed=tags_changed):
         after_tags = tags if tags is not None else current_tags
@@ -159,7 +176,7 @@ async def delete(
     session: AsyncSession, *, principal: Principal, asset_id: uuid.UUID, expected: ExpectedVersion
 ) -> None:
     asset = await _for_write(session, principal, asset_id, expected)
-    tags = (await _tags(session, [asset_id]))[asset_id]
+    tags = (await tags_of(session, [asset_id]))[asset_id]
     audit.row_change(
         session, principal, AuditAction.DELETE, ResourceType.ASSET, asset, _fields(asset, tags), {}
     )
@@ -175,7 +192,7 @@ def _fields(asset: Asset, tags: list[str]) -> dict[str, Any]:
 PROOF_FIELDS = ("confidence", "evidence", "reviewed_by", "reviewed_at")
 
 
-def _require_proof(values: dict[str, Any]) -> None:
+def require_proof(values: Mapping[str, Any]) -> None:
     """The record as it would be stored must prove its confidence (a PATCH is checked against
     the merged record: dropping the last link of an 'evidenced' asset is refused too)."""
     issues = proof_issues(
@@ -191,5 +208,5 @@ def _require_proof(values: dict[str, Any]) -> None:
         )
 
 
-async def _tags(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+async def tags_of(session: AsyncSession, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     return await records.children(session, col(AssetTag.asset_id), col(AssetTag.tag), asset_ids)

@@ -2,6 +2,7 @@
 ``application/merge-patch+json`` (RFC 7396), which is what a PATCH body means here. Anything
 else, a body without a Content-Type, or JSON in another encoding, is 415 before FastAPI
 parses it: FastAPI would otherwise guess (it reads UTF-16 and bodies with no type as JSON).
+The file imports take ``text/csv`` too, and read their body as a stream (body_media_type).
 """
 
 from collections.abc import Callable, Coroutine
@@ -13,6 +14,7 @@ from fastapi.routing import APIRoute
 from app.errors import UnsupportedMediaType
 
 JSON = "application/json"
+CSV = "text/csv"
 MERGE_PATCH = "application/merge-patch+json"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # UTF-16/32 (with or without a byte-order mark) put NUL bytes among the first four of any
@@ -24,27 +26,31 @@ def accepted_types(method: str) -> tuple[str, ...]:
     return (JSON, MERGE_PATCH) if method == "PATCH" else (JSON,)
 
 
-async def check_body(request: Request) -> None:
-    body = await request.body()
-    if not body:
-        return  # an absent body is the schema's business (required or optional)
-    accepted = accepted_types(request.method)
+def body_media_type(request: Request, accepted: tuple[str, ...]) -> str:
+    """The body's media type, one of ``accepted`` (in UTF-8 if a charset is named), or 415."""
     header = request.headers.get("content-type")
+    allow_patch = {"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else None
     if header is None:
         raise UnsupportedMediaType(
-            f"The body has no Content-Type; send {' or '.join(accepted)}.",
-            headers={"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else None,
+            f"The body has no Content-Type; send {' or '.join(accepted)}.", headers=allow_patch
         )
     media_type, *parameters = (part.strip() for part in header.split(";"))
     if media_type.lower() not in accepted:
         raise UnsupportedMediaType(
-            f"The body is {media_type!r}; send {' or '.join(accepted)}.",
-            headers={"Accept-Patch": MERGE_PATCH} if request.method == "PATCH" else None,
+            f"The body is {media_type!r}; send {' or '.join(accepted)}.", headers=allow_patch
         )
     for parameter in parameters:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
             raise UnsupportedMediaType(f"The body must be UTF-8, not {value.strip()!r}.")
+    return media_type.lower()
+
+
+async def check_body(request: Request) -> None:
+    body = await request.body()
+    if not body:
+        return  # an absent body is the schema's business (required or optional)
+    body_media_type(request, accepted_types(request.method))
     if body.startswith(_UTF8_BOM) or b"\x00" in body[:4]:
         raise UnsupportedMediaType(
             "The body must be UTF-8 JSON without a byte-order mark (RFC 8259)."

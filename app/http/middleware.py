@@ -91,22 +91,40 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuse bodies over the limit with 413, by Content-Length or by counting the stream."""
+    """Refuse bodies over the limit with 413, by Content-Length or by counting the stream.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    Paths matching ``large_paths`` (file imports) have a limit of their own, ``large_bytes``,
+    and their body is counted as the route reads it, never held here: those routes read the
+    stream themselves, so the 413 raised mid-stream reaches the caller as a problem."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        large_paths: re.Pattern[str] | None = None,
+        large_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.large_paths = large_paths
+        self.large_bytes = large_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        large = self.large_paths is not None and bool(self.large_paths.match(scope["path"]))
+        limit = self.large_bytes if large else self.max_bytes
         for key, value in scope["headers"]:
             if key == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
-                    raise PayloadTooLarge(self._detail())
+                if value.isdigit() and int(value) > limit:
+                    raise PayloadTooLarge(self._detail(limit))
                 await self.app(scope, receive, send)  # the server enforces Content-Length
                 return
+        if large:
+            await self.app(scope, self._counting(receive, limit), send)
+            return
         # No Content-Length (chunked): read the body here, up to the limit, then replay it. An
         # error raised inside the app's own body reading would be reported as a parse error.
         messages: list[Message] = []
@@ -117,8 +135,8 @@ class BodySizeLimitMiddleware:
             if message["type"] != "http.request":
                 break
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise PayloadTooLarge(self._detail())
+            if received > limit:
+                raise PayloadTooLarge(self._detail(limit))
             if not message.get("more_body", False):
                 break
         replay = iter(messages)
@@ -128,8 +146,23 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replaying_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body exceeds {self.max_bytes} bytes."
+    def _counting(self, receive: Receive, limit: int) -> Receive:
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise PayloadTooLarge(self._detail(limit))
+            return message
+
+        return counting_receive
+
+    @staticmethod
+    def _detail(limit: int) -> str:
+        return f"The request body exceeds {limit} bytes."
 
 
 class HeadMiddleware:

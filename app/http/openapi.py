@@ -6,10 +6,12 @@ cannot say (If-Match required, merge-patch bodies, optional bodies, the problem 
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import BaseModel
 
 from app.analysis.examples import examples
 from app.api import Problem, ProblemFieldIssue, problem_responses
@@ -97,7 +99,10 @@ def _parameters(operation: dict[str, Any]) -> None:
             parameter["schema"] = rest | kept[0]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, extra_models: Sequence[type[BaseModel]] = ()) -> None:
+    """Also publishes ``extra_models``: schemas that request bodies read by the route itself
+    (a file import) name but that FastAPI never sees."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
@@ -122,6 +127,13 @@ def install(app: FastAPI) -> None:
             )
             model_schema.pop("$defs", None)
             components[model.__name__] = model_schema
+        for extra in extra_models:
+            # Their nested schemas ($defs) are components already: the create bodies use them.
+            model_schema = extra.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}", mode="validation"
+            )
+            model_schema.pop("$defs", None)
+            components[extra.__name__] = model_schema
         app.openapi_schema = schema
         return schema
 

@@ -1,11 +1,15 @@
 """Path parameters shared by the routers, declared once (their aliases are the contract)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 
 OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
 AssetIdPath = Annotated[uuid.UUID, Path(alias="assetId")]
 ActivityIdPath = Annotated[uuid.UUID, Path(alias="activityId")]
 AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
+DepthQuery = Annotated[
+    Literal["1", "all"],
+    Query(description="1 for this organisation (default), all for its whole subtree."),
+]

@@ -50,6 +50,15 @@ def pointer(issue: FieldIssue, scope: Scope) -> str:
     return "#/" + "/".join(parts)
 
 
+def _issue(issue: FieldIssue, scope: Scope) -> dict[str, Any]:
+    body: dict[str, Any] = {"pointer": pointer(issue, scope), "message": issue.message}
+    if issue.line is not None:
+        body["line"] = issue.line
+    if issue.column is not None:
+        body["column"] = issue.column
+    return body
+
+
 def problem_response(error: AppError, scope: Scope) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{error.slug()}",
@@ -59,9 +68,7 @@ def problem_response(error: AppError, scope: Scope) -> JSONResponse:
         "instance": scope.get("path", "/"),
         "code": error.code,
         "traceId": str(scope.get("state", {}).get("request_id", "-")),
-        "errors": [
-            {"pointer": pointer(issue, scope), "message": issue.message} for issue in error.errors
-        ],
+        "errors": [_issue(issue, scope) for issue in error.errors],
     }
     headers = dict(error.headers)
     if isinstance(error, StaleVersion):

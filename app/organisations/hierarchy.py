@@ -2,8 +2,8 @@
 
 import uuid
 
-from sqlalchemy import CTE, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import CTE, ColumnElement, func, select
+from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -11,15 +11,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.models import Activity, ActivityAsset, Asset, Organisation
 
 
-def descendants(root_id: uuid.UUID) -> CTE:
+def descendants(root_id: uuid.UUID, *, name: str = "subtree") -> CTE:
     """The root and every organisation below it, as (id, parent_id).
 
     UNION, not UNION ALL, and no depth cut-off: a row already seen is not walked again, so
-    the walk ends on any tree, however deep, and even on a corrupted (cyclic) one."""
+    the walk ends on any tree, however deep, and even on a corrupted (cyclic) one. ``name``
+    tells two walks in one statement apart (a subtree filtered by the caller's scope)."""
     org = Organisation.__table__.c  # type: ignore[attr-defined]
-    tree = select(org.id, org.parent_id).where(org.id == root_id).cte("subtree", recursive=True)
+    tree = select(org.id, org.parent_id).where(org.id == root_id).cte(name, recursive=True)
     child = aliased(Organisation.__table__)  # type: ignore[attr-defined]
     return tree.union(select(child.c.id, child.c.parent_id).where(child.c.parent_id == tree.c.id))
+
+
+def organisation_scope(
+    column: Mapped[uuid.UUID], organisation_id: uuid.UUID, *, all_levels: bool
+) -> ColumnElement[bool]:
+    """A condition on an organisation_id column: this organisation, or its whole subtree."""
+    if not all_levels:
+        return column == organisation_id
+    tree = descendants(organisation_id)
+    return column.in_(select(tree.c.id))
 
 
 async def ancestor_ids(

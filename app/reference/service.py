@@ -350,7 +350,12 @@ def _audit(
 async def require_capability(session: AsyncSession, *, key: str, area: Area) -> Capability:
     """An asset or activity may only name a capability of the current (default) model, and of
     its own area: 422 otherwise, saying which keys would do."""
-    model = await get(session)
+    return check_capability(await get(session), key=key, area=area)
+
+
+def check_capability(model: ReferenceModelPublic, *, key: str, area: Area) -> Capability:
+    """The rule of require_capability against a model already read (a bulk import reads it
+    once for every row)."""
     capability = next((c for c in model.capabilities if c.key == key), None)
     if capability is None:
         in_area = sorted(c.key for c in model.capabilities if c.area == area)

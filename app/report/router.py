@@ -15,6 +15,7 @@ from app.db import SessionsDep
 from app.errors import BadRequest, FieldIssue, NotAcceptable
 from app.http.params import OrganisationIdPath
 from app.report import render, service, spreadsheet
+from app.transfer import cells
 
 router = APIRouter(tags=["reports"])
 
@@ -101,7 +102,7 @@ async def get_report(
         filename = f"lhs-recommendations-{name}-{day}.csv"
         return Response(
             spreadsheet.render(report.analysis, report.system),
-            media_type=spreadsheet.MEDIA_TYPE,
+            media_type=cells.MEDIA_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}"',
                 "Vary": "Accept",

@@ -11,6 +11,7 @@ from app.analysis.schemas import (
     SystemRecommendation,
 )
 from app.report import wording
+from app.transfer.cells import BOM, neutralise
 
 # The header, in order, with what each column holds (also published in the OpenAPI document).
 COLUMNS: dict[str, str] = {
@@ -36,16 +37,6 @@ COLUMNS: dict[str, str] = {
     "it from. One per line.",
     "referenceModel": "The model version used.",
 }
-MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
-# Excel reads a UTF-8 file as UTF-8 only when it starts with a byte-order mark.
-BOM = "\ufeff"
-# A spreadsheet runs a cell beginning with one of these as a formula (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Make a cell that a spreadsheet would read as a formula read as text."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 def _lines(items: list[str]) -> str:

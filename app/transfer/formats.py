@@ -1,0 +1,148 @@
+"""Rows of an imported file, whatever its format: a CSV sheet (by column name, in any order)
+or a JSON array of objects. Each row carries where it is in the file, so that a refusal can
+say which line and column."""
+
+import json
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import ijson
+
+from app.errors import FieldIssue, ValidationFailed
+from app.transfer import cells, csvio
+from app.transfer.columns import Column, from_cell
+
+
+@dataclass
+class RawRow:
+    line: int
+    """CSV: the row's line (the header is 1); JSON: the index in the array."""
+    values: dict[str, Any]
+    issues: list[FieldIssue] = field(default_factory=list)
+    json: bool = False
+
+    def issue(self, column: str, message: str) -> FieldIssue:
+        pointer = f"#/{self.line}/{column}" if self.json else column
+        return FieldIssue((), message, pointer=pointer, line=self.line, column=column)
+
+
+def _header(cells_: list[str], columns: Mapping[str, Column]) -> list[Column | None]:
+    """The columns in the file's order. Names are matched without regard to case (Excel users
+    retype them), blank header cells are ignored; an unknown or repeated name is refused."""
+    by_folded = {name.lower(): column for name, column in columns.items()}
+    found: list[Column | None] = []
+    issues: list[FieldIssue] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(cells_, start=1):
+        name = cells.restore(raw.strip())
+        if not name:
+            found.append(None)
+            continue
+        column = by_folded.get(name.lower())
+        if column is None:
+            message = f"Unknown column {name!r}; the columns are: {', '.join(columns)}."
+        elif column.name in seen:
+            message = f"Column {column.name!r} appears twice."
+        else:
+            seen.add(column.name)
+            found.append(column)
+            continue
+        issues.append(FieldIssue((), message, pointer=name, line=1, column=name or str(position)))
+    if issues:
+        raise ValidationFailed("The header row is not one this import reads.", errors=issues)
+    return found
+
+
+async def csv_rows(
+    chunks: AsyncIterable[bytes], columns: Mapping[str, Column]
+) -> AsyncIterator[RawRow]:
+    header: list[Column | None] | None = None
+    try:
+        async for record in csvio.records(chunks):
+            if header is None:
+                header = _header(record.cells, columns)
+                continue
+            if not any(cell.strip() for cell in record.cells):
+                continue  # a blank row, as spreadsheets leave at the end
+            yield _csv_row(record, header)
+    except csvio.CsvFormatError as exc:
+        raise ValidationFailed(
+            "The file is not valid CSV.",
+            errors=[FieldIssue((), str(exc), pointer="body", line=exc.line)],
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed(
+            "The file is not UTF-8 text: save it as 'CSV UTF-8'.",
+            errors=[FieldIssue((), str(exc), pointer="body")],
+        ) from exc
+    if header is None:
+        raise ValidationFailed(
+            "The file is empty: it needs a header row.",
+            errors=[FieldIssue((), "No header row.", pointer="body", line=1)],
+        )
+
+
+def _csv_row(record: csvio.Record, header: list[Column | None]) -> RawRow:
+    row = RawRow(record.line, {})
+    if len(record.cells) > len(header):
+        extra = [cell for cell in record.cells[len(header) :] if cell.strip()]
+        if extra:
+            row.issues.append(
+                row.issue("", f"{len(extra)} more cell(s) than the header has columns.")
+            )
+    for column, raw in zip(header, record.cells, strict=False):
+        cell = cells.restore(raw.strip())
+        if column is None or not cell:
+            continue  # a blank cell: the field's default (or "required")
+        try:
+            row.values[column.name] = from_cell(column, cell)
+        except ValueError as exc:
+            row.issues.append(row.issue(column.name, str(exc)))
+    return row
+
+
+class NotAnArray(ValueError):
+    pass
+
+
+class _Stream:
+    """The file-like object ijson reads from: an async read() over the request's chunks. The
+    body must be an array (ijson would quietly find no items in an object); a byte-order mark
+    is dropped."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = aiter(chunks)
+        self._started = False
+
+    async def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson probes with read(0) whether the stream gives bytes or text
+            return b""
+        chunk = await anext(self._chunks, b"")
+        if not self._started:
+            while chunk and not chunk.lstrip(b"\xef\xbb\xbf \t\r\n"):
+                chunk = await anext(self._chunks, b"")
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if not chunk.startswith(b"["):
+                raise NotAnArray("The body must be a JSON array of objects, [{...}, ...].")
+            self._started = True
+        return chunk
+
+
+async def json_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[RawRow]:
+    """The objects of a JSON array, read one at a time (ijson), never the whole array."""
+    index = -1
+    try:
+        async for item in ijson.items(_Stream(chunks), "item", use_float=True):
+            index += 1
+            row = RawRow(index, {}, json=True)
+            if isinstance(item, dict):
+                row.values = item
+            else:
+                row.issues.append(row.issue("", f"Each item must be an object, not {item!r}."))
+            yield row
+    except (ijson.JSONError, NotAnArray, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "The body is not a JSON array of objects.",
+            errors=[FieldIssue((), str(exc), pointer="body", line=index + 1)],
+        ) from exc

@@ -1,0 +1,258 @@
+"""Writing a whole-map document into this instance (see maps.py): check it holds together,
+check nothing in it is here already, then insert it, parents first, flushing in chunks."""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlmodel import SQLModel, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth import access, audit
+from app.auth.principal import Principal
+from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.errors import Conflict, FieldIssue, Forbidden, ValidationFailed
+from app.models import (
+    Activity,
+    ActivityAsset,
+    Assessment,
+    Asset,
+    AssetTag,
+    Organisation,
+    ReferenceModel,
+)
+from app.organisations import hierarchy
+from app.transfer.map_schemas import (
+    MapActivity,
+    MapAssessment,
+    MapAsset,
+    MapDocument,
+    MapImportResult,
+)
+
+CHUNK = 500
+
+
+async def restore(
+    session: AsyncSession, *, principal: Principal, document: MapDocument
+) -> MapImportResult:
+    """Insert the map in the caller's transaction (services flush, never commit). Who may:
+    an editor of the organisation it is hung under, or, for a map that stands alone, a caller
+    of the whole service (as for creating a top-level organisation). Every record is audited
+    as created."""
+    access.require_role(principal, Role.EDITOR)
+    _check_shape(document)
+    # Exclusive, as a move is: the new subtree is hung under an existing organisation.
+    await hierarchy.lock_tree(session)
+    root = next(o for o in document.organisations if o.id == document.root_id)
+    parent_id = root.parent_id
+    if parent_id is not None and await session.get(Organisation, parent_id) is None:
+        parent_id = None
+    if parent_id is not None:
+        await access.organisation(session, principal, parent_id, need=Role.EDITOR)
+    elif not principal.is_global:
+        raise Forbidden(
+            "Your credential is scoped to one organisation: a map that stands alone needs a "
+            "credential for the whole service."
+        )
+    await _check_free(session, document)
+    added_models = await _reference_models(session, document)
+    # Table by table, parents first: without relationship() the unit of work would not know
+    # that an activity row needs its organisation's row inserted before it.
+    organisations: list[SQLModel] = []
+    for o in document.organisations:
+        values = o.model_dump()
+        if o.id == root.id:
+            values["parent_id"] = parent_id
+        organisations.append(Organisation(**values))
+    await _insert(session, organisations)
+    await _insert(session, [Asset(**_stored(a, exclude={"tags"})) for a in document.assets])
+    await _insert(
+        session, [AssetTag(asset_id=a.id, tag=tag) for a in document.assets for tag in a.tags]
+    )
+    activities = document.activities
+    await _insert(session, [Activity(**_stored(v, exclude={"asset_ids"})) for v in activities])
+    await _insert(
+        session,
+        [ActivityAsset(activity_id=v.id, asset_id=a) for v in activities for a in v.asset_ids],
+    )
+    await _insert(session, [Assessment(**s.model_dump()) for s in document.assessments])
+    _audit(session, principal, document, parent_id)
+    return MapImportResult(
+        root_id=root.id,
+        parent_id=parent_id,
+        organisations=len(document.organisations),
+        assets=len(document.assets),
+        activities=len(document.activities),
+        assessments=len(document.assessments),
+        reference_models=added_models,
+    )
+
+
+def _audit(
+    session: AsyncSession, principal: Principal, document: MapDocument, parent_id: uuid.UUID | None
+) -> None:
+    for o in document.organisations:
+        values = o.model_dump() | ({"parent_id": parent_id} if o.id == document.root_id else {})
+        audit.record(
+            session,
+            principal=principal,
+            action=AuditAction.CREATE,
+            resource_type=ResourceType.ORGANISATION,
+            resource_id=o.id,
+            organisation_id=o.id,
+            changes=audit.diff({}, values),
+        )
+    records: list[tuple[ResourceType, Any]] = [
+        *((ResourceType.ASSET, a) for a in document.assets),
+        *((ResourceType.ACTIVITY, v) for v in document.activities),
+        *((ResourceType.ASSESSMENT, s) for s in document.assessments),
+    ]
+    for resource_type, record in records:
+        audit.record(
+            session,
+            principal=principal,
+            action=AuditAction.CREATE,
+            resource_type=resource_type,
+            resource_id=record.id,
+            organisation_id=record.organisation_id,
+            changes=audit.diff({}, record.model_dump(exclude={"result"})),
+        )
+
+
+def _stored(record: MapAsset | MapActivity, *, exclude: set[str]) -> dict[str, Any]:
+    values = record.model_dump(exclude=exclude)
+    values["evidence"] = [link.model_dump() for link in record.evidence]
+    return values
+
+
+async def _insert(session: AsyncSession, rows: Sequence[SQLModel]) -> None:
+    for start in range(0, len(rows), CHUNK):
+        session.add_all(rows[start : start + CHUNK])
+        await session.flush()
+
+
+def _duplicates(ids: Iterable[Any]) -> set[Any]:
+    seen: set[Any] = set()
+    return {i for i in ids if i in seen or seen.add(i)}  # type: ignore[func-returns-value]
+
+
+def _check_shape(document: MapDocument) -> None:
+    """One tree under the root, and every record belongs to an organisation of the map."""
+    issues: list[FieldIssue] = []
+    parents = {o.id: o.parent_id for o in document.organisations}
+    if document.root_id not in parents:
+        issues.append(FieldIssue("root_id", "Not one of the map's organisations."))
+    children: dict[uuid.UUID | None, list[uuid.UUID]] = {}
+    for index, o in enumerate(document.organisations):
+        children.setdefault(o.parent_id, []).append(o.id)
+        if o.id != document.root_id and o.parent_id not in parents:
+            issues.append(
+                FieldIssue(("organisations", index, "parent_id"), "Not an organisation of the map.")
+            )
+    reached, pending = set(), [document.root_id]
+    while pending:
+        current = pending.pop()
+        if current not in reached:
+            reached.add(current)
+            pending += children.get(current, [])
+    if not issues and reached != set(parents):
+        issues.append(FieldIssue("organisations", "Some organisations are not below the root."))
+    for name, items in (
+        ("organisations", document.organisations),
+        ("assets", document.assets),
+        ("activities", document.activities),
+        ("assessments", document.assessments),
+    ):
+        for duplicate in _duplicates(item.id for item in items):
+            issues.append(FieldIssue(name, f"{duplicate} appears twice."))
+    codes = [o.ods_code for o in document.organisations if o.ods_code]
+    issues += [FieldIssue("organisations", f"ODS code {c} twice.") for c in _duplicates(codes)]
+    owners = {a.id: a.organisation_id for a in document.assets}
+    belonging: tuple[tuple[str, Sequence[MapAsset | MapActivity | MapAssessment]], ...] = (
+        ("assets", document.assets),
+        ("activities", document.activities),
+        ("assessments", document.assessments),
+    )
+    for name, records in belonging:
+        for index, record in enumerate(records):
+            if record.organisation_id not in parents:
+                issues.append(
+                    FieldIssue((name, index, "organisation_id"), "Not an organisation of the map.")
+                )
+    for index, activity in enumerate(document.activities):
+        above = _ancestors(parents, activity.organisation_id)
+        for position, asset_id in enumerate(activity.asset_ids):
+            if owners.get(asset_id) not in above:
+                issues.append(
+                    FieldIssue(
+                        ("activities", index, "asset_ids", position),
+                        "Not an asset of this organisation or one above it in the map.",
+                    )
+                )
+    if issues:
+        raise ValidationFailed("The map does not hold together.", errors=issues)
+
+
+def _ancestors(parents: dict[uuid.UUID, uuid.UUID | None], start: uuid.UUID) -> set[uuid.UUID]:
+    found: set[uuid.UUID] = set()
+    current: uuid.UUID | None = start
+    while current is not None and current in parents and current not in found:
+        found.add(current)
+        current = parents[current]
+    return found
+
+
+async def _existing(session: AsyncSession, column: Any, values: Sequence[Any]) -> list[Any]:
+    found: list[Any] = []
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start : start + CHUNK]
+        found += (await session.exec(select(column).where(column.in_(chunk)))).all()
+    return found
+
+
+async def _check_free(session: AsyncSession, document: MapDocument) -> None:
+    issues: list[FieldIssue] = []
+    for name, column, items in (
+        ("organisations", col(Organisation.id), document.organisations),
+        ("assets", col(Asset.id), document.assets),
+        ("activities", col(Activity.id), document.activities),
+        ("assessments", col(Assessment.id), document.assessments),
+    ):
+        taken = await _existing(session, column, [item.id for item in items])
+        issues += [FieldIssue(name, f"{row_id} exists here already.") for row_id in taken]
+    codes = [o.ods_code for o in document.organisations if o.ods_code]
+    taken_codes = await _existing(session, col(Organisation.ods_code), codes)
+    issues += [FieldIssue("organisations", f"ODS code {c} is used here.") for c in taken_codes]
+    if issues:
+        raise Conflict(
+            "Some of the map is here already: a map is imported into an instance that does not "
+            "hold it (delete the old copy first).",
+            errors=issues,
+        )
+
+
+async def _reference_models(session: AsyncSession, document: MapDocument) -> int:
+    """Add the models the assessments are pinned to; one that exists must be the same."""
+    added = 0
+    for index, model in enumerate(document.reference_models):
+        existing = await session.get(ReferenceModel, model.version)
+        if existing is None:
+            session.add(ReferenceModel(**model.model_dump()))
+            added += 1
+        elif existing.document != model.document:
+            raise Conflict(
+                f"Reference model {model.version} exists here with different content.",
+                errors=[FieldIssue(("reference_models", index), "Differs from this instance's.")],
+            )
+    await session.flush()
+    versions = {a.reference_model_version for a in document.assessments}
+    found = set(await _existing(session, col(ReferenceModel.version), sorted(versions)))
+    missing = [
+        FieldIssue(("assessments", index, "reference_model_version"), "No such model here.")
+        for index, a in enumerate(document.assessments)
+        if a.reference_model_version not in found
+    ]
+    if missing:
+        raise ValidationFailed("Assessments name reference models this map lacks.", errors=missing)
+    return added

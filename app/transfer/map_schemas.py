@@ -1,0 +1,163 @@
+"""The whole-map document: an organisation and everything below it, with their assets,
+activities and assessments, exactly as stored (ids, timestamps and versions included), so that
+another instance can hold the same map."""
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.alias_generators import to_camel
+
+from app.api import ApiModel
+from app.assets.schemas import EvidenceLink
+from app.vocabulary import ActivityStatus, ActivityType, Area, Confidence, OrganisationType, Scope
+
+FORMAT: Literal["lhs-map"] = "lhs-map"
+FORMAT_VERSION: Literal[1] = 1
+
+
+class MapPart(BaseModel):
+    """Read and written as is: camelCase, and an unknown field is refused (a document from a
+    later format must not lose data quietly)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        from_attributes=True,
+        extra="forbid",
+    )
+
+
+class Stamped(MapPart):
+    id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(ge=1)
+
+
+class MapOrganisation(Stamped):
+    name: str
+    ods_code: str | None
+    organisation_type: OrganisationType
+    parent_id: uuid.UUID | None = Field(
+        description="The root's parent (null when the caller cannot see it) is kept on import "
+        "when that organisation exists there."
+    )
+    region: str | None
+
+
+class MapAsset(Stamped):
+    organisation_id: uuid.UUID
+    external_id: str | None
+    area: Area
+    capability_key: str | None
+    name: str
+    description: str | None
+    maturity: int = Field(ge=0, le=4)
+    confidence: Confidence
+    evidence: list[EvidenceLink]
+    owner: str | None
+    tags: list[str]
+    shared_with_members: bool
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+class MapActivity(Stamped):
+    organisation_id: uuid.UUID
+    external_id: str | None
+    area: Area
+    capability_key: str | None
+    title: str
+    activity_type: ActivityType
+    status: ActivityStatus
+    start_date: date | None
+    end_date: date | None
+    asset_ids: list[uuid.UUID]
+    goal: str | None
+    outcome: str | None
+    evidence: list[EvidenceLink]
+
+
+class MapAssessment(MapPart):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    reference_model_version: str
+    scope: Scope
+    overall_score: float
+    label: str | None
+    result: dict[str, JsonValue] = Field(description="The stored analysis, as it was.")
+    seen_from: uuid.UUID | None = Field(
+        description="Where the analysis looked from (who may read it depends on it)."
+    )
+    created_at: datetime
+
+
+class MapReferenceModel(MapPart):
+    """A model an assessment is pinned to that is not one the service ships."""
+
+    version: str
+    title: str
+    based_on: str | None
+    document: dict[str, JsonValue]
+    created_at: datetime
+    updated_at: datetime
+    row_version: int
+
+
+class MapDocument(MapPart):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "format": FORMAT,
+                    "formatVersion": FORMAT_VERSION,
+                    "exportedAt": "2026-11-27T09:00:00Z",
+                    "rootId": "0b9e4a3c-3f55-4a8e-9d1c-6f2b7c1d2e3f",
+                    "organisations": [
+                        {
+                            "id": "0b9e4a3c-3f55-4a8e-9d1c-6f2b7c1d2e3f",
+                            "name": "West Yorkshire ICS",
+                            "odsCode": "QWO",
+                            "organisationType": "ics",
+                            "parentId": None,
+                            "region": None,
+                            "createdAt": "2026-11-20T10:00:00Z",
+                            "updatedAt": "2026-11-20T10:00:00Z",
+                            "version": 1,
+                        }
+                    ],
+                    "assets": [],
+                    "activities": [],
+                    "assessments": [],
+                    "referenceModels": [],
+                }
+            ]
+        }
+    )
+
+    format: Literal["lhs-map"] = FORMAT
+    format_version: Literal[1] = Field(
+        default=FORMAT_VERSION, description="Raised when the shape changes incompatibly."
+    )
+    exported_at: datetime
+    root_id: uuid.UUID
+    organisations: list[MapOrganisation] = Field(description="Each parent before its members.")
+    assets: list[MapAsset]
+    activities: list[MapActivity]
+    assessments: list[MapAssessment]
+    reference_models: list[MapReferenceModel]
+
+
+class MapImportResult(ApiModel):
+    root_id: uuid.UUID
+    parent_id: uuid.UUID | None = Field(
+        description="Where the root now hangs: its old parent if that exists here, else null."
+    )
+    organisations: int
+    assets: int
+    activities: int
+    assessments: int
+    reference_models: int = Field(description="Reference models added (pinned by assessments).")

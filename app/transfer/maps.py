@@ -1,0 +1,166 @@
+"""The whole map of an organisation's subtree, out of one instance and into another.
+
+``export_map`` reads everything in one snapshot; ``import_map`` writes it in one transaction,
+ids, timestamps and versions as they were, so that exporting the imported map gives the same
+document. An import restores what the source held: rows written before a rule existed (an
+'evidenced' asset without a link) are kept, as the source kept them. It refuses a map that
+clashes with what is already here (an id or an ODS code in use) rather than merging two maps."""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.assessments import service as assessments_service
+from app.auth import access
+from app.auth.principal import Principal
+from app.db import Sessions, read_snapshot, utcnow
+from app.models import (
+    Activity,
+    ActivityAsset,
+    Assessment,
+    Asset,
+    AssetTag,
+    Organisation,
+    ReferenceModel,
+)
+from app.organisations import hierarchy
+from app.reference.service import shipped_models
+from app.transfer.map_import import restore
+from app.transfer.map_schemas import (
+    MapActivity,
+    MapAssessment,
+    MapAsset,
+    MapDocument,
+    MapImportResult,
+    MapOrganisation,
+    MapReferenceModel,
+)
+
+
+async def export_map(
+    sessions: Sessions, *, principal: Principal, organisation_id: uuid.UUID
+) -> MapDocument:
+    """The map, read in one snapshot."""
+    async with read_snapshot(sessions) as session:
+        return await read_map(session, principal=principal, organisation_id=organisation_id)
+
+
+async def import_map(
+    sessions: Sessions, *, principal: Principal, document: MapDocument
+) -> MapImportResult:
+    """For callers without a request's unit of work: its own transaction, committed here."""
+    async with sessions.write() as session, session.begin():
+        return await restore(session, principal=principal, document=document)
+
+
+async def read_map(
+    session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID
+) -> MapDocument:
+    """The map of an organisation the caller may see (its subtree is then in scope too)."""
+    await access.organisation(session, principal, organisation_id)
+    tree = hierarchy.descendants(organisation_id, name="mapped")
+    inside = select(tree.c.id)
+    organisations = (
+        await session.exec(select(Organisation).where(col(Organisation.id).in_(inside)))
+    ).all()
+    assets = (
+        await session.exec(
+            select(Asset)
+            .where(col(Asset.organisation_id).in_(inside))
+            .order_by(col(Asset.created_at), col(Asset.id))
+        )
+    ).all()
+    activities = (
+        await session.exec(
+            select(Activity)
+            .where(col(Activity.organisation_id).in_(inside))
+            .order_by(col(Activity.created_at), col(Activity.id))
+        )
+    ).all()
+    # The snapshots the caller may read (as GET /assessments/{id} decides): a snapshot shows
+    # what its analysis saw, which can reach above the organisation.
+    statement = select(Assessment).where(col(Assessment.organisation_id).in_(inside))
+    readable = assessments_service.readable(principal)
+    if readable is not None:
+        statement = statement.where(readable)
+    assessments = (
+        await session.exec(statement.order_by(col(Assessment.created_at), col(Assessment.id)))
+    ).all()
+    tags = await _grouped(
+        session,
+        select(AssetTag.asset_id, AssetTag.tag)
+        .join(Asset, col(Asset.id) == col(AssetTag.asset_id))
+        .where(col(Asset.organisation_id).in_(inside)),
+    )
+    links = await _grouped(
+        session,
+        select(ActivityAsset.activity_id, ActivityAsset.asset_id)
+        .join(Activity, col(Activity.id) == col(ActivityAsset.activity_id))
+        .where(col(Activity.organisation_id).in_(inside)),
+    )
+    shipped = {model.version for model in shipped_models()}
+    pinned = {a.reference_model_version for a in assessments} - shipped
+    models = (
+        await session.exec(
+            select(ReferenceModel)
+            .where(col(ReferenceModel.version).in_(pinned))
+            .order_by(col(ReferenceModel.version))
+        )
+    ).all()
+    return MapDocument(
+        exported_at=utcnow(),
+        root_id=organisation_id,
+        organisations=await _organisations(session, principal, organisations, organisation_id),
+        assets=[
+            MapAsset.model_validate(a.model_dump() | {"tags": tags.get(a.id, [])}) for a in assets
+        ],
+        activities=[
+            MapActivity.model_validate(a.model_dump() | {"asset_ids": links.get(a.id, [])})
+            for a in activities
+        ],
+        assessments=[MapAssessment.model_validate(a) for a in assessments],
+        reference_models=[MapReferenceModel.model_validate(m) for m in models],
+    )
+
+
+async def _organisations(
+    session: AsyncSession,
+    principal: Principal,
+    organisations: Sequence[Organisation],
+    root_id: uuid.UUID,
+) -> list[MapOrganisation]:
+    """Parents first; the root's parent only when the caller may see it."""
+    mapped = [MapOrganisation.model_validate(o) for o in _parents_first(organisations)]
+    for organisation in mapped:
+        parent = organisation.parent_id
+        if (
+            organisation.id == root_id
+            and parent is not None
+            and parent not in await access.visible_among(session, principal, {parent})
+        ):
+            organisation.parent_id = None
+    return mapped
+
+
+async def _grouped(session: AsyncSession, statement: Any) -> dict[uuid.UUID, list[Any]]:
+    grouped: dict[uuid.UUID, list[Any]] = {}
+    for parent, value in (await session.exec(statement)).all():
+        grouped.setdefault(parent, []).append(value)
+    # Sorted here, not in SQL, so both backends give the same order (see records.children).
+    return {parent: sorted(values, key=str) for parent, values in grouped.items()}
+
+
+def _parents_first(organisations: Sequence[Organisation]) -> list[Organisation]:
+    """Breadth first from the root, each level in (createdAt, id) order."""
+    ids = {o.id for o in organisations}
+    level = [o for o in organisations if o.parent_id not in ids]
+    ordered: list[Organisation] = []
+    while level:
+        level.sort(key=lambda o: (o.created_at, str(o.id)))
+        ordered += level
+        parents = {o.id for o in level}
+        level = [o for o in organisations if o.parent_id in parents]
+    return ordered

@@ -1,0 +1,89 @@
+"""The import contract: a row is what the create endpoint takes, plus the keys that make a
+re-import update instead of duplicating. What an import did, or would do."""
+
+import uuid
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, JsonValue
+
+from app.activities.schemas import ActivityCreate
+from app.api import ApiModel
+from app.assets.schemas import AssetCreate
+from app.fields import Text100
+
+ExternalId = Annotated[
+    Text100,
+    Field(
+        description="Your key for the row, unique within its organisation: importing a row "
+        "with the same key again updates the record it made.",
+        examples=["DATA-001"],
+    ),
+]
+RowId = Annotated[
+    uuid.UUID | None,
+    Field(description="The id of a record to update (as exported); blank to create."),
+]
+RowOrganisation = Annotated[
+    uuid.UUID | None,
+    Field(
+        description="The organisation the row belongs to: the one imported into (default) or "
+        "one below it."
+    ),
+]
+
+ASSET_EXAMPLE: dict[str, JsonValue] = {
+    "externalId": "DATA-001",
+    "area": "data",
+    "capabilityKey": "data-platform",
+    "name": "Shared care record and analytics platform",
+    "maturity": 3,
+    "confidence": "evidenced",
+    "evidence": [{"title": "Platform assurance", "url": "https://example.nhs.uk/platform.pdf"}],
+    "tags": ["shared-care-record", "analytics"],
+    "sharedWithMembers": True,
+}
+ACTIVITY_EXAMPLE: dict[str, JsonValue] = {
+    "externalId": "QI-007",
+    "area": "improvement",
+    "title": "Reducing falls on elderly care wards",
+    "activityType": "improvement_project",
+    "status": "active",
+    "startDate": "2026-04-01",
+    "assetExternalIds": ["DATA-001"],
+}
+
+
+class AssetImportRow(AssetCreate):
+    """An asset to create, or to update when its id or externalId is known."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ASSET_EXAMPLE]})
+
+    id: RowId = None
+    external_id: ExternalId | None = None
+    organisation_id: RowOrganisation = None
+
+
+class ActivityImportRow(ActivityCreate):
+    """An activity to create, or to update when its id or externalId is known."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ACTIVITY_EXAMPLE]})
+
+    id: RowId = None
+    external_id: ExternalId | None = None
+    organisation_id: RowOrganisation = None
+    asset_external_ids: list[ExternalId] = Field(
+        default=[],
+        max_length=100,
+        description="externalIds of assets of the row's own organisation that it uses.",
+    )
+
+
+class ImportResult(ApiModel):
+    """What the import did (or, for a dry run, would do). Nothing is written unless every
+    row is valid."""
+
+    dry_run: bool
+    rows: int = Field(description="Rows read (blank rows are skipped).")
+    created: int
+    updated: int = Field(description="Rows that matched a record and changed it.")
+    unchanged: int = Field(description="Rows that matched a record and left it as it was.")

@@ -1,0 +1,200 @@
+"""The whole map moves between instances and round-trips exactly: export, import into a fresh
+database, export again, and the two documents are the same (ids and timestamps included)."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.auth.principal import OPERATOR
+from app.main import create_app
+from app.transfer.map_schemas import MapDocument
+from app.transfer.maps import export_map, import_map
+from tests.conftest import (
+    Backend,
+    admin_headers,
+    empty_tables,
+    migrate,
+    settings_for,
+    snapshot,
+)
+from tests.helpers import (
+    EVIDENCE,
+    PEER_REVIEWED,
+    assert_problem,
+    create_activity,
+    create_asset,
+    create_organisation,
+)
+from tests.test_auth_cli import lhs_map
+
+
+@pytest.fixture
+async def fresh(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """Another instance: its own, newly migrated SQLite database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'other.db'}"
+    await migrate(url)
+    app = create_app(settings_for(url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        headers = await admin_headers(app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=headers
+        ) as http:
+            yield http
+
+
+async def emptied(backend: Backend, client: httpx.AsyncClient) -> None:
+    """The backend with nothing in it, and a new key for the client (the old one went too)."""
+    await empty_tables(backend.engine)
+    client.headers.update(await admin_headers(backend.app))
+
+
+async def seed_map(client: httpx.AsyncClient) -> dict[str, Any]:
+    ics = await create_organisation(client, name="ICS", organisationType="ics", odsCode="QWO")
+    trust = await create_organisation(
+        client, name="Trust", organisationType="acute_trust", odsCode="RR8", parentId=ics["id"]
+    )
+    practice = await create_organisation(
+        client, name="Practice", organisationType="gp_practice", parentId=trust["id"]
+    )
+    shared = await create_asset(
+        client,
+        ics["id"],
+        area="data",
+        capabilityKey="data-platform",
+        name="Platform",
+        maturity=3,
+        confidence="evidenced",
+        evidence=EVIDENCE,
+        sharedWithMembers=True,
+        tags=["platform", "shared"],
+    )
+    own = await create_asset(client, trust["id"], name="QI team", maturity=2, **PEER_REVIEWED)
+    await create_activity(
+        client,
+        practice["id"],
+        title="Falls",
+        assetIds=[shared["id"]],
+        status="active",
+        startDate="2026-01-01",
+    )
+    await create_activity(client, trust["id"], title="Audit", assetIds=[own["id"], shared["id"]])
+    patched = await client.patch(
+        f"/v1/assets/{own['id']}", json={"maturity": 3}, headers={"If-Match": 'W/"1"'}
+    )
+    assert patched.status_code == 200, patched.text
+    for organisation, body in ((trust, {"label": "Baseline"}), (ics, {"scope": "system"})):
+        made = await client.post(f"/v1/organisations/{organisation['id']}/assessments", json=body)
+        assert made.status_code == 201, made.text
+    return ics
+
+
+def without_export_time(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in document.items() if key != "exportedAt"}
+
+
+async def test_a_map_round_trips_exactly_between_instances(
+    client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
+) -> None:
+    ics = await seed_map(client)
+    exported = await client.get(f"/v1/organisations/{ics['id']}/map")
+    assert exported.status_code == 200, exported.text
+    original = exported.json()
+    assert (original["format"], original["formatVersion"]) == ("lhs-map", 1)
+    assert [len(original[k]) for k in ("organisations", "assets", "activities", "assessments")] == [
+        3,
+        2,
+        2,
+        2,
+    ]
+    imported = await fresh.post("/v1/maps/import", json=original)
+    assert imported.status_code == 201, imported.text
+    assert imported.json()["rootId"] == ics["id"]
+    assert imported.headers["location"].endswith(f"/v1/organisations/{ics['id']}")
+    again = (await fresh.get(f"/v1/organisations/{ics['id']}/map")).json()
+    assert without_export_time(again) == without_export_time(original)
+    # The copy works like the original: same answers, same ETags.
+    for path in (f"/v1/organisations/{ics['id']}/gap-analysis?scope=system",):
+        here, there = (await client.get(path)).json(), (await fresh.get(path)).json()
+        assert without_time(here) == without_time(there)
+
+    # And back again, into this backend emptied (SQLite or PostgreSQL).
+    await emptied(backend, client)
+    back = await client.post("/v1/maps/import", json=again)
+    assert back.status_code == 201, back.text
+    third = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
+    assert without_export_time(third) == without_export_time(original)
+
+
+def without_time(analysis: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in analysis.items() if key != "generatedAt"}
+
+
+async def test_a_map_that_is_here_already_is_refused_and_nothing_is_written(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ics = await seed_map(client)
+    document = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
+    before = await snapshot(backend.engine)
+    body = assert_problem(await client.post("/v1/maps/import", json=document), 409, "CONFLICT")
+    assert any("ODS code QWO" in e["message"] for e in body["errors"])
+    broken = dict(document, activities=[dict(document["activities"][0], assetIds=[ics["id"]])])
+    broken["organisations"] = [dict(o, odsCode=None) for o in document["organisations"]]
+    body = assert_problem(
+        await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
+    )
+    assert body["errors"][0]["pointer"] == "#/activities/0/assetIds/0"
+    assert_problem(
+        await client.post("/v1/maps/import", json=dict(document, formatVersion=2)),
+        422,
+        "VALIDATION_FAILED",
+    )
+    assert await snapshot(backend.engine) == before
+
+
+async def test_the_service_functions_the_cli_uses(
+    client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
+) -> None:
+    ics = await seed_map(client)
+    sessions = backend.app.state.sessions
+    document = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
+    text = document.model_dump_json(by_alias=True)
+    await emptied(backend, client)
+    result = await import_map(
+        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text)
+    )
+    assert (result.organisations, result.assets, result.activities) == (3, 2, 2)
+    again = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
+    assert again.model_dump(exclude={"exported_at"}) == document.model_dump(exclude={"exported_at"})
+
+
+async def test_lhs_map_export_and_import_move_a_map(
+    client: httpx.AsyncClient, backend: Backend, tmp_path: Path
+) -> None:
+    ics = await seed_map(client)
+    target = f"sqlite+aiosqlite:///{tmp_path / 'target.db'}"
+    await migrate(target)
+    exported = await lhs_map(backend.url, "export", "QWO", "--output", str(tmp_path / "map.json"))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout == ""
+    assert "3 organisation(s)" in exported.stderr
+    imported = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == ics["id"]
+    again = await lhs_map(target, "export", ics["id"])
+    assert again.returncode == 0, again.stderr
+    original = json.loads((tmp_path / "map.json").read_text(encoding="utf-8"))
+    assert without_export_time(json.loads(again.stdout)) == without_export_time(original)
+    twice = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    assert twice.returncode == 1
+    assert twice.stderr.startswith("lhs-map: Some of the map is here already")
+    assert len(twice.stderr.strip().splitlines()) == 1
+    (tmp_path / "bad.json").write_text('{"format": "lhs-map"}', encoding="utf-8")
+    bad = await lhs_map(target, "import", str(tmp_path / "bad.json"))
+    assert bad.returncode == 1
+    assert "is not a map export" in bad.stderr
