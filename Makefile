@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install migrate run lint format typecheck openapi openapi-check test bench clean
+.PHONY: install migrate run lint format typecheck openapi openapi-check test bench bench-smoke wrk clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,18 @@ openapi: install  ## regenerate the committed OpenAPI document
 openapi-check: install  ## fail when the committed document differs from the app's
 	$(BIN)/python -m app.http.openapi check openapi/openapi.json
 
-test: lint typecheck openapi-check  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
+test: lint typecheck openapi-check bench-smoke  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
 	$(BIN)/pytest
 
-bench: install  ## by hand, not in CI: gap-analysis timings
-	$(BIN)/python -m bench.gap_analysis
+wrk:  ## the load generator the benchmark drives the server with (Debian's package)
+	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+
+bench: install wrk  ## several minutes: the service vs the references (PostgreSQL too with LHS_BENCH_DATABASE_URL)
+	$(BIN)/python -m bench
+
+bench-smoke: install  ## a few seconds: tiny data, SQLite, 1 worker, so the harness cannot rot
+	$(BIN)/python -m bench --smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -1,0 +1,107 @@
+"""Start an ASGI app under a real uvicorn on 127.0.0.1, in its own process, and stop it.
+
+Every app measured (the service and the references) runs with the same flags: uvloop,
+httptools, no access log, 1 or 2 worker processes.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app.config import PROJECT_ROOT
+
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+def uvicorn_command(target: str, port: int, workers: int, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        *extra,
+    ]
+
+
+@contextmanager
+def serve(
+    target: str, *, workers: int, env: dict[str, str], ready_path: str, extra: tuple[str, ...] = ()
+) -> Iterator[str]:
+    """Yield the base URL once every worker answers ``ready_path``; stop the server after."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w+", prefix="bench-uvicorn-", suffix=".log") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            uvicorn_command(target, port, workers, *extra),
+            cwd=PROJECT_ROOT,
+            env=os.environ | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://{HOST}:{port}"
+        try:
+            _wait_until_ready(base + ready_path, process, Path(log.name), workers)
+            yield base
+        finally:
+            _stop(process)
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    answered = 0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"uvicorn exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=2.0).status_code == 200:
+                answered += 1
+                # Each worker imports and starts on its own: give the others time to listen.
+                if answered >= 2 * workers:
+                    time.sleep(0.5 * workers)
+                    return
+                continue
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"uvicorn did not answer {url} in {STARTUP_SECONDS:.0f} s:\n{log.read_text()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
