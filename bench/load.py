@@ -86,6 +86,8 @@ def _wrk(base: str, request: Request, connections: int, seconds: float, auth: st
         summary[k]
         for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts")
     )
+    if not summary["requests"]:  # nothing completed within the run: every request failed
+        errors = max(errors, 1)
     # wrk counts 3xx as success; every scenario expects one 2xx status.
     return Result(
         rps=round(summary["requests"] / (summary["duration_us"] / 1e6), 1),
