@@ -60,7 +60,10 @@ def _database(
     data = asyncio.run(dataset.load(url, shape))
     env = {"LHS_DATABASE_URL": url, "LHS_RATE_LIMIT": RATE_LIMIT, "LHS_LOG_LEVEL": "WARNING"}
     settings = scenarios.Settings(
-        seconds=args.seconds, warmup_seconds=args.warmup, connections=args.connections
+        seconds=args.seconds,
+        warmup_seconds=args.warmup,
+        connections=args.connections,
+        heavy_seconds=0.0 if args.smoke else 15.0,
     )
     workers = [int(w) for w in args.workers.split(",")]
     out: dict[str, Any] = {"title": title, "shape": vars(shape), "workers": {}}

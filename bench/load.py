@@ -30,6 +30,7 @@ class Result:
     requests: int
     errors: int  # failed connections, timeouts, and answers other than the expected status
     tool: str
+    leftover_seconds: float = 0.0  # how long the server worked on after the run had ended
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -70,10 +70,13 @@ def run(data: Dataset, *, env: dict[str, str], database_url: str, seconds: float
     auth = f"Bearer {data.key}"
     out: dict[str, Any] = {"connections": CONNECTIONS, "workers": 2}
     extra = ("--no-server-header",)
-    with server.serve("app.main:app", workers=2, env=env, ready_path="/_ping", extra=extra) as base:
+    with server.serve(
+        "app.main:app", workers=2, env=env, ready_path="/_ping", extra=extra
+    ) as running:
         for name, path in (
             ("org_get", f"/v1/organisations/{data.member}"),
             ("gap_member", f"/v1/organisations/{data.member}/gap-analysis"),
         ):
-            out[name] = _drive_and_sample(base + path, auth, seconds, dsn)
+            running.drain()
+            out[name] = _drive_and_sample(running.base + path, auth, seconds, dsn)
     return out

@@ -4,7 +4,7 @@ its own started for the purpose, with the same uvicorn flags."""
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from bench import load, server
 from bench.dataset import Dataset
 from bench.load import Request, Result
 from bench.references import ENV as REF_ENV
+from bench.server import Server
 
 log = logging.getLogger("bench")
 
@@ -27,6 +28,7 @@ class Scenario:
     name: str
     label: str
     request: Request
+    heavy: bool = False  # slow per request: measured at least HEAVY_SECONDS
 
 
 def service_scenarios(data: Dataset) -> list[Scenario]:
@@ -43,17 +45,25 @@ def service_scenarios(data: Dataset) -> list[Scenario]:
             "gap_member",
             f"gap analysis, a member of the ICS of {data.shape.members}",
             Request(f"/v1/organisations/{data.member}/gap-analysis"),
+            heavy=True,
         ),
         Scenario(
             "gap_system",
             f"system gap analysis, ICS of {data.shape.members}",
             Request(f"/v1/organisations/{data.ics}/gap-analysis?scope=system"),
+            heavy=True,
         ),
-        Scenario("report", "report (HTML)", Request(f"/v1/organisations/{data.member}/report")),
+        Scenario(
+            "report",
+            "report (HTML)",
+            Request(f"/v1/organisations/{data.member}/report"),
+            heavy=True,
+        ),
         Scenario(
             CSV_EXPORT,
             f"CSV export of the ICS's {data.shape.members * data.shape.assets} assets",
             Request(f"/v1/organisations/{data.ics}/assets?format=csv&depth=all"),
+            heavy=True,
         ),
         Scenario(
             "asset_create",
@@ -118,11 +128,13 @@ class Settings:
     seconds: float
     warmup_seconds: float
     connections: int
+    heavy_seconds: float = 0.0  # at least this long for heavy scenarios (enough completions)
 
 
 def _measure(
-    base: str, scenarios: list[Scenario], settings: Settings, auth: str, connections: int
+    server: Server, scenarios: list[Scenario], settings: Settings, auth: str, connections: int
 ) -> Iterator[tuple[Scenario, Result]]:
+    base = server.base
     for scenario in scenarios:
         if settings.warmup_seconds:
             load.drive(
@@ -132,20 +144,24 @@ def _measure(
                 seconds=settings.warmup_seconds,
                 authorization=auth,
             )
+            server.drain()
+        seconds = settings.seconds
+        if scenario.heavy:
+            seconds = max(seconds, settings.heavy_seconds)
         result = load.drive(
-            base,
-            scenario.request,
-            connections=connections,
-            seconds=settings.seconds,
-            authorization=auth,
+            base, scenario.request, connections=connections, seconds=seconds, authorization=auth
         )
+        # Requests still running when the load generator stopped: the server finishes them
+        # before the next run starts (the time it takes says how far behind it had fallen).
+        result = replace(result, leftover_seconds=round(server.drain(), 1))
         log.info(
-            "  %-12s %9.1f req/s  p50 %8.2f ms  p99 %8.2f ms  errors %d",
+            "  %-12s %9.1f req/s  p50 %8.2f ms  p99 %8.2f ms  errors %d  leftover %.1f s",
             scenario.name,
             result.rps,
             result.p50_ms,
             result.p99_ms,
             result.errors,
+            result.leftover_seconds,
         )
         yield scenario, result
 
@@ -159,16 +175,16 @@ def run_service(
     extra = ("--no-server-header",)
     with server.serve(
         "app.main:app", workers=workers, env=env, ready_path="/_ping", extra=extra
-    ) as base:
+    ) as running:
         scenarios = service_scenarios(data)
         for scenario in scenarios:  # the table keeps this order
             out["scenarios"][scenario.name] = {"label": scenario.label, "available": False}
-        if not csv_export_available(base, data):
+        if not csv_export_available(running.base, data):
             scenarios = [s for s in scenarios if s.name != CSV_EXPORT]
-        for scenario, result in _measure(base, scenarios, settings, auth, settings.connections):
+        for scenario, result in _measure(running, scenarios, settings, auth, settings.connections):
             out["scenarios"][scenario.name] = {"label": scenario.label, **result.as_json()}
         if probes:
-            for scenario, result in _measure(base, probe_scenarios(data), settings, auth, 2):
+            for scenario, result in _measure(running, probe_scenarios(data), settings, auth, 2):
                 out["probes"][scenario.name] = {"label": scenario.label, **result.as_json()}
     return out
 
@@ -181,7 +197,9 @@ def run_references(
     for name, scenarios in reference_scenarios(data).items():
         with server.serve(
             REFERENCE_APPS[name], workers=workers, env=env, ready_path="/ping"
-        ) as base:
-            for scenario, result in _measure(base, scenarios, settings, "", settings.connections):
+        ) as running:
+            for scenario, result in _measure(
+                running, scenarios, settings, "", settings.connections
+            ):
                 out[scenario.name] = {"label": scenario.label, **result.as_json()}
     return out

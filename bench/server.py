@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,10 @@ from app.config import PROJECT_ROOT
 
 HOST = "127.0.0.1"
 STARTUP_SECONDS = 60.0
+DRAIN_SECONDS = 120.0
+IDLE_WINDOW = 0.5
+IDLE_CPU = 0.05  # of one CPU: below this the server is idle
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -52,11 +57,45 @@ def uvicorn_command(target: str, port: int, workers: int, *extra: str) -> list[s
     ]
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+    def drain(self, timeout: float = DRAIN_SECONDS) -> float:
+        """Wait until the server has finished the work a load run left behind (a client that
+        went away leaves its request running): the next run must not pay for it. Returns how
+        long that took."""
+        began = time.monotonic()
+        while time.monotonic() - began < timeout:
+            before = _cpu_seconds(self.pid)
+            time.sleep(IDLE_WINDOW)
+            if _cpu_seconds(self.pid) - before < IDLE_CPU * IDLE_WINDOW:
+                break
+        return time.monotonic() - began
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (uvicorn's workers), from /proc."""
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / TICKS
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
 @contextmanager
 def serve(
     target: str, *, workers: int, env: dict[str, str], ready_path: str, extra: tuple[str, ...] = ()
-) -> Iterator[str]:
-    """Yield the base URL once every worker answers ``ready_path``; stop the server after."""
+) -> Iterator[Server]:
+    """Yield the server once every worker answers ``ready_path``; stop it after."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w+", prefix="bench-uvicorn-", suffix=".log") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
@@ -70,7 +109,7 @@ def serve(
         base = f"http://{HOST}:{port}"
         try:
             _wait_until_ready(base + ready_path, process, Path(log.name), workers)
-            yield base
+            yield Server(base, process.pid)
         finally:
             _stop(process)
 

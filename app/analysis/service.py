@@ -5,6 +5,7 @@ then computes: no connection sits idle in a transaction while the engine works.
 """
 
 import uuid
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -12,9 +13,9 @@ from functools import partial
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.analysis import engine, loading
+from app.analysis import engine, loading, peers
 from app.analysis.profile import Profile
-from app.analysis.schemas import GapAnalysis, OrganisationRef, SystemGapAnalysis
+from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot, utcnow
@@ -45,23 +46,91 @@ async def _visible_system(
     return await loading.system_of(session, top)
 
 
+@dataclass(frozen=True)
+class _Peers:
+    """Who else is in the organisation's system, and what is known of their records."""
+
+    system: loading.System
+    others: list[uuid.UUID]
+    state: Hashable
+    met: peers.MetByOrganisation | None  # remembered already, or else
+    claims: peers.SystemClaims | peers.AggregatedRows | None  # what to work it out from
+
+
 async def _organisation_inputs(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> tuple[Profile, list[Profile], uuid.UUID]:
+) -> tuple[Profile, loading.System]:
     organisation = await access.organisation(session, principal, organisation_id)
     system = await _visible_system(session, principal, organisation)
-    profile = await loading.own_profile(session, organisation, system)
+    return await loading.own_profile(session, organisation, system), system
+
+
+async def _system_claims(
+    session: AsyncSession, system: loading.System, state: Hashable
+) -> peers.SystemClaims | peers.AggregatedRows:
+    """The system's claims if they are remembered, else the rows to build them from (built
+    by ``_claims`` once the read transaction is closed)."""
+    claims = peers.claims_memo.get(state)
+    if claims is None:
+        return await peers.aggregated_rows(session, system)
+    return claims
+
+
+def _claims(
+    found: peers.SystemClaims | peers.AggregatedRows, state: Hashable
+) -> peers.SystemClaims:
+    if isinstance(found, peers.SystemClaims):
+        return found
+    claims = peers.SystemClaims(*peers.claims_of(found))
+    peers.claims_memo.put(state, claims)
+    return claims
+
+
+async def _peers_of(
+    session: AsyncSession, system: loading.System, organisation_id: uuid.UUID, model_key: Hashable
+) -> _Peers | None:
     others = [m for m in system.parents if m != organisation_id]
-    peers: list[Profile] = []
-    if others:  # an organisation on its own has no one to spread from
-        own, shared = await loading.aggregated_claims(session, system)
-        peers = loading.peer_profiles(system, own, shared, others)
-    return profile, peers, system.root_id
+    if not others:  # an organisation on its own has no one to spread from
+        return None
+    state = await peers.state_of(session, system)
+    met = peers.met_memo.get((state, model_key))
+    if met is not None:
+        return _Peers(system, others, state, met, None)
+    return _Peers(system, others, state, None, await _system_claims(session, system, state))
+
+
+def _met(found: _Peers | None, model: ReferenceModelPublic, model_key: Hashable) -> peers.Met:
+    """Who meets what among the others, sorted by name (computed outside any transaction)."""
+    if found is None:
+        return []
+    met = found.met
+    if met is None:
+        assert found.claims is not None
+        claims = _claims(found.claims, found.state)
+        everyone = loading.peer_profiles(
+            found.system, claims.own, claims.shared, found.system.parents
+        )
+        met = {p.organisation.id: (p.organisation, engine.met_keys(p, model)) for p in everyone}
+        peers.met_memo.put((found.state, model_key), met)
+    names = found.system.names
+    return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
+
+
+@dataclass(frozen=True)
+class _SystemInputs:
+    system: loading.System
+    below: Sequence[uuid.UUID]
+    state: Hashable
+    claims: peers.SystemClaims | peers.AggregatedRows
+
+    def members(self) -> list[Profile]:
+        claims = _claims(self.claims, self.state)
+        return loading.peer_profiles(self.system, claims.own, claims.shared, self.below)
 
 
 async def _system_inputs(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> tuple[OrganisationRef, list[Profile], uuid.UUID]:
+) -> _SystemInputs:
     organisation = await access.organisation(session, principal, organisation_id)
     # The system is this organisation's subtree; shared assets from above it still count.
     system = await _visible_system(session, principal, organisation)
@@ -71,9 +140,8 @@ async def _system_inputs(
             f"{organisation.name} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
-    own, shared = await loading.aggregated_claims(session, system)
-    members = loading.peer_profiles(system, own, shared, below)
-    return system.ref(organisation_id), members, system.root_id
+    state = await peers.state_of(session, system)
+    return _SystemInputs(system, below, state, await _system_claims(session, system, state))
 
 
 async def analyse(
@@ -88,21 +156,25 @@ async def analyse(
     """Read in one snapshot, release it, then compute."""
     async with read_snapshot(sessions) as session:
         if scope == Scope.SYSTEM:
-            root, members, seen_from = await _system_inputs(session, principal, organisation_id)
+            inputs = await _system_inputs(session, principal, organisation_id)
+            seen_from = inputs.system.root_id
         else:
-            profile, peers, seen_from = await _organisation_inputs(
-                session, principal, organisation_id
-            )
+            profile, system = await _organisation_inputs(session, principal, organisation_id)
+            seen_from = system.root_id
         model, row_version = await reference_service.chosen(
             session, model_version, organisation_id=organisation_id
         )
+        if scope != Scope.SYSTEM:
+            model_key = (model.version, row_version)
+            found = await _peers_of(session, system, organisation_id, model_key)
     choice = ModelChoice(model, row_version, seen_from)
     generated_at = now or utcnow()
     if scope == Scope.SYSTEM:
+        root, members = inputs.system.ref(organisation_id), inputs.members()
         # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-        system = await anyio.to_thread.run_sync(
+        analysis = await anyio.to_thread.run_sync(
             partial(engine.analyse_system, root, members, model, generated_at=generated_at)
         )
-        return system, choice
-    met = [(p.organisation, engine.met_keys(p, model)) for p in peers]
+        return analysis, choice
+    met = _met(found, model, model_key)
     return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice

@@ -112,7 +112,7 @@ class Floor:
     async def _one(self, asset_id: uuid.UUID) -> bytes | None:
         tags = SQLITE_TAGS if self.sqlite else PG_TAGS
         rows = await self._rows(f"SELECT {COLUMNS}, {tags} FROM asset a WHERE a.id = $1", asset_id)  # noqa: S608
-        return orjson.dumps(_public(rows[0], self.sqlite)) if rows else None
+        return orjson.dumps(_public(rows[0], self.sqlite), default=str) if rows else None
 
     async def _page(self, organisation_id: uuid.UUID) -> bytes:
         tags = SQLITE_TAGS if self.sqlite else PG_TAGS
@@ -126,7 +126,7 @@ class Floor:
         links = {"self": f"/organisations/{organisation_id}/assets", "next": None}
         if more:
             links["next"] = f"/organisations/{organisation_id}/assets?cursor={items[-1]['id']}"
-        return orjson.dumps({"items": items, "links": links})
+        return orjson.dumps({"items": items, "links": links}, default=str)
 
 
 app = Floor()
