@@ -167,3 +167,31 @@ async def test_with_no_bound_every_concurrent_request_is_served(backend: Backend
         assert (await http.get("/v1/organisations")).status_code == 200
         gate.release.set()
         await held
+
+
+async def test_a_request_that_cannot_expect_a_slot_in_time_is_refused_without_waiting(
+    backend: Backend,
+) -> None:
+    """Requests have been holding their slot for about a second: with 0.5 s allowed, the next
+    one cannot expect a slot in time, so it is refused at once rather than after 0.5 s."""
+    async with bounded_app(
+        backend, max_requests_in_flight=1, overload_queue=10, overload_wait_seconds=0.5
+    ) as (http, gate, app):
+        first = asyncio.create_task(http.get(SLOW))
+        await gate.started.wait()
+        await asyncio.sleep(1.0)
+        gate.release.set()
+        assert (await first).status_code == 200
+        assert limiter(app).holding_seconds >= 1.0
+
+        gate.started.clear()
+        gate.release.clear()
+        held = asyncio.create_task(http.get(SLOW))
+        await gate.started.wait()
+        began = time.perf_counter()
+        refused = await http.get("/v1/organisations")
+        assert time.perf_counter() - began < 0.4
+        assert_overloaded(refused, retry_after="1")
+
+        gate.release.set()
+        assert (await held).status_code == 200
