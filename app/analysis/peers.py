@@ -12,24 +12,27 @@ database no longer says. The key also holds the exact set of organisations the c
 see, so a remembered answer never crosses a scope.
 """
 
+import asyncio
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
+import anyio
 from sqlalchemy import func, true
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import loading
-from app.analysis.credit import ACTIVITY_MATURITY
+from app.analysis.credit import ACTIVITY_MATURITY, met_keys
 from app.analysis.loading import System
 from app.analysis.profile import Claim
 from app.analysis.schemas import OrganisationRef
 from app.db import fetch_rows
 from app.models import Activity, Asset
+from app.reference.schemas import ReferenceModelPublic
 from app.vocabulary import ActivityStatus, CapabilityKind, Confidence
 
 V = TypeVar("V")
@@ -75,6 +78,92 @@ MetByOrganisation = dict[uuid.UUID, tuple[OrganisationRef, frozenset[str]]]
 
 claims_memo: Memo[SystemClaims] = Memo(CLAIMS_REMEMBERED)
 met_memo: Memo[MetByOrganisation] = Memo(MET_REMEMBERED)
+
+# Who meets what, being worked out: the first analysis to need it works it out, in a worker
+# thread; the others that need it meanwhile wait for that one instead of repeating it.
+_running: dict[Hashable, asyncio.Task[MetByOrganisation]] = {}
+
+
+@dataclass(frozen=True)
+class Others:
+    """The other organisations of a system, and what is already known of their records."""
+
+    system: System
+    others: list[uuid.UUID]
+    state: Hashable
+    key: Hashable  # the state and the model
+    met: MetByOrganisation | None = None  # remembered
+    running: "asyncio.Task[MetByOrganisation] | None" = None  # or being worked out
+    claims: "SystemClaims | AggregatedRows | None" = None  # or what to work it out from
+
+
+async def others_of(
+    session: AsyncSession, system: System, organisation_id: uuid.UUID, model_key: Hashable
+) -> Others | None:
+    """Read in the analysis's snapshot: only what is not remembered already."""
+    others = [m for m in system.parents if m != organisation_id]
+    if not others:  # an organisation on its own has no one to spread from
+        return None
+    state = await state_of(session, system)
+    key = (state, model_key)
+    found = Others(system, others, state, key)
+    met = met_memo.get(key)
+    if met is not None:
+        return replace(found, met=met)
+    if key in _running:
+        return replace(found, running=_running[key])
+    return replace(found, claims=claims_memo.get(state) or await aggregated_rows(session, system))
+
+
+async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> Met:
+    """The others and the capabilities each meets, by name (after the snapshot has closed)."""
+    if found is None:
+        return []
+    met = found.met
+    if met is None:
+        task = found.running or _running.get(found.key)
+        if task is None:
+            task = asyncio.create_task(_work_out(found, model))
+            _running[found.key] = task
+        # Shielded: a caller that goes away does not cancel the work others wait for.
+        met = await asyncio.shield(task)
+    names = found.system.names
+    return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
+
+
+async def _work_out(found: Others, model: ReferenceModelPublic) -> MetByOrganisation:
+    try:
+        assert found.claims is not None
+        claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model)
+        claims_memo.put(found.state, claims)
+        met_memo.put(found.key, met)
+        return met
+    finally:
+        _running.pop(found.key, None)
+
+
+def _met_keys(
+    found: Others, claims: "SystemClaims | AggregatedRows", model: ReferenceModelPublic
+) -> tuple[SystemClaims, MetByOrganisation]:
+    built = claims if isinstance(claims, SystemClaims) else SystemClaims(*claims_of(claims))
+    everyone = loading.peer_profiles(found.system, built.own, built.shared, found.system.parents)
+    return built, {p.organisation.id: (p.organisation, met_keys(p, model)) for p in everyone}
+
+
+async def system_claims(
+    session: AsyncSession, system: System, state: Hashable
+) -> "SystemClaims | AggregatedRows":
+    """Read in the snapshot: the claims if remembered, else the rows to build them from."""
+    return claims_memo.get(state) or await aggregated_rows(session, system)
+
+
+async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -> SystemClaims:
+    """The claims, built in a worker thread from the rows if need be (CPU work)."""
+    if isinstance(found, SystemClaims):
+        return found
+    claims = SystemClaims(*await anyio.to_thread.run_sync(claims_of, found))
+    claims_memo.put(state, claims)
+    return claims
 
 
 async def state_of(session: AsyncSession, system: System) -> Hashable:

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,17 +45,6 @@ async def _visible_system(
     return await loading.system_of(session, top)
 
 
-@dataclass(frozen=True)
-class _Peers:
-    """Who else is in the organisation's system, and what is known of their records."""
-
-    system: loading.System
-    others: list[uuid.UUID]
-    state: Hashable
-    met: peers.MetByOrganisation | None  # remembered already, or else
-    claims: peers.SystemClaims | peers.AggregatedRows | None  # what to work it out from
-
-
 async def _organisation_inputs(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
 ) -> tuple[Profile, loading.System]:
@@ -65,67 +53,12 @@ async def _organisation_inputs(
     return await loading.own_profile(session, organisation, system), system
 
 
-async def _system_claims(
-    session: AsyncSession, system: loading.System, state: Hashable
-) -> peers.SystemClaims | peers.AggregatedRows:
-    """The system's claims if they are remembered, else the rows to build them from (built
-    by ``_claims`` once the read transaction is closed)."""
-    claims = peers.claims_memo.get(state)
-    if claims is None:
-        return await peers.aggregated_rows(session, system)
-    return claims
-
-
-def _claims(
-    found: peers.SystemClaims | peers.AggregatedRows, state: Hashable
-) -> peers.SystemClaims:
-    if isinstance(found, peers.SystemClaims):
-        return found
-    claims = peers.SystemClaims(*peers.claims_of(found))
-    peers.claims_memo.put(state, claims)
-    return claims
-
-
-async def _peers_of(
-    session: AsyncSession, system: loading.System, organisation_id: uuid.UUID, model_key: Hashable
-) -> _Peers | None:
-    others = [m for m in system.parents if m != organisation_id]
-    if not others:  # an organisation on its own has no one to spread from
-        return None
-    state = await peers.state_of(session, system)
-    met = peers.met_memo.get((state, model_key))
-    if met is not None:
-        return _Peers(system, others, state, met, None)
-    return _Peers(system, others, state, None, await _system_claims(session, system, state))
-
-
-def _met(found: _Peers | None, model: ReferenceModelPublic, model_key: Hashable) -> peers.Met:
-    """Who meets what among the others, sorted by name (computed outside any transaction)."""
-    if found is None:
-        return []
-    met = found.met
-    if met is None:
-        assert found.claims is not None
-        claims = _claims(found.claims, found.state)
-        everyone = loading.peer_profiles(
-            found.system, claims.own, claims.shared, found.system.parents
-        )
-        met = {p.organisation.id: (p.organisation, engine.met_keys(p, model)) for p in everyone}
-        peers.met_memo.put((found.state, model_key), met)
-    names = found.system.names
-    return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
-
-
 @dataclass(frozen=True)
 class _SystemInputs:
     system: loading.System
     below: Sequence[uuid.UUID]
     state: Hashable
     claims: peers.SystemClaims | peers.AggregatedRows
-
-    def members(self) -> list[Profile]:
-        claims = _claims(self.claims, self.state)
-        return loading.peer_profiles(self.system, claims.own, claims.shared, self.below)
 
 
 async def _system_inputs(
@@ -141,7 +74,7 @@ async def _system_inputs(
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
     state = await peers.state_of(session, system)
-    return _SystemInputs(system, below, state, await _system_claims(session, system, state))
+    return _SystemInputs(system, below, state, await peers.system_claims(session, system, state))
 
 
 async def analyse(
@@ -166,15 +99,18 @@ async def analyse(
         )
         if scope != Scope.SYSTEM:
             model_key = (model.version, row_version)
-            found = await _peers_of(session, system, organisation_id, model_key)
+            found = await peers.others_of(session, system, organisation_id, model_key)
     choice = ModelChoice(model, row_version, seen_from)
     generated_at = now or utcnow()
     if scope == Scope.SYSTEM:
-        root, members = inputs.system.ref(organisation_id), inputs.members()
+        claims = await peers.claims_from(inputs.claims, inputs.state)
+
+        def roll_up() -> SystemGapAnalysis:
+            members = loading.peer_profiles(inputs.system, claims.own, claims.shared, inputs.below)
+            root = inputs.system.ref(organisation_id)
+            return engine.analyse_system(root, members, model, generated_at=generated_at)
+
         # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-        analysis = await anyio.to_thread.run_sync(
-            partial(engine.analyse_system, root, members, model, generated_at=generated_at)
-        )
-        return analysis, choice
-    met = _met(found, model, model_key)
+        return await anyio.to_thread.run_sync(roll_up), choice
+    met = await peers.who_meets_what(found, model)
     return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice
