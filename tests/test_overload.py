@@ -16,8 +16,7 @@ from fastapi import FastAPI
 
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.main import create_app
-from tests import conftest
-from tests.conftest import Backend, admin_headers, snapshot
+from tests.conftest import Backend, admin_headers, settings_for, snapshot
 
 SLOW = "/v1/test-slow"
 
@@ -32,7 +31,7 @@ class Gate:
 async def bounded_app(
     backend: Backend, **overrides: Any
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Gate, FastAPI]]:
-    app = create_app(conftest.test_settings(backend.url, **overrides))
+    app = create_app(settings_for(backend.url, **overrides))
     gate = Gate()
 
     async def slow() -> dict[str, str]:
