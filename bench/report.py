@@ -48,7 +48,8 @@ def _cells(result: dict[str, Any] | None) -> list[str]:
         return ["", "", ""]
     if result.get("available") is False:
         return ["not available", "", ""]
-    errors = f" ({result['errors']} errors)" if result.get("errors") else ""
+    # Under load the service refuses what it cannot serve promptly (503): counted here too.
+    errors = f" ({result['errors']} refused or failed)" if result.get("errors") else ""
     return [_num(result["rps"]) + errors, f"{result['p50_ms']:.2f}", f"{result['p99_ms']:.1f}"]
 
 
