@@ -37,4 +37,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
 
 # The metrics directory is emptied before the workers start (counters would otherwise carry on
 # from the last run); WEB_CONCURRENCY (uvicorn's own variable) sets the number of workers.
-CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --no-server-header"]
+CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --no-server-header --limit-concurrency 1000 --timeout-keep-alive 5"]

@@ -9,7 +9,7 @@ WORKERS ?= 1
 # Where the worker processes add up their metrics (emptied at each start; one per port).
 METRICS_DIR ?= .metrics/$(PORT)
 
-.PHONY: install lock migrate run lint format typecheck openapi openapi-check test bench clean
+.PHONY: install lock migrate run lint format typecheck openapi openapi-check test bench bench-smoke wrk clean
 
 # Installs come from uv.lock, never from a fresh resolution: every machine gets the same
 # versions. uv is the machine's own if it has one, else bootstrapped with pip into .tools/.
@@ -59,11 +59,18 @@ openapi: install  ## regenerate the committed OpenAPI document
 openapi-check: install  ## fail when the committed document differs from the app's
 	$(BIN)/python -m app.http.openapi check openapi/openapi.json
 
-test: lint typecheck openapi-check  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
+test: lint typecheck openapi-check bench-smoke  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
 	$(BIN)/pytest
 
-bench: install  ## by hand, not in CI: gap-analysis timings
-	$(BIN)/python -m bench.gap_analysis
+wrk:  ## the load generator the benchmark drives the server with (Debian's package)
+	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }; }
+
+bench: install wrk  ## several minutes: the service vs the references (PostgreSQL too with LHS_BENCH_DATABASE_URL)
+	$(BIN)/python -m bench
+
+bench-smoke: install  ## a few seconds: tiny data, SQLite, 1 worker, so the harness cannot rot
+	$(BIN)/python -m bench --smoke
 
 clean:
 	rm -rf $(VENV) .tools .metrics .mypy_cache .ruff_cache .pytest_cache *.egg-info

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Overload: each process works on at most this many requests at once (0: no bound).
+    # Beyond it a request waits for a slot only if it can expect one within
+    # overload_wait_seconds (and the queue has room); otherwise it is refused at once with
+    # 503 and Retry-After instead of queueing on the connection pool. At or under
+    # db_pool_size: requests beyond the pool would only wait for a connection, and overflow
+    # connections are opened and closed again for each of them.
+    max_requests_in_flight: int = Field(default=10, ge=0)
+    overload_queue: int = Field(default=100, ge=0)
+    overload_wait_seconds: float = Field(default=0.5, ge=0)
+    overload_exempt_paths: Annotated[list[str], NoDecode] = ["/_ping", "/_status", "/metrics"]
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds
@@ -140,7 +150,13 @@ class Settings(BaseSettings):
     )
     link_ttl_seconds: int = Field(default=300, ge=10, le=3600)
 
-    @field_validator("cors_origins", "frame_ancestors", "rate_limit_exempt_paths", mode="before")
+    @field_validator(
+        "cors_origins",
+        "frame_ancestors",
+        "rate_limit_exempt_paths",
+        "overload_exempt_paths",
+        mode="before",
+    )
     @classmethod
     def _lists(cls, value: object) -> object:
         """Comma-separated like LHS_TRUSTED_HOSTS (a JSON list works too)."""

@@ -101,7 +101,8 @@ WRITE_OPTION = "lhs_write"
 @dataclass(frozen=True)
 class Sessions:
     """Sessions for reading requests, and for writing ones (each transaction of a writing
-    session takes SQLite's write lock at BEGIN; on PostgreSQL the two are the same)."""
+    session takes SQLite's write lock at BEGIN; on PostgreSQL a reading session runs each
+    statement on its own, outside an explicit transaction)."""
 
     read: async_sessionmaker[AsyncSession]
     write: async_sessionmaker[AsyncSession]
@@ -109,8 +110,15 @@ class Sessions:
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
     writer = engine.execution_options(**{WRITE_OPTION: True})
+    reader = engine
+    if engine.dialect.name == "postgresql":
+        # Under READ COMMITTED every statement sees a snapshot of its own anyway, so a BEGIN
+        # and a COMMIT around a read request's statements only cost two round trips (15% of
+        # a GET's time in the profile). Reads that must agree use read_snapshot, which asks
+        # for a REPEATABLE READ transaction explicitly.
+        reader = engine.execution_options(isolation_level="AUTOCOMMIT")
     return Sessions(
-        read=async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False),
+        read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False),
         write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False),
     )
 

@@ -170,6 +170,15 @@ class ServiceUnavailable(AppError):
     description = "A dependency (the database) is not ready. Retry later."
 
 
+class Overloaded(ServiceUnavailable):
+    code = "OVERLOADED"
+    title = "Overloaded"
+    description = (
+        "The service is working on as many requests as it can serve quickly; this one was "
+        "refused at once rather than queued. Retry after Retry-After seconds."
+    )
+
+
 def all_error_kinds() -> list[type[AppError]]:
     """Every concrete kind, for the /problems pages and the documentation."""
     kinds: list[type[AppError]] = []

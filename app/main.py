@@ -29,6 +29,7 @@ from app.http.middleware import (
     HostMiddleware,
     RequestIdMiddleware,
 )
+from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
 from app.http.routes import RouteTemplateMiddleware
 from app.logs import configure_logging
@@ -111,8 +112,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_hosts=settings.allowed_hosts,
         public_base_url=settings.public_base_url,
     )
-    # Outside in: security headers, CORS, request IDs, authentication, rate limit, the rest.
+    # Outside in: security headers, CORS, request IDs, the bound on requests in flight,
+    # authentication, rate limit, the rest.
     install_access(app, settings)
+    if settings.max_requests_in_flight:
+        app.add_middleware(
+            ConcurrencyLimitMiddleware,
+            limit=settings.max_requests_in_flight,
+            queue=settings.overload_queue,
+            wait_seconds=settings.overload_wait_seconds,
+            exempt=settings.overload_exempt_paths,
+        )
     app.add_middleware(RequestIdMiddleware)
     install_browser(app, settings)
 

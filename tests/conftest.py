@@ -226,7 +226,14 @@ async def running_server(
     as `make run` starts it; ``args`` adds uvicorn options (``--workers 2``), ``environment``
     adds settings. Yields its base URL."""
     port = free_port()
-    env = os.environ | {"LHS_DATABASE_URL": database_url, "LHS_RATE_LIMIT": TEST_RATE_LIMIT}
+    env = os.environ | {
+        "LHS_DATABASE_URL": database_url,
+        "LHS_RATE_LIMIT": TEST_RATE_LIMIT,
+        # Bursts of the suite's concurrency tests wait for a slot instead of being refused:
+        # the refusals have their own tests (tests/test_overload.py).
+        "LHS_OVERLOAD_QUEUE": "1000",
+        "LHS_OVERLOAD_WAIT_SECONDS": "60",
+    }
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             sys.executable,

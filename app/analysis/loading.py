@@ -70,92 +70,9 @@ async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
     )
 
 
-def _has_links(column: object) -> ColumnElement[bool]:
+def has_links(column: object) -> ColumnElement[bool]:
     # json_array_length exists on SQLite and PostgreSQL alike.
     return func.coalesce(func.json_array_length(column), 0) > 0
-
-
-async def aggregated_claims(
-    session: AsyncSession, system: System
-) -> tuple[dict[uuid.UUID, list[Claim]], dict[uuid.UUID, list[Claim]]]:
-    """Per organisation of the system: its claims per capability, and those it shares with its
-    members, reduced to the best maturity for each combination the evidence rules tell apart."""
-    # The ids are already known: a plain IN list is much cheaper than re-walking the tree.
-    organisation_ids = list(system.parents)
-    own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
-    shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
-    links = _has_links(col(Asset.evidence))
-    reviewed = col(Asset.reviewed_by).is_not(None)
-    assets = await fetch_rows(
-        session,
-        sa_select(
-            col(Asset.organisation_id),
-            col(Asset.capability_key),
-            col(Asset.confidence),
-            links,
-            reviewed,
-            col(Asset.shared_with_members),
-            func.max(col(Asset.maturity)),
-        )
-        .where(
-            col(Asset.organisation_id).in_(organisation_ids),
-            col(Asset.capability_key).is_not(None),
-        )
-        .group_by(
-            col(Asset.organisation_id),
-            col(Asset.capability_key),
-            col(Asset.confidence),
-            links,
-            reviewed,
-            col(Asset.shared_with_members),
-        ),
-    )
-    for organisation_id, key, confidence, linked, is_reviewed, is_shared, best in assets:
-        claim = Claim(
-            key,
-            int(best),
-            Confidence(confidence),
-            CapabilityKind.ASSET,
-            organisation_id,
-            evidence_links=int(bool(linked)),
-            reviewed=bool(is_reviewed),
-        )
-        own[organisation_id].append(claim)
-        if is_shared:
-            shared[organisation_id].append(claim)
-    has_outcome = col(Activity.outcome).is_not(None) | _has_links(col(Activity.evidence))
-    activities = await fetch_rows(
-        session,
-        sa_select(
-            col(Activity.organisation_id),
-            col(Activity.capability_key),
-            col(Activity.status),
-            has_outcome,
-        )
-        .where(
-            col(Activity.organisation_id).in_(organisation_ids),
-            col(Activity.capability_key).is_not(None),
-        )
-        .group_by(
-            col(Activity.organisation_id),
-            col(Activity.capability_key),
-            col(Activity.status),
-            has_outcome,
-        ),
-    )
-    # For an activity, an outcome and an evidence link prove the same thing: the work happened.
-    for organisation_id, key, status, outcome in activities:
-        own[organisation_id].append(
-            Claim(
-                key,
-                ACTIVITY_MATURITY[ActivityStatus(status)],
-                None,
-                CapabilityKind.ACTIVITY,
-                organisation_id,
-                has_outcome=bool(outcome),
-            )
-        )
-    return own, shared
 
 
 def inherited_claims(

@@ -5,17 +5,17 @@ then computes: no connection sits idle in a transaction while the engine works.
 """
 
 import uuid
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.analysis import engine, loading
+from app.analysis import engine, loading, peers
 from app.analysis.metrics import timed
 from app.analysis.profile import Profile
-from app.analysis.schemas import GapAnalysis, OrganisationRef, SystemGapAnalysis
+from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot, utcnow
@@ -48,21 +48,23 @@ async def _visible_system(
 
 async def _organisation_inputs(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> tuple[Profile, list[Profile], uuid.UUID]:
+) -> tuple[Profile, loading.System]:
     organisation = await access.organisation(session, principal, organisation_id)
     system = await _visible_system(session, principal, organisation)
-    profile = await loading.own_profile(session, organisation, system)
-    others = [m for m in system.parents if m != organisation_id]
-    peers: list[Profile] = []
-    if others:  # an organisation on its own has no one to spread from
-        own, shared = await loading.aggregated_claims(session, system)
-        peers = loading.peer_profiles(system, own, shared, others)
-    return profile, peers, system.root_id
+    return await loading.own_profile(session, organisation, system), system
+
+
+@dataclass(frozen=True)
+class _SystemInputs:
+    system: loading.System
+    below: Sequence[uuid.UUID]
+    state: Hashable
+    claims: peers.SystemClaims | peers.AggregatedRows
 
 
 async def _system_inputs(
     session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> tuple[OrganisationRef, list[Profile], uuid.UUID]:
+) -> _SystemInputs:
     organisation = await access.organisation(session, principal, organisation_id)
     # The system is this organisation's subtree; shared assets from above it still count.
     system = await _visible_system(session, principal, organisation)
@@ -72,9 +74,8 @@ async def _system_inputs(
             f"{organisation.name} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
-    own, shared = await loading.aggregated_claims(session, system)
-    members = loading.peer_profiles(system, own, shared, below)
-    return system.ref(organisation_id), members, system.root_id
+    state = await peers.state_of(session, system)
+    return _SystemInputs(system, below, state, await peers.system_claims(session, system, state))
 
 
 async def analyse(
@@ -90,21 +91,30 @@ async def analyse(
     with timed(scope):
         async with read_snapshot(sessions) as session:
             if scope == Scope.SYSTEM:
-                root, members, seen_from = await _system_inputs(session, principal, organisation_id)
+                inputs = await _system_inputs(session, principal, organisation_id)
+                seen_from = inputs.system.root_id
             else:
-                profile, peers, seen_from = await _organisation_inputs(
-                    session, principal, organisation_id
-                )
+                profile, system = await _organisation_inputs(session, principal, organisation_id)
+                seen_from = system.root_id
             model, row_version = await reference_service.chosen(
                 session, model_version, organisation_id=organisation_id
             )
+            if scope != Scope.SYSTEM:
+                model_key = (model.version, row_version)
+                found = await peers.others_of(session, system, organisation_id, model_key)
         choice = ModelChoice(model, row_version, seen_from)
         generated_at = now or utcnow()
         if scope == Scope.SYSTEM:
+            claims = await peers.claims_from(inputs.claims, inputs.state)
+
+            def roll_up() -> SystemGapAnalysis:
+                members = loading.peer_profiles(
+                    inputs.system, claims.own, claims.shared, inputs.below
+                )
+                root = inputs.system.ref(organisation_id)
+                return engine.analyse_system(root, members, model, generated_at=generated_at)
+
             # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-            system = await anyio.to_thread.run_sync(
-                partial(engine.analyse_system, root, members, model, generated_at=generated_at)
-            )
-            return system, choice
-        met = [(p.organisation, engine.met_keys(p, model)) for p in peers]
+            return await anyio.to_thread.run_sync(roll_up), choice
+        met = await peers.who_meets_what(found, model)
         return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice

@@ -1,0 +1,287 @@
+"""What the rest of a system has, remembered per process while the system's records do not
+change: the per-organisation analysis of a member of a 200-member ICS otherwise re-reads and
+re-credits every other member's records (about 20,000 assets) only to say who already meets
+each capability (``availableInSystem``).
+
+Whether the records changed is asked of the database in the analysis's own snapshot: one
+query for the count, the sum of the versions and the latest ``updated_at`` of the system's
+assets and activities. A create changes the count, an update the versions (every change bumps
+one), a delete the count; a move or a rename changes the tree read in the same snapshot. Any
+of them misses the cache, on every instance, so an analysis never shows anything the
+database no longer says. The key also holds the exact set of organisations the caller may
+see, so a remembered answer never crosses a scope.
+"""
+
+import asyncio
+import uuid
+from collections import OrderedDict, defaultdict
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Generic, TypeVar
+
+import anyio
+from sqlalchemy import func, true
+from sqlalchemy import select as sa_select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.analysis import loading
+from app.analysis.credit import ACTIVITY_MATURITY, met_keys
+from app.analysis.loading import System
+from app.analysis.profile import Claim
+from app.analysis.schemas import OrganisationRef
+from app.db import fetch_rows
+from app.models import Activity, Asset
+from app.reference.schemas import ReferenceModelPublic
+from app.vocabulary import ActivityStatus, CapabilityKind, Confidence
+
+V = TypeVar("V")
+# Per process. The claims of a 200-member ICS (about 23,000 aggregated rows) take a few MB;
+# who meets what, per model, a few hundred small sets.
+CLAIMS_REMEMBERED = 8
+MET_REMEMBERED = 64
+
+
+class Memo(Generic[V]):
+    """A small least-recently-used map."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+
+    def get(self, key: Hashable) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+@dataclass(frozen=True)
+class SystemClaims:
+    """Every organisation's aggregated claims, and what each shares with its members."""
+
+    own: dict[uuid.UUID, list[Claim]]
+    shared: dict[uuid.UUID, list[Claim]]
+
+
+Met = list[tuple[OrganisationRef, frozenset[str]]]
+MetByOrganisation = dict[uuid.UUID, tuple[OrganisationRef, frozenset[str]]]
+
+claims_memo: Memo[SystemClaims] = Memo(CLAIMS_REMEMBERED)
+met_memo: Memo[MetByOrganisation] = Memo(MET_REMEMBERED)
+
+# Who meets what, being worked out: the first analysis to need it works it out, in a worker
+# thread; the others that need it meanwhile wait for that one instead of repeating it.
+_running: dict[Hashable, asyncio.Task[MetByOrganisation]] = {}
+
+
+@dataclass(frozen=True)
+class Others:
+    """The other organisations of a system, and what is already known of their records."""
+
+    system: System
+    others: list[uuid.UUID]
+    state: Hashable
+    key: Hashable  # the state and the model
+    met: MetByOrganisation | None = None  # remembered
+    running: "asyncio.Task[MetByOrganisation] | None" = None  # or being worked out
+    claims: "SystemClaims | AggregatedRows | None" = None  # or what to work it out from
+
+
+async def others_of(
+    session: AsyncSession, system: System, organisation_id: uuid.UUID, model_key: Hashable
+) -> Others | None:
+    """Read in the analysis's snapshot: only what is not remembered already."""
+    others = [m for m in system.parents if m != organisation_id]
+    if not others:  # an organisation on its own has no one to spread from
+        return None
+    state = await state_of(session, system)
+    key = (state, model_key)
+    found = Others(system, others, state, key)
+    met = met_memo.get(key)
+    if met is not None:
+        return replace(found, met=met)
+    if key in _running:
+        return replace(found, running=_running[key])
+    return replace(found, claims=claims_memo.get(state) or await aggregated_rows(session, system))
+
+
+async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> Met:
+    """The others and the capabilities each meets, by name (after the snapshot has closed)."""
+    if found is None:
+        return []
+    met = found.met
+    if met is None:
+        task = found.running or _running.get(found.key)
+        if task is None:
+            task = asyncio.create_task(_work_out(found, model))
+            _running[found.key] = task
+        # Shielded: a caller that goes away does not cancel the work others wait for.
+        met = await asyncio.shield(task)
+    names = found.system.names
+    return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
+
+
+async def _work_out(found: Others, model: ReferenceModelPublic) -> MetByOrganisation:
+    try:
+        assert found.claims is not None
+        claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model)
+        claims_memo.put(found.state, claims)
+        met_memo.put(found.key, met)
+        return met
+    finally:
+        _running.pop(found.key, None)
+
+
+def _met_keys(
+    found: Others, claims: "SystemClaims | AggregatedRows", model: ReferenceModelPublic
+) -> tuple[SystemClaims, MetByOrganisation]:
+    built = claims if isinstance(claims, SystemClaims) else SystemClaims(*claims_of(claims))
+    everyone = loading.peer_profiles(found.system, built.own, built.shared, found.system.parents)
+    return built, {p.organisation.id: (p.organisation, met_keys(p, model)) for p in everyone}
+
+
+async def system_claims(
+    session: AsyncSession, system: System, state: Hashable
+) -> "SystemClaims | AggregatedRows":
+    """Read in the snapshot: the claims if remembered, else the rows to build them from."""
+    return claims_memo.get(state) or await aggregated_rows(session, system)
+
+
+async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -> SystemClaims:
+    """The claims, built in a worker thread from the rows if need be (CPU work)."""
+    if isinstance(found, SystemClaims):
+        return found
+    claims = SystemClaims(*await anyio.to_thread.run_sync(claims_of, found))
+    claims_memo.put(state, claims)
+    return claims
+
+
+async def state_of(session: AsyncSession, system: System) -> Hashable:
+    """A key that changes whenever what the system's records say may have changed."""
+    ids = list(system.parents)
+
+    def summary(table: Any) -> Any:
+        return (
+            sa_select(func.count(), func.sum(col(table.version)), func.max(col(table.updated_at)))
+            .where(col(table.organisation_id).in_(ids))
+            .subquery()
+        )
+
+    assets, activities = summary(Asset), summary(Activity)
+    # Two one-row summaries side by side: a cross join, on purpose.
+    both = assets.join(activities, true())
+    rows = await fetch_rows(session, sa_select(assets, activities).select_from(both))
+    records = tuple(rows[0])
+    tree = (
+        frozenset(system.parents.items()),
+        frozenset(system.names.items()),
+        frozenset(system.types.items()),
+    )
+    return (system.root_id, tree, records)
+
+
+@dataclass(frozen=True)
+class AggregatedRows:
+    """The system's records reduced in SQL, as read: turned into claims by ``claims_of``
+    after the read transaction has closed (building 20,000 claims is CPU work)."""
+
+    assets: Sequence[Any]
+    activities: Sequence[Any]
+
+
+async def aggregated_rows(session: AsyncSession, system: System) -> AggregatedRows:
+    """Per organisation of the system: the best maturity for each capability and each
+    combination of what the evidence rules tell apart."""
+    # The ids are already known: a plain IN list is much cheaper than re-walking the tree.
+    organisation_ids = list(system.parents)
+    links = loading.has_links(col(Asset.evidence))
+    reviewed = col(Asset.reviewed_by).is_not(None)
+    assets = await fetch_rows(
+        session,
+        sa_select(
+            col(Asset.organisation_id),
+            col(Asset.capability_key),
+            col(Asset.confidence),
+            links,
+            reviewed,
+            col(Asset.shared_with_members),
+            func.max(col(Asset.maturity)),
+        )
+        .where(
+            col(Asset.organisation_id).in_(organisation_ids),
+            col(Asset.capability_key).is_not(None),
+        )
+        .group_by(
+            col(Asset.organisation_id),
+            col(Asset.capability_key),
+            col(Asset.confidence),
+            links,
+            reviewed,
+            col(Asset.shared_with_members),
+        ),
+    )
+    has_outcome = col(Activity.outcome).is_not(None) | loading.has_links(col(Activity.evidence))
+    activities = await fetch_rows(
+        session,
+        sa_select(
+            col(Activity.organisation_id),
+            col(Activity.capability_key),
+            col(Activity.status),
+            has_outcome,
+        )
+        .where(
+            col(Activity.organisation_id).in_(organisation_ids),
+            col(Activity.capability_key).is_not(None),
+        )
+        .group_by(
+            col(Activity.organisation_id),
+            col(Activity.capability_key),
+            col(Activity.status),
+            has_outcome,
+        ),
+    )
+    return AggregatedRows(assets, activities)
+
+
+def claims_of(
+    rows: AggregatedRows,
+) -> tuple[dict[uuid.UUID, list[Claim]], dict[uuid.UUID, list[Claim]]]:
+    """Per organisation: its claims per capability, and those it shares with its members."""
+    own: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    shared: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    for organisation_id, key, confidence, linked, is_reviewed, is_shared, best in rows.assets:
+        claim = Claim(
+            key,
+            int(best),
+            Confidence(confidence),
+            CapabilityKind.ASSET,
+            organisation_id,
+            evidence_links=int(bool(linked)),
+            reviewed=bool(is_reviewed),
+        )
+        own[organisation_id].append(claim)
+        if is_shared:
+            shared[organisation_id].append(claim)
+    # For an activity, an outcome and an evidence link prove the same thing: the work happened.
+    for organisation_id, key, status, outcome in rows.activities:
+        own[organisation_id].append(
+            Claim(
+                key,
+                ACTIVITY_MATURITY[ActivityStatus(status)],
+                None,
+                CapabilityKind.ACTIVITY,
+                organisation_id,
+                has_outcome=bool(outcome),
+            )
+        )
+    return own, shared
