@@ -7,12 +7,16 @@ one line on standard error with a non-zero exit status.
 """
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+import uvicorn
+from alembic import command as alembic_command
+from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +32,7 @@ from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.demo import service as demo_service
 from app.errors import AppError
 from app.http.health import migration_heads
+from app.http.metrics import prepare as prepare_metrics
 from app.models import ApiKey
 from app.ods import records as ods_records
 from app.ods import service as ods_service
@@ -85,6 +90,49 @@ def revoke_api_key(reference: str) -> None:
         click.echo(f"Revoked {row.prefix}.", err=True)
 
     _run(revoke)
+
+
+@cli.command("migrate")
+def migrate() -> None:
+    """Create or upgrade the database to this version (alembic upgrade head); it also installs
+    the reference models that ship with this version."""
+    settings = get_settings()
+    config = AlembicConfig(str(settings.alembic_ini))
+    config.attributes["database_url"] = settings.database_url
+    config.attributes["configure_logger"] = False
+    try:
+        alembic_command.upgrade(config, "head")
+    except (SQLAlchemyError, OSError) as exc:
+        raise Failure(f"cannot migrate the database ({type(exc).__name__}): {exc}") from exc
+    click.echo(f"The database is at {', '.join(sorted(migration_heads(settings)))}.", err=True)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--metrics-dir",
+    default=".metrics",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where worker processes add up their metrics (emptied at start).",
+)
+def serve(host: str, port: int, workers: int, metrics_dir: Path) -> None:
+    """Serve the API with uvicorn, with the flags `make run` uses (proxy headers from trusted
+    addresses only, no Server header, the access log written by the app itself)."""
+    directory = metrics_dir / str(port)
+    prepare_metrics(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        access_log=False,
+        server_header=False,
+    )
 
 
 @cli.command("local-admin-key", hidden=True)
