@@ -177,7 +177,8 @@ async def read_snapshot(sessions: Sessions) -> AsyncIterator[AsyncSession]:
             await session.rollback()
 
 
-def get_sessions(request: Request) -> Sessions:
+async def get_sessions(request: Request) -> Sessions:
+    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
     sessions: Sessions = request.app.state.sessions
     return sessions
 

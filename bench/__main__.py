@@ -65,6 +65,7 @@ def _database(
         warmup_seconds=args.warmup,
         connections=args.connections,
         heavy_seconds=0.0 if args.smoke else 15.0,
+        drain=not args.smoke,  # 4 connections for 1 s leave nothing behind
     )
     workers = [int(w) for w in args.workers.split(",")]
     out: dict[str, Any] = {"title": title, "shape": vars(shape), "workers": {}}

@@ -129,6 +129,7 @@ class Settings:
     warmup_seconds: float
     connections: int
     heavy_seconds: float = 0.0  # at least this long for heavy scenarios (enough completions)
+    drain: bool = True  # wait for the server to finish what a run left behind
 
 
 def _measure(
@@ -144,7 +145,8 @@ def _measure(
                 seconds=settings.warmup_seconds,
                 authorization=auth,
             )
-            server.drain()
+            if settings.drain:
+                server.drain()
         seconds = settings.seconds
         if scenario.heavy:
             seconds = max(seconds, settings.heavy_seconds)
@@ -153,7 +155,8 @@ def _measure(
         )
         # Requests still running when the load generator stopped: the server finishes them
         # before the next run starts (the time it takes says how far behind it had fallen).
-        result = replace(result, leftover_seconds=round(server.drain(), 1))
+        if settings.drain:
+            result = replace(result, leftover_seconds=round(server.drain(), 1))
         log.info(
             "  %-12s %9.1f req/s  p50 %8.2f ms  p99 %8.2f ms  errors %d  leftover %.1f s",
             scenario.name,

@@ -20,7 +20,8 @@ CursorQuery = Annotated[
 ]
 
 
-def page_params(limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> PageParams:
+async def page_params(limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> PageParams:
+    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
     return PageParams(limit=limit, cursor=cursor)
 
 
