@@ -18,7 +18,7 @@ import uvicorn
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -97,6 +97,11 @@ def migrate() -> None:
     """Create or upgrade the database to this version (alembic upgrade head); it also installs
     the reference models that ship with this version."""
     settings = get_settings()
+    folder = _sqlite_folder(settings.database_url)
+    if folder is not None and not folder.is_dir():
+        # Said before the driver tries: its own failure leaves a worker thread that may print a
+        # traceback after this command has said what went wrong.
+        raise Failure(f"cannot migrate the database: the folder {folder} does not exist")
     config = AlembicConfig(str(settings.alembic_ini))
     config.attributes["database_url"] = settings.database_url
     config.attributes["configure_logger"] = False
@@ -105,6 +110,15 @@ def migrate() -> None:
     except (SQLAlchemyError, OSError) as exc:
         raise Failure(f"cannot migrate the database ({type(exc).__name__}): {exc}") from exc
     click.echo(f"The database is at {', '.join(sorted(migration_heads(settings)))}.", err=True)
+
+
+def _sqlite_folder(database_url: str) -> Path | None:
+    """The folder an SQLite database file lives in (None for other databases or memory)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    name = url.database.removeprefix("file:").split("?", 1)[0]
+    return Path(name).parent
 
 
 @cli.command("serve")

@@ -56,4 +56,4 @@ async def test_a_failing_migration_is_one_line_and_a_non_zero_exit(tmp_path: Pat
     failed = await lhs_map(url, "migrate")
     assert failed.returncode != 0
     assert len(failed.stderr.strip().splitlines()) == 1, failed.stderr
-    assert failed.stderr.startswith("lhs-map: cannot migrate the database")
+    assert failed.stderr.startswith("lhs-map: cannot migrate the database: the folder")
