@@ -33,6 +33,7 @@ from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
 from app.http.routes import RouteTemplateMiddleware
 from app.logs import configure_logging
+from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
@@ -171,13 +172,15 @@ HOUSEKEEPING_SECONDS = 3600
 
 
 async def _housekeeping(sessions: Sessions) -> None:
-    """Background chores that must not run on a request's path (expired Idempotency-Keys)."""
+    """Background chores that must not run on a request's path (expired Idempotency-Keys,
+    the records revisions of deleted organisations)."""
     log = logging.getLogger("app.housekeeping")
     while True:
         try:
             purged = await purge_expired(sessions)
             if purged:
                 log.info("forgot %d expired Idempotency-Key(s)", purged)
+            await hierarchy.forget_deleted_revisions(sessions)
         except Exception:  # a chore that fails is retried next time; the service carries on
             log.warning("housekeeping failed", exc_info=True)
         await asyncio.sleep(HOUSEKEEPING_SECONDS)

@@ -11,7 +11,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, Date, Enum, ForeignKey, Index, String, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Uuid,
+)
 from sqlmodel import Field, SQLModel
 
 from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
@@ -196,6 +207,18 @@ class Assessment(SQLModel, table=True):
     # read the snapshot (null for snapshots older than access control: the whole service's).
     seen_from: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     created_at: datetime = _timestamp()
+
+
+class OrganisationRecords(SQLModel, table=True):
+    """A number the database bumps whenever any of an organisation's assets or activities is
+    inserted, changed or deleted (triggers; see the migration that made them). An analysis
+    that reads the same numbers for every organisation of a system can reuse what it
+    remembered of that system. Never written by the application."""
+
+    __tablename__ = "organisation_records"
+
+    organisation_id: uuid.UUID = Field(primary_key=True)
+    revision: int = Field(sa_type=BigInteger)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -115,6 +115,16 @@ def _database_table(name: str, db: dict[str, Any]) -> list[str]:
                     "met" if result["p50_ms"] < target else "**missed**"
                 )
             lines.append("| " + " | ".join([result["label"], *_cells(result), verdict]) + " |")
+    memory = top["service"].get("export_memory")
+    if memory:
+        lines += [
+            "",
+            f"CSV export of the ICS's assets, streamed to the end by one client: "
+            f"{memory['rows']:,} rows in {memory['seconds']} s; the server's resident memory "
+            f"peaked at {memory['peak_mb']} MB from {memory['before_mb']} MB, a growth of "
+            f"{memory['growth_mb']} MB (target under 50 MB: "
+            f"{'met' if memory['growth_mb'] < 50 else '**missed**'}).",
+        ]
     queries = db.get("queries")
     if queries:
         lines += [

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bench import load, server
+from bench import load, memory, server
 from bench.dataset import Dataset
 from bench.load import Request, Result
 from bench.references import ENV as REF_ENV
@@ -184,6 +184,13 @@ def run_service(
             out["scenarios"][scenario.name] = {"label": scenario.label, "available": False}
         if not csv_export_available(running.base, data):
             scenarios = [s for s in scenarios if s.name != CSV_EXPORT]
+        else:
+            # Before anything else has run: the growth is the export's alone.
+            export = next(s for s in scenarios if s.name == CSV_EXPORT)
+            out["export_memory"] = memory.export_growth(
+                running.base, running.pid, export.request.path, auth
+            )
+            log.info("  export memory: %s", out["export_memory"])
         for scenario, result in _measure(running, scenarios, settings, auth, settings.connections):
             out["scenarios"][scenario.name] = {"label": scenario.label, **result.as_json()}
         if probes:

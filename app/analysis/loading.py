@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,7 +21,7 @@ from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import OrganisationRef
 from app.db import fetch_rows
-from app.models import Activity, Assessment, Asset, Organisation
+from app.models import Activity, Assessment, Asset, Organisation, OrganisationRecords
 from app.organisations import hierarchy
 from app.vocabulary import (
     ActivityStatus,
@@ -41,6 +41,8 @@ class System:
     names: dict[uuid.UUID, str]
     parents: dict[uuid.UUID, uuid.UUID | None]
     types: dict[uuid.UUID, OrganisationType]
+    # Per organisation, the number the database bumps whenever its records change.
+    revisions: dict[uuid.UUID, int]
 
     def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
         return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
@@ -53,20 +55,35 @@ class System:
         return chain
 
 
-async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
-    tree = hierarchy.descendants(root_id)
-    rows = await fetch_rows(
-        session,
+def _system_statement() -> Select[uuid.UUID, uuid.UUID | None, str, str, int]:
+    tree = hierarchy.descendants(bindparam("root_id", type_=Uuid))
+    return (
         sa_select(
-            tree.c.id, tree.c.parent_id, col(Organisation.name), col(Organisation.organisation_type)
-        ).join(Organisation, col(Organisation.id) == tree.c.id),
+            tree.c.id,
+            tree.c.parent_id,
+            col(Organisation.name),
+            col(Organisation.organisation_type),
+            func.coalesce(col(OrganisationRecords.revision), 0),
+        )
+        .join(Organisation, col(Organisation.id) == tree.c.id)
+        .outerjoin(OrganisationRecords, col(OrganisationRecords.organisation_id) == tree.c.id)
     )
+
+
+# Built once, like the ancestor walk: constructing the recursive CTE cost more than running it.
+_SYSTEM = _system_statement()
+
+
+async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
+    connection = await session.connection()
+    rows = (await connection.execute(_SYSTEM, {"root_id": root_id})).all()
     # The root's own parent is outside this system (above a caller's scope, say): cut there.
     return System(
         root_id,
-        {row_id: name for row_id, _, name, _ in rows},
-        {row_id: None if row_id == root_id else parent for row_id, parent, _, _ in rows},
-        {row_id: OrganisationType(kind) for row_id, _, _, kind in rows},
+        {row[0]: row[2] for row in rows},
+        {row[0]: None if row[0] == root_id else row[1] for row in rows},
+        {row[0]: OrganisationType(row[3]) for row in rows},
+        {row[0]: int(row[4]) for row in rows},
     )
 
 
@@ -209,12 +226,6 @@ def peer_profiles(
         )
         for member in sorted(members, key=lambda m: (system.names[m], str(m)))
     ]
-
-
-async def root_of(session: AsyncSession, organisation: Organisation) -> uuid.UUID:
-    if organisation.parent_id is None:
-        return organisation.id
-    return (await hierarchy.ancestor_ids(session, organisation.id, include_self=True))[-1]
 
 
 def subtree(system: System, root_id: uuid.UUID) -> Sequence[uuid.UUID]:

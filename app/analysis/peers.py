@@ -3,10 +3,10 @@ change: the per-organisation analysis of a member of a 200-member ICS otherwise 
 re-credits every other member's records (about 20,000 assets) only to say who already meets
 each capability (``availableInSystem``).
 
-Whether the records changed is asked of the database in the analysis's own snapshot: one
-query for the count, the sum of the versions and the latest ``updated_at`` of the system's
-assets and activities. A create changes the count, an update the versions (every change bumps
-one), a delete the count; a move or a rename changes the tree read in the same snapshot. Any
+Whether the records changed is read in the analysis's own snapshot, with the tree: a revision
+number per organisation that database triggers bump on every insert, change or delete of its
+assets and activities, whichever path wrote them (an aggregate over the system's 28,000 rows
+cost 19 ms per analysis). A move or a rename changes the tree read in the same snapshot. Any
 of them misses the cache, on every instance, so an analysis never shows anything the
 database no longer says. The key also holds the exact set of organisations the caller may
 see, so a remembered answer never crosses a scope.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import anyio
-from sqlalchemy import func, true
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -98,13 +98,16 @@ class Others:
 
 
 async def others_of(
-    session: AsyncSession, system: System, organisation_id: uuid.UUID, model_key: Hashable
+    session: AsyncSession,
+    system: System,
+    organisation_id: uuid.UUID,
+    state: Hashable,
+    model_key: Hashable,
 ) -> Others | None:
     """Read in the analysis's snapshot: only what is not remembered already."""
     others = [m for m in system.parents if m != organisation_id]
     if not others:  # an organisation on its own has no one to spread from
         return None
-    state = await state_of(session, system)
     key = (state, model_key)
     found = Others(system, others, state, key)
     met = met_memo.get(key)
@@ -166,28 +169,20 @@ async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -
     return claims
 
 
-async def state_of(session: AsyncSession, system: System) -> Hashable:
-    """A key that changes whenever what the system's records say may have changed."""
-    ids = list(system.parents)
-
-    def summary(table: Any) -> Any:
-        return (
-            sa_select(func.count(), func.sum(col(table.version)), func.max(col(table.updated_at)))
-            .where(col(table.organisation_id).in_(ids))
-            .subquery()
-        )
-
-    assets, activities = summary(Asset), summary(Activity)
-    # Two one-row summaries side by side: a cross join, on purpose.
-    both = assets.join(activities, true())
-    rows = await fetch_rows(session, sa_select(assets, activities).select_from(both))
-    records = tuple(rows[0])
-    tree = (
+def state_of(database: Hashable, system: System) -> Hashable:
+    """A key that changes whenever what the system's records say may have changed: the tree
+    (a move or a rename) and each organisation's records revision, which the database bumps
+    on every insert, change or delete of its assets, activities and assessments (read with
+    the tree, in the analysis's snapshot, so no query of its own). ``database`` tells apart
+    the databases one process may talk to (the tests' two), whose numbers could agree."""
+    return (
+        database,
+        system.root_id,
         frozenset(system.parents.items()),
         frozenset(system.names.items()),
         frozenset(system.types.items()),
+        frozenset(system.revisions.items()),
     )
-    return (system.root_id, tree, records)
 
 
 @dataclass(frozen=True)

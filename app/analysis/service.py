@@ -14,13 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import engine, loading, peers
 from app.analysis.metrics import timed
-from app.analysis.profile import Profile
 from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Organisation
+from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.vocabulary import Scope
@@ -37,45 +37,44 @@ class ModelChoice:
 
 
 async def _visible_system(
-    session: AsyncSession, principal: Principal, organisation: Organisation
+    session: AsyncSession, principal: Principal, lineage: list[uuid.UUID]
 ) -> loading.System:
-    """The organisation's system as the caller may see it: from its top-most ancestor, or
-    from the caller's own scope when that lies lower. Peers, shared assets and their evidence
-    above the caller's scope are not there for it, so no analysis leaks them."""
-    top = access.root_for(principal, await loading.root_of(session, organisation))
-    return await loading.system_of(session, top)
-
-
-async def _organisation_inputs(
-    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
-) -> tuple[Profile, loading.System]:
-    organisation = await access.organisation(session, principal, organisation_id)
-    system = await _visible_system(session, principal, organisation)
-    return await loading.own_profile(session, organisation, system), system
+    """The organisation's system as the caller may see it: from its top-most ancestor (the
+    last of ``lineage``, the organisation and those above it), or from the caller's own scope
+    when that lies lower. Peers, shared assets and their evidence above the caller's scope are
+    not there for it, so no analysis leaks them."""
+    return await loading.system_of(session, access.root_for(principal, lineage[-1]))
 
 
 @dataclass(frozen=True)
 class _SystemInputs:
-    system: loading.System
     below: Sequence[uuid.UUID]
-    state: Hashable
     claims: peers.SystemClaims | peers.AggregatedRows
 
 
 async def _system_inputs(
-    session: AsyncSession, principal: Principal, organisation_id: uuid.UUID
+    session: AsyncSession, organisation: Organisation, system: loading.System, state: Hashable
 ) -> _SystemInputs:
-    organisation = await access.organisation(session, principal, organisation_id)
     # The system is this organisation's subtree; shared assets from above it still count.
-    system = await _visible_system(session, principal, organisation)
-    below = loading.subtree(system, organisation_id)
+    below = loading.subtree(system, organisation.id)
     if not below:
         raise ValidationFailed(
             f"{organisation.name} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
-    state = await peers.state_of(session, system)
-    return _SystemInputs(system, below, state, await peers.system_claims(session, system, state))
+    return _SystemInputs(below, await peers.system_claims(session, system, state))
+
+
+AnyAnalysis = GapAnalysis | SystemGapAnalysis
+# Per process: the analyses last given, by everything they were computed from. The engine is
+# pure (records and model in, analysis out; no clock), and what it reads is named by the
+# state of the system as the caller sees it (the tree and each organisation's records
+# revision, which database triggers bump on every change to its assets, activities and
+# assessments) and the model's version and row version. So a remembered analysis is the one
+# the engine would compute again; only ``generatedAt`` is new. A member analysis of a
+# 200-member ICS is some 200 KB of objects: 128 of them stay well under 50 MB.
+RESULTS_REMEMBERED = 128
+results_memo: peers.Memo[AnyAnalysis] = peers.Memo(RESULTS_REMEMBERED)
 
 
 async def analyse(
@@ -86,35 +85,46 @@ async def analyse(
     scope: Scope,
     model_version: str | None = None,
     now: datetime | None = None,
-) -> tuple[GapAnalysis | SystemGapAnalysis, ModelChoice]:
-    """Read in one snapshot, release it, then compute."""
+) -> tuple[AnyAnalysis, ModelChoice]:
+    """Read in one snapshot, release it, then compute (or reuse what was computed from the
+    same records and model)."""
     with timed(scope):
         async with read_snapshot(sessions) as session:
-            if scope == Scope.SYSTEM:
-                inputs = await _system_inputs(session, principal, organisation_id)
-                seen_from = inputs.system.root_id
-            else:
-                profile, system = await _organisation_inputs(session, principal, organisation_id)
-                seen_from = system.root_id
+            organisation = await access.organisation(session, principal, organisation_id)
+            lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+            system = await _visible_system(session, principal, lineage)
             model, row_version = await reference_service.chosen(
-                session, model_version, organisation_id=organisation_id
+                session, model_version, owners=lineage
             )
-            if scope != Scope.SYSTEM:
-                model_key = (model.version, row_version)
-                found = await peers.others_of(session, system, organisation_id, model_key)
-        choice = ModelChoice(model, row_version, seen_from)
+            state = peers.state_of(sessions.identity, system)
+            model_key = (model.version, row_version)
+            key = (scope, organisation_id, state, model_key)
+            remembered = results_memo.get(key)
+            if remembered is None:
+                if scope == Scope.SYSTEM:
+                    inputs = await _system_inputs(session, organisation, system, state)
+                else:
+                    profile = await loading.own_profile(session, organisation, system)
+                    found = await peers.others_of(
+                        session, system, organisation_id, state, model_key
+                    )
+        choice = ModelChoice(model, row_version, system.root_id)
         generated_at = now or utcnow()
+        if remembered is not None:
+            return remembered.model_copy(update={"generated_at": generated_at}), choice
+        result: AnyAnalysis
         if scope == Scope.SYSTEM:
-            claims = await peers.claims_from(inputs.claims, inputs.state)
+            claims = await peers.claims_from(inputs.claims, state)
 
             def roll_up() -> SystemGapAnalysis:
-                members = loading.peer_profiles(
-                    inputs.system, claims.own, claims.shared, inputs.below
-                )
-                root = inputs.system.ref(organisation_id)
+                members = loading.peer_profiles(system, claims.own, claims.shared, inputs.below)
+                root = system.ref(organisation_id)
                 return engine.analyse_system(root, members, model, generated_at=generated_at)
 
             # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-            return await anyio.to_thread.run_sync(roll_up), choice
-        met = await peers.who_meets_what(found, model)
-        return engine.analyse(profile, model, generated_at=generated_at, peers=met), choice
+            result = await anyio.to_thread.run_sync(roll_up)
+        else:
+            met = await peers.who_meets_what(found, model)
+            result = engine.analyse(profile, model, generated_at=generated_at, peers=met)
+        results_memo.put(key, result)
+        return result, choice

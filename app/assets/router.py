@@ -106,7 +106,7 @@ async def list_assets(
         filters=filters,
         all_levels=all_levels,
     )
-    return build_page(request, response, rows, page, public, AssetPage)
+    return build_page(request, response, rows, page, lambda row: row, AssetPage)
 
 
 @router.get(
@@ -119,7 +119,9 @@ async def get_asset(
     asset_id: AssetIdPath, principal: PrincipalDep, session: SessionDep, response: Response
 ) -> AssetPublic:
     """Read one asset."""
-    return _one(response, await service.get(session, asset_id, principal=principal))
+    asset = await service.get(session, asset_id, principal=principal)
+    set_etag(response, asset.version)
+    return asset
 
 
 @router.patch(

@@ -1,17 +1,22 @@
 """The organisation tree, walked in SQL with recursive CTEs (one query whatever the depth)."""
 
 import uuid
+from typing import TYPE_CHECKING
 
-from sqlalchemy import CTE, ColumnElement, func, select
+from sqlalchemy import CTE, ColumnElement, Select, bindparam, func, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.models import Activity, ActivityAsset, Asset, Organisation
+from app.models import Activity, ActivityAsset, Asset, Organisation, OrganisationRecords
+
+if TYPE_CHECKING:
+    from app.db import Sessions
 
 
-def descendants(root_id: uuid.UUID, *, name: str = "subtree") -> CTE:
+def descendants(root_id: uuid.UUID | ColumnElement[uuid.UUID], *, name: str = "subtree") -> CTE:
     """The root and every organisation below it, as (id, parent_id).
 
     UNION, not UNION ALL, and no depth cut-off: a row already seen is not walked again, so
@@ -24,7 +29,10 @@ def descendants(root_id: uuid.UUID, *, name: str = "subtree") -> CTE:
 
 
 def organisation_scope(
-    column: Mapped[uuid.UUID], organisation_id: uuid.UUID, *, all_levels: bool
+    column: Mapped[uuid.UUID] | ColumnElement[uuid.UUID],
+    organisation_id: uuid.UUID | ColumnElement[uuid.UUID],
+    *,
+    all_levels: bool,
 ) -> ColumnElement[bool]:
     """A condition on an organisation_id column: this organisation, or its whole subtree."""
     if not all_levels:
@@ -33,22 +41,33 @@ def organisation_scope(
     return column.in_(select(tree.c.id))
 
 
-async def ancestor_ids(
-    session: AsyncSession, organisation_id: uuid.UUID, *, include_self: bool
-) -> list[uuid.UUID]:
-    """From the organisation (if asked) up to the root, nearest first. No depth cut-off (see
-    descendants); the order is rebuilt from the parent links."""
+def _ancestors_statement() -> Select[uuid.UUID, uuid.UUID | None]:
     org = Organisation.__table__.c  # type: ignore[attr-defined]
     chain = (
         select(org.id, org.parent_id)
-        .where(org.id == organisation_id)
+        .where(org.id == bindparam("organisation_id"))
         .cte("ancestors", recursive=True)
     )
     parent = aliased(Organisation.__table__)  # type: ignore[attr-defined]
     chain = chain.union(
         select(parent.c.id, parent.c.parent_id).where(parent.c.id == chain.c.parent_id)
     )
-    parents = dict((await session.exec(sqlmodel_select(chain.c.id, chain.c.parent_id))).all())
+    return select(chain.c.id, chain.c.parent_id)
+
+
+# Built once: a recursive CTE over an aliased table costs more to construct (new column
+# objects, a new cache key) than to run, and this walk is on the path of most requests.
+_ANCESTORS = _ancestors_statement()
+
+
+async def ancestor_ids(
+    session: AsyncSession, organisation_id: uuid.UUID, *, include_self: bool
+) -> list[uuid.UUID]:
+    """From the organisation (if asked) up to the root, nearest first. No depth cut-off (see
+    descendants); the order is rebuilt from the parent links."""
+    connection = await session.connection()
+    rows = await connection.execute(_ANCESTORS, {"organisation_id": organisation_id})
+    parents: dict[uuid.UUID, uuid.UUID | None] = {row[0]: row[1] for row in rows}
     ordered: list[uuid.UUID] = []
     current: uuid.UUID | None = organisation_id
     while current is not None and current in parents and current not in ordered:
@@ -92,3 +111,16 @@ async def links_outside(
         )
     )
     return int(count.one())
+
+
+async def forget_deleted_revisions(sessions: "Sessions") -> int:
+    """Drop the records revisions of organisations that no longer exist (the table has no
+    foreign key: see the migration that made it). Run by the housekeeping chore."""
+    async with sessions.write() as session:
+        result = await session.exec(
+            sql_delete(OrganisationRecords).where(
+                col(OrganisationRecords.organisation_id).not_in(select(col(Organisation.id)))
+            )
+        )
+        await session.commit()
+        return int(result.rowcount or 0)

@@ -99,7 +99,9 @@ async def get_organisation(
     response.headers["Vary"] = "Accept"
     if wants_fhir(accept):
         return await fhir_response(request, session, organisation_id, FHIR_JSON, principal)
-    return _one(response, await service.get(session, organisation_id, principal=principal))
+    public = await service.read(session, organisation_id, principal=principal)
+    set_etag(response, public.version)
+    return public
 
 
 @router.patch(

@@ -160,12 +160,11 @@ async def get_versioned(
 
 
 async def chosen(
-    session: AsyncSession, version: str | None, *, organisation_id: uuid.UUID
+    session: AsyncSession, version: str | None, *, owners: list[uuid.UUID]
 ) -> tuple[ReferenceModelPublic, int]:
     """The model a request names for an organisation (a bad name is the request's fault: 422),
     or the default, with its row version. A variant is usable only inside its organisation's
-    subtree."""
-    owners = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    subtree: ``owners`` are the organisation and those above it."""
     try:
         return await get_versioned(session, version, owners=owners)
     except NotFound as exc:

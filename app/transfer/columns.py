@@ -2,12 +2,13 @@
 export re-imports unchanged. Each column says how its cell turns into the JSON value the
 import schema validates (and back)."""
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic.alias_generators import to_snake
+from pydantic.alias_generators import to_snake as _to_snake
 
 from app.transfer import cells
 
@@ -120,6 +121,13 @@ def to_cell(column: Column, value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat()).replace("+00:00", "Z")
     return str(value)
+
+
+@functools.cache
+def to_snake(name: str) -> str:
+    """Pydantic's conversion (four regular expressions), remembered: an export asks it of every
+    cell of every row."""
+    return _to_snake(name)
 
 
 def to_row(columns: Mapping[str, Column], values: Mapping[str, Any]) -> list[str]:

@@ -1,9 +1,10 @@
 """Assets and activities as CSV, every matching row, streamed.
 
-The rows come from a server-side cursor (``stream_scalars`` with ``yield_per``) in one read
-snapshot, a batch at a time: each batch's tags or asset links are read in one query and the
-batch is written out as CSV before the next is fetched, so exporting 100,000 assets never holds
-them all. The columns are the import's (app/transfer/columns.py): an export re-imports
+The rows come from a server-side cursor (``yield_per``) in one read snapshot, a batch at a
+time, each batch written out as CSV before the next is fetched, so exporting 100,000 assets
+never holds them all. Assets come as plain rows with their tags in the same query (ORM objects
+were most of an export's time); activities as records, with each batch's asset links read in
+one query. The columns are the import's (app/transfer/columns.py): an export re-imports
 unchanged."""
 
 import uuid
@@ -40,8 +41,7 @@ async def assets_csv(
     a broken download); the rows are read as the chunks are sent. A caller who may see the
     organisation may see its whole subtree."""
     await _visible(sessions, principal, organisation_id)
-    statement = assets_service.matching(organisation_id, all_levels=all_levels, filters=filters)
-    return _stream(sessions, statement, _asset_rows, list(ASSET_COLUMNS))
+    return _stream_assets(sessions, organisation_id, all_levels=all_levels, filters=filters)
 
 
 async def activities_csv(
@@ -78,11 +78,23 @@ async def _stream(
                 session.expunge(record)
 
 
-async def _asset_rows(session: AsyncSession, assets: Sequence[Asset]) -> list[list[str]]:
-    tags = await assets_service.tags_of(session, [asset.id for asset in assets])
-    return [
-        to_row(ASSET_COLUMNS, asset.model_dump() | {"tags": tags[asset.id]}) for asset in assets
-    ]
+async def _stream_assets(
+    sessions: Sessions, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
+) -> AsyncIterator[bytes]:
+    """Rows with their tags in one query, a batch at a time from the server-side cursor."""
+    yield encode_rows([list(ASSET_COLUMNS)], first=True)
+    async with read_snapshot(sessions) as session:
+        statement = assets_service.exported(
+            session.get_bind().dialect.name,
+            organisation_id,
+            all_levels=all_levels,
+            filters=filters,
+        )
+        result = await session.stream(statement.execution_options(yield_per=BATCH_ROWS))
+        async for batch in result.mappings().partitions():
+            yield encode_rows(
+                [to_row(ASSET_COLUMNS, assets_service.tags_and_evidence(row)) for row in batch]
+            )
 
 
 async def _activity_rows(session: AsyncSession, activities: Sequence[Activity]) -> list[list[str]]:

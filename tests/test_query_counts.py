@@ -1,0 +1,99 @@
+"""No list's query count grows with its page size: a page of ten costs the database what a page
+of two costs (tags, links and the like are read for the whole page at once, never per row).
+
+Counted with the engine's statement events, which the hot reads that bypass SQLAlchemy's
+execution (app.db.fetch_mappings) report too."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import QueryCounter
+from tests.helpers import create_activity, create_asset, create_organisation
+
+ROWS = 12
+
+Seed = Callable[[httpx.AsyncClient], Awaitable[str]]
+
+
+async def _assets(client: httpx.AsyncClient) -> str:
+    org = await create_organisation(client)
+    for n in range(ROWS):
+        await create_asset(client, org["id"], name=f"Asset {n}", tags=[f"t{n}", "shared"])
+    return f"/v1/organisations/{org['id']}/assets"
+
+
+async def _activities(client: httpx.AsyncClient) -> str:
+    org = await create_organisation(client)
+    asset = await create_asset(client, org["id"])
+    for n in range(ROWS):
+        await create_activity(client, org["id"], title=f"Activity {n}", assetIds=[asset["id"]])
+    return f"/v1/organisations/{org['id']}/activities"
+
+
+async def _members(client: httpx.AsyncClient) -> str:
+    ics = await create_organisation(client, name="An ICS", organisationType="ics")
+    for n in range(ROWS):
+        await create_organisation(client, name=f"Member {n}", parentId=ics["id"])
+    return f"/v1/organisations/{ics['id']}/members"
+
+
+async def _organisations(client: httpx.AsyncClient) -> str:
+    await _members(client)
+    return "/v1/organisations"
+
+
+async def _audit_events(client: httpx.AsyncClient) -> str:
+    await _members(client)  # each create is an audit event
+    return "/v1/audit-events"
+
+
+async def _api_keys(client: httpx.AsyncClient) -> str:
+    for n in range(ROWS):
+        response = await client.post("/v1/api-keys", json={"name": f"k{n}", "role": "reader"})
+        assert response.status_code == 201, response.text
+    return "/v1/api-keys"
+
+
+async def _assessments(client: httpx.AsyncClient) -> str:
+    org = await create_organisation(client)
+    await create_asset(client, org["id"], capabilityKey=None)
+    for n in range(ROWS):
+        response = await client.post(
+            f"/v1/organisations/{org['id']}/assessments", json={"label": f"Q{n}"}
+        )
+        assert response.status_code == 201, response.text
+    return f"/v1/organisations/{org['id']}/assessments"
+
+
+SEEDS: dict[str, Seed] = {
+    "assets": _assets,
+    "activities": _activities,
+    "members": _members,
+    "organisations": _organisations,
+    "audit-events": _audit_events,
+    "api-keys": _api_keys,
+    "assessments": _assessments,
+}
+
+
+async def _count(client: httpx.AsyncClient, queries: QueryCounter, path: str, limit: int) -> Any:
+    await client.get(path, params={"limit": limit})  # warm caches (the key, the model)
+    before = queries.count
+    response = await client.get(path, params={"limit": limit})
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == limit
+    return queries.count - before
+
+
+@pytest.mark.parametrize("name", SEEDS)
+async def test_a_bigger_page_costs_no_more_queries(
+    client: httpx.AsyncClient, queries: QueryCounter, name: str
+) -> None:
+    path = await SEEDS[name](client)
+    small = await _count(client, queries, path, 2)
+    large = await _count(client, queries, path, 10)
+    assert small > 0, "the counter saw no statement: it is not counting this list's reads"
+    assert large == small, f"{name}: {small} queries for a page of 2, {large} for 10"
