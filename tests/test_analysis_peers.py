@@ -2,10 +2,14 @@
 every change to a peer's records, names or place in the tree shows in the very next analysis,
 and what is remembered for one caller is never shown to a caller with a narrower scope."""
 
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import select, update
+from sqlmodel import col
 
+from app.models import Asset, OrganisationRecords
 from tests.auth_helpers import make_key
 from tests.conftest import Backend
 from tests.helpers import EVIDENCED, create_asset, create_organisation
@@ -109,3 +113,54 @@ async def test_what_one_caller_saw_is_not_shown_to_a_caller_with_a_narrower_scop
     _, key = await make_key(backend.app.state.sessions, "reader", leeds["id"])
     client.headers["Authorization"] = f"Bearer {key}"
     assert await spread_from(client, leeds["id"]) == []
+
+
+async def analysis_of(client: httpx.AsyncClient, organisation_id: str) -> dict[str, Any]:
+    response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_a_remembered_analysis_never_outlives_the_records_it_was_made_from(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """A whole analysis is remembered while nothing it was made from changes; it is made anew
+    when anything does, even a change made in SQL behind the service's back (the database's
+    triggers count it), and its generatedAt is always the time of the request."""
+    ics = await create_organisation(client, name="ICS", organisationType="ics")
+    trust = await create_organisation(client, name="Leeds", parentId=ics["id"])
+    asset = await create_asset(
+        client, trust["id"], area="improvement", capabilityKey=CAPABILITY, maturity=1
+    )
+    first = await analysis_of(client, trust["id"])
+    again = await analysis_of(client, trust["id"])
+    assert again["generatedAt"] > first["generatedAt"]
+    assert {**again, "generatedAt": None} == {**first, "generatedAt": None}
+
+    table = Asset.__table__  # type: ignore[attr-defined]
+    async with backend.engine.begin() as connection:
+        await connection.execute(
+            update(table)
+            .where(table.c.id == uuid.UUID(asset["id"]))
+            .values(maturity=4, confidence="evidenced", evidence=EVIDENCED["evidence"])
+        )
+    changed = await analysis_of(client, trust["id"])
+    gap = next(g for g in changed["gaps"] if g["capabilityKey"] == CAPABILITY)
+    before = next(g for g in first["gaps"] if g["capabilityKey"] == CAPABILITY)
+    assert gap != before, "the analysis did not see a change made in SQL"
+
+    # The number of stored assessments is an input too (a Box 11 step cites it): storing one
+    # moves the organisation's revision, which names what is remembered.
+    revision = col(OrganisationRecords.revision)
+    of_trust = col(OrganisationRecords.organisation_id) == uuid.UUID(trust["id"])
+    async with backend.engine.connect() as connection:
+        before_assessment = (await connection.execute(select(revision).where(of_trust))).scalar()
+    assessed = await client.post(
+        f"/v1/organisations/{trust['id']}/assessments", json={"label": "Q1"}
+    )
+    assert assessed.status_code == 201, assessed.text
+    async with backend.engine.connect() as connection:
+        after = (await connection.execute(select(revision).where(of_trust))).scalar()
+    assert after is not None
+    assert before_assessment is not None
+    assert after > before_assessment

@@ -77,6 +77,35 @@ RESULTS_REMEMBERED = 128
 results_memo: peers.Memo[AnyAnalysis] = peers.Memo(RESULTS_REMEMBERED)
 
 
+@dataclass(frozen=True)
+class _Identity:
+    """What names an analysis: the organisation, its system as the caller sees it, the model."""
+
+    organisation: Organisation
+    system: loading.System
+    model: ReferenceModelPublic
+    row_version: int
+    state: Hashable
+    key: Hashable
+
+
+async def _identify(
+    session: AsyncSession,
+    sessions: Sessions,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    scope: Scope,
+    model_version: str | None,
+) -> _Identity:
+    organisation = await access.organisation(session, principal, organisation_id)
+    lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    system = await _visible_system(session, principal, lineage)
+    model, row_version = await reference_service.chosen(session, model_version, owners=lineage)
+    state = peers.state_of(sessions.identity, system)
+    key = (scope, organisation_id, state, (model.version, row_version))
+    return _Identity(organisation, system, model, row_version, state, key)
+
+
 async def analyse(
     sessions: Sessions,
     *,
@@ -86,45 +115,61 @@ async def analyse(
     model_version: str | None = None,
     now: datetime | None = None,
 ) -> tuple[AnyAnalysis, ModelChoice]:
-    """Read in one snapshot, release it, then compute (or reuse what was computed from the
-    same records and model)."""
+    """Reuse what was computed from the same records and model, or read in one snapshot,
+    release it, then compute.
+
+    Whether it is remembered is asked outside any transaction (on PostgreSQL each statement
+    sees its own snapshot): a remembered analysis was computed from one consistent snapshot
+    whose state the key names, so it is right whatever moments the key was read at, and the
+    most common answer holds no transaction at all. Only what must be computed reads in a
+    snapshot, where everything is read again."""
+    generated_at = now or utcnow()
     with timed(scope):
-        async with read_snapshot(sessions) as session:
-            organisation = await access.organisation(session, principal, organisation_id)
-            lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
-            system = await _visible_system(session, principal, lineage)
-            model, row_version = await reference_service.chosen(
-                session, model_version, owners=lineage
+        async with sessions.read() as session:
+            found = await _identify(
+                session, sessions, principal, organisation_id, scope, model_version
             )
-            state = peers.state_of(sessions.identity, system)
-            model_key = (model.version, row_version)
-            key = (scope, organisation_id, state, model_key)
-            remembered = results_memo.get(key)
-            if remembered is None:
-                if scope == Scope.SYSTEM:
-                    inputs = await _system_inputs(session, organisation, system, state)
-                else:
-                    profile = await loading.own_profile(session, organisation, system)
-                    found = await peers.others_of(
-                        session, system, organisation_id, state, model_key
-                    )
-        choice = ModelChoice(model, row_version, system.root_id)
-        generated_at = now or utcnow()
-        if remembered is not None:
-            return remembered.model_copy(update={"generated_at": generated_at}), choice
-        result: AnyAnalysis
-        if scope == Scope.SYSTEM:
-            claims = await peers.claims_from(inputs.claims, state)
-
-            def roll_up() -> SystemGapAnalysis:
-                members = loading.peer_profiles(system, claims.own, claims.shared, inputs.below)
-                root = system.ref(organisation_id)
-                return engine.analyse_system(root, members, model, generated_at=generated_at)
-
-            # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
-            result = await anyio.to_thread.run_sync(roll_up)
+        remembered = results_memo.get(found.key)
+        if remembered is None:
+            result, found = await _compute(
+                sessions, principal, organisation_id, scope, model_version, generated_at
+            )
         else:
-            met = await peers.who_meets_what(found, model)
-            result = engine.analyse(profile, model, generated_at=generated_at, peers=met)
-        results_memo.put(key, result)
-        return result, choice
+            result = remembered.model_copy(update={"generated_at": generated_at})
+        return result, ModelChoice(found.model, found.row_version, found.system.root_id)
+
+
+async def _compute(
+    sessions: Sessions,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    scope: Scope,
+    model_version: str | None,
+    generated_at: datetime,
+) -> tuple[AnyAnalysis, _Identity]:
+    async with read_snapshot(sessions) as session:
+        found = await _identify(session, sessions, principal, organisation_id, scope, model_version)
+        system, model, state = found.system, found.model, found.state
+        if scope == Scope.SYSTEM:
+            inputs = await _system_inputs(session, found.organisation, system, state)
+        else:
+            profile = await loading.own_profile(session, found.organisation, system)
+            others = await peers.others_of(
+                session, system, organisation_id, state, (model.version, found.row_version)
+            )
+    result: AnyAnalysis
+    if scope == Scope.SYSTEM:
+        claims = await peers.claims_from(inputs.claims, state)
+
+        def roll_up() -> SystemGapAnalysis:
+            members = loading.peer_profiles(system, claims.own, claims.shared, inputs.below)
+            root = system.ref(organisation_id)
+            return engine.analyse_system(root, members, model, generated_at=generated_at)
+
+        # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
+        result = await anyio.to_thread.run_sync(roll_up)
+    else:
+        met = await peers.who_meets_what(others, model)
+        result = engine.analyse(profile, model, generated_at=generated_at, peers=met)
+    results_memo.put(found.key, result)
+    return result, found
