@@ -110,6 +110,13 @@ class Sessions:
     # Names this database connection for what a process remembers of it (an analysis).
     identity: str = field(default_factory=lambda: uuid.uuid4().hex)
 
+    @property
+    def reader(self) -> AsyncEngine:
+        """The engine the reading sessions use (for reads that need no session)."""
+        engine = self.read.kw["bind"]
+        assert isinstance(engine, AsyncEngine)
+        return engine
+
 
 def make_sessions(engine: AsyncEngine) -> Sessions:
     writer = engine.execution_options(**{WRITE_OPTION: True})
@@ -204,22 +211,20 @@ _DRIVER_SQL: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
 
 
 async def fetch_mappings(
-    session: AsyncSession, statement: Select[Any], params: Mapping[str, Any]
+    sessions: Sessions, statement: Select[Any], params: Mapping[str, Any]
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of a prebuilt Core select (built once, with named bind parameters), as
     mappings, for a hot read in a request that writes nothing.
 
-    It runs on a connection of its own, not the session's: an ORM session's transaction
-    bookkeeping cost more than the query on a read of one row, and a session left unused is
-    nearly free (see unit_of_work). On PostgreSQL the statement is compiled once and run on
+    It runs on a connection of its own, without an ORM session: a session's transaction
+    bookkeeping (and the request-scoped dependency that makes one) cost more than the query
+    on a read of one row. On PostgreSQL the statement is compiled once and run on
     the asyncpg connection itself: SQLAlchemy's execution (cache key, execution context,
     result processing) cost as much again. Values then come back as asyncpg gives them (a
     JSON column as its text); parameters go in as given (no bind processing: pass what the
     driver takes, such as UUIDs, aware datetimes and strings). SQLite runs it through
     SQLAlchemy."""
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine)
-    async with engine.connect() as connection:
+    async with sessions.reader.connect() as connection:
         if connection.dialect.name != "postgresql":
             mappings: Sequence[Mapping[str, Any]] = (
                 (await connection.execute(statement, dict(params))).mappings().all()

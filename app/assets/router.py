@@ -76,7 +76,6 @@ async def create_asset(
 async def list_assets(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    session: SessionDep,
     sessions: SessionsDep,
     request: Request,
     response: Response,
@@ -99,7 +98,7 @@ async def list_assets(
         )
         return csv_stream(chunks, f"assets-{organisation_id}.csv")
     rows = await service.list_page(
-        session,
+        sessions,
         principal=principal,
         organisation_id=organisation_id,
         page=page,
@@ -116,10 +115,10 @@ async def list_assets(
     responses=problem_responses(404, 422),
 )
 async def get_asset(
-    asset_id: AssetIdPath, principal: PrincipalDep, session: SessionDep, response: Response
+    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep, response: Response
 ) -> AssetPublic:
     """Read one asset."""
-    asset = await service.get(session, asset_id, principal=principal)
+    asset = await service.get(sessions, asset_id, principal=principal)
     set_etag(response, asset.version)
     return asset
 

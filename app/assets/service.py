@@ -38,7 +38,7 @@ from app.assets.schemas import (
 from app.auth import access, audit
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
-from app.db import UTCDateTime, fetch_mappings
+from app.db import Sessions, UTCDateTime, fetch_mappings
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
 from app.organisations.hierarchy import organisation_scope
@@ -100,18 +100,16 @@ def public(row: Mapping[str, Any]) -> AssetPublic:
     return AssetPublic.model_validate(tags_and_evidence(row))
 
 
-async def get(session: AsyncSession, asset_id: uuid.UUID, *, principal: Principal) -> AssetPublic:
-    dialect = session.get_bind().dialect.name
+async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) -> AssetPublic:
+    dialect = sessions.reader.dialect.name
     statement = _statement(
         ("one", dialect),
         lambda: _with_tags(dialect).where(_ASSET.c.id == bindparam("asset_id")),
     )
-    rows = await fetch_mappings(session, statement, {"asset_id": asset_id})
-    if not rows:
+    rows = await fetch_mappings(sessions, statement, {"asset_id": asset_id})
+    if not rows or not await access.sees(sessions, principal, rows[0]["organisation_id"]):
         raise _missing(asset_id)
-    row = rows[0]
-    await access.within(session, principal, row["organisation_id"], missing=_missing(asset_id))
-    return public(row)
+    return public(rows[0])
 
 
 def _missing(asset_id: uuid.UUID) -> NotFound:
@@ -130,7 +128,7 @@ async def _for_write(
 
 
 async def list_page(
-    session: AsyncSession,
+    sessions: Sessions,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -138,7 +136,7 @@ async def list_page(
     filters: AssetFilters,
     all_levels: bool = False,
 ) -> list[AssetPublic]:
-    await access.organisation(session, principal, organisation_id)
+    await access.readable_organisation(sessions, principal, organisation_id)
     values: dict[str, Any] = {
         "organisation_id": organisation_id,
         "area": filters.area.value if filters.area is not None else None,
@@ -151,11 +149,11 @@ async def list_page(
     if page.cursor is not None:
         values["after_created"], values["after_id"] = decode_cursor(page.cursor)
     given = frozenset(name for name, value in values.items() if value is not None)
-    dialect = session.get_bind().dialect.name
+    dialect = sessions.reader.dialect.name
     statement = _statement(
         ("page", dialect, all_levels, given), lambda: _page(dialect, all_levels, given)
     )
-    rows = await fetch_mappings(session, statement, {name: values[name] for name in given})
+    rows = await fetch_mappings(sessions, statement, {name: values[name] for name in given})
     return [public(row) for row in rows]
 
 

@@ -9,7 +9,8 @@ Inside the scope, a role too weak for the change is 403.
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +19,7 @@ from app import records
 from app.auth.principal import Principal
 from app.auth.scope import covers
 from app.auth.vocabulary import Role
+from app.db import Sessions, fetch_mappings
 from app.errors import Forbidden, NotFound
 from app.models import Organisation
 from app.organisations import hierarchy
@@ -66,6 +68,31 @@ async def within(
     if not await covers(session, principal, organisation_id):
         raise missing
     require_role(principal, need)
+
+
+async def sees(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> bool:
+    """``covers``, opening a session only when the tree must be walked: a global caller, or a
+    record of the caller's own organisation, needs no query (the hot reads have no session)."""
+    if principal.organisation_id in (None, organisation_id):
+        return True
+    async with sessions.read() as session:
+        return await covers(session, principal, organisation_id)
+
+
+# Built once, for the hot reads (see db.fetch_mappings).
+_EXISTS = sa_select(col(Organisation.id)).where(
+    col(Organisation.id) == bindparam("organisation_id")
+)
+
+
+async def readable_organisation(
+    sessions: Sessions, principal: Principal, organisation_id: uuid.UUID
+) -> None:
+    """What ``organisation`` checks for a read, without a session: it exists and the caller
+    may see it (404 otherwise)."""
+    found = await fetch_mappings(sessions, _EXISTS, {"organisation_id": organisation_id})
+    if not found or not await sees(sessions, principal, organisation_id):
+        raise no_such_organisation(organisation_id)
 
 
 def visible(principal: Principal, organisation_column: Any) -> ColumnElement[bool] | None:

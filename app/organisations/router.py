@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep
+from app.db import SessionDep, SessionsDep
 from app.fhir.router import FHIR_CONTENT, fhir_response, wants_fhir
 from app.fhir.schemas import FHIR_JSON
 from app.http.content import JsonBodyRoute
@@ -90,7 +90,7 @@ async def list_organisations(
 async def get_organisation(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    session: SessionDep,
+    sessions: SessionsDep,
     request: Request,
     response: Response,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -98,8 +98,9 @@ async def get_organisation(
     """Read one organisation (as a FHIR Organization with Accept: application/fhir+json)."""
     response.headers["Vary"] = "Accept"
     if wants_fhir(accept):
-        return await fhir_response(request, session, organisation_id, FHIR_JSON, principal)
-    public = await service.read(session, organisation_id, principal=principal)
+        async with sessions.read() as session:
+            return await fhir_response(request, session, organisation_id, FHIR_JSON, principal)
+    public = await service.read(sessions, organisation_id, principal=principal)
     set_etag(response, public.version)
     return public
 
