@@ -195,14 +195,18 @@ def export_map(organisation: str, output: Path | None) -> None:
     """Export ORGANISATION (an id or ODS code) and everything below it, with their assets,
     activities and assessments, as one JSON document for `lhs-map import` elsewhere."""
 
-    async def read(session: AsyncSession) -> str:
-        organisation_id = await keys_service.organisation_ref(session, organisation)
-        document = await maps.read_map(session, principal=OPERATOR, organisation_id=organisation_id)
+    async def read(sessions: Sessions) -> str:
+        async with sessions.read() as session:
+            organisation_id = await keys_service.organisation_ref(session, organisation)
+        # The API's export: one snapshot, then the event, audited as the operator's.
+        document = await maps.export_map(
+            sessions, principal=OPERATOR, organisation_id=organisation_id
+        )
         counts = f"{len(document.organisations)} organisation(s), {len(document.assets)} asset(s)"
         click.echo(f"Exported {counts}.", err=True)
         return document.model_dump_json(by_alias=True, indent=2)
 
-    text = _run(read)
+    text = _run_with_sessions(read)
     if output is None:
         click.echo(text)
     else:
@@ -292,7 +296,7 @@ def load_demo() -> None:
 
 
 def _run_with_sessions(use_case: Callable[[Sessions], Awaitable[T]]) -> T:
-    """For a use case that runs its own transaction (an import)."""
+    """For a use case that runs its own transactions (an import, an export)."""
     return _guarded(lambda settings: _in_sessions(settings, use_case))
 
 

@@ -7,6 +7,7 @@ on the test server), never on the shared one that the other tests are using.
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, make_url, text
+from sqlalchemy import inspect, make_url, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import app.models  # noqa: F401 - registers every table on the metadata
@@ -24,6 +26,7 @@ from app.db import metadata
 from tests.conftest import alembic_config, migrate
 
 APP_TABLES = set(metadata.tables)
+BEFORE_EXPORTS = "3d9a6b1c2e47"  # the revision before exports were audited
 
 
 @pytest.fixture
@@ -115,4 +118,40 @@ async def test_upgrade_after_downgrade_rebuilds_the_same_schema(
     await migrate(fresh_url)
     assert await table_names(engine) == APP_TABLES | {"alembic_version"}
     assert await current_revisions(engine) == {head()}
+    assert await schema_diff(engine) == []
+
+
+def _event(action: str, resource_type: str) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "occurred_at": datetime.now(UTC),
+        "actor": "operator",
+        "actor_kind": "operator",
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": "x",
+        "changes": [],
+    }
+
+
+async def test_downgrading_past_audited_exports_deletes_their_events_only(
+    fresh_url: str, engine: AsyncEngine
+) -> None:
+    """The earlier schema cannot hold an export event: the downgrade deletes them first and
+    keeps every other event; the CHECKs refuse an export again afterwards."""
+    table = metadata.tables["audit_event"]
+    await migrate(fresh_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            table.insert(), [_event("create", "asset"), _event("export", "map")]
+        )
+    await migrate(fresh_url, BEFORE_EXPORTS, down=True)
+    async with engine.connect() as connection:
+        kept = (await connection.execute(select(table.c.action))).scalars().all()
+    assert kept == ["create"]
+    for action, resource_type in (("export", "asset"), ("create", "map")):
+        with pytest.raises(IntegrityError):
+            async with engine.begin() as connection:
+                await connection.execute(table.insert(), [_event(action, resource_type)])
+    await migrate(fresh_url)
     assert await schema_diff(engine) == []

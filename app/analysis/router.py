@@ -7,7 +7,9 @@ from fastapi import APIRouter, Query, Response
 from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
 from app.api import problem_responses
+from app.auth import audit
 from app.auth.dependencies import PrincipalDep
+from app.auth.vocabulary import ResourceType
 from app.db import SessionsDep
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath
@@ -58,8 +60,20 @@ async def get_gap_analysis(
     )
     if wants_csv(analysis_format, accept):
         day = analysis.generated_at.date().isoformat()
+        body = gap_csv.render(analysis)
+        await audit.exported(
+            sessions,
+            principal=principal,
+            resource_type=ResourceType.GAP_ANALYSIS,
+            organisation_id=organisation_id,
+            details={
+                "format": "csv",
+                "scope": scope,
+                "reference_model": analysis.reference_model.version,
+            },
+        )
         return Response(
-            gap_csv.render(analysis),
+            body,
             media_type=MEDIA_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="gap-analysis-{day}.csv"',

@@ -1,8 +1,10 @@
-"""The audit trail: who changed what, which fields, when, under which request.
+"""The audit trail: who changed what, which fields, when, under which request; and who took
+which data out.
 
 ``record`` adds the event to the caller's session and never commits: the request's unit of
 work commits it together with the change it describes, so there is no change without its event
-and no event without its change.
+and no event without its change. An export changes nothing, so ``exported`` commits its event
+alone, before the export's first byte.
 """
 
 import uuid
@@ -16,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType
+from app.db import Sessions
 from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
@@ -104,6 +107,36 @@ def row_change(
         organisation_id=getattr(row, "organisation_id", row.id),
         changes=diff(before, after),
     )
+
+
+async def exported(
+    sessions: Sessions,
+    *,
+    principal: Principal,
+    resource_type: ResourceType,
+    organisation_id: uuid.UUID,
+    details: Mapping[str, Any],
+) -> None:
+    """Put an export on record: what was read out (``resource_type``) of which organisation,
+    and how (``details``: its format, its depth or scope, its filters), as ``changes``.
+
+    Called once the caller's access has been checked and before the first byte is sent. The
+    event is committed here, in a short write transaction of its own, not in the request's
+    session: an export is a GET, whose session is a reading one (autocommit on PostgreSQL, no
+    write lock taken at BEGIN on SQLite); the export routes read through snapshots of their
+    own, not that session; and the CLI has no request at all. Committed before the rows go
+    out, an export that dies midway is still on record, and no transaction is held open while
+    they stream."""
+    async with sessions.write() as session, session.begin():
+        record(
+            session,
+            principal=principal,
+            action=AuditAction.EXPORT,
+            resource_type=resource_type,
+            resource_id=organisation_id,
+            organisation_id=organisation_id,
+            changes=diff({}, details),
+        )
 
 
 async def list_page(

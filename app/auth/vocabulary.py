@@ -29,6 +29,7 @@ class AuditAction(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    EXPORT = "export"  # data read out in bulk: a file, a CSV or the whole map
 
 
 class ResourceType(StrEnum):
@@ -41,3 +42,7 @@ class ResourceType(StrEnum):
     API_KEY = "api-key"
     REFERENCE_MODEL = "reference-model"
     REPORT_LINK = "report-link"  # a signed link handed to a browser
+    # What only an export names (a CSV of assets or activities is audited as asset/activity).
+    GAP_ANALYSIS = "gap-analysis"
+    REPORT = "report"
+    MAP = "map"

@@ -9,8 +9,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.analysis.router import ReferenceModelQuery
 from app.api import problem_responses
+from app.auth import audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
+from app.auth.vocabulary import ResourceType
 from app.db import SessionsDep
 from app.errors import BadRequest, FieldIssue, NotAcceptable
 from app.http.params import OrganisationIdPath
@@ -100,8 +102,20 @@ async def get_report(
         name = report.organisation.ods_code or str(report.organisation.id)
         day = report.analysis.generated_at.date().isoformat()
         filename = f"lhs-recommendations-{name}-{day}.csv"
+        body = spreadsheet.render(report.analysis, report.system)
+        await audit.exported(
+            sessions,
+            principal=principal,
+            resource_type=ResourceType.REPORT,
+            organisation_id=organisation_id,
+            details={
+                "format": "csv",
+                "views": ["organisation"] if report.system is None else ["organisation", "system"],
+                "reference_model": report.analysis.reference_model.version,
+            },
+        )
         return Response(
-            spreadsheet.render(report.analysis, report.system),
+            body,
             media_type=cells.MEDIA_TYPE,
             headers={
                 "Content-Disposition": f'attachment; filename="{filename}"',

@@ -5,11 +5,9 @@ one of its own organisation's assets."""
 import uuid
 from typing import Any
 
-from sqlalchemy import delete as sql_delete
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import records
 from app.activities import service as activities_service
 from app.assets.schemas import stored_links
 from app.auth import access
@@ -28,11 +26,16 @@ class Activities(_Records):
     table = Activity
     what = "activity"
     resource_type = ResourceType.ACTIVITY
+    children = "asset_ids"
+    child_key = col(ActivityAsset.activity_id)
 
     def __init__(self, principal: Principal) -> None:
         super().__init__(principal)
         self._allowed: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._locked = False
+
+    def _child(self, record_id: uuid.UUID, value: Any) -> SQLModel:
+        return ActivityAsset(activity_id=record_id, asset_id=value)
 
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]:
         data: ActivityImportRow = pending.data
@@ -50,7 +53,7 @@ class Activities(_Records):
         for pending in matched:
             current = links[pending.existing.id]
             pending.changes = _differs(pending, current)
-            pending.before = pending.existing.model_dump() | {"asset_ids": current}
+            pending.before = pending.existing.model_dump() | {self.children: current}
 
     async def _links(self, session: AsyncSession, batch: list[Pending]) -> None:
         linking = [p for p in batch if p.data.asset_ids or p.data.asset_external_ids]
@@ -119,25 +122,3 @@ class Activities(_Records):
                 where = data.asset_ids[int(index)]
                 pending.issues.append(pending.raw.issue("assetIds", f"{where}: {issue.message}"))
         pending.children = sorted(set(linked))
-
-    async def write(self, session: AsyncSession, batch: list[Pending]) -> None:
-        replaced: list[uuid.UUID] = []
-        added: list[SQLModel] = []
-        for pending in batch:
-            activity: Any = pending.existing
-            if activity is None:
-                activity = Activity(organisation_id=pending.organisation_id, **pending.values)
-                added.append(activity)
-            elif pending.changes:
-                records.apply(activity, pending.values, also_changed=True)
-                replaced.append(activity.id)
-            else:
-                continue
-            added += [ActivityAsset(activity_id=activity.id, asset_id=a) for a in pending.children]
-            self._audit(session, pending, activity, "asset_ids")
-        if replaced:
-            await session.exec(
-                sql_delete(ActivityAsset).where(col(ActivityAsset.activity_id).in_(replaced))
-            )
-        session.add_all(added)
-        await session.flush()

@@ -5,7 +5,7 @@ time, each batch written out as CSV before the next is fetched, so exporting 100
 never holds them all. Assets come as plain rows with their tags in the same query (ORM objects
 were most of an export's time); activities as records, with each batch's asset links read in
 one query. The columns are the import's (app/transfer/columns.py): an export re-imports
-unchanged."""
+unchanged. Each export is audited once the caller's access is checked, before the first row."""
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -19,8 +19,9 @@ from app.activities import service as activities_service
 from app.activities.schemas import ActivityFilters
 from app.assets import service as assets_service
 from app.assets.schemas import AssetFilters
-from app.auth import access
+from app.auth import access, audit
 from app.auth.principal import Principal
+from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot
 from app.models import Activity, Asset
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
@@ -41,6 +42,7 @@ async def assets_csv(
     a broken download); the rows are read as the chunks are sent. A caller who may see the
     organisation may see its whole subtree."""
     await _visible(sessions, principal, organisation_id)
+    await _audit(sessions, principal, ResourceType.ASSET, organisation_id, all_levels, filters)
     return _stream_assets(sessions, organisation_id, all_levels=all_levels, filters=filters)
 
 
@@ -53,6 +55,7 @@ async def activities_csv(
     filters: ActivityFilters,
 ) -> AsyncIterator[bytes]:
     await _visible(sessions, principal, organisation_id)
+    await _audit(sessions, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
     statement = activities_service.matching(organisation_id, all_levels=all_levels, filters=filters)
     return _stream(sessions, statement, _activity_rows, list(ACTIVITY_COLUMNS))
 
@@ -60,6 +63,28 @@ async def activities_csv(
 async def _visible(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> None:
     async with sessions.read() as session:
         await access.organisation(session, principal, organisation_id)
+
+
+async def _audit(
+    sessions: Sessions,
+    principal: Principal,
+    resource_type: ResourceType,
+    organisation_id: uuid.UUID,
+    all_levels: bool,
+    filters: AssetFilters | ActivityFilters,
+) -> None:
+    details = {
+        "format": "csv",
+        "depth": "all" if all_levels else "1",
+        "filters": filters.model_dump(mode="json", exclude_none=True),
+    }
+    await audit.exported(
+        sessions,
+        principal=principal,
+        resource_type=resource_type,
+        organisation_id=organisation_id,
+        details=details,
+    )
 
 
 async def _stream(

@@ -4,9 +4,10 @@ services' rules apply, how a row finds the record it updates, and how a batch is
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,18 +62,51 @@ class Kind(Protocol):
 
 
 class _Records:
-    """Matching by id or externalId, the same for both kinds. Each row written is audited as
-    the create and update endpoints audit theirs."""
+    """Matching by id or externalId, and writing a batch, the same for both kinds. Each row
+    written is audited as the create and update endpoints audit theirs.
+
+    The kinds differ in the table, the child table that holds each record's tags or asset
+    links (``child_key``, its column that points at the record, and ``_child``, which makes
+    one of its rows) and what the audit trail calls those children (``children``)."""
 
     table: type[Stored]
     what: str
     resource_type: ResourceType
+    children: str
+    child_key: ClassVar[InstrumentedAttribute[uuid.UUID]]
 
     def __init__(self, principal: Principal) -> None:
         self.principal = principal
 
-    def _audit(self, session: AsyncSession, pending: Pending, row: Any, children: str) -> None:
-        after = row.model_dump() | {children: pending.children}
+    def _child(self, record_id: uuid.UUID, value: Any) -> SQLModel:
+        raise NotImplementedError
+
+    async def write(self, session: AsyncSession, batch: list[Pending]) -> None:
+        """Insert the new records, update the changed ones and replace their children; the
+        unchanged are left alone (and not audited)."""
+        table: Any = self.table
+        replaced: list[uuid.UUID] = []
+        added: list[SQLModel] = []
+        for pending in batch:
+            row = pending.existing
+            if row is None:
+                row = table(organisation_id=pending.organisation_id, **pending.values)
+                added.append(row)
+            elif pending.changes:
+                records.apply(row, pending.values, also_changed=True)
+                replaced.append(row.id)
+            else:
+                continue
+            added += [self._child(row.id, value) for value in pending.children]
+            self._audit(session, pending, row)
+        if replaced:
+            child_key = type(self).child_key  # the column itself, not an instance's value
+            await session.exec(sql_delete(child_key.class_).where(child_key.in_(replaced)))
+        session.add_all(added)
+        await session.flush()
+
+    def _audit(self, session: AsyncSession, pending: Pending, row: Any) -> None:
+        after = row.model_dump() | {self.children: pending.children}
         if pending.before is None:
             action, before = AuditAction.CREATE, {}
         else:
@@ -142,6 +176,11 @@ class Assets(_Records):
     table = Asset
     what = "asset"
     resource_type = ResourceType.ASSET
+    children = "tags"
+    child_key = col(AssetTag.asset_id)
+
+    def _child(self, record_id: uuid.UUID, value: Any) -> SQLModel:
+        return AssetTag(asset_id=record_id, tag=value)
 
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]:
         data: AssetImportRow = pending.data
@@ -163,27 +202,7 @@ class Assets(_Records):
         for pending in matched:
             current = tags[pending.existing.id]
             pending.changes = _differs(pending, current)
-            pending.before = pending.existing.model_dump() | {"tags": current}
-
-    async def write(self, session: AsyncSession, batch: list[Pending]) -> None:
-        replaced: list[uuid.UUID] = []
-        added: list[SQLModel] = []
-        for pending in batch:
-            asset = pending.existing
-            if asset is None:
-                asset = Asset(organisation_id=pending.organisation_id, **pending.values)
-                added.append(asset)
-            elif pending.changes:
-                records.apply(asset, pending.values, also_changed=True)
-                replaced.append(asset.id)
-            else:
-                continue
-            added += [AssetTag(asset_id=asset.id, tag=tag) for tag in pending.children]
-            self._audit(session, pending, asset, "tags")
-        if replaced:
-            await session.exec(sql_delete(AssetTag).where(col(AssetTag.asset_id).in_(replaced)))
-        session.add_all(added)
-        await session.flush()
+            pending.before = pending.existing.model_dump() | {self.children: current}
 
 
 def _differs(pending: Pending, current_children: Sequence[Any]) -> bool:

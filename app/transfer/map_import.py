@@ -92,32 +92,18 @@ async def restore(
 def _audit(
     session: AsyncSession, principal: Principal, document: MapDocument, parent_id: uuid.UUID | None
 ) -> None:
+    create = AuditAction.CREATE
     for o in document.organisations:
         values = o.model_dump() | ({"parent_id": parent_id} if o.id == document.root_id else {})
-        audit.record(
-            session,
-            principal=principal,
-            action=AuditAction.CREATE,
-            resource_type=ResourceType.ORGANISATION,
-            resource_id=o.id,
-            organisation_id=o.id,
-            changes=audit.diff({}, values),
-        )
+        audit.row_change(session, principal, create, ResourceType.ORGANISATION, o, {}, values)
     records: list[tuple[ResourceType, Any]] = [
         *((ResourceType.ASSET, a) for a in document.assets),
         *((ResourceType.ACTIVITY, v) for v in document.activities),
         *((ResourceType.ASSESSMENT, s) for s in document.assessments),
     ]
     for resource_type, record in records:
-        audit.record(
-            session,
-            principal=principal,
-            action=AuditAction.CREATE,
-            resource_type=resource_type,
-            resource_id=record.id,
-            organisation_id=record.organisation_id,
-            changes=audit.diff({}, record.model_dump(exclude={"result"})),
-        )
+        after = record.model_dump(exclude={"result"})
+        audit.row_change(session, principal, create, resource_type, record, {}, after)
 
 
 def _stored(record: MapAsset | MapActivity, *, exclude: set[str]) -> dict[str, Any]:

@@ -14,8 +14,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.assessments import service as assessments_service
-from app.auth import access
+from app.auth import access, audit
 from app.auth.principal import Principal
+from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot, utcnow
 from app.models import (
     Activity,
@@ -43,9 +44,17 @@ from app.transfer.map_schemas import (
 async def export_map(
     sessions: Sessions, *, principal: Principal, organisation_id: uuid.UUID
 ) -> MapDocument:
-    """The map, read in one snapshot."""
+    """The map, read in one snapshot, and the export on record (the API's and the CLI's)."""
     async with read_snapshot(sessions) as session:
-        return await read_map(session, principal=principal, organisation_id=organisation_id)
+        document = await read_map(session, principal=principal, organisation_id=organisation_id)
+    await audit.exported(
+        sessions,
+        principal=principal,
+        resource_type=ResourceType.MAP,
+        organisation_id=organisation_id,
+        details={"format": "json", "depth": "all"},
+    )
+    return document
 
 
 async def import_map(
