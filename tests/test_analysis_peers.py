@@ -2,6 +2,7 @@
 every change to a peer's records, names or place in the tree shows in the very next analysis,
 and what is remembered for one caller is never shown to a caller with a narrower scope."""
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlmodel import col
 
 from app.models import Asset, OrganisationRecords
 from tests.auth_helpers import make_key
-from tests.conftest import Backend
+from tests.conftest import Backend, QueryCounter
 from tests.helpers import EVIDENCED, create_asset, create_organisation
 
 CAPABILITY = "improvement-capability"
@@ -164,3 +165,21 @@ async def test_a_remembered_analysis_never_outlives_the_records_it_was_made_from
     assert after is not None
     assert before_assessment is not None
     assert after > before_assessment
+
+
+async def test_callers_asking_at_once_share_one_computation(
+    client: httpx.AsyncClient, queries: QueryCounter
+) -> None:
+    """Under a flood of the same analysis only one caller reads the records in a snapshot and
+    computes; the others wait for it (each used to hold a transaction of its own)."""
+    ics = await create_organisation(client, name="ICS", organisationType="ics")
+    trust = await create_organisation(client, name="Leeds", parentId=ics["id"])
+    await create_organisation(client, name="Bradford", parentId=ics["id"])
+    await create_asset(client, trust["id"], area="improvement", capabilityKey=CAPABILITY)
+    before = queries.count
+    answers = await asyncio.gather(*(analysis_of(client, trust["id"]) for _ in range(6)))
+    statements = queries.statements[before:]
+    # The count of stored assessments is read only when an analysis is computed.
+    computed = [s for s in statements if "FROM assessment" in s]
+    assert len(computed) == 1, f"{len(computed)} computations for 6 identical analyses"
+    assert len({a["organisation"]["id"] for a in answers}) == 1

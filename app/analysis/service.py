@@ -4,6 +4,7 @@ Each reads everything it needs from one snapshot in a short read-only transactio
 then computes: no connection sits idle in a transaction while the engine works.
 """
 
+import asyncio
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -131,12 +132,43 @@ async def analyse(
             )
         remembered = results_memo.get(found.key)
         if remembered is None:
-            result, found = await _compute(
-                sessions, principal, organisation_id, scope, model_version, generated_at
+            remembered, found = await _computed(
+                found.key, sessions, principal, organisation_id, scope, model_version, now
             )
-        else:
-            result = remembered.model_copy(update={"generated_at": generated_at})
+        result = remembered.model_copy(update={"generated_at": generated_at})
         return result, ModelChoice(found.model, found.row_version, found.system.root_id)
+
+
+async def _computed(
+    key: Hashable,
+    sessions: Sessions,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    scope: Scope,
+    model_version: str | None,
+    now: datetime | None,
+) -> tuple[AnyAnalysis, "_Identity"]:
+    """Callers that need the same analysis meanwhile wait for the one working it out instead
+    of each reading the system in a snapshot of its own (a cold start under a flood held a
+    transaction per admitted request). Shielded: a caller that goes away does not cancel
+    what the others wait for."""
+    task = _computing.get(key)
+    if task is None:
+        task = asyncio.create_task(
+            _compute(sessions, principal, organisation_id, scope, model_version, now)
+        )
+        _computing[key] = task
+
+        def done(finished: "asyncio.Task[tuple[AnyAnalysis, _Identity]]") -> None:
+            _computing.pop(key, None)
+            if not finished.cancelled():
+                finished.exception()  # retrieved: every waiter may have gone away
+
+        task.add_done_callback(done)
+    return await asyncio.shield(task)
+
+
+_computing: dict[Hashable, "asyncio.Task[tuple[AnyAnalysis, _Identity]]"] = {}
 
 
 async def _compute(
@@ -145,8 +177,9 @@ async def _compute(
     organisation_id: uuid.UUID,
     scope: Scope,
     model_version: str | None,
-    generated_at: datetime,
+    now: datetime | None,
 ) -> tuple[AnyAnalysis, _Identity]:
+    generated_at = now or utcnow()
     async with read_snapshot(sessions) as session:
         found = await _identify(session, sessions, principal, organisation_id, scope, model_version)
         system, model, state = found.system, found.model, found.state
