@@ -139,8 +139,13 @@ class MapDocument(MapPart):
     )
 
     format: Literal["lhs-map"] = FORMAT
-    format_version: Literal[1] = Field(
-        default=FORMAT_VERSION, description="Raised when the shape changes incompatibly."
+    # A bounded integer, not Literal[1]: a generated client renders an integer "const" as
+    # "!= 1and", which Python warns about (SyntaxWarning) when it compiles the client.
+    format_version: int = Field(
+        default=FORMAT_VERSION,
+        ge=FORMAT_VERSION,
+        le=FORMAT_VERSION,
+        description="Raised when the shape changes incompatibly; this service reads 1.",
     )
     exported_at: datetime
     root_id: uuid.UUID
