@@ -5,9 +5,11 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
@@ -45,8 +47,27 @@ DryRun = Annotated[
 ]
 
 
+class ClosingStreamingResponse(StreamingResponse):
+    """A stream whose source is closed when the response ends, however it ends.
+
+    An export's rows come from a generator that holds a read transaction and a server-side
+    cursor. When the client goes away mid-download, Starlette stops iterating and leaves the
+    generator suspended at its ``yield``: it was closed only when garbage collection got to
+    it, and meanwhile its connection sat "idle in transaction". Closing it here ends the
+    transaction as the response ends (shielded, so a cancelled request still closes it)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await close()
+
+
 def csv_stream(chunks: AsyncIterator[bytes], filename: str) -> StreamingResponse:
-    return StreamingResponse(
+    return ClosingStreamingResponse(
         chunks,
         media_type=MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Vary": "Accept"},
