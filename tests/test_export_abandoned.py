@@ -4,10 +4,12 @@ collection gets to the abandoned stream (meanwhile the connection sat idle in a 
 holding a slot of the pool)."""
 
 import gc
+from collections.abc import MutableMapping
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from tests.conftest import Backend
 from tests.helpers import create_organisation
@@ -47,7 +49,7 @@ async def test_an_abandoned_export_gives_its_connection_back_at_once(
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.body":
             chunks.append(message["body"])
             if len(chunks) == 2:  # the header, then the first batch: the client hangs up
@@ -58,6 +60,8 @@ async def test_an_abandoned_export_gives_its_connection_back_at_once(
         with pytest.raises(Exception):  # noqa: B017, PT011 - the server's own disconnect error
             await backend.app(scope, receive, send)
         assert len(chunks) == 2
-        assert backend.engine.pool.checkedout() == 0, "the export still holds its connection"
+        pool = backend.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedout() == 0, "the export still holds its connection"
     finally:
         gc.enable()

@@ -203,3 +203,22 @@ async def test_lhs_map_export_is_audited_as_the_operator(
     refused = await lhs_map(backend.url, "export", str(uuid.uuid4()))
     assert refused.returncode == 1
     assert len(await exports(client)) == 1
+
+
+async def test_the_audit_listing_filters_by_action(client: httpx.AsyncClient) -> None:
+    """Who took data out, without wading through every change: ?action=export."""
+    org = await create_organisation(client)
+    await create_asset(client, org["id"])
+    exported = await client.get(f"/v1/organisations/{org['id']}/assets", params={"format": "csv"})
+    assert exported.status_code == 200, exported.text
+    response = await client.get("/v1/audit-events", params={"action": "export"})
+    assert response.status_code == 200, response.text
+    events = response.json()["items"]
+    assert [(e["action"], e["resourceType"]) for e in events] == [("export", "asset")]
+    created = await client.get("/v1/audit-events", params={"action": "create"})
+    assert {e["action"] for e in created.json()["items"]} == {"create"}
+    assert_problem(
+        await client.get("/v1/audit-events", params={"action": "exfiltrate"}),
+        422,
+        "VALIDATION_FAILED",
+    )

@@ -145,6 +145,7 @@ async def list_page(
     principal: Principal,
     page: PageParams,
     organisation_id: uuid.UUID | None = None,
+    action: AuditAction | None = None,
     resource_type: ResourceType | None = None,
     resource_id: str | None = None,
     actor: str | None = None,
@@ -158,6 +159,8 @@ async def list_page(
         statement = statement.where(col(AuditEvent.organisation_id).in_(select(tree.c.id)))
     if organisation_id is not None:
         statement = statement.where(AuditEvent.organisation_id == organisation_id)
+    if action is not None:
+        statement = statement.where(AuditEvent.action == action)
     if resource_type is not None:
         statement = statement.where(AuditEvent.resource_type == resource_type)
     if resource_id is not None:

@@ -123,6 +123,7 @@ async def list_audit_events(
         principal=principal,
         page=page,
         organisation_id=filters.organisation_id,
+        action=filters.action,
         resource_type=filters.resource_type,
         resource_id=filters.resource_id,
         actor=filters.actor,

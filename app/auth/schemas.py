@@ -83,6 +83,9 @@ class AuditEventPage(Page[AuditEventPublic]):
 
 class AuditFilters(ApiQuery):
     organisation_id: uuid.UUID | None = None
+    action: AuditAction | None = Field(
+        default=None, description="Only this kind of event (export: who took data out)."
+    )
     resource_type: ResourceType | None = None
     resource_id: Annotated[QueryText | None, Field(max_length=64)] = None
     actor: Annotated[QueryText | None, Field(max_length=200)] = None
