@@ -102,9 +102,9 @@ def inherited_claims(
     ]
 
 
-async def own_profile(session: AsyncSession, organisation: Organisation, system: System) -> Profile:
+async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
     """The organisation's records in full, with the shared assets of those above it."""
-    ancestors = system.ancestors(organisation.id)
+    ancestors = system.ancestors(organisation_id)
     asset_rows = await fetch_rows(
         session,
         sa_select(
@@ -118,7 +118,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Asset.evidence),
             col(Asset.reviewed_by),
         ).where(
-            (col(Asset.organisation_id) == organisation.id)
+            (col(Asset.organisation_id) == organisation_id)
             | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
         ),
     )
@@ -134,10 +134,10 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
             col(Activity.goal),
             col(Activity.outcome),
             col(Activity.evidence),
-        ).where(col(Activity.organisation_id) == organisation.id),
+        ).where(col(Activity.organisation_id) == organisation_id),
     )
     assessments = await session.exec(
-        select(func.count()).where(Assessment.organisation_id == organisation.id)
+        select(func.count()).where(Assessment.organisation_id == organisation_id)
     )
     claims: list[Claim] = []
     areas: set[Area] = set()
@@ -145,7 +145,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
     planned_keys: set[str] = set()
     types: set[ActivityType] = set()
     for asset_id, owner, area, key, name, maturity, confidence, links, reviewed in asset_rows:
-        inherited = owner != organisation.id
+        inherited = owner != organisation_id
         if not inherited:
             areas.add(Area(area))
             unlinked += key is None
@@ -189,7 +189,7 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
                     ACTIVITY_MATURITY[state],
                     None,
                     CapabilityKind.ACTIVITY,
-                    organisation.id,
+                    organisation_id,
                     activity_id,
                     title,
                     evidence_links=len(links or []),
@@ -197,9 +197,9 @@ async def own_profile(session: AsyncSession, organisation: Organisation, system:
                 )
             )
     return Profile(
-        organisation=OrganisationRef(id=organisation.id, name=organisation.name),
+        organisation=system.ref(organisation_id),
         claims=tuple(claims),
-        organisation_type=OrganisationType(organisation.organisation_type),
+        organisation_type=system.types[organisation_id],
         areas_recorded=frozenset(areas),
         unlinked_records=unlinked,
         planned_assets=planned,

@@ -20,7 +20,6 @@ from app.auth import access
 from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot, utcnow
 from app.errors import FieldIssue, ValidationFailed
-from app.models import Organisation
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
@@ -54,13 +53,13 @@ class _SystemInputs:
 
 
 async def _system_inputs(
-    session: AsyncSession, organisation: Organisation, system: loading.System, state: Hashable
+    session: AsyncSession, organisation_id: uuid.UUID, system: loading.System, state: Hashable
 ) -> _SystemInputs:
     # The system is this organisation's subtree; shared assets from above it still count.
-    below = loading.subtree(system, organisation.id)
+    below = loading.subtree(system, organisation_id)
     if not below:
         raise ValidationFailed(
-            f"{organisation.name} has no members, so there is no system to roll up.",
+            f"{system.names[organisation_id]} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
     return _SystemInputs(below, await peers.system_claims(session, system, state))
@@ -80,9 +79,8 @@ results_memo: peers.Memo[AnyAnalysis] = peers.Memo(RESULTS_REMEMBERED)
 
 @dataclass(frozen=True)
 class _Identity:
-    """What names an analysis: the organisation, its system as the caller sees it, the model."""
+    """What names an analysis: the organisation's system as the caller sees it, the model."""
 
-    organisation: Organisation
     system: loading.System
     model: ReferenceModelPublic
     row_version: int
@@ -98,13 +96,16 @@ async def _identify(
     scope: Scope,
     model_version: str | None,
 ) -> _Identity:
-    organisation = await access.organisation(session, principal, organisation_id)
+    # The walk up from the organisation says whether it exists and whether the caller's scope
+    # covers it (as access.organisation would, without reading the organisation again).
     lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    if not lineage or not access.lineage_covered(principal, lineage):
+        raise access.no_such_organisation(organisation_id)
     system = await _visible_system(session, principal, lineage)
     model, row_version = await reference_service.chosen(session, model_version, owners=lineage)
     state = peers.state_of(sessions.identity, system)
     key = (scope, organisation_id, state, (model.version, row_version))
-    return _Identity(organisation, system, model, row_version, state, key)
+    return _Identity(system, model, row_version, state, key)
 
 
 async def analyse(
@@ -184,9 +185,9 @@ async def _compute(
         found = await _identify(session, sessions, principal, organisation_id, scope, model_version)
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:
-            inputs = await _system_inputs(session, found.organisation, system, state)
+            inputs = await _system_inputs(session, organisation_id, system, state)
         else:
-            profile = await loading.own_profile(session, found.organisation, system)
+            profile = await loading.own_profile(session, organisation_id, system)
             others = await peers.others_of(
                 session, system, organisation_id, state, (model.version, found.row_version)
             )
