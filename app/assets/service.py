@@ -137,23 +137,18 @@ async def list_page(
     all_levels: bool = False,
 ) -> list[AssetPublic]:
     await access.readable_organisation(sessions, principal, organisation_id)
-    values: dict[str, Any] = {
+    values = _filter_values(filters) | {
         "organisation_id": organisation_id,
-        "area": filters.area.value if filters.area is not None else None,
-        "capability_key": filters.capability_key,
-        "min_maturity": filters.min_maturity,
-        "max_maturity": filters.max_maturity,
-        "tag": filters.tag.lower() if filters.tag is not None else None,
         "limit": page.limit + 1,  # one more, to know whether another page follows
     }
     if page.cursor is not None:
         values["after_created"], values["after_id"] = decode_cursor(page.cursor)
-    given = frozenset(name for name, value in values.items() if value is not None)
+    given = frozenset(values)
     dialect = sessions.reader.dialect.name
     statement = _statement(
         ("page", dialect, all_levels, given), lambda: _page(dialect, all_levels, given)
     )
-    rows = await fetch_mappings(sessions, statement, {name: values[name] for name in given})
+    rows = await fetch_mappings(sessions, statement, values)
     return [public(row) for row in rows]
 
 
@@ -199,6 +194,18 @@ def exported(
     filters, with their tags, oldest first, for a CSV export (rows, not ORM objects: an
     export of 20,000 assets spent most of its time building and dropping them). The caller's
     scope covers the subtree of any organisation it may see."""
+    values = _filter_values(filters)
+    return (
+        _with_tags(dialect)
+        .where(*_conditions(organisation_id, all_levels, frozenset(values)))
+        .order_by(_ASSET.c.created_at, _ASSET.c.id)
+        .params(**values)
+    )
+
+
+def _filter_values(filters: AssetFilters) -> dict[str, Any]:
+    """The filters given, as the values of ``_conditions``' parameters (a page and an export
+    name the same ones)."""
     values = {
         "area": filters.area.value if filters.area is not None else None,
         "capability_key": filters.capability_key,
@@ -206,13 +213,7 @@ def exported(
         "max_maturity": filters.max_maturity,
         "tag": filters.tag.lower() if filters.tag is not None else None,
     }
-    given = frozenset(name for name, value in values.items() if value is not None)
-    return (
-        _with_tags(dialect)
-        .where(*_conditions(organisation_id, all_levels, given))
-        .order_by(_ASSET.c.created_at, _ASSET.c.id)
-        .params(**{name: values[name] for name in given})
-    )
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def tags_and_evidence(row: Mapping[str, Any]) -> dict[str, Any]:
