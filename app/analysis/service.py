@@ -6,9 +6,10 @@ then computes: no connection sits idle in a transaction while the engine works.
 
 import asyncio
 import uuid
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import anyio
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,6 +19,7 @@ from app.analysis.metrics import timed
 from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
+from app.auth.scope import lineage_covered
 from app.db import Sessions, read_snapshot, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
@@ -99,7 +101,7 @@ async def _identify(
     # The walk up from the organisation says whether it exists and whether the caller's scope
     # covers it (as access.organisation would, without reading the organisation again).
     lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
-    if not lineage or not access.lineage_covered(principal, lineage):
+    if not lineage or not lineage_covered(principal, lineage):
         raise access.no_such_organisation(organisation_id)
     system = await _visible_system(session, principal, lineage)
     model, row_version = await reference_service.chosen(session, model_version, owners=lineage)
@@ -134,20 +136,15 @@ async def analyse(
         remembered = results_memo.get(found.key)
         if remembered is None:
             remembered, found = await _computed(
-                found.key, sessions, principal, organisation_id, scope, model_version, now
+                found.key,
+                lambda: _compute(sessions, principal, organisation_id, scope, model_version, now),
             )
         result = remembered.model_copy(update={"generated_at": generated_at})
         return result, ModelChoice(found.model, found.row_version, found.system.root_id)
 
 
 async def _computed(
-    key: Hashable,
-    sessions: Sessions,
-    principal: Principal,
-    organisation_id: uuid.UUID,
-    scope: Scope,
-    model_version: str | None,
-    now: datetime | None,
+    key: Hashable, compute: Callable[[], Coroutine[Any, Any, tuple[AnyAnalysis, "_Identity"]]]
 ) -> tuple[AnyAnalysis, "_Identity"]:
     """Callers that need the same analysis meanwhile wait for the one working it out instead
     of each reading the system in a snapshot of its own (a cold start under a flood held a
@@ -155,9 +152,7 @@ async def _computed(
     what the others wait for."""
     task = _computing.get(key)
     if task is None:
-        task = asyncio.create_task(
-            _compute(sessions, principal, organisation_id, scope, model_version, now)
-        )
+        task = asyncio.create_task(compute())
         _computing[key] = task
 
         def done(finished: "asyncio.Task[tuple[AnyAnalysis, _Identity]]") -> None:

@@ -70,12 +70,6 @@ async def within(
     require_role(principal, need)
 
 
-def lineage_covered(principal: Principal, lineage: list[uuid.UUID]) -> bool:
-    """The caller's scope covers an organisation whose lineage (itself and every organisation
-    above it) is given: what ``covers`` asks the database."""
-    return principal.organisation_id is None or principal.organisation_id in lineage
-
-
 async def sees(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> bool:
     """``covers``, opening a session only when the tree must be walked: a global caller, or a
     record of the caller's own organisation, needs no query (the hot reads have no session)."""

@@ -9,14 +9,18 @@ from app.auth.vocabulary import Role
 from app.organisations import hierarchy
 
 
+def lineage_covered(principal: Principal, lineage: list[uuid.UUID]) -> bool:
+    """The caller's scope covers an organisation whose lineage (itself and every organisation
+    above it) is given."""
+    return principal.organisation_id is None or principal.organisation_id in lineage
+
+
 async def covers(session: AsyncSession, principal: Principal, organisation_id: uuid.UUID) -> bool:
     """The organisation is the caller's scope or below it (one query; none when global)."""
-    if principal.organisation_id is None:
+    if principal.organisation_id in (None, organisation_id):
         return True
-    if principal.organisation_id == organisation_id:
-        return True
-    above = await hierarchy.ancestor_ids(session, organisation_id, include_self=False)
-    return principal.organisation_id in above
+    lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    return lineage_covered(principal, lineage)
 
 
 async def may_mint(
