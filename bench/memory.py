@@ -9,23 +9,22 @@ from typing import Any
 
 import httpx
 
+from bench.server import process_tree
+
 SAMPLE_SECONDS = 0.02
 PAGE = 4096
 
 
 def resident_bytes(pid: int) -> int:
     """Resident memory of a process and its children (uvicorn's workers), from /proc."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
+    total = 0
+    for current in process_tree(pid):
         try:
             for line in Path(f"/proc/{current}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (OSError, ValueError):
             continue
-        pending.extend(int(child) for child in children)
     return total
 
 

@@ -75,19 +75,28 @@ class Server:
         return time.monotonic() - began
 
 
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of a process and its children (uvicorn's workers), from /proc."""
-    total = 0.0
+def process_tree(pid: int) -> Iterator[int]:
+    """A process and its descendants (uvicorn's workers), from /proc; gone ones are skipped."""
     pending = [pid]
     while pending:
         current = pending.pop()
+        yield current
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children, from /proc."""
+    total = 0.0
+    for current in process_tree(pid):
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / TICKS
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except (OSError, IndexError, ValueError):
             continue
-        pending.extend(int(child) for child in children)
     return total
 
 
