@@ -201,49 +201,39 @@ async def aggregated_rows(session: AsyncSession, system: System) -> AggregatedRo
     organisation_ids = list(system.parents)
     links = loading.has_links(col(Asset.evidence))
     reviewed = col(Asset.reviewed_by).is_not(None)
+    # Grouped by everything the evidence rules tell apart: the best maturity of each group.
+    asset_keys = (
+        col(Asset.organisation_id),
+        col(Asset.capability_key),
+        col(Asset.confidence),
+        links,
+        reviewed,
+        col(Asset.shared_with_members),
+    )
     assets = await fetch_rows(
         session,
-        sa_select(
-            col(Asset.organisation_id),
-            col(Asset.capability_key),
-            col(Asset.confidence),
-            links,
-            reviewed,
-            col(Asset.shared_with_members),
-            func.max(col(Asset.maturity)),
-        )
+        sa_select(*asset_keys, func.max(col(Asset.maturity)))
         .where(
             col(Asset.organisation_id).in_(organisation_ids),
             col(Asset.capability_key).is_not(None),
         )
-        .group_by(
-            col(Asset.organisation_id),
-            col(Asset.capability_key),
-            col(Asset.confidence),
-            links,
-            reviewed,
-            col(Asset.shared_with_members),
-        ),
+        .group_by(*asset_keys),
     )
     has_outcome = col(Activity.outcome).is_not(None) | loading.has_links(col(Activity.evidence))
+    activity_keys = (
+        col(Activity.organisation_id),
+        col(Activity.capability_key),
+        col(Activity.status),
+        has_outcome,
+    )
     activities = await fetch_rows(
         session,
-        sa_select(
-            col(Activity.organisation_id),
-            col(Activity.capability_key),
-            col(Activity.status),
-            has_outcome,
-        )
+        sa_select(*activity_keys)
         .where(
             col(Activity.organisation_id).in_(organisation_ids),
             col(Activity.capability_key).is_not(None),
         )
-        .group_by(
-            col(Activity.organisation_id),
-            col(Activity.capability_key),
-            col(Activity.status),
-            has_outcome,
-        ),
+        .group_by(*activity_keys),
     )
     return AggregatedRows(assets, activities)
 
