@@ -10,8 +10,10 @@ are never logged; keys that look like credentials are redacted whatever logged t
 
 import contextvars
 import functools
+import json
 import logging
 import sys
+import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal, TextIO
 
@@ -68,15 +70,64 @@ def _redact(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     return event
 
 
+def _console(log_format: LogFormat, stream: TextIO) -> bool:
+    return log_format == "console" or (log_format == "auto" and stream.isatty())
+
+
 def _renderer(log_format: LogFormat, stream: TextIO) -> list[Processor]:
-    tty = stream.isatty()
-    if log_format == "console" or (log_format == "auto" and tty):
-        return [structlog.dev.ConsoleRenderer(colors=tty)]
+    if _console(log_format, stream):
+        return [structlog.dev.ConsoleRenderer(colors=stream.isatty())]
     return [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so reconfiguring replaces only it."""
+
+
+_ACCESS = "app.access"
+_ACCESS_FIELDS = "access_fields"  # the LogRecord attribute that carries an access line's fields
+
+
+def _timestamp(created: float) -> str:
+    """As structlog's TimeStamper(fmt="iso", utc=True) writes it."""
+    seconds = int(created)
+    micros = int((created - seconds) * 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+
+
+class _Formatter(structlog.stdlib.ProcessorFormatter):
+    """structlog's formatter, with a short way for the access line when the output is JSON.
+
+    The access line is written once per request, and through structlog's bound logger and
+    processor chain it cost some 70 µs, a tenth of the CPU of a read of one asset. Its keys
+    are fixed and none is a secret, so it is rendered here straight to the same JSON as the
+    chain would write (same keys, same order, same timestamp format). Any other line, and
+    every line on a terminal, goes through the chain."""
+
+    def __init__(self, *args: Any, fast_json: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fast_json = fast_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, _ACCESS_FIELDS, None)
+        if fields is None:
+            return super().format(record)
+        event = {
+            **fields,
+            "event": record.msg,
+            "level": "info",
+            "logger": record.name,
+            "timestamp": _timestamp(record.created),
+        }
+        if not self.fast_json:
+            # Through the chain, as a structlog event (what its bound logger would hand over).
+            record = logging.makeLogRecord(
+                {**record.__dict__, "msg": event, "_logger": None, "_name": "info"}
+            )
+            return super().format(record)
+        event["request_id"] = getattr(record, "request_id", "-")
+        event["correlation_id"] = getattr(record, "correlation_id", "-")
+        return json.dumps(event)
 
 
 def configure_logging(
@@ -102,7 +153,8 @@ def configure_logging(
     )
     handler = _OurHandler(stream)
     handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
+        _Formatter(
+            fast_json=not _console(log_format, stream),
             foreign_pre_chain=before,
             processors=[
                 _request_ids,
@@ -142,11 +194,15 @@ def caller(scope: Scope) -> str | None:
     return None
 
 
-access_log = structlog.stdlib.get_logger("app.access")
+access_log = logging.getLogger(_ACCESS)
 
 
 def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> None:
-    """The one access line per request: never headers, query strings or bodies."""
+    """The one access line per request: never headers, query strings or bodies. A plain
+    logging record (filters, levels and handlers apply as to any other) that the formatter
+    renders without structlog's chain."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
     fields: dict[str, Any] = {
         "method": scope["method"],
         "path": scope["path"],
@@ -157,4 +213,7 @@ def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> Non
     principal = caller(scope)
     if principal is not None:
         fields["principal"] = principal
-    access_log.info("request", **fields)
+    record = access_log.makeRecord(
+        _ACCESS, logging.INFO, __file__, 0, "request", (), None, extra={_ACCESS_FIELDS: fields}
+    )
+    access_log.handle(record)
