@@ -5,12 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.analysis import service
-from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
+from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
 from app.auth import audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.vocabulary import ResourceType
-from app.db import SessionsDep
+from app.db import SessionsDep, utcnow
+from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath
 from app.reference.schemas import VERSION_PATTERN
@@ -48,36 +49,41 @@ async def get_gap_analysis(
     ] = Scope.ORGANISATION,
     analysis_format: FormatQuery = None,
     accept: AcceptHeader = None,
-) -> GapAnalysis | SystemGapAnalysis | Response:
+) -> Response:
     """Compare an organisation's map with the reference model: gaps, ranked recommendations
     (as CSV: one row per capability)."""
-    analysis, _ = await service.analyse(
+    remembered, _ = await service.analysed(
         sessions,
         principal=principal,
         organisation_id=organisation_id,
         scope=scope,
         model_version=reference_model,
     )
-    if wants_csv(analysis_format, accept):
-        day = analysis.generated_at.date().isoformat()
-        body = gap_csv.render(analysis)
-        await audit.exported(
-            sessions,
-            principal=principal,
-            resource_type=ResourceType.GAP_ANALYSIS,
-            organisation_id=organisation_id,
-            details={
-                "format": "csv",
-                "scope": scope,
-                "reference_model": analysis.reference_model.version,
-            },
-        )
-        return Response(
-            body,
-            media_type=MEDIA_TYPE,
-            headers={
-                "Content-Disposition": f'attachment; filename="gap-analysis-{day}.csv"',
-                "Vary": "Accept",
-            },
-        )
-    return analysis
+    generated_at = utcnow()
+    # Either representation may be asked for at this URL: a cache must key on Accept.
+    vary = {"Vary": "Accept"}
+    if not wants_csv(analysis_format, accept):
+        # The body remembered with the analysis (same bytes as serialising the model).
+        return Response(remembered.json(generated_at), media_type=JSON, headers=vary)
+    analysis = remembered.analysis.model_copy(update={"generated_at": generated_at})
+    day = analysis.generated_at.date().isoformat()
+    body = gap_csv.render(analysis)
+    await audit.exported(
+        sessions,
+        principal=principal,
+        resource_type=ResourceType.GAP_ANALYSIS,
+        organisation_id=organisation_id,
+        details={
+            "format": "csv",
+            "scope": scope,
+            "reference_model": analysis.reference_model.version,
+        },
+    )
+    return Response(
+        body,
+        media_type=MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="gap-analysis-{day}.csv"',
+            **vary,
+        },
+    )
