@@ -206,13 +206,17 @@ async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[A
     return (await connection.execute(statement)).all()
 
 
-# Each prebuilt statement's PostgreSQL text and the order of its parameters, compiled once.
-_DRIVER_SQL: dict[Select[Any], tuple[str, tuple[str, ...]]] = {}
+# Rows read by column name: SQLAlchemy's RowMappings, or asyncpg's Records.
+Rows = Sequence[Mapping[Any, Any]]
+
+# Each prebuilt statement's PostgreSQL text, the order of its parameters and the values of
+# those the statement fixed itself (a literal such as coalesce(x, 0)), compiled once.
+_DRIVER_SQL: dict[Select[*tuple[Any, ...]], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
 
 
 async def fetch_mappings(
-    sessions: Sessions, statement: Select[Any], params: Mapping[str, Any]
-) -> Sequence[Mapping[str, Any]]:
+    sessions: Sessions, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
+) -> Rows:
     """The rows of a prebuilt Core select (built once, with named bind parameters), as
     mappings, for a hot read in a request that writes nothing.
 
@@ -229,15 +233,16 @@ async def fetch_mappings(
     if engine.dialect.name != "postgresql":
         async with engine.connect() as connection:
             result = await connection.execute(statement, dict(params))
-            mappings: Sequence[Mapping[str, Any]] = result.mappings().all()
+            mappings: Rows = result.mappings().all()
             return mappings
     compiled = _DRIVER_SQL.get(statement)
     if compiled is None:
         text = statement.compile(dialect=engine.dialect)
-        compiled = (text.string, tuple(text.positiontup or ()))
+        fixed = {name: value for name, value in text.params.items() if value is not None}
+        compiled = (text.string, tuple(text.positiontup or ()), fixed)
         _DRIVER_SQL[statement] = compiled
-    sql, names = compiled
-    args = [params[name] for name in names]
+    sql, names, fixed = compiled
+    args = [params[name] if name in params else fixed[name] for name in names]
     # What watches the engine's statements (the tests' query counts, tracing) sees this one.
     dispatch = engine.sync_engine.dispatch
     if dispatch.before_cursor_execute:
@@ -245,9 +250,27 @@ async def fetch_mappings(
     raw = await engine.raw_connection()
     try:
         driver: Any = raw.driver_connection
-        rows: Sequence[Mapping[str, Any]] = await driver.fetch(sql, *args)
+        rows: Rows = await driver.fetch(sql, *args)
     finally:
         # Back to the pool. Nothing here began a transaction, so the pool's reset on return
         # (a rollback) has nothing to send and never needs to await.
         raw.close()
+    return rows
+
+
+# Where a prebuilt statement runs: inside a session's transaction (what it reads must agree
+# with the rest of that transaction), or, given the Sessions, on a connection of its own.
+Source = AsyncSession | Sessions
+
+
+async def fetch(
+    source: Source, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
+) -> Rows:
+    """The rows of a prebuilt statement, as mappings, from either kind of source. Read the
+    values by column name; on PostgreSQL without a session they come as asyncpg gives them
+    (see fetch_mappings)."""
+    if isinstance(source, Sessions):
+        return await fetch_mappings(source, statement, params)
+    connection = await source.connection()
+    rows: Rows = (await connection.execute(statement, dict(params))).mappings().all()
     return rows

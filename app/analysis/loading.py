@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import OrganisationRef
-from app.db import fetch_rows
+from app.db import Source, fetch, fetch_rows
 from app.models import Activity, Assessment, Asset, Organisation, OrganisationRecords
 from app.organisations import hierarchy
 from app.vocabulary import (
@@ -63,7 +63,7 @@ def _system_statement() -> Select[uuid.UUID, uuid.UUID | None, str, str, int]:
             tree.c.parent_id,
             col(Organisation.name),
             col(Organisation.organisation_type),
-            func.coalesce(col(OrganisationRecords.revision), 0),
+            func.coalesce(col(OrganisationRecords.revision), 0).label("revision"),
         )
         .join(Organisation, col(Organisation.id) == tree.c.id)
         .outerjoin(OrganisationRecords, col(OrganisationRecords.organisation_id) == tree.c.id)
@@ -74,16 +74,15 @@ def _system_statement() -> Select[uuid.UUID, uuid.UUID | None, str, str, int]:
 _SYSTEM = _system_statement()
 
 
-async def system_of(session: AsyncSession, root_id: uuid.UUID) -> System:
-    connection = await session.connection()
-    rows = (await connection.execute(_SYSTEM, {"root_id": root_id})).all()
+async def system_of(source: Source, root_id: uuid.UUID) -> System:
+    rows = await fetch(source, _SYSTEM, {"root_id": root_id})
     # The root's own parent is outside this system (above a caller's scope, say): cut there.
     return System(
         root_id,
-        {row[0]: row[2] for row in rows},
-        {row[0]: None if row[0] == root_id else row[1] for row in rows},
-        {row[0]: OrganisationType(row[3]) for row in rows},
-        {row[0]: int(row[4]) for row in rows},
+        {row["id"]: row["name"] for row in rows},
+        {row["id"]: None if row["id"] == root_id else row["parent_id"] for row in rows},
+        {row["id"]: OrganisationType(row["organisation_type"]) for row in rows},
+        {row["id"]: int(row["revision"]) for row in rows},
     )
 
 

@@ -22,7 +22,7 @@ from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
-from app.db import Sessions, read_snapshot, utcnow
+from app.db import Sessions, Source, read_snapshot, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
@@ -41,13 +41,13 @@ class ModelChoice:
 
 
 async def _visible_system(
-    session: AsyncSession, principal: Principal, lineage: list[uuid.UUID]
+    source: Source, principal: Principal, lineage: list[uuid.UUID]
 ) -> loading.System:
     """The organisation's system as the caller may see it: from its top-most ancestor (the
     last of ``lineage``, the organisation and those above it), or from the caller's own scope
     when that lies lower. Peers, shared assets and their evidence above the caller's scope are
     not there for it, so no analysis leaks them."""
-    return await loading.system_of(session, access.root_for(principal, lineage[-1]))
+    return await loading.system_of(source, access.root_for(principal, lineage[-1]))
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class _Identity:
 
 
 async def _identify(
-    session: AsyncSession,
+    source: Source,
     sessions: Sessions,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -132,11 +132,11 @@ async def _identify(
 ) -> _Identity:
     # The walk up from the organisation says whether it exists and whether the caller's scope
     # covers it (as access.organisation would, without reading the organisation again).
-    lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    lineage = await hierarchy.ancestor_ids(source, organisation_id, include_self=True)
     if not lineage or not lineage_covered(principal, lineage):
         raise access.no_such_organisation(organisation_id)
-    system = await _visible_system(session, principal, lineage)
-    model, row_version = await reference_service.chosen(session, model_version, owners=lineage)
+    system = await _visible_system(source, principal, lineage)
+    model, row_version = await reference_service.chosen(source, model_version, owners=lineage)
     state = peers.state_of(sessions.identity, system)
     key = (scope, organisation_id, state, (model.version, row_version))
     return _Identity(system, model, row_version, state, key)
@@ -175,16 +175,15 @@ async def analysed(
     """Reuse what was computed from the same records and model, or read in one snapshot,
     release it, then compute.
 
-    Whether it is remembered is asked outside any transaction (on PostgreSQL each statement
-    sees its own snapshot): a remembered analysis was computed from one consistent snapshot
-    whose state the key names, so it is right whatever moments the key was read at, and the
-    most common answer holds no transaction at all. Only what must be computed reads in a
-    snapshot, where everything is read again."""
+    Whether it is remembered is asked outside any transaction and session (three prebuilt
+    statements, each seeing its own snapshot): a remembered analysis was computed from one
+    consistent snapshot whose state the key names, so it is right whatever moments the key
+    was read at, and the most common answer holds no transaction at all. Only what must be
+    computed reads in a snapshot, where everything is read again."""
     with timed(scope):
-        async with sessions.read() as session:
-            found = await _identify(
-                session, sessions, principal, organisation_id, scope, model_version
-            )
+        found = await _identify(
+            sessions, sessions, principal, organisation_id, scope, model_version
+        )
         remembered = results_memo.get(found.key)
         if remembered is None:
             remembered, found = await _computed(

@@ -6,6 +6,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal, may_grant_role
 from app.auth.vocabulary import Role
+from app.db import Source
 from app.organisations import hierarchy
 
 
@@ -15,11 +16,11 @@ def lineage_covered(principal: Principal, lineage: list[uuid.UUID]) -> bool:
     return principal.organisation_id is None or principal.organisation_id in lineage
 
 
-async def covers(session: AsyncSession, principal: Principal, organisation_id: uuid.UUID) -> bool:
+async def covers(source: Source, principal: Principal, organisation_id: uuid.UUID) -> bool:
     """The organisation is the caller's scope or below it (one query; none when global)."""
     if principal.organisation_id in (None, organisation_id):
         return True
-    lineage = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    lineage = await hierarchy.ancestor_ids(source, organisation_id, include_self=True)
     return lineage_covered(principal, lineage)
 
 

@@ -10,6 +10,7 @@ from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.db import Source, fetch
 from app.models import Activity, ActivityAsset, Asset, Organisation, OrganisationRecords
 
 if TYPE_CHECKING:
@@ -61,13 +62,12 @@ _ANCESTORS = _ancestors_statement()
 
 
 async def ancestor_ids(
-    session: AsyncSession, organisation_id: uuid.UUID, *, include_self: bool
+    source: Source, organisation_id: uuid.UUID, *, include_self: bool
 ) -> list[uuid.UUID]:
     """From the organisation (if asked) up to the root, nearest first. No depth cut-off (see
     descendants); the order is rebuilt from the parent links."""
-    connection = await session.connection()
-    rows = await connection.execute(_ANCESTORS, {"organisation_id": organisation_id})
-    parents: dict[uuid.UUID, uuid.UUID | None] = {row[0]: row[1] for row in rows}
+    rows = await fetch(source, _ANCESTORS, {"organisation_id": organisation_id})
+    parents: dict[uuid.UUID, uuid.UUID | None] = {row["id"]: row["parent_id"] for row in rows}
     ordered: list[uuid.UUID] = []
     current: uuid.UUID | None = organisation_id
     while current is not None and current in parents and current not in ordered:

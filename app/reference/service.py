@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from sqlalchemy import Select, func, or_
+from sqlalchemy import Select, bindparam, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth import audit
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
-from app.db import utcnow
+from app.db import Source, fetch, utcnow
 from app.errors import (
     Conflict,
     FieldIssue,
@@ -117,26 +118,49 @@ async def visible_owners(session: AsyncSession, principal: Principal) -> list[uu
     return await hierarchy.ancestor_ids(session, principal.organisation_id, include_self=True)
 
 
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+
+def _latest_base(statement: S) -> S:
+    """The default model: the most recently loaded base model (variants only when named)."""
+    return statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
+        col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
+    )
+
+
+# Built once (see db.fetch): an analysis chooses its model on every request.
+_BY_VERSION = sa_select(
+    col(ReferenceModel.version),
+    col(ReferenceModel.row_version),
+    col(ReferenceModel.updated_at),
+    col(ReferenceModel.organisation_id),
+).where(col(ReferenceModel.version) == bindparam("version"))
+# Every base model, the default first; few (one per release of the shipped model, say).
+_BASES = _latest_base(
+    sa_select(
+        col(ReferenceModel.version),
+        col(ReferenceModel.row_version),
+        col(ReferenceModel.updated_at),
+        col(ReferenceModel.organisation_id),
+    )
+)
+_DOCUMENT = sa_select(col(ReferenceModel.document)).where(
+    col(ReferenceModel.version) == bindparam("version")
+)
+
+
 async def get_versioned(
-    session: AsyncSession, version: str | None = None, *, owners: list[uuid.UUID] | None = None
+    source: Source, version: str | None = None, *, owners: list[uuid.UUID] | None = None
 ) -> tuple[ReferenceModelPublic, int]:
     """A model with its row version, so a writer can check later that it did not change.
     ``owners``: whose variants may be returned (None: anyone's); others do not exist."""
-    statement = select(
-        ReferenceModel.version, ReferenceModel.row_version, ReferenceModel.updated_at
-    )
-    if owners is not None:
-        statement = statement.where(
-            or_(
-                col(ReferenceModel.organisation_id).is_(None),
-                col(ReferenceModel.organisation_id).in_(owners),
-            )
-        )
     if version is None:
-        statement = _latest_base(statement)
+        rows = await fetch(source, _BASES, {})
     else:
-        statement = statement.where(ReferenceModel.version == version)
-    found = (await session.exec(statement.limit(1))).first()
+        rows = await fetch(source, _BY_VERSION, {"version": version})
+    found = next(
+        (r for r in rows if owners is None or r["organisation_id"] in (None, *owners)), None
+    )
     if found is None:
         if version is None:
             raise ServiceUnavailable(
@@ -144,14 +168,14 @@ async def get_versioned(
                 "migrated. Restart it after 'alembic upgrade head'."
             )
         raise NotFound(f"Reference model {version} does not exist.")
-    key = (found[0], found[1], found[2])
+    key = (found["version"], found["row_version"], found["updated_at"])
     model = _parsed.get(key)
     if model is None:
-        document = (
-            await session.exec(
-                select(ReferenceModel.document).where(ReferenceModel.version == key[0])
-            )
-        ).one()
+        (row,) = await fetch(source, _DOCUMENT, {"version": key[0]})
+        document = row["document"]
+        # Without a session, PostgreSQL's driver gives a JSON column as its text.
+        if isinstance(document, str):
+            document = json.loads(document)
         model = ReferenceModelPublic.model_validate(document)
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
@@ -160,13 +184,13 @@ async def get_versioned(
 
 
 async def chosen(
-    session: AsyncSession, version: str | None, *, owners: list[uuid.UUID]
+    source: Source, version: str | None, *, owners: list[uuid.UUID]
 ) -> tuple[ReferenceModelPublic, int]:
     """The model a request names for an organisation (a bad name is the request's fault: 422),
     or the default, with its row version. A variant is usable only inside its organisation's
     subtree: ``owners`` are the organisation and those above it."""
     try:
-        return await get_versioned(session, version, owners=owners)
+        return await get_versioned(source, version, owners=owners)
     except NotFound as exc:
         raise ValidationFailed(
             f"Reference model {version} does not exist.",
@@ -180,16 +204,6 @@ async def chosen(
 
 async def default_version(session: AsyncSession) -> str | None:
     return (await session.exec(_latest_base(select(ReferenceModel.version)).limit(1))).first()
-
-
-S = TypeVar("S", bound=Select[*tuple[Any, ...]])
-
-
-def _latest_base(statement: S) -> S:
-    """The default model: the most recently loaded base model (variants only when named)."""
-    return statement.where(col(ReferenceModel.based_on).is_(None)).order_by(
-        col(ReferenceModel.created_at).desc(), col(ReferenceModel.version).desc()
-    )
 
 
 async def list_summaries(
