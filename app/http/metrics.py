@@ -14,6 +14,7 @@ import functools
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -47,9 +48,18 @@ POOL_SAMPLE_SECONDS = 5.0
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method if method in _METHODS else "other", route, str(status))
-    REQUESTS.labels(*labels).inc()
-    DURATION.labels(*labels).observe(seconds)
+    count, duration = _series(method if method in _METHODS else "other", route, status)
+    count.inc()
+    duration.observe(seconds)
+
+
+@functools.lru_cache(maxsize=4096)
+def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled series of one kind of request, looked up once: ``labels()`` takes a lock
+    and checks its arguments on every call (a few µs a request). The labels are bounded
+    (methods, route templates, statuses), so the cache holds every series there is."""
+    labels = (method, route, str(status))
+    return REQUESTS.labels(*labels), DURATION.labels(*labels)
 
 
 @functools.cache
