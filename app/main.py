@@ -16,19 +16,14 @@ from app.api import ApiModel
 from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
-from app.auth.setup import install_access, install_browser
+from app.auth.setup import install_access
 from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.fhir.router import router as fhir_router
 from app.http import docs, health, metrics, openapi
 from app.http.idempotency import Replay, purge_expired, replay_response
-from app.http.middleware import (
-    BodySizeLimitMiddleware,
-    HeadMiddleware,
-    HostMiddleware,
-    RequestIdMiddleware,
-)
+from app.http.middleware import install_edge
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
 from app.http.routes import RouteTemplateMiddleware
@@ -101,20 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
     app.add_middleware(RouteTemplateMiddleware)  # innermost: beside the router
-    app.add_middleware(
-        BodySizeLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        large_paths=transfer_router.LARGE_BODY_PATHS,
-        large_bytes=settings.max_import_bytes,
-    )
-    app.add_middleware(HeadMiddleware)
-    app.add_middleware(
-        HostMiddleware,
-        allowed_hosts=settings.allowed_hosts,
-        public_base_url=settings.public_base_url,
-    )
-    # Outside in: security headers, CORS, request IDs, the bound on requests in flight,
-    # authentication, rate limit, the rest.
+    # Outside in: the edge (IDs, Host, body size, HEAD, security headers, access log), CORS,
+    # the bound on requests in flight, authentication, rate limit, the rest.
     install_access(app, settings)
     if settings.max_requests_in_flight:
         app.add_middleware(
@@ -124,8 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             wait_seconds=settings.overload_wait_seconds,
             exempt=settings.overload_exempt_paths,
         )
-    app.add_middleware(RequestIdMiddleware)
-    install_browser(app, settings)
+    install_edge(app, settings, large_paths=transfer_router.LARGE_BODY_PATHS)
 
     app.include_router(health.router)
     # FastAPI tries routers in this order, each route of each router in turn (a request for

@@ -9,11 +9,12 @@ from fastapi.responses import HTMLResponse
 from app.auth.dependencies import PrincipalDep, require
 from app.auth.headers import CSP_NONCE
 from app.auth.principal import Principal
-from app.auth.setup import install_access, install_browser
+from app.auth.setup import install_access
 from app.auth.vocabulary import Role
 from app.config import Settings
-from app.http.middleware import RequestIdMiddleware
+from app.http.middleware import install_edge
 from app.http.problems import install_problem_handlers
+from app.transfer.router import LARGE_BODY_PATHS
 from tests.conftest import Backend
 
 
@@ -22,8 +23,7 @@ def build_app(backend: Backend, **overrides: Any) -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
     install_access(app, settings)
-    app.add_middleware(RequestIdMiddleware)
-    install_browser(app, settings)
+    install_edge(app, settings, large_paths=LARGE_BODY_PATHS)
     app.state.sessions = backend.app.state.sessions
 
     @app.get("/_ping")

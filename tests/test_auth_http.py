@@ -19,7 +19,7 @@ from tests.test_auth_keys import sessions_of
 PORTAL = "https://portal.wy.example"
 
 
-def http(app: FastAPI, base_url: str = "http://api.test") -> httpx.AsyncClient:
+def http(app: FastAPI, base_url: str = "http://localhost") -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url)
 
 
@@ -120,7 +120,7 @@ async def test_html_gets_a_policy_with_its_nonce_and_no_server_name(
 
 async def test_hsts_only_over_https(backend: Backend, client: httpx.AsyncClient) -> None:
     app = build_app(backend)
-    async with http(app, "https://api.test") as secure, http(app) as plain:
+    async with http(app, "https://localhost") as secure, http(app) as plain:
         assert "max-age=" in (await secure.get("/_ping")).headers["strict-transport-security"]
         assert "strict-transport-security" not in (await plain.get("/_ping")).headers
 

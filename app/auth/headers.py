@@ -1,19 +1,21 @@
 """Security headers on every response, and CORS for the browser origins in settings.
 
-Applied outermost, so that every answer, errors and refusals included, carries them. The
+Applied by the outermost layer, so that every answer, errors and refusals included, carries
+them. The
 ``Server`` header is not ours to remove: uvicorn adds it after the app, so it is run with
 ``--no-server-header``.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.config import Settings
 
 CSP_NONCE = "csp_nonce"
+RawHeaders = list[tuple[bytes, bytes]]
 HSTS = b"max-age=31536000; includeSubDomains"
 
 # What browser code calling the API may send and read.
@@ -60,37 +62,28 @@ def content_security_policy(
     )
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeaders:
     """nosniff and no referrer everywhere; ``no-store`` on answers to a credentialed request;
-    HSTS over HTTPS only; a CSP on HTML. A page that sets its own CSP keeps it."""
+    HSTS over HTTPS only; a CSP on HTML. A page that sets its own CSP keeps it. Applied by the
+    edge layer (app.http.middleware), which every answer passes."""
 
-    def __init__(self, app: ASGIApp, *, frame_ancestors: Sequence[str]) -> None:
-        self.app = app
+    def __init__(self, *, frame_ancestors: Sequence[str]) -> None:
         self.frame_ancestors = list(frame_ancestors)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def begin(self, scope: Scope) -> Callable[[RawHeaders], RawHeaders]:
+        """Prepare for one request (its CSP nonce, for the pages it renders); returns what
+        turns its response headers into the ones sent."""
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})[CSP_NONCE] = nonce
         credentialed = any(key == b"authorization" for key, _ in scope["headers"]) or (
             b"link=" in scope.get("query_string", b"")
         )
         https = scope.get("scheme") == "https"
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = self._headers(
-                    message.get("headers", []), nonce, credentialed=credentialed, https=https
-                )
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        return lambda raw: self._headers(raw, nonce, credentialed=credentialed, https=https)
 
     def _headers(
-        self, raw: list[tuple[bytes, bytes]], nonce: str, *, credentialed: bool, https: bool
-    ) -> list[tuple[bytes, bytes]]:
+        self, raw: RawHeaders, nonce: str, *, credentialed: bool, https: bool
+    ) -> RawHeaders:
         drop = {b"server", b"x-content-type-options", b"referrer-policy"}
         if credentialed:
             drop.add(b"cache-control")  # private data is never kept by a cache

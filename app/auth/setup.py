@@ -1,21 +1,19 @@
-"""Wiring access control into an app: two calls in ``create_app``.
+"""Wiring access control into an app, in ``create_app``.
 
 Order matters (Starlette's last-added middleware is the outermost):
 
-    install_access(app, settings)    # before RequestIdMiddleware is added: runs inside it
-    app.add_middleware(RequestIdMiddleware)
-    install_browser(app, settings)   # last: outermost, so every answer carries the headers
+    install_access(app, settings)    # authentication, then the rate limit
+    install_edge(app, settings, ...) # last: outermost (app.http.middleware)
 
-giving, outside in: security headers, CORS, request ids, authentication, rate limit, the rest.
+giving, outside in: the edge (IDs, security headers, Host, body size, HEAD, access log),
+CORS, the bound on requests in flight, authentication, rate limit, the rest.
 """
 
 import logging
 
 from fastapi import FastAPI
-from starlette.middleware.cors import CORSMiddleware
 
 from app.auth.authenticate import Authenticator
-from app.auth.headers import SecurityHeadersMiddleware, cors_options
 from app.auth.links import LinkSigner
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.ratelimit import RateLimiter, RateLimitMiddleware
@@ -47,9 +45,3 @@ def install_access(app: FastAPI, settings: Settings) -> Authenticator:
         enabled=settings.auth_enabled,
     )
     return authenticator
-
-
-def install_browser(app: FastAPI, settings: Settings) -> None:
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, **cors_options(settings))
-    app.add_middleware(SecurityHeadersMiddleware, frame_ancestors=settings.frame_ancestors)

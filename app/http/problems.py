@@ -148,7 +148,7 @@ def _allowed_methods(request: Request) -> list[str]:
         scope = {**request.scope, "method": method}
         if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
             allowed.append(method)
-    if "GET" in allowed:  # HeadMiddleware serves HEAD wherever GET is
+    if "GET" in allowed:  # the edge layer serves HEAD wherever GET is
         allowed.insert(allowed.index("GET") + 1, "HEAD")
     return allowed
 
