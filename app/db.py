@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import anyio
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -206,6 +208,14 @@ async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[A
     return (await connection.execute(statement)).all()
 
 
+# What the driver raises when the server or the network ended the connection.
+_LOST = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+
 # Rows read by column name: SQLAlchemy's RowMappings, or asyncpg's Records.
 Rows = Sequence[Mapping[Any, Any]]
 
@@ -251,6 +261,16 @@ async def fetch_mappings(
     try:
         driver: Any = raw.driver_connection
         rows: Rows = await driver.fetch(sql, *args)
+    except _LOST as exc:
+        # Closed, not pooled (the pool opens a new one), and reported as SQLAlchemy's own
+        # execution reports a disconnect, so the caller gets the same 503 as on any path.
+        raw.invalidate()
+        raise DBAPIError(sql, args, exc, connection_invalidated=True) from exc
+    except BaseException:
+        # A statement that failed or was cancelled midway (a client gone) may leave the
+        # connection mid-protocol: it is closed rather than handed to the next request.
+        raw.invalidate()
+        raise
     finally:
         # Back to the pool. Nothing here began a transaction, so the pool's reset on return
         # (a rollback) has nothing to send and never needs to await.
