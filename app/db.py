@@ -208,10 +208,12 @@ async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[A
     return (await connection.execute(statement)).all()
 
 
-# What the driver raises when the server or the network ended the connection.
+# What the driver raises when the server or the network ended the connection, or when it
+# finds the connection in a state it cannot use (a termination noticed mid-request).
 _LOST = (
     OSError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
 )
