@@ -11,7 +11,7 @@ from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep, SessionsDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
-from app.http.links import PageDep, build_page
+from app.http.links import PageDep, page_response
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
@@ -78,13 +78,12 @@ async def list_assets(
     principal: PrincipalDep,
     sessions: SessionsDep,
     request: Request,
-    response: Response,
     page: PageDep,
     filters: Annotated[AssetFilters, Query()],
     depth: DepthQuery = "1",
     list_format: FormatQuery = None,
     accept: AcceptHeader = None,
-) -> AssetPage | Response:
+) -> Response:
     """List an organisation's assets (or its subtree's), oldest first, with filters; as CSV,
     every matching row."""
     all_levels = depth == "all"
@@ -105,7 +104,7 @@ async def list_assets(
         filters=filters,
         all_levels=all_levels,
     )
-    return build_page(request, response, rows, page, lambda row: row, AssetPage)
+    return page_response(request, rows, page, service.wire)
 
 
 @router.get(

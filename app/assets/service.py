@@ -38,7 +38,7 @@ from app.assets.schemas import (
 from app.auth import access, audit
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
-from app.db import Sessions, UTCDateTime, fetch_mappings
+from app.db import Rows, Sessions, UTCDateTime, fetch_mappings
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
 from app.organisations.hierarchy import organisation_scope
@@ -93,6 +93,20 @@ def _statement(key: Hashable, build: Callable[[], Select[Any]]) -> Select[Any]:
     return statement
 
 
+# What AssetPublic's JSON has, in its order: (row column, key on the wire).
+_WIRE = tuple((name, field.alias or name) for name, field in AssetPublic.model_fields.items())
+
+
+def wire(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row of ``_with_tags`` as AssetPublic serialises it (same keys, order and values),
+    without building the model: a page of them is written by orjson (see
+    app.http.links.page_response). Evidence links are cut to the model's two fields."""
+    values = tags_and_evidence(row)
+    item = {key: values[name] for name, key in _WIRE}
+    item["evidence"] = [{"title": link["title"], "url": link["url"]} for link in item["evidence"]]
+    return item
+
+
 def public(row: Mapping[str, Any]) -> AssetPublic:
     """A row of ``_with_tags`` as the API shows it. Tags are sorted here, not in SQL
     (PostgreSQL's collation would order "a-b" and "a.b" differently); PostgreSQL's driver
@@ -135,7 +149,8 @@ async def list_page(
     page: PageParams,
     filters: AssetFilters,
     all_levels: bool = False,
-) -> list[AssetPublic]:
+) -> Rows:
+    """A page's rows, and one more when another page follows; ``wire`` makes each an item."""
     await access.readable_organisation(sessions, principal, organisation_id)
     values = _filter_values(filters) | {
         "organisation_id": organisation_id,
@@ -148,8 +163,7 @@ async def list_page(
     statement = _statement(
         ("page", dialect, all_levels, given), lambda: _page(dialect, all_levels, given)
     )
-    rows = await fetch_mappings(sessions, statement, values)
-    return [public(row) for row in rows]
+    return await fetch_mappings(sessions, statement, values)
 
 
 def _page(dialect: str, all_levels: bool, given: frozenset[str]) -> Select[Any]:
