@@ -14,7 +14,8 @@ from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, page_response
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
-from app.http.preconditions import if_match_on, set_etag
+from app.http.preconditions import etag, if_match_on, set_etag
+from app.http.wire import json_response
 from app.models import Asset
 from app.records import ExpectedVersion
 from app.transfer import export
@@ -111,15 +112,15 @@ async def list_assets(
     "/assets/{assetId}",
     name="assets-get",
     operation_id="assets-get",
+    response_model=AssetPublic,
     responses=problem_responses(404, 422),
 )
 async def get_asset(
-    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep, response: Response
-) -> AssetPublic:
+    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep
+) -> Response:
     """Read one asset."""
     asset = await service.get(sessions, asset_id, principal=principal)
-    set_etag(response, asset.version)
-    return asset
+    return json_response(asset, {"ETag": etag(asset["version"])})
 
 
 @router.patch(

@@ -99,22 +99,16 @@ _WIRE = tuple((name, field.alias or name) for name, field in AssetPublic.model_f
 
 def wire(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of ``_with_tags`` as AssetPublic serialises it (same keys, order and values),
-    without building the model: a page of them is written by orjson (see
-    app.http.links.page_response). Evidence links are cut to the model's two fields."""
+    without building the model: it and a page of them are written by orjson (see
+    app.http.wire). Evidence links are cut to the model's two fields."""
     values = tags_and_evidence(row)
     item = {key: values[name] for name, key in _WIRE}
     item["evidence"] = [{"title": link["title"], "url": link["url"]} for link in item["evidence"]]
     return item
 
 
-def public(row: Mapping[str, Any]) -> AssetPublic:
-    """A row of ``_with_tags`` as the API shows it. Tags are sorted here, not in SQL
-    (PostgreSQL's collation would order "a-b" and "a.b" differently); PostgreSQL's driver
-    gives the evidence as JSON text."""
-    return AssetPublic.model_validate(tags_and_evidence(row))
-
-
-async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) -> AssetPublic:
+async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) -> dict[str, Any]:
+    """The asset in its wire form (see ``wire``)."""
     dialect = sessions.reader.dialect.name
     statement = _statement(
         ("one", dialect),
@@ -123,7 +117,7 @@ async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) 
     rows = await fetch_mappings(sessions, statement, {"asset_id": asset_id})
     if not rows or not await access.sees(sessions, principal, rows[0]["organisation_id"]):
         raise _missing(asset_id)
-    return public(rows[0])
+    return wire(rows[0])
 
 
 def _missing(asset_id: uuid.UUID) -> NotFound:
@@ -231,7 +225,9 @@ def _filter_values(filters: AssetFilters) -> dict[str, Any]:
 
 
 def tags_and_evidence(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of ``_with_tags`` with its tags sorted and its evidence parsed (see ``public``)."""
+    """A row of ``_with_tags`` with its tags sorted and its evidence parsed. Tags are sorted
+    here, not in SQL (PostgreSQL's collation would order "a-b" and "a.b" differently);
+    without a session PostgreSQL's driver may give the evidence as JSON text."""
     values = dict(row)
     values["tags"] = sorted(values["tags"] or [])
     if isinstance(values["evidence"], str):

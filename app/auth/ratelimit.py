@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.principal import Principal
 from app.auth.vocabulary import PrincipalKind
 from app.config import Settings
 from app.errors import TooManyRequests
+from app.http.middleware import add_response_headers
 from app.http.problems import problem_response
 
 logger = logging.getLogger("app.auth")
@@ -98,28 +99,23 @@ class RateLimitMiddleware:
             logger.warning("rate limiter unavailable, request not counted: %s", exc)
             await self.app(scope, receive, send)
             return
-        headers = [
-            (b"ratelimit-limit", str(decision.limit).encode()),
-            (b"ratelimit-remaining", str(decision.remaining).encode()),
-            (b"ratelimit-reset", str(decision.reset_seconds).encode()),
-        ]
+        add_response_headers(
+            scope,
+            [
+                (b"ratelimit-limit", str(decision.limit).encode()),
+                (b"ratelimit-remaining", str(decision.remaining).encode()),
+                (b"ratelimit-reset", str(decision.reset_seconds).encode()),
+            ],
+        )
         if not decision.allowed:
             retry = str(max(1, decision.reset_seconds))
             error = TooManyRequests(
                 f"Too many requests: the limit is {decision.limit} per window; retry in {retry} s.",
                 headers={"Retry-After": retry},
             )
-            response = problem_response(error, scope)
-            response.raw_headers.extend(headers)
-            await response(scope, receive, send)
+            await problem_response(error, scope)(scope, receive, send)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *headers]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)
 
 
 def caller_key(principal: Principal | None, scope: Scope) -> str:

@@ -48,6 +48,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+_MORE_HEADERS = "response_headers"
+
+
+def add_response_headers(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """Headers for whatever answer this request gets, refusals and errors included, added by
+    the edge as it sends them: a layer that only adds headers needs no send wrapper of its
+    own (a call per message sent)."""
+    scope.setdefault("state", {}).setdefault(_MORE_HEADERS, []).extend(headers)
+
+
 def install_edge(app: FastAPI, settings: Settings, *, large_paths: re.Pattern[str]) -> None:
     """Add last: CORS (when browser origins are configured), then the edge around it all."""
     if settings.cors_origins:
@@ -85,7 +95,8 @@ class EdgeMiddleware:
         method = scope["method"]
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         correlation_id = _header(scope, b"x-correlation-id") or request_id
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         tokens = (request_id_var.set(request_id), correlation_id_var.set(correlation_id))
         ids = [
             (b"x-request-id", request_id.encode()),
@@ -102,7 +113,8 @@ class EdgeMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
-                message["headers"] = secure([*message.get("headers", []), *ids])
+                more = state.get(_MORE_HEADERS, ())
+                message["headers"] = secure([*message.get("headers", []), *ids, *more])
             elif head and message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
