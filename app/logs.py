@@ -8,6 +8,7 @@ the caller's key prefix or token subject when access control has named one. Head
 are never logged; keys that look like credentials are redacted whatever logged them.
 """
 
+import contextlib
 import contextvars
 import functools
 import json
@@ -15,6 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -83,16 +85,35 @@ def _renderer(log_format: LogFormat, stream: TextIO) -> list[Processor]:
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the handler this module installed, so reconfiguring replaces only it."""
 
+    def write_access(self, fields: dict[str, Any]) -> bool:
+        """Write an access line without a LogRecord (see ``log_request``); False if this
+        handler would not write it as the record path does (not JSON, or filtered)."""
+        formatter = self.formatter
+        if (
+            self.filters
+            or self.level > logging.INFO
+            or not isinstance(formatter, _Formatter)
+            or not formatter.fast_json
+        ):
+            return False
+        line = formatter.access_json(fields, created=time.time())
+        try:
+            with self.lock or contextlib.nullcontext():
+                self.stream.write(line + self.terminator)
+                self.flush()
+        except Exception:  # as emit() does: a broken stream never fails the request
+            self.handleError(logging.makeLogRecord({"msg": line}))
+        return True
+
 
 _ACCESS = "app.access"
 _ACCESS_FIELDS = "access_fields"  # the LogRecord attribute that carries an access line's fields
 
 
 def _timestamp(created: float) -> str:
-    """As structlog's TimeStamper(fmt="iso", utc=True) writes it."""
-    seconds = int(created)
-    micros = int((created - seconds) * 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
+    """As structlog's TimeStamper(fmt="iso", utc=True) writes it (``time.strftime`` cost
+    7 µs a line in the service: glibc looks up the local zone on every call)."""
+    return datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
@@ -128,6 +149,20 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         event["request_id"] = getattr(record, "request_id", "-")
         event["correlation_id"] = getattr(record, "correlation_id", "-")
         return json.dumps(event)
+
+    def access_json(self, fields: dict[str, Any], *, created: float) -> str:
+        """The line ``format`` writes for an access record, from its fields alone."""
+        return json.dumps(
+            {
+                **fields,
+                "event": "request",
+                "level": "info",
+                "logger": _ACCESS,
+                "timestamp": _timestamp(created),
+                "request_id": request_id_var.get(),
+                "correlation_id": correlation_id_var.get(),
+            }
+        )
 
 
 def configure_logging(
@@ -197,10 +232,30 @@ def caller(scope: Scope) -> str | None:
 access_log = logging.getLogger(_ACCESS)
 
 
+def _only_our_handler() -> _OurHandler | None:
+    """Our handler, when it is the one place an access line goes: no handler or filter on
+    the way up from ``app.access`` but ours on the root logger (as configure_logging leaves
+    it; a test's log capture, or an operator's extra handler, adds another)."""
+    logger: logging.Logger | None = access_log
+    while logger is not None and logger is not logging.root:
+        if logger.handlers or logger.filters or not logger.propagate:
+            return None
+        logger = logger.parent
+    root = logging.root
+    if root.filters or len(root.handlers) != 1:
+        return None
+    handler = root.handlers[0]
+    return handler if isinstance(handler, _OurHandler) else None
+
+
 def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> None:
-    """The one access line per request: never headers, query strings or bodies. A plain
-    logging record (filters, levels and handlers apply as to any other) that the formatter
-    renders without structlog's chain."""
+    """The one access line per request: never headers, query strings or bodies.
+
+    When our handler is its only destination, the line is written straight to it: a
+    LogRecord (with the thread and process names it looks up) and the trip through the
+    logging machinery cost more than the line, some 40 µs of a 330 µs authenticated request.
+    Otherwise it is a plain logging record that filters, levels and every handler see, and
+    that our formatter renders without structlog's chain; the line is the same either way."""
     if not access_log.isEnabledFor(logging.INFO):
         return
     fields: dict[str, Any] = {
@@ -213,6 +268,9 @@ def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> Non
     principal = caller(scope)
     if principal is not None:
         fields["principal"] = principal
+    handler = _only_our_handler()
+    if handler is not None and handler.write_access(fields):
+        return
     record = access_log.makeRecord(
         _ACCESS, logging.INFO, __file__, 0, "request", (), None, extra={_ACCESS_FIELDS: fields}
     )

@@ -218,3 +218,34 @@ async def lines_once(log: Path, seen: Callable[[dict[str, Any]], bool]) -> list[
             break
         await asyncio.sleep(0.05)
     return written
+
+
+async def test_the_access_line_is_the_same_whether_or_not_another_handler_listens(
+    client: httpx.AsyncClient, logs: io.StringIO
+) -> None:
+    """Alone on the root logger, ours writes the access line straight away; with another
+    handler listening (an operator's, a test's capture) the line goes as a record through
+    logging, so that one sees it too. What ours writes must not differ."""
+    await client.get("/v1", headers={"X-Request-ID": "alone-1"})
+    seen: list[logging.LogRecord] = []
+
+    class Listener(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    listener = Listener()
+    logging.getLogger().addHandler(listener)
+    try:
+        await client.get("/v1", headers={"X-Request-ID": "alone-1"})
+    finally:
+        logging.getLogger().removeHandler(listener)
+    direct, through_logging = access_lines(logs)
+    assert [r.name for r in seen if r.name == "app.access"] == ["app.access"]
+    assert set(direct) == set(through_logging)
+    assert list(direct) == list(through_logging), "the same keys in the same order"
+    for line in (direct, through_logging):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z", line["timestamp"])
+    ignored = {"timestamp", "duration_ms"}
+    assert {k: v for k, v in direct.items() if k not in ignored} == {
+        k: v for k, v in through_logging.items() if k not in ignored
+    }
