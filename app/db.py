@@ -17,7 +17,12 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, Select, event
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
@@ -238,15 +243,14 @@ async def fetch_mappings(
     itself, outside any transaction (each statement its own, as under the reading sessions'
     AUTOCOMMIT): SQLAlchemy's Connection (isolation-level bookkeeping at checkout and return)
     and its execution (cache key, execution context, result processing) cost 0.2 ms of CPU
-    more than the query did. Values then come back as asyncpg gives them (a JSON column as
-    its text); parameters go in as given (no bind processing: pass what the driver takes,
+    more than the query did. Values then come back as asyncpg gives them (JSON decoded by the
+    codec SQLAlchemy installs on each connection, UUIDs as asyncpg's subclass, no result
+    processing); parameters go in as given (no bind processing: pass what the driver takes,
     such as UUIDs, aware datetimes and strings). SQLite runs it through SQLAlchemy."""
     engine = sessions.reader
     if engine.dialect.name != "postgresql":
         async with engine.connect() as connection:
-            result = await connection.execute(statement, dict(params))
-            mappings: Rows = result.mappings().all()
-            return mappings
+            return await _mapped(connection, statement, params)
     compiled = _DRIVER_SQL.get(statement)
     if compiled is None:
         text = statement.compile(dialect=engine.dialect)
@@ -293,6 +297,11 @@ async def fetch(
     (see fetch_mappings)."""
     if isinstance(source, Sessions):
         return await fetch_mappings(source, statement, params)
-    connection = await source.connection()
+    return await _mapped(await source.connection(), statement, params)
+
+
+async def _mapped(
+    connection: AsyncConnection, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
+) -> Rows:
     rows: Rows = (await connection.execute(statement, dict(params))).mappings().all()
     return rows

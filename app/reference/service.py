@@ -128,22 +128,17 @@ def _latest_base(statement: S) -> S:
     )
 
 
-# Built once (see db.fetch): an analysis chooses its model on every request.
-_BY_VERSION = sa_select(
+# Built once (see db.fetch): an analysis chooses its model on every request. What names a
+# model's parsed document, and whose variant it is.
+_CHOICE = sa_select(
     col(ReferenceModel.version),
     col(ReferenceModel.row_version),
     col(ReferenceModel.updated_at),
     col(ReferenceModel.organisation_id),
-).where(col(ReferenceModel.version) == bindparam("version"))
-# Every base model, the default first; few (one per release of the shipped model, say).
-_BASES = _latest_base(
-    sa_select(
-        col(ReferenceModel.version),
-        col(ReferenceModel.row_version),
-        col(ReferenceModel.updated_at),
-        col(ReferenceModel.organisation_id),
-    )
 )
+_BY_VERSION = _CHOICE.where(col(ReferenceModel.version) == bindparam("version"))
+# Every base model, the default first; few (one per release of the shipped model, say).
+_BASES = _latest_base(_CHOICE)
 _DOCUMENT = sa_select(col(ReferenceModel.document)).where(
     col(ReferenceModel.version) == bindparam("version")
 )
@@ -172,11 +167,7 @@ async def get_versioned(
     model = _parsed.get(key)
     if model is None:
         (row,) = await fetch(source, _DOCUMENT, {"version": key[0]})
-        document = row["document"]
-        # Without a session, PostgreSQL's driver gives a JSON column as its text.
-        if isinstance(document, str):
-            document = json.loads(document)
-        model = ReferenceModelPublic.model_validate(document)
+        model = ReferenceModelPublic.model_validate(row["document"])
         if len(_parsed) >= _PARSED_MAX:
             _parsed.clear()
         _parsed[key] = model
