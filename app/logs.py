@@ -116,6 +116,17 @@ def _timestamp(created: float) -> str:
     return datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _access_event(fields: dict[str, Any], created: float) -> dict[str, Any]:
+    """An access line's keys in the order structlog's chain writes them, but for the IDs."""
+    return {
+        **fields,
+        "event": "request",
+        "level": "info",
+        "logger": _ACCESS,
+        "timestamp": _timestamp(created),
+    }
+
+
 class _Formatter(structlog.stdlib.ProcessorFormatter):
     """structlog's formatter, with a short way for the access line when the output is JSON.
 
@@ -133,13 +144,7 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         fields = getattr(record, _ACCESS_FIELDS, None)
         if fields is None:
             return super().format(record)
-        event = {
-            **fields,
-            "event": record.msg,
-            "level": "info",
-            "logger": record.name,
-            "timestamp": _timestamp(record.created),
-        }
+        event = _access_event(fields, record.created)
         if not self.fast_json:
             # Through the chain, as a structlog event (what its bound logger would hand over).
             record = logging.makeLogRecord(
@@ -152,17 +157,10 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
 
     def access_json(self, fields: dict[str, Any], *, created: float) -> str:
         """The line ``format`` writes for an access record, from its fields alone."""
-        return json.dumps(
-            {
-                **fields,
-                "event": "request",
-                "level": "info",
-                "logger": _ACCESS,
-                "timestamp": _timestamp(created),
-                "request_id": request_id_var.get(),
-                "correlation_id": correlation_id_var.get(),
-            }
-        )
+        event = _access_event(fields, created)
+        event["request_id"] = request_id_var.get()
+        event["correlation_id"] = correlation_id_var.get()
+        return json.dumps(event)
 
 
 def configure_logging(

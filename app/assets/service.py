@@ -39,6 +39,7 @@ from app.assets.schemas import (
 )
 from app.auth import access, audit
 from app.auth.principal import Principal
+from app.auth.scope import covers
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Rows, Sessions, UTCDateTime, fetch_mappings
 from app.errors import FieldIssue, NotFound, ValidationFailed
@@ -108,7 +109,7 @@ def wire(row: Mapping[str, Any]) -> dict[str, Any]:
     without building the model: it and a page of them are written by orjson (see
     app.http.wire). Evidence links are cut to the model's two fields."""
     item = {key: row[name] for name, key in _WIRE}
-    item["tags"] = sorted(item["tags"] or ())
+    item["tags"] = _sorted_tags(row)
     item["evidence"] = [{"title": link["title"], "url": link["url"]} for link in evidence_of(row)]
     return item
 
@@ -121,7 +122,7 @@ async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) 
         lambda: _with_tags(dialect).where(_ASSET.c.id == bindparam("asset_id")),
     )
     rows = await fetch_mappings(sessions, statement, {"asset_id": asset_id})
-    if not rows or not await access.sees(sessions, principal, rows[0]["organisation_id"]):
+    if not rows or not await covers(sessions, principal, rows[0]["organisation_id"]):
         raise _missing(asset_id)
     return wire(rows[0])
 
@@ -231,12 +232,14 @@ def _filter_values(filters: AssetFilters) -> dict[str, Any]:
 
 
 def tags_and_evidence(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of ``_with_tags`` with its tags sorted and its evidence parsed. Tags are sorted
-    here, not in SQL (PostgreSQL's collation would order "a-b" and "a.b" differently)."""
-    values = dict(row)
-    values["tags"] = sorted(values["tags"] or [])
-    values["evidence"] = evidence_of(row)
-    return values
+    """A row of ``_with_tags`` with its tags sorted and its evidence parsed."""
+    return dict(row) | {"tags": _sorted_tags(row), "evidence": evidence_of(row)}
+
+
+def _sorted_tags(row: Mapping[str, Any]) -> list[str]:
+    """A row's tags, sorted here, not in SQL (PostgreSQL's collation would order "a-b" and
+    "a.b" differently)."""
+    return sorted(row["tags"] or ())
 
 
 def evidence_of(row: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -70,12 +70,6 @@ async def within(
     require_role(principal, need)
 
 
-async def sees(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> bool:
-    """``covers`` without a session (the hot reads have none): a global caller, or a record
-    of the caller's own organisation, needs no query at all."""
-    return await covers(sessions, principal, organisation_id)
-
-
 # Built once, for the hot reads (see db.fetch_mappings).
 _EXISTS = sa_select(col(Organisation.id)).where(
     col(Organisation.id) == bindparam("organisation_id")
@@ -88,7 +82,7 @@ async def readable_organisation(
     """What ``organisation`` checks for a read, without a session: it exists and the caller
     may see it (404 otherwise)."""
     found = await fetch_mappings(sessions, _EXISTS, {"organisation_id": organisation_id})
-    if not found or not await sees(sessions, principal, organisation_id):
+    if not found or not await covers(sessions, principal, organisation_id):
         raise no_such_organisation(organisation_id)
 
 

@@ -1,9 +1,8 @@
 """Security headers on every response, and CORS for the browser origins in settings.
 
 Applied by the outermost layer, so that every answer, errors and refusals included, carries
-them. The
-``Server`` header is not ours to remove: uvicorn adds it after the app, so it is run with
-``--no-server-header``.
+them. The ``Server`` header is not ours to remove: uvicorn adds it after the app, so it is run
+with ``--no-server-header``.
 """
 
 import secrets

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import records
 from app.auth import access, audit
 from app.auth.principal import Principal
+from app.auth.scope import covers
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions, fetch_mappings
 from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
@@ -49,7 +50,7 @@ async def read(
     """What GET shows: one query and no ORM object (see db.fetch_mappings); the caller's
     scope is checked as access.organisation checks it."""
     rows = await fetch_mappings(sessions, _ONE, {"organisation_id": organisation_id})
-    if not rows or not await access.sees(sessions, principal, organisation_id):
+    if not rows or not await covers(sessions, principal, organisation_id):
         raise access.no_such_organisation(organisation_id)
     return OrganisationPublic.model_validate(dict(rows[0]))
 
