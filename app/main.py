@@ -26,7 +26,6 @@ from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import install_edge
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
-from app.http.routes import RouteTemplateMiddleware
 from app.logs import configure_logging
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
@@ -95,7 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     app.add_exception_handler(Replay, replay_response)
-    app.add_middleware(RouteTemplateMiddleware)  # innermost: beside the router
     # Outside in: the edge (IDs, Host, body size, HEAD, security headers, access log), CORS,
     # the bound on requests in flight, authentication, rate limit, the rest.
     install_access(app, settings)

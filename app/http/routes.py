@@ -6,28 +6,9 @@ from typing import Any
 
 import fastapi.routing
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 UNMATCHED = "unmatched"
-_STATE_KEY = "matched_route"
-
-
-class RouteTemplateMiddleware:
-    """Innermost layer: the router records the route it matched in the scope it is handed,
-    which outer middleware never see (each may pass on a copy). The request state is one dict
-    shared by every copy, so the route is copied there for the outer layers to read."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            route = scope.get("route")
-            state = scope.get("state")
-            if route is not None and isinstance(state, dict):
-                state[_STATE_KEY] = route
 
 
 class RouteTemplates:
@@ -51,8 +32,9 @@ class RouteTemplates:
         ]
 
     def of(self, scope: Scope) -> str:
-        state = scope.get("state")
-        route = state.get(_STATE_KEY) if isinstance(state, dict) else None
+        # The router records the route it matched in the very scope the edge handed down:
+        # every layer passes that scope on, and routing updates it in place.
+        route = scope.get("route")
         if route is not None:
             known = self.by_route.get(id(route))
             return known or str(getattr(route, "path_format", UNMATCHED))
