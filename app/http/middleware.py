@@ -1,10 +1,12 @@
 """The edge: one pure ASGI layer, outermost, that every HTTP request meets first and every
 answer passes last (no BaseHTTPMiddleware: it buffers and costs a task per request).
 
-It was six layers (request IDs, security headers, Host, HEAD, body size, the route template);
-each pure ASGI layer costs a coroutine frame per request and a wrapper call per message sent,
-some 10% of the CPU of a read of one asset together. Each concern is still a piece of its own
-below, applied by the one layer in a fixed order:
+It was six layers (request IDs, security headers, Host, HEAD, body size, and one that
+copied the matched route out of the copies of the scope the others passed on); each pure ASGI
+layer costs a coroutine frame per request and a wrapper call per message sent, some 10% of the
+CPU of a read of one asset together. One scope now goes down, and the route is read where
+routing leaves it. Each concern is still a piece of its own below, applied by the one layer in
+a fixed order:
 
 1. the request and correlation IDs (echoed on every answer, in every log line);
 2. the Host it was sent to must be one this service answers for;
