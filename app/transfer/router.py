@@ -37,6 +37,8 @@ LARGE_BODY_PATHS = re.compile(r"^/v1/(organisations/[^/]+/(assets|activities)/im
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
 BODY_MODELS = (AssetImportRow, ActivityImportRow)
+# The media type the file bodies are declared under (CSV is what is read as a file).
+CSV_BODY = f"{CSV}; charset=utf-8"
 
 DryRun = Annotated[
     bool,
@@ -88,9 +90,15 @@ def _body(
         "requestBody": {
             "required": True,
             "content": {
-                CSV: {
+                # Named with its charset, which is the truth (only UTF-8 is read) and lets
+                # generators be told how to send this body alone: openapi/client-config.json
+                # sends it as bytes, while the CSV answers stay text.
+                CSV_BODY: {
                     "schema": {
                         "type": "string",
+                        # The file's bytes: generated clients then take a file (a typed
+                        # File), not a str they cannot send.
+                        "format": "binary",
                         "description": "UTF-8 (a byte-order mark is fine), a header row of "
                         "column names in any order and case, then one row per record. "
                         "Blank cells take the default. Columns:\n" + described,
