@@ -21,11 +21,8 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 import pytest
-import uvicorn
-from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import cli
 from app.config import PROJECT_ROOT, Settings
 from app.models import Asset
 from app.vocabulary import Area, Confidence
@@ -80,21 +77,6 @@ def test_the_servers_under_test_run_with_the_flags_of_make_run_and_the_image() -
     dockerfile = (PROJECT_ROOT / "Dockerfile").read_text()
     command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
     assert set(UVICORN_FLAGS) <= set(command.replace('"', " ").split()), command
-
-
-def test_lhs_map_serve_starts_uvicorn_with_the_same_flags(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    started: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(options))
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
-    result = CliRunner().invoke(cli.cli, ["serve", "--metrics-dir", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    # --no-proxy-headers, --no-access-log, --no-server-header
-    assert started["proxy_headers"] is False
-    assert started["access_log"] is False
-    assert started["server_header"] is False
-    assert {"--no-proxy-headers", "--no-access-log", "--no-server-header"} == set(UVICORN_FLAGS)
 
 
 # -- raw connections ------------------------------------------------------------------------
