@@ -22,6 +22,7 @@ import h11
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
 from app.config import PROJECT_ROOT, Settings
 from app.models import Asset
@@ -355,8 +356,14 @@ async def allowances_left(http: httpx.AsyncClient, forwarded_for: list[str]) -> 
     return remaining
 
 
-def test_no_address_is_a_proxy_unless_configured() -> None:
+def test_no_address_is_a_proxy_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LHS_FORWARDED_ALLOW_IPS", raising=False)
     assert Settings(_env_file=None).forwarded_allow_ips == []
+    monkeypatch.setenv("LHS_FORWARDED_ALLOW_IPS", "10.0.0.0/8, 192.0.2.7,::1")
+    assert Settings(_env_file=None).forwarded_allow_ips == ["10.0.0.0/8", "192.0.2.7", "::1"]
+    monkeypatch.setenv("LHS_FORWARDED_ALLOW_IPS", "load-balancer.internal")
+    with pytest.raises(ValidationError, match="not an address or network"):
+        Settings(_env_file=None)
 
 
 async def test_forwarded_for_is_honoured_from_the_configured_proxy_only(
@@ -366,17 +373,22 @@ async def test_forwarded_for_is_honoured_from_the_configured_proxy_only(
     proxy, a client that rotates X-Forwarded-For spends one allowance, its own address's; the
     proxy's requests are counted against the clients it names."""
     addresses = [f"198.51.100.{n}" for n in range(3)]
+    https = {"X-Forwarded-Proto": "https"}
     async with httpx.AsyncClient(base_url=edge_server.url, timeout=10) as http:
         first, *rest = await allowances_left(http, addresses)
+        claimed = await http.get("/_ping", headers=https)
     assert rest == [first - 1, first - 2]
+    assert "strict-transport-security" not in claimed.headers
     through_proxy = httpx.AsyncHTTPTransport(local_address=PROXY)
     async with httpx.AsyncClient(
         base_url=edge_server.url, timeout=10, transport=through_proxy
     ) as http:
         fresh = await allowances_left(http, [f"192.0.2.{n}" for n in range(3)])
         again = await allowances_left(http, ["192.0.2.0"])
+        forwarded = await http.get("/_ping", headers=https)
     assert fresh == [fresh[0]] * 3  # each client's first request
     assert again == [fresh[0] - 1]  # and a client's second one counts against it
+    assert "max-age=" in forwarded.headers["strict-transport-security"]  # the proxy's HTTPS
 
 
 # -- what goes out on the wire -------------------------------------------------------------
