@@ -106,6 +106,8 @@ class SignedLinkRequest(ApiInput):
     """No options yet: send no body, or {}. As in every body, an unknown field is refused
     (422), so a client never believes an option it sent was applied."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
 
 class SignedLink(ApiModel):
     url: str = Field(description="Open it in a browser: read-only, for this page only.")
