@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # from it, not from the request. Unset: built from the (trusted) Host of the request.
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
     alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
+    # The model an analysis uses when a request names none. Only the operator chooses it: no
+    # timestamp or field a caller can send decides it. Unset: the highest shipped version.
+    default_reference_model: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -112,7 +112,7 @@ async def test_a_map_round_trips_exactly_between_instances(
         2,
         2,
     ]
-    imported = await fresh.post("/v1/maps/import", json=original)
+    imported = await fresh.post("/v1/maps/import?keepIds=true", json=original)
     assert imported.status_code == 201, imported.text
     assert imported.json()["rootId"] == ics["id"]
     assert imported.headers["location"].endswith(f"/v1/organisations/{ics['id']}")
@@ -125,7 +125,7 @@ async def test_a_map_round_trips_exactly_between_instances(
 
     # And back again, into this backend emptied (SQLite or PostgreSQL).
     await emptied(backend, client)
-    back = await client.post("/v1/maps/import", json=again)
+    back = await client.post("/v1/maps/import", params={"keepIds": "true"}, json=again)
     assert back.status_code == 201, back.text
     third = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
     assert without_export_time(third) == without_export_time(original)
@@ -166,7 +166,7 @@ async def test_the_service_functions_the_cli_uses(
     text = document.model_dump_json(by_alias=True)
     await emptied(backend, client)
     result = await import_map(
-        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text)
+        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text), keep_ids=True
     )
     assert (result.organisations, result.assets, result.activities) == (3, 2, 2)
     again = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
@@ -183,14 +183,14 @@ async def test_lhs_map_export_and_import_move_a_map(
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == ""
     assert "3 organisation(s)" in exported.stderr
-    imported = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    imported = await lhs_map(target, "import", "--keep-ids", str(tmp_path / "map.json"))
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == ics["id"]
     again = await lhs_map(target, "export", ics["id"])
     assert again.returncode == 0, again.stderr
     original = json.loads((tmp_path / "map.json").read_text(encoding="utf-8"))
     assert without_export_time(json.loads(again.stdout)) == without_export_time(original)
-    twice = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    twice = await lhs_map(target, "import", "--keep-ids", str(tmp_path / "map.json"))
     assert twice.returncode == 1
     assert twice.stderr.startswith("lhs-map: Some of the map is here already")
     assert len(twice.stderr.strip().splitlines()) == 1
