@@ -188,9 +188,10 @@ async def audited(world: World, version: str) -> list[tuple[str, str]]:
 
 
 def aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """A stored timestamp as the driver gives it (SQLite: naive text) in UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("path", "kind", "scope", "role"), CASES)
@@ -235,8 +236,8 @@ async def test_a_reference_model_write(
         assert started <= aware(row.created_at) <= now
         # The loader's: its scope's variant, or everyone's for a caller of the whole service.
         owner_id = world.orgs.get(scope)
-        owner = uuid.UUID(str(row.organisation_id)) if row.organisation_id else None
-        assert owner == (uuid.UUID(owner_id) if owner_id else None)
+        stored_owner = uuid.UUID(str(row.organisation_id)) if row.organisation_id else None
+        assert stored_owner == (uuid.UUID(owner_id) if owner_id else None)
     else:
         assert row.row_version == 2
     # Whatever was loaded, the default is still the operator's choice.
