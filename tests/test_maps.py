@@ -325,6 +325,13 @@ async def test_an_import_says_nothing_of_ids_elsewhere(
     assert [a["id"] for a in assessments.json()["items"]] != [elsewhere["id"]]
     assert (await client.get(f"/v1/organisations/{elsewhere['id']}")).json()["name"] == "Beta Trust"
 
+    # Nor of where it would hang: a parent that is not here is as unseen as one of B's.
+    for parent in (beta["id"], str(uuid.uuid4())):
+        hung = await client.post(
+            "/v1/maps/import", json=one_organisation_map(parent), headers=alpha_editor
+        )
+        assert_problem(hung, 404, "NOT_FOUND")
+
     # Keeping the document's ids is an exact restore: for a caller of the whole service only.
     before = await snapshot(backend.engine)
     kept = await client.post(

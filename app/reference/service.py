@@ -6,13 +6,10 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import ValidationError
 from sqlalchemy import bindparam, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +21,7 @@ from app.db import DEFAULT_MODEL, Sessions, Source, fetch
 from app.errors import FieldIssue, NotFound, ServiceUnavailable, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.organisations import hierarchy
+from app.reference import stored
 from app.reference.schemas import (
     Capability,
     ReferenceModelInput,
@@ -96,74 +94,6 @@ _CHOICE = sa_select(
 )
 _BY_VERSION = _CHOICE.where(col(ReferenceModel.version) == bindparam("version"))
 _ALL = _CHOICE.order_by(col(ReferenceModel.version))
-_DOCUMENT = sa_select(col(ReferenceModel.document)).where(
-    col(ReferenceModel.version) == bindparam("version")
-)
-
-# Parsed documents by (version, rowVersion, updatedAt): a replaced model gets a new key, so
-# every instance behind the load balancer sees the change without any shared cache. Keys
-# whose document is not a model (a row damaged behind the service's back) are remembered
-# too, so that each is logged once and never parsed again.
-Key = tuple[str, int, datetime]
-_parsed: dict[Key, ReferenceModelPublic] = {}
-_unreadable: dict[Key, str] = {}
-_PARSED_MAX = 64
-# Keys known to parse, for the readiness probe (which needs no model, only the answer): far
-# more of them fit than parsed models, so a probe of many variants parses each once.
-_readable: set[Key] = set()
-_READABLE_MAX = 4096
-
-
-class UnreadableModel(ServiceUnavailable):
-    """A stored model whose document is not a model: the requests that need it cannot be
-    served until an operator repairs the row, but the rest of the service can."""
-
-
-def _key(row: Any) -> Key:
-    return (row["version"], row["row_version"], row["updated_at"])
-
-
-def _remember(cache: dict[Key, Any], key: Key, value: Any) -> None:
-    if len(cache) >= _PARSED_MAX:
-        cache.pop(next(iter(cache)))  # the oldest first
-    cache[key] = value
-
-
-def _unreadable_error(version: str) -> UnreadableModel:
-    return UnreadableModel(
-        f"Reference model {version} is stored but cannot be read: its document is not a "
-        "valid model. An operator must repair or reload it; other models still work."
-    )
-
-
-def parsed(key: Key, document: Any) -> ReferenceModelPublic:
-    """The stored document as a model, once per key; UnreadableModel if it is not one."""
-    model = _parsed.get(key)
-    if model is not None:
-        return model
-    if key in _unreadable:
-        raise _unreadable_error(key[0])
-    try:
-        model = ReferenceModelPublic.model_validate(document)
-        if model.version != key[0]:
-            raise ValueError(f"the document names version {model.version!r}")
-    except (ValidationError, ValueError, TypeError) as exc:
-        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-        logger.error("reference model %s cannot be read (%s)", key[0], reason)
-        _remember(_unreadable, key, reason)
-        raise _unreadable_error(key[0]) from exc
-    _remember(_parsed, key, model)
-    if len(_readable) >= _READABLE_MAX:
-        _readable.clear()
-    _readable.add(key)
-    return model
-
-
-async def _parsed_from(source: Source, key: Key) -> ReferenceModelPublic:
-    if key in _parsed or key in _unreadable:
-        return parsed(key, None)
-    (row,) = await fetch(source, _DOCUMENT, {"version": key[0]})
-    return parsed(key, row["document"])
 
 
 async def get(session: AsyncSession, version: str | None = None) -> ReferenceModelPublic:
@@ -176,7 +106,7 @@ async def get_versioned(
 ) -> tuple[ReferenceModelPublic, int]:
     """A model with its row version, so a writer can check later that it did not change.
     ``owners``: whose variants may be returned (None: anyone's); others do not exist.
-    A row that cannot be read is UnreadableModel (503), never a crash."""
+    A row that cannot be read is stored.UnreadableModel (503), never a crash."""
     name = default_name(source) if version is None else version
     rows = await fetch(source, _BY_VERSION, {"version": name})
     found = next(iter(rows), None)
@@ -192,8 +122,8 @@ async def get_versioned(
                 "an installed base model."
             )
         raise NotFound(f"Reference model {version} does not exist.")
-    key = _key(found)
-    return await _parsed_from(source, key), key[1]
+    key = stored.key_of(found)
+    return await stored.parsed_from(source, key), key[1]
 
 
 async def chosen(
@@ -237,9 +167,9 @@ async def health(sessions: Sessions) -> Health:
     for row in rows:
         readable = True
         try:
-            if _key(row) not in _readable:
-                await _parsed_from(sessions, _key(row))
-        except UnreadableModel:
+            if not stored.known_readable(stored.key_of(row)):
+                await stored.parsed_from(sessions, stored.key_of(row))
+        except stored.UnreadableModel:
             readable = False
             if row["organisation_id"] is None:
                 unreadable.append(row["version"])
@@ -305,8 +235,8 @@ async def list_summaries(
     summaries = []
     for row in rows:
         try:
-            model = parsed((row.version, row.row_version, row.updated_at), row.document)
-        except UnreadableModel:
+            model = stored.parsed((row.version, row.row_version, row.updated_at), row.document)
+        except stored.UnreadableModel:
             continue
         summaries.append(
             ReferenceModelSummary(
