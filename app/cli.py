@@ -7,7 +7,9 @@ one line on standard error with a non-zero exit status.
 """
 
 import asyncio
+import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -15,11 +17,13 @@ from typing import Any, TypeVar
 
 import click
 import uvicorn
+import yaml
 from alembic import command as alembic_command
 from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,12 +34,14 @@ from app.auth.vocabulary import Role
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.demo import service as demo_service
-from app.errors import AppError
+from app.errors import AppError, ValidationFailed
 from app.http.health import migration_heads
 from app.http.metrics import prepare as prepare_metrics
 from app.models import ApiKey
 from app.ods import records as ods_records
 from app.ods import service as ods_service
+from app.reference import gate as reference_gate
+from app.reference.schemas import VERSION_PATTERN
 from app.transfer import maps
 from app.transfer.map_import import restore
 from app.transfer.map_schemas import MapDocument
@@ -228,9 +234,15 @@ def export_map(organisation: str, output: Path | None) -> None:
 
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-def import_map(file: str) -> None:
-    """Import a map written by `lhs-map export` (FILE, or - for standard input): the same
-    ids, timestamps and versions, all or nothing. Refused if any of it is here already."""
+@click.option(
+    "--keep-ids",
+    is_flag=True,
+    help="Keep the document's ids (an exact restore); refused if any of them is here already.",
+)
+def import_map(file: str, keep_ids: bool) -> None:
+    """Import a map written by `lhs-map export` (FILE, or - for standard input), all or
+    nothing, with new ids (printed on standard error as old=new), or with its own ids and
+    timestamps (--keep-ids). Prints the root organisation's id."""
     raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     try:
         document = MapDocument.model_validate_json(raw)
@@ -243,16 +255,66 @@ def import_map(file: str) -> None:
         ) from exc
 
     async def write(session: AsyncSession) -> str:
-        result = await restore(session, principal=OPERATOR, document=document)
+        result = await restore(session, principal=OPERATOR, document=document, keep_ids=keep_ids)
         await session.commit()
         click.echo(
             f"Imported {result.organisations} organisation(s), {result.assets} asset(s), "
-            f"{result.activities} activity(ies), {result.assessments} assessment(s).",
+            f"{result.activities} activity(ies), {result.assessments} assessment(s), "
+            f"{result.reference_models} reference model(s).",
             err=True,
         )
+        if not keep_ids:
+            for old, new in result.id_map.items():
+                click.echo(f"{old}={new}", err=True)
         return str(result.root_id)
 
     click.echo(_run(write))
+
+
+@cli.command("load-reference-model")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", help="The version to load it as (else the file's own).")
+def load_reference_model(file: Path, version: str | None) -> None:
+    """Load a reference model (YAML or JSON, as app/reference/data holds) as a new version,
+    with the checks PUT /v1/reference-models/{version} makes, audited as the operator's. A base
+    model (basedOn null) becomes the default only if LHS_DEFAULT_REFERENCE_MODEL names it."""
+    settings = get_settings()
+    raw = file.read_bytes()
+    if len(raw) > settings.max_body_bytes:
+        raise Failure(f"{file} is larger than LHS_MAX_BODY_BYTES ({settings.max_body_bytes})")
+    try:
+        document = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise Failure(f"{file} is not YAML or JSON: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(document, dict):
+        raise Failure(f"{file} does not hold a reference model (a mapping)")
+    # YAML reads dates and numbers itself: JSON's types, as PUT receives them.
+    document = json.loads(json.dumps(document, default=str))
+    name = version or document.get("version")
+    if not isinstance(name, str) or not re.fullmatch(VERSION_PATTERN, name):
+        raise Failure(f"{file}: give the version (--version, or a 'version' in the file)")
+
+    try:
+        data = reference_gate.validated(document)
+    except ValidationFailed as exc:
+        first = exc.errors[0]
+        where = "/".join(str(part) for part in first.field) or "document"
+        raise Failure(
+            f"{file} is not a valid reference model ({len(exc.errors)} problem(s); first at "
+            f"{where}: {first.message})"
+        ) from exc
+
+    async def load(session: AsyncSession) -> str:
+        loaded = await reference_gate.load(
+            session, principal=OPERATOR, version=name, data=data, create_only=True
+        )
+        await session.commit()
+        kind = "a base model" if loaded.model.based_on is None else "a variant for everyone"
+        count = len(loaded.model.capabilities)
+        click.echo(f"Loaded {name}, {kind}, {count} capabilities.", err=True)
+        return name
+
+    click.echo(_run(load))
 
 
 async def _still_works(session: AsyncSession, key: str) -> bool:
@@ -333,7 +395,7 @@ def _guarded(start: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = make_engine(settings)
     try:
-        async with make_sessions(engine).write() as session:
+        async with _sessions(engine, settings).write() as session:
             await _require_migrated(session, settings)
             return await use_case(session)
     finally:
@@ -343,12 +405,16 @@ async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awa
 async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaitable[T]]) -> T:
     engine = make_engine(settings)
     try:
-        sessions = make_sessions(engine)
+        sessions = _sessions(engine, settings)
         async with sessions.read() as session:
             await _require_migrated(session, settings)
         return await use_case(sessions)
     finally:
         await engine.dispose()
+
+
+def _sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
+    return make_sessions(engine, default_reference_model=settings.default_reference_model)
 
 
 async def _require_migrated(session: AsyncSession, settings: Settings) -> None:

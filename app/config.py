@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # whoever connected (a header a client sends itself would pick its own rate-limit bucket).
     forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
+    # The model an analysis uses when a request names none. Only the operator chooses it: no
+    # timestamp or field a caller can send decides it. Unset: the highest shipped version.
+    default_reference_model: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -116,6 +116,9 @@ class Sessions:
     write: async_sessionmaker[AsyncSession]
     # Names this database connection for what a process remembers of it (an analysis).
     identity: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # The operator's choice of default reference model (None: the highest shipped version),
+    # also in each session's info under DEFAULT_MODEL, for services handed only a session.
+    default_reference_model: str | None = None
 
     @property
     def reader(self) -> AsyncEngine:
@@ -125,7 +128,10 @@ class Sessions:
         return engine
 
 
-def make_sessions(engine: AsyncEngine) -> Sessions:
+DEFAULT_MODEL = "lhs_default_reference_model"
+
+
+def make_sessions(engine: AsyncEngine, *, default_reference_model: str | None = None) -> Sessions:
     writer = engine.execution_options(**{WRITE_OPTION: True})
     reader = engine
     if engine.dialect.name == "postgresql":
@@ -134,9 +140,11 @@ def make_sessions(engine: AsyncEngine) -> Sessions:
         # a GET's time in the profile). Reads that must agree use read_snapshot, which asks
         # for a REPEATABLE READ transaction explicitly.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    info = {DEFAULT_MODEL: default_reference_model}
     return Sessions(
-        read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False),
-        write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False),
+        read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False, info=info),
+        write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False, info=info),
+        default_reference_model=default_reference_model,
     )
 
 

@@ -29,6 +29,7 @@ from app.http.problems import install_problem_handlers
 from app.logs import configure_logging
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
+from app.reference import gate as reference_gate
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
@@ -64,10 +65,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessions = make_sessions(engine)
+        app.state.sessions = make_sessions(
+            engine, default_reference_model=settings.default_reference_model
+        )
         app.state.migration_heads = health.migration_heads(settings)
-        async with app.state.sessions.write() as session:
-            await reference_service.install_shipped(session)
+        try:
+            async with app.state.sessions.write() as session:
+                await reference_gate.install_shipped(session)
+                await reference_service.check_default(session)
+        except reference_service.DefaultModelMissing:
+            await engine.dispose()
+            raise
         chores = [asyncio.create_task(_housekeeping(app.state.sessions))]
         if prometheus_multiproc_dir() is not None:
             chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))

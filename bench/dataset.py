@@ -28,7 +28,7 @@ from app.auth.schemas import ApiKeyCreate
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessions, utcnow
 from app.models import Activity, ActivityAsset, Asset, AssetTag, Organisation
-from app.reference import service as reference_service
+from app.reference import gate as reference_gate
 from app.reference.service import shipped_models
 
 KEYS = [(c.key, c.area.value) for c in shipped_models()[-1].capabilities]
@@ -164,7 +164,7 @@ async def load(url: str, shape: Shape) -> Dataset:
     clock = _Clock()
     try:
         async with sessions.write() as session:
-            await reference_service.install_shipped(session)
+            await reference_gate.install_shipped(session)
         ics = _organisation(clock, "Benchmark ICS", "ics", None)
         small = _organisation(clock, "Small ICS", "ics", None)
         standalone = _organisation(clock, "Standalone Trust", "acute_trust", None)

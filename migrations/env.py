@@ -6,15 +6,18 @@ from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlalchemy import inspect, select, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.sqltypes import AutoString
 
 import app.models  # noqa: F401 - registers every table on the metadata
 from app.config import get_settings
 from app.db import UTCDateTime, metadata
-from app.reference.service import shipped_rows
+from app.reference.gate import install_shipped
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -59,31 +62,25 @@ MIGRATION_LOCK = 7_345_002
 
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:  # a session-level lock: it outlives the commit that ends this statement
-        connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-        connection.commit()
-    try:
-        with context.begin_transaction():
-            context.run_migrations()
-        _install_reference_models(connection)
-    finally:
-        if postgres:
-            connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-            connection.commit()
+    with context.begin_transaction():
+        context.run_migrations()
 
 
-def _install_reference_models(connection: Connection) -> None:
-    """Store the reference models that ship with this build, once. Done when migrating (and at
+def _at_head(connection: Connection) -> bool:
+    current = set(MigrationContext.configure(connection).get_current_heads())
+    return current == set(ScriptDirectory.from_config(config).get_heads())
+
+
+async def _install_reference_models(connection: AsyncConnection) -> None:
+    """Load the reference models that ship with this build, once, through the same gate as
+    every other model (as the operator, audited). Done when migrating to the head (and at
     start-up), never by the readiness probe, which must only read."""
-    if not inspect(connection).has_table("reference_model"):
-        return  # migrated down past the table
-    table = metadata.tables["reference_model"]
-    present = set(connection.execute(select(table.c.version)).scalars())
-    missing = [row for row in shipped_rows() if row["version"] not in present]
-    if missing:
-        connection.execute(table.insert(), missing)
-    connection.commit()
+    at_head = await connection.run_sync(_at_head)
+    await connection.commit()  # so that the session below begins (and commits) its own
+    if not at_head:
+        return  # migrated down: the tables are not those this build's code writes
+    async with AsyncSession(bind=connection, expire_on_commit=False) as session:
+        await install_shipped(session)
 
 
 async def run_online() -> None:
@@ -93,7 +90,17 @@ async def run_online() -> None:
         return
     engine = create_async_engine(_url())
     async with engine.connect() as async_connection:
-        await async_connection.run_sync(_run_sync)
+        postgres = async_connection.dialect.name == "postgresql"
+        if postgres:  # a session-level lock: it outlives the commits of what follows
+            await async_connection.execute(text(f"SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            await async_connection.commit()
+        try:
+            await async_connection.run_sync(_run_sync)
+            await _install_reference_models(async_connection)
+        finally:
+            if postgres:
+                await async_connection.execute(text(f"SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+                await async_connection.commit()
     await engine.dispose()
 
 

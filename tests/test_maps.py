@@ -14,6 +14,7 @@ from app.auth.principal import OPERATOR
 from app.main import create_app
 from app.transfer.map_schemas import MapDocument
 from app.transfer.maps import export_map, import_map
+from tests.auth_helpers import make_key
 from tests.conftest import (
     Backend,
     admin_headers,
@@ -112,7 +113,7 @@ async def test_a_map_round_trips_exactly_between_instances(
         2,
         2,
     ]
-    imported = await fresh.post("/v1/maps/import", json=original)
+    imported = await fresh.post("/v1/maps/import?keepIds=true", json=original)
     assert imported.status_code == 201, imported.text
     assert imported.json()["rootId"] == ics["id"]
     assert imported.headers["location"].endswith(f"/v1/organisations/{ics['id']}")
@@ -125,7 +126,7 @@ async def test_a_map_round_trips_exactly_between_instances(
 
     # And back again, into this backend emptied (SQLite or PostgreSQL).
     await emptied(backend, client)
-    back = await client.post("/v1/maps/import", json=again)
+    back = await client.post("/v1/maps/import", params={"keepIds": "true"}, json=again)
     assert back.status_code == 201, back.text
     third = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
     assert without_export_time(third) == without_export_time(original)
@@ -166,7 +167,7 @@ async def test_the_service_functions_the_cli_uses(
     text = document.model_dump_json(by_alias=True)
     await emptied(backend, client)
     result = await import_map(
-        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text)
+        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text), keep_ids=True
     )
     assert (result.organisations, result.assets, result.activities) == (3, 2, 2)
     again = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
@@ -183,14 +184,14 @@ async def test_lhs_map_export_and_import_move_a_map(
     assert exported.returncode == 0, exported.stderr
     assert exported.stdout == ""
     assert "3 organisation(s)" in exported.stderr
-    imported = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    imported = await lhs_map(target, "import", "--keep-ids", str(tmp_path / "map.json"))
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == ics["id"]
     again = await lhs_map(target, "export", ics["id"])
     assert again.returncode == 0, again.stderr
     original = json.loads((tmp_path / "map.json").read_text(encoding="utf-8"))
     assert without_export_time(json.loads(again.stdout)) == without_export_time(original)
-    twice = await lhs_map(target, "import", str(tmp_path / "map.json"))
+    twice = await lhs_map(target, "import", "--keep-ids", str(tmp_path / "map.json"))
     assert twice.returncode == 1
     assert twice.stderr.startswith("lhs-map: Some of the map is here already")
     assert len(twice.stderr.strip().splitlines()) == 1
@@ -198,3 +199,171 @@ async def test_lhs_map_export_and_import_move_a_map(
     bad = await lhs_map(target, "import", str(tmp_path / "bad.json"))
     assert bad.returncode == 1
     assert "is not a map export" in bad.stderr
+
+
+async def scoped(backend: Backend, role: str, organisation_id: str) -> dict[str, str]:
+    _, key = await make_key(backend.app.state.sessions, role, organisation_id)
+    return {"Authorization": f"Bearer {key}"}
+
+
+def one_organisation_map(parent: str, *, organisation_id: str | None = None) -> dict[str, Any]:
+    """A map of one new trust hung under ``parent``, with one assessment (pinned to the
+    default model) that tests repoint."""
+    organisation = organisation_id or str(uuid.uuid4())
+    stamp = "2026-11-27T09:00:00Z"
+    return {
+        "exportedAt": stamp,
+        "rootId": organisation,
+        "organisations": [
+            {
+                "id": organisation,
+                "name": "Imported Trust",
+                "odsCode": None,
+                "organisationType": "acute_trust",
+                "parentId": parent,
+                "region": None,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "version": 1,
+            }
+        ],
+        "assets": [],
+        "activities": [],
+        "assessments": [
+            {
+                "id": str(uuid.uuid4()),
+                "organisationId": organisation,
+                "referenceModelVersion": "2026.1",
+                "scope": "organisation",
+                "overallScore": 0.5,
+                "label": "Imported",
+                "result": {},
+                "seenFrom": organisation,
+                "createdAt": stamp,
+            }
+        ],
+        "referenceModels": [],
+    }
+
+
+def pinned_to(document: dict[str, Any], version: str) -> dict[str, Any]:
+    assessments = [dict(a, referenceModelVersion=version) for a in document["assessments"]]
+    return dict(document, assessments=assessments)
+
+
+def comparable(problem: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in problem.items() if k not in {"traceId", "instance"}}
+
+
+async def test_an_import_cannot_pin_another_organisations_variant(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    alpha = await create_organisation(client, name="Alpha ICS", organisationType="ics")
+    beta = await create_organisation(client, name="Beta ICS", organisationType="ics")
+    beta_admin = await scoped(backend, "admin", beta["id"])
+    variant = (await client.get("/v1/reference-models/2026.1")).json() | {
+        "version": "beta-private",
+        "basedOn": "2026.1",
+    }
+    made = await client.put("/v1/reference-models/beta-private", json=variant, headers=beta_admin)
+    assert made.status_code == 201, made.text
+
+    alpha_editor = await scoped(backend, "editor", alpha["id"])
+    document = one_organisation_map(alpha["id"])
+    before = await snapshot(backend.engine)
+    answers = []
+    for version in ("beta-private", "no-such-model"):
+        response = await client.post(
+            "/v1/maps/import", json=pinned_to(document, version), headers=alpha_editor
+        )
+        body = assert_problem(response, 422, "VALIDATION_FAILED")
+        assert [e["pointer"] for e in body["errors"]] == ["#/assessments/0/referenceModelVersion"]
+        answers.append(comparable(body))
+    assert answers[0] == answers[1]  # a variant it cannot see is as unknown as none at all
+    # Not even a caller of the whole service pins B's variant in A's subtree.
+    response = await client.post("/v1/maps/import", json=pinned_to(document, "beta-private"))
+    assert_problem(response, 422, "VALIDATION_FAILED")
+    assert await snapshot(backend.engine) == before
+    # So B can still change its own variant.
+    replaced = await client.put(
+        "/v1/reference-models/beta-private",
+        json=variant | {"title": "Beta, revised"},
+        headers=beta_admin | {"If-Match": 'W/"1"'},
+    )
+    assert replaced.status_code == 200, replaced.text
+    # And a variant it may use is pinned as before.
+    alpha_admin = await scoped(backend, "admin", alpha["id"])
+    own = variant | {"version": "alpha-own"}
+    made = await client.put("/v1/reference-models/alpha-own", json=own, headers=alpha_admin)
+    assert made.status_code == 201, made.text
+    imported = await client.post(
+        "/v1/maps/import", json=pinned_to(document, "alpha-own"), headers=alpha_editor
+    )
+    assert imported.status_code == 201, imported.text
+
+
+async def test_an_import_says_nothing_of_ids_elsewhere(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    alpha = await create_organisation(client, name="Alpha ICS", organisationType="ics")
+    beta = await create_organisation(client, name="Beta ICS", organisationType="ics")
+    elsewhere = await create_organisation(client, name="Beta Trust", parentId=beta["id"])
+    alpha_editor = await scoped(backend, "editor", alpha["id"])
+    # A map whose ids are those of B's records: a copy with new ids, not "exists here already".
+    document = one_organisation_map(alpha["id"], organisation_id=elsewhere["id"])
+    document["assessments"][0]["id"] = elsewhere["id"]
+    imported = await client.post("/v1/maps/import", json=document, headers=alpha_editor)
+    assert imported.status_code == 201, imported.text
+    result = imported.json()
+    new_id = result["idMap"][elsewhere["id"]]
+    assert new_id != elsewhere["id"]
+    assert result["rootId"] == new_id
+    assert imported.headers["location"].endswith(f"/v1/organisations/{new_id}")
+    copy = await client.get(f"/v1/organisations/{new_id}", headers=alpha_editor)
+    assert copy.json()["parentId"] == alpha["id"]
+    assessments = await client.get(f"/v1/organisations/{new_id}/assessments", headers=alpha_editor)
+    assert [a["id"] for a in assessments.json()["items"]] != [elsewhere["id"]]
+    assert (await client.get(f"/v1/organisations/{elsewhere['id']}")).json()["name"] == "Beta Trust"
+
+    # Nor of where it would hang: a parent that is not here is as unseen as one of B's.
+    for parent in (beta["id"], str(uuid.uuid4())):
+        hung = await client.post(
+            "/v1/maps/import", json=one_organisation_map(parent), headers=alpha_editor
+        )
+        assert_problem(hung, 404, "NOT_FOUND")
+
+    # Keeping the document's ids is an exact restore: for a caller of the whole service only.
+    before = await snapshot(backend.engine)
+    kept = await client.post(
+        "/v1/maps/import", params={"keepIds": "true"}, json=document, headers=alpha_editor
+    )
+    assert_problem(kept, 403, "FORBIDDEN")
+    assert await snapshot(backend.engine) == before
+    restored = await client.post("/v1/maps/import", params={"keepIds": "true"}, json=document)
+    body = assert_problem(restored, 409, "CONFLICT")  # its scope is everything: no secret
+    assert any(elsewhere["id"] in e["message"] for e in body["errors"])
+
+
+async def test_a_copy_with_new_ids_keeps_every_reference_inside_the_map(
+    client: httpx.AsyncClient,
+) -> None:
+    ics = await seed_map(client)
+    original = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
+    # Its ODS codes are taken by the original: a copy beside it goes without them.
+    for organisation in original["organisations"]:
+        organisation["odsCode"] = None
+    imported = await client.post("/v1/maps/import", json=original)
+    assert imported.status_code == 201, imported.text
+    id_map = imported.json()["idMap"]
+    records = ("organisations", "assets", "activities", "assessments")
+    assert set(id_map) == {r["id"] for kind in records for r in original[kind]}
+    assert not set(id_map) & set(id_map.values())
+    copy = (await client.get(f"/v1/organisations/{id_map[ics['id']]}/map")).json()
+    text = json.dumps(without_export_time(original))
+    for old, new in id_map.items():
+        text = text.replace(old, new)
+    expected = json.loads(text)
+    for document in (expected, copy):  # an activity's assets are listed in id order
+        for activity in document["activities"]:
+            activity["assetIds"].sort()
+    assert without_export_time(copy) == expected

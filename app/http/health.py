@@ -28,11 +28,17 @@ class Ping(ApiModel):
 class ReadinessCheck(ApiModel):
     name: str = Field(examples=["database"])
     ok: bool
+    degraded: bool = Field(
+        default=False, description="Serving, but some requests fail (named in detail)."
+    )
     detail: str = Field(examples=["reachable"])
 
 
 class Readiness(ApiModel):
-    status: str = Field(description="ok, or unavailable when any check failed.")
+    status: str = Field(
+        description="ok; degraded (200) when a check passed but names something broken that "
+        "only some requests need; unavailable (503) when any check failed."
+    )
     checks: list[ReadinessCheck]
 
 
@@ -89,19 +95,39 @@ async def status(request: Request) -> JSONResponse:
             ReadinessCheck(name="migrations", ok=False, detail="not checked"),
         ]
     ready = all(check.ok for check in checks)
-    body = Readiness(status="ok" if ready else "unavailable", checks=checks)
+    degraded = any(check.degraded for check in checks)
+    state = "unavailable" if not ready else "degraded" if degraded else "ok"
+    body = Readiness(status=state, checks=checks)
     return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)
 
 
 async def _reference_model(request: Request) -> ReadinessCheck:
-    """A default reference model is installed. Only reads: a probe that load balancers call
-    every few seconds must never write. Models are installed at start-up and by migrations."""
-    async with request.app.state.sessions.read() as session:
-        version = await reference_service.default_version(session)
-    if version is None:
+    """The default reference model is installed and readable: without it every analysis
+    fails, so the instance is not ready. A variant that cannot be read fails only the requests
+    that name it: the instance still serves, degraded. Only reads: a probe that load balancers
+    call every few seconds must never write. Models are installed at start-up and by
+    migrations."""
+    found = await reference_service.health(request.app.state.sessions)
+    if found.default_problem is not None:
+        hint = (
+            ": run 'alembic upgrade head' (it installs the shipped models)"
+            if found.default_problem == "not installed"
+            else ""
+        )
         return ReadinessCheck(
             name="referenceModel",
             ok=False,
-            detail="none installed: run 'alembic upgrade head' (it installs the shipped models)",
+            detail=f"default {found.default} {found.default_problem}{hint}",
         )
-    return ReadinessCheck(name="referenceModel", ok=True, detail=f"default {version}")
+    if found.unreadable or found.unreadable_variants:
+        broken = [*found.unreadable]
+        if found.unreadable_variants:
+            broken.append(f"{found.unreadable_variants} organisation variant(s) (see the log)")
+        return ReadinessCheck(
+            name="referenceModel",
+            ok=True,
+            degraded=True,
+            detail=f"default {found.default}; cannot be read, so requests naming them answer "
+            f"503: {', '.join(broken)}",
+        )
+    return ReadinessCheck(name="referenceModel", ok=True, detail=f"default {found.default}")

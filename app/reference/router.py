@@ -9,7 +9,7 @@ from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.preconditions import parse_if_match, set_etag
-from app.reference import service
+from app.reference import gate, service
 from app.reference.schemas import (
     VERSION_PATTERN,
     Capability,
@@ -117,11 +117,11 @@ async def put_reference_model(
 
     If-Match is required to replace an existing version (its ETag); omit it to create one."""
     expected = None if if_match_header is None else parse_if_match(if_match_header)
-    model, row_version, created = await service.put(
+    loaded = await gate.load(
         session, principal=principal, version=version, data=data, expected=expected
     )
-    if created:
+    if loaded.created:
         response.status_code = status.HTTP_201_CREATED
         response.headers["Location"] = str(request.url_for("reference-models-get", version=version))
-    set_etag(response, row_version)
-    return model
+    set_etag(response, loaded.row_version)
+    return loaded.model

@@ -1,8 +1,10 @@
 """Writing a whole-map document into this instance (see maps.py): check it holds together,
-check nothing in it is here already, then insert it, parents first, flushing in chunks."""
+give it new ids (or check its own are free), settle its reference models, then insert it,
+parents first, flushing in chunks."""
 
 import uuid
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlmodel import SQLModel, col, select
@@ -19,50 +21,76 @@ from app.models import (
     Asset,
     AssetTag,
     Organisation,
-    ReferenceModel,
 )
 from app.organisations import hierarchy
+from app.transfer import map_models
+from app.transfer.map_ids import with_new_ids
 from app.transfer.map_schemas import (
     MapActivity,
     MapAssessment,
     MapAsset,
     MapDocument,
     MapImportResult,
+    MapOrganisation,
 )
 
 CHUNK = 500
 
 
 async def restore(
-    session: AsyncSession, *, principal: Principal, document: MapDocument
+    session: AsyncSession, *, principal: Principal, document: MapDocument, keep_ids: bool = False
 ) -> MapImportResult:
     """Insert the map in the caller's transaction (services flush, never commit). Who may:
     an editor of the organisation it is hung under, or, for a map that stands alone, a caller
-    of the whole service (as for creating a top-level organisation). Every record is audited
-    as created."""
+    of the whole service (as for creating a top-level organisation). Every record gets a new
+    id unless ``keep_ids`` (an exact restore, for a caller of the whole service: its scope is
+    everything, so what a clash reveals is its own to know). Models the map carries enter
+    through the reference-model gate. Every record is audited as created."""
     access.require_role(principal, Role.EDITOR)
+    if keep_ids and not principal.is_global:
+        raise Forbidden(
+            "Keeping the map's ids (an exact restore) needs a credential for the whole "
+            "service: import without keepIds to get a copy with new ids."
+        )
     _check_shape(document)
     # Exclusive, as a move is: the new subtree is hung under an existing organisation.
     await hierarchy.lock_tree(session)
     root = next(o for o in document.organisations if o.id == document.root_id)
     parent_id = root.parent_id
-    if parent_id is not None and await session.get(Organisation, parent_id) is None:
+    if (
+        parent_id is not None
+        and principal.is_global
+        and await session.get(Organisation, parent_id) is None
+    ):
         parent_id = None
     if parent_id is not None:
+        # For a scoped caller a parent that is not here is one it cannot see: the same 404.
         await access.organisation(session, principal, parent_id, need=Role.EDITOR)
     elif not principal.is_global:
         raise Forbidden(
             "Your credential is scoped to one organisation: a map that stands alone needs a "
             "credential for the whole service."
         )
-    await _check_free(session, document)
-    added_models = await _reference_models(session, document)
+    above = (
+        set(await hierarchy.ancestor_ids(session, parent_id, include_self=True))
+        if parent_id is not None
+        else set()
+    )
+    if keep_ids:
+        id_map = {r.id: r.id for r in _records(document)}
+    else:
+        document, id_map = with_new_ids(document, above=above)
+    await _check_free(session, document, ids=keep_ids)
+    added_models = await map_models.settle(
+        session, principal=principal, document=document, above=above
+    )
     # Table by table, parents first: without relationship() the unit of work would not know
     # that an activity row needs its organisation's row inserted before it.
+    root_id = document.root_id
     organisations: list[SQLModel] = []
     for o in document.organisations:
         values = o.model_dump()
-        if o.id == root.id:
+        if o.id == root_id:
             values["parent_id"] = parent_id
         organisations.append(Organisation(**values))
     await _insert(session, organisations)
@@ -79,14 +107,21 @@ async def restore(
     await _insert(session, [Assessment(**s.model_dump()) for s in document.assessments])
     _audit(session, principal, document, parent_id)
     return MapImportResult(
-        root_id=root.id,
+        root_id=root_id,
         parent_id=parent_id,
         organisations=len(document.organisations),
         assets=len(document.assets),
         activities=len(document.activities),
         assessments=len(document.assessments),
         reference_models=added_models,
+        id_map=id_map,
     )
+
+
+def _records(
+    document: MapDocument,
+) -> Iterable[MapOrganisation | MapAsset | MapActivity | MapAssessment]:
+    return chain(document.organisations, document.assets, document.activities, document.assessments)
 
 
 def _audit(
@@ -197,14 +232,17 @@ async def _existing(session: AsyncSession, column: Any, values: Sequence[Any]) -
     return found
 
 
-async def _check_free(session: AsyncSession, document: MapDocument) -> None:
+async def _check_free(session: AsyncSession, document: MapDocument, *, ids: bool) -> None:
+    """ODS codes are national and public: one organisation each, whoever holds it. Ids are
+    checked only when the document's are kept (new ones are free by construction)."""
     issues: list[FieldIssue] = []
-    for name, column, items in (
+    kinds = (
         ("organisations", col(Organisation.id), document.organisations),
         ("assets", col(Asset.id), document.assets),
         ("activities", col(Activity.id), document.activities),
         ("assessments", col(Assessment.id), document.assessments),
-    ):
+    )
+    for name, column, items in kinds if ids else ():
         taken = await _existing(session, column, [item.id for item in items])
         issues += [FieldIssue(name, f"{row_id} exists here already.") for row_id in taken]
     codes = [o.ods_code for o in document.organisations if o.ods_code]
@@ -216,29 +254,3 @@ async def _check_free(session: AsyncSession, document: MapDocument) -> None:
             "hold it (delete the old copy first).",
             errors=issues,
         )
-
-
-async def _reference_models(session: AsyncSession, document: MapDocument) -> int:
-    """Add the models the assessments are pinned to; one that exists must be the same."""
-    added = 0
-    for index, model in enumerate(document.reference_models):
-        existing = await session.get(ReferenceModel, model.version)
-        if existing is None:
-            session.add(ReferenceModel(**model.model_dump()))
-            added += 1
-        elif existing.document != model.document:
-            raise Conflict(
-                f"Reference model {model.version} exists here with different content.",
-                errors=[FieldIssue(("reference_models", index), "Differs from this instance's.")],
-            )
-    await session.flush()
-    versions = {a.reference_model_version for a in document.assessments}
-    found = set(await _existing(session, col(ReferenceModel.version), sorted(versions)))
-    missing = [
-        FieldIssue(("assessments", index, "reference_model_version"), "No such model here.")
-        for index, a in enumerate(document.assessments)
-        if a.reference_model_version not in found
-    ]
-    if missing:
-        raise ValidationFailed("Assessments name reference models this map lacks.", errors=missing)
-    return added

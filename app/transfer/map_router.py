@@ -3,7 +3,9 @@
 The import is ``POST /v1/maps/import`` rather than a route under an organisation: the map
 brings its own root organisation (with its id), which need not exist here yet."""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
@@ -33,7 +35,7 @@ async def export_map(
     "/maps/import",
     operation_id="maps-import",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 409, 413, 415, 422),
+    responses=problem_responses(400, 403, 409, 413, 415, 422),
 )
 async def import_map(
     document: MapDocument,
@@ -41,9 +43,17 @@ async def import_map(
     session: SessionDep,
     request: Request,
     response: Response,
+    keep_ids: Annotated[
+        bool,
+        Query(
+            alias="keepIds",
+            description="Keep the document's ids (an exact restore; a credential for the whole "
+            "service only). Otherwise every record gets a new id: see idMap.",
+        ),
+    ] = False,
 ) -> MapImportResult:
-    """Recreate an exported map here: the same ids, timestamps and versions, all or nothing."""
-    result = await restore(session, principal=principal, document=document)
+    """Recreate an exported map here, all or nothing, with new ids (or its own: keepIds)."""
+    result = await restore(session, principal=principal, document=document, keep_ids=keep_ids)
     response.headers["Location"] = str(
         request.url_for("organisations-get", organisationId=result.root_id)
     )

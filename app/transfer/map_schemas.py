@@ -96,7 +96,9 @@ class MapAssessment(MapPart):
 
 
 class MapReferenceModel(MapPart):
-    """A model an assessment is pinned to that is not one the service ships."""
+    """A model an assessment is pinned to that is not one the service ships. On import the
+    document is the model (checked as PUT /v1/reference-models/{version} checks its body, and
+    loaded only by an admin); the other fields are the source's bookkeeping, set anew here."""
 
     version: str
     title: str
@@ -166,3 +168,6 @@ class MapImportResult(ApiModel):
     activities: int
     assessments: int
     reference_models: int = Field(description="Reference models added (pinned by assessments).")
+    id_map: dict[uuid.UUID, uuid.UUID] = Field(
+        description="Each record's id in the document -> its id here (the same with keepIds)."
+    )

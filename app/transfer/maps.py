@@ -1,15 +1,18 @@
 """The whole map of an organisation's subtree, out of one instance and into another.
 
 ``export_map`` reads everything in one snapshot; ``import_map`` writes it in one transaction,
-ids, timestamps and versions as they were, so that exporting the imported map gives the same
-document. An import restores what the source held: rows written before a rule existed (an
-'evidenced' asset without a link) are kept, as the source kept them. It refuses a map that
-clashes with what is already here (an id or an ODS code in use) rather than merging two maps."""
+with new ids (references inside the map follow), or, for a caller of the whole service that
+asks for an exact restore, ids, timestamps and versions as they were, so that exporting the
+imported map gives the same document. An import restores what the source held: rows written
+before a rule existed (an 'evidenced' asset without a link) are kept, as the source kept them.
+It refuses a map that clashes with what is already here (an ODS code, or a kept id, in use)
+rather than merging two maps."""
 
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,11 +61,11 @@ async def export_map(
 
 
 async def import_map(
-    sessions: Sessions, *, principal: Principal, document: MapDocument
+    sessions: Sessions, *, principal: Principal, document: MapDocument, keep_ids: bool = False
 ) -> MapImportResult:
     """For callers without a request's unit of work: its own transaction, committed here."""
     async with sessions.write() as session, session.begin():
-        return await restore(session, principal=principal, document=document)
+        return await restore(session, principal=principal, document=document, keep_ids=keep_ids)
 
 
 async def read_map(
@@ -112,10 +115,20 @@ async def read_map(
     )
     shipped = {model.version for model in shipped_models()}
     pinned = {a.reference_model_version for a in assessments} - shipped
+    # Only models usable in the map (everyone's, or a variant of the subtree or above it):
+    # an assessment pinned to any other could only be a stray, and its model is not ours.
+    above = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
     models = (
         await session.exec(
             select(ReferenceModel)
-            .where(col(ReferenceModel.version).in_(pinned))
+            .where(
+                col(ReferenceModel.version).in_(pinned),
+                or_(
+                    col(ReferenceModel.organisation_id).is_(None),
+                    col(ReferenceModel.organisation_id).in_(above),
+                    col(ReferenceModel.organisation_id).in_(inside),
+                ),
+            )
             .order_by(col(ReferenceModel.version))
         )
     ).all()
