@@ -319,22 +319,25 @@ def _guarded(start: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
 async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = make_engine(settings)
+    sessions = make_sessions(engine, settings)
     try:
-        async with make_sessions(engine).write() as session:
+        async with sessions.write() as session:
             await _require_migrated(session, settings)
             return await use_case(session)
     finally:
+        await sessions.dispose()
         await engine.dispose()
 
 
 async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaitable[T]]) -> T:
     engine = make_engine(settings)
+    sessions = make_sessions(engine, settings)
     try:
-        sessions = make_sessions(engine)
         async with sessions.read() as session:
             await _require_migrated(session, settings)
         return await use_case(sessions)
     finally:
+        await sessions.dispose()
         await engine.dispose()
 
 

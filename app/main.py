@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessions = make_sessions(engine)
+        app.state.sessions = make_sessions(engine, settings)
         app.state.migration_heads = health.migration_heads(settings)
         async with app.state.sessions.write() as session:
             await reference_service.install_shipped(session)
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await chore
             metrics.forget_this_process()
+            await app.state.sessions.dispose()
             await engine.dispose()
 
     app = FastAPI(
@@ -104,6 +105,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.overload_queue,
             wait_seconds=settings.overload_wait_seconds,
             exempt=settings.overload_exempt_paths,
+            write_wait_seconds=settings.sqlite_write_timeout_seconds
+            if settings.is_sqlite
+            else None,
         )
     install_edge(app, settings, large_paths=transfer_router.LARGE_BODY_PATHS)
 
