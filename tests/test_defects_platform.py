@@ -253,11 +253,13 @@ async def test_the_readiness_probe_writes_nothing(
 
     try:
         before = await snapshot(backend.engine)
-        event.listen(backend.engine.sync_engine, "before_cursor_execute", record)
+        for engine in backend.engines:
+            event.listen(engine, "before_cursor_execute", record)
         try:
             response = await client.get("/_status")
         finally:
-            event.remove(backend.engine.sync_engine, "before_cursor_execute", record)
+            for engine in backend.engines:
+                event.remove(engine, "before_cursor_execute", record)
         assert response.status_code in (200, 503), response.text
         assert statements, "the probe did not reach the database"
         assert [s for s in statements if WRITE.match(s)] == []
