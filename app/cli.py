@@ -23,7 +23,6 @@ from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
 from sqlalchemy import make_url, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -394,27 +393,26 @@ def _guarded(start: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
 
 async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
     engine = make_engine(settings)
+    sessions = make_sessions(engine, settings)
     try:
-        async with _sessions(engine, settings).write() as session:
+        async with sessions.write() as session:
             await _require_migrated(session, settings)
             return await use_case(session)
     finally:
+        await sessions.dispose()
         await engine.dispose()
 
 
 async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaitable[T]]) -> T:
     engine = make_engine(settings)
+    sessions = make_sessions(engine, settings)
     try:
-        sessions = _sessions(engine, settings)
         async with sessions.read() as session:
             await _require_migrated(session, settings)
         return await use_case(sessions)
     finally:
+        await sessions.dispose()
         await engine.dispose()
-
-
-def _sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
-    return make_sessions(engine, default_reference_model=settings.default_reference_model)
 
 
 async def _require_migrated(session: AsyncSession, settings: Settings) -> None:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     overload_queue: int = Field(default=100, ge=0)
     overload_wait_seconds: float = Field(default=0.5, ge=0)
     overload_exempt_paths: Annotated[list[str], NoDecode] = ["/_ping", "/_status", "/metrics"]
+    # SQLite has one writer: a request that writes waits its turn up to this long among its
+    # process's writers (instead of overload_wait_seconds), and as long again for other
+    # processes' (several workers, the CLI), then answers 503 with Retry-After.
+    sqlite_write_timeout_seconds: float = Field(default=10.0, gt=0)
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds

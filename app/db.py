@@ -4,6 +4,7 @@ The stack is async end to end (aiosqlite / asyncpg): a sync session would cost a
 hop per dependency and, under load, park every worker thread on the connection pool.
 """
 
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -14,8 +15,8 @@ from typing import Annotated, Any
 import anyio
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Select, event
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy import DateTime, MetaData, Select, event, text
+from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -68,10 +69,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def make_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": False}
     if settings.is_sqlite:
-        engine = create_async_engine(settings.database_url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return engine
+        # In WAL mode readers wait for a lock only in rare cases (recovering the log).
+        return _sqlite_engine(settings.database_url, busy_seconds=30.0, **kwargs)
     return create_async_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
@@ -82,14 +81,44 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def _sqlite_engine(url: str | URL, *, busy_seconds: float, **kwargs: Any) -> AsyncEngine:
+    # The driver's timeout is SQLite's busy_timeout: how long a statement waits for a lock
+    # another connection holds before failing with "database is locked".
+    engine = create_async_engine(url, connect_args={"timeout": busy_seconds}, **kwargs)
+    event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_writer(engine: AsyncEngine, settings: Settings) -> AsyncEngine:
+    """The one connection a process writes to SQLite through.
+
+    SQLite has one writer at a time. Left to the file lock, concurrent writers of one process
+    each poll it in SQLite's busy handler, sleeping up to 100 ms between tries while the lock
+    sits free: 10 creates at once took 0.1 to 1.5 s each, and the overload bound refused the
+    rest. A pool of one connection makes them queue in turn instead (first come, first
+    served, woken the moment the writer is free), for at most sqlite_write_timeout_seconds,
+    after which the pool's timeout answers a 503 with Retry-After. Writers in other processes
+    (more workers, the CLI) share no queue with this one: they wait on the file lock, for as
+    long again, through the same busy_timeout."""
+    wait = settings.sqlite_write_timeout_seconds
+    return _sqlite_engine(
+        engine.url,
+        busy_seconds=wait,
+        echo=settings.db_echo,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=wait,
+    )
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run beside the single writer; busy_timeout makes writers queue instead
-    # of failing; foreign keys are off by default in SQLite and the cascades depend on them.
+    # WAL lets readers run beside the single writer; foreign keys are off by default in
+    # SQLite and the cascades depend on them.
     # isolation_level None: the driver emits no BEGIN of its own; _sqlite_begin does.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -119,6 +148,9 @@ class Sessions:
     # The operator's choice of default reference model (None: the highest shipped version),
     # also in each session's info under DEFAULT_MODEL, for services handed only a session.
     default_reference_model: str | None = None
+    # What make_sessions opened beside the caller's engine (SQLite's writer), closed by
+    # dispose; the caller disposes of its own engine.
+    opened: tuple[AsyncEngine, ...] = ()
 
     @property
     def reader(self) -> AsyncEngine:
@@ -127,12 +159,19 @@ class Sessions:
         assert isinstance(engine, AsyncEngine)
         return engine
 
+    async def dispose(self) -> None:
+        for engine in self.opened:
+            await engine.dispose()
+
 
 DEFAULT_MODEL = "lhs_default_reference_model"
 
 
-def make_sessions(engine: AsyncEngine, *, default_reference_model: str | None = None) -> Sessions:
-    writer = engine.execution_options(**{WRITE_OPTION: True})
+def make_sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
+    """Sessions on ``engine``; on SQLite the writing ones go through a connection of their
+    own (see _sqlite_writer), closed by Sessions.dispose."""
+    opened = (_sqlite_writer(engine, settings),) if engine.dialect.name == "sqlite" else ()
+    writer = (opened[0] if opened else engine).execution_options(**{WRITE_OPTION: True})
     reader = engine
     if engine.dialect.name == "postgresql":
         # Under READ COMMITTED every statement sees a snapshot of its own anyway, so a BEGIN
@@ -140,12 +179,67 @@ def make_sessions(engine: AsyncEngine, *, default_reference_model: str | None = 
         # a GET's time in the profile). Reads that must agree use read_snapshot, which asks
         # for a REPEATABLE READ transaction explicitly.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+    default_reference_model = settings.default_reference_model
     info = {DEFAULT_MODEL: default_reference_model}
     return Sessions(
         read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False, info=info),
         write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False, info=info),
         default_reference_model=default_reference_model,
+        opened=opened,
     )
+
+
+async def read_only_reason(connection: AsyncConnection) -> str | None:
+    """Why a write would fail on this database though reads work, or None. Writes nothing.
+
+    Call it first on a fresh connection. SQLite: a write attempted and rolled back at once
+    (setting the header's user_version to its own value), since only a write tells: a file
+    opened read-only, or unwritable, reads fine and even takes the write lock. It never
+    waits for the lock: taken, it means another connection is writing, so the file is
+    writable. PostgreSQL: a standby in recovery, or default_transaction_read_only."""
+    if connection.dialect.name == "sqlite":
+        reason: str | None = await connection.run_sync(_sqlite_read_only_reason)
+        return reason
+    recovery, read_only = (
+        await connection.execute(
+            text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+        )
+    ).one()
+    if recovery:
+        return "read-only: the server is a standby in recovery"
+    if read_only == "on":
+        return "read-only: transactions are read-only by default (default_transaction_read_only)"
+    return None
+
+
+def _sqlite_read_only_reason(connection: Connection) -> str | None:
+    dbapi: Any = connection.connection.dbapi_connection
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute("PRAGMA busy_timeout")
+        busy = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA user_version")
+        version = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA busy_timeout=0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                cursor.execute(f"PRAGMA user_version={version}")
+            finally:
+                cursor.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            name = getattr(exc, "sqlite_errorname", "")
+            if name.startswith("SQLITE_BUSY"):
+                return None
+            if name.startswith("SQLITE_READONLY"):
+                return "read-only: the database file cannot be written"
+            # SQLite's own fixed messages (disk I/O error, database or disk is full).
+            return f"cannot be written: {exc}"
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={busy}")
+    finally:
+        cursor.close()
+    return None
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

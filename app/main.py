@@ -65,9 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings)
         app.state.settings = settings
         app.state.engine = engine
-        app.state.sessions = make_sessions(
-            engine, default_reference_model=settings.default_reference_model
-        )
+        app.state.sessions = make_sessions(engine, settings)
         app.state.migration_heads = health.migration_heads(settings)
         try:
             async with app.state.sessions.write() as session:
@@ -87,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await chore
             metrics.forget_this_process()
+            await app.state.sessions.dispose()
             await engine.dispose()
 
     app = FastAPI(
@@ -112,6 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue=settings.overload_queue,
             wait_seconds=settings.overload_wait_seconds,
             exempt=settings.overload_exempt_paths,
+            write_wait_seconds=settings.sqlite_write_timeout_seconds
+            if settings.is_sqlite
+            else None,
         )
     install_edge(app, settings, large_paths=transfer_router.LARGE_BODY_PATHS)
 

@@ -1,6 +1,6 @@
 """The benchmark: ``make bench`` (full) or ``make bench-smoke`` (CI, a few seconds).
 
-    python -m bench [--smoke] [--seconds 5] [--workers 1,2] [--connections 32]
+    python -m bench [--smoke] [--seconds 5] [--workers 1,2] [--connections 32] [--only NAME]
 
 Starts the real service under uvicorn on 127.0.0.1 (1 and 2 workers, uvloop, httptools),
 loads a generated data set in bulk, drives each request from another process (wrk, or the
@@ -39,6 +39,13 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--workers", default="1,2", help="comma-separated")
     parser.add_argument("--overload-seconds", type=float, default=10.0)
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="measure only this service scenario (repeatable; e.g. asset_create)",
+    )
     parser.add_argument("--no-references", action="store_true")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
@@ -66,6 +73,7 @@ def _database(
         connections=args.connections,
         heavy_seconds=0.0 if args.smoke else 15.0,
         drain=not args.smoke,  # 4 connections for 1 s leave nothing behind
+        only=frozenset(args.only),
     )
     workers = [int(w) for w in args.workers.split(",")]
     out: dict[str, Any] = {"title": title, "shape": vars(shape), "workers": {}}
@@ -76,7 +84,7 @@ def _database(
             env=env,
             workers=count,
             settings=settings,
-            probes=count == max(workers) and not args.smoke,
+            probes=count == max(workers) and not args.smoke and not args.only,
         )
         references: dict[str, Any] = {}
         if not args.no_references:

@@ -160,7 +160,7 @@ async def load(url: str, shape: Shape) -> Dataset:
     await asyncio.to_thread(migrate_fresh, url)
     settings = Settings(database_url=url, log_level="WARNING")
     engine = make_engine(settings)
-    sessions = make_sessions(engine)
+    sessions = make_sessions(engine, settings)
     clock = _Clock()
     try:
         async with sessions.write() as session:
@@ -205,6 +205,7 @@ async def load(url: str, shape: Shape) -> Dataset:
             )
             await session.commit()
     finally:
+        await sessions.dispose()
         await engine.dispose()
     assert first_asset is not None
     return Dataset(

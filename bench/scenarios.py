@@ -136,6 +136,7 @@ class Settings:
     connections: int
     heavy_seconds: float = 0.0  # at least this long for heavy scenarios (enough completions)
     drain: bool = True  # wait for the server to finish what a run left behind
+    only: frozenset[str] = frozenset()  # these service scenarios alone (empty: all of them)
 
 
 def _measure(
@@ -190,11 +191,13 @@ def run_service(
         scenarios = service_scenarios(data)
         for scenario in scenarios:  # the table keeps this order
             out["scenarios"][scenario.name] = {"label": scenario.label, "available": False}
-        if not csv_export_available(running.base, data):
-            scenarios = [s for s in scenarios if s.name != CSV_EXPORT]
-        else:
+        if settings.only:
+            scenarios = [s for s in scenarios if s.name in settings.only]
+        export = next((s for s in scenarios if s.name == CSV_EXPORT), None)
+        if export is not None and not csv_export_available(running.base, data):
+            scenarios.remove(export)
+        elif export is not None:
             # Before anything else has run: the growth is the export's alone.
-            export = next(s for s in scenarios if s.name == CSV_EXPORT)
             out["export_memory"] = memory.export_growth(
                 running.base, running.pid, export.request.path, auth
             )

@@ -21,7 +21,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import bindparam, event, text
+from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -84,6 +84,12 @@ class Backend:
     @property
     def name(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine the app runs statements on, for statement listeners: on SQLite the
+        writing sessions have one of their own (its single writer connection)."""
+        return [self.engine.sync_engine, *(e.sync_engine for e in self.app.state.sessions.opened)]
 
 
 @pytest.fixture(scope="session")
@@ -172,9 +178,11 @@ class QueryCounter:
 @pytest.fixture
 def queries(backend: Backend) -> Iterator[QueryCounter]:
     counter = QueryCounter()
-    event.listen(backend.engine.sync_engine, "before_cursor_execute", counter)
+    for engine in backend.engines:
+        event.listen(engine, "before_cursor_execute", counter)
     yield counter
-    event.remove(backend.engine.sync_engine, "before_cursor_execute", counter)
+    for engine in backend.engines:
+        event.remove(engine, "before_cursor_execute", counter)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -82,9 +82,11 @@ def analysis_reads(backend: Backend) -> Iterator[list[tuple[str, Any]]]:
             assert sqlite_path is not None
             seen.append((statement, sqlite_write_lock_free(sqlite_path)))
 
-    event.listen(backend.engine.sync_engine, "after_cursor_execute", probe)
+    for engine in backend.engines:
+        event.listen(engine, "after_cursor_execute", probe)
     yield seen
-    event.remove(backend.engine.sync_engine, "after_cursor_execute", probe)
+    for engine in backend.engines:
+        event.remove(engine, "after_cursor_execute", probe)
 
 
 @pytest.mark.parametrize("scope", ["organisation", "system"])
@@ -250,12 +252,14 @@ async def test_an_interrupted_create_releases_its_key_at_once(
         if statement.lstrip().upper().startswith("INSERT INTO ORGANISATION"):
             scope.cancel()
 
-    event.listen(backend.engine.sync_engine, "before_cursor_execute", cancel_mid_create)
+    for engine in backend.engines:
+        event.listen(engine, "before_cursor_execute", cancel_mid_create)
     try:
         with scope:
             await client.post("/v1/organisations", json=BODY, headers=headers)
     finally:
-        event.remove(backend.engine.sync_engine, "before_cursor_execute", cancel_mid_create)
+        for engine in backend.engines:
+            event.remove(engine, "before_cursor_execute", cancel_mid_create)
     assert scope.cancelled_caught, "the create was not interrupted"
 
     retried = await client.post("/v1/organisations", json=BODY, headers=headers)

@@ -118,6 +118,65 @@ async def test_start_up_and_readiness_name_a_read_only_database(
     assert any(READ_ONLY.search(detail) for detail in failed), status.text
 
 
+async def test_readiness_takes_out_an_instance_whose_database_only_reads(
+    start_app: StartApp, tmp_path: Path
+) -> None:
+    """A read-only file that the service ran on before (WAL mode, a key, a model): reads
+    answer and every write is a clean 503, so a load balancer must stop sending traffic.
+    Today /_status said 200 "ok"."""
+    url, headers = await read_only_url(tmp_path, opened_before=True)
+    http = await start_app(settings_for(url))
+    http.headers.update(headers)
+    assert (await http.get("/v1/organisations")).status_code == 200
+    write = await http.post("/v1/organisations", json={"name": "T", "organisationType": "trust"})
+    assert READ_ONLY.search(assert_problem_of(write, 503)["detail"]), write.text
+
+    status = await http.get("/_status")
+    assert status.status_code == 503, status.text
+    assert status.json()["status"] == "unavailable"
+    database = next(check for check in status.json()["checks"] if check["name"] == "database")
+    assert database["ok"] is False
+    assert READ_ONLY.search(database["detail"]), status.text
+
+
+async def test_readiness_takes_out_an_instance_whose_postgresql_database_only_reads(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """PostgreSQL's read-only database (a hot standby, or default_transaction_read_only, set
+    here on each new connection): writes are a 503 naming it, not a 500, and /_status is a
+    503 naming the cause."""
+    if backend.name != "postgresql":
+        pytest.skip("PostgreSQL's read-only transactions")
+    app = create_app(settings_for(backend.url))
+    async with app.router.lifespan_context(app):
+        headers = await admin_headers(app)
+        engine = app.state.engine
+        await engine.dispose()  # every connection from now on is a new, read-only one
+
+        def read_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.run_async(
+                lambda driver: driver.execute("SET default_transaction_read_only = on")
+            )
+
+        event.listen(engine.sync_engine, "connect", read_only)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=headers
+        ) as http:
+            before = await snapshot(backend.engine)
+            write = await http.post(
+                "/v1/organisations", json={"name": "T", "organisationType": "trust"}
+            )
+            assert READ_ONLY.search(assert_problem_of(write, 503)["detail"]), write.text
+            assert write.headers["retry-after"]
+            assert await snapshot(backend.engine) == before
+
+            status = await http.get("/_status")
+            assert status.status_code == 503, status.text
+            failed = [check["detail"] for check in status.json()["checks"] if not check["ok"]]
+            assert any("default_transaction_read_only" in detail for detail in failed), failed
+
+
 # Absolute URLs. Contract: LHS_PUBLIC_BASE_URL is the origin of every absolute URL the service
 # writes; LHS_TRUSTED_HOSTS (a JSON list, as pydantic-settings reads list settings) is the
 # Host allow-list of Starlette's TrustedHostMiddleware, and another Host is a 400 problem.
@@ -172,6 +231,9 @@ async def test_an_untrusted_host_is_a_400_problem_and_writes_nothing(
 # The readiness probe. Load balancers call it every few seconds: it must only read.
 
 WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|BEGIN\s+IMMEDIATE|CREATE|ALTER|DROP)\b", re.I)
+# On SQLite the probe also asks whether the file takes writes: on the driver's own cursor,
+# below these events, a write attempted and rolled back at once, never waiting for the lock
+# (app.db.read_only_reason). The snapshot shows that nothing of it stays.
 
 
 async def test_the_readiness_probe_writes_nothing(
@@ -191,11 +253,13 @@ async def test_the_readiness_probe_writes_nothing(
 
     try:
         before = await snapshot(backend.engine)
-        event.listen(backend.engine.sync_engine, "before_cursor_execute", record)
+        for engine in backend.engines:
+            event.listen(engine, "before_cursor_execute", record)
         try:
             response = await client.get("/_status")
         finally:
-            event.remove(backend.engine.sync_engine, "before_cursor_execute", record)
+            for engine in backend.engines:
+                event.remove(engine, "before_cursor_execute", record)
         assert response.status_code in (200, 503), response.text
         assert statements, "the probe did not reach the database"
         assert [s for s in statements if WRITE.match(s)] == []

@@ -39,7 +39,7 @@ async def bounded_app(
         await gate.release.wait()
         return {"status": "done"}
 
-    app.add_api_route(SLOW, slow, methods=["GET"])
+    app.add_api_route(SLOW, slow, methods=["GET", "POST"])
     async with app.router.lifespan_context(app):
         headers = await admin_headers(app)
         transport = httpx.ASGITransport(app=app)
@@ -142,10 +142,15 @@ async def test_a_request_that_waits_too_long_is_refused_and_the_slot_holder_fini
 
 
 async def test_a_refused_create_writes_nothing(backend: Backend) -> None:
+    # A write holds the slot: on SQLite writes have slots of their own (see the next test).
     async with bounded_app(
-        backend, max_requests_in_flight=1, overload_queue=0, overload_wait_seconds=1
+        backend,
+        max_requests_in_flight=1,
+        overload_queue=0,
+        overload_wait_seconds=1,
+        sqlite_write_timeout_seconds=1,
     ) as (http, gate, _):
-        held = asyncio.create_task(http.get(SLOW))
+        held = asyncio.create_task(http.post(SLOW))
         await gate.started.wait()
         before = await snapshot(backend.engine)
 
@@ -155,6 +160,23 @@ async def test_a_refused_create_writes_nothing(backend: Backend) -> None:
         assert_overloaded(refused, retry_after="1")
         assert await snapshot(backend.engine) == before
 
+        gate.release.set()
+        await held
+
+
+async def test_on_sqlite_writes_queue_apart_from_reads(backend: Backend) -> None:
+    """SQLite takes one write at a time, so writes queue for their turn (up to
+    sqlite_write_timeout_seconds), in slots of their own: a queue of writes never takes the
+    slots reads need, and reads never make a write wait."""
+    if backend.name != "sqlite":
+        return  # one set of slots for every request on PostgreSQL
+    async with bounded_app(backend, max_requests_in_flight=1, overload_queue=0) as (http, gate, _):
+        held = asyncio.create_task(http.get(SLOW))
+        await gate.started.wait()
+        created = await http.post(
+            "/v1/organisations", json={"name": "Served Trust", "organisationType": "trust"}
+        )
+        assert created.status_code == 201, created.text
         gate.release.set()
         await held
 

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.api import ApiModel
 from app.config import Settings
+from app.db import read_only_reason
 from app.http.problems import unwritable
 from app.reference import service as reference_service
 
@@ -55,13 +56,20 @@ async def ping() -> Ping:
     responses={503: {"description": "Not ready", "model": Readiness}},
 )
 async def status(request: Request) -> JSONResponse:
-    """Readiness: the database answers, is at this build's migration head, has a model."""
+    """Readiness: the database answers and takes writes, is at the migration head, has a model."""
     expected: set[str] = request.app.state.migration_heads
     checks: list[ReadinessCheck] = []
     try:
         async with request.app.state.engine.connect() as connection:
+            # A database that answers reads but refuses every write serves no one well: the
+            # instance is taken out, and the check says why.
+            read_only = await read_only_reason(connection)
             await connection.execute(text("SELECT 1"))
-            checks.append(ReadinessCheck(name="database", ok=True, detail="reachable"))
+            checks.append(
+                ReadinessCheck(
+                    name="database", ok=read_only is None, detail=read_only or "reachable"
+                )
+            )
             try:
                 rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
                 current = {row[0] for row in rows}

@@ -22,6 +22,7 @@ import time
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.db import SAFE_METHODS
 from app.errors import Overloaded
 from app.http.problems import problem_response
 
@@ -38,6 +39,7 @@ class ConcurrencyLimitMiddleware:
         queue: int,
         wait_seconds: float,
         exempt: list[str],
+        write_wait_seconds: float | None = None,
     ) -> None:
         self.app = app
         self.limit = limit
@@ -48,10 +50,22 @@ class ConcurrencyLimitMiddleware:
         self.slots = asyncio.Semaphore(limit)
         self.waiting = 0
         self.holding_seconds = 0.0  # a moving average; 0 until a request has finished
+        # SQLite: requests that write get slots and a queue of their own, where they may wait
+        # as long as a write waits for the single writer. Their turns come one at a time, so
+        # queued writes are normal there, and must not fill the slots reads need; with the
+        # reads' short wait they were refused at once, and each refusal came straight back.
+        self.writes: ConcurrencyLimitMiddleware | None = None
+        if write_wait_seconds is not None:
+            self.writes = ConcurrencyLimitMiddleware(
+                app, limit=limit, queue=queue, wait_seconds=write_wait_seconds, exempt=exempt
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
+            return
+        if self.writes is not None and scope["method"] not in SAFE_METHODS:
+            await self.writes(scope, receive, send)
             return
         if not await self._acquire():
             error = Overloaded(

@@ -159,6 +159,8 @@ _RETRYABLE_SQLSTATES = {"40P01", "40001", "55P03"}
 # explains. Any other integrity failure (CHECK, NOT NULL) is a bug here, not the caller's.
 _CONFLICT_SQLSTATES = {"23505", "23503"}
 _SQLITE_CONFLICTS = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed")
+# PostgreSQL's read_only_sql_transaction: a write on a read-only database or a hot standby.
+_READ_ONLY_SQLSTATE = "25006"
 # SQLite cannot write the file at all: the deployment's fault, not the request's.
 _SQLITE_UNWRITABLE = (
     "attempt to write a readonly database",
@@ -175,11 +177,13 @@ def _sqlstate(exc: DBAPIError) -> str | None:
 
 def _retryable(exc: Exception) -> bool:
     """A clash with a concurrent transaction: the same request would succeed if sent again."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
-        return True
-    return "database is locked" in str(exc.orig)  # SQLite, after busy_timeout
+    return isinstance(exc, DBAPIError) and _sqlstate(exc) in _RETRYABLE_SQLSTATES
+
+
+def _sqlite_busy(exc: Exception) -> bool:
+    """SQLite's write lock stayed taken past busy_timeout (writes take it at BEGIN, so this
+    is a wait that ran out, not a clash between two transactions)."""
+    return isinstance(exc, DBAPIError) and "database is locked" in str(exc.orig)
 
 
 def _conflict(exc: IntegrityError) -> bool:
@@ -188,8 +192,11 @@ def _conflict(exc: IntegrityError) -> bool:
 
 
 def unwritable(exc: Exception) -> bool:
-    """The SQLite file cannot be written (read-only, missing, full)."""
-    return isinstance(exc, DBAPIError) and str(exc.orig).startswith(_SQLITE_UNWRITABLE)
+    """The database cannot be written: a SQLite file read-only, missing or full, or a
+    PostgreSQL database read-only (a standby, or default_transaction_read_only)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return _sqlstate(exc) == _READ_ONLY_SQLSTATE or str(exc.orig).startswith(_SQLITE_UNWRITABLE)
 
 
 def database_problem(exc: Exception) -> AppError | None:
@@ -207,11 +214,17 @@ def database_problem(exc: Exception) -> AppError | None:
             return Conflict("The change conflicts with data changed meanwhile; re-read and retry.")
         return None
     if unwritable(exc):
-        logger.error("database file not writable: %s", getattr(exc, "orig", exc))
+        logger.error("database not writable: %s", getattr(exc, "orig", exc))
         return ServiceUnavailable(
-            "The database cannot be written (a read-only, missing or full file); the "
-            "operator has been told. Service resumes once it is writable.",
+            "The database cannot be written (read-only, missing or full); the operator has "
+            "been told. Service resumes once it is writable.",
             headers={"Retry-After": "30"},
+        )
+    if _sqlite_busy(exc):
+        logger.warning("database busy: a write waited past its bound for the write lock")
+        return ServiceUnavailable(
+            "The database is busy with other changes; this one was not made. Retry shortly.",
+            headers={"Retry-After": "2"},
         )
     if isinstance(exc, SQLAlchemyTimeoutError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
