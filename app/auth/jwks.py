@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from jwt import PyJWK, PyJWKError
+from jwt import PyJWK, PyJWTError
 
 from app import json_input
 from app.config import JwtIssuer
@@ -108,7 +108,7 @@ class Jwks:
                 continue
             try:
                 key = PyJWK(entry)
-            except PyJWKError:
+            except PyJWTError:  # PyJWKError, or InvalidKeyError for a key that cannot be built
                 continue
             if key.algorithm_name in self.algorithms:
                 keys.append(key)
