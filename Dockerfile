@@ -1,7 +1,9 @@
 # Same install and start steps as the Makefile (`make install`, `make run`): the locked versions
 # from uv.lock (no fresh resolution), `alembic upgrade head`, then uvicorn. Set LHS_DATABASE_URL
 # for PostgreSQL, WEB_CONCURRENCY for more than one worker process, and (production settings
-# refuse to start otherwise) LHS_LINK_SECRET shared by every instance.
+# refuse to start otherwise) LHS_LINK_SECRET shared by every instance. Behind a load balancer,
+# LHS_FORWARDED_ALLOW_IPS names it (no address is trusted to forward client addresses otherwise;
+# uvicorn's own --proxy-headers, which trusts loopback, is off).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -37,4 +39,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
 
 # The metrics directory is emptied before the workers start (counters would otherwise carry on
 # from the last run); WEB_CONCURRENCY (uvicorn's own variable) sets the number of workers.
-CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --proxy-headers --no-access-log --no-server-header --limit-concurrency 1000 --timeout-keep-alive 5"]
+CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-proxy-headers --no-access-log --no-server-header --limit-concurrency 1000 --timeout-keep-alive 5"]

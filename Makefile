@@ -40,7 +40,7 @@ migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless
 run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs, metrics at /metrics); a local admin key in .lhs-admin-key
 	$(BIN)/lhs-map local-admin-key --file .lhs-admin-key
 	$(BIN)/python -m app.http.metrics prepare $(METRICS_DIR)
-	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/uvicorn app.main:app --proxy-headers --no-access-log --no-server-header --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/uvicorn app.main:app --no-proxy-headers --no-access-log --no-server-header --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -134,8 +134,9 @@ def _sqlite_folder(database_url: str) -> Path | None:
     help="Where worker processes add up their metrics (emptied at start).",
 )
 def serve(host: str, port: int, workers: int, metrics_dir: Path) -> None:
-    """Serve the API with uvicorn, with the flags `make run` uses (proxy headers from trusted
-    addresses only, no Server header, the access log written by the app itself)."""
+    """Serve the API with uvicorn, with the flags `make run` uses (no Server header, the access
+    log written by the app itself, and uvicorn's own X-Forwarded-* handling off: the app
+    trusts those headers from LHS_FORWARDED_ALLOW_IPS only)."""
     directory = metrics_dir / str(port)
     prepare_metrics(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
@@ -144,7 +145,7 @@ def serve(host: str, port: int, workers: int, metrics_dir: Path) -> None:
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,
         access_log=False,
         server_header=False,
     )

@@ -1,5 +1,6 @@
 """All configuration, read once from the environment (prefix ``LHS_``) or a ``.env`` file."""
 
+import ipaddress
 import json
 import os
 from functools import lru_cache
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds
     # 10,000 rows with long descriptions.
     max_import_bytes: int = Field(default=20 * 1_048_576, ge=1024)
+    # An export streams from one read transaction: a client that stops reading would hold it,
+    # and a connection of the pool, for as long as it stays connected. Cut off past this.
+    export_timeout_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
     # auto: aligned, coloured text when stderr is a terminal, JSON lines otherwise.
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -72,6 +76,11 @@ class Settings(BaseSettings):
     # The address clients use (https://lhs.example.nhs.uk): Location and page links are built
     # from it, not from the request. Unset: built from the (trusted) Host of the request.
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+/?$")
+    # The proxies or load balancers in front (addresses or networks, comma-separated; "*" for
+    # any peer): from these, and only these, X-Forwarded-For and X-Forwarded-Proto name the
+    # client and the scheme. Empty: no peer is a proxy, loopback included, and the client is
+    # whoever connected (a header a client sends itself would pick its own rate-limit bucket).
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
 
     @field_validator("database_url")
@@ -152,6 +161,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cors_origins",
+        "forwarded_allow_ips",
         "frame_ancestors",
         "rate_limit_exempt_paths",
         "overload_exempt_paths",
@@ -169,6 +179,17 @@ class Settings(BaseSettings):
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit such as '600/minute': {exc}") from exc
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"not an address or network: {entry!r}") from exc
         return value
 
     @field_validator("cors_origins")

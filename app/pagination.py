@@ -23,6 +23,9 @@ from app.errors import InvalidCursor, NestedTooDeep, PayloadTooLarge
 MAX_CURSOR_BYTES = 256
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+# An issued cursor is about 100 characters. The bound comes before any decoding: a cursor is a
+# caller's bytes, and JSON nested a few thousand deep makes the decoder recurse out of the stack.
+MAX_CURSOR_LENGTH = 200
 
 
 class PageParams(BaseModel):
@@ -37,6 +40,8 @@ def encode_cursor(created_at: datetime, row_id: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError("longer than any cursor this service issues")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created, row_id = json_input.loads(raw, max_bytes=MAX_CURSOR_BYTES)
         if not isinstance(created, str) or not isinstance(row_id, str):

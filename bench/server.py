@@ -51,6 +51,7 @@ def uvicorn_command(target: str, port: int, workers: int, *extra: str) -> list[s
         "--http",
         "httptools",
         "--no-access-log",
+        "--no-proxy-headers",  # as `make run`: the app applies trusted proxies itself
         "--log-level",
         "warning",
         *extra,

@@ -213,9 +213,12 @@ async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, lo
     pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
 
 
-# The flags `make run` gives uvicorn (tests/test_auth_real.py checks the Makefile still does):
-# without --no-server-header uvicorn adds a Server header after the app has removed its own.
-UVICORN_FLAGS = ("--proxy-headers", "--no-access-log", "--no-server-header")
+# The flags `make run` gives uvicorn (tests/test_transport.py checks the Makefile and the
+# Dockerfile still do; tests/test_cli_serve.py that `lhs-map serve` acts alike): without
+# --no-server-header uvicorn adds a Server header after the app has removed its own; without
+# --no-proxy-headers it trusts X-Forwarded-For from loopback (the app trusts it from
+# LHS_FORWARDED_ALLOW_IPS only).
+UVICORN_FLAGS = ("--no-proxy-headers", "--no-access-log", "--no-server-header")
 
 
 class ServerUrl(str):

@@ -259,6 +259,9 @@ BAD_CURSORS = [
         cursor("9999-12-31T23:00:00-05:00", NOWHERE),
         id="time-out-of-range",
     ),
+    # A cursor is a caller's bytes too: nesting as deep as the query's 1,000 characters allow
+    # must not reach the decoder's recursion limit (it is refused by length first).
+    pytest.param(base64.urlsafe_b64encode(b"[" * 750).decode().rstrip("="), id="deeply-nested"),
 ]
 
 

@@ -10,6 +10,7 @@ import httpx
 
 from tests.conftest import free_port, wait_until_live
 from tests.test_auth_cli import lhs_map
+from tests.test_transport import allowances_left
 
 
 async def test_migrate_then_serve(tmp_path: Path) -> None:
@@ -46,6 +47,10 @@ async def test_migrate_then_serve(tmp_path: Path) -> None:
             assert "server" not in ready.headers
             refused = await http.get("/v1/organisations")
             assert refused.status_code == 401
+            # No proxy configured: X-Forwarded-For from loopback names no one, and a client
+            # that rotates it keeps spending its own address's allowance.
+            left = await allowances_left(http, ["198.51.100.1", "198.51.100.2"])
+            assert left == [left[0], left[0] - 1]
     finally:
         process.terminate()
         await asyncio.wait_for(process.wait(), timeout=15)

@@ -22,11 +22,6 @@ READINESS_503 = ("/_status", "get", "503")
 # the asset and activity lists and the gap analysis, as JSON or CSV for a spreadsheet.
 NEGOTIATED = {
     ("/v1/organisations/{organisationId}/report", "get", "200"): ["text/csv", "text/html"],
-    # Our JSON, or FHIR when Accept asks for it.
-    ("/v1/organisations/{organisationId}", "get", "200"): [
-        "application/fhir+json",
-        "application/json",
-    ],
     ("/v1/organisations/{organisationId}/assets", "get", "200"): ["application/json", "text/csv"],
     ("/v1/organisations/{organisationId}/activities", "get", "200"): [
         "application/json",

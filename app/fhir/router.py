@@ -2,7 +2,7 @@
 between our JSON and FHIR that ``GET /organisations/{id}`` makes from Accept."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 import mimeparse
 from fastapi import APIRouter, Header, Request, Response
@@ -21,10 +21,6 @@ from app.http.params import OrganisationIdPath
 from app.http.preconditions import set_etag
 
 router = APIRouter(tags=["organisations"])
-
-FHIR_CONTENT: dict[str, Any] = {
-    FHIR_JSON: {"schema": {"$ref": f"#/components/schemas/{FhirOrganization.__name__}"}}
-}
 
 
 class FhirJSONResponse(JSONResponse):

@@ -5,9 +5,13 @@ It was six layers (request IDs, security headers, Host, HEAD, body size, and one
 copied the matched route out of the copies of the scope the others passed on); each pure ASGI
 layer costs a coroutine frame per request and a wrapper call per message sent, some 10% of the
 CPU of a read of one asset together. One scope now goes down, and the route is read where
-routing leaves it. Each concern is still a piece of its own below, applied by the one layer in
-a fixed order:
+routing leaves it. That scope is a copy of the server's: the server reads its own back as it
+frames the answer (uvicorn sends no body, and no chunked framing, when its scope says HEAD), so
+nothing here or below may change the one it was given. Each concern is still a piece of its own
+below, applied by the one layer in a fixed order:
 
+0. the client's address and scheme, from X-Forwarded-For and -Proto, when the connection comes
+   from a proxy the operator configured (``LHS_FORWARDED_ALLOW_IPS``) and only then;
 1. the request and correlation IDs (echoed on every answer, in every log line);
 2. the Host it was sent to must be one this service answers for;
 3. a body over the limit is refused;
@@ -22,11 +26,13 @@ import re
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.auth.headers import SecurityHeaders, cors_options
 from app.config import Settings
@@ -75,6 +81,7 @@ def install_edge(app: FastAPI, settings: Settings, *, large_paths: re.Pattern[st
             large_bytes=settings.max_import_bytes,
         ),
         headers=SecurityHeaders(frame_ancestors=settings.frame_ancestors),
+        proxies=settings.forwarded_allow_ips,
     )
 
 
@@ -83,17 +90,35 @@ class EdgeMiddleware:
     so it is turned off); it and the metrics name the method the caller sent (HEAD too)."""
 
     def __init__(
-        self, app: ASGIApp, *, hosts: "HostPolicy", body: "BodyLimit", headers: SecurityHeaders
+        self,
+        app: ASGIApp,
+        *,
+        hosts: "HostPolicy",
+        body: "BodyLimit",
+        headers: SecurityHeaders,
+        proxies: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.hosts = hosts
         self.body = body
         self.headers = headers
+        self.handle: ASGIApp = self._handle
+        if proxies:
+            # uvicorn's own rules (the rightmost address not a trusted proxy is the client),
+            # applied to our copy of the scope before anything reads the client or scheme.
+            # (Typed with uvicorn's TypedDicts: the same ASGI, spelled differently.)
+            handle: Any = self._handle
+            proxied: Any = ProxyHeadersMiddleware(handle, trusted_hosts=list(proxies))
+            self.handle = proxied
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Everything below works on a copy: see the module docstring.
+        await self.handle(dict(scope), receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         correlation_id = _header(scope, b"x-correlation-id") or request_id
@@ -124,7 +149,8 @@ class EdgeMiddleware:
         try:
             self.hosts.admit(scope)
             if head:
-                # HEAD is GET without the body (RFC 9110 requires it wherever GET is served).
+                # HEAD is GET without the body (RFC 9110 requires it wherever GET is served);
+                # the server, whose scope still says HEAD, frames the answer as one.
                 scope["method"] = "GET"
             await self.app(scope, await self.body.admit(scope, receive), edge_send)
         except Exception as exc:
@@ -140,7 +166,7 @@ class EdgeMiddleware:
             await problem_response(error, scope)(scope, receive, edge_send)
         finally:
             seconds = time.perf_counter() - began
-            scope["method"] = method
+            scope["method"] = method  # the access line and the metrics name the method sent
             route = route_template(scope)
             observe_request(method, route, status, seconds)
             log_request(scope, route=route, status=status, seconds=seconds)
@@ -222,7 +248,7 @@ class HostPolicy:
 
     Starlette's TrustedHostMiddleware does the first part but answers in plain text; this
     answers like every other refusal here (problem+json). Proxy headers (X-Forwarded-*) are
-    uvicorn's job, and it trusts them only from --forwarded-allow-ips."""
+    trusted only from the addresses in LHS_FORWARDED_ALLOW_IPS (the edge applies them)."""
 
     def __init__(self, *, allowed_hosts: Sequence[str], public_base_url: str | None) -> None:
         self.allow_any = "*" in allowed_hosts

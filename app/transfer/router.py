@@ -1,6 +1,7 @@
 """HTTP for file imports: the body is the file itself, CSV or a JSON array, read as a stream."""
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Annotated, Any
@@ -9,7 +10,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
@@ -31,12 +32,15 @@ from app.transfer.schemas import (
 )
 
 router = APIRouter(tags=["imports"])
+logger = logging.getLogger("app.transfer")
 
 # The routes whose bodies are files: their own size limit, counted as the stream is read.
 LARGE_BODY_PATHS = re.compile(r"^/v1/(organisations/[^/]+/(assets|activities)/import|maps/import)$")
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
 BODY_MODELS = (AssetImportRow, ActivityImportRow)
+# The media type the file bodies are declared under (CSV is what is read as a file).
+CSV_BODY = f"{CSV}; charset=utf-8"
 
 DryRun = Annotated[
     bool,
@@ -47,18 +51,44 @@ DryRun = Annotated[
 ]
 
 
+class _PastDeadline(Exception):
+    """The export's time is up and the client has not taken what was sent."""
+
+
 class ClosingStreamingResponse(StreamingResponse):
-    """A stream whose source is closed when the response ends, however it ends.
+    """A stream whose source is closed when the response ends, however it ends, and that ends
+    at the export's deadline (``LHS_EXPORT_TIMEOUT_SECONDS``) if it has not finished by then.
 
     An export's rows come from a generator that holds a read transaction and a server-side
     cursor. When the client goes away mid-download, Starlette stops iterating and leaves the
     generator suspended at its ``yield``: it was closed only when garbage collection got to
     it, and meanwhile its connection sat "idle in transaction". Closing it here ends the
-    transaction as the response ends (shielded, so a cancelled request still closes it)."""
+    transaction as the response ends (shielded, so a cancelled request still closes it).
+
+    A client that stays connected but stops reading blocks the server's writes instead (flow
+    control), with the generator suspended the same way: it would hold the transaction as long
+    as it liked. Past the deadline the response is abandoned unfinished (the server then closes
+    the connection, and the client sees a download cut short, never a complete-looking one).
+    The deadline bounds the sending, never the generator's own work: cancelling it inside a
+    database call could leave its connection in an unknown state."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        seconds = scope["app"].state.settings.export_timeout_seconds
+        deadline = anyio.current_time() + seconds
+
+        async def send_in_time(message: Message) -> None:
+            remaining = deadline - anyio.current_time()
+            if remaining <= 0:
+                raise _PastDeadline
+            with anyio.move_on_after(remaining) as waiting:
+                await send(message)
+            if waiting.cancelled_caught:
+                raise _PastDeadline
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_in_time)
+        except _PastDeadline:
+            logger.warning("export cut off: not taken by the client within %s s", seconds)
         finally:
             close = getattr(self.body_iterator, "aclose", None)
             if close is not None:
@@ -88,9 +118,15 @@ def _body(
         "requestBody": {
             "required": True,
             "content": {
-                CSV: {
+                # Named with its charset, which is the truth (only UTF-8 is read) and lets
+                # generators be told how to send this body alone: openapi/client-config.json
+                # sends it as bytes, while the CSV answers stay text.
+                CSV_BODY: {
                     "schema": {
                         "type": "string",
+                        # The file's bytes: generated clients then take a file (a typed
+                        # File), not a str they cannot send.
+                        "format": "binary",
                         "description": "UTF-8 (a byte-order mark is fine), a header row of "
                         "column names in any order and case, then one row per record. "
                         "Blank cells take the default. Columns:\n" + described,
