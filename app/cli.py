@@ -59,9 +59,15 @@ def cli() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--organisation", "organisation", help="Scope: an organisation id or ODS code.")
 @click.option("--name", default="created with lhs-map", show_default=True)
-@click.option("--expires-at", "expires_at", help="ISO 8601 with a zone, e.g. 2027-01-31T00:00Z.")
+@click.option(
+    "--expires-at",
+    "expires_at",
+    help="ISO 8601 with a zone, e.g. 2027-01-31T00:00Z. Omitted: the key never expires.",
+)
 def create_api_key(role: str, organisation: str | None, name: str, expires_at: str | None) -> None:
-    """Create an API key and print it (only it) on standard output."""
+    """Create an API key and print it (only it) on standard output.
+
+    Unlike the API, which caps a key's lifetime, the operator may make a key that never expires."""
 
     async def create(session: AsyncSession) -> str:
         scope = None
@@ -70,7 +76,9 @@ def create_api_key(role: str, organisation: str | None, name: str, expires_at: s
         data = ApiKeyCreate.model_validate(
             {"name": name, "role": role, "organisationId": scope, "expiresAt": expires_at}
         )
-        row, key = await keys_service.create(session, principal=OPERATOR, data=data)
+        row, key = await keys_service.create(
+            session, principal=OPERATOR, data=data, max_lifetime=None
+        )
         await session.commit()
         where = f"organisation {scope}" if scope else "the whole service"
         click.echo(f"Created {row.prefix} ({role}, {where}); it is shown only now.", err=True)
@@ -86,9 +94,11 @@ def revoke_api_key(reference: str) -> None:
 
     async def revoke(session: AsyncSession) -> None:
         row = await keys_service.find(session, reference)
-        await keys_service.revoke(session, principal=OPERATOR, key_id=row.id)
-        await session.commit()
-        click.echo(f"Revoked {row.prefix}.", err=True)
+        if await keys_service.revoke(session, principal=OPERATOR, key_id=row.id):
+            await session.commit()
+            click.echo(f"Revoked {row.prefix}.", err=True)
+        else:
+            click.echo(f"{row.prefix} was already revoked; nothing changed.", err=True)
 
     _run(revoke)
 
@@ -169,7 +179,9 @@ def local_admin_key(path: Path) -> None:
         if existing is not None and await _still_works(session, existing):
             return None
         data = ApiKeyCreate.model_validate({"name": "local admin (make run)", "role": "admin"})
-        _, key = await keys_service.create(session, principal=OPERATOR, data=data)
+        _, key = await keys_service.create(
+            session, principal=OPERATOR, data=data, max_lifetime=None
+        )
         await session.commit()
         return key
 

@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -111,6 +112,10 @@ class Settings(BaseSettings):
         return ["*"] if self.public_base_url else ["localhost", "127.0.0.1", "[::1]"]
 
     @property
+    def api_key_max_lifetime(self) -> timedelta:
+        return timedelta(days=self.api_key_max_lifetime_days)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -124,6 +129,13 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a verified key is trusted without reading the database again: "
         "the longest a key revoked on another instance may still work here.",
+    )
+    api_key_max_lifetime_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="The longest a key made through the API may live (an omitted expiry means "
+        "this); only the operator's command line makes keys that never expire.",
     )
     jwt_issuers: list[JwtIssuer] = Field(
         default_factory=list, description='JSON, e.g. [{"issuer": "...", "jwksUrl": "..."}].'

@@ -200,7 +200,9 @@ async def load(url: str, shape: Shape) -> Dataset:
                 )
         data = ApiKeyCreate.model_validate({"name": "benchmark", "role": "admin"})
         async with sessions.write() as session:
-            _, key = await keys_service.create(session, principal=OPERATOR, data=data)
+            _, key = await keys_service.create(
+                session, principal=OPERATOR, data=data, max_lifetime=None
+            )
             await session.commit()
     finally:
         await engine.dispose()

@@ -1,7 +1,7 @@
 """Builders for access-control tests: keys through the service, as the API and CLI make them."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.auth import keys_service
 from app.auth.principal import OPERATOR, Principal
@@ -18,7 +18,10 @@ async def make_key(
     by: Principal = OPERATOR,
     expires_at: datetime | None = None,
     name: str = "test key",
+    max_lifetime: timedelta | None = None,
 ) -> tuple[ApiKey, str]:
+    """A key made as the command line makes it (no lifetime cap) unless ``max_lifetime`` is
+    given, as the API gives it."""
     data = ApiKeyCreate.model_validate(
         {
             "name": name,
@@ -28,6 +31,8 @@ async def make_key(
         }
     )
     async with sessions.write() as session:
-        row, key = await keys_service.create(session, principal=by, data=data)
+        row, key = await keys_service.create(
+            session, principal=by, data=data, max_lifetime=max_lifetime
+        )
         await session.commit()
     return row, key

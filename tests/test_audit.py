@@ -79,6 +79,7 @@ async def test_no_change_without_its_event_and_no_event_without_its_change(
             session,
             principal=OPERATOR,
             data=ApiKeyCreate.model_validate({"name": "k", "role": "reader"}),
+            max_lifetime=None,
         )
         await session.rollback()  # the request failed after the use case
     async with sessions_of(backend).read() as session:

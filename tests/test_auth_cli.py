@@ -18,7 +18,7 @@ from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import Unauthenticated
 from app.models import AuditEvent
-from tests.conftest import Backend, migrate
+from tests.conftest import Backend, migrate, snapshot
 from tests.helpers import create_organisation
 from tests.test_auth_keys import sessions_of
 
@@ -92,10 +92,39 @@ async def test_a_revoked_key_stops_working(backend: Backend, client: httpx.Async
     done = await lhs_map(backend.url, "revoke-api-key", prefix)
     assert done.returncode == 0, done.stderr
     assert done.stdout == ""
+    assert f"Revoked {prefix}." in done.stderr
     with pytest.raises(Unauthenticated, match="revoked"):
         await Authenticator(Settings(database_url=backend.url)).authenticate(
             sessions_of(backend), f"Bearer {key}"
         )
+
+
+async def test_revoking_again_says_so_and_changes_nothing(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    key = (await lhs_map(backend.url, "create-api-key", "--role", "reader")).stdout.strip()
+    prefix = key[: len("lhs_0123456789ab")]
+    assert (await lhs_map(backend.url, "revoke-api-key", prefix)).returncode == 0
+    before = await snapshot(backend.engine)
+
+    again = await lhs_map(backend.url, "revoke-api-key", prefix)
+
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""
+    assert "already revoked" in one_line(again.stderr)
+    assert await snapshot(backend.engine) == before
+
+
+async def test_only_the_operator_makes_a_key_that_never_expires(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    key = (await lhs_map(backend.url, "create-api-key", "--role", "admin")).stdout.strip()
+    prefix = key[: len("lhs_0123456789ab")]
+    listed = (await client.get("/v1/api-keys")).json()["items"]
+    (made,) = [k for k in listed if k["prefix"] == prefix]
+    assert made["expiresAt"] is None
+    through_the_api = await client.post("/v1/api-keys", json={"name": "n", "role": "reader"})
+    assert through_the_api.json()["expiresAt"] is not None
 
 
 def assert_one_line_error(

@@ -20,6 +20,8 @@ ASSET = ("PATCH", "/v1/assets/{asset}")
 ACTIVITIES = ("POST", "/v1/organisations/{org}/activities")
 ACTIVITY = ("PATCH", "/v1/activities/{activity}")
 WRITES = [ORGS, ORG, ASSETS, ASSET, ACTIVITIES, ACTIVITY]
+KEYS = ("POST", "/v1/api-keys")
+REPORT_LINK = ("POST", "/v1/organisations/{org}/report-link")
 LISTS = [
     "/v1/organisations",
     "/v1/organisations/{org}/members",
@@ -30,6 +32,7 @@ VALID: dict[tuple[str, str], dict[str, Any]] = {
     ORGS: {"name": "Trust", "organisationType": "trust"},
     ASSETS: {"area": "data", "name": "Platform", "maturity": 2},
     ACTIVITIES: {"area": "improvement", "title": "Falls", "activityType": "training"},
+    KEYS: {"name": "Portal", "role": "reader"},
 }
 NOWHERE = "00000000-0000-4000-8000-000000000000"  # a well-formed UUID that names nothing
 DROP = object()  # in a case's change: leave the field out of the valid body
@@ -131,6 +134,10 @@ FIELD_CASES = [
     case(ACTIVITY, {"activityType": "workshop"}, "#/activityType"),
     case(ACTIVITY, {"startDate": "2024-05-01", "endDate": "2024-04-01"}, "#/endDate"),
     case(ACTIVITY, {"assetIds": [NOWHERE]}, "#/assetIds/0"),
+    case(KEYS, {"expiresAt": "2999-01-01T00:00:00Z"}, "#/expiresAt"),  # past the maximum
+    case(KEYS, {"expiresAt": "2001-01-01T00:00:00Z"}, "#/expiresAt"),
+    case(KEYS, {"expires_at": "2027-01-01T00:00:00Z"}, "#/expires_at"),
+    case(REPORT_LINK, {"ttlSeconds": 3600}, "#/ttlSeconds"),  # no options: not one ignored
 ]
 
 
@@ -179,6 +186,14 @@ async def test_bad_field(
     body = {k: v for k, v in (VALID.get(endpoint, {}) | change).items() if v is not DROP}
     request = world.request(*endpoint, content=json.dumps(body).encode())
     await world.refused(request, 422, "VALIDATION_FAILED", {pointer})
+
+
+@pytest.mark.parametrize("content", [None, b"{}"])
+async def test_a_report_link_takes_no_body_or_an_empty_one(
+    world: World, content: bytes | None
+) -> None:
+    response = await world.client.send(world.request(*REPORT_LINK, content=content))
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("content", [b'{"name": "x",', b"{'name': 'x'}", b"\xff\xfe{}"])

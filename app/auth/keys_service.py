@@ -5,8 +5,10 @@ Services flush and never commit; each change adds its audit event to the same se
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,9 +32,17 @@ def _require_admin(principal: Principal) -> None:
 
 
 async def create(
-    session: AsyncSession, *, principal: Principal, data: ApiKeyCreate
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    data: ApiKeyCreate,
+    max_lifetime: timedelta | None,
 ) -> tuple[ApiKey, str]:
-    """The new key and its secret, which the caller shows once and never stores."""
+    """The new key and its secret, which the caller shows once and never stores.
+
+    ``max_lifetime`` is the longest the key may live: an expiry past it is refused, and an
+    omitted one becomes it, so every key made through the API expires. ``None`` is for the
+    operator's command line alone, where a key may never expire."""
     _require_admin(principal)
     if not may_grant_role(principal, data.role):
         raise Forbidden(f"A {principal.role} cannot create a key with the {data.role} role.")
@@ -45,11 +55,8 @@ async def create(
             "The organisation does not exist.",
             errors=[FieldIssue("organisation_id", f"No organisation {data.organisation_id}.")],
         )
-    if data.expires_at is not None and data.expires_at <= utcnow():
-        raise ValidationFailed(
-            "A key cannot expire in the past.",
-            errors=[FieldIssue("expires_at", "Must be in the future.")],
-        )
+    now = utcnow()
+    expires_at = _expiry(data, now=now, max_lifetime=max_lifetime)
     new = keys.generate()
     row = ApiKey(
         name=data.name,
@@ -58,7 +65,8 @@ async def create(
         role=data.role,
         organisation_id=data.organisation_id,
         created_by=principal.subject,
-        expires_at=data.expires_at,
+        created_at=now,
+        expires_at=expires_at,
     )
     session.add(row)
     audit.record(
@@ -72,6 +80,33 @@ async def create(
     )
     await session.flush()
     return row, new.key
+
+
+def _expiry(
+    data: ApiKeyCreate, *, now: datetime, max_lifetime: timedelta | None
+) -> datetime | None:
+    if data.expires_at is not None and data.expires_at <= now:
+        raise ValidationFailed(
+            "A key cannot expire in the past.",
+            errors=[FieldIssue("expires_at", "Must be in the future.")],
+        )
+    if max_lifetime is None:
+        return data.expires_at
+    latest = now + max_lifetime
+    if data.expires_at is None:
+        return latest
+    if data.expires_at > latest:
+        days = max_lifetime.days
+        raise ValidationFailed(
+            f"A key lives at most {days} days.",
+            errors=[
+                FieldIssue(
+                    "expires_at",
+                    f"At most {days} days after creation: {latest.isoformat()} or earlier.",
+                )
+            ],
+        )
+    return data.expires_at
 
 
 async def list_page(
@@ -96,25 +131,36 @@ async def get(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID)
     return row
 
 
-async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID) -> ApiKey:
-    """Revoke the key (again is a no-op). It stops working on this instance at once and on
-    the others within the key cache's time to live."""
+async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID) -> bool:
+    """Revoke the key; True if this call did, False if it was revoked already (then nothing is
+    written). It stops working on this instance at once and on the others within the key
+    cache's time to live."""
     row = await get(session, principal=principal, key_id=key_id)
-    if row.revoked_at is None:
-        before = _public(row) | {"revoked_at": None}
-        row.revoked_at = utcnow()
-        audit.record(
-            session,
-            principal=principal,
-            action=AuditAction.UPDATE,
-            resource_type=ResourceType.API_KEY,
-            resource_id=row.id,
-            organisation_id=row.organisation_id,
-            changes=audit.diff(before, _public(row) | {"revoked_at": row.revoked_at}),
-        )
-        await session.flush()
+    before = _public(row) | {"revoked_at": None}
+    now = utcnow()
+    # One conditional UPDATE, not a read then a write: of revocations racing on one key, the
+    # database lets exactly one match "not revoked yet" (PostgreSQL re-checks the condition
+    # once the winner commits), so one event is written and the first time is kept.
+    revoked = await session.exec(
+        update(ApiKey)
+        .where(col(ApiKey.id) == row.id, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
     keycache.forget(row.prefix)
-    return row
+    if not revoked.rowcount:
+        return False
+    audit.record(
+        session,
+        principal=principal,
+        action=AuditAction.UPDATE,
+        resource_type=ResourceType.API_KEY,
+        resource_id=row.id,
+        organisation_id=row.organisation_id,
+        changes=audit.diff(before, _public(row) | {"revoked_at": now}),
+    )
+    await session.flush()
+    return True
 
 
 async def find(session: AsyncSession, reference: str) -> ApiKey:

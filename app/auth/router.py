@@ -19,8 +19,10 @@ from app.auth.schemas import (
     AuditEventPublic,
     AuditFilters,
     SignedLink,
+    SignedLinkRequest,
 )
 from app.auth.vocabulary import AuditAction, ResourceType, Role
+from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.http.content import JsonBodyRoute
 from app.http.links import PageDep, build_page
@@ -49,8 +51,14 @@ async def create_api_key(
 ) -> ApiKeyCreated:
     """Create an API key (admins, within their scope); the secret is shown this once.
 
+    It always expires: at most the service's maximum key lifetime after creation (365 days
+    unless the service is configured otherwise), and at that maximum when expiresAt is omitted.
+
     No Idempotency-Key here: a stored response would keep the secret, which is never stored."""
-    row, key = await keys_service.create(session, principal=principal, data=data)
+    settings: Settings = request.app.state.settings
+    row, key = await keys_service.create(
+        session, principal=principal, data=data, max_lifetime=settings.api_key_max_lifetime
+    )
     response.headers["Location"] = str(request.url_for("api-keys-get", apiKeyId=row.id))
     return ApiKeyCreated.model_validate(row.model_dump() | {"key": key})
 
@@ -145,13 +153,14 @@ async def list_audit_events(
     "/organisations/{organisationId}/report-link",
     operation_id="reports-link",
     tags=["report"],
-    responses=problem_responses(404, 422),
+    responses=problem_responses(400, 404, 413, 415, 422),
 )
 async def report_link(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
     session: SessionDep,
     request: Request,
+    _options: SignedLinkRequest | None = None,
 ) -> SignedLink:
     """A short-lived link to the board report that a browser can open without a bearer header
     (read-only, this page only, within the caller's scope)."""

@@ -28,7 +28,12 @@ class ApiKeyCreate(ApiInput):
         description="The key's scope: this organisation and everything below it. "
         "Omit or null for the whole service (global admins only).",
     )
-    expires_at: UtcDatetime | None = Field(default=None, description="Never expires when null.")
+    expires_at: UtcDatetime | None = Field(
+        default=None,
+        description="When the key stops working: in the future, and at most the service's "
+        "maximum key lifetime (365 days unless configured otherwise) from now. Omitted or "
+        "null: that maximum. Only the operator's command line makes keys that never expire.",
+    )
 
 
 class ApiKeyPublic(ApiModel):
@@ -42,8 +47,11 @@ class ApiKeyPublic(ApiModel):
     organisation_id: uuid.UUID | None
     created_by: str = Field(description="The key prefix, token subject or operator.")
     created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    expires_at: datetime | None = Field(
+        description="Null only for a key the operator made, from the command line, to never "
+        "expire (and for keys made before every key made through the API had to)."
+    )
+    revoked_at: datetime | None = Field(description="When it was first revoked; null if never.")
 
 
 class ApiKeyCreated(ApiKeyPublic):
@@ -92,6 +100,13 @@ class AuditFilters(ApiQuery):
     since: Annotated[
         UtcDatetime | None, Field(description="Events at or after this moment (ISO 8601).")
     ] = None
+
+
+class SignedLinkRequest(ApiInput):
+    """No options yet: send no body, or {}. As in every body, an unknown field is refused
+    (422), so a client never believes an option it sent was applied."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class SignedLink(ApiModel):
