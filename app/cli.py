@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import json_input
 from app.auth import keys, keys_service
 from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
@@ -242,9 +243,16 @@ def import_map(file: str, keep_ids: bool) -> None:
     """Import a map written by `lhs-map export` (FILE, or - for standard input), all or
     nothing, with new ids (printed on standard error as old=new), or with its own ids and
     timestamps (--keep-ids). Prints the root organisation's id."""
-    raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
+    max_bytes = get_settings().max_import_bytes
     try:
+        if file == "-":
+            raw = json_input.read(sys.stdin.buffer, max_bytes=max_bytes, name="standard input")
+        else:
+            raw = json_input.read_file(Path(file), max_bytes=max_bytes)
+        json_input.check(raw)
         document = MapDocument.model_validate_json(raw)
+    except AppError as exc:
+        raise Failure(_describe(exc)) from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(part) for part in first["loc"]) or "document"
@@ -346,7 +354,7 @@ def import_ods(file: Path) -> None:
     """
 
     async def run(sessions: Sessions) -> ods_service.OdsImportResult:
-        data = ods_records.read_file(file)
+        data = ods_records.read_file(file, max_bytes=get_settings().max_import_bytes)
         return await ods_service.import_ods(sessions, data, principal=OPERATOR)
 
     result = _run_with_sessions(run)

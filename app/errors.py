@@ -135,6 +135,15 @@ class PayloadTooLarge(AppError):
     )
 
 
+class NestedTooDeep(BadRequest):
+    code = "NESTED_TOO_DEEP"
+    title = "Nested too deep"
+    description = (
+        "The JSON nests arrays and objects deeper than the service reads (64 levels). It was "
+        "refused before it was parsed, and nothing was written."
+    )
+
+
 class UnsupportedMediaType(AppError):
     status = 415
     code = "UNSUPPORTED_MEDIA_TYPE"
@@ -177,6 +186,14 @@ class Overloaded(ServiceUnavailable):
         "The service is working on as many requests as it can serve quickly; this one was "
         "refused at once rather than queued. Retry after Retry-After seconds."
     )
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    """A caller's text as a message quotes it: the start of it, in quotes. Messages never hold
+    the repr of what a caller sent (repr of a nested value recurses once a level), nor all of it
+    (a message must not grow with the input it complains about)."""
+    shown = text if len(text) <= limit else text[:limit] + "…"
+    return f"'{shown}'"
 
 
 def all_error_kinds() -> list[type[AppError]]:

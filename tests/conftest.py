@@ -229,13 +229,19 @@ async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, lo
 UVICORN_FLAGS = ("--no-proxy-headers", "--no-access-log", "--no-server-header")
 
 
+class ServerUrl(str):
+    """A running server's base URL, with the id of its process (to read its memory)."""
+
+    pid: int
+
+
 @asynccontextmanager
 async def running_server(
     database_url: str, log: Path, *args: str, **environment: str
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerUrl]:
     """A real uvicorn process serving app.main:app on an (already migrated) database, started
     as `make run` starts it; ``args`` adds uvicorn options (``--workers 2``), ``environment``
-    adds settings. Yields its base URL."""
+    adds settings. Yields its base URL (with the process id)."""
     port = free_port()
     env = os.environ | {
         "LHS_DATABASE_URL": database_url,
@@ -263,7 +269,8 @@ async def running_server(
             stderr=asyncio.subprocess.STDOUT,
         )
     try:
-        base_url = f"http://127.0.0.1:{port}"
+        base_url = ServerUrl(f"http://127.0.0.1:{port}")
+        base_url.pid = process.pid
         await wait_until_live(base_url, process, log)
         yield base_url
     finally:
@@ -277,7 +284,9 @@ async def running_server(
 
 
 @pytest.fixture
-async def server(backend: Backend, client: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[str]:
+async def server(
+    backend: Backend, client: httpx.AsyncClient, tmp_path: Path
+) -> AsyncIterator[ServerUrl]:
     """A real uvicorn process on the backend's (already migrated) database.
 
     It depends on ``client`` so that it stops before that fixture empties the tables.

@@ -235,6 +235,29 @@ async def test_keys_are_read_from_a_url_once_and_cached(jwks_url: str) -> None:
     assert JwksHandler.requests == 1
 
 
+def nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"keys": jwks()["keys"], "padding": "x" * 2_000_000},
+        {"keys": jwks()["keys"], "nested": nested(100)},
+    ],
+    ids=["over 1 MiB", "nested 100 deep"],
+)
+async def test_a_jwks_url_is_read_within_bounds(jwks_url: str, document: dict[str, Any]) -> None:
+    """A key set is a few kilobytes: one far larger, or nested deep, is not read as one."""
+    JwksHandler.document = document
+    verifier = TokenVerifier(Settings(jwt_issuers=[JwtIssuer(issuer=ISSUER, jwks_url=jwks_url)]))
+    with pytest.raises(Unauthenticated, match="keys cannot be read"):
+        await verifier.verify(sign(claims()), no_ods)
+
+
 async def test_an_unreachable_jwks_refuses_the_token(tmp_path: Path) -> None:
     with pytest.raises(Unauthenticated, match="keys cannot be read"):
         await verify(tmp_path / "missing.json", sign(claims()))

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from app.models import AuditEvent
@@ -65,6 +66,27 @@ async def test_import_ods_refuses_a_bad_file_in_one_line(
     missing = await lhs_map(backend.url, "import-ods", str(tmp_path / "absent.json"))
     assert missing.returncode == 2
     assert "does not exist" in one_line(missing.stderr)
+    assert await snapshot(backend.engine) == before
+
+
+async def test_cli_imports_refuse_deep_and_oversized_files_in_one_line(
+    backend: Backend, client: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ODS file and a map file are bounded like a request: nested past 64 levels, or larger
+    than LHS_MAX_IMPORT_BYTES, they are refused before they are parsed."""
+    before = await snapshot(backend.engine)
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 5_000 + b"]" * 5_000)
+    for command in ("import-ods", "import"):
+        done = await lhs_map(backend.url, command, str(deep))
+        assert done.returncode == 1, done.stderr
+        assert "deeper than 64 levels" in one_line(done.stderr)
+    monkeypatch.setenv("LHS_MAX_IMPORT_BYTES", "1024")
+    assert FIXTURE.stat().st_size > 1024
+    for command in ("import-ods", "import"):
+        done = await lhs_map(backend.url, command, str(FIXTURE))
+        assert done.returncode == 1, done.stderr
+        assert f"{FIXTURE} is over 1024 bytes" in one_line(done.stderr)
     assert await snapshot(backend.engine) == before
 
 

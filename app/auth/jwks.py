@@ -7,25 +7,44 @@ stream of forged key ids turn into a stream of fetches.
 """
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from jwt import PyJWK, PyJWKError
+from jwt import PyJWK, PyJWTError
 
+from app import json_input
 from app.config import JwtIssuer
+from app.errors import AppError, PayloadTooLarge
 
 logger = logging.getLogger("app.auth")
 
 REFRESH_FLOOR = 30.0
 FETCH_TIMEOUT = 5.0
+# A key set holds a few keys of a few kilobytes each: a document far larger is not one.
+MAX_JWKS_BYTES = 1_048_576
 
 
 class JwksUnavailable(Exception):
     """The issuer's keys could not be read."""
+
+
+async def _fetch(url: str) -> bytes:
+    """The body at ``url``, read as it arrives and refused past MAX_JWKS_BYTES (a server may
+    send no Content-Length, or a false one)."""
+    async with (
+        httpx.AsyncClient(timeout=FETCH_TIMEOUT) as http,
+        http.stream("GET", url) as response,
+    ):
+        response.raise_for_status()
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > MAX_JWKS_BYTES:
+                raise PayloadTooLarge(f"The key set at {url} is over {MAX_JWKS_BYTES} bytes.")
+        return bytes(body)
 
 
 class Jwks:
@@ -62,18 +81,20 @@ class Jwks:
             self._loaded_at = time.monotonic()
 
     async def _read(self) -> Any:
+        """The key set's JSON, read no further than MAX_JWKS_BYTES and parsed within
+        app.json_input's bounds."""
         try:
             if self.issuer.jwks_path is not None:
-                text = await asyncio.to_thread(self.issuer.jwks_path.read_text)
-                return json.loads(text)
-            assert self.issuer.jwks_url is not None
-            async with httpx.AsyncClient(timeout=FETCH_TIMEOUT) as http:
-                response = await http.get(self.issuer.jwks_url)
-                response.raise_for_status()
-                return response.json()
-        except (OSError, ValueError, httpx.HTTPError) as exc:
-            logger.warning("JWKS of %s unreadable: %s", self.issuer.issuer, exc)
-            raise JwksUnavailable(str(exc)) from exc
+                path = self.issuer.jwks_path
+                raw = await asyncio.to_thread(json_input.read_file, path, max_bytes=MAX_JWKS_BYTES)
+            else:
+                assert self.issuer.jwks_url is not None
+                raw = await _fetch(self.issuer.jwks_url)
+            return json_input.loads(raw, max_bytes=MAX_JWKS_BYTES)
+        except (OSError, ValueError, httpx.HTTPError, AppError) as exc:
+            reason = exc.detail if isinstance(exc, AppError) else str(exc)
+            logger.warning("JWKS of %s unreadable: %s", self.issuer.issuer, reason)
+            raise JwksUnavailable(reason) from exc
 
     def _parse(self, document: Any) -> list[PyJWK]:
         entries = document.get("keys") if isinstance(document, dict) else None
@@ -87,7 +108,7 @@ class Jwks:
                 continue
             try:
                 key = PyJWK(entry)
-            except PyJWKError:
+            except PyJWTError:  # PyJWKError, or InvalidKeyError for a key that cannot be built
                 continue
             if key.algorithm_name in self.algorithms:
                 keys.append(key)

@@ -2,6 +2,8 @@
 checked; algorithms pinned (never ``none``, never an HMAC keyed by a public key); role and
 organisation scope read from named claims."""
 
+import base64
+import binascii
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -9,13 +11,16 @@ from typing import Any
 
 import jwt
 
+from app import json_input
 from app.auth.jwks import Jwks, JwksUnavailable
 from app.auth.principal import Principal
 from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
-from app.errors import Unauthenticated
+from app.errors import AppError, PayloadTooLarge, Unauthenticated, excerpt
 
 _ODS_CODE = re.compile(r"[A-Za-z0-9]{1,9}")
+# Far above a real token with many claims (a few kilobytes), far below what hurts to parse.
+MAX_TOKEN_CHARS = 32_768
 
 # Looks an ODS code up; None when no organisation has it.
 OdsResolver = Callable[[str], Awaitable[uuid.UUID | None]]
@@ -35,14 +40,19 @@ class TokenVerifier:
 
     async def verify(self, token: str, resolve_ods: OdsResolver) -> Principal:
         try:
+            _within_bounds(token)
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, AppError) as exc:
             raise Unauthenticated("The bearer token is malformed.") from exc
         algorithm = header.get("alg")
         if algorithm not in self.algorithms:
-            raise Unauthenticated(f"Tokens signed with {algorithm!r} are not accepted.")
-        entry = self.issuers.get(str(unverified.get("iss")))
+            shown = excerpt(algorithm) if isinstance(algorithm, str) else "no algorithm"
+            raise Unauthenticated(
+                f"Tokens signed with {shown} are not accepted; {' or '.join(self.algorithms)} are."
+            )
+        issuer_name = unverified.get("iss")
+        entry = self.issuers.get(issuer_name) if isinstance(issuer_name, str) else None
         if entry is None:
             raise Unauthenticated("The token's issuer is not trusted by this service.")
         issuer, jwks = entry
@@ -101,6 +111,19 @@ class TokenVerifier:
                     if found is not None:
                         return found
         raise Unauthenticated(f"The token's {claim!r} claim names no known organisation.")
+
+
+def _within_bounds(token: str) -> None:
+    """The header and payload are JSON a caller wrote: bounded in size and depth (app.json_input)
+    before PyJWT parses them; NestedTooDeep or PayloadTooLarge otherwise."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise PayloadTooLarge(f"The bearer token is over {MAX_TOKEN_CHARS} characters.")
+    for segment in token.split(".", 2)[:2]:
+        try:
+            raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except (binascii.Error, ValueError):
+            return  # PyJWT refuses it as malformed
+        json_input.check(raw)
 
 
 _ROLE_NAMES = frozenset(role.value for role in Role)

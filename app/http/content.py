@@ -3,6 +3,9 @@
 else, a body without a Content-Type, or JSON in another encoding, is 415 before FastAPI
 parses it: FastAPI would otherwise guess (it reads UTF-16 and bodies with no type as JSON).
 The file imports take ``text/csv`` too, and read their body as a stream (body_media_type).
+
+A JSON body nested deeper than app.json_input allows is refused (400) before FastAPI parses it;
+its size is bounded before that, by the body limit (app.http.middleware.BodyLimit).
 """
 
 from collections.abc import Callable, Coroutine
@@ -11,6 +14,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app import json_input
 from app.errors import UnsupportedMediaType
 
 JSON = "application/json"
@@ -55,6 +59,7 @@ async def check_body(request: Request) -> None:
         raise UnsupportedMediaType(
             "The body must be UTF-8 JSON without a byte-order mark (RFC 8259)."
         )
+    json_input.check(body)
 
 
 class JsonBodyRoute(APIRoute):

@@ -29,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import json_input
 from app.db import Sessions, on_rollback, utcnow
-from app.errors import Conflict, FieldIssue, Gone, ValidationFailed
+from app.errors import AppError, Conflict, FieldIssue, Gone, ValidationFailed
 from app.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -59,11 +60,12 @@ class Replay(Exception):
         self.record = record
 
 
-def fingerprint(body: bytes) -> str:
+def fingerprint(body: bytes, *, max_bytes: int) -> str:
     """The same JSON is the same request, whatever its key order or spacing."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"))
-    except (ValueError, UnicodeDecodeError):
+        decoded = json_input.loads(body, max_bytes=max_bytes)
+        canonical = json.dumps(decoded, sort_keys=True, separators=(",", ":"))
+    except (ValueError, AppError):
         return hashlib.sha256(body).hexdigest()
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -93,7 +95,9 @@ async def create_once(
     caller = request.scope.get("state", {}).get("principal")
     owner = getattr(caller, "rate_key", "anonymous")
     scope = f"{request.method} {request.url.path} {owner}"[:300]
-    await _claim(sessions, key=key, scope=scope, digest=fingerprint(await request.body()))
+    body = await request.body()
+    digest = fingerprint(body, max_bytes=request.app.state.settings.max_body_bytes)
+    await _claim(sessions, key=key, scope=scope, digest=digest)
 
     async def release() -> None:
         async with sessions.write() as own:

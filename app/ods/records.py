@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_pascal
 
+from app import json_input
 from app.errors import FieldIssue, ValidationFailed
 
 ACTIVE = "Active"
@@ -128,11 +129,16 @@ def _issue(location: Sequence[int | str], message: str) -> FieldIssue:
     return FieldIssue(tuple(location), f"{place}: {message}")
 
 
-def read_file(path: Path) -> Any:
-    """The decoded JSON of an ORD file (UTF-8, with or without a byte-order mark)."""
+def read_file(path: Path, *, max_bytes: int) -> Any:
+    """The decoded JSON of an ORD file (UTF-8, with or without a byte-order mark), refused past
+    ``max_bytes`` or app.json_input's depth before it is parsed."""
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
+        return json_input.loads(
+            json_input.read_file(path, max_bytes=max_bytes), max_bytes=max_bytes
+        )
     except json.JSONDecodeError as exc:
         raise ValidationFailed(
             f"{path} is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from exc
+    except ValueError as exc:  # not UTF-8, or a number Python will not convert
+        raise ValidationFailed(f"{path} is not UTF-8 JSON: {exc}.") from exc

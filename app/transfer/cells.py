@@ -12,6 +12,8 @@ literal ``;``, ``|`` or ``\\`` inside a value is written ``\\;``, ``\\|`` or ``\
 
 from collections.abc import Iterable, Sequence
 
+from app.errors import excerpt
+
 MEDIA_TYPE = "text/csv; charset=utf-8; header=present"
 # Excel reads a UTF-8 file as UTF-8 only when it starts with a byte-order mark.
 BOM = "\ufeff"
@@ -95,7 +97,7 @@ def split_links(cell: str) -> list[dict[str, str]]:
         if len(parts) != 2:
             raise ValueError(
                 f"each evidence link is written title|url, links separated by ';' "
-                f"(found {item.strip()!r})"
+                f"(found {excerpt(item.strip())})"
             )
         title, url = (_unescape(part.strip()) for part in parts)
         links.append({"title": title, "url": url})

@@ -9,7 +9,8 @@ from typing import Any
 
 import ijson
 
-from app.errors import FieldIssue, ValidationFailed
+from app import json_input
+from app.errors import FieldIssue, ValidationFailed, excerpt
 from app.transfer import cells, csvio
 from app.transfer.columns import Column, from_cell
 
@@ -27,6 +28,11 @@ class RawRow:
         return FieldIssue((), message, pointer=pointer, line=self.line, column=column)
 
 
+# A header row is refused with this many problems at most: it holds up to a row's length of
+# cells, and a problem for each would make the answer far larger than the file.
+MAX_HEADER_ISSUES = 50
+
+
 def _header(cells_: list[str], columns: Mapping[str, Column]) -> list[Column | None]:
     """The columns in the file's order. Names are matched without regard to case (Excel users
     retype them), blank header cells are ignored; an unknown or repeated name is refused."""
@@ -34,23 +40,33 @@ def _header(cells_: list[str], columns: Mapping[str, Column]) -> list[Column | N
     found: list[Column | None] = []
     issues: list[FieldIssue] = []
     seen: set[str] = set()
-    for position, raw in enumerate(cells_, start=1):
+    refused = 0
+    for raw in cells_:
         name = cells.restore(raw.strip())
         if not name:
             found.append(None)
             continue
         column = by_folded.get(name.lower())
         if column is None:
-            message = f"Unknown column {name!r}; the columns are: {', '.join(columns)}."
+            message = f"Unknown column {excerpt(name)}."
         elif column.name in seen:
-            message = f"Column {column.name!r} appears twice."
+            message = f"Column {column.name} appears twice."
         else:
             seen.add(column.name)
             found.append(column)
             continue
-        issues.append(FieldIssue((), message, pointer=name, line=1, column=name or str(position)))
+        if len(issues) < MAX_HEADER_ISSUES:
+            shown = name[:100]
+            issues.append(FieldIssue((), message, pointer=shown, line=1, column=shown))
+        else:
+            refused += 1
     if issues:
-        raise ValidationFailed("The header row is not one this import reads.", errors=issues)
+        more = f" ({refused} more not listed)" if refused else ""
+        raise ValidationFailed(
+            f"The header row is not one this import reads{more}; the columns are: "
+            f"{', '.join(columns)}.",
+            errors=issues,
+        )
     return found
 
 
@@ -109,11 +125,12 @@ class NotAnArray(ValueError):
 class _Stream:
     """The file-like object ijson reads from: an async read() over the request's chunks. The
     body must be an array (ijson would quietly find no items in an object); a byte-order mark
-    is dropped."""
+    is dropped. Each chunk's nesting is counted before ijson is given it (NestedTooDeep)."""
 
     def __init__(self, chunks: AsyncIterable[bytes]) -> None:
         self._chunks = aiter(chunks)
         self._started = False
+        self._depth = json_input.DepthGauge()
 
     async def read(self, size: int = -1) -> bytes:
         if size == 0:  # ijson probes with read(0) whether the stream gives bytes or text
@@ -126,7 +143,18 @@ class _Stream:
             if not chunk.startswith(b"["):
                 raise NotAnArray("The body must be a JSON array of objects, [{...}, ...].")
             self._started = True
+        self._depth.feed(chunk)
         return chunk
+
+
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
 
 
 async def json_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[RawRow]:
@@ -139,7 +167,8 @@ async def json_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[RawRow]:
             if isinstance(item, dict):
                 row.values = item
             else:
-                row.issues.append(row.issue("", f"Each item must be an object, not {item!r}."))
+                what = _JSON_KINDS.get(type(item), "a value")
+                row.issues.append(row.issue("", f"Each item must be an object, not {what}."))
             yield row
     except (ijson.JSONError, NotAnArray, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
