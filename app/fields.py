@@ -29,6 +29,21 @@ PRINTABLE = f"^[^{_FORBIDDEN}]*$"
 VISIBLE_PRINTABLE = rf"^(?=[\s\S]*[^{_INVISIBLE}])[^{_FORBIDDEN}]*$"
 _INVISIBLE_ONLY = re.compile(f"^[{_INVISIBLE}]*$")
 
+# The published schema names the rule by a format and says it in words (the document's
+# description, TEXT_FORMATS): as a pattern it was 200 characters on every text field of the
+# docs. A fuzzer or a client that wants it machine-checked maps the format to PRINTABLE or
+# VISIBLE_PRINTABLE (ECMA-262 syntax).
+TEXT_FORMAT = "text"
+QUERY_TEXT_FORMAT = "printable"
+TEXT_FORMATS = f"""\
+Text fields say which characters they refuse by their `format`. `{QUERY_TEXT_FORMAT}` (query
+parameters): no control characters but tab and line breaks (C0, DEL and C1, NUL among them), no
+line or paragraph separator (U+2028, U+2029), no bidirectional control (U+061C, U+200E, U+200F,
+U+202A-U+202E, U+2066-U+2069) and no byte-order mark (U+FEFF). `{TEXT_FORMAT}` (bodies): the same,
+and at least one visible character (not only spaces, soft hyphens or zero-width characters);
+leading and trailing spaces are trimmed before the length is counted.
+"""
+
 
 def _printable(value: str) -> str:
     found = _FORBIDDEN_RE.search(value)
@@ -51,8 +66,8 @@ def _text(max_length: int) -> Any:
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
 
 
-_TEXT_SCHEMA = Field(json_schema_extra={"pattern": VISIBLE_PRINTABLE})
-_QUERY_SCHEMA = Field(json_schema_extra={"pattern": PRINTABLE})
+_TEXT_SCHEMA = Field(json_schema_extra={"format": TEXT_FORMAT})
+_QUERY_SCHEMA = Field(json_schema_extra={"format": QUERY_TEXT_FORMAT})
 
 Text100 = Annotated[str, _TEXT_SCHEMA, _text(100), AfterValidator(_visible)]
 Text200 = Annotated[str, _TEXT_SCHEMA, _text(200), AfterValidator(_visible)]

@@ -21,6 +21,7 @@ from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.fhir.router import router as fhir_router
+from app.fields import TEXT_FORMATS
 from app.http import docs, health, metrics, openapi
 from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import install_edge
@@ -37,7 +38,8 @@ from app.transfer import map_router
 from app.transfer import router as transfer_router
 
 API_TITLE = "LHS asset-mapping service"
-DESCRIPTION = """\
+DESCRIPTION = (
+    """\
 Record the assets and activities that make an organisation a learning health system, in four
 areas (data, technology, learning communities, improvement), and compare them with a reference
 model to get prioritised, explained recommendations.
@@ -45,8 +47,30 @@ model to get prioritised, explained recommendations.
 Conventions: JSON in lowerCamelCase; errors are RFC 9457 `application/problem+json` (FastAPI's
 default 422 body is replaced by the same problem format, with `errors[]`); lists use cursor
 pagination (`limit`, `cursor`, `links.next` and a `Link` header); single resources carry
-`ETag: W/"<version>"` and updates and deletes require `If-Match`.
+`ETag: W/"<version>"` and updates and deletes require `If-Match`. Every answer carries
+`API-Version`, the version of this contract (CHANGELOG.md lists what each version changed).
+
 """
+    + TEXT_FORMATS
+)
+
+
+# One tag per resource, named as its path segment is: generated clients make one module of each.
+TAGS = [
+    {"name": "organisations", "description": "Organisations, their hierarchy and FHIR view."},
+    {"name": "assets", "description": "What an organisation has (data, systems, people)."},
+    {"name": "activities", "description": "What an organisation does (projects, training)."},
+    {"name": "imports", "description": "Spreadsheet imports of assets and activities."},
+    {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
+    {"name": "gap-analysis", "description": "The comparison with a reference model."},
+    {"name": "assessments", "description": "Stored snapshots of a gap analysis, compared."},
+    {"name": "reports", "description": "The printable report and signed links to it."},
+    {"name": "reference-models", "description": "The versioned reference LHS models."},
+    {"name": "api-keys", "description": "API keys (admins)."},
+    {"name": "audit-events", "description": "Who changed or exported what, and when (admins)."},
+    {"name": "service", "description": "What this service is."},
+    {"name": "health", "description": "Liveness and readiness, outside /v1."},
+]
 
 
 class ServiceInfo(ApiModel):
@@ -90,8 +114,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title=API_TITLE,
-        version=package.__version__,
+        version=package.API_VERSION,
         description=DESCRIPTION,
+        # Relative: the service that serves this document, wherever it is deployed (a proxy's
+        # path prefix is added by FastAPI from the request's root_path).
+        servers=[{"url": "/", "description": "This service."}],
+        openapi_tags=TAGS,
         lifespan=lifespan,
         separate_input_output_schemas=False,
         # Served by app.http.docs instead: FastAPI's pages need a CDN and an inline script.
@@ -140,7 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def service_info() -> ServiceInfo:
         """Name, version and where the documentation is."""
         return ServiceInfo(
-            name=API_TITLE, version=package.__version__, docs="/docs", openapi="/openapi.json"
+            name=API_TITLE, version=package.API_VERSION, docs="/docs", openapi="/openapi.json"
         )
 
     kinds = {kind.slug(): kind for kind in all_error_kinds()}

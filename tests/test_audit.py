@@ -52,7 +52,7 @@ async def test_creating_and_revoking_a_key_are_audited(
         await session.commit()
     created, revoked = await events(backend, ResourceType.API_KEY)
     assert (created.actor, created.actor_kind, created.action) == ("operator", "operator", "create")
-    assert (created.resource_type, created.resource_id) == ("api-key", str(row.id))
+    assert (created.resource_type, created.resource_id) == ("api_key", str(row.id))
     assert created.organisation_id == uuid.UUID(ics["id"])
     assert created.request_id == "req-123"
     assert {c["field"]: c["after"] for c in created.changes} == {

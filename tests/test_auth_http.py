@@ -147,7 +147,9 @@ async def test_cors_answers_listed_origins_only_and_never_with_credentials(
     refused = await api.get("/v1/whoami", headers={"Origin": PORTAL})
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == PORTAL
-    assert "x-request-id" in refused.headers["access-control-expose-headers"].lower()
+    exposed = refused.headers["access-control-expose-headers"].lower()
+    assert "x-request-id" in exposed
+    assert "api-version" in exposed  # a browser client can read the contract's version
 
 
 async def test_no_cors_without_configured_origins(

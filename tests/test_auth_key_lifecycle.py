@@ -22,7 +22,7 @@ def moment(value: str) -> datetime:
 async def revocation_events(http: httpx.AsyncClient, key_id: str) -> list[dict[str, Any]]:
     response = await http.get(
         "/v1/audit-events",
-        params={"resourceType": "api-key", "resourceId": key_id, "action": "update"},
+        params={"resourceType": "api_key", "resourceId": key_id, "action": "update"},
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])

@@ -35,7 +35,7 @@ async def test_the_demo_loads_a_system_with_a_meaningful_picture(
     for member in members["items"]:
         analysis = await client.get(f"/v1/organisations/{member['id']}/gap-analysis")
         assert analysis.status_code == 200
-        scores[member["organisationType"]] = analysis.json()["summary"]["score"]
+        scores[member["organisationType"]] = analysis.json()["summary"]["overallScore"]
     # A spread, not a flat line: the acute trust leads, the young network trails.
     assert scores["acute_trust"] > scores["mental_health_trust"] > scores["primary_care_network"]
     assert scores["acute_trust"] >= 40

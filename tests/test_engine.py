@@ -48,7 +48,7 @@ def test_an_empty_map_starts_with_the_highest_weighted_foundations() -> None:
     ]
     assert all(not by_key[r.capability_key].depends_on for r in analysis.recommendations[:2])
     assert len(analysis.recommendations) == len(MODEL.capabilities)
-    assert analysis.summary.score == 0
+    assert analysis.summary.overall_score == 0
     assert analysis.getting_started.next_step == 1
     assert analysis.learning_loop.closed is False
     assert {link.status for link in analysis.learning_loop.links} == {LinkStatus.BROKEN}
@@ -114,7 +114,7 @@ def test_worked_example_of_docs_recomputes_by_hand() -> None:
         MODEL,
         generated_at=WHEN,
     )
-    assert analysis.summary.score == 12.6  # 100 x (0.68x2/3 + 0.67x2/3 + 0.70) / 12.65
+    assert analysis.summary.overall_score == 12.6  # 100 x (0.68x2/3 + 0.67x2/3 + 0.70) / 12.65
     first = analysis.recommendations[0]
     assert first.capability_key == "digital-infrastructure"
     assert first.why.current_maturity == 2
@@ -321,4 +321,4 @@ def test_records_the_model_does_not_know_are_counted_as_unlinked() -> None:
     stray = asset("a-key-from-an-older-model", 3, Confidence.EVIDENCED, 80)
     summary = engine.analyse(profile(stray, unlinked_records=2), MODEL, generated_at=WHEN).summary
     assert summary.unlinked_records == 3
-    assert summary.score == 0
+    assert summary.overall_score == 0

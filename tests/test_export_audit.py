@@ -112,9 +112,9 @@ async def test_the_analysis_the_report_and_the_map_are_audited_as_exports(
     assert whole.status_code == 200, whole.text
 
     events = {event["resourceType"]: event for event in await exports(client)}
-    assert set(events) == {"gap-analysis", "report", "map"}
+    assert set(events) == {"gap_analysis", "report", "map"}
     assert all(e["organisationId"] == ics["id"] for e in events.values())
-    assert how(events["gap-analysis"]) == {
+    assert how(events["gap_analysis"]) == {
         "format": "csv",
         "scope": "system",
         "reference_model": version,

@@ -36,7 +36,7 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
     empty = await analysis(client, trust["id"], V2024)
     assert empty["organisation"] == {"id": trust["id"], "name": trust["name"]}
     assert empty["referenceModel"] == {"version": "2024.1"}
-    assert empty["summary"]["score"] == 0
+    assert empty["summary"]["overallScore"] == 0
     assert keys(empty)[0] == "digital-infrastructure"
 
     asset = await create_asset(
@@ -53,7 +53,7 @@ async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_i
     assert gap["status"] == "met"
     assert gap["evidence"][0]["id"] == asset["id"]
     assert gap["confidence"] == "peer_reviewed"
-    assert met["summary"]["score"] > 0
+    assert met["summary"]["overallScore"] > 0
 
     url = f"/v1/assets/{asset['id']}"
     weaker = await client.patch(

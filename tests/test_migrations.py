@@ -16,7 +16,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, make_url, select, text
+from sqlalchemy import Column, Enum, MetaData, String, Table, inspect, make_url, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -26,6 +26,18 @@ from app.db import metadata
 from tests.conftest import alembic_config, migrate
 
 APP_TABLES = set(metadata.tables)
+
+
+def plain(name: str) -> Table:
+    """A table as the models declare it, but its enum columns as plain strings: an older
+    revision's rows hold values the current enums no longer list ('api-key')."""
+    columns = [
+        Column(c.name, String(32) if isinstance(c.type, Enum) else c.type)
+        for c in metadata.tables[name].columns
+    ]
+    return Table(name, MetaData(), *columns)
+
+
 BEFORE_EXPORTS = "3d9a6b1c2e47"  # the revision before exports were audited
 
 
@@ -139,7 +151,7 @@ async def test_downgrading_past_audited_exports_deletes_their_events_only(
 ) -> None:
     """The earlier schema cannot hold an export event: the downgrade deletes them first and
     keeps every other event; the CHECKs refuse an export again afterwards."""
-    table = metadata.tables["audit_event"]
+    table = plain("audit_event")
     await migrate(fresh_url)
     async with engine.begin() as connection:
         await connection.execute(
@@ -155,5 +167,93 @@ async def test_downgrading_past_audited_exports_deletes_their_events_only(
         with pytest.raises(IntegrityError):
             async with engine.begin() as connection:
                 await connection.execute(table.insert(), [_event(action, resource_type)])
+    await migrate(fresh_url)
+    assert await schema_diff(engine) == []
+
+
+BEFORE_SPELLINGS = "3d8b5f1e6a92"  # the revision before the contract 1.0.0 spellings
+
+
+async def test_contract_spellings_migrate_stored_events_and_assessments_both_ways(
+    fresh_url: str, engine: AsyncEngine
+) -> None:
+    """Audit events written as 'api-key' read 'api_key' after the upgrade, and a stored
+    assessment's score is summary.overallScore; the downgrade writes the old spellings back."""
+    events, organisations = plain("audit_event"), metadata.tables["organisation"]
+    assessments = metadata.tables["assessment"]
+    await migrate(fresh_url, BEFORE_SPELLINGS)
+    now = datetime.now(UTC)
+    organisation_id = uuid.uuid4()
+    snapshots = {
+        "organisation": {"scope": "organisation", "summary": {"score": 41.5, "missing": 2}},
+        "system": {"scope": "system", "summary": {"members": 3, "averageScore": 12.5}},
+    }
+    async with engine.begin() as connection:
+        await connection.execute(events.insert(), [_event("create", "api-key")])
+        await connection.execute(
+            metadata.tables["reference_model"].insert(),
+            [
+                {
+                    "version": "m1",
+                    "title": "Model",
+                    "document": {},
+                    "created_at": now,
+                    "updated_at": now,
+                    "row_version": 1,
+                }
+            ],
+        )
+        await connection.execute(
+            organisations.insert(),
+            [
+                {
+                    "id": organisation_id,
+                    "name": "Trust",
+                    "organisation_type": "trust",
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            ],
+        )
+        await connection.execute(
+            assessments.insert(),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "organisation_id": organisation_id,
+                    "reference_model_version": "m1",
+                    "scope": scope,
+                    "overall_score": 1.0,
+                    "result": result,
+                    "created_at": now,
+                }
+                for scope, result in snapshots.items()
+            ],
+        )
+
+    async def stored() -> tuple[list[str], dict[str, dict[str, Any]]]:
+        async with engine.connect() as connection:
+            types = (
+                await connection.execute(
+                    select(events.c.resource_type).where(events.c.resource_id == "x")
+                )
+            ).scalars()
+            rows = await connection.execute(select(assessments.c.scope, assessments.c.result))
+            return list(types), {scope: result["summary"] for scope, result in rows}
+
+    await migrate(fresh_url)
+    assert await stored() == (
+        ["api_key"],
+        {
+            "organisation": {"overallScore": 41.5, "missing": 2},
+            "system": {"members": 3, "overallScore": 12.5},
+        },
+    )
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(events.insert(), [_event("create", "api-key")])
+    await migrate(fresh_url, BEFORE_SPELLINGS, down=True)
+    assert await stored() == (["api-key"], {k: v["summary"] for k, v in snapshots.items()})
     await migrate(fresh_url)
     assert await schema_diff(engine) == []

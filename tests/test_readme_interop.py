@@ -51,7 +51,7 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     output = out.decode()
     assert process.returncode == 0, output + err.decode()
     lines = output.splitlines()
-    assert lines[0].startswith("6 members, average score ")
+    assert lines[0].startswith("6 members, overall score (their mean) ")
     assert lines[1].startswith(f"Open {server}/v1/organisations/")
     async with httpx.AsyncClient() as browser:  # as a browser opens it: no credentials
         report = await browser.get(lines[1].removeprefix("Open "))

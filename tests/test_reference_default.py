@@ -119,11 +119,11 @@ async def test_a_map_import_cannot_make_a_model_everyones_default(
     )
     assert loaded.status_code == 201, loaded.text
     assert await default_of(client) == [DEFAULT]
-    events = await client.get("/v1/audit-events", params={"resourceType": "reference-model"})
+    events = await client.get("/v1/audit-events", params={"resourceType": "reference_model"})
     assert "2099.1" in [e["resourceId"] for e in events.json()["items"]]
     analysis = (await client.get(f"/v1/organisations/{other['id']}/gap-analysis")).json()
     assert analysis["referenceModel"]["version"] == DEFAULT
-    assert analysis["summary"]["score"] < 1
+    assert analysis["summary"]["overallScore"] < 1
 
 
 @asynccontextmanager

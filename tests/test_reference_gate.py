@@ -179,7 +179,7 @@ async def audited(world: World, version: str) -> list[tuple[str, str]]:
     async with world.backend.engine.connect() as connection:
         rows = await connection.execute(
             text(
-                "SELECT actor, action FROM audit_event WHERE resource_type = 'reference-model' "
+                "SELECT actor, action FROM audit_event WHERE resource_type = 'reference_model' "
                 "AND resource_id = :v ORDER BY occurred_at"
             ),
             {"v": version},

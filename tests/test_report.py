@@ -196,9 +196,9 @@ async def test_the_trend_since_the_last_assessment(client: httpx.AsyncClient) ->
     words = page.words
     assert "trend" in page.ids()
     assert "Progress since “Q1”" in words
-    change = round(now["summary"]["score"] - before["summary"]["score"], 1)
+    change = round(now["summary"]["overallScore"] - before["summary"]["overallScore"], 1)
     assert change > 0
-    then, later = before["summary"]["score"], now["summary"]["score"]
+    then, later = before["summary"]["overallScore"], now["summary"]["overallScore"]
     assert f"{then:g} then, {later:g} now: ▲ +{change:g}" in words
     community = next(g for g in now["gaps"] if g["capabilityKey"] == "learning-community")
     if community["status"] == "met":

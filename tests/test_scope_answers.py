@@ -218,6 +218,6 @@ async def test_a_link_expires_and_never_widens_its_askers_scope(world: World) ->
     # Handing out a link is audited, under the key that asked for it.
     await link_for(world, "a1-admin", "A1")
     events = await world.call(
-        "a-admin", "GET", "/v1/audit-events", params={"resourceType": "report-link"}
+        "a-admin", "GET", "/v1/audit-events", params={"resourceType": "report_link"}
     )
     assert world.key_prefixes["a1-admin"] in {e["actor"] for e in events.json()["items"]}

@@ -100,14 +100,14 @@ def examples() -> dict[str, dict[str, Any]]:
     comparison = compare(
         first,
         second,
-        before_ref=ref(1, first.summary.score),
-        after_ref=ref(2, second.summary.score),
+        before_ref=ref(1, first.summary.overall_score),
+        after_ref=ref(2, second.summary.overall_score),
     )
     system_comparison = compare_systems(
         system_before,
         system,
-        before_ref=ref(3, system_before.summary.average_score),
-        after_ref=ref(4, system.summary.average_score),
+        before_ref=ref(3, system_before.summary.overall_score),
+        after_ref=ref(4, system.summary.overall_score),
     )
     examples: dict[str, BaseModel] = {
         "SystemAssessmentComparison": system_comparison,

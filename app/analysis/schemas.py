@@ -71,7 +71,12 @@ class AreaSummary(ApiModel):
 
 
 class Summary(ApiModel):
-    score: float = Field(ge=0, le=100, description="Weighted share of target maturity reached.")
+    overall_score: float = Field(
+        ge=0,
+        le=100,
+        description="The organisation's overall score: the weighted share of target maturity "
+        "reached. The same name as an assessment's overallScore.",
+    )
     capabilities_met: int
     capabilities_total: int = Field(description="Capabilities that apply to this organisation.")
     missing: int
@@ -254,7 +259,12 @@ class SystemRecommendation(ApiModel):
 
 class SystemSummary(ApiModel):
     members: int
-    average_score: float
+    overall_score: float = Field(
+        ge=0,
+        le=100,
+        description="The system's overall score: the mean of its members' overall scores (each "
+        "as its own analysis computes it). The same name as an assessment's overallScore.",
+    )
     capabilities_met_everywhere: int
     capabilities_total: int
 

@@ -54,7 +54,7 @@ def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str,
         if claim.id is not None and not claim.inherited and claim.capability_key not in keys
     )
     return Summary(
-        score=share(capabilities, current),
+        overall_score=share(capabilities, current),
         unlinked_records=profile.unlinked_records + unmatched,
         areas=areas,
         **counts(capabilities),

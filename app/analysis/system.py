@@ -261,7 +261,7 @@ def _result(
         generated_at=generated_at,
         summary=SystemSummary(
             members=total,
-            average_score=round(sum(member_scores) / total, 1) if total else 0.0,
+            overall_score=round(sum(member_scores) / total, 1) if total else 0.0,
             capabilities_met_everywhere=sum(1 for cov in coverage if cov.coverage == 1),
             capabilities_total=len(capabilities),
         ),

@@ -37,7 +37,7 @@ class AssessmentSummary(ApiModel):
     reference_model: ReferenceModelRef
     label: str | None
     overall_score: float = Field(
-        description="summary.score (organisation) or summary.averageScore (system)."
+        description="The analysis's summary.overallScore (for a system: its members' mean)."
     )
     created_at: datetime
 

@@ -64,17 +64,12 @@ async def create(
             f"Reference model {choice.model.version} changed while the analysis ran; retry.",
             headers={"Retry-After": "1"},
         )
-    score = (
-        analysis.summary.average_score
-        if isinstance(analysis, SystemGapAnalysis)
-        else analysis.summary.score
-    )
     assessment = Assessment(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
         reference_model_version=choice.model.version,
         scope=data.scope,
-        overall_score=score,
+        overall_score=analysis.summary.overall_score,
         label=data.label,
         result=analysis.model_dump(mode="json", by_alias=True),
         seen_from=choice.seen_from,

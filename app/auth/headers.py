@@ -27,6 +27,7 @@ CORS_REQUEST_HEADERS = [
     "X-Correlation-ID",
 ]
 CORS_RESPONSE_HEADERS = [
+    "API-Version",
     "ETag",
     "Link",
     "Location",

@@ -113,7 +113,7 @@ async def revoke_api_key(
 @router.get(
     "/audit-events",
     operation_id="audit-events-list",
-    tags=["audit"],
+    tags=["audit-events"],
     responses=problem_responses(400, 403, 422),
 )
 async def list_audit_events(
@@ -152,7 +152,7 @@ async def list_audit_events(
 @router.post(
     "/organisations/{organisationId}/report-link",
     operation_id="reports-link",
-    tags=["report"],
+    tags=["reports"],
     responses=problem_responses(400, 404, 413, 415, 422),
 )
 async def report_link(

@@ -17,7 +17,11 @@ LimitQuery = Annotated[
 ]
 CursorQuery = Annotated[
     str | None,
-    Query(max_length=1000, description="Opaque cursor from links.next of the previous page."),
+    Query(
+        min_length=1,
+        max_length=1000,
+        description="Opaque cursor from links.next of the previous page.",
+    ),
 ]
 
 

@@ -16,7 +16,7 @@ below, applied by the one layer in a fixed order:
 2. the Host it was sent to must be one this service answers for;
 3. a body over the limit is refused;
 4. HEAD is answered as GET without the body;
-5. security headers on every answer;
+5. security headers and the contract's API-Version on every answer;
 6. an error nothing inside rendered becomes a problem response, with all of the above;
 7. the access line and the request metrics, with the final status.
 """
@@ -34,6 +34,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+import app as package
 from app.auth.headers import SecurityHeaders, cors_options
 from app.config import Settings
 from app.errors import AppError, BadRequest, PayloadTooLarge
@@ -43,6 +44,10 @@ from app.http.routes import route_template
 from app.logs import correlation_id_var, log_request, request_id_var
 
 logger = logging.getLogger("app.errors")
+
+# The contract's version (the document's info.version) on every answer, errors included:
+# built once, so the hot path only appends it.
+API_VERSION_HEADER = (b"api-version", package.API_VERSION.encode())
 
 # A caller's ID is echoed into headers and logs: keep it to a safe, bounded alphabet.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -128,6 +133,7 @@ class EdgeMiddleware:
         ids = [
             (b"x-request-id", request_id.encode()),
             (b"x-correlation-id", correlation_id.encode()),
+            API_VERSION_HEADER,
         ]
         secure = self.headers.begin(scope)
         head = method == "HEAD"

@@ -1,10 +1,14 @@
 """The OpenAPI document: what FastAPI generates, plus what the server enforces and FastAPI
 cannot say (If-Match required, merge-patch bodies, optional bodies, the problem schemas).
 
-``python -m app.http.openapi write|check PATH`` writes or checks the committed copy.
+``python -m app.http.openapi write|check PATH [CHANGELOG]`` writes or checks the committed copy;
+the check also holds the changelog's latest entry to the committed document (its version and
+sha256), so the contract cannot change without a changelog entry saying how.
 """
 
+import hashlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -150,23 +154,67 @@ def served() -> dict[str, Any]:
     return create_app().openapi()
 
 
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_ENTRY = re.compile(r"^## \[?(?P<version>[^\s\]]+)", re.MULTILINE)
+_SHA = re.compile(r"openapi\.json sha256: (?P<hex>[0-9a-f]{64})\b")
+
+
+def changelog_problem(document_text: str, changelog_text: str, *, version: str) -> str | None:
+    """Why the changelog's latest entry (its first ``## <version>`` section) does not record
+    this document, or None when it does: the same version and the document's sha256."""
+    digest = sha256(document_text)
+    todo = (
+        f"add an entry `## {version}` at the top of CHANGELOG.md listing each change to the "
+        f"contract (breaking ones marked), with the line `openapi.json sha256: {digest}`; bump "
+        "API_VERSION (app/__init__.py) by semver first if this is a new contract version."
+    )
+    entries = list(_ENTRY.finditer(changelog_text))
+    if not entries:
+        return f"CHANGELOG.md has no entry: {todo}"
+    latest = entries[0]
+    end = entries[1].start() if len(entries) > 1 else len(changelog_text)
+    if latest.group("version") != version:
+        return (
+            f"CHANGELOG.md's latest entry is {latest.group('version')}, the document's "
+            f"info.version is {version}: {todo}"
+        )
+    recorded = _SHA.search(changelog_text, latest.start(), end)
+    if recorded is None or recorded.group("hex") != digest:
+        return f"openapi/openapi.json changed since CHANGELOG.md's latest entry: {todo}"
+    return None
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("write", "check"):
-        print("usage: python -m app.http.openapi write|check PATH", file=sys.stderr)
+    if len(argv) not in (3, 4) or argv[1] not in ("write", "check"):
+        print("usage: python -m app.http.openapi write|check PATH [CHANGELOG]", file=sys.stderr)
         return 2
     path = Path(argv[2])
+    changelog = Path(argv[3]) if len(argv) == 4 else Path("CHANGELOG.md")
     document = served()
     # A development tool (the dev extra), imported here so that serving never needs it.
     from openapi_spec_validator import validate
 
     validate(document)
+    text = render(document)
     if argv[1] == "write":
-        path.write_text(render(document), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
+        print(f"{path} written; openapi.json sha256: {sha256(text)}")
         return 0
-    if not path.exists() or path.read_text(encoding="utf-8") != render(document):
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
         print(f"{path} differs from what the app serves: run `make openapi` and commit it.")
         return 1
-    print(f"{path} matches the app.")
+    problem = changelog_problem(
+        text,
+        changelog.read_text(encoding="utf-8") if changelog.exists() else "",
+        version=document["info"]["version"],
+    )
+    if problem is not None:
+        print(problem)
+        return 1
+    print(f"{path} matches the app and {changelog}'s latest entry.")
     return 0
 
 

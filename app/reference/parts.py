@@ -1,7 +1,7 @@
 """The pieces a capability is made of: its citations, maturity levels, per-type targets and
 national enabler."""
 
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -12,11 +12,34 @@ from app.vocabulary import Derivation, OrganisationType
 Sentence = Text2000
 
 
+def _kind(*present: str) -> dict[str, Any]:
+    """One shape of a source: these fields set, the other kinds' fields absent or null."""
+    kinds = ("table", "rank", "percentage", "recommendation", "box11Step", "section")
+    return {
+        "required": list(present),
+        "properties": {
+            name: {"not": {"type": "null"}} if name in present else {"type": "null"}
+            for name in kinds
+        },
+    }
+
+
 class Source(ApiModel):
     """Where a capability comes from in the report: a table row, a recommendation, a Box 11
     step or a named passage; and whether the report says so or the model decided it."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The one-of rule _one_kind enforces, stated in the schema for clients and fuzzers.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                _kind("table", "rank", "percentage"),
+                _kind("recommendation"),
+                _kind("box11Step"),
+                _kind("section"),
+            ]
+        },
+    )
 
     table: Literal[3, 4] | None = Field(default=None, description="Table 3 (policy) or 4.")
     rank: int | None = Field(default=None, ge=1, le=12)

@@ -114,7 +114,7 @@ async def gather(
     trend = None
     if own is not None:
         assert isinstance(own.last, GapAnalysis)  # organisation scope was asked for
-        now = _now(analysis, analysis.summary.score)
+        now = _now(analysis, analysis.summary.overall_score)
         trend = Trend(
             history=[*own.history, now],
             since_last=compare(own.last, analysis, before_ref=own.history[-1], after_ref=now),
@@ -133,7 +133,7 @@ async def gather(
         system = rolled_up
         if whole is not None:
             assert isinstance(whole.last, SystemGapAnalysis)
-            now = _now(system, system.summary.average_score)
+            now = _now(system, system.summary.overall_score)
             system_trend = Trend(
                 history=[*whole.history, now],
                 since_last=compare_systems(
