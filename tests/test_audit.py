@@ -7,7 +7,8 @@ from datetime import timedelta
 import httpx
 from sqlmodel import select
 
-from app.auth import audit, keys_service
+from app.audit import service as audit
+from app.auth import keys_service
 from app.auth.principal import OPERATOR, Principal
 from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.db import utcnow

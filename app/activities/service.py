@@ -15,7 +15,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app import records
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
 from app.assets.schemas import stored_links
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import FieldIssue, NotFound, ValidationFailed

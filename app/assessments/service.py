@@ -19,7 +19,8 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions

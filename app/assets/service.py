@@ -37,7 +37,8 @@ from app.assets.schemas import (
     proof_issues,
     stored_links,
 )
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import covers
 from app.auth.vocabulary import AuditAction, ResourceType, Role

@@ -12,7 +12,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import audit, keycache, keys
+from app.audit import service as audit
+from app.auth import keycache, keys
 from app.auth.principal import Principal, may_grant_role
 from app.auth.schemas import ApiKeyCreate
 from app.auth.scope import covers

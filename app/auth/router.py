@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.api import problem_responses
-from app.auth import access, audit, keys_service
+from app.audit import service as audit
+from app.auth import access, keys_service
 from app.auth.dependencies import PrincipalDep
 from app.auth.links import QUERY_PARAMETER, LinkSigner
 from app.auth.schemas import (

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import audit
+from app.audit import service as audit
 from app.auth.principal import OPERATOR, Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import utcnow

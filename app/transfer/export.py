@@ -19,7 +19,8 @@ from app.activities import service as activities_service
 from app.activities.schemas import ActivityFilters
 from app.assets import service as assets_service
 from app.assets.schemas import AssetFilters
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot

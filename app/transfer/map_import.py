@@ -10,7 +10,8 @@ from typing import Any
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import Conflict, FieldIssue, Forbidden, ValidationFailed

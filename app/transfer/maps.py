@@ -17,7 +17,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.assessments import service as assessments_service
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot, utcnow
