@@ -13,9 +13,9 @@ from app.auth.headers import content_security_policy, cors_options
 from app.auth.links import LinkSigner
 from app.auth.principal import OPERATOR, Principal, may_grant_role
 from app.auth.ratelimit import caller_key
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import Unauthenticated
+from app.vocabulary import PrincipalKind, Role
 
 ORG = uuid.uuid4()
 

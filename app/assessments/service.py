@@ -22,12 +22,11 @@ from app.assessments.schemas import (
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.pagination import PageParams, keyset
-from app.vocabulary import Scope
+from app.vocabulary import AuditAction, ResourceType, Role, Scope
 
 
 async def create(

@@ -22,12 +22,12 @@ from app.auth.schemas import (
     SignedLink,
     SignedLinkRequest,
 )
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.http.content import JsonBodyRoute
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
+from app.vocabulary import AuditAction, ResourceType, Role
 
 logger = logging.getLogger("app.auth")
 

@@ -12,13 +12,13 @@ from app.activities import service as activities_service
 from app.assets.schemas import stored_links
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.kinds import Pending, Records, differs
 from app.transfer.schemas import ActivityImportRow
+from app.vocabulary import ResourceType
 
 
 class Activities(Records):

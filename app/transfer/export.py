@@ -22,11 +22,11 @@ from app.assets.schemas import AssetFilters
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot
 from app.models import Activity, Asset
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
 from app.transfer.csvio import encode_rows
+from app.vocabulary import ResourceType
 
 BATCH_ROWS = 1000
 

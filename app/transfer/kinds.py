@@ -16,13 +16,13 @@ from app.assets import service as assets_service
 from app.assets.schemas import stored_links
 from app.audit import service as audit
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, Asset, AssetTag
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.formats import RawRow
 from app.transfer.schemas import ActivityImportRow, AssetImportRow
+from app.vocabulary import AuditAction, ResourceType
 
 Row = AssetImportRow | ActivityImportRow
 Stored = Asset | Activity

@@ -20,7 +20,6 @@ from app.assessments import service as assessments_service
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot, utcnow
 from app.models import (
     Activity,
@@ -43,6 +42,7 @@ from app.transfer.map_schemas import (
     MapOrganisation,
     MapReferenceModel,
 )
+from app.vocabulary import ResourceType
 
 
 async def export_map(
