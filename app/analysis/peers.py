@@ -85,13 +85,14 @@ async def others_of(
         return None
     key = (state, model_key)
     found = Others(system, others, state, key)
-    met = met_memo.get(key)
+    met = caches.hit(met_memo, key)
     if met is not None:
         return replace(found, met=met)
     running = _working_out.running(key)
     if running is not None:
         return replace(found, running=running)
-    return replace(found, claims=claims_memo.get(state) or await aggregated_rows(session, system))
+    claims = caches.hit(claims_memo, state) or await aggregated_rows(session, system)
+    return replace(found, claims=claims)
 
 
 async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> Met:
@@ -129,7 +130,7 @@ async def system_claims(
     session: AsyncSession, system: System, state: Hashable
 ) -> "SystemClaims | AggregatedRows":
     """Read in the snapshot: the claims if remembered, else the rows to build them from."""
-    return claims_memo.get(state) or await aggregated_rows(session, system)
+    return caches.hit(claims_memo, state) or await aggregated_rows(session, system)
 
 
 async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -> SystemClaims:

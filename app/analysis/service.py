@@ -184,7 +184,7 @@ async def analysed(
         found = await _identify(
             sessions, sessions, principal, organisation_id, scope, model_version
         )
-        remembered = results_memo.get(found.key)
+        remembered = caches.hit(results_memo, found.key)
         if remembered is None:
             remembered, found = await _computing.do(
                 found.key,

@@ -71,7 +71,7 @@ class Authenticator:
         return principal
 
     async def _resolve_ods(self, sessions: Sessions, code: str) -> uuid.UUID | None:
-        known = self._ods.get(code)
+        known = caches.hit(self._ods, code)
         if known is not None:
             return known
         async with sessions.read() as session:

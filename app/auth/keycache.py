@@ -39,7 +39,7 @@ class KeyCache:
         _caches.add(self)
 
     def get(self, prefix: str) -> CachedKey | None:
-        return None if self._entries is None else self._entries.get(prefix)
+        return None if self._entries is None else caches.hit(self._entries, prefix)
 
     def put(
         self, prefix: str, principal: Principal, secret_hash: str, expires_at: datetime | None

@@ -53,7 +53,7 @@ def _unreadable_error(version: str) -> UnreadableModel:
 
 def parsed(key: Key, document: Any) -> ReferenceModelPublic:
     """The stored document as a model, once per key; UnreadableModel if it is not one."""
-    model = _parsed.get(key)
+    model = caches.hit(_parsed, key)
     if model is not None:
         return model
     if key in _unreadable:
