@@ -42,9 +42,10 @@ run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs, metrics
 	$(BIN)/python -m app.http.metrics prepare $(METRICS_DIR)
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(BIN)/uvicorn app.main:app --no-proxy-headers --no-access-log --no-server-header --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
-lint: install
+lint: install  ## style, and the layer contracts on imports (pyproject.toml, docs/decisions.md)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -30,7 +30,6 @@ from app import json_input
 from app.auth import keys, keys_service
 from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
-from app.auth.vocabulary import Role
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.demo import service as demo_service
@@ -45,6 +44,7 @@ from app.reference.schemas import VERSION_PATTERN
 from app.transfer import maps
 from app.transfer.map_import import restore
 from app.transfer.map_schemas import MapDocument
+from app.vocabulary import Role
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.

@@ -25,14 +25,17 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.db import UTCDateTime, utcnow
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
     Area,
+    AuditAction,
     Confidence,
     OrganisationType,
+    PrincipalKind,
+    ResourceType,
+    Role,
     Scope,
 )
 

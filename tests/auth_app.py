@@ -10,11 +10,11 @@ from app.auth.dependencies import PrincipalDep, require
 from app.auth.headers import CSP_NONCE
 from app.auth.principal import Principal
 from app.auth.setup import install_access
-from app.auth.vocabulary import Role
 from app.config import Settings
 from app.http.middleware import install_edge
 from app.http.problems import install_problem_handlers
 from app.transfer.router import LARGE_BODY_PATHS
+from app.vocabulary import Role
 from tests.conftest import Backend
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import Engine, bindparam, event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import caches
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from app.reference.service import shipped_models
@@ -90,6 +91,14 @@ class Backend:
         """Every engine the app runs statements on, for statement listeners: on SQLite the
         writing sessions have one of their own (its single writer connection)."""
         return [self.engine.sync_engine, *(e.sync_engine for e in self.app.state.sessions.opened)]
+
+
+@pytest.fixture(autouse=True)
+def empty_caches() -> None:
+    """Each test starts with the process's caches empty: tests share one app per database, and
+    a key, a parsed model or an analysis remembered by an earlier test must not answer for
+    this one (its rows may have been rolled back or emptied and made again alike)."""
+    caches.clear_all()
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,14 @@ from datetime import timedelta
 import httpx
 from sqlmodel import select
 
-from app.auth import audit, keys_service
+from app.audit import service as audit
+from app.auth import keys_service
 from app.auth.principal import OPERATOR, Principal
-from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.db import utcnow
 from app.logs import request_id_var
 from app.models import ApiKey, AuditEvent
 from app.pagination import PageParams
+from app.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from tests.auth_helpers import make_key
 from tests.conftest import Backend
 from tests.helpers import create_organisation

@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import select
 
 from app.auth.authenticate import Authenticator
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import Unauthenticated
 from app.models import AuditEvent
+from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend, migrate, snapshot
 from tests.helpers import create_organisation
 from tests.test_auth_keys import sessions_of

@@ -14,11 +14,11 @@ from app.auth import keys_service
 from app.auth.authenticate import Authenticator
 from app.auth.principal import OPERATOR, Principal
 from app.auth.schemas import ApiKeyCreate
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.db import Sessions, utcnow
 from app.errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.pagination import PageParams
+from app.vocabulary import PrincipalKind, Role
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, QueryCounter, snapshot
 from tests.helpers import create_organisation

@@ -21,9 +21,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from app.auth.authenticate import Authenticator
 from app.auth.principal import Principal
 from app.auth.tokens import TokenVerifier
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import JwtIssuer, Settings
 from app.errors import Unauthenticated
+from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend
 from tests.helpers import create_organisation
 from tests.test_auth_keys import sessions_of

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from app.audit.service import diff
 from app.auth import keycache, keys
-from app.auth.audit import diff
 from app.auth.headers import content_security_policy, cors_options
 from app.auth.links import LinkSigner
 from app.auth.principal import OPERATOR, Principal, may_grant_role
 from app.auth.ratelimit import caller_key
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import Unauthenticated
+from app.vocabulary import PrincipalKind, Role
 
 ORG = uuid.uuid4()
 

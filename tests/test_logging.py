@@ -16,8 +16,8 @@ from starlette.types import Receive, Scope, Send
 
 from app.auth import keys
 from app.auth.principal import Principal as AuthPrincipal
-from app.auth.vocabulary import PrincipalKind, Role
 from app.logs import LogFormat, configure_logging
+from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend, running_server
 from tests.helpers import create_organisation
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from app.auth.principal import Principal
-from app.auth.vocabulary import PrincipalKind, Role
+from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend
 from tests.helpers import assert_problem
 from tests.tenancy_table import ASSET_BODY, IF_MATCH_1

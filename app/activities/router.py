@@ -21,11 +21,11 @@ from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import ActivityIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
+from app.http.streaming import csv_stream
 from app.models import Activity
 from app.records import ExpectedVersion
 from app.transfer import export
 from app.transfer.columns import ACTIVITY_COLUMNS, described
-from app.transfer.router import csv_stream
 
 router = APIRouter(tags=["activities"], route_class=JsonBodyRoute)
 ActivityIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Activity, "activityId"))]

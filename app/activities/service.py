@@ -15,9 +15,9 @@ from sqlmodel.sql.expression import SelectOfScalar
 from app import records
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
 from app.assets.schemas import stored_links
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
@@ -25,7 +25,7 @@ from app.organisations.hierarchy import organisation_scope
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
-from app.vocabulary import Area
+from app.vocabulary import Area, AuditAction, ResourceType, Role
 
 
 @dataclass(frozen=True)

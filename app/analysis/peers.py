@@ -14,17 +14,19 @@ see, so a remembered answer never crosses a scope.
 
 import asyncio
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import anyio
+from cachetools import LRUCache
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import caches
 from app.analysis import loading
 from app.analysis.credit import ACTIVITY_MATURITY, met_keys
 from app.analysis.loading import System
@@ -33,36 +35,8 @@ from app.analysis.schemas import OrganisationRef
 from app.db import fetch_rows
 from app.models import Activity, Asset
 from app.reference.schemas import ReferenceModelPublic
+from app.singleflight import SingleFlight
 from app.vocabulary import ActivityStatus, CapabilityKind, Confidence
-
-V = TypeVar("V")
-# Per process. The claims of a 200-member ICS (about 23,000 aggregated rows) take a few MB;
-# who meets what, per model, a few hundred small sets.
-CLAIMS_REMEMBERED = 8
-MET_REMEMBERED = 64
-
-
-class Memo(Generic[V]):
-    """A small least-recently-used map."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[Hashable, V] = OrderedDict()
-
-    def get(self, key: Hashable) -> V | None:
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
-
-    def put(self, key: Hashable, value: V) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 @dataclass(frozen=True)
@@ -76,12 +50,13 @@ class SystemClaims:
 Met = list[tuple[OrganisationRef, frozenset[str]]]
 MetByOrganisation = dict[uuid.UUID, tuple[OrganisationRef, frozenset[str]]]
 
-claims_memo: Memo[SystemClaims] = Memo(CLAIMS_REMEMBERED)
-met_memo: Memo[MetByOrganisation] = Memo(MET_REMEMBERED)
+# Per process (bounds in app.caches).
+claims_memo: LRUCache[Hashable, SystemClaims] = caches.lru(caches.SYSTEM_CLAIMS)
+met_memo: LRUCache[Hashable, MetByOrganisation] = caches.lru(caches.SYSTEM_MET)
 
 # Who meets what, being worked out: the first analysis to need it works it out, in a worker
 # thread; the others that need it meanwhile wait for that one instead of repeating it.
-_running: dict[Hashable, asyncio.Task[MetByOrganisation]] = {}
+_working_out: SingleFlight[MetByOrganisation] = SingleFlight()
 
 
 @dataclass(frozen=True)
@@ -110,12 +85,14 @@ async def others_of(
         return None
     key = (state, model_key)
     found = Others(system, others, state, key)
-    met = met_memo.get(key)
+    met = caches.hit(met_memo, key)
     if met is not None:
         return replace(found, met=met)
-    if key in _running:
-        return replace(found, running=_running[key])
-    return replace(found, claims=claims_memo.get(state) or await aggregated_rows(session, system))
+    running = _working_out.running(key)
+    if running is not None:
+        return replace(found, running=running)
+    claims = caches.hit(claims_memo, state) or await aggregated_rows(session, system)
+    return replace(found, claims=claims)
 
 
 async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> Met:
@@ -124,25 +101,21 @@ async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> M
         return []
     met = found.met
     if met is None:
-        task = found.running or _running.get(found.key)
-        if task is None:
-            task = asyncio.create_task(_work_out(found, model))
-            _running[found.key] = task
-        # Shielded: a caller that goes away does not cancel the work others wait for.
-        met = await asyncio.shield(task)
+        if found.running is not None:
+            # Shielded: a caller that goes away does not cancel the work others wait for.
+            met = await asyncio.shield(found.running)
+        else:
+            met = await _working_out.do(found.key, lambda: _work_out(found, model))
     names = found.system.names
     return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
 
 
 async def _work_out(found: Others, model: ReferenceModelPublic) -> MetByOrganisation:
-    try:
-        assert found.claims is not None
-        claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model)
-        claims_memo.put(found.state, claims)
-        met_memo.put(found.key, met)
-        return met
-    finally:
-        _running.pop(found.key, None)
+    assert found.claims is not None
+    claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model)
+    claims_memo[found.state] = claims
+    met_memo[found.key] = met
+    return met
 
 
 def _met_keys(
@@ -157,7 +130,7 @@ async def system_claims(
     session: AsyncSession, system: System, state: Hashable
 ) -> "SystemClaims | AggregatedRows":
     """Read in the snapshot: the claims if remembered, else the rows to build them from."""
-    return claims_memo.get(state) or await aggregated_rows(session, system)
+    return caches.hit(claims_memo, state) or await aggregated_rows(session, system)
 
 
 async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -> SystemClaims:
@@ -165,7 +138,7 @@ async def claims_from(found: "SystemClaims | AggregatedRows", state: Hashable) -
     if isinstance(found, SystemClaims):
         return found
     claims = SystemClaims(*await anyio.to_thread.run_sync(claims_of, found))
-    claims_memo.put(state, claims)
+    claims_memo[state] = claims
     return claims
 
 

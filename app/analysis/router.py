@@ -7,29 +7,17 @@ from fastapi import APIRouter, Query, Response
 from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
-from app.auth import audit
+from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
-from app.auth.vocabulary import ResourceType
 from app.db import SessionsDep, utcnow
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
-from app.http.params import OrganisationIdPath
-from app.reference.schemas import VERSION_PATTERN
+from app.http.params import OrganisationIdPath, ReferenceModelQuery
 from app.transfer import gap_csv
 from app.transfer.cells import MEDIA_TYPE
-from app.vocabulary import Scope
+from app.vocabulary import ResourceType, Scope
 
 router = APIRouter(tags=["gap-analysis"])
-
-
-ReferenceModelQuery = Annotated[
-    str | None,
-    Query(
-        alias="referenceModel",
-        pattern=VERSION_PATTERN,
-        description="Model version to compare with; default the latest base model.",
-    ),
-]
 
 
 @router.get(

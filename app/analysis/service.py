@@ -4,18 +4,18 @@ Each reads everything it needs from one snapshot in a short read-only transactio
 then computes: no connection sits idle in a transaction while the engine works.
 """
 
-import asyncio
 import uuid
-from collections.abc import Callable, Coroutine, Hashable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
 
 import anyio
+from cachetools import LRUCache
 from pydantic import TypeAdapter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app import caches
 from app.analysis import engine, loading, peers
 from app.analysis.metrics import timed
 from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
@@ -27,6 +27,7 @@ from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
+from app.singleflight import SingleFlight
 from app.vocabulary import Scope
 
 
@@ -106,9 +107,8 @@ class Remembered:
 # revision, which database triggers bump on every change to its assets, activities and
 # assessments) and the model's version and row version. So a remembered analysis is the one
 # the engine would compute again; only ``generatedAt`` is new. A member analysis of a
-# 200-member ICS is some 200 KB of objects: 128 of them stay well under 50 MB.
-RESULTS_REMEMBERED = 128
-results_memo: peers.Memo[Remembered] = peers.Memo(RESULTS_REMEMBERED)
+# 200-member ICS is some 200 KB of objects (the bound is in app.caches).
+results_memo: LRUCache[Hashable, Remembered] = caches.lru(caches.ANALYSIS_RESULTS)
 
 
 @dataclass(frozen=True)
@@ -184,37 +184,19 @@ async def analysed(
         found = await _identify(
             sessions, sessions, principal, organisation_id, scope, model_version
         )
-        remembered = results_memo.get(found.key)
+        remembered = caches.hit(results_memo, found.key)
         if remembered is None:
-            remembered, found = await _computed(
+            remembered, found = await _computing.do(
                 found.key,
                 lambda: _compute(sessions, principal, organisation_id, scope, model_version),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
 
-async def _computed(
-    key: Hashable, compute: Callable[[], Coroutine[Any, Any, tuple[Remembered, "_Identity"]]]
-) -> tuple[Remembered, "_Identity"]:
-    """Callers that need the same analysis meanwhile wait for the one working it out instead
-    of each reading the system in a snapshot of its own (a cold start under a flood held a
-    transaction per admitted request). Shielded: a caller that goes away does not cancel
-    what the others wait for."""
-    task = _computing.get(key)
-    if task is None:
-        task = asyncio.create_task(compute())
-        _computing[key] = task
-
-        def done(finished: "asyncio.Task[tuple[Remembered, _Identity]]") -> None:
-            _computing.pop(key, None)
-            if not finished.cancelled():
-                finished.exception()  # retrieved: every waiter may have gone away
-
-        task.add_done_callback(done)
-    return await asyncio.shield(task)
-
-
-_computing: dict[Hashable, "asyncio.Task[tuple[Remembered, _Identity]]"] = {}
+# Callers that need the same analysis meanwhile wait for the one working it out instead of
+# each reading the system in a snapshot of its own (a cold start under a flood held a
+# transaction per admitted request).
+_computing: SingleFlight[tuple[Remembered, "_Identity"]] = SingleFlight()
 
 
 async def _compute(
@@ -251,5 +233,5 @@ async def _compute(
         met = await peers.who_meets_what(others, model)
         result = engine.analyse(profile, model, generated_at=generated_at, peers=met)
     remembered = Remembered(result)
-    results_memo.put(found.key, remembered)
+    results_memo[found.key] = remembered
     return remembered, found

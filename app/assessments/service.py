@@ -19,14 +19,14 @@ from app.assessments.schemas import (
     AssessmentRef,
     SystemAssessmentComparison,
 )
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.pagination import PageParams, keyset
-from app.vocabulary import Scope
+from app.vocabulary import AuditAction, ResourceType, Role, Scope
 
 
 async def create(

@@ -15,12 +15,12 @@ from app.http.links import PageDep, page_response
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import etag, if_match_on, set_etag
+from app.http.streaming import csv_stream
 from app.http.wire import json_response
 from app.models import Asset
 from app.records import ExpectedVersion
 from app.transfer import export
 from app.transfer.columns import ASSET_COLUMNS, described
-from app.transfer.router import csv_stream
 
 router = APIRouter(tags=["assets"], route_class=JsonBodyRoute)
 AssetIfMatch = Annotated[ExpectedVersion, Depends(if_match_on(Asset, "assetId"))]

@@ -37,10 +37,10 @@ from app.assets.schemas import (
     proof_issues,
     stored_links,
 )
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import covers
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Rows, Sessions, UTCDateTime, fetch_mappings
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
@@ -48,7 +48,7 @@ from app.organisations.hierarchy import organisation_scope
 from app.pagination import PageParams, decode_cursor
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
-from app.vocabulary import Area, Confidence
+from app.vocabulary import Area, AuditAction, Confidence, ResourceType, Role
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import records
 from app.auth.principal import Principal
 from app.auth.scope import covers
-from app.auth.vocabulary import Role
 from app.db import Sessions, fetch_mappings
 from app.errors import Forbidden, NotFound
 from app.models import Organisation
 from app.organisations import hierarchy
+from app.vocabulary import Role
 
 _VERBS = {Role.READER: "read", Role.EDITOR: "change", Role.ADMIN: "administer"}
 

@@ -5,22 +5,21 @@ checked; a verified key is then remembered for ``api_key_cache_seconds`` (see ke
 Anything else after ``Bearer`` is treated as a JWT from a configured issuer.
 """
 
-import time
 import uuid
 from datetime import datetime
 
+from cachetools import TTLCache
 from sqlmodel import col, select
 
+from app import caches
 from app.auth import keycache, keys
 from app.auth.principal import Principal
 from app.auth.tokens import TokenVerifier
-from app.auth.vocabulary import PrincipalKind
 from app.config import Settings
 from app.db import Sessions, utcnow
 from app.errors import Unauthenticated
 from app.models import ApiKey, Organisation
-
-ODS_CACHE_SECONDS = 300.0
+from app.vocabulary import PrincipalKind
 
 
 class Authenticator:
@@ -30,7 +29,7 @@ class Authenticator:
         self.settings = settings
         self.cache = keycache.KeyCache(settings.api_key_cache_seconds)
         self.tokens = TokenVerifier(settings)
-        self._ods: dict[str, tuple[uuid.UUID, float]] = {}
+        self._ods: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
 
     async def authenticate(self, sessions: Sessions, authorization: str | None) -> Principal:
         credential = bearer(authorization)
@@ -72,15 +71,15 @@ class Authenticator:
         return principal
 
     async def _resolve_ods(self, sessions: Sessions, code: str) -> uuid.UUID | None:
-        known = self._ods.get(code)
-        if known is not None and time.monotonic() - known[1] < ODS_CACHE_SECONDS:
-            return known[0]
+        known = caches.hit(self._ods, code)
+        if known is not None:
+            return known
         async with sessions.read() as session:
             found = (
                 await session.exec(select(Organisation.id).where(Organisation.ods_code == code))
             ).first()
         if found is not None:
-            self._ods[code] = (found, time.monotonic())
+            self._ods[code] = found
         return found
 
 

@@ -7,8 +7,8 @@ from fastapi import Depends, Request
 
 from app.auth.middleware import AUTH_ERROR, PRINCIPAL
 from app.auth.principal import Principal
-from app.auth.vocabulary import Role
 from app.errors import AppError, Forbidden, Unauthenticated
+from app.vocabulary import Role
 
 
 async def current_principal(request: Request) -> Principal:

@@ -6,15 +6,15 @@ instance may still work on this one. Revocation on this instance evicts at once,
 cache in the process.
 """
 
-import time
 import uuid
 import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.auth.principal import Principal
+from cachetools import TTLCache
 
-MAX_ENTRIES = 10_000  # a bound on memory whatever the traffic; the oldest go first
+from app import caches
+from app.auth.principal import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,43 +22,41 @@ class CachedKey:
     principal: Principal
     secret_hash: str
     expires_at: datetime | None
-    cached_at: float
 
 
 _caches: "weakref.WeakSet[KeyCache]" = weakref.WeakSet()
 
 
 class KeyCache:
+    """One application's verified keys (bound and name in app.caches; the time to live is
+    LHS_API_KEY_CACHE_SECONDS)."""
+
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
-        self._entries: dict[str, CachedKey] = {}
+        self._entries: TTLCache[str, CachedKey] | None = None
+        if ttl_seconds > 0:  # zero trusts no key without reading it again
+            self._entries = caches.timed(caches.API_KEYS, ttl_seconds)
         _caches.add(self)
 
     def get(self, prefix: str) -> CachedKey | None:
-        entry = self._entries.get(prefix)
-        if entry is None:
-            return None
-        if time.monotonic() - entry.cached_at >= self.ttl_seconds:
-            del self._entries[prefix]
-            return None
-        return entry
+        return None if self._entries is None else caches.hit(self._entries, prefix)
 
     def put(
         self, prefix: str, principal: Principal, secret_hash: str, expires_at: datetime | None
     ) -> None:
-        if self.ttl_seconds <= 0:
-            return
-        if len(self._entries) >= MAX_ENTRIES:
-            del self._entries[next(iter(self._entries))]
-        self._entries[prefix] = CachedKey(principal, secret_hash, expires_at, time.monotonic())
+        if self._entries is not None:
+            self._entries[prefix] = CachedKey(principal, secret_hash, expires_at)
 
     def evict(self, prefix: str) -> None:
-        self._entries.pop(prefix, None)
+        if self._entries is not None:
+            self._entries.pop(prefix, None)
 
     def evict_organisation(self, organisation_id: uuid.UUID) -> None:
+        if self._entries is None:
+            return
         for prefix, entry in list(self._entries.items()):
             if entry.principal.organisation_id == organisation_id:
-                del self._entries[prefix]
+                self._entries.pop(prefix, None)
 
 
 def forget(prefix: str) -> None:

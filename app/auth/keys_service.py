@@ -12,16 +12,17 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import audit, keycache, keys
+from app.audit import service as audit
+from app.auth import keycache, keys
 from app.auth.principal import Principal, may_grant_role
 from app.auth.schemas import ApiKeyCreate
 from app.auth.scope import covers
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import utcnow
 from app.errors import FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import ApiKey, Organisation
 from app.organisations import hierarchy
 from app.pagination import PageParams, keyset
+from app.vocabulary import AuditAction, ResourceType, Role
 
 PUBLIC_FIELDS = ("name", "prefix", "role", "organisation_id", "created_by", "expires_at")
 

@@ -13,10 +13,10 @@ from datetime import timedelta
 import jwt
 
 from app.auth.principal import Principal
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.db import utcnow
 from app.errors import Unauthenticated
+from app.vocabulary import PrincipalKind, Role
 
 AUDIENCE = "lhs-signed-link"
 ALGORITHM = "HS256"

@@ -12,8 +12,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.auth.authenticate import Authenticator
 from app.auth.links import QUERY_PARAMETER, LinkSigner
 from app.auth.principal import Principal
-from app.auth.vocabulary import PrincipalKind, Role
 from app.errors import Unauthenticated
+from app.vocabulary import PrincipalKind, Role
 
 logger = logging.getLogger("app.auth")
 

@@ -3,7 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
-from app.auth.vocabulary import PrincipalKind, Role
+from app.vocabulary import PrincipalKind, Role
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,11 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.auth.principal import Principal
-from app.auth.vocabulary import PrincipalKind
 from app.config import Settings
 from app.errors import TooManyRequests
 from app.http.middleware import add_response_headers
 from app.http.problems import problem_response
+from app.vocabulary import PrincipalKind
 
 logger = logging.getLogger("app.auth")
 

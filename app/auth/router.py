@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.api import problem_responses
-from app.auth import access, audit, keys_service
+from app.audit import service as audit
+from app.auth import access, keys_service
 from app.auth.dependencies import PrincipalDep
 from app.auth.links import QUERY_PARAMETER, LinkSigner
 from app.auth.schemas import (
@@ -21,12 +22,12 @@ from app.auth.schemas import (
     SignedLink,
     SignedLinkRequest,
 )
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.config import Settings
 from app.db import SessionDep, utcnow
 from app.http.content import JsonBodyRoute
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
+from app.vocabulary import AuditAction, ResourceType, Role
 
 logger = logging.getLogger("app.auth")
 

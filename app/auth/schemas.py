@@ -7,8 +7,8 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, JsonValue
 
 from app.api import ApiInput, ApiModel, ApiQuery, Page
-from app.auth.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 from app.fields import QueryText, Text100, UtcDatetime
+from app.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 
 _EXAMPLE: dict[str, JsonValue] = {
     "name": "West Yorkshire portal",

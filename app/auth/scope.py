@@ -5,9 +5,9 @@ import uuid
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal, may_grant_role
-from app.auth.vocabulary import Role
 from app.db import Source
 from app.organisations import hierarchy
+from app.vocabulary import Role
 
 
 def lineage_covered(principal: Principal, lineage: list[uuid.UUID]) -> bool:

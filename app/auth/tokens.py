@@ -14,9 +14,9 @@ import jwt
 from app import json_input
 from app.auth.jwks import Jwks, JwksUnavailable
 from app.auth.principal import Principal
-from app.auth.vocabulary import PrincipalKind, Role
 from app.config import Settings
 from app.errors import AppError, PayloadTooLarge, Unauthenticated, excerpt
+from app.vocabulary import PrincipalKind, Role
 
 _ODS_CODE = re.compile(r"[A-Za-z0-9]{1,9}")
 # Far above a real token with many claims (a few kilobytes), far below what hurts to parse.

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import mimeparse
 from fastapi import Header, Query
 
+from app.errors import BadRequest, FieldIssue, NotAcceptable
 from app.http.content import CSV, JSON
 
 
@@ -47,3 +48,24 @@ def csv_ok(description: str) -> dict[str, Any]:
         "description": "JSON, or CSV when asked for (?format=csv or Accept: text/csv).",
         "content": {CSV: {"schema": {"type": "string", "description": description}}},
     }
+
+
+def best_match(offered: list[str], accept: str | None, *, what: str) -> str:
+    """The Accept header's best match among ``offered`` (ties go to the last one; an absent or
+    empty header takes the last one). None acceptable is 406."""
+    if not accept or not accept.strip():
+        return offered[-1]
+    try:
+        best = str(mimeparse.best_match(offered, accept))
+    except mimeparse.MimeTypeParseException as exc:
+        raise BadRequest(
+            "The Accept header is not a list of media ranges.",
+            errors=[FieldIssue((), str(exc), pointer="Accept")],
+        ) from exc
+    if not best:
+        allowed = " or ".join(offered)
+        raise NotAcceptable(
+            f"{what} is available as {allowed}; Accept allows neither.",
+            errors=[FieldIssue((), f"Allow {allowed}.", pointer="Accept")],
+        )
+    return best

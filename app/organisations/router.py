@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep, SessionsDep
-from app.fhir.router import fhir_response, wants_fhir
+from app.fhir.responses import fhir_response, wants_fhir
 from app.fhir.schemas import FHIR_JSON
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once

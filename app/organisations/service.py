@@ -12,10 +12,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import covers
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import Sessions, fetch_mappings
 from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import Organisation
@@ -28,6 +28,7 @@ from app.organisations.schemas import (
 )
 from app.pagination import PageParams, keyset
 from app.records import ExpectedVersion
+from app.vocabulary import AuditAction, ResourceType, Role
 
 ORGANISATION = ResourceType.ORGANISATION
 

@@ -18,9 +18,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import audit
+from app.audit import service as audit
 from app.auth.principal import OPERATOR, Principal
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.db import utcnow
 from app.errors import (
     Conflict,
@@ -34,6 +33,7 @@ from app.models import Assessment, ReferenceModel
 from app.records import ExpectedVersion
 from app.reference.schemas import ReferenceModelInput, ReferenceModelPublic, to_public
 from app.reference.service import get_versioned, shipped_inputs, shipped_models, visible_owners
+from app.vocabulary import AuditAction, ResourceType, Role
 
 logger = logging.getLogger(__name__)
 

@@ -5,11 +5,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
 from pydantic import ValidationError
 from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
+from app import caches
 from app.db import Source, fetch
 from app.errors import ServiceUnavailable
 from app.models import ReferenceModel
@@ -26,13 +28,11 @@ _DOCUMENT = sa_select(col(ReferenceModel.document)).where(
 # whose document is not a model (a row damaged behind the service's back) are remembered
 # too, so that each is logged once and never parsed again.
 Key = tuple[str, int, datetime]
-_parsed: dict[Key, ReferenceModelPublic] = {}
-_unreadable: dict[Key, str] = {}
-_PARSED_MAX = 64
+_parsed: LRUCache[Key, ReferenceModelPublic] = caches.lru(caches.REFERENCE_MODELS)
+_unreadable: LRUCache[Key, str] = caches.lru(caches.REFERENCE_UNREADABLE)
 # Keys known to parse, for the readiness probe (which needs no model, only the answer): far
 # more of them fit than parsed models, so a probe of many variants parses each once.
-_readable: set[Key] = set()
-_READABLE_MAX = 4096
+_readable: LRUCache[Key, bool] = caches.lru(caches.REFERENCE_READABLE)
 
 
 class UnreadableModel(ServiceUnavailable):
@@ -44,12 +44,6 @@ def key_of(row: Any) -> Key:
     return (row["version"], row["row_version"], row["updated_at"])
 
 
-def _remember(cache: dict[Key, Any], key: Key, value: Any) -> None:
-    if len(cache) >= _PARSED_MAX:
-        cache.pop(next(iter(cache)))  # the oldest first
-    cache[key] = value
-
-
 def _unreadable_error(version: str) -> UnreadableModel:
     return UnreadableModel(
         f"Reference model {version} is stored but cannot be read: its document is not a "
@@ -59,7 +53,7 @@ def _unreadable_error(version: str) -> UnreadableModel:
 
 def parsed(key: Key, document: Any) -> ReferenceModelPublic:
     """The stored document as a model, once per key; UnreadableModel if it is not one."""
-    model = _parsed.get(key)
+    model = caches.hit(_parsed, key)
     if model is not None:
         return model
     if key in _unreadable:
@@ -71,12 +65,10 @@ def parsed(key: Key, document: Any) -> ReferenceModelPublic:
     except (ValidationError, ValueError, TypeError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         logger.error("reference model %s cannot be read (%s)", key[0], reason)
-        _remember(_unreadable, key, reason)
+        _unreadable[key] = reason
         raise _unreadable_error(key[0]) from exc
-    _remember(_parsed, key, model)
-    if len(_readable) >= _READABLE_MAX:
-        _readable.clear()
-    _readable.add(key)
+    _parsed[key] = model
+    _readable[key] = True
     return model
 
 

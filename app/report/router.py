@@ -7,17 +7,16 @@ import mimeparse
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.analysis.router import ReferenceModelQuery
 from app.api import problem_responses
-from app.auth import audit
+from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
-from app.auth.vocabulary import ResourceType
 from app.db import SessionsDep
 from app.errors import BadRequest, FieldIssue, NotAcceptable
-from app.http.params import OrganisationIdPath
+from app.http.params import OrganisationIdPath, ReferenceModelQuery
 from app.report import render, service, spreadsheet
 from app.transfer import cells
+from app.vocabulary import ResourceType
 
 router = APIRouter(tags=["reports"])
 

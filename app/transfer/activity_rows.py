@@ -12,16 +12,16 @@ from app.activities import service as activities_service
 from app.assets.schemas import stored_links
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
 from app.reference.schemas import ReferenceModelPublic
-from app.transfer.kinds import Pending, _differs, _Records
+from app.transfer.kinds import Pending, Records, differs
 from app.transfer.schemas import ActivityImportRow
+from app.vocabulary import ResourceType
 
 
-class Activities(_Records):
+class Activities(Records):
     row_model = ActivityImportRow
     table = Activity
     what = "activity"
@@ -52,7 +52,7 @@ class Activities(_Records):
         links = await activities_service.links_of(session, [p.existing.id for p in matched])
         for pending in matched:
             current = links[pending.existing.id]
-            pending.changes = _differs(pending, current)
+            pending.changes = differs(pending, current)
             pending.before = pending.existing.model_dump() | {self.children: current}
 
     async def _links(self, session: AsyncSession, batch: list[Pending]) -> None:

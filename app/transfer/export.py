@@ -19,13 +19,14 @@ from app.activities import service as activities_service
 from app.activities.schemas import ActivityFilters
 from app.assets import service as assets_service
 from app.assets.schemas import AssetFilters
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot
 from app.models import Activity, Asset
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
 from app.transfer.csvio import encode_rows
+from app.vocabulary import ResourceType
 
 BATCH_ROWS = 1000
 

@@ -14,15 +14,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import records
 from app.assets import service as assets_service
 from app.assets.schemas import stored_links
-from app.auth import audit
+from app.audit import service as audit
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, Asset, AssetTag
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.formats import RawRow
 from app.transfer.schemas import ActivityImportRow, AssetImportRow
+from app.vocabulary import AuditAction, ResourceType
 
 Row = AssetImportRow | ActivityImportRow
 Stored = Asset | Activity
@@ -61,7 +61,7 @@ class Kind(Protocol):
     async def write(self, session: AsyncSession, batch: list[Pending]) -> None: ...
 
 
-class _Records:
+class Records:
     """Matching by id or externalId, and writing a batch, the same for both kinds. Each row
     written is audited as the create and update endpoints audit theirs.
 
@@ -171,7 +171,7 @@ class _Records:
             pending.existing = existing
 
 
-class Assets(_Records):
+class Assets(Records):
     row_model = AssetImportRow
     table = Asset
     what = "asset"
@@ -201,11 +201,11 @@ class Assets(_Records):
         tags = await assets_service.tags_of(session, [p.existing.id for p in matched])
         for pending in matched:
             current = tags[pending.existing.id]
-            pending.changes = _differs(pending, current)
+            pending.changes = differs(pending, current)
             pending.before = pending.existing.model_dump() | {self.children: current}
 
 
-def _differs(pending: Pending, current_children: Sequence[Any]) -> bool:
+def differs(pending: Pending, current_children: Sequence[Any]) -> bool:
     row = pending.existing
     if sorted(set(pending.children)) != sorted(current_children):
         return True

@@ -10,9 +10,9 @@ from typing import Any
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType, Role
 from app.errors import Conflict, FieldIssue, Forbidden, ValidationFailed
 from app.models import (
     Activity,
@@ -33,6 +33,7 @@ from app.transfer.map_schemas import (
     MapImportResult,
     MapOrganisation,
 )
+from app.vocabulary import AuditAction, ResourceType, Role
 
 CHUNK = 500
 

@@ -17,9 +17,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.assessments import service as assessments_service
-from app.auth import access, audit
+from app.audit import service as audit
+from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import ResourceType
 from app.db import Sessions, read_snapshot, utcnow
 from app.models import (
     Activity,
@@ -42,6 +42,7 @@ from app.transfer.map_schemas import (
     MapOrganisation,
     MapReferenceModel,
 )
+from app.vocabulary import ResourceType
 
 
 async def export_map(

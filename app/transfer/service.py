@@ -17,13 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.vocabulary import Role
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.transfer.formats import RawRow
 from app.transfer.kinds import Kind, Pending
 from app.transfer.schemas import ImportResult
+from app.vocabulary import Role
 
 BATCH_ROWS = 500
 # A refusal lists this many problems at most (its detail gives the full count of rows).

@@ -17,12 +17,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.auth.vocabulary import AuditAction, ResourceType
 from app.db import Sessions
 from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
 from app.pagination import PageParams, keyset
+from app.vocabulary import AuditAction, ResourceType
 
 # Never written to the trail, whatever a caller passes: secrets and their hashes.
 SECRET_FIELDS = frozenset({"secret_hash", "secret", "key", "password", "token"})
