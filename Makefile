@@ -9,7 +9,7 @@ WORKERS ?= 1
 # Where the worker processes add up their metrics (emptied at each start; one per port).
 METRICS_DIR ?= .metrics/$(PORT)
 
-.PHONY: install lock migrate run lint format typecheck openapi openapi-check test bench bench-smoke wrk clean
+.PHONY: install lock migrate run lint format typecheck openapi openapi-check test test-quick bench bench-smoke wrk clean
 
 # Installs come from uv.lock, never from a fresh resolution: every machine gets the same
 # versions. uv is the machine's own if it has one, else bootstrapped with pip into .tools/.
@@ -60,8 +60,17 @@ openapi: install  ## regenerate the committed OpenAPI document
 openapi-check: install  ## fail when the committed document differs from the app's
 	$(BIN)/python -m app.http.openapi check openapi/openapi.json
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each with a database of its own;
+# tests sharing a module-scoped server stay on one worker (--dist loadgroup).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+QUICK  := not slow and not browser and not real_server
+
 test: lint typecheck openapi-check bench-smoke  ## everything CI runs; PostgreSQL too when LHS_TEST_DATABASE_URL is set
-	$(BIN)/pytest
+	$(PYTEST)
+
+test-quick: lint typecheck  ## the inner loop: the suite without the slow, browser and real-server tests
+	$(PYTEST) -m "$(QUICK)"
 
 wrk:  ## the load generator the benchmark drives the server with (Debian's package)
 	@command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null \

@@ -9,7 +9,6 @@ import os
 import socket
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,15 +20,16 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import Engine, bindparam, event, text
+from sqlalchemy import Engine, bindparam, event, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import caches
 from app.config import PROJECT_ROOT, Settings
 from app.main import create_app
 from app.reference.service import shipped_models
 from tests.auth_helpers import make_key
+from tests.helpers import wait_for
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
 TABLES = (
@@ -66,14 +66,35 @@ def sqlite_dir() -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
     if request.param == "sqlite":
+        # The directory is the process's own: parallel workers never share a file.
         return f"sqlite+aiosqlite:///{sqlite_dir / 'test.db'}"
     if not PG_URL:
         if os.environ.get("LHS_REQUIRE_POSTGRES") == "1":
             pytest.fail("LHS_REQUIRE_POSTGRES=1 but LHS_TEST_DATABASE_URL is not set")
         pytest.skip("PostgreSQL half skipped: LHS_TEST_DATABASE_URL is not set")
-    return Settings(database_url=PG_URL).database_url
+    return await worker_database(Settings(database_url=PG_URL).database_url)
+
+
+async def worker_database(url: str) -> str:
+    """The database of this pytest-xdist worker (``test_gw0``, ``test_gw1``… beside
+    ``test``), dropped and created empty at the start of each session, so that parallel
+    workers never see each other's rows and a stale one left by a killed run never counts.
+    Without xdist the configured database itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    parsed = make_url(url)
+    name = f"{parsed.database}_{worker}"
+    server = create_async_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with server.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await server.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
 
 
 @dataclass
@@ -194,6 +215,13 @@ def queries(backend: Backend) -> Iterator[QueryCounter]:
         event.remove(engine, "before_cursor_execute", counter)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that asks for the ``server`` fixture starts a uvicorn process of its own."""
+    for item in items:
+        if "server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_server)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not PG_URL:
         terminalreporter.write_sep(
@@ -214,20 +242,24 @@ def free_port() -> int:
 
 
 async def wait_until_live(base_url: str, process: asyncio.subprocess.Process, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
     async with httpx.AsyncClient(base_url=base_url, timeout=1.0) as http:
-        while time.monotonic() < deadline:
+
+        async def live() -> bool:
             if process.returncode is not None:
-                output = await asyncio.to_thread(log.read_text)
-                pytest.fail(f"uvicorn exited with {process.returncode}:\n{output}")
+                return True  # no point waiting: said below
             try:
-                if (await http.get("/_ping")).status_code == 200:
-                    return
+                return (await http.get("/_ping")).status_code == 200
             except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-    output = await asyncio.to_thread(log.read_text)
-    pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
+                return False
+
+        try:
+            await wait_for(live, STARTUP_SECONDS, interval=0.05)
+        except AssertionError:
+            output = await asyncio.to_thread(log.read_text)
+            pytest.fail(f"uvicorn did not answer /_ping within {STARTUP_SECONDS} s:\n{output}")
+    if process.returncode is not None:
+        output = await asyncio.to_thread(log.read_text)
+        pytest.fail(f"uvicorn exited with {process.returncode}:\n{output}")
 
 
 # The flags `make run` gives uvicorn (tests/test_transport.py checks the Makefile and the

@@ -1,5 +1,9 @@
 """Small builders for test data, through the public API (never behind its back)."""
 
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -56,3 +60,25 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str
     assert body["traceId"] == response.headers["x-request-id"]
     assert "Traceback" not in response.text
     return body
+
+
+async def wait_for(
+    condition: Callable[[], bool | Awaitable[bool]],
+    within: float,
+    *,
+    interval: float = 0.02,
+    message: str = "the condition did not hold",
+) -> None:
+    """Return as soon as ``condition()`` (sync or async) is true; fail after ``within``
+    seconds. Tests wait on what they expect, never for a fixed time that is too long on an
+    idle machine and too short on a busy one."""
+    deadline = time.monotonic() + within
+    while True:
+        outcome = condition()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message} within {within} s")
+        await asyncio.sleep(interval)

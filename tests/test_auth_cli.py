@@ -22,6 +22,8 @@ from tests.conftest import Backend, migrate, snapshot
 from tests.helpers import create_organisation
 from tests.test_auth_keys import sessions_of
 
+pytestmark = pytest.mark.slow
+
 LHS_MAP = shutil.which("lhs-map", path=str(Path(sys.executable).parent)) or "lhs-map"
 
 

@@ -14,6 +14,8 @@ from tests.test_auth_cli import lhs_map, one_line
 from tests.test_auth_keys import sessions_of
 from tests.test_ods_import import FIXTURE, by_code
 
+pytestmark = pytest.mark.slow
+
 
 async def test_import_ods_imports_then_changes_nothing(
     backend: Backend, client: httpx.AsyncClient

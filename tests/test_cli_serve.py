@@ -7,12 +7,16 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_port, wait_until_live
 from tests.test_auth_cli import lhs_map
 from tests.test_transport import allowances_left
 
+pytestmark = pytest.mark.slow
 
+
+@pytest.mark.real_server
 async def test_migrate_then_serve(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     migrated = await lhs_map(url, "migrate")

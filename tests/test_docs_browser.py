@@ -12,6 +12,8 @@ import pytest
 from app.http.docs import REDOC_POLICY, SWAGGER_UI_POLICY
 from tests.test_report_browser import ARGS, CHROMIUM, require_browser
 
+pytestmark = pytest.mark.browser
+
 
 def operations(document: dict[str, Any]) -> list[tuple[str, str]]:
     """(first tag, operationId) of every operation in the OpenAPI document."""

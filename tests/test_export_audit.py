@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
+import pytest
 
 from app.assets.schemas import AssetFilters
 from app.auth.principal import OPERATOR
@@ -188,6 +189,7 @@ async def test_the_event_is_committed_before_the_first_row_is_read(
     assert len(await exports(client)) == 1
 
 
+@pytest.mark.slow
 async def test_lhs_map_export_is_audited_as_the_operator(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:

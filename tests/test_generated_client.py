@@ -33,7 +33,11 @@ from tests.conftest import Backend, running_server
 
 # A warning Python gives when it compiles the generated code is a defect of the API document
 # too (an integer "const" once became "!= 1and").
-pytestmark = [pytest.mark.generated_client, pytest.mark.filterwarnings("error::SyntaxWarning")]
+pytestmark = [
+    pytest.mark.generated_client,
+    pytest.mark.real_server,
+    pytest.mark.filterwarnings("error::SyntaxWarning"),
+]
 
 DOCUMENT = PROJECT_ROOT / "openapi" / "openapi.json"
 # Low enough for the last step to reach it, high enough for the steps before.

@@ -1,10 +1,13 @@
 """Idempotency-Key on creates: a retried POST returns the first response, never a duplicate."""
 
 import asyncio
+from typing import Any
 
+import anyio
 import httpx
+from sqlalchemy import event
 
-from tests.conftest import Backend, snapshot
+from tests.conftest import Backend, QueryCounter, snapshot
 from tests.helpers import assert_problem, create_organisation
 
 BODY = {"name": "Retry Trust", "organisationType": "trust", "odsCode": "RX1"}
@@ -87,3 +90,108 @@ async def test_keys_are_per_endpoint_and_optional(client: httpx.AsyncClient) -> 
     assert plain[0].json()["id"] != plain[1].json()["id"]
     bad = await client.post("/v1/organisations", json=BODY, headers={"Idempotency-Key": ""})
     assert_problem(bad, 422, "VALIDATION_FAILED")
+
+
+# A client library's retries: re-serialised bodies, deleted results, interrupted creates.
+
+RETRY_BODY = {
+    "name": "Retry Trust",
+    "organisationType": "trust",
+    "odsCode": "RX7",
+    "region": "North",
+}
+
+
+async def test_the_same_json_with_keys_in_another_order_is_a_replay(
+    client: httpx.AsyncClient,
+) -> None:
+    """A retry may be re-serialised by a client library (keys reordered, spacing changed):
+    it is the same request. Today the fingerprint is of the raw bytes: 422 "different body"."""
+    headers = {"Idempotency-Key": "reordered-1", "Content-Type": "application/json"}
+    first = await client.post(
+        "/v1/organisations", content=b'{"name":"Retry Trust","organisationType":"trust"}',
+        headers=headers,
+    )  # fmt: skip
+    again = await client.post(
+        "/v1/organisations",
+        content=b'{ "organisationType": "trust",\n  "name": "Retry Trust" }',
+        headers=headers,
+    )
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+
+
+async def test_a_replay_after_the_resource_was_deleted_says_it_is_gone(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Expected behaviour, chosen for the client: the retry of a create whose resource has
+    since been deleted answers 410 Gone (a problem), and creates nothing.
+
+    Why not forget the key and create again: the client is retrying a request that did
+    succeed; someone deleted the result on purpose, and a retry must not bring it back. Why
+    not replay the 201: its Location now answers 404, so the client would believe it holds a
+    resource that does not exist. Today: 201 with the dead Location."""
+    headers = {"Idempotency-Key": "deleted-then-retried"}
+    created = await client.post("/v1/organisations", json=RETRY_BODY, headers=headers)
+    assert created.status_code == 201, created.text
+    deleted = await client.delete(created.headers["location"], headers={"If-Match": "*"})
+    assert deleted.status_code == 204, deleted.text
+    before = await snapshot(backend.engine)
+
+    retried = await client.post("/v1/organisations", json=RETRY_BODY, headers=headers)
+
+    assert retried.status_code == 410, retried.text
+    assert retried.headers["content-type"] == "application/problem+json"
+    assert retried.json()["status"] == 410
+    assert await snapshot(backend.engine) == before
+
+
+async def test_an_interrupted_create_releases_its_key_at_once(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """A create cancelled in the middle (a server-side timeout, a shutdown, a client that
+    went away under a server that cancels) must release its key, so the client's immediate
+    retry proceeds. Today the release runs unshielded inside the cancelled scope, so it is
+    cancelled too: the key stays "in progress" and the retry is 409 for two minutes.
+
+    The request runs in this task (ASGITransport awaits the app directly); the listener
+    cancels its scope as the organisation's INSERT is sent, i.e. mid-create, after the key
+    was claimed. anyio's cancellation is level-triggered, as in Starlette's task groups: every
+    later await inside the scope is cancelled as well, unless shielded."""
+    headers = {"Idempotency-Key": "interrupted-1"}
+    scope = anyio.CancelScope()
+
+    def cancel_mid_create(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO ORGANISATION"):
+            scope.cancel()
+
+    for engine in backend.engines:
+        event.listen(engine, "before_cursor_execute", cancel_mid_create)
+    try:
+        with scope:
+            await client.post("/v1/organisations", json=RETRY_BODY, headers=headers)
+    finally:
+        for engine in backend.engines:
+            event.remove(engine, "before_cursor_execute", cancel_mid_create)
+    assert scope.cancelled_caught, "the create was not interrupted"
+
+    retried = await client.post("/v1/organisations", json=RETRY_BODY, headers=headers)
+
+    assert retried.status_code == 201, retried.text
+    listed = (await client.get("/v1/organisations", params={"odsCode": "RX7"})).json()["items"]
+    assert [o["id"] for o in listed] == [retried.json()["id"]]
+
+
+async def test_a_keyed_create_does_not_purge_expired_keys(
+    client: httpx.AsyncClient, queries: QueryCounter
+) -> None:
+    """Clearing expired keys is housekeeping: today every keyed POST also runs a DELETE over
+    the whole table, adding a write to each create's path."""
+    response = await client.post(
+        "/v1/organisations", json=RETRY_BODY, headers={"Idempotency-Key": "no-purge"}
+    )
+    assert response.status_code == 201, response.text
+    deletes = [s for s in queries.statements if s.lstrip().upper().startswith("DELETE")]
+    assert deletes == []

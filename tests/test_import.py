@@ -5,6 +5,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation
@@ -283,6 +284,7 @@ async def test_bad_files_are_problems(client: httpx.AsyncClient, backend: Backen
     assert await snapshot(backend.engine) == before
 
 
+@pytest.mark.slow
 async def test_the_import_limit_is_its_own_and_the_general_limit_still_holds(
     client: httpx.AsyncClient,
 ) -> None:

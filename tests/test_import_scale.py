@@ -6,8 +6,11 @@ import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tests.helpers import create_organisation
+
+pytestmark = pytest.mark.slow
 
 ROWS = 10_000
 DESCRIPTION = "A description long enough to make the file larger than the import's memory. " * 6

@@ -2,6 +2,7 @@
 request, text for a terminal, and never a credential or a body."""
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -19,7 +20,7 @@ from app.auth.principal import Principal as AuthPrincipal
 from app.logs import LogFormat, configure_logging
 from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend, running_server
-from tests.helpers import create_organisation
+from tests.helpers import create_organisation, wait_for
 
 ANSI_COLOURS = re.compile(r"\x1b\[[0-9;]*m")
 SECRET = "sk_live_do-not-log-me"
@@ -187,6 +188,7 @@ async def json_server(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[s
         yield url, log
 
 
+@pytest.mark.real_server
 async def test_a_real_server_writes_only_json_lines_uvicorns_own_included(
     json_server: tuple[str, Path], client: httpx.AsyncClient
 ) -> None:
@@ -211,12 +213,15 @@ async def lines_once(log: Path, seen: Callable[[dict[str, Any]], bool]) -> list[
     """The server's lines, once one of them passes ``seen``: a request's line is written after
     its response has gone, so the client can be ahead of the log."""
     written: list[dict[str, Any]] = []
-    for _ in range(100):
+
+    async def written_one() -> bool:
+        nonlocal written
         text = await asyncio.to_thread(log.read_text)
         written = [json.loads(line) for line in text.splitlines() if line.strip()]
-        if any(seen(line) for line in written):
-            break
-        await asyncio.sleep(0.05)
+        return any(seen(line) for line in written)
+
+    with contextlib.suppress(AssertionError):  # the caller says which line is missing
+        await wait_for(written_one, 5, interval=0.05)
     return written
 
 

@@ -174,6 +174,7 @@ async def test_the_service_functions_the_cli_uses(
     assert again.model_dump(exclude={"exported_at"}) == document.model_dump(exclude={"exported_at"})
 
 
+@pytest.mark.slow
 async def test_lhs_map_export_and_import_move_a_map(
     client: httpx.AsyncClient, backend: Backend, tmp_path: Path
 ) -> None:

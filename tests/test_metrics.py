@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import PROJECT_ROOT
 from app.main import create_app
 from tests.conftest import Backend, running_server
-from tests.helpers import create_asset, create_organisation
+from tests.helpers import create_asset, create_organisation, wait_for
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -118,6 +118,7 @@ def test_metrics_are_not_part_of_the_api_contract() -> None:
     assert "/metrics" not in create_app().openapi()["paths"]
 
 
+@pytest.mark.real_server
 async def test_several_workers_add_up(
     backend: Backend, client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
@@ -148,11 +149,10 @@ async def test_several_workers_add_up(
         assert len(pids(directory, "counter")) == 2, "one worker served every request"
         async with httpx.AsyncClient(base_url=url) as http:
             # A request is counted just after its response has gone: give the last a moment.
-            for _ in range(50):
-                samples = await scrape(http)
-                if requests(samples, "GET", "/v1", 200) >= served:
-                    break
-                await asyncio.sleep(0.1)
+            async def all_counted() -> bool:
+                return requests(await scrape(http), "GET", "/v1", 200) >= served
+
+            await wait_for(all_counted, 5, interval=0.1, message="requests went uncounted")
             for _ in range(3):  # whichever worker answers the scrape
                 samples = await scrape(http)
                 assert requests(samples, "GET", "/v1", 200) == served
@@ -170,9 +170,8 @@ def pids(directory: Path, kind: str) -> set[str]:
 
 
 async def until(condition: Callable[[], bool], log: Path) -> None:
-    for _ in range(300):
-        if condition():
-            return
-        await asyncio.sleep(0.1)
-    output = await asyncio.to_thread(log.read_text)
-    pytest.fail(f"the workers did not both start:\n{output}")
+    try:
+        await wait_for(condition, 30, interval=0.1)
+    except AssertionError:
+        output = await asyncio.to_thread(log.read_text)
+        pytest.fail(f"the workers did not both start:\n{output}")

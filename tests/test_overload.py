@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.main import create_app
 from tests.conftest import Backend, admin_headers, settings_for, snapshot
+from tests.helpers import wait_for
 
 SLOW = "/v1/test-slow"
 
@@ -60,11 +61,9 @@ def limiter(app: FastAPI) -> ConcurrencyLimitMiddleware:
 
 
 async def until_queued(app: FastAPI, count: int) -> None:
-    for _ in range(500):
-        if limiter(app).waiting == count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{count} request(s) never queued")
+    await wait_for(
+        lambda: limiter(app).waiting == count, 5, message=f"{count} request(s) never queued"
+    )
 
 
 def assert_overloaded(response: httpx.Response, retry_after: str) -> None:

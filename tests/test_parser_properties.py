@@ -140,6 +140,7 @@ def depth_of(value: Any) -> int:
     chunk=st.integers(1, 70),
     indent=st.sampled_from([None, 1]),
 )
+@pytest.mark.slow
 def test_the_gauge_counts_the_depth_a_parser_finds(
     value: Any, wrap: int, chunk: int, indent: int | None
 ) -> None:
@@ -297,6 +298,7 @@ def test_an_ods_file_is_read_or_refused(
 
 @PROPERTIES
 @given(data=documents(jwks()), kid=st.sampled_from([None, "rsa-1", "ec-1"]))
+@pytest.mark.slow
 def test_a_jwks_document_is_read_or_refused(
     data: bytes, kid: str | None, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -18,6 +18,8 @@ from app.config import PROJECT_ROOT
 from app.report import spreadsheet
 from tests.report_seed import seed_system
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
     "--headless",

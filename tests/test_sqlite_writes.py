@@ -45,6 +45,7 @@ async def asset_rows(backend: Backend, organisation_id: str) -> int:
     return int(count or 0)
 
 
+@pytest.mark.real_server
 async def test_32_clients_creating_at_once_on_one_worker_are_all_served(
     sqlite_backend: Backend, client: httpx.AsyncClient, api_key: str, tmp_path: Path
 ) -> None:

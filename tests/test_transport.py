@@ -29,7 +29,9 @@ from app.models import Asset
 from app.vocabulary import Area, Confidence
 from tests.auth_helpers import make_key
 from tests.conftest import UVICORN_FLAGS, Backend, running_server
-from tests.helpers import create_asset, create_organisation
+from tests.helpers import create_asset, create_organisation, wait_for
+
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("transport")]
 
 PORTAL = "https://portal.wy.example"
 WRITERS = 50
@@ -182,12 +184,11 @@ async def metric(base_url: str, name: str, **labels: str) -> float:
 
 
 async def eventually(check: Any, *, within: float) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.1)
-    return bool(await check())
+    try:
+        await wait_for(check, within, interval=0.1)
+    except AssertionError:
+        return False
+    return True
 
 
 # -- HEAD, keep-alive, pipelining -------------------------------------------------------------

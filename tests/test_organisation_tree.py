@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
@@ -159,6 +160,7 @@ async def stranded_links(client: httpx.AsyncClient, trust_id: str) -> list[str]:
     return stranded
 
 
+@pytest.mark.slow
 async def test_linking_an_asset_from_above_races_a_move_without_stranding_it(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
