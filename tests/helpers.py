@@ -3,6 +3,7 @@
 import asyncio
 import inspect
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -82,3 +83,61 @@ async def wait_for(
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message} within {within} s")
         await asyncio.sleep(interval)
+
+
+def one_organisation_map(
+    parent: str,
+    *,
+    organisation_id: str | None = None,
+    pinned: str | None = "2026.1",
+    carried: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A whole-map document of one new trust hung under ``parent``: with an assessment pinned
+    to ``pinned`` (none when None), carrying the model documents ``carried`` under a caller's
+    timestamps from 2099 (which the service must never keep)."""
+    organisation = organisation_id or str(uuid.uuid4())
+    stamp = "2026-11-27T09:00:00Z"
+    future = "2099-01-01T00:00:00Z"
+    assessment: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "organisationId": organisation,
+        "referenceModelVersion": pinned,
+        "scope": "organisation",
+        "overallScore": 0.5,
+        "label": "Imported",
+        "result": {},
+        "seenFrom": organisation,
+        "createdAt": stamp,
+    }
+    return {
+        "exportedAt": stamp,
+        "rootId": organisation,
+        "organisations": [
+            {
+                "id": organisation,
+                "name": "Imported Trust",
+                "odsCode": None,
+                "organisationType": "acute_trust",
+                "parentId": parent,
+                "region": None,
+                "createdAt": stamp,
+                "updatedAt": stamp,
+                "version": 1,
+            }
+        ],
+        "assets": [],
+        "activities": [],
+        "assessments": [] if pinned is None else [assessment],
+        "referenceModels": [
+            {
+                "version": model["version"],
+                "title": model.get("title", "Carried"),
+                "basedOn": model.get("basedOn"),
+                "document": model,
+                "createdAt": future,
+                "updatedAt": future,
+                "rowVersion": 1,
+            }
+            for model in carried or []
+        ],
+    }

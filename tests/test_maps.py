@@ -30,6 +30,7 @@ from tests.helpers import (
     create_activity,
     create_asset,
     create_organisation,
+    one_organisation_map,
 )
 from tests.test_auth_cli import lhs_map
 
@@ -205,46 +206,6 @@ async def test_lhs_map_export_and_import_move_a_map(
 async def scoped(backend: Backend, role: str, organisation_id: str) -> dict[str, str]:
     _, key = await make_key(backend.app.state.sessions, role, organisation_id)
     return {"Authorization": f"Bearer {key}"}
-
-
-def one_organisation_map(parent: str, *, organisation_id: str | None = None) -> dict[str, Any]:
-    """A map of one new trust hung under ``parent``, with one assessment (pinned to the
-    default model) that tests repoint."""
-    organisation = organisation_id or str(uuid.uuid4())
-    stamp = "2026-11-27T09:00:00Z"
-    return {
-        "exportedAt": stamp,
-        "rootId": organisation,
-        "organisations": [
-            {
-                "id": organisation,
-                "name": "Imported Trust",
-                "odsCode": None,
-                "organisationType": "acute_trust",
-                "parentId": parent,
-                "region": None,
-                "createdAt": stamp,
-                "updatedAt": stamp,
-                "version": 1,
-            }
-        ],
-        "assets": [],
-        "activities": [],
-        "assessments": [
-            {
-                "id": str(uuid.uuid4()),
-                "organisationId": organisation,
-                "referenceModelVersion": "2026.1",
-                "scope": "organisation",
-                "overallScore": 0.5,
-                "label": "Imported",
-                "result": {},
-                "seenFrom": organisation,
-                "createdAt": stamp,
-            }
-        ],
-        "referenceModels": [],
-    }
 
 
 def pinned_to(document: dict[str, Any], version: str) -> dict[str, Any]:

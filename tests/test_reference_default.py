@@ -6,7 +6,6 @@ model that cannot be read (a row damaged behind the service's back) is a 503 on 
 that need it; the readiness probe is 503 only when the default is the damaged one."""
 
 import json
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +18,7 @@ from app.main import create_app
 from app.reference.service import DefaultModelMissing, shipped_models
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, admin_headers, settings_for, snapshot
-from tests.helpers import assert_problem, create_asset, create_organisation
+from tests.helpers import assert_problem, create_asset, create_organisation, one_organisation_map
 
 DEFAULT = "2026.1"
 Json = dict[str, Any]
@@ -37,60 +36,6 @@ def zero_targets(version: str, *, based_on: str | None = None) -> Json:
     return body
 
 
-def map_under(parent: str, models: list[Json], pinned: str | None = None) -> Json:
-    """A one-organisation map hung under ``parent``, carrying ``models`` (with a caller's
-    timestamps from 2099), and an assessment pinned to ``pinned`` if given."""
-    organisation = str(uuid.uuid4())
-    stamp = "2026-11-27T09:00:00Z"
-    assessments = []
-    if pinned is not None:
-        assessments.append(
-            {
-                "id": str(uuid.uuid4()),
-                "organisationId": organisation,
-                "referenceModelVersion": pinned,
-                "scope": "organisation",
-                "overallScore": 1.0,
-                "label": None,
-                "result": {},
-                "seenFrom": organisation,
-                "createdAt": stamp,
-            }
-        )
-    return {
-        "exportedAt": stamp,
-        "rootId": organisation,
-        "organisations": [
-            {
-                "id": organisation,
-                "name": "Imported",
-                "odsCode": None,
-                "organisationType": "acute_trust",
-                "parentId": parent,
-                "region": None,
-                "createdAt": stamp,
-                "updatedAt": stamp,
-                "version": 1,
-            }
-        ],
-        "assets": [],
-        "activities": [],
-        "assessments": assessments,
-        "referenceModels": [
-            {
-                "version": m["version"],
-                "title": m.get("title", "x"),
-                "basedOn": m.get("basedOn"),
-                "document": m,
-                "createdAt": "2099-01-01T00:00:00Z",
-                "updatedAt": "2099-01-01T00:00:00Z",
-                "rowVersion": 1,
-            }
-            for m in models
-        ],
-    }
-
-
 async def default_of(client: httpx.AsyncClient) -> list[str]:
     items = (await client.get("/v1/reference-models")).json()["items"]
     return [m["version"] for m in items if m["isDefault"]]
@@ -104,18 +49,21 @@ async def test_a_map_import_cannot_make_a_model_everyones_default(
     other = await create_organisation(client, name="Beta ICS", organisationType="ics")
     _, key = await make_key(backend.app.state.sessions, "editor", trust["id"])
     editor = {"Authorization": f"Bearer {key}"}
-    attack = map_under(trust["id"], [zero_targets("2099.1")], pinned="2099.1")
+    attack = one_organisation_map(trust["id"], carried=[zero_targets("2099.1")], pinned="2099.1")
     before = await snapshot(backend.engine)
     response = await client.post("/v1/maps/import", json=attack, headers=editor)
     assert_problem(response, 403, "FORBIDDEN")
-    garbage = map_under(trust["id"], [{"garbage": True, "version": "2099.2"}])
+    garbage = one_organisation_map(
+        trust["id"], carried=[{"garbage": True, "version": "2099.2"}], pinned=None
+    )
     assert_problem(await client.post("/v1/maps/import", json=garbage), 422, "VALIDATION_FAILED")
     assert await snapshot(backend.engine) == before
 
     # A global admin may load a base model that way: validated, the server's timestamps,
     # audited; and still not the default, which only the operator's setting chooses.
     loaded = await client.post(
-        "/v1/maps/import", json=map_under(ics["id"], [zero_targets("2099.1")], pinned="2099.1")
+        "/v1/maps/import",
+        json=one_organisation_map(ics["id"], carried=[zero_targets("2099.1")], pinned="2099.1"),
     )
     assert loaded.status_code == 201, loaded.text
     assert await default_of(client) == [DEFAULT]

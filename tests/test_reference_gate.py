@@ -28,7 +28,7 @@ from app.main import create_app
 from app.reference.service import shipped_models
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, empty_tables, migrate, settings_for, snapshot
-from tests.helpers import create_organisation
+from tests.helpers import create_organisation, one_organisation_map
 
 ROLES = ("reader", "editor", "admin")
 SCOPES = ("global", "ics", "trust", "other")  # the whole service, A, A1 in A, B
@@ -115,51 +115,7 @@ def fresh_version(kind: str) -> str:
 def map_carrying(version: str, kind: str, parent: str) -> Json:
     """A one-organisation map hung under ``parent``, with an assessment pinned to a model the
     map carries, whose envelope claims a 2099 timestamp."""
-    organisation = str(uuid.uuid4())
-    stamp = "2026-11-27T09:00:00Z"
-    return {
-        "exportedAt": stamp,
-        "rootId": organisation,
-        "organisations": [
-            {
-                "id": organisation,
-                "name": "Imported",
-                "odsCode": None,
-                "organisationType": "acute_trust",
-                "parentId": parent,
-                "region": None,
-                "createdAt": stamp,
-                "updatedAt": stamp,
-                "version": 1,
-            }
-        ],
-        "assets": [],
-        "activities": [],
-        "assessments": [
-            {
-                "id": str(uuid.uuid4()),
-                "organisationId": organisation,
-                "referenceModelVersion": version,
-                "scope": "organisation",
-                "overallScore": 0.5,
-                "label": None,
-                "result": {},
-                "seenFrom": organisation,
-                "createdAt": stamp,
-            }
-        ],
-        "referenceModels": [
-            {
-                "version": version,
-                "title": "Gate",
-                "basedOn": None if kind == "base" else BASE,
-                "document": model_body(version, kind),
-                "createdAt": FUTURE,
-                "updatedAt": FUTURE,
-                "rowVersion": 1,
-            }
-        ],
-    }
+    return one_organisation_map(parent, pinned=version, carried=[model_body(version, kind)])
 
 
 async def stored(world: World, version: str) -> Any:

@@ -3,7 +3,6 @@
 from enum import StrEnum
 from typing import Annotated, Any
 
-import mimeparse
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -12,7 +11,7 @@ from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
 from app.db import SessionsDep
-from app.errors import BadRequest, FieldIssue, NotAcceptable
+from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
 from app.report import render, service, spreadsheet
 from app.transfer import cells
@@ -33,21 +32,7 @@ def negotiate(requested: ReportFormat | None, accept: str | None) -> ReportForma
     """?format= wins; otherwise the Accept header's best match, HTML on a tie or when absent."""
     if requested is not None:
         return requested
-    if not accept or not accept.strip():
-        return ReportFormat.HTML
-    try:
-        # Ties go to the last type listed: HTML.
-        best = str(mimeparse.best_match([CSV, HTML], accept))
-    except mimeparse.MimeTypeParseException as exc:
-        raise BadRequest(
-            "The Accept header is not a list of media ranges.",
-            errors=[FieldIssue((), str(exc), pointer="Accept")],
-        ) from exc
-    if not best:
-        raise NotAcceptable(
-            f"The report is available as {HTML} or {CSV}; Accept allows neither.",
-            errors=[FieldIssue((), f"Allow {HTML} or {CSV}, or use ?format=.", pointer="Accept")],
-        )
+    best = best_match([CSV, HTML], accept, what="The report")
     return ReportFormat.CSV if best == CSV else ReportFormat.HTML
 
 
