@@ -13,12 +13,14 @@ Sentence = Text2000
 
 
 def _kind(*present: str) -> dict[str, Any]:
-    """One shape of a source: these fields set, the other kinds' fields absent or null."""
+    """One shape of a source: these fields set, the other kinds' fields absent or null. Null
+    is said as the only allowed value, not as a second type: ReDoc merges each shape with the
+    properties' own schemas and warns of incompatible types."""
     kinds = ("table", "rank", "percentage", "recommendation", "box11Step", "section")
     return {
         "required": list(present),
         "properties": {
-            name: {"not": {"type": "null"}} if name in present else {"type": "null"}
+            name: {"not": {"type": "null"}} if name in present else {"enum": [None]}
             for name in kinds
         },
     }
