@@ -166,9 +166,10 @@ async def health(sessions: Sessions) -> Health:
     problem: str | None = "not installed"
     for row in rows:
         readable = True
+        key = stored.key_of(row)
         try:
-            if not stored.known_readable(stored.key_of(row)):
-                await stored.parsed_from(sessions, stored.key_of(row))
+            if not stored.known_readable(key):
+                await stored.parsed_from(sessions, key)
         except stored.UnreadableModel:
             readable = False
             if row["organisation_id"] is None:

@@ -34,8 +34,10 @@ def with_new_ids(document: MapDocument, *, above: set[uuid.UUID]) -> tuple[MapDo
         return ids.get(value, value)
 
     def seen_from(value: uuid.UUID | None) -> uuid.UUID | None:
-        if value is None or value in ids:
-            return None if value is None else ids[value]
+        if value is None:
+            return None
+        if value in ids:
+            return ids[value]
         return value if value in above else None
 
     copy = document.model_copy(
