@@ -10,6 +10,7 @@ from app.api import problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionsDep, utcnow
+from app.http.answers import GAP_ANALYSIS, AnalysisAnswer
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
@@ -51,9 +52,10 @@ async def get_gap_analysis(
     # Either representation may be asked for at this URL: a cache must key on Accept.
     vary = {"Vary": "Accept"}
     if not wants_csv(analysis_format, accept):
-        # The body remembered with the analysis (same bytes as serialising the model).
-        return Response(remembered.json(generated_at), media_type=JSON, headers=vary)
-    analysis = remembered.analysis.model_copy(update={"generated_at": generated_at})
+        # The body remembered with the analysis (a hand path: see app.http.answers).
+        body = GAP_ANALYSIS.write(AnalysisAnswer(remembered, generated_at))
+        return Response(body, media_type=JSON, headers=vary)
+    analysis = remembered.at(generated_at)
     day = analysis.generated_at.date().isoformat()
     body = gap_csv.render(analysis)
     await audit.exported(

@@ -7,18 +7,17 @@ then computes: no connection sits idle in a transaction while the engine works.
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cached_property
+from datetime import datetime
 
 import anyio
 from cachetools import LRUCache
-from pydantic import TypeAdapter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import caches
 from app.analysis import engine, loading, peers
+from app.analysis.answers import AnyAnalysis, Remembered
 from app.analysis.metrics import timed
-from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
+from app.analysis.schemas import SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
@@ -68,37 +67,6 @@ async def _system_inputs(
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
     return _SystemInputs(below, await peers.system_claims(session, system, state))
-
-
-AnyAnalysis = GapAnalysis | SystemGapAnalysis
-_AS_JSON: TypeAdapter[AnyAnalysis] = TypeAdapter(AnyGapAnalysis)
-_STAMP: TypeAdapter[datetime] = TypeAdapter(datetime)
-_NO_TIME = datetime(1, 1, 1, tzinfo=UTC)  # stands in for generatedAt in a remembered body
-
-
-class Remembered:
-    """An analysis as computed, and its JSON body once a caller has asked for it.
-
-    Serialising a member analysis cost a quarter of the CPU of a remembered one (1-2 ms of
-    pydantic for some 300 objects), the same bytes every time but ``generatedAt``: so the
-    body is rendered once, with a stand-in time, and each answer splices its own time in."""
-
-    def __init__(self, analysis: AnyAnalysis) -> None:
-        self.analysis = analysis
-
-    @cached_property
-    def _halves(self) -> tuple[bytes, bytes]:
-        stand_in = self.analysis.model_copy(update={"generated_at": _NO_TIME})
-        body = _AS_JSON.dump_json(stand_in, by_alias=True)
-        field = b'"generatedAt":' + _STAMP.dump_json(_NO_TIME)
-        before, found, after = body.partition(field)
-        assert found, "the body names its generatedAt once, at the top level"
-        return before + b'"generatedAt":', after
-
-    def json(self, generated_at: datetime) -> bytes:
-        """The body a caller would get from the analysis with this ``generatedAt``."""
-        before, after = self._halves
-        return before + _STAMP.dump_json(generated_at) + after
 
 
 # Per process: the analyses last given, by everything they were computed from. The engine is
@@ -160,8 +128,7 @@ async def analyse(
         scope=scope,
         model_version=model_version,
     )
-    result = remembered.analysis.model_copy(update={"generated_at": generated_at})
-    return result, choice
+    return remembered.at(generated_at), choice
 
 
 async def analysed(

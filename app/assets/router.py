@@ -5,18 +5,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.api import problem_responses
-from app.assets import service
+from app.assets import answers, service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep, SessionsDep
+from app.http.answers import ASSET_PAGE
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, page_response
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
-from app.http.preconditions import etag, if_match_on, set_etag
+from app.http.preconditions import if_match_on, set_etag
 from app.http.streaming import csv_stream
-from app.http.wire import json_response
 from app.models import Asset
 from app.records import ExpectedVersion
 from app.transfer import export
@@ -105,7 +105,7 @@ async def list_assets(
         filters=filters,
         all_levels=all_levels,
     )
-    return page_response(request, rows, page, service.wire)
+    return page_response(request, rows, page, ASSET_PAGE.write)
 
 
 @router.get(
@@ -116,11 +116,12 @@ async def list_assets(
     responses=problem_responses(404, 422),
 )
 async def get_asset(
-    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep
-) -> Response:
+    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep, response: Response
+) -> AssetPublic:
     """Read one asset."""
-    asset = await service.get(sessions, asset_id, principal=principal)
-    return json_response(asset, {"ETag": etag(asset["version"])})
+    asset = answers.public(await service.get(sessions, asset_id, principal=principal))
+    set_etag(response, asset.version)
+    return asset
 
 
 @router.patch(

@@ -32,7 +32,6 @@ from app import records
 from app.assets.schemas import (
     AssetCreate,
     AssetFilters,
-    AssetPublic,
     AssetUpdate,
     proof_issues,
     stored_links,
@@ -100,22 +99,11 @@ def _statement(key: Hashable, build: Callable[[], Select[Any]]) -> Select[Any]:
     return statement
 
 
-# What AssetPublic's JSON has, in its order: (row column, key on the wire).
-_WIRE = tuple((name, field.alias or name) for name, field in AssetPublic.model_fields.items())
-
-
-def wire(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row of ``_with_tags`` as AssetPublic serialises it (same keys, order and values),
-    without building the model: it and a page of them are written by orjson (see
-    app.http.wire). Evidence links are cut to the model's two fields."""
-    item = {key: row[name] for name, key in _WIRE}
-    item["tags"] = _sorted_tags(row)
-    item["evidence"] = [{"title": link["title"], "url": link["url"]} for link in evidence_of(row)]
-    return item
-
-
-async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) -> dict[str, Any]:
-    """The asset in its wire form (see ``wire``)."""
+async def get(
+    sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal
+) -> Mapping[Any, Any]:
+    """The asset's row: its columns, its tags and its evidence as JSON text (app.assets.answers
+    makes it an answer)."""
     dialect = sessions.reader.dialect.name
     statement = _statement(
         ("one", dialect),
@@ -124,7 +112,7 @@ async def get(sessions: Sessions, asset_id: uuid.UUID, *, principal: Principal) 
     rows = await fetch_mappings(sessions, statement, {"asset_id": asset_id})
     if not rows or not await covers(sessions, principal, rows[0]["organisation_id"]):
         raise _missing(asset_id)
-    return wire(rows[0])
+    return rows[0]
 
 
 def _missing(asset_id: uuid.UUID) -> NotFound:
@@ -151,7 +139,8 @@ async def list_page(
     filters: AssetFilters,
     all_levels: bool = False,
 ) -> Rows:
-    """A page's rows, and one more when another page follows; ``wire`` makes each an item."""
+    """A page's rows, and one more when another page follows (app.assets.answers makes each
+    an item)."""
     await access.readable_organisation(sessions, principal, organisation_id)
     values = _filter_values(filters) | {
         "organisation_id": organisation_id,
@@ -233,10 +222,10 @@ def _filter_values(filters: AssetFilters) -> dict[str, Any]:
 
 def tags_and_evidence(row: Mapping[str, Any]) -> dict[str, Any]:
     """A row of ``_with_tags`` with its tags sorted and its evidence parsed."""
-    return dict(row) | {"tags": _sorted_tags(row), "evidence": evidence_of(row)}
+    return dict(row) | {"tags": sorted_tags(row), "evidence": evidence_of(row)}
 
 
-def _sorted_tags(row: Mapping[str, Any]) -> list[str]:
+def sorted_tags(row: Mapping[str, Any]) -> list[str]:
     """A row's tags, sorted here, not in SQL (PostgreSQL's collation would order "a-b" and
     "a.b" differently)."""
     return sorted(row["tags"] or ())
