@@ -19,6 +19,7 @@ a Markdown table of microseconds per answer (the fastest of 7 rounds).
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -250,7 +251,10 @@ async def _main() -> None:
         urls["SQLite"] = f"sqlite+aiosqlite:///{path}"
         for title, url in urls.items():
             data = await dataset.load(url, shape)
-            print(_table(title, await _measure(url, data)), end="\n\n", flush=True)
+            before = os.getloadavg()
+            table = _table(title, await _measure(url, data))
+            load = f"load average {before[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+            print(f"{table}\n\n{load}, {os.cpu_count()} CPUs\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@ its response model serialises to, over generated rows (Hypothesis, derandomised,
 database); and no route answers JSON on a hand path without being in the registry."""
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -172,7 +171,7 @@ def test_control_characters_are_escaped_as_the_model_escapes_them(
     """The service refuses control characters in text, but a row written before that rule (or
     behind the service's back) must still be answered as its model would answer it."""
     (entry,) = [e for e in REGISTRY if e.operation_id == "assets-list"]
-    rows = [row | {"name": name} for row in page.rows]
+    rows = [{**row, "name": name} for row in page.rows]
     page = PageRows(rows, page.self_url, page.next_url)
     adapter: TypeAdapter[Any] = TypeAdapter(entry.response_model)
     assert entry.write(page) == adapter.dump_json(entry.model(page), by_alias=True)
