@@ -2,8 +2,7 @@
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -55,7 +54,7 @@ async def ping() -> Ping:
     response_model=Readiness,
     responses={503: {"description": "Not ready", "model": Readiness}},
 )
-async def status(request: Request) -> JSONResponse:
+async def status(request: Request, response: Response) -> Readiness:
     """Readiness: the database answers and takes writes, is at the migration head, has a model."""
     expected: set[str] = request.app.state.migration_heads
     checks: list[ReadinessCheck] = []
@@ -105,8 +104,8 @@ async def status(request: Request) -> JSONResponse:
     ready = all(check.ok for check in checks)
     degraded = any(check.degraded for check in checks)
     state = "unavailable" if not ready else "degraded" if degraded else "ok"
-    body = Readiness(status=state, checks=checks)
-    return JSONResponse(body.model_dump(by_alias=True), status_code=200 if ready else 503)
+    response.status_code = 200 if ready else 503
+    return Readiness(status=state, checks=checks)
 
 
 async def _reference_model(request: Request) -> ReadinessCheck:
