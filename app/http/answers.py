@@ -4,7 +4,8 @@ its response model, beside that model, with the measured reason.
 Everywhere else a route returns its response model and FastAPI serialises it (pydantic-core's
 ``dump_json``). A hand path is kept only where writing the bytes through the model costs more
 than 10 % of the route's p50 under the benchmark's load, beyond the spread between two runs
-(docs/performance.md, "Answers": ``python -m bench.answers``). A route that declares a JSON
+(docs/performance.md, "Answers": ``python -m bench.answers``, which has the table the
+reasons below quote, µs of CPU in process, two runs). A route that declares a JSON
 response model but returns a ``Response`` must be listed here (tests/test_answer_bytes.py
 checks that), and each entry's bytes are held equal to ``TypeAdapter(model).dump_json`` of
 the same data over generated rows there too."""
@@ -53,10 +54,9 @@ ASSET_PAGE = HandAnswer[PageRows, AssetPage](
         items=[asset_answers.public(row) for row in page.rows],
         links=Links(self=page.self_url, next=page.next_url),
     ),
-    reason="A page of 50 through the model costs 0.32 ms more on PostgreSQL (0.17 ms by "
-    "orjson from the rows, 0.49 ms for FastAPI to validate and dump the same values): 20 % of "
-    "the route's time per request (1/608 s at one worker), beyond the 17 % spread of two "
-    "runs. On SQLite it is 5 %.",
+    reason="On PostgreSQL, through the model a page of 50 costs 0.20-0.21 ms more CPU (0.15 "
+    "by orjson from the rows, 0.36 for FastAPI to validate and dump the same values): 15-18 % "
+    "of the whole request's 1.2-1.3 ms. On SQLite 10-11 %.",
 )
 
 GAP_ANALYSIS = HandAnswer[AnalysisAnswer, analysis_answers.AnyAnalysis](
@@ -64,10 +64,9 @@ GAP_ANALYSIS = HandAnswer[AnalysisAnswer, analysis_answers.AnyAnalysis](
     response_model=AnyGapAnalysis,
     write=lambda answer: answer.remembered.json(answer.generated_at),
     model=lambda answer: answer.remembered.at(answer.generated_at),
-    reason="A remembered analysis of a member of an ICS of 200 is some 300 objects: "
-    "dumping them costs 0.6-0.7 ms on every answer, the splice 4 µs; 25-30 % of the route's "
-    "time per request on PostgreSQL (1/440 s), and 20 % of its p50 at 2 connections (3.2 ms). "
-    "The system roll-up costs 2.5-7.9 ms to dump, more than the whole request.",
+    reason="On PostgreSQL, dumping a remembered member analysis of an ICS of 200 (some 300 "
+    "objects) costs 0.49 ms of CPU on every answer, the splice 3 µs: 29-32 % of the whole "
+    "request. A system roll-up's costs 3.6-3.7 ms, 2.1-2.3 times its whole request.",
 )
 
 REGISTRY: tuple[HandAnswer[Any, Any], ...] = (ASSET_PAGE, GAP_ANALYSIS)
