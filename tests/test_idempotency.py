@@ -6,7 +6,10 @@ from typing import Any
 import anyio
 import httpx
 from sqlalchemy import event
+from starlette.requests import Request
 
+from app.http.idempotency import Replay, replay_response
+from app.models import IdempotencyRecord
 from tests.conftest import Backend, QueryCounter, snapshot
 from tests.helpers import assert_problem, create_organisation
 
@@ -195,3 +198,23 @@ async def test_a_keyed_create_does_not_purge_expired_keys(
     assert response.status_code == 201, response.text
     deletes = [s for s in queries.statements if s.lstrip().upper().startswith("DELETE")]
     assert deletes == []
+
+
+async def test_a_replay_is_the_first_answer_byte_for_byte(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "bytes-1"}
+    body = BODY | {"name": "Zoë's Trust <Ünïcode>"}
+    first = await client.post("/v1/organisations", json=body, headers=headers)
+    again = await client.post("/v1/organisations", json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    assert again.headers["content-type"] == first.headers["content-type"]
+
+
+async def test_a_replayed_number_is_written_as_pydantic_wrote_it() -> None:
+    # The standard library writes 0.00001 as 1e-05; the first answer (pydantic-core) did not.
+    record = IdempotencyRecord(
+        key="k", scope="POST /v1/x", request_digest="d", status_code=201, body={"score": 0.00001}
+    )
+    answer = await replay_response(Request({"type": "http"}), Replay(record))
+    assert answer.body == b'{"score":0.00001}'
+    assert answer.headers["content-type"] == "application/json"

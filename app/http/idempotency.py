@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
+import pydantic_core
 from fastapi import Header, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app import json_input
 from app.db import Sessions, on_rollback, utcnow
 from app.errors import AppError, Conflict, FieldIssue, Gone, ValidationFailed
+from app.http.content import JSON
 from app.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -215,7 +216,7 @@ async def purge_expired(sessions: Sessions) -> int:
         return int(result.rowcount or 0)
 
 
-async def replay_response(request: Request, exc: Exception) -> JSONResponse:
+async def replay_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Replay)
     record = exc.record
     headers: dict[str, Any] = {"Idempotent-Replayed": "true"}
@@ -223,4 +224,11 @@ async def replay_response(request: Request, exc: Exception) -> JSONResponse:
         headers["Location"] = record.location
     if record.etag:
         headers["ETag"] = record.etag
-    return JSONResponse(record.body, status_code=record.status_code or 200, headers=headers)
+    # Written by pydantic-core, as the first answer was: the standard library's json writes
+    # some floats otherwise (1e-05 for Pydantic's 0.00001), and a replay is the same bytes.
+    return Response(
+        pydantic_core.to_json(record.body),
+        status_code=record.status_code or 200,
+        media_type=JSON,
+        headers=headers,
+    )
