@@ -11,7 +11,9 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from starlette.datastructures import URL
+from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
@@ -156,14 +158,30 @@ async def import_file(
     return await _import(organisation_id, kind, request, principal, session, dry_run)
 
 
-def _deprecated(request: Request, response: Response, kind: ImportKind) -> None:
-    successor: URL = request.url_for(
-        "imports-create", organisationId=request.path_params["organisationId"], kind=kind.value
-    )
-    if request.url.query:
-        successor = successor.replace(query=request.url.query)
-    response.headers["Deprecation"] = DEPRECATED_AT
-    response.headers["Link"] = f'<{successor}>; rel="successor-version"'
+def _alias_of(kind: ImportKind) -> type[APIRoute]:
+    """The route class of a deprecated path: every answer it gives, a refusal included (a
+    problem is sent by the exception handlers, past the endpoint), carries ``Deprecation`` and
+    a ``Link`` to the successor, with the same query."""
+
+    class Alias(APIRoute):
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            request = Request(scope)
+            successor = request.url_for(
+                "imports-create",
+                organisationId=str(scope["path_params"]["organisationId"]),
+                kind=kind.value,
+            ).replace(query=request.url.query)
+
+            async def send_deprecated(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = MutableHeaders(scope=message)
+                    headers["Deprecation"] = DEPRECATED_AT
+                    headers.append("Link", f'<{successor}>; rel="successor-version"')
+                await send(message)
+
+            await super().handle(scope, receive, send_deprecated)
+
+    return Alias
 
 
 _ALIAS = (
@@ -173,48 +191,34 @@ _ALIAS = (
 )
 
 
-@router.post(
-    "/organisations/{organisationId}/assets/import",
-    operation_id="assets-import",
-    responses=_RESPONSES,
-    deprecated=True,
-    description="Create or update an organisation's assets from a CSV file or a JSON array, "
-    "all or none." + _ALIAS.replace("{kind}", "assets"),
-    openapi_extra=_body(ImportKind.ASSETS),
-)
-async def import_assets(
-    organisation_id: OrganisationIdPath,
-    request: Request,
-    response: Response,
-    principal: PrincipalDep,
-    session: SessionDep,
-    dry_run: DryRun = False,
-) -> ImportResult:
-    _deprecated(request, response, ImportKind.ASSETS)
-    return await _import(organisation_id, ImportKind.ASSETS, request, principal, session, dry_run)
+def _alias(kind: ImportKind, operation_id: str) -> None:
+    async def import_alias(
+        organisation_id: OrganisationIdPath,
+        request: Request,
+        principal: PrincipalDep,
+        session: SessionDep,
+        dry_run: DryRun = False,
+    ) -> ImportResult:
+        return await _import(organisation_id, kind, request, principal, session, dry_run)
 
-
-@router.post(
-    "/organisations/{organisationId}/activities/import",
-    operation_id="activities-import",
-    responses=_RESPONSES,
-    deprecated=True,
-    description="Create or update an organisation's activities from a CSV file or a JSON "
-    "array, all or none." + _ALIAS.replace("{kind}", "activities"),
-    openapi_extra=_body(ImportKind.ACTIVITIES),
-)
-async def import_activities(
-    organisation_id: OrganisationIdPath,
-    request: Request,
-    response: Response,
-    principal: PrincipalDep,
-    session: SessionDep,
-    dry_run: DryRun = False,
-) -> ImportResult:
-    _deprecated(request, response, ImportKind.ACTIVITIES)
-    return await _import(
-        organisation_id, ImportKind.ACTIVITIES, request, principal, session, dry_run
+    router.add_api_route(
+        f"/organisations/{{organisationId}}/{kind}/import",
+        import_alias,
+        methods=["POST"],
+        operation_id=operation_id,
+        responses=_RESPONSES,
+        deprecated=True,
+        summary=f"Import a file of {kind} (deprecated: use imports-create).",
+        description=f"Create or update an organisation's {kind} from a CSV file or a JSON "
+        "array, all or none." + _ALIAS.replace("{kind}", kind.value),
+        openapi_extra=_body(kind),
+        route_class_override=_alias_of(kind),
     )
+
+
+# The first import paths, kept as aliases until the next major version.
+_alias(ImportKind.ASSETS, "assets-import")
+_alias(ImportKind.ACTIVITIES, "activities-import")
 
 
 @router.get(
