@@ -156,5 +156,5 @@ def test_the_document_states_the_scheme() -> None:
     for kind_name in ImportKind:
         alias = paths[f"/v1/organisations/{{organisationId}}/{kind_name}/import"]["post"]
         assert alias["deprecated"] is True
-        assert "imports/{kind}" in alias["description"]
+        assert f"/v1/organisations/{{organisationId}}/imports/{kind_name}" in alias["summary"]
         assert "deprecated" not in created

@@ -184,13 +184,6 @@ def _alias_of(kind: ImportKind) -> type[APIRoute]:
     return Alias
 
 
-_ALIAS = (
-    "\n\nDeprecated: an alias of POST /v1/organisations/{organisationId}/imports/{kind}, "
-    "answering the same, with a Deprecation header and a Link to it "
-    '(rel="successor-version"). It stays until the next major version.'
-)
-
-
 def _alias(kind: ImportKind, operation_id: str) -> None:
     async def import_alias(
         organisation_id: OrganisationIdPath,
@@ -208,9 +201,9 @@ def _alias(kind: ImportKind, operation_id: str) -> None:
         operation_id=operation_id,
         responses=_RESPONSES,
         deprecated=True,
-        summary=f"Import a file of {kind} (deprecated: use imports-create).",
-        description=f"Create or update an organisation's {kind} from a CSV file or a JSON "
-        "array, all or none." + _ALIAS.replace("{kind}", kind.value),
+        # The document keeps one line per operation (its summary): the successor is named there.
+        summary=f"Import a file of {kind}, all or none. Deprecated: use POST "
+        f"/v1/organisations/{{organisationId}}/imports/{kind}, which answers the same.",
         openapi_extra=_body(kind),
         route_class_override=_alias_of(kind),
     )
