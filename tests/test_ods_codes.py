@@ -11,10 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.auth_helpers import make_key
-from tests.conftest import Backend, QueryCounter, snapshot
+from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
 
 CSV = {"Content-Type": "text/csv"}
@@ -308,25 +307,3 @@ async def test_exports_name_each_rows_organisation_and_reimport_unchanged(
     after = await snapshot(backend.engine)
     after.pop("audit_event"), before.pop("audit_event")  # the exports are on record
     assert after == before
-
-
-@pytest.mark.parametrize("what", ["assets", "activities"])
-async def test_an_exports_query_count_does_not_grow_with_its_rows(
-    client: httpx.AsyncClient, queries: QueryCounter, what: str
-) -> None:
-    ics = await create_organisation(client, name="ICS", organisationType="ics", odsCode="QWO")
-    url = f"/v1/organisations/{ics['id']}/{what}?format=csv&depth=all"
-    counts = []
-    for more in (2, 10):  # rows of 2, then of 12 members
-        for n in range(more):
-            member = await create_organisation(client, name=f"M{more}-{n}", parentId=ics["id"])
-            if what == "assets":
-                await create_asset(client, member["id"])
-            else:
-                await create_activity(client, member["id"])
-        await client.get(url)  # warm caches (the key)
-        start = queries.count
-        rows = read_csv(await client.get(url))
-        counts.append(queries.count - start)
-        assert len({row["organisationName"] for row in rows}) == len(rows)
-    assert counts[0] == counts[1], counts
