@@ -8,6 +8,7 @@ aliases: the same handler, plus a ``Deprecation`` header and a ``Link`` to the s
 import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -23,7 +24,7 @@ from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath
 from app.transfer import service
 from app.transfer.files import FILES, FileKind, ImportKind
-from app.transfer.formats import csv_rows, json_rows
+from app.transfer.formats import RawRow, csv_rows, json_rows
 from app.transfer.schemas import ActivityImportRow, AssetImportRow, ImportResult
 
 router = APIRouter(tags=["imports"])
@@ -53,7 +54,7 @@ KindPath = Annotated[
 ]
 
 
-def _rows(request: Request, file: FileKind) -> Any:
+def _rows(request: Request, file: FileKind) -> AsyncIterator[RawRow]:
     if body_media_type(request, (CSV, JSON)) == CSV:
         return csv_rows(request.stream(), file.columns)
     return json_rows(request.stream())
