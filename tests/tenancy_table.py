@@ -168,15 +168,19 @@ async def audit_events(world: World, side: str) -> Request:
     return Request(query={} if side == OWN else {"organisationId": ICS_ID(world, side)})
 
 
-def dry_run_import(body: Json) -> Maker:
-    """A dry run: the same checks as an import, and nothing written."""
+def dry_run_import(body: Json, kind: str | None = None) -> Maker:
+    """A dry run: the same checks as an import, and nothing written (``kind``: the path that
+    names it)."""
 
     async def make(world: World, side: str) -> Request:
-        return Request(
-            path={"organisationId": world.org(ORG(side))}, query={"dryRun": "true"}, json=[body]
-        )
+        path = {"organisationId": world.org(ORG(side))} | ({"kind": kind} if kind else {})
+        return Request(path=path, query={"dryRun": "true"}, json=[body])
 
     return make
+
+
+async def asset_template(world: World, side: str) -> Request:
+    return Request(path={"kind": "assets"})
 
 
 async def map_document(world: World, side: str) -> Request:
@@ -232,6 +236,9 @@ TABLE: dict[str, Row] = {
     "assets-list": Row(org_path()),
     "assets-import": Row(dry_run_import(ASSET_BODY), own=WRITE, glob=WRITE),
     "activities-import": Row(dry_run_import(ACTIVITY_BODY), own=WRITE, glob=WRITE),
+    "imports-create": Row(dry_run_import(ACTIVITY_BODY, "activities"), own=WRITE, glob=WRITE),
+    # A template names no organisation: the same sheet for every caller.
+    "imports-template": Row(asset_template, sibling=READ),
     "maps-export": Row(org_path(ICS)),
     # Hung under an organisation the caller must be able to edit: B is not there for A's keys.
     "maps-import": Row(map_document, own=CREATE, sibling=(403, 404, 404), glob=CREATE),

@@ -85,7 +85,9 @@ async def test_formula_cells_are_neutralised_and_survive_a_reimport(
     assert {r["owner"] for r in rows} == {"Bradford"}
     before = await snapshot(backend.engine)
     again = await client.post(
-        f"{url}/import", content=response.content, headers={"Content-Type": "text/csv"}
+        f"/v1/organisations/{trust['id']}/imports/assets",
+        content=response.content,
+        headers={"Content-Type": "text/csv"},
     )
     assert again.json() == {"dryRun": False, "rows": 4, "created": 0, "updated": 0, "unchanged": 4}
     assert await snapshot(backend.engine) == before
@@ -130,7 +132,9 @@ async def test_an_export_reimports_unchanged_with_every_column(
         exported = await client.get(url, params={"format": "csv", "depth": "all"})
         read_csv(exported)
         response = await client.post(
-            f"{url}/import", content=exported.content, headers={"Content-Type": "text/csv"}
+            f"/v1/organisations/{ics['id']}/imports/{what}",
+            content=exported.content,
+            headers={"Content-Type": "text/csv"},
         )
         assert response.status_code == 200, response.text
         assert response.json()["created"] == 0

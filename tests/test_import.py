@@ -14,11 +14,11 @@ CSV = {"Content-Type": "text/csv"}
 
 
 def assets_url(organisation_id: str, query: str = "") -> str:
-    return f"/v1/organisations/{organisation_id}/assets/import{query}"
+    return f"/v1/organisations/{organisation_id}/imports/assets{query}"
 
 
 def activities_url(organisation_id: str, query: str = "") -> str:
-    return f"/v1/organisations/{organisation_id}/activities/import{query}"
+    return f"/v1/organisations/{organisation_id}/imports/activities{query}"
 
 
 async def listed(client: httpx.AsyncClient, organisation_id: str, what: str) -> list[Any]:

@@ -4,6 +4,8 @@ of two costs (tags, links and the like are read for the whole page at once, neve
 Counted with the engine's statement events, which the hot reads that bypass SQLAlchemy's
 execution (app.db.fetch_mappings) report too."""
 
+import csv
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,3 +99,27 @@ async def test_a_bigger_page_costs_no_more_queries(
     large = await _count(client, queries, path, 10)
     assert small > 0, "the counter saw no statement: it is not counting this list's reads"
     assert large == small, f"{name}: {small} queries for a page of 2, {large} for 10"
+
+
+@pytest.mark.parametrize("what", ["assets", "activities"])
+async def test_an_exports_query_count_does_not_grow_with_its_rows(
+    client: httpx.AsyncClient, queries: QueryCounter, what: str
+) -> None:
+    """A CSV export of the whole subtree reads each organisation's ODS code and name once, not
+    per row or per batch: 12 rows cost the queries of 2."""
+    ics = await create_organisation(client, name="ICS", organisationType="ics", odsCode="QWO")
+    url = f"/v1/organisations/{ics['id']}/{what}?format=csv&depth=all"
+    counts = []
+    for more in (2, 10):  # rows of 2, then of 12 members
+        for n in range(more):
+            member = await create_organisation(client, name=f"M{more}-{n}", parentId=ics["id"])
+            if what == "assets":
+                await create_asset(client, member["id"])
+            else:
+                await create_activity(client, member["id"])
+        await client.get(url)  # warm caches (the key)
+        start = queries.count
+        rows = list(csv.DictReader(io.StringIO((await client.get(url)).text.lstrip("\ufeff"))))
+        counts.append(queries.count - start)
+        assert len({row["organisationName"] for row in rows}) == len(rows)
+    assert counts[0] == counts[1], counts

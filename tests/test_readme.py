@@ -78,9 +78,15 @@ async def test_the_spreadsheet_session_of_the_readme_runs(
     assert process.returncode == 0, text
     assert '{"dryRun":true,"rows":2,"created":2,"updated":0,"unchanged":0}' in text
     assert '{"dryRun":false,"rows":2,"created":0,"updated":0,"unchanged":2}' in text
+    # The ICS's sheet naming its member by ODS code.
+    assert '{"dryRun":false,"rows":1,"created":1,"updated":0,"unchanged":0}' in text
+    template = (tmp_path / "activities-template.csv").read_text(encoding="utf-8-sig")
+    assert template.startswith("id,externalId,organisationId,organisationOdsCode,area,")
     exported = (tmp_path / "ics-assets.csv").read_text(encoding="utf-8-sig")
     assert "Trust data warehouse" in exported
     assert "Shared care record and analytics platform" in exported, "the ICS's own, depth=all"
+    # Each row names its organisation by ODS code and name beside its id.
+    assert ",RR8,Leeds Teaching Hospitals,learning_communities,,Leeds journal club," in exported
     gaps = (tmp_path / "trust-gaps.csv").read_text(encoding="utf-8-sig")
     assert gaps.startswith("capabilityKey,title,area")
     trust = (await client.get("/v1/organisations?odsCode=RR8")).json()["items"][0]

@@ -20,10 +20,12 @@ from app.auth.scope import covers
 from app.db import utcnow
 from app.errors import FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import ApiKey, Organisation
-from app.organisations import hierarchy
+from app.organisations import hierarchy, refs
 from app.pagination import PageParams, keyset
 from app.vocabulary import AuditAction, ResourceType, Role
 
+# A key's scope, as a body names it: the same words whether the code is unknown or out of scope.
+SCOPE = refs.Named("organisation_id", "organisation_ods_code", "The organisation does not exist.")
 PUBLIC_FIELDS = ("name", "prefix", "role", "organisation_id", "created_by", "expires_at")
 
 
@@ -47,14 +49,21 @@ async def create(
     _require_admin(principal)
     if not may_grant_role(principal, data.role):
         raise Forbidden(f"A {principal.role} cannot create a key with the {data.role} role.")
-    if data.organisation_id is None:
+    organisation_id = await refs.resolve(
+        session,
+        principal,
+        SCOPE,
+        organisation_id=data.organisation_id,
+        ods_code=data.organisation_ods_code,
+    )
+    if organisation_id is None:
         if not principal.is_global:
             raise Forbidden("A key cannot have a wider scope than yours: name an organisation.")
-    elif not await _visible_organisation(session, principal, data.organisation_id):
+    elif not await _visible_organisation(session, principal, organisation_id):
         # The same answer whether it exists elsewhere or nowhere: scope is not to be probed.
         raise ValidationFailed(
-            "The organisation does not exist.",
-            errors=[FieldIssue("organisation_id", f"No organisation {data.organisation_id}.")],
+            SCOPE.missing,
+            errors=[FieldIssue("organisation_id", f"No organisation {organisation_id}.")],
         )
     now = utcnow()
     expires_at = _expiry(data, now=now, max_lifetime=max_lifetime)
@@ -64,7 +73,7 @@ async def create(
         prefix=new.prefix,
         secret_hash=new.secret_hash,
         role=data.role,
-        organisation_id=data.organisation_id,
+        organisation_id=organisation_id,
         created_by=principal.subject,
         created_at=now,
         expires_at=expires_at,

@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, JsonValue
 
 from app.api import ApiInput, ApiModel, ApiQuery, Page
 from app.fields import QueryText, Text100, UtcDatetime
+from app.organisations.schemas import OdsCode
 from app.vocabulary import AuditAction, PrincipalKind, ResourceType, Role
 
 _EXAMPLE: dict[str, JsonValue] = {
@@ -27,6 +28,12 @@ class ApiKeyCreate(ApiInput):
         default=None,
         description="The key's scope: this organisation and everything below it. "
         "Omit or null for the whole service (global admins only).",
+    )
+    organisation_ods_code: OdsCode | None = Field(
+        default=None,
+        description="The key's scope by the organisation's ODS code, instead of "
+        "organisationId (or beside it: then both must name the same organisation).",
+        examples=["RR8"],
     )
     expires_at: UtcDatetime | None = Field(
         default=None,

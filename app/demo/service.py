@@ -1,8 +1,11 @@
-"""Load the demo system (demo-valley.yaml) through the organisation, asset and activity
-services, so that every rule of the API applies to it as to a client's data. One transaction:
-all of it or none. Loading twice changes nothing: the second time says it is there already."""
+"""Load the demo system (demo-valley.yaml) as a client would: its organisations through the
+organisation service, each naming its parent by ODS code, then the ICS's two sheets through the
+file import, one row per member's asset or activity, each naming its member by ODS code. Every
+rule of the API applies to it as to a client's data. One transaction: all of it or none.
+Loading twice changes nothing: the second time says it is there already."""
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -12,17 +15,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, JsonValue, TypeAdapter
 from pydantic.alias_generators import to_camel
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.activities import service as activities_service
-from app.activities.schemas import ActivityCreate
-from app.assets import service as assets_service
-from app.assets.schemas import AssetCreate
 from app.auth.principal import Principal
 from app.db import Sessions
 from app.errors import Conflict
-from app.models import Organisation
+from app.models import Asset, Organisation
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationCreate
+from app.transfer import service as transfer_service
+from app.transfer.files import FILES, ImportKind
+from app.transfer.formats import RawRow
 
 DEMO_FILE = Path(__file__).with_name("demo-valley.yaml")
 
@@ -88,9 +91,8 @@ async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
                 f"{', '.join(sorted(c for c in present if c))}): delete those organisations, "
                 "or load the demo into another database."
             )
+        codes_by_key = {spec.key: spec.ods_code for spec in system.organisations}
         ids: dict[str, uuid.UUID] = {}
-        asset_ids: dict[tuple[str, str], uuid.UUID] = {}
-        assets = activities = 0
         for spec in system.organisations:
             organisation = await organisations_service.create(
                 session,
@@ -100,29 +102,74 @@ async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
                         "name": spec.name,
                         "odsCode": spec.ods_code,
                         "organisationType": spec.organisation_type,
-                        "parentId": str(ids[spec.parent]) if spec.parent else None,
+                        "parentOdsCode": codes_by_key[spec.parent] if spec.parent else None,
                     }
                 ),
             )
             ids[spec.key] = organisation.id
-            for fields in spec.assets:
-                created = await assets_service.create(
-                    session,
-                    principal=principal,
-                    organisation_id=organisation.id,
-                    data=AssetCreate.model_validate(fields),
-                )
-                asset_ids[(spec.key, str(fields["capabilityKey"]))] = created.id
-                assets += 1
-            for fields in spec.activities:
-                data = ActivityCreate.model_validate(_with_asset_ids(fields, asset_ids))
-                await activities_service.create(
-                    session, principal=principal, organisation_id=organisation.id, data=data
-                )
-                activities += 1
+        root = ids[system.root.key]
+        assets = await _import(
+            session,
+            principal,
+            root,
+            ImportKind.ASSETS,
+            [
+                fields | {"organisationOdsCode": spec.ods_code}
+                for spec in system.organisations
+                for fields in spec.assets
+            ],
+        )
+        asset_ids = await _asset_ids(session, ids)
+        activities = await _import(
+            session,
+            principal,
+            root,
+            ImportKind.ACTIVITIES,
+            [
+                _with_asset_ids(fields, asset_ids) | {"organisationOdsCode": spec.ods_code}
+                for spec in system.organisations
+                for fields in spec.activities
+            ],
+        )
         await session.commit()
-    root = system.root
-    return DemoResult(True, ids[root.key], root.name, len(ids), assets, activities)
+    return DemoResult(True, root, system.root.name, len(ids), assets, activities)
+
+
+async def _import(
+    session: AsyncSession,
+    principal: Principal,
+    root: uuid.UUID,
+    kind: ImportKind,
+    rows: list[dict[str, Any]],
+) -> int:
+    """The rows as the ICS's sheet of this kind, through the import (as a JSON array is)."""
+
+    async def sheet() -> AsyncIterator[RawRow]:
+        for index, values in enumerate(rows):
+            yield RawRow(index, values, json=True)
+
+    result = await transfer_service.run(
+        session,
+        principal=principal,
+        organisation_id=root,
+        kind=FILES[kind].records(principal),
+        rows=sheet(),
+        dry_run=False,
+    )
+    return result.created
+
+
+async def _asset_ids(
+    session: AsyncSession, ids: dict[str, uuid.UUID]
+) -> dict[tuple[str, str], uuid.UUID]:
+    """The imported assets by the file's (organisation key, capability key)."""
+    keys = {organisation_id: key for key, organisation_id in ids.items()}
+    rows = await session.exec(
+        select(Asset.id, Asset.organisation_id, Asset.capability_key).where(
+            col(Asset.organisation_id).in_(keys)
+        )
+    )
+    return {(keys[org], str(capability)): asset_id for asset_id, org, capability in rows.all()}
 
 
 def _with_asset_ids(

@@ -29,6 +29,14 @@ OdsCode = Annotated[
         _upper
     ),  # after Field in this list: it runs first, and the schema keeps the pattern
 ]
+ParentOdsCode = Annotated[
+    OdsCode,
+    Field(
+        description="The parent by its ODS code, instead of parentId (or beside it: then both "
+        "must name the same organisation).",
+        examples=["QWO"],
+    ),
+]
 Name = Text200
 Region = Text100
 
@@ -50,13 +58,14 @@ class OrganisationCreate(ApiInput):
     parent_id: uuid.UUID | None = Field(
         default=None, description="The ICS, network or other organisation this one belongs to."
     )
+    parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
 
 
 class OrganisationUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
 
-    not_null = frozenset({"name", "organisation_type"})
+    not_null = frozenset({"name", "organisation_type", "parent_ods_code"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "Leeds Teaching Hospitals", "region": None}]}
@@ -65,7 +74,10 @@ class OrganisationUpdate(ApiPatch):
     name: Name | None = None
     ods_code: OdsCode | None = None
     organisation_type: OrganisationType | None = None
-    parent_id: uuid.UUID | None = None
+    parent_id: uuid.UUID | None = Field(
+        default=None, description="The new parent; null makes it a top-level organisation."
+    )
+    parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
 
 

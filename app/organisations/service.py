@@ -19,7 +19,7 @@ from app.auth.scope import covers
 from app.db import Sessions, fetch_mappings
 from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import Organisation
-from app.organisations import hierarchy
+from app.organisations import hierarchy, refs
 from app.organisations.schemas import (
     OrganisationCreate,
     OrganisationFilters,
@@ -31,6 +31,8 @@ from app.records import ExpectedVersion
 from app.vocabulary import AuditAction, ResourceType, Role
 
 ORGANISATION = ResourceType.ORGANISATION
+# The parent a body names: the same words whether the code is unknown or out of scope.
+PARENT = refs.Named("parent_id", "parent_ods_code", "The parent organisation does not exist.")
 
 
 async def get(
@@ -89,16 +91,21 @@ async def create(
     session: AsyncSession, *, principal: Principal, data: OrganisationCreate
 ) -> Organisation:
     access.require_role(principal, Role.EDITOR)
-    if data.parent_id is None:
+    parent_id = await refs.resolve(
+        session, principal, PARENT, organisation_id=data.parent_id, ods_code=data.parent_ods_code
+    )
+    if parent_id is None:
         if not principal.is_global:
             raise Forbidden(
                 "Your credential is scoped to one organisation: new organisations go inside "
-                "it (give parentId)."
+                "it (give parentId or parentOdsCode)."
             )
     else:
-        await _parent(session, principal, data.parent_id)
+        await _parent(session, principal, parent_id)
     await _ods_code_free(session, data.ods_code)
-    organisation = Organisation(**data.model_dump())
+    organisation = Organisation(
+        **data.model_dump(exclude={"parent_id", "parent_ods_code"}), parent_id=parent_id
+    )
     session.add(organisation)
     await session.flush()
     audit.row_change(
@@ -124,6 +131,16 @@ async def update(
     organisation = await _for_write(session, principal, organisation_id, expected)
     before = organisation.model_dump()
     updates = data.model_dump(exclude_unset=True)
+    if "parent_ods_code" in updates:
+        if "parent_id" in updates and updates["parent_id"] is None:
+            raise refs.disagree(PARENT)  # detach, and attach below the code: which?
+        updates["parent_id"] = await refs.resolve(
+            session,
+            principal,
+            PARENT,
+            organisation_id=updates.get("parent_id"),
+            ods_code=updates.pop("parent_ods_code"),
+        )
     if updates.get("ods_code") not in (None, organisation.ods_code):
         await _ods_code_free(session, updates["ods_code"])
     if "parent_id" in updates and updates["parent_id"] != organisation.parent_id:

@@ -40,7 +40,13 @@ class Activities(Records):
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]:
         data: ActivityImportRow = pending.data
         pending.values = data.model_dump(
-            exclude={"asset_ids", "asset_external_ids", "id", "organisation_id"}
+            exclude={
+                "asset_ids",
+                "asset_external_ids",
+                "id",
+                "organisation_id",
+                "organisation_ods_code",
+            }
         )
         pending.values["evidence"] = stored_links(data.evidence)
         return self._check_capability(model, pending)

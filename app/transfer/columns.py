@@ -26,6 +26,9 @@ class Column:
     name: str
     kind: Kind
     meaning: str
+    imported: bool = True
+    """False for a column an export writes for people reading the sheet (an organisation's
+    name): an import accepts it, so an export re-imports unchanged, and ignores it."""
 
 
 def _columns(*columns: Column) -> dict[str, Column]:
@@ -44,6 +47,18 @@ _IDENTITY = (
         "organisationId",
         Kind.TEXT,
         "Blank for the organisation imported into, or one below it.",
+    ),
+    Column(
+        "organisationOdsCode",
+        Kind.TEXT,
+        "The row's organisation by ODS code, instead of organisationId (both: they must "
+        "agree): the organisation imported into or one below it.",
+    ),
+    Column(
+        "organisationName",
+        Kind.TEXT,
+        "The row's organisation's name, as exported: ignored on import.",
+        imported=False,
     ),
 )
 _EVIDENCE = Column("evidence", Kind.LINKS, "Evidence links: title|url, separated by ';'.")

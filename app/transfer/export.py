@@ -23,7 +23,8 @@ from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import Sessions, read_snapshot
-from app.models import Activity, Asset
+from app.models import Activity, Asset, Organisation
+from app.organisations import hierarchy
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
 from app.transfer.csvio import encode_rows
 from app.vocabulary import ResourceType
@@ -58,7 +59,7 @@ async def activities_csv(
     await _visible(sessions, principal, organisation_id)
     await _audit(sessions, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
     statement = activities_service.matching(organisation_id, all_levels=all_levels, filters=filters)
-    return _stream(sessions, statement, _activity_rows, list(ACTIVITY_COLUMNS))
+    return _stream(sessions, statement, organisation_id, all_levels=all_levels)
 
 
 async def _visible(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> None:
@@ -88,18 +89,43 @@ async def _audit(
     )
 
 
+# An organisation as an exported row names it beside its id: (ODS code, name).
+Names = dict[uuid.UUID, tuple[str | None, str]]
+
+
+async def _names(session: AsyncSession, organisation_id: uuid.UUID, *, all_levels: bool) -> Names:
+    """Every organisation the export's rows can belong to, in one query before the first row
+    (not a join per batch): the export's query count does not grow with its rows."""
+    statement = select(Organisation.id, Organisation.ods_code, Organisation.name)
+    if all_levels:
+        tree = hierarchy.descendants(organisation_id)
+        statement = statement.where(col(Organisation.id).in_(select(tree.c.id)))
+    else:
+        statement = statement.where(Organisation.id == organisation_id)
+    return {row_id: (code, name) for row_id, code, name in (await session.exec(statement)).all()}
+
+
+def _named(values: dict[str, Any], names: Names) -> dict[str, Any]:
+    code, name = names.get(values["organisation_id"], (None, None))
+    return values | {"organisation_ods_code": code, "organisation_name": name}
+
+
 async def _stream(
-    sessions: Sessions, statement: SelectOfScalar[Any], to_rows: Any, header: list[str]
+    sessions: Sessions,
+    statement: SelectOfScalar[Activity],
+    organisation_id: uuid.UUID,
+    *,
+    all_levels: bool,
 ) -> AsyncIterator[bytes]:
-    yield encode_rows([header], first=True)
-    table = statement.column_descriptions[0]["entity"]
-    ordered = statement.order_by(col(table.created_at), col(table.id)).execution_options(
+    yield encode_rows([list(ACTIVITY_COLUMNS)], first=True)
+    ordered = statement.order_by(col(Activity.created_at), col(Activity.id)).execution_options(
         yield_per=BATCH_ROWS
     )
     async with read_snapshot(sessions) as session:
+        names = await _names(session, organisation_id, all_levels=all_levels)
         result = await session.stream_scalars(ordered)
         async for batch in result.partitions():
-            yield encode_rows(await to_rows(session, batch))
+            yield encode_rows(await _activity_rows(session, batch, names))
             for record in batch:  # the session keeps a batch, not the export
                 session.expunge(record)
 
@@ -110,6 +136,7 @@ async def _stream_assets(
     """Rows with their tags in one query, a batch at a time from the server-side cursor."""
     yield encode_rows([list(ASSET_COLUMNS)], first=True)
     async with read_snapshot(sessions) as session:
+        names = await _names(session, organisation_id, all_levels=all_levels)
         statement = assets_service.exported(
             session.get_bind().dialect.name,
             organisation_id,
@@ -119,11 +146,16 @@ async def _stream_assets(
         result = await session.stream(statement.execution_options(yield_per=BATCH_ROWS))
         async for batch in result.mappings().partitions():
             yield encode_rows(
-                [to_row(ASSET_COLUMNS, assets_service.tags_and_evidence(row)) for row in batch]
+                [
+                    to_row(ASSET_COLUMNS, _named(assets_service.tags_and_evidence(row), names))
+                    for row in batch
+                ]
             )
 
 
-async def _activity_rows(session: AsyncSession, activities: Sequence[Activity]) -> list[list[str]]:
+async def _activity_rows(
+    session: AsyncSession, activities: Sequence[Activity], names: Names
+) -> list[list[str]]:
     links = await activities_service.links_of(session, [activity.id for activity in activities])
     linked = {asset_id for ids in links.values() for asset_id in ids}
     keys: dict[uuid.UUID, tuple[uuid.UUID, str | None]] = {}
@@ -146,5 +178,5 @@ async def _activity_rows(session: AsyncSession, activities: Sequence[Activity]) 
             else:
                 by_id.append(asset_id)
         values = activity.model_dump() | {"asset_ids": by_id, "asset_external_ids": sorted(by_key)}
-        out.append(to_row(ACTIVITY_COLUMNS, values))
+        out.append(to_row(ACTIVITY_COLUMNS, _named(values, names)))
     return out

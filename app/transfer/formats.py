@@ -109,7 +109,7 @@ def _csv_row(record: csvio.Record, header: list[Column | None]) -> RawRow:
             )
     for column, raw in zip(header, record.cells, strict=False):
         cell = cells.restore(raw.strip())
-        if column is None or not cell:
+        if column is None or not cell or not column.imported:
             continue  # a blank cell: the field's default (or "required")
         try:
             row.values[column.name] = from_cell(column, cell)

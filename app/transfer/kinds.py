@@ -184,7 +184,9 @@ class Assets(Records):
 
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]:
         data: AssetImportRow = pending.data
-        pending.values = data.model_dump(exclude={"tags", "id", "organisation_id"})
+        pending.values = data.model_dump(
+            exclude={"tags", "id", "organisation_id", "organisation_ods_code"}
+        )
         pending.values["evidence"] = stored_links(data.evidence)
         pending.children = list(data.tags)
         issues = self._check_capability(model, pending)

@@ -1,42 +1,46 @@
-"""HTTP for file imports: the body is the file itself, CSV or a JSON array, read as a stream."""
+"""HTTP for file imports: the body is the file itself, CSV or a JSON array, read as a stream.
+
+One URL scheme for every kind of file (app/transfer/files.py): ``POST
+/organisations/{id}/imports/{kind}`` imports one, ``GET /imports/templates/{kind}`` gives its
+template. The first paths (``.../assets/import``, ``.../activities/import``) stay as deprecated
+aliases: the same handler, plus a ``Deprecation`` header and a ``Link`` to the successor."""
 
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.routing import APIRoute
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message, Receive, Scope, Send
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import SessionDep
 from app.http.content import CSV, JSON, body_media_type
+from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath
 from app.transfer import service
-from app.transfer.activity_rows import Activities
-from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, Column
+from app.transfer.files import FILES, FileKind, ImportKind
 from app.transfer.formats import RawRow, csv_rows, json_rows
-from app.transfer.kinds import Assets
-from app.transfer.schemas import (
-    ACTIVITY_EXAMPLE,
-    ASSET_EXAMPLE,
-    ActivityImportRow,
-    AssetImportRow,
-    ImportResult,
-)
+from app.transfer.schemas import ActivityImportRow, AssetImportRow, ImportResult
 
 router = APIRouter(tags=["imports"])
 logger = logging.getLogger("app.transfer")
 
 # The routes whose bodies are files: their own size limit, counted as the stream is read.
-LARGE_BODY_PATHS = re.compile(r"^/v1/(organisations/[^/]+/(assets|activities)/import|maps/import)$")
+LARGE_BODY_PATHS = re.compile(
+    r"^/v1/(organisations/[^/]+/((assets|activities)/import|imports/[^/]+)|maps/import)$"
+)
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
 BODY_MODELS = (AssetImportRow, ActivityImportRow)
 # The media type the file bodies are declared under (CSV is what is read as a file).
 CSV_BODY = f"{CSV}; charset=utf-8"
+# When the first import paths were deprecated (RFC 9745: a Structured Field Date, @seconds).
+DEPRECATED_AT = "@1796256000"  # 2026-12-03T00:00:00Z
 
 DryRun = Annotated[
     bool,
@@ -45,18 +49,41 @@ DryRun = Annotated[
         description="Check every row and say what would be created and updated; write nothing.",
     ),
 ]
+KindPath = Annotated[
+    ImportKind, Path(description="What the file holds: one row per record of this kind.")
+]
 
 
-def _rows(request: Request, columns: Mapping[str, Column]) -> AsyncIterator[RawRow]:
+def _rows(request: Request, file: FileKind) -> AsyncIterator[RawRow]:
     if body_media_type(request, (CSV, JSON)) == CSV:
-        return csv_rows(request.stream(), columns)
+        return csv_rows(request.stream(), file.columns)
     return json_rows(request.stream())
 
 
-def _body(
-    row_model: type[BaseModel], columns: Mapping[str, Column], csv_example: str, example: Any
-) -> dict[str, Any]:
-    described = "\n".join(f"- `{name}`: {column.meaning}" for name, column in columns.items())
+def _columns(file: FileKind) -> str:
+    return "\n".join(f"- `{name}`: {column.meaning}" for name, column in file.columns.items())
+
+
+def _body(*kinds: ImportKind) -> dict[str, Any]:
+    """The request body of an import of these kinds: the file itself."""
+    files = {kind: FILES[kind] for kind in kinds}
+    if len(files) == 1:
+        [file] = files.values()
+        columns = _columns(file)
+        examples: dict[str, Any] = {"example": file.example_csv()}
+        json_example = json.dumps([file.example])
+    else:
+        columns = "\n\n".join(f"{kind}:\n{_columns(file)}" for kind, file in files.items())
+        examples = {
+            "examples": {
+                kind.value: {"summary": f"{kind} (kind={kind})", "value": file.example_csv()}
+                for kind, file in files.items()
+            }
+        }
+        json_example = "; ".join(
+            f"{kind}: {json.dumps([file.example])}" for kind, file in files.items()
+        )
+    models = " or ".join(file.row_model.__name__ for file in files.values())
     return {
         "requestBody": {
             "required": True,
@@ -72,78 +99,148 @@ def _body(
                         "format": "binary",
                         "description": "UTF-8 (a byte-order mark is fine), a header row of "
                         "column names in any order and case, then one row per record. "
-                        "Blank cells take the default. Columns:\n" + described,
+                        "Blank cells take the default. Columns:\n" + columns,
                     },
-                    "example": csv_example,
+                    **examples,
                 },
             },
-            # The same rows as a JSON array (application/json, each an object of the
-            # {row_model.__name__} schema) are accepted too, and said so here rather than as a
-            # second media type: with an array body beside a file body, openapi-python-client
-            # 0.29 generates code that cannot run (isinstance of a parameterised list).
-            "description": "The file itself (text/csv). A JSON array of "
-            f"{row_model.__name__} objects (application/json) is accepted as well, e.g. "
-            + json.dumps([example]),
+            # The same rows as a JSON array (application/json, each an object of the row
+            # schema) are accepted too, and said so here rather than as a second media type:
+            # with an array body beside a file body, openapi-python-client 0.29 generates code
+            # that cannot run (isinstance of a parameterised list).
+            "description": f"The file itself (text/csv). A JSON array of {models} objects "
+            f"(application/json) is accepted as well, e.g. {json_example}",
         }
     }
 
 
-_ASSET_CSV = (
-    "externalId,area,capabilityKey,name,maturity,confidence,evidence,tags\r\n"
-    "DATA-001,data,data-platform,Shared care record,3,evidenced,"
-    "Assurance report|https://example.nhs.uk/a.pdf,shared-care-record;analytics\r\n"
-)
-_ACTIVITY_CSV = (
-    "externalId,area,title,activityType,status,startDate,assetExternalIds\r\n"
-    "QI-007,improvement,Reducing falls,improvement_project,active,2026-04-01,DATA-001\r\n"
-)
 _RESPONSES = problem_responses(400, 404, 409, 413, 415, 422)
 
 
-@router.post(
-    "/organisations/{organisationId}/assets/import",
-    operation_id="assets-import",
-    responses=_RESPONSES,
-    openapi_extra=_body(AssetImportRow, ASSET_COLUMNS, _ASSET_CSV, ASSET_EXAMPLE),
-)
-async def import_assets(
+async def _import(
     organisation_id: OrganisationIdPath,
+    kind: ImportKind,
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
-    dry_run: DryRun = False,
+    dry_run: bool,
 ) -> ImportResult:
-    """Create or update an organisation's assets from a CSV file or a JSON array, all or none."""
+    file = FILES[kind]
     return await service.run(
         session,
         principal=principal,
         organisation_id=organisation_id,
-        kind=Assets(principal),
-        rows=_rows(request, ASSET_COLUMNS),
+        kind=file.records(principal),
+        rows=_rows(request, file),
         dry_run=dry_run,
     )
 
 
 @router.post(
-    "/organisations/{organisationId}/activities/import",
-    operation_id="activities-import",
+    "/organisations/{organisationId}/imports/{kind}",
+    name="imports-create",
+    operation_id="imports-create",
     responses=_RESPONSES,
-    openapi_extra=_body(ActivityImportRow, ACTIVITY_COLUMNS, _ACTIVITY_CSV, ACTIVITY_EXAMPLE),
+    openapi_extra=_body(*ImportKind),
 )
-async def import_activities(
+async def import_file(
     organisation_id: OrganisationIdPath,
+    kind: KindPath,
     request: Request,
     principal: PrincipalDep,
     session: SessionDep,
     dry_run: DryRun = False,
 ) -> ImportResult:
-    """Create or update an organisation's activities from a CSV file or a JSON array, all or
-    none."""
-    return await service.run(
-        session,
-        principal=principal,
-        organisation_id=organisation_id,
-        kind=Activities(principal),
-        rows=_rows(request, ACTIVITY_COLUMNS),
-        dry_run=dry_run,
+    """Import a file of one kind of record, all or none.
+
+    Creates or updates the organisation's records (or, row by row, those of an organisation
+    below it, named by organisationId or organisationOdsCode) from a CSV file or a JSON array.
+    GET /v1/imports/templates/{kind} gives a sheet to fill in."""
+    return await _import(organisation_id, kind, request, principal, session, dry_run)
+
+
+def _alias_of(kind: ImportKind) -> type[APIRoute]:
+    """The route class of a deprecated path: every answer it gives, a refusal included (a
+    problem is sent by the exception handlers, past the endpoint), carries ``Deprecation`` and
+    a ``Link`` to the successor, with the same query."""
+
+    class Alias(APIRoute):
+        async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+            request = Request(scope)
+            successor = request.url_for(
+                "imports-create",
+                organisationId=str(scope["path_params"]["organisationId"]),
+                kind=kind.value,
+            ).replace(query=request.url.query)
+
+            async def send_deprecated(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = MutableHeaders(scope=message)
+                    headers["Deprecation"] = DEPRECATED_AT
+                    headers.append("Link", f'<{successor}>; rel="successor-version"')
+                await send(message)
+
+            await super().handle(scope, receive, send_deprecated)
+
+    return Alias
+
+
+def _alias(kind: ImportKind, operation_id: str) -> None:
+    async def import_alias(
+        organisation_id: OrganisationIdPath,
+        request: Request,
+        principal: PrincipalDep,
+        session: SessionDep,
+        dry_run: DryRun = False,
+    ) -> ImportResult:
+        return await _import(organisation_id, kind, request, principal, session, dry_run)
+
+    router.add_api_route(
+        f"/organisations/{{organisationId}}/{kind}/import",
+        import_alias,
+        methods=["POST"],
+        operation_id=operation_id,
+        responses=_RESPONSES,
+        deprecated=True,
+        # The document keeps one line per operation (its summary): the successor is named there.
+        summary=f"Import a file of {kind}, all or none. Deprecated: use POST "
+        f"/v1/organisations/{{organisationId}}/imports/{kind}, which answers the same.",
+        openapi_extra=_body(kind),
+        route_class_override=_alias_of(kind),
+    )
+
+
+# The first import paths, kept as aliases until the next major version.
+_alias(ImportKind.ASSETS, "assets-import")
+_alias(ImportKind.ACTIVITIES, "activities-import")
+
+
+@router.get(
+    "/imports/templates/{kind}",
+    operation_id="imports-template",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The header row of the columns an import of this kind reads, and "
+            "an example row (a Content-Disposition filename says where to save it).",
+            "content": {CSV: {"schema": {"type": "string"}}},
+        },
+        **problem_responses(406, 422),
+    },
+)
+async def import_template(
+    kind: KindPath,
+    principal: PrincipalDep,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """A sheet to fill in for an import of this kind.
+
+    CSV only: the same rows as JSON are the import's request body example. The columns are
+    described in the import's request body (POST /v1/organisations/{organisationId}/imports/
+    {kind})."""
+    best_match([CSV], accept, what="The template")
+    return Response(
+        FILES[kind].template_csv(),
+        media_type=f"{CSV}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{kind}-import-template.csv"'},
     )

@@ -10,6 +10,7 @@ from app.activities.schemas import ActivityCreate
 from app.api import ApiModel
 from app.assets.schemas import AssetCreate
 from app.fields import Text100
+from app.organisations.schemas import OdsCode
 
 ExternalId = Annotated[
     Text100,
@@ -28,6 +29,14 @@ RowOrganisation = Annotated[
     Field(
         description="The organisation the row belongs to: the one imported into (default) or "
         "one below it."
+    ),
+]
+RowOrganisationOdsCode = Annotated[
+    OdsCode | None,
+    Field(
+        description="The row's organisation by its ODS code, instead of organisationId (or "
+        "beside it: then both must name the same organisation): the one imported into or one "
+        "below it. How a system's sheet names its members."
     ),
 ]
 
@@ -61,6 +70,7 @@ class AssetImportRow(AssetCreate):
     id: RowId = None
     external_id: ExternalId | None = None
     organisation_id: RowOrganisation = None
+    organisation_ods_code: RowOrganisationOdsCode = None
 
 
 class ActivityImportRow(ActivityCreate):
@@ -71,6 +81,7 @@ class ActivityImportRow(ActivityCreate):
     id: RowId = None
     external_id: ExternalId | None = None
     organisation_id: RowOrganisation = None
+    organisation_ods_code: RowOrganisationOdsCode = None
     asset_external_ids: list[ExternalId] = Field(
         default=[],
         max_length=100,

@@ -12,16 +12,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import access
 from app.auth.principal import Principal
 from app.errors import FieldIssue, ValidationFailed
+from app.models import Organisation
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.transfer.formats import RawRow
-from app.transfer.kinds import Kind, Pending
+from app.transfer.kinds import Kind, Pending, Row
 from app.transfer.schemas import ImportResult
 from app.vocabulary import Role
 
@@ -62,8 +63,7 @@ async def run(
     """Import the rows into the organisation (or, row by row, one below it). The caller edits
     the organisation, so its whole subtree is in the caller's scope too."""
     await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
-    tree = hierarchy.descendants(organisation_id)
-    subtree = set((await session.exec(select(tree.c.id))).all())
+    subtree = await _subtree(session, organisation_id)
     model = await reference_service.get(session)
     outcome = Outcome()
     batch: list[Pending] = []
@@ -98,11 +98,63 @@ async def run(
     )
 
 
+@dataclass(frozen=True)
+class Subtree:
+    """The organisation imported into and every one below it: where rows may go, by id or by
+    ODS code (read once per import)."""
+
+    ids: frozenset[uuid.UUID]
+    by_code: dict[str, uuid.UUID]
+
+
+async def _subtree(session: AsyncSession, organisation_id: uuid.UUID) -> Subtree:
+    tree = hierarchy.descendants(organisation_id)
+    rows = await session.exec(
+        select(Organisation.id, Organisation.ods_code).where(
+            col(Organisation.id).in_(select(tree.c.id))
+        )
+    )
+    found = rows.all()
+    return Subtree(
+        frozenset(row_id for row_id, _ in found),
+        {code: row_id for row_id, code in found if code is not None},
+    )
+
+
+def _target(
+    raw: RawRow, data: Row, organisation_id: uuid.UUID, subtree: Subtree
+) -> tuple[uuid.UUID, list[FieldIssue]]:
+    """The row's organisation: by organisationId, by organisationOdsCode (both: they agree),
+    or the one imported into. A code outside the subtree is refused with the same words
+    whether some organisation elsewhere has it or none does."""
+    target = data.organisation_id or organisation_id
+    code = data.organisation_ods_code
+    if code is None:
+        if target in subtree.ids:
+            return target, []
+        return target, [raw.issue("organisationId", _OUTSIDE)]
+    by_code = subtree.by_code.get(code)
+    if by_code is None:
+        message = f"No organisation has the ODS code {code} here: {_WHERE}"
+        return target, [raw.issue("organisationOdsCode", message)]
+    if data.organisation_id is not None and data.organisation_id != by_code:
+        message = "organisationId and organisationOdsCode name different organisations."
+        return target, [
+            raw.issue("organisationId", message),
+            raw.issue("organisationOdsCode", message),
+        ]
+    return by_code, []
+
+
+_WHERE = "rows go to the organisation imported into or to its members."
+_OUTSIDE = f"Not this organisation or one below it: {_WHERE}"
+
+
 def _validate(
     raw: RawRow,
     kind: Kind,
     organisation_id: uuid.UUID,
-    subtree: set[uuid.UUID],
+    subtree: Subtree,
     outcome: Outcome,
 ) -> Pending | None:
     """The row through the create schema, and the file-wide rules: its organisation is in the
@@ -119,16 +171,10 @@ def _validate(
             if len(loc) > 1:
                 message = f"{'/'.join(map(str, loc[1:]))}: {message}"
             issues.append(raw.issue(column, message))
+    target = organisation_id
     if data is not None:
-        target = data.organisation_id or organisation_id
-        if target not in subtree:
-            issues.append(
-                raw.issue(
-                    "organisationId",
-                    "Not this organisation or one below it: rows go to the organisation "
-                    "imported into or to its members.",
-                )
-            )
+        target, refused = _target(raw, data, organisation_id, subtree)
+        issues += refused
         if data.id is not None:
             first = outcome.seen_ids.setdefault(data.id, raw.line)
             if first != raw.line:
@@ -140,7 +186,7 @@ def _validate(
     if issues or data is None:
         outcome.refuse(raw, issues)
         return None
-    return Pending(raw, data, data.organisation_id or organisation_id)
+    return Pending(raw, data, target)
 
 
 async def _settle(
