@@ -114,7 +114,7 @@ async def list_activities(
         filters=filters,
         all_levels=all_levels,
     )
-    return build_page(request, response, rows, page, public, ActivityPage)
+    return build_page(request, rows, page, public).model(ActivityPage, response)
 
 
 @router.get(

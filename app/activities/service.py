@@ -18,6 +18,7 @@ from app.assets.schemas import stored_links
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
+from app.db import reads_in
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
@@ -46,7 +47,9 @@ async def get(
     session: AsyncSession, activity_id: uuid.UUID, *, principal: Principal
 ) -> LinkedActivity:
     activity = await records.get_or_404(session, Activity, activity_id)
-    await access.within(session, principal, activity.organisation_id, missing=_missing(activity_id))
+    await access.within(
+        reads_in(session), principal, activity.organisation_id, missing=_missing(activity_id)
+    )
     return LinkedActivity(activity, (await links_of(session, [activity.id]))[activity.id])
 
 
@@ -59,7 +62,7 @@ async def list_page(
     filters: ActivityFilters,
     all_levels: bool = False,
 ) -> Sequence[LinkedActivity]:
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     statement = keyset(
         matching(organisation_id, all_levels=all_levels, filters=filters),
         created_at=col(Activity.created_at),
@@ -93,7 +96,7 @@ def matching(
 async def create(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, data: ActivityCreate
 ) -> LinkedActivity:
-    await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
+    await access.organisation(reads_in(session), principal, organisation_id, need=Role.EDITOR)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(
@@ -204,7 +207,7 @@ async def _for_write(
 ) -> Activity:
     activity = await records.get_or_404(session, Activity, activity_id, for_update=True)
     await access.within(
-        session,
+        reads_in(session),
         principal,
         activity.organisation_id,
         need=Role.EDITOR,
@@ -247,7 +250,7 @@ async def linkable_owners(
 ) -> list[uuid.UUID]:
     """Whose assets an activity of the organisation may use: its own and those above it, up to
     the caller's scope (nothing above that exists for the caller)."""
-    allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    allowed = await hierarchy.ancestor_ids(reads_in(session), organisation_id, include_self=True)
     if principal.organisation_id in allowed:
         allowed = allowed[: allowed.index(principal.organisation_id) + 1]
     return allowed

@@ -22,7 +22,7 @@ from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
-from app.db import Sessions, Source, read_snapshot, utcnow
+from app.db import ReadContext, Sessions, read_snapshot, reads_in, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
@@ -42,13 +42,13 @@ class ModelChoice:
 
 
 async def _visible_system(
-    source: Source, principal: Principal, lineage: list[uuid.UUID]
+    reads: ReadContext, principal: Principal, lineage: list[uuid.UUID]
 ) -> loading.System:
     """The organisation's system as the caller may see it: from its top-most ancestor (the
     last of ``lineage``, the organisation and those above it), or from the caller's own scope
     when that lies lower. Peers, shared assets and their evidence above the caller's scope are
     not there for it, so no analysis leaks them."""
-    return await loading.system_of(source, access.root_for(principal, lineage[-1]))
+    return await loading.system_of(reads, access.root_for(principal, lineage[-1]))
 
 
 @dataclass(frozen=True)
@@ -123,8 +123,8 @@ class _Identity:
 
 
 async def _identify(
-    source: Source,
-    sessions: Sessions,
+    reads: ReadContext,
+    identity: str,
     principal: Principal,
     organisation_id: uuid.UUID,
     scope: Scope,
@@ -132,12 +132,12 @@ async def _identify(
 ) -> _Identity:
     # The walk up from the organisation says whether it exists and whether the caller's scope
     # covers it (as access.organisation would, without reading the organisation again).
-    lineage = await hierarchy.ancestor_ids(source, organisation_id, include_self=True)
+    lineage = await hierarchy.ancestor_ids(reads, organisation_id, include_self=True)
     if not lineage or not lineage_covered(principal, lineage):
         raise access.no_such_organisation(organisation_id)
-    system = await _visible_system(source, principal, lineage)
-    model, row_version = await reference_service.chosen(source, model_version, owners=lineage)
-    state = peers.state_of(sessions.identity, system)
+    system = await _visible_system(reads, principal, lineage)
+    model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
+    state = peers.state_of(identity, system)
     key = (scope, organisation_id, state, (model.version, row_version))
     return _Identity(system, model, row_version, state, key)
 
@@ -182,7 +182,7 @@ async def analysed(
     computed reads in a snapshot, where everything is read again."""
     with timed(scope):
         found = await _identify(
-            sessions, sessions, principal, organisation_id, scope, model_version
+            sessions.reads, sessions.identity, principal, organisation_id, scope, model_version
         )
         remembered = caches.hit(results_memo, found.key)
         if remembered is None:
@@ -209,7 +209,9 @@ async def _compute(
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
     async with read_snapshot(sessions) as session:
-        found = await _identify(session, sessions, principal, organisation_id, scope, model_version)
+        found = await _identify(
+            reads_in(session), sessions.identity, principal, organisation_id, scope, model_version
+        )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:
             inputs = await _system_inputs(session, organisation_id, system, state)

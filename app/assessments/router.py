@@ -95,7 +95,7 @@ async def list_assessments(
     rows = await service.list_page(
         session, principal=principal, organisation_id=organisation_id, page=page
     )
-    return build_page(request, response, rows, page, _summary, AssessmentPage)
+    return build_page(request, rows, page, _summary).model(AssessmentPage, response)
 
 
 @router.get(

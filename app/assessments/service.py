@@ -22,7 +22,7 @@ from app.assessments.schemas import (
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import Sessions, reads_in
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.pagination import PageParams, keyset
@@ -42,7 +42,7 @@ async def create(
     # Checked on a read session: the write session would take SQLite's write lock now and
     # hold it through the analysis.
     async with sessions.read() as reader:
-        await access.organisation(reader, principal, organisation_id, need=Role.EDITOR)
+        await access.organisation(reads_in(reader), principal, organisation_id, need=Role.EDITOR)
     analysis, choice = await analysis_service.analyse(
         sessions,
         principal=principal,
@@ -117,7 +117,7 @@ async def get(
 async def list_page(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, page: PageParams
 ) -> Sequence[Assessment]:
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     statement = (
         # The list shows no analysis: leave each stored result (tens of KB) in the database.
         select(Assessment)

@@ -8,10 +8,10 @@ from app.api import problem_responses
 from app.assets import service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep, SessionsDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
-from app.http.links import PageDep, page_response
+from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import etag, if_match_on, set_etag
@@ -98,14 +98,14 @@ async def list_assets(
         )
         return csv_stream(chunks, f"assets-{organisation_id}.csv")
     rows = await service.list_page(
-        sessions,
+        sessions.reads,
         principal=principal,
         organisation_id=organisation_id,
         page=page,
         filters=filters,
         all_levels=all_levels,
     )
-    return page_response(request, rows, page, service.wire)
+    return build_page(request, rows, page, service.wire).response()
 
 
 @router.get(
@@ -115,11 +115,9 @@ async def list_assets(
     response_model=AssetPublic,
     responses=problem_responses(404, 422),
 )
-async def get_asset(
-    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep
-) -> Response:
+async def get_asset(asset_id: AssetIdPath, principal: PrincipalDep, reads: ReadsDep) -> Response:
     """Read one asset."""
-    asset = await service.get(sessions, asset_id, principal=principal)
+    asset = await service.get(reads, asset_id, principal=principal)
     return json_response(asset, {"ETag": etag(asset["version"])})
 
 

@@ -17,7 +17,7 @@ from app.assessments.schemas import (
     SystemAssessmentComparison,
 )
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot
+from app.db import Sessions, read_snapshot, reads_in
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
 from app.pagination import PageParams
@@ -97,8 +97,8 @@ async def gather(
     )
     assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
     async with read_snapshot(sessions) as session:
-        organisation = OrganisationPublic.model_validate(
-            await organisations_service.get(session, organisation_id, principal=principal)
+        organisation = await organisations_service.get(
+            reads_in(session), organisation_id, principal=principal
         )
         members = await organisations_service.members(
             session,

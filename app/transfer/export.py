@@ -17,6 +17,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.activities import service as activities_service
 from app.activities.schemas import ActivityFilters
+from app.assets import queries as assets_queries
 from app.assets import service as assets_service
 from app.assets.schemas import AssetFilters
 from app.audit import service as audit
@@ -62,8 +63,7 @@ async def activities_csv(
 
 
 async def _visible(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> None:
-    async with sessions.read() as session:
-        await access.organisation(session, principal, organisation_id)
+    await access.organisation(sessions.reads, principal, organisation_id)
 
 
 async def _audit(
@@ -110,12 +110,8 @@ async def _stream_assets(
     """Rows with their tags in one query, a batch at a time from the server-side cursor."""
     yield encode_rows([list(ASSET_COLUMNS)], first=True)
     async with read_snapshot(sessions) as session:
-        statement = assets_service.exported(
-            session.get_bind().dialect.name,
-            organisation_id,
-            all_levels=all_levels,
-            filters=filters,
-        )
+        values = assets_service.filter_values(filters)
+        statement = assets_queries.exported(values, organisation_id, all_levels=all_levels)
         result = await session.stream(statement.execution_options(yield_per=BATCH_ROWS))
         async for batch in result.mappings().partitions():
             yield encode_rows(

@@ -20,7 +20,7 @@ from app.assessments import service as assessments_service
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot, utcnow
+from app.db import Sessions, read_snapshot, reads_in, utcnow
 from app.models import (
     Activity,
     ActivityAsset,
@@ -73,7 +73,7 @@ async def read_map(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID
 ) -> MapDocument:
     """The map of an organisation the caller may see (its subtree is then in scope too)."""
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     tree = hierarchy.descendants(organisation_id, name="mapped")
     inside = select(tree.c.id)
     organisations = (
@@ -118,7 +118,7 @@ async def read_map(
     pinned = {a.reference_model_version for a in assessments} - shipped
     # Only models usable in the map (everyone's, or a variant of the subtree or above it):
     # an assessment pinned to any other could only be a stray, and its model is not ours.
-    above = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    above = await hierarchy.ancestor_ids(reads_in(session), organisation_id, include_self=True)
     models = (
         await session.exec(
             select(ReferenceModel)
