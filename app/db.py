@@ -344,7 +344,8 @@ _LOST = (
 )
 
 # Rows read by column name: SQLAlchemy's RowMappings, or asyncpg's Records.
-Rows = Sequence[Mapping[Any, Any]]
+Row = Mapping[Any, Any]
+Rows = Sequence[Row]
 
 # The dialect a prebuilt statement is checked against when it is built: the one whose
 # processing the driver shortcut skips.
@@ -436,23 +437,15 @@ def plain_columns(table: Table) -> list[ColumnElement[Any]]:
     ]
 
 
-class _JsonList(JSON):
-    """SQLite's json_group_array as a list, each item as ``item`` reads it (a UUID stored as
-    text becomes a UUID, as PostgreSQL's driver gives it)."""
+class _UuidList(TypeDecorator[list[uuid.UUID]]):
+    """SQLite's json_group_array of UUIDs (stored as text): UUIDs, as PostgreSQL's driver
+    gives them."""
 
-    def __init__(self, item: Callable[[Any], Any] | None) -> None:
-        super().__init__()
-        self.item = item
+    impl = JSON
+    cache_ok = True
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
-        decode = super().result_processor(dialect, coltype)
-        item = self.item
-
-        def process(value: Any) -> Any:
-            values = decode(value) if decode is not None else value
-            return values if item is None else [item(v) for v in values or ()]
-
-        return process
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[uuid.UUID] | None:
+        return None if value is None else [uuid.UUID(item) for item in value]
 
 
 class _ListOf(TypeDecorator[list[Any]]):
@@ -469,12 +462,8 @@ class _ListOf(TypeDecorator[list[Any]]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(_JsonList(_uuid if self.uuids else None))
+            return _UuidList() if self.uuids else JSON()
         return dialect.type_descriptor(NullType())
-
-
-def _uuid(value: str) -> uuid.UUID:
-    return uuid.UUID(value)
 
 
 class list_of(FunctionElement[list[Any]]):  # noqa: N801 (a SQL function, named as one)
