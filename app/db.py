@@ -201,17 +201,31 @@ def make_sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
     if engine.dialect.name == "postgresql":
         # Under READ COMMITTED every statement sees a snapshot of its own anyway, so a BEGIN
         # and a COMMIT around a read request's statements only cost two round trips (15% of
-        # a GET's time in the profile). Reads that must agree use read_snapshot, which asks
+        # a GET's time in the profile). Reads that must agree use ReadContext.snapshot, which asks
         # for a REPEATABLE READ transaction explicitly.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
     default_reference_model = settings.default_reference_model
-    info = {DEFAULT_MODEL: default_reference_model}
-    return Sessions(
+    info: dict[str, Any] = {DEFAULT_MODEL: default_reference_model}
+    sessions = Sessions(
         read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False, info=info),
         write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False, info=info),
         default_reference_model=default_reference_model,
         opened=opened,
     )
+    # Every session copies this dict into its own info: a unit of work knows its sessions.
+    info[SESSIONS] = sessions
+    return sessions
+
+
+SESSIONS = "lhs_sessions"
+
+
+def sessions_of(session: "UnitOfWork") -> Sessions:
+    """The sessions a unit of work (or any session of ours) was made by: for a service that
+    reads beside its unit of work (``sessions_of(session).reads``) or opens a
+    side_transaction."""
+    sessions: Sessions = session.info[SESSIONS]
+    return sessions
 
 
 async def read_only_reason(connection: AsyncConnection) -> str | None:
@@ -301,36 +315,33 @@ def on_rollback(session: AsyncSession, callback: Callable[[], Awaitable[None]]) 
     session.info.setdefault(ON_ROLLBACK, []).append(callback)
 
 
-SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+# The request's unit of work: the one transaction a request that writes runs in (a reading
+# request's session runs its statements outside any, on PostgreSQL). A service that writes
+# receives it; one that only reads receives a ReadContext. Never both, never a union.
+UnitOfWork = AsyncSession
+SessionDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 
 
 @asynccontextmanager
-async def read_snapshot(sessions: Sessions) -> AsyncIterator[AsyncSession]:
-    """A short read-only transaction that sees one snapshot, for reads that must agree with
-    each other (an analysis). PostgreSQL's default READ COMMITTED gives each statement its own
-    snapshot; SQLite's read transaction is one already. Closed before the caller computes, so
-    no connection sits idle in a transaction while the app works."""
-    async with sessions.read() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
-        try:
-            yield session
-        finally:
-            await session.rollback()
+async def side_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """A write transaction of its own, beside the request's unit of work (or with no request
+    at all), committed when the block ends and rolled back if it raises. The one way to open
+    one; each user needs it because its write must outlive, or precede, what it stands beside:
 
+    - the audit of an export (audit.exported): an export is a GET, whose session is a reading
+      one, and the event must be on record before the first row goes out, even if the
+      download dies midway;
+    - the Idempotency-Key claim and its release (app.http.idempotency): the claim must be
+      visible to a concurrent retry before the create commits, and the release must happen
+      after the create's unit of work rolled back;
+    - the imports with no request: the map import and the ODS import from the command line
+      (all or nothing, in one transaction), and the demo loader;
+    - housekeeping chores (expired keys, revisions of deleted organisations), run by start-up
+      in the background.
 
-async def get_sessions(request: Request) -> Sessions:
-    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
-    sessions: Sessions = request.app.state.sessions
-    return sessions
-
-
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
+    On SQLite it takes the write lock at BEGIN, as every writing session does."""
+    async with sessions.write() as session, session.begin():
+        yield session
 
 
 # What the driver raises when the server or the network ended the connection, or when it
@@ -515,15 +526,35 @@ class ReadContext:
         return configured
 
     def factory(self) -> "Sessions":
-        """The sessions behind a context outside a transaction (for a service that opens a
-        snapshot or a side transaction of its own)."""
-        if self.sessions is None:
-            raise RuntimeError("a context inside a transaction opens no other")
-        return self.sessions
+        """The sessions behind this context (for a side_transaction)."""
+        if self.sessions is not None:
+            return self.sessions
+        assert self.session is not None
+        return sessions_of(self.session)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A short read-only transaction that sees one snapshot, for reads that must agree with
+        each other (an analysis, an export). PostgreSQL's default READ COMMITTED gives each
+        statement its own snapshot; SQLite's read transaction is one already. Closed before
+        the caller computes, so no connection sits idle in a transaction while the app
+        works. Read in it with ``reads_in(session)`` (prebuilt statements) or the session."""
+        async with self.factory().read() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            try:
+                yield session
+            finally:
+                await session.rollback()
 
 
 async def get_reads(request: Request) -> ReadContext:
-    # async on purpose, as get_sessions.
+    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
     sessions: Sessions = request.app.state.sessions
     return sessions.reads
 

@@ -14,7 +14,7 @@ from app.activities.schemas import (
 )
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import ReadsDep, Row, SessionDep, SessionsDep
+from app.db import ReadsDep, Row, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
@@ -88,7 +88,7 @@ async def create_activity(
 async def list_activities(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     response: Response,
     page: PageDep,
@@ -102,7 +102,7 @@ async def list_activities(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.activities_csv(
-            sessions,
+            reads,
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,
@@ -110,7 +110,7 @@ async def list_activities(
         )
         return csv_stream(chunks, f"activities-{organisation_id}.csv")
     rows = await service.list_page(
-        sessions.reads,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         page=page,

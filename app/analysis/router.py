@@ -9,7 +9,7 @@ from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionsDep, utcnow
+from app.db import ReadsDep, utcnow
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
@@ -29,7 +29,7 @@ router = APIRouter(tags=["gap-analysis"])
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     reference_model: ReferenceModelQuery = None,
     scope: Annotated[
         Scope,
@@ -41,7 +41,7 @@ async def get_gap_analysis(
     """Compare an organisation's map with the reference model: gaps, ranked recommendations
     (as CSV: one row per capability)."""
     remembered, _ = await service.analysed(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         scope=scope,
@@ -57,7 +57,7 @@ async def get_gap_analysis(
     day = analysis.generated_at.date().isoformat()
     body = gap_csv.render(analysis)
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=ResourceType.GAP_ANALYSIS,
         organisation_id=organisation_id,

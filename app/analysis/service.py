@@ -22,7 +22,7 @@ from app.analysis.schemas import AnyGapAnalysis, GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
-from app.db import ReadContext, Sessions, read_snapshot, reads_in, utcnow
+from app.db import ReadContext, reads_in, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
@@ -143,7 +143,7 @@ async def _identify(
 
 
 async def analyse(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -154,7 +154,7 @@ async def analyse(
     """The analysis of an organisation (or of the system below it), and the model it used."""
     generated_at = now or utcnow()
     remembered, choice = await analysed(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         scope=scope,
@@ -165,7 +165,7 @@ async def analyse(
 
 
 async def analysed(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -182,13 +182,13 @@ async def analysed(
     computed reads in a snapshot, where everything is read again."""
     with timed(scope):
         found = await _identify(
-            sessions.reads, sessions.identity, principal, organisation_id, scope, model_version
+            reads, reads.factory().identity, principal, organisation_id, scope, model_version
         )
         remembered = caches.hit(results_memo, found.key)
         if remembered is None:
             remembered, found = await _computing.do(
                 found.key,
-                lambda: _compute(sessions, principal, organisation_id, scope, model_version),
+                lambda: _compute(reads, principal, organisation_id, scope, model_version),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
@@ -200,7 +200,7 @@ _computing: SingleFlight[tuple[Remembered, "_Identity"]] = SingleFlight()
 
 
 async def _compute(
-    sessions: Sessions,
+    reads: ReadContext,
     principal: Principal,
     organisation_id: uuid.UUID,
     scope: Scope,
@@ -208,9 +208,14 @@ async def _compute(
 ) -> tuple[Remembered, _Identity]:
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         found = await _identify(
-            reads_in(session), sessions.identity, principal, organisation_id, scope, model_version
+            reads_in(session),
+            reads.factory().identity,
+            principal,
+            organisation_id,
+            scope,
+            model_version,
         )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:

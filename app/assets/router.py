@@ -8,7 +8,7 @@ from app.api import problem_responses
 from app.assets import service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.auth.dependencies import PrincipalDep
-from app.db import ReadsDep, SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
@@ -77,7 +77,7 @@ async def create_asset(
 async def list_assets(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     page: PageDep,
     filters: Annotated[AssetFilters, Query()],
@@ -90,7 +90,7 @@ async def list_assets(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.assets_csv(
-            sessions,
+            reads,
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,
@@ -98,7 +98,7 @@ async def list_assets(
         )
         return csv_stream(chunks, f"assets-{organisation_id}.csv")
     rows = await service.list_page(
-        sessions.reads,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         page=page,

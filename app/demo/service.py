@@ -18,7 +18,7 @@ from app.activities.schemas import ActivityCreate
 from app.assets import service as assets_service
 from app.assets.schemas import AssetCreate
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import ReadContext, side_transaction
 from app.errors import Conflict
 from app.models import Organisation
 from app.organisations import service as organisations_service
@@ -72,11 +72,11 @@ class DemoResult:
         )
 
 
-async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
+async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
     """Everything is created as the ``principal`` (the command line: the operator)."""
     system = demo_system()
     codes = [organisation.ods_code for organisation in system.organisations]
-    async with sessions.write() as session:
+    async with side_transaction(reads.factory()) as session:
         rows = await session.exec(select(Organisation).where(col(Organisation.ods_code).in_(codes)))
         present = {row.ods_code: row for row in rows}
         if len(present) == len(codes):
@@ -120,7 +120,6 @@ async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
                     session, principal=principal, organisation_id=organisation.id, data=data
                 )
                 activities += 1
-        await session.commit()
     root = system.root
     return DemoResult(True, ids[root.key], root.name, len(ids), assets, activities)
 

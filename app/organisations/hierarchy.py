@@ -10,7 +10,7 @@ from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import ReadContext, fetch
+from app.db import ReadContext, fetch, side_transaction
 from app.models import Activity, ActivityAsset, Asset, Organisation, OrganisationRecords
 from app.organisations import queries
 
@@ -98,11 +98,10 @@ async def links_outside(
 async def forget_deleted_revisions(sessions: "Sessions") -> int:
     """Drop the records revisions of organisations that no longer exist (the table has no
     foreign key: see the migration that made it). Run by the housekeeping chore."""
-    async with sessions.write() as session:
+    async with side_transaction(sessions) as session:
         result = await session.exec(
             sql_delete(OrganisationRecords).where(
                 col(OrganisationRecords.organisation_id).not_in(select(col(Organisation.id)))
             )
         )
-        await session.commit()
-        return int(result.rowcount or 0)
+    return int(result.rowcount or 0)

@@ -23,7 +23,7 @@ from app.assets.schemas import AssetFilters
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot
+from app.db import ReadContext
 from app.models import Activity, Asset
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
 from app.transfer.csvio import encode_rows
@@ -33,7 +33,7 @@ BATCH_ROWS = 1000
 
 
 async def assets_csv(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -43,31 +43,27 @@ async def assets_csv(
     """The CSV, as chunks to stream. The organisation is checked now (a 404 is a problem, not
     a broken download); the rows are read as the chunks are sent. A caller who may see the
     organisation may see its whole subtree."""
-    await _visible(sessions, principal, organisation_id)
-    await _audit(sessions, principal, ResourceType.ASSET, organisation_id, all_levels, filters)
-    return _stream_assets(sessions, organisation_id, all_levels=all_levels, filters=filters)
+    await access.organisation(reads, principal, organisation_id)
+    await _audit(reads, principal, ResourceType.ASSET, organisation_id, all_levels, filters)
+    return _stream_assets(reads, organisation_id, all_levels=all_levels, filters=filters)
 
 
 async def activities_csv(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
     all_levels: bool,
     filters: ActivityFilters,
 ) -> AsyncIterator[bytes]:
-    await _visible(sessions, principal, organisation_id)
-    await _audit(sessions, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
+    await access.organisation(reads, principal, organisation_id)
+    await _audit(reads, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
     statement = activities_service.matching(organisation_id, all_levels=all_levels, filters=filters)
-    return _stream(sessions, statement, _activity_rows, list(ACTIVITY_COLUMNS))
-
-
-async def _visible(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> None:
-    await access.organisation(sessions.reads, principal, organisation_id)
+    return _stream(reads, statement, _activity_rows, list(ACTIVITY_COLUMNS))
 
 
 async def _audit(
-    sessions: Sessions,
+    reads: ReadContext,
     principal: Principal,
     resource_type: ResourceType,
     organisation_id: uuid.UUID,
@@ -80,7 +76,7 @@ async def _audit(
         "filters": filters.model_dump(mode="json", exclude_none=True),
     }
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=resource_type,
         organisation_id=organisation_id,
@@ -89,14 +85,14 @@ async def _audit(
 
 
 async def _stream(
-    sessions: Sessions, statement: SelectOfScalar[Any], to_rows: Any, header: list[str]
+    reads: ReadContext, statement: SelectOfScalar[Any], to_rows: Any, header: list[str]
 ) -> AsyncIterator[bytes]:
     yield encode_rows([header], first=True)
     table = statement.column_descriptions[0]["entity"]
     ordered = statement.order_by(col(table.created_at), col(table.id)).execution_options(
         yield_per=BATCH_ROWS
     )
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         result = await session.stream_scalars(ordered)
         async for batch in result.partitions():
             yield encode_rows(await to_rows(session, batch))
@@ -105,11 +101,11 @@ async def _stream(
 
 
 async def _stream_assets(
-    sessions: Sessions, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
+    reads: ReadContext, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
 ) -> AsyncIterator[bytes]:
     """Rows with their tags in one query, a batch at a time from the server-side cursor."""
     yield encode_rows([list(ASSET_COLUMNS)], first=True)
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         values = assets_service.filter_values(filters)
         statement = assets_queries.exported(values, organisation_id, all_levels=all_levels)
         result = await session.stream(statement.execution_options(yield_per=BATCH_ROWS))

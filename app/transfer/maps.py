@@ -20,7 +20,7 @@ from app.assessments import service as assessments_service
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot, reads_in, utcnow
+from app.db import ReadContext, reads_in, side_transaction, utcnow
 from app.models import (
     Activity,
     ActivityAsset,
@@ -46,13 +46,13 @@ from app.vocabulary import ResourceType
 
 
 async def export_map(
-    sessions: Sessions, *, principal: Principal, organisation_id: uuid.UUID
+    reads: ReadContext, *, principal: Principal, organisation_id: uuid.UUID
 ) -> MapDocument:
     """The map, read in one snapshot, and the export on record (the API's and the CLI's)."""
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         document = await read_map(session, principal=principal, organisation_id=organisation_id)
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=ResourceType.MAP,
         organisation_id=organisation_id,
@@ -62,10 +62,11 @@ async def export_map(
 
 
 async def import_map(
-    sessions: Sessions, *, principal: Principal, document: MapDocument, keep_ids: bool = False
+    reads: ReadContext, *, principal: Principal, document: MapDocument, keep_ids: bool = False
 ) -> MapImportResult:
-    """For callers without a request's unit of work: its own transaction, committed here."""
-    async with sessions.write() as session, session.begin():
+    """For callers without a request's unit of work (the command line): a transaction of its
+    own, committed here."""
+    async with side_transaction(reads.factory()) as session:
         return await restore(session, principal=principal, document=document, keep_ids=keep_ids)
 
 
