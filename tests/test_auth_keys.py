@@ -172,7 +172,9 @@ async def test_revocation_works_here_at_once_and_elsewhere_within_the_cache_boun
             text("UPDATE api_key SET revoked_at = created_at WHERE id = :id"),
             {"id": other_row.id.hex if backend.name == "sqlite" else other_row.id},
         )
-    assert (await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")).key_id == other_row.id
+    assert (
+        await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")
+    ).key_id == other_row.id
     await asyncio.sleep(0.6)
     with pytest.raises(Unauthenticated, match="revoked"):
         await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")
