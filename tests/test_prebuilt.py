@@ -31,11 +31,13 @@ from app.http.wire import dump_json
 from app.models import (
     Activity,
     ActivityAsset,
+    ApiKey,
     Asset,
     AssetTag,
     Organisation,
     ReferenceModel,
 )
+from app.organisations import queries as organisations_queries  # noqa: F401
 from app.reference import queries as reference_queries  # noqa: F401
 from tests.conftest import Backend, empty_tables, migrate, settings_for
 
@@ -107,6 +109,8 @@ SAMPLES: dict[str, Any] = {
     "after_created": datetime(2020, 1, 1, tzinfo=UTC),
     "after_id": uuid.UUID(int=0),
     "limit": 10,
+    "prefix": "eqprefix",
+    "ods_code": "EQT",
 }
 
 
@@ -182,6 +186,23 @@ async def _seed(engine: AsyncEngine) -> None:
         await connection.execute(
             insert(ActivityAsset),
             [{"activity_id": ACTIVITY, "asset_id": a} for a in (ASSET, OTHER_ASSET)],
+        )
+        await connection.execute(
+            insert(ApiKey),
+            [
+                {
+                    "id": uuid.UUID(int=7),
+                    "name": "Eq key",
+                    "prefix": "eqprefix",
+                    "secret_hash": "0" * 64,
+                    "role": "editor",
+                    "organisation_id": TRUST,
+                    "created_by": "operator",
+                    "created_at": AT,
+                    "expires_at": LATER,
+                    "revoked_at": None,
+                }
+            ],
         )
         await connection.execute(
             insert(ReferenceModel),
