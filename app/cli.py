@@ -219,7 +219,7 @@ def export_map(organisation: str, output: Path | None) -> None:
             organisation_id = await keys_service.organisation_ref(session, organisation)
         # The API's export: one snapshot, then the event, audited as the operator's.
         document = await maps.export_map(
-            sessions, principal=OPERATOR, organisation_id=organisation_id
+            sessions.reads, principal=OPERATOR, organisation_id=organisation_id
         )
         counts = f"{len(document.organisations)} organisation(s), {len(document.assets)} asset(s)"
         click.echo(f"Exported {counts}.", err=True)
@@ -355,7 +355,7 @@ def import_ods(file: Path) -> None:
 
     async def run(sessions: Sessions) -> ods_service.OdsImportResult:
         data = ods_records.read_file(file, max_bytes=get_settings().max_import_bytes)
-        return await ods_service.import_ods(sessions, data, principal=OPERATOR)
+        return await ods_service.import_ods(sessions.reads, data, principal=OPERATOR)
 
     result = _run_with_sessions(run)
     for code, named in result.parents_not_found:
@@ -371,7 +371,7 @@ def load_demo() -> None:
     Prints the ICS's id (ICS=$(lhs-map load-demo)). Loading it again changes nothing.
     """
     result = _run_with_sessions(
-        lambda sessions: demo_service.load_demo(sessions, principal=OPERATOR)
+        lambda sessions: demo_service.load_demo(sessions.reads, principal=OPERATOR)
     )
     click.echo(result.summary(), err=True)
     click.echo(result.ics_id)

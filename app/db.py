@@ -10,12 +10,29 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Any
 
 import anyio
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Select, event, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Enum,
+    MetaData,
+    Select,
+    String,
+    Table,
+    Uuid,
+    event,
+    func,
+    select,
+    text,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import URL, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -24,8 +41,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import Executable
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType, TypeDecorator, TypeEngine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -159,6 +179,11 @@ class Sessions:
         assert isinstance(engine, AsyncEngine)
         return engine
 
+    @cached_property
+    def reads(self) -> "ReadContext":
+        """Reads outside any transaction, each statement its own (see ReadContext)."""
+        return ReadContext(self)
+
     async def dispose(self) -> None:
         for engine in self.opened:
             await engine.dispose()
@@ -176,17 +201,31 @@ def make_sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
     if engine.dialect.name == "postgresql":
         # Under READ COMMITTED every statement sees a snapshot of its own anyway, so a BEGIN
         # and a COMMIT around a read request's statements only cost two round trips (15% of
-        # a GET's time in the profile). Reads that must agree use read_snapshot, which asks
+        # a GET's time in the profile). Reads that must agree use ReadContext.snapshot, which asks
         # for a REPEATABLE READ transaction explicitly.
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
     default_reference_model = settings.default_reference_model
-    info = {DEFAULT_MODEL: default_reference_model}
-    return Sessions(
+    info: dict[str, Any] = {DEFAULT_MODEL: default_reference_model}
+    sessions = Sessions(
         read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False, info=info),
         write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False, info=info),
         default_reference_model=default_reference_model,
         opened=opened,
     )
+    # Every session copies this dict into its own info: a unit of work knows its sessions.
+    info[SESSIONS] = sessions
+    return sessions
+
+
+SESSIONS = "lhs_sessions"
+
+
+def sessions_of(session: "UnitOfWork") -> Sessions:
+    """The sessions a unit of work (or any session of ours) was made by: for a service that
+    reads beside its unit of work (``sessions_of(session).reads``) or opens a
+    side_transaction."""
+    sessions: Sessions = session.info[SESSIONS]
+    return sessions
 
 
 async def read_only_reason(connection: AsyncConnection) -> str | None:
@@ -276,43 +315,33 @@ def on_rollback(session: AsyncSession, callback: Callable[[], Awaitable[None]]) 
     session.info.setdefault(ON_ROLLBACK, []).append(callback)
 
 
-SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+# The request's unit of work: the one transaction a request that writes runs in (a reading
+# request's session runs its statements outside any, on PostgreSQL). A service that writes
+# receives it; one that only reads receives a ReadContext. Never both, never a union.
+UnitOfWork = AsyncSession
+SessionDep = Annotated[UnitOfWork, Depends(unit_of_work, scope="function")]
 
 
 @asynccontextmanager
-async def read_snapshot(sessions: Sessions) -> AsyncIterator[AsyncSession]:
-    """A short read-only transaction that sees one snapshot, for reads that must agree with
-    each other (an analysis). PostgreSQL's default READ COMMITTED gives each statement its own
-    snapshot; SQLite's read transaction is one already. Closed before the caller computes, so
-    no connection sits idle in a transaction while the app works."""
-    async with sessions.read() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            await session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
-        try:
-            yield session
-        finally:
-            await session.rollback()
+async def side_transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """A write transaction of its own, beside the request's unit of work (or with no request
+    at all), committed when the block ends and rolled back if it raises. The one way to open
+    one; each user needs it because its write must outlive, or precede, what it stands beside:
 
+    - the audit of an export (audit.exported): an export is a GET, whose session is a reading
+      one, and the event must be on record before the first row goes out, even if the
+      download dies midway;
+    - the Idempotency-Key claim and its release (app.http.idempotency): the claim must be
+      visible to a concurrent retry before the create commits, and the release must happen
+      after the create's unit of work rolled back;
+    - the imports with no request: the map import and the ODS import from the command line
+      (all or nothing, in one transaction), and the demo loader;
+    - housekeeping chores (expired keys, revisions of deleted organisations), run by start-up
+      in the background.
 
-async def get_sessions(request: Request) -> Sessions:
-    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
-    sessions: Sessions = request.app.state.sessions
-    return sessions
-
-
-SessionsDep = Annotated[Sessions, Depends(get_sessions)]
-
-
-async def fetch_rows(session: AsyncSession, statement: Executable) -> Sequence[Any]:
-    """Run a Core select of plain columns (wider than SQLModel's typed select allows); rows
-    unpack like tuples."""
-    connection = await session.connection()
-    return (await connection.execute(statement)).all()
+    On SQLite it takes the write lock at BEGIN, as every writing session does."""
+    async with sessions.write() as session, session.begin():
+        yield session
 
 
 # What the driver raises when the server or the network ended the connection, or when it
@@ -326,41 +355,257 @@ _LOST = (
 )
 
 # Rows read by column name: SQLAlchemy's RowMappings, or asyncpg's Records.
-Rows = Sequence[Mapping[Any, Any]]
+Row = Mapping[Any, Any]
+Rows = Sequence[Row]
 
-# Each prebuilt statement's PostgreSQL text, the order of its parameters and the values of
-# those the statement fixed itself (a literal such as coalesce(x, 0)), compiled once.
-_DRIVER_SQL: dict[Select[*tuple[Any, ...]], tuple[str, tuple[str, ...], dict[str, Any]]] = {}
+# The dialect a prebuilt statement is checked against when it is built: the one whose
+# processing the driver shortcut skips.
+_ASYNCPG = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
+
+# Types whose processing on PostgreSQL is an identity on what asyncpg gives back, allowed in a
+# prebuilt statement though they declare processing. Each entry says why; a type not listed
+# here that processes values is refused when the statement is built.
+PASS_THROUGH: Mapping[type[TypeEngine[Any]], str] = {
+    UTCDateTime: (
+        "asyncpg returns timestamptz as aware UTC datetimes, which process_result_value "
+        "returns unchanged; as a parameter it is processed on the shortcut too (a naive "
+        "time is refused on both databases)"
+    ),
+}
 
 
-async def fetch_mappings(
-    sessions: Sessions, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
-) -> Rows:
-    """The rows of a prebuilt Core select (built once, with named bind parameters), as
-    mappings, for a hot read in a request that writes nothing.
+class UnsafeStatement(TypeError):
+    """A prebuilt statement selects a column, or takes a parameter, whose type needs
+    processing on PostgreSQL: the driver shortcut would skip it and answer differently."""
 
-    It runs without an ORM session: a session's transaction bookkeeping (and the
-    request-scoped dependency that makes one) cost more than the query on a read of one row.
-    On PostgreSQL the statement is compiled once and run on a pooled asyncpg connection
-    itself, outside any transaction (each statement its own, as under the reading sessions'
-    AUTOCOMMIT): SQLAlchemy's Connection (isolation-level bookkeeping at checkout and return)
-    and its execution (cache key, execution context, result processing) cost 0.2 ms of CPU
-    more than the query did. Values then come back as asyncpg gives them (JSON decoded by the
-    codec SQLAlchemy installs on each connection, UUIDs as asyncpg's subclass, no result
-    processing); parameters go in as given (no bind processing: pass what the driver takes,
-    such as UUIDs, aware datetimes and strings). SQLite runs it through SQLAlchemy."""
-    engine = sessions.reader
-    if engine.dialect.name != "postgresql":
+
+@dataclass(eq=False)
+class Prebuilt:
+    """A Core select built once, with named bind parameters, checked when built (see
+    ``prebuilt``), and run by ``fetch``."""
+
+    name: str
+    statement: Select[*tuple[Any, ...]]
+    # Parameters the shortcut must still process (a PASS_THROUGH type's bind processing).
+    processed: Mapping[str, Callable[[Any], Any]]
+    # Parameters expanded into a list at execution (``in_`` of a list): only SQLAlchemy's
+    # execution does that, so such a statement never takes the shortcut.
+    expanding: bool
+    # The PostgreSQL text, the order of its parameters and the values of those the statement
+    # fixed itself (a literal such as coalesce(x, 0)), compiled on first use.
+    driver_sql: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
+
+
+# Every prebuilt statement by name: a test runs each on both databases and holds the values
+# equal.
+PREBUILT: dict[str, Prebuilt] = {}
+
+
+def prebuilt(name: str, statement: Select[*tuple[Any, ...]]) -> Prebuilt:
+    """Register a statement for ``fetch``, refusing now (at import, not on a request) any
+    selected column or bind parameter whose type PostgreSQL's dialect processes, unless the
+    type is in PASS_THROUGH: the shortcut runs it on asyncpg without that processing.
+
+    Coerce such a column to a plain type where the raw value serves (an enumerated column:
+    ``type_coerce(column, String)``, a string on both databases)."""
+    if name in PREBUILT:
+        raise ValueError(f"a statement named {name!r} is registered already")
+    compiled = statement.compile(dialect=_ASYNCPG)
+    processed: dict[str, Callable[[Any], Any]] = {}
+    expanding = False
+    for key, bind in compiled.binds.items():
+        expanding = expanding or bind.expanding
+        processor = bind.type._cached_bind_processor(_ASYNCPG)
+        if processor is None:
+            continue
+        if type(bind.type) not in PASS_THROUGH:
+            raise UnsafeStatement(
+                f"{name}: parameter {key!r} is a {bind.type!r}, which PostgreSQL's dialect "
+                "processes; pass a value the driver takes, as a type that needs no processing"
+            )
+        processed[key] = processor
+    for column in statement.selected_columns:
+        if column.type._cached_result_processor(_ASYNCPG, None) is None:
+            continue
+        if type(column.type) not in PASS_THROUGH:
+            raise UnsafeStatement(
+                f"{name}: column {column.key!r} is a {column.type!r}, whose values PostgreSQL's "
+                "dialect processes; select it as a type that needs none (type_coerce)"
+            )
+    query = Prebuilt(name, statement, processed, expanding)
+    PREBUILT[name] = query
+    return query
+
+
+def plain_columns(table: Table) -> list[ColumnElement[Any]]:
+    """Every column of ``table`` for a prebuilt statement, enumerated ones as the strings they
+    store: SQLAlchemy's Enum turns a stored value into a member on its own path, which the
+    driver shortcut would not (both databases now give the string; Pydantic and orjson read a
+    StrEnum member and its string alike)."""
+    return [
+        type_coerce(column, String).label(column.name) if isinstance(column.type, Enum) else column
+        for column in table.c
+    ]
+
+
+class _UuidList(TypeDecorator[list[uuid.UUID]]):
+    """SQLite's json_group_array of UUIDs (stored as text): UUIDs, as PostgreSQL's driver
+    gives them."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> list[uuid.UUID] | None:
+        return None if value is None else [uuid.UUID(item) for item in value]
+
+
+class _ListOf(TypeDecorator[list[Any]]):
+    """The type of ``list_of``: on PostgreSQL the driver's own array, with no processing (so
+    the driver shortcut and SQLAlchemy's execution agree); on SQLite JSON text, decoded by
+    SQLAlchemy's processing, which runs there on every path."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, uuids: bool = False) -> None:
+        super().__init__()
+        self.uuids = uuids
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _UuidList() if self.uuids else JSON()
+        return dialect.type_descriptor(NullType())
+
+
+class list_of(FunctionElement[list[Any]]):  # noqa: N801 (a SQL function, named as one)
+    """The values of ``value`` in the rows that match ``where`` (correlated to the enclosing
+    select: an asset's tags, an activity's assets), as one list in the enclosing row, unordered.
+
+    One construct for both databases, so a prebuilt statement is written once: PostgreSQL
+    renders ``array(SELECT value ...)`` (the driver gives a list), SQLite ``(SELECT
+    json_group_array(value) ...)``."""
+
+    inherit_cache = True
+    name = "list_of"
+
+    def __init__(self, value: ColumnElement[Any], where: ColumnElement[bool]) -> None:
+        values = select(value).where(where).scalar_subquery()
+        as_json = select(func.json_group_array(value)).where(where).scalar_subquery()
+        self.type = _ListOf(uuids=isinstance(value.type, Uuid))
+        super().__init__(values, as_json)
+
+
+@compiles(list_of, "postgresql")
+def _array_of(element: list_of, compiler: SQLCompiler, **kw: Any) -> str:
+    values, _ = element.clauses
+    return f"array({compiler.process(values, **kw)})"
+
+
+@compiles(list_of)
+def _json_array_of(element: list_of, compiler: SQLCompiler, **kw: Any) -> str:
+    _, as_json = element.clauses
+    return compiler.process(as_json, **kw)
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Where a service reads. Outside any transaction (``Sessions.reads``: each statement sees
+    its own snapshot, as a request that writes nothing needs; the hot reads), or inside a
+    transaction that is already open (``reads_in``: a unit of work, or a read snapshot), when
+    what is read must agree with the rest of it."""
+
+    sessions: "Sessions | None"
+    session: AsyncSession | None = None
+
+    @property
+    def default_reference_model(self) -> str | None:
+        if self.sessions is not None:
+            return self.sessions.default_reference_model
+        assert self.session is not None
+        configured: str | None = self.session.info.get(DEFAULT_MODEL)
+        return configured
+
+    def factory(self) -> "Sessions":
+        """The sessions behind this context (for a side_transaction)."""
+        if self.sessions is not None:
+            return self.sessions
+        assert self.session is not None
+        return sessions_of(self.session)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A short read-only transaction that sees one snapshot, for reads that must agree with
+        each other (an analysis, an export). PostgreSQL's default READ COMMITTED gives each
+        statement its own snapshot; SQLite's read transaction is one already. Closed before
+        the caller computes, so no connection sits idle in a transaction while the app
+        works. Read in it with ``reads_in(session)`` (prebuilt statements) or the session."""
+        async with self.factory().read() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            try:
+                yield session
+            finally:
+                await session.rollback()
+
+
+async def get_reads(request: Request) -> ReadContext:
+    # async on purpose: FastAPI runs a sync dependency in its threadpool (a hop per request).
+    sessions: Sessions = request.app.state.sessions
+    return sessions.reads
+
+
+ReadsDep = Annotated[ReadContext, Depends(get_reads)]
+
+
+def reads_in(session: AsyncSession) -> ReadContext:
+    """Reads inside this open transaction (the unit of work, or a snapshot)."""
+    return ReadContext(None, session)
+
+
+async def fetch(reads: ReadContext, query: Prebuilt, params: Mapping[str, Any]) -> Rows:
+    """The rows of a prebuilt statement, as mappings (read values by column name).
+
+    Inside a transaction it runs on that transaction's connection. Outside, it runs without
+    an ORM session: a session's transaction bookkeeping (and the request-scoped dependency
+    that makes one) cost more than the query on a read of one row. On PostgreSQL the
+    statement is compiled once and run on a pooled asyncpg connection itself, outside any
+    transaction (each statement its own, as under the reading sessions' AUTOCOMMIT):
+    SQLAlchemy's Connection (isolation-level bookkeeping at checkout and return) and its
+    execution (cache key, execution context, result processing) cost 0.2 ms of CPU more than
+    the query did. Skipping that processing cannot change a value: ``prebuilt`` refused every
+    type that has any, beyond the PASS_THROUGH ones. SQLite runs it through SQLAlchemy."""
+    if reads.session is not None:
+        connection = await reads.session.connection()
+        return await _mapped(connection, query, params)
+    engine = reads.factory().reader
+    if engine.dialect.name != "postgresql" or query.expanding:
         async with engine.connect() as connection:
-            return await _mapped(connection, statement, params)
-    compiled = _DRIVER_SQL.get(statement)
-    if compiled is None:
-        text = statement.compile(dialect=engine.dialect)
+            return await _mapped(connection, query, params)
+    return await _on_driver(engine, query, params)
+
+
+async def _mapped(connection: AsyncConnection, query: Prebuilt, params: Mapping[str, Any]) -> Rows:
+    rows: Rows = (await connection.execute(query.statement, dict(params))).mappings().all()
+    return rows
+
+
+async def _on_driver(engine: AsyncEngine, query: Prebuilt, params: Mapping[str, Any]) -> Rows:
+    if query.driver_sql is None:
+        text = query.statement.compile(dialect=engine.dialect)
         fixed = {name: value for name, value in text.params.items() if value is not None}
-        compiled = (text.string, tuple(text.positiontup or ()), fixed)
-        _DRIVER_SQL[statement] = compiled
-    sql, names, fixed = compiled
+        query.driver_sql = (text.string, tuple(text.positiontup or ()), fixed)
+    sql, names, fixed = query.driver_sql
     args = [params[name] if name in params else fixed[name] for name in names]
+    if query.processed:
+        args = [
+            query.processed[name](value) if name in query.processed else value
+            for name, value in zip(names, args, strict=True)
+        ]
     # What watches the engine's statements (the tests' query counts, tracing) sees this one.
     dispatch = engine.sync_engine.dispatch
     if dispatch.before_cursor_execute:
@@ -386,24 +631,9 @@ async def fetch_mappings(
     return rows
 
 
-# Where a prebuilt statement runs: inside a session's transaction (what it reads must agree
-# with the rest of that transaction), or, given the Sessions, on a connection of its own.
-Source = AsyncSession | Sessions
-
-
-async def fetch(
-    source: Source, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
-) -> Rows:
-    """The rows of a prebuilt statement, as mappings, from either kind of source. Read the
-    values by column name; on PostgreSQL without a session they come as asyncpg gives them
-    (see fetch_mappings)."""
-    if isinstance(source, Sessions):
-        return await fetch_mappings(source, statement, params)
-    return await _mapped(await source.connection(), statement, params)
-
-
-async def _mapped(
-    connection: AsyncConnection, statement: Select[*tuple[Any, ...]], params: Mapping[str, Any]
-) -> Rows:
-    rows: Rows = (await connection.execute(statement, dict(params))).mappings().all()
-    return rows
+async def fetch_in_transaction(session: AsyncSession, statement: Executable) -> Sequence[Any]:
+    """An ad-hoc Core select (built per call, with values inlined: an analysis's filters) in
+    the caller's transaction, through SQLAlchemy's full processing; rows unpack like tuples.
+    A statement a request runs again and again is a ``prebuilt`` one, run by ``fetch``."""
+    connection = await session.connection()
+    return (await connection.execute(statement)).all()

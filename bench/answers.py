@@ -116,19 +116,20 @@ async def _measure(url: str, data: dataset.Dataset) -> dict[str, dict[str, float
     sessions = make_sessions(engine, settings)
     fields = _fields()
     try:
+        reads = sessions.reads
         rows = await assets_service.list_page(
-            sessions,
+            reads,
             principal=OPERATOR,
             organisation_id=data.member,
             page=PageParams(limit=50, cursor=None),
             filters=AssetFilters(),
         )
-        row = await assets_service.get(sessions, data.asset, principal=OPERATOR)
-        organisation = await organisations_service.read(sessions, data.member, principal=OPERATOR)
+        row = await assets_service.get(reads, data.asset, principal=OPERATOR)
+        organisation = await organisations_service.get(reads, data.member, principal=OPERATOR)
         analyses = {
             scope: (
                 await analysis_service.analysed(
-                    sessions, principal=OPERATOR, organisation_id=target, scope=scope
+                    reads, principal=OPERATOR, organisation_id=target, scope=scope
                 )
             )[0]
             for scope, target in ((Scope.ORGANISATION, data.member), (Scope.SYSTEM, data.ics))

@@ -54,7 +54,7 @@ async def test_the_first_admin_key_comes_from_the_command_line(
     key = done.stdout.strip()
     assert done.stdout == key + "\n"  # KEY=$(lhs-map create-api-key ...) gets just the key
     auth = Authenticator(Settings(database_url=backend.url))
-    principal = await auth.authenticate(sessions_of(backend), f"Bearer {key}")
+    principal = await auth.authenticate(sessions_of(backend).reads, f"Bearer {key}")
     assert (principal.role, principal.organisation_id) == (Role.ADMIN, None)
     assert principal.kind is PrincipalKind.API_KEY
     assert principal.subject in done.stderr  # the note names the prefix, never the secret
@@ -83,7 +83,7 @@ async def test_a_scoped_key_names_its_organisation_by_ods_code_and_can_expire(
     )
     assert done.returncode == 0, done.stderr
     auth = Authenticator(Settings(database_url=backend.url))
-    principal = await auth.authenticate(sessions_of(backend), f"Bearer {done.stdout.strip()}")
+    principal = await auth.authenticate(sessions_of(backend).reads, f"Bearer {done.stdout.strip()}")
     assert principal.organisation_id == uuid.UUID(ics["id"])
     assert principal.role is Role.EDITOR
 
@@ -97,7 +97,7 @@ async def test_a_revoked_key_stops_working(backend: Backend, client: httpx.Async
     assert f"Revoked {prefix}." in done.stderr
     with pytest.raises(Unauthenticated, match="revoked"):
         await Authenticator(Settings(database_url=backend.url)).authenticate(
-            sessions_of(backend), f"Bearer {key}"
+            sessions_of(backend).reads, f"Bearer {key}"
         )
 
 

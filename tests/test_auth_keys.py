@@ -58,7 +58,9 @@ async def test_a_key_authenticates_with_its_role_and_scope(
 ) -> None:
     orgs = await tree(client)
     row, key = await make_key(sessions_of(backend), "editor", orgs["ics"])
-    principal = await authenticator(backend).authenticate(sessions_of(backend), f"Bearer {key}")
+    principal = await authenticator(backend).authenticate(
+        sessions_of(backend).reads, f"Bearer {key}"
+    )
     assert principal == Principal(
         subject=row.prefix,
         kind=PrincipalKind.API_KEY,
@@ -96,7 +98,7 @@ async def test_missing_and_unknown_keys_are_refused(
     backend: Backend, header: str | None, message: str
 ) -> None:
     with pytest.raises(Unauthenticated, match=message) as refused:
-        await authenticator(backend).authenticate(sessions_of(backend), header)
+        await authenticator(backend).authenticate(sessions_of(backend).reads, header)
     assert refused.value.headers["WWW-Authenticate"] == "Bearer"
 
 
@@ -107,10 +109,10 @@ async def test_a_tampered_secret_is_refused_even_when_the_key_is_cached(
     tampered = key[:-1] + ("A" if key[-1] != "A" else "B")
     fresh, warm = authenticator(backend), authenticator(backend)
     with pytest.raises(Unauthenticated, match="not valid"):
-        await fresh.authenticate(sessions_of(backend), f"Bearer {tampered}")
-    await warm.authenticate(sessions_of(backend), f"Bearer {key}")
+        await fresh.authenticate(sessions_of(backend).reads, f"Bearer {tampered}")
+    await warm.authenticate(sessions_of(backend).reads, f"Bearer {key}")
     with pytest.raises(Unauthenticated, match="not valid"):
-        await warm.authenticate(sessions_of(backend), f"Bearer {tampered}")
+        await warm.authenticate(sessions_of(backend).reads, f"Bearer {tampered}")
 
 
 async def test_revoked_and_expired_keys_are_refused(
@@ -122,16 +124,16 @@ async def test_revoked_and_expired_keys_are_refused(
         await keys_service.revoke(session, principal=OPERATOR, key_id=revoked.id)
         await session.commit()
     with pytest.raises(Unauthenticated, match="revoked"):
-        await authenticator(backend).authenticate(sessions, f"Bearer {revoked_key}")
+        await authenticator(backend).authenticate(sessions.reads, f"Bearer {revoked_key}")
 
     _, soon_key = await make_key(sessions, "reader", expires_at=utcnow() + timedelta(seconds=1))
     warm = authenticator(backend)
-    await warm.authenticate(sessions, f"Bearer {soon_key}")
+    await warm.authenticate(sessions.reads, f"Bearer {soon_key}")
     await asyncio.sleep(1.1)
     with pytest.raises(Unauthenticated, match="expired"):  # also from the cache
-        await warm.authenticate(sessions, f"Bearer {soon_key}")
+        await warm.authenticate(sessions.reads, f"Bearer {soon_key}")
     with pytest.raises(Unauthenticated, match="expired"):
-        await authenticator(backend).authenticate(sessions, f"Bearer {soon_key}")
+        await authenticator(backend).authenticate(sessions.reads, f"Bearer {soon_key}")
 
 
 async def test_a_recently_seen_key_costs_no_database_round_trip(
@@ -140,11 +142,11 @@ async def test_a_recently_seen_key_costs_no_database_round_trip(
     _, key = await make_key(sessions_of(backend), "reader")
     auth = authenticator(backend)
     queries.statements.clear()
-    await auth.authenticate(sessions_of(backend), f"Bearer {key}")
+    await auth.authenticate(sessions_of(backend).reads, f"Bearer {key}")
     first = queries.count
     assert first >= 1
     for _ in range(5):
-        await auth.authenticate(sessions_of(backend), f"Bearer {key}")
+        await auth.authenticate(sessions_of(backend).reads, f"Bearer {key}")
     assert queries.count == first
 
 
@@ -154,26 +156,28 @@ async def test_revocation_works_here_at_once_and_elsewhere_within_the_cache_boun
     sessions = sessions_of(backend)
     row, key = await make_key(sessions, "reader")
     here = authenticator(backend, ttl=30)
-    await here.authenticate(sessions, f"Bearer {key}")
+    await here.authenticate(sessions.reads, f"Bearer {key}")
     async with sessions.write() as session:
         await keys_service.revoke(session, principal=OPERATOR, key_id=row.id)
         await session.commit()
     with pytest.raises(Unauthenticated, match="revoked"):
-        await here.authenticate(sessions, f"Bearer {key}")
+        await here.authenticate(sessions.reads, f"Bearer {key}")
 
     # Another instance revokes a second key: this one finds out when its cache entry expires.
     other_row, other_key = await make_key(sessions, "reader")
     elsewhere = authenticator(backend, ttl=0.5)
-    await elsewhere.authenticate(sessions, f"Bearer {other_key}")
+    await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")
     async with backend.engine.begin() as connection:
         await connection.execute(
             text("UPDATE api_key SET revoked_at = created_at WHERE id = :id"),
             {"id": other_row.id.hex if backend.name == "sqlite" else other_row.id},
         )
-    assert (await elsewhere.authenticate(sessions, f"Bearer {other_key}")).key_id == other_row.id
+    assert (
+        await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")
+    ).key_id == other_row.id
     await asyncio.sleep(0.6)
     with pytest.raises(Unauthenticated, match="revoked"):
-        await elsewhere.authenticate(sessions, f"Bearer {other_key}")
+        await elsewhere.authenticate(sessions.reads, f"Bearer {other_key}")
 
 
 async def test_a_key_scoped_to_a_deleted_organisation_stops_working(
@@ -184,7 +188,7 @@ async def test_a_key_scoped_to_a_deleted_organisation_stops_working(
     deleted = await client.delete(f"/v1/organisations/{ics['id']}", headers={"If-Match": "*"})
     assert deleted.status_code == 204
     with pytest.raises(Unauthenticated, match="not valid"):
-        await authenticator(backend).authenticate(sessions_of(backend), f"Bearer {key}")
+        await authenticator(backend).authenticate(sessions_of(backend).reads, f"Bearer {key}")
 
 
 # What the API passes: the configured maximum lifetime (the command line passes None).

@@ -193,11 +193,13 @@ async def test_the_organisation_claim_may_be_an_ods_code(
     trust = await create_organisation(client, name="Leeds", odsCode="RR8")
     auth = Authenticator(settings(jwks_path, database_url=backend.url))
     principal = await auth.authenticate(
-        sessions_of(backend), f"Bearer {sign(claims(organisation='rr8'))}"
+        sessions_of(backend).reads, f"Bearer {sign(claims(organisation='rr8'))}"
     )
     assert principal.organisation_id == uuid.UUID(trust["id"])
     with pytest.raises(Unauthenticated, match="names no known organisation"):
-        await auth.authenticate(sessions_of(backend), f"Bearer {sign(claims(organisation='XX9'))}")
+        await auth.authenticate(
+            sessions_of(backend).reads, f"Bearer {sign(claims(organisation='XX9'))}"
+        )
 
 
 class JwksHandler(BaseHTTPRequestHandler):

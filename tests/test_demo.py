@@ -16,7 +16,7 @@ from tests.helpers import create_organisation
 async def test_the_demo_loads_a_system_with_a_meaningful_picture(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    result = await load_demo(backend.app.state.sessions, principal=OPERATOR)
+    result = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
     assert result.loaded
     assert (result.organisations, result.assets, result.activities) == (7, 22, 17)
     assert result.summary().startswith("Loaded Demo Valley ICS (")
@@ -59,9 +59,9 @@ async def test_the_demo_loads_a_system_with_a_meaningful_picture(
 
 
 async def test_loading_again_changes_nothing(client: httpx.AsyncClient, backend: Backend) -> None:
-    first = await load_demo(backend.app.state.sessions, principal=OPERATOR)
+    first = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
     before = await snapshot(backend.engine)
-    again = await load_demo(backend.app.state.sessions, principal=OPERATOR)
+    again = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
     assert not again.loaded
     assert again.ics_id == first.ics_id
     assert "loaded already" in again.summary()
@@ -74,7 +74,7 @@ async def test_a_part_of_the_demo_already_there_is_refused(
     await create_organisation(client, name="Someone else", odsCode="DEMOGP1")
     before = await snapshot(backend.engine)
     with pytest.raises(Conflict, match="DEMOGP1"):
-        await load_demo(backend.app.state.sessions, principal=OPERATOR)
+        await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
     assert await snapshot(backend.engine) == before
 
 

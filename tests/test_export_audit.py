@@ -173,7 +173,7 @@ async def test_the_event_is_committed_before_the_first_row_is_read(
 ) -> None:
     _, trust = await small_tree(client)
     chunks = await export.assets_csv(
-        sessions_of(backend),
+        sessions_of(backend).reads,
         principal=OPERATOR,
         organisation_id=uuid.UUID(trust["id"]),
         all_levels=False,

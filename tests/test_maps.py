@@ -163,15 +163,15 @@ async def test_the_service_functions_the_cli_uses(
     client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
 ) -> None:
     ics = await seed_map(client)
-    sessions = backend.app.state.sessions
-    document = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
+    reads = backend.app.state.sessions.reads
+    document = await export_map(reads, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
     text = document.model_dump_json(by_alias=True)
     await emptied(backend, client)
     result = await import_map(
-        sessions, principal=OPERATOR, document=MapDocument.model_validate_json(text), keep_ids=True
+        reads, principal=OPERATOR, document=MapDocument.model_validate_json(text), keep_ids=True
     )
     assert (result.organisations, result.assets, result.activities) == (3, 2, 2)
-    again = await export_map(sessions, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
+    again = await export_map(reads, principal=OPERATOR, organisation_id=uuid.UUID(ics["id"]))
     assert again.model_dump(exclude={"exported_at"}) == document.model_dump(exclude={"exported_at"})
 
 

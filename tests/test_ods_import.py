@@ -31,7 +31,7 @@ async def by_code(client: httpx.AsyncClient, code: str) -> dict[str, Any]:
 async def test_the_fixture_imports_with_types_and_parents(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    result = await import_ods(backend.app.state.sessions, records(), principal=OPERATOR)
+    result = await import_ods(backend.app.state.sessions.reads, records(), principal=OPERATOR)
     assert sorted(result.created) == sorted(
         ["Y99901", "Y99902", "U99901", "R9Z", "R9Y", "E99999999", "FZZ99", "Q9Z"]
     )
@@ -64,9 +64,9 @@ async def test_the_fixture_imports_with_types_and_parents(
 
 
 async def test_a_second_run_changes_nothing(client: httpx.AsyncClient, backend: Backend) -> None:
-    await import_ods(backend.app.state.sessions, records(), principal=OPERATOR)
+    await import_ods(backend.app.state.sessions.reads, records(), principal=OPERATOR)
     before = await snapshot(backend.engine)
-    again = await import_ods(backend.app.state.sessions, records(), principal=OPERATOR)
+    again = await import_ods(backend.app.state.sessions.reads, records(), principal=OPERATOR)
     assert again.created == []
     assert again.updated == []
     assert len(again.unchanged) == 8
@@ -79,7 +79,9 @@ async def test_a_second_run_changes_nothing(client: httpx.AsyncClient, backend: 
 async def test_order_in_the_file_does_not_matter(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
-    await import_ods(backend.app.state.sessions, list(reversed(records())), principal=OPERATOR)
+    await import_ods(
+        backend.app.state.sessions.reads, list(reversed(records())), principal=OPERATOR
+    )
     icb = await by_code(client, "Q9Z")
     pcn = await by_code(client, "U99901")
     assert pcn["parentId"] == icb["id"]
@@ -102,7 +104,7 @@ async def test_updates_keep_what_ods_cannot_say(
         odsCode="E99999999",
         parentId=ics["id"],
     )
-    result = await import_ods(backend.app.state.sessions, records(), principal=OPERATOR)
+    result = await import_ods(backend.app.state.sessions.reads, records(), principal=OPERATOR)
     assert set(result.updated) == {"R9Z", "E99999999"}
     updated = await by_code(client, "R9Z")
     assert updated["id"] == trust["id"]
@@ -125,7 +127,7 @@ async def test_a_cycle_refuses_the_whole_file(client: httpx.AsyncClient, backend
     icb["Rels"]["Rel"][0]["Target"]["OrgId"]["extension"] = "R9Y"
     before = await snapshot(backend.engine)
     with pytest.raises(Conflict, match="cycle"):
-        await import_ods(backend.app.state.sessions, data, principal=OPERATOR)
+        await import_ods(backend.app.state.sessions.reads, data, principal=OPERATOR)
     assert await snapshot(backend.engine) == before
 
 
@@ -147,15 +149,15 @@ async def test_a_bad_record_is_named_and_nothing_is_written(
     change(data[3]["Organisation"])
     before = await snapshot(backend.engine)
     with pytest.raises(ValidationFailed) as refused:
-        await import_ods(backend.app.state.sessions, data, principal=OPERATOR)
+        await import_ods(backend.app.state.sessions.reads, data, principal=OPERATOR)
     assert refused.value.errors[0].field[: len(path)] == path
     assert await snapshot(backend.engine) == before
 
 
 async def test_not_a_list_of_records(client: httpx.AsyncClient, backend: Backend) -> None:
     with pytest.raises(ValidationFailed, match="not Organisation Reference Data"):
-        await import_ods(backend.app.state.sessions, "Organisation", principal=OPERATOR)
+        await import_ods(backend.app.state.sessions.reads, "Organisation", principal=OPERATOR)
     # A single record will do.
-    one = await import_ods(backend.app.state.sessions, records()[0], principal=OPERATOR)
+    one = await import_ods(backend.app.state.sessions.reads, records()[0], principal=OPERATOR)
     assert one.created == ["Y99901"]
     assert one.parents_not_found == [("Y99901", ["U99901", "99Z"])]

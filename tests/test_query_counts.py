@@ -2,7 +2,7 @@
 of two costs (tags, links and the like are read for the whole page at once, never per row).
 
 Counted with the engine's statement events, which the hot reads that bypass SQLAlchemy's
-execution (app.db.fetch_mappings) report too."""
+execution (app.db.fetch) report too."""
 
 import csv
 import io

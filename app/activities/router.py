@@ -14,7 +14,7 @@ from app.activities.schemas import (
 )
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, Row, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
@@ -35,6 +35,10 @@ def public(linked: service.LinkedActivity) -> ActivityPublic:
     return ActivityPublic.model_validate(
         linked.activity.model_dump() | {"asset_ids": linked.asset_ids}
     )
+
+
+def _from_row(row: Row) -> ActivityPublic:
+    return ActivityPublic.model_validate(service.linked(row))
 
 
 def _one(response: Response, linked: service.LinkedActivity) -> ActivityPublic:
@@ -84,8 +88,7 @@ async def create_activity(
 async def list_activities(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    session: SessionDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     response: Response,
     page: PageDep,
@@ -99,7 +102,7 @@ async def list_activities(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.activities_csv(
-            sessions,
+            reads,
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,
@@ -107,14 +110,14 @@ async def list_activities(
         )
         return csv_stream(chunks, f"activities-{organisation_id}.csv")
     rows = await service.list_page(
-        session,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         page=page,
         filters=filters,
         all_levels=all_levels,
     )
-    return build_page(request, response, rows, page, public, ActivityPage)
+    return build_page(request, rows, page, _from_row).model(ActivityPage, response)
 
 
 @router.get(
@@ -124,10 +127,12 @@ async def list_activities(
     responses=problem_responses(404, 422),
 )
 async def get_activity(
-    activity_id: ActivityIdPath, principal: PrincipalDep, session: SessionDep, response: Response
+    activity_id: ActivityIdPath, principal: PrincipalDep, reads: ReadsDep, response: Response
 ) -> ActivityPublic:
     """Read one activity."""
-    return _one(response, await service.get(session, activity_id, principal=principal))
+    public = _from_row(await service.get(reads, activity_id, principal=principal))
+    set_etag(response, public.version)
+    return public
 
 
 @router.patch(

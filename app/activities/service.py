@@ -13,16 +13,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app import records
+from app.activities import queries
 from app.activities.schemas import ActivityCreate, ActivityFilters, ActivityUpdate
 from app.assets.schemas import stored_links
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
+from app.db import ReadContext, Row, Rows, fetch, reads_in
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
 from app.organisations.hierarchy import organisation_scope
-from app.pagination import PageParams, keyset
+from app.pagination import PageParams, decode_cursor
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
 from app.vocabulary import Area, AuditAction, ResourceType, Role
@@ -42,33 +44,37 @@ class LinkedActivity:
         return self.activity.created_at
 
 
-async def get(
-    session: AsyncSession, activity_id: uuid.UUID, *, principal: Principal
-) -> LinkedActivity:
-    activity = await records.get_or_404(session, Activity, activity_id)
-    await access.within(session, principal, activity.organisation_id, missing=_missing(activity_id))
-    return LinkedActivity(activity, (await links_of(session, [activity.id]))[activity.id])
+async def get(reads: ReadContext, activity_id: uuid.UUID, *, principal: Principal) -> Row:
+    """The activity's row with the ids of the assets it uses (see ``linked``)."""
+    rows = await fetch(reads, queries.ONE, {"activity_id": activity_id})
+    if not rows:
+        raise _missing(activity_id)
+    await access.within(reads, principal, rows[0]["organisation_id"], missing=_missing(activity_id))
+    return rows[0]
 
 
 async def list_page(
-    session: AsyncSession,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
     page: PageParams,
     filters: ActivityFilters,
     all_levels: bool = False,
-) -> Sequence[LinkedActivity]:
-    await access.organisation(session, principal, organisation_id)
-    statement = keyset(
-        matching(organisation_id, all_levels=all_levels, filters=filters),
-        created_at=col(Activity.created_at),
-        row_id=col(Activity.id),
-        params=page,
-    )
-    activities = (await session.exec(statement)).all()
-    links = await links_of(session, [activity.id for activity in activities])
-    return [LinkedActivity(activity, links[activity.id]) for activity in activities]
+) -> Rows:
+    """A page's rows, and one more when another page follows; ``linked`` makes each a record."""
+    await access.organisation(reads, principal, organisation_id)
+    given = filters.model_dump(exclude_none=True, mode="json")
+    values = given | {"organisation_id": organisation_id, "limit": page.limit + 1}
+    if page.cursor is not None:
+        values["after_created"], values["after_id"] = decode_cursor(page.cursor)
+    return await fetch(reads, queries.page(all_levels, frozenset(values)), values)
+
+
+def linked(row: Row) -> dict[str, Any]:
+    """A row of queries.ONE or a page as the activity's fields, its asset ids sorted (as every
+    answer lists them)."""
+    return dict(row) | {"asset_ids": sorted(row["asset_ids"] or ())}
 
 
 def matching(
@@ -93,7 +99,7 @@ def matching(
 async def create(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, data: ActivityCreate
 ) -> LinkedActivity:
-    await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
+    await access.organisation(reads_in(session), principal, organisation_id, need=Role.EDITOR)
     if data.capability_key is not None:
         await reference_service.require_capability(session, key=data.capability_key, area=data.area)
     await _check_assets(
@@ -204,7 +210,7 @@ async def _for_write(
 ) -> Activity:
     activity = await records.get_or_404(session, Activity, activity_id, for_update=True)
     await access.within(
-        session,
+        reads_in(session),
         principal,
         activity.organisation_id,
         need=Role.EDITOR,
@@ -247,7 +253,7 @@ async def linkable_owners(
 ) -> list[uuid.UUID]:
     """Whose assets an activity of the organisation may use: its own and those above it, up to
     the caller's scope (nothing above that exists for the caller)."""
-    allowed = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    allowed = await hierarchy.ancestor_ids(reads_in(session), organisation_id, include_self=True)
     if principal.organisation_id in allowed:
         allowed = allowed[: allowed.index(principal.organisation_id) + 1]
     return allowed

@@ -12,17 +12,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from sqlalchemy import ColumnElement, Select, Uuid, bindparam, func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.analysis import queries
 from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, Profile
 from app.analysis.schemas import OrganisationRef
-from app.db import Source, fetch, fetch_rows
-from app.models import Activity, Assessment, Asset, Organisation, OrganisationRecords
-from app.organisations import hierarchy
+from app.db import ReadContext, fetch, fetch_in_transaction
+from app.models import Activity, Assessment, Asset
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -55,27 +55,8 @@ class System:
         return chain
 
 
-def _system_statement() -> Select[uuid.UUID, uuid.UUID | None, str, str, int]:
-    tree = hierarchy.descendants(bindparam("root_id", type_=Uuid))
-    return (
-        sa_select(
-            tree.c.id,
-            tree.c.parent_id,
-            col(Organisation.name),
-            col(Organisation.organisation_type),
-            func.coalesce(col(OrganisationRecords.revision), 0).label("revision"),
-        )
-        .join(Organisation, col(Organisation.id) == tree.c.id)
-        .outerjoin(OrganisationRecords, col(OrganisationRecords.organisation_id) == tree.c.id)
-    )
-
-
-# Built once, like the ancestor walk: constructing the recursive CTE cost more than running it.
-_SYSTEM = _system_statement()
-
-
-async def system_of(source: Source, root_id: uuid.UUID) -> System:
-    rows = await fetch(source, _SYSTEM, {"root_id": root_id})
+async def system_of(reads: ReadContext, root_id: uuid.UUID) -> System:
+    rows = await fetch(reads, queries.SYSTEM, {"root_id": root_id})
     # The root's own parent is outside this system (above a caller's scope, say): cut there.
     return System(
         root_id,
@@ -104,7 +85,7 @@ def inherited_claims(
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
     """The organisation's records in full, with the shared assets of those above it."""
     ancestors = system.ancestors(organisation_id)
-    asset_rows = await fetch_rows(
+    asset_rows = await fetch_in_transaction(
         session,
         sa_select(
             col(Asset.id),
@@ -121,7 +102,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
             | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
         ),
     )
-    activity_rows = await fetch_rows(
+    activity_rows = await fetch_in_transaction(
         session,
         sa_select(
             col(Activity.id),

@@ -32,7 +32,7 @@ from app.analysis.credit import ACTIVITY_MATURITY, met_keys
 from app.analysis.loading import System
 from app.analysis.profile import Claim
 from app.analysis.schemas import OrganisationRef
-from app.db import fetch_rows
+from app.db import fetch_in_transaction
 from app.models import Activity, Asset
 from app.reference.schemas import ReferenceModelPublic
 from app.singleflight import SingleFlight
@@ -183,7 +183,7 @@ async def aggregated_rows(session: AsyncSession, system: System) -> AggregatedRo
         reviewed,
         col(Asset.shared_with_members),
     )
-    assets = await fetch_rows(
+    assets = await fetch_in_transaction(
         session,
         sa_select(*asset_keys, func.max(col(Asset.maturity)))
         .where(
@@ -199,7 +199,7 @@ async def aggregated_rows(session: AsyncSession, system: System) -> AggregatedRo
         col(Activity.status),
         has_outcome,
     )
-    activities = await fetch_rows(
+    activities = await fetch_in_transaction(
         session,
         sa_select(*activity_keys)
         .where(

@@ -9,7 +9,7 @@ from app.analysis.schemas import AnyGapAnalysis
 from app.api import problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionsDep, utcnow
+from app.db import ReadsDep, utcnow
 from app.http.answers import GAP_ANALYSIS, AnalysisAnswer
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
@@ -30,7 +30,7 @@ router = APIRouter(tags=["gap-analysis"])
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     reference_model: ReferenceModelQuery = None,
     scope: Annotated[
         Scope,
@@ -42,7 +42,7 @@ async def get_gap_analysis(
     """Compare an organisation's map with the reference model: gaps, ranked recommendations
     (as CSV: one row per capability)."""
     remembered, _ = await service.analysed(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         scope=scope,
@@ -59,7 +59,7 @@ async def get_gap_analysis(
     day = analysis.generated_at.date().isoformat()
     body = gap_csv.render(analysis)
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=ResourceType.GAP_ANALYSIS,
         organisation_id=organisation_id,

@@ -21,7 +21,7 @@ from app.analysis.schemas import SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
-from app.db import Sessions, Source, read_snapshot, utcnow
+from app.db import ReadContext, reads_in, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
@@ -41,13 +41,13 @@ class ModelChoice:
 
 
 async def _visible_system(
-    source: Source, principal: Principal, lineage: list[uuid.UUID]
+    reads: ReadContext, principal: Principal, lineage: list[uuid.UUID]
 ) -> loading.System:
     """The organisation's system as the caller may see it: from its top-most ancestor (the
     last of ``lineage``, the organisation and those above it), or from the caller's own scope
     when that lies lower. Peers, shared assets and their evidence above the caller's scope are
     not there for it, so no analysis leaks them."""
-    return await loading.system_of(source, access.root_for(principal, lineage[-1]))
+    return await loading.system_of(reads, access.root_for(principal, lineage[-1]))
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class _Identity:
 
 
 async def _identify(
-    source: Source,
-    sessions: Sessions,
+    reads: ReadContext,
+    identity: str,
     principal: Principal,
     organisation_id: uuid.UUID,
     scope: Scope,
@@ -100,18 +100,18 @@ async def _identify(
 ) -> _Identity:
     # The walk up from the organisation says whether it exists and whether the caller's scope
     # covers it (as access.organisation would, without reading the organisation again).
-    lineage = await hierarchy.ancestor_ids(source, organisation_id, include_self=True)
+    lineage = await hierarchy.ancestor_ids(reads, organisation_id, include_self=True)
     if not lineage or not lineage_covered(principal, lineage):
         raise access.no_such_organisation(organisation_id)
-    system = await _visible_system(source, principal, lineage)
-    model, row_version = await reference_service.chosen(source, model_version, owners=lineage)
-    state = peers.state_of(sessions.identity, system)
+    system = await _visible_system(reads, principal, lineage)
+    model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
+    state = peers.state_of(identity, system)
     key = (scope, organisation_id, state, (model.version, row_version))
     return _Identity(system, model, row_version, state, key)
 
 
 async def analyse(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -122,7 +122,7 @@ async def analyse(
     """The analysis of an organisation (or of the system below it), and the model it used."""
     generated_at = now or utcnow()
     remembered, choice = await analysed(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         scope=scope,
@@ -132,7 +132,7 @@ async def analyse(
 
 
 async def analysed(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -149,13 +149,13 @@ async def analysed(
     computed reads in a snapshot, where everything is read again."""
     with timed(scope):
         found = await _identify(
-            sessions, sessions, principal, organisation_id, scope, model_version
+            reads, reads.factory().identity, principal, organisation_id, scope, model_version
         )
         remembered = caches.hit(results_memo, found.key)
         if remembered is None:
             remembered, found = await _computing.do(
                 found.key,
-                lambda: _compute(sessions, principal, organisation_id, scope, model_version),
+                lambda: _compute(reads, principal, organisation_id, scope, model_version),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
@@ -167,7 +167,7 @@ _computing: SingleFlight[tuple[Remembered, "_Identity"]] = SingleFlight()
 
 
 async def _compute(
-    sessions: Sessions,
+    reads: ReadContext,
     principal: Principal,
     organisation_id: uuid.UUID,
     scope: Scope,
@@ -175,8 +175,15 @@ async def _compute(
 ) -> tuple[Remembered, _Identity]:
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
-    async with read_snapshot(sessions) as session:
-        found = await _identify(session, sessions, principal, organisation_id, scope, model_version)
+    async with reads.snapshot() as session:
+        found = await _identify(
+            reads_in(session),
+            reads.factory().identity,
+            principal,
+            organisation_id,
+            scope,
+            model_version,
+        )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:
             inputs = await _system_inputs(session, organisation_id, system, state)

@@ -15,7 +15,7 @@ from app.assessments.schemas import (
     AssessmentSummary,
 )
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
 from app.http.links import PageDep, build_page
@@ -50,7 +50,7 @@ async def create_assessment(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
     session: SessionDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     response: Response,
     data: Annotated[
@@ -68,7 +68,6 @@ async def create_assessment(
         create=lambda: service.create(
             session,
             principal=principal,
-            sessions=sessions,
             organisation_id=organisation_id,
             data=data or AssessmentCreate(),
         ),
@@ -95,7 +94,7 @@ async def list_assessments(
     rows = await service.list_page(
         session, principal=principal, organisation_id=organisation_id, page=page
     )
-    return build_page(request, response, rows, page, _summary, AssessmentPage)
+    return build_page(request, rows, page, _summary).model(AssessmentPage, response)
 
 
 @router.get(

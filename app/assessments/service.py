@@ -22,7 +22,7 @@ from app.assessments.schemas import (
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import reads_in, sessions_of
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.pagination import PageParams, keyset
@@ -33,18 +33,17 @@ async def create(
     session: AsyncSession,
     *,
     principal: Principal,
-    sessions: Sessions,
     organisation_id: uuid.UUID,
     data: AssessmentCreate,
 ) -> Assessment:
     """Analyse from one read snapshot (no write lock held meanwhile), then write the result in
     a short transaction that pins the model version it used."""
-    # Checked on a read session: the write session would take SQLite's write lock now and
-    # hold it through the analysis.
-    async with sessions.read() as reader:
-        await access.organisation(reader, principal, organisation_id, need=Role.EDITOR)
+    # Checked and analysed beside the unit of work, not in it: the write session would take
+    # SQLite's write lock now and hold it through the analysis.
+    beside = sessions_of(session).reads
+    await access.organisation(beside, principal, organisation_id, need=Role.EDITOR)
     analysis, choice = await analysis_service.analyse(
-        sessions,
+        beside,
         principal=principal,
         organisation_id=organisation_id,
         scope=data.scope,
@@ -117,7 +116,7 @@ async def get(
 async def list_page(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, page: PageParams
 ) -> Sequence[Assessment]:
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     statement = (
         # The list shows no analysis: leave each stored result (tens of KB) in the database.
         select(Assessment)

@@ -8,11 +8,11 @@ from app.api import problem_responses
 from app.assets import answers, service
 from app.assets.schemas import AssetCreate, AssetFilters, AssetPage, AssetPublic, AssetUpdate
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep
 from app.http.answers import ASSET_PAGE
 from app.http.content import JsonBodyRoute
 from app.http.idempotency import IdempotencyKey, create_once
-from app.http.links import PageDep, page_response
+from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
@@ -77,7 +77,7 @@ async def create_asset(
 async def list_assets(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     page: PageDep,
     filters: Annotated[AssetFilters, Query()],
@@ -90,7 +90,7 @@ async def list_assets(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.assets_csv(
-            sessions,
+            reads,
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,
@@ -98,14 +98,15 @@ async def list_assets(
         )
         return csv_stream(chunks, f"assets-{organisation_id}.csv")
     rows = await service.list_page(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         page=page,
         filters=filters,
         all_levels=all_levels,
     )
-    return page_response(request, rows, page, ASSET_PAGE.write)
+    # The rows are the items: the registered hand path writes them (see app.http.answers).
+    return build_page(request, rows, page, lambda row: row).written(ASSET_PAGE.write)
 
 
 @router.get(
@@ -116,10 +117,10 @@ async def list_assets(
     responses=problem_responses(404, 422),
 )
 async def get_asset(
-    asset_id: AssetIdPath, principal: PrincipalDep, sessions: SessionsDep, response: Response
+    asset_id: AssetIdPath, principal: PrincipalDep, reads: ReadsDep, response: Response
 ) -> AssetPublic:
     """Read one asset."""
-    asset = answers.public(await service.get(sessions, asset_id, principal=principal))
+    asset = answers.public(await service.get(reads, asset_id, principal=principal))
     set_etag(response, asset.version)
     return asset
 

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import ReadContext, side_transaction
 from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
@@ -110,7 +110,7 @@ def row_change(
 
 
 async def exported(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     resource_type: ResourceType,
@@ -127,7 +127,7 @@ async def exported(
     own, not that session; and the CLI has no request at all. Committed before the rows go
     out, an export that dies midway is still on record, and no transaction is held open while
     they stream."""
-    async with sessions.write() as session, session.begin():
+    async with side_transaction(reads.factory()) as session:
         record(
             session,
             principal=principal,

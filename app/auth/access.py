@@ -7,21 +7,19 @@ Inside the scope, a role too weak for the change is 403.
 """
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, select
-from sqlalchemy import select as sa_select
+from sqlalchemy import ColumnElement, select
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app import records
 from app.auth.principal import Principal
 from app.auth.scope import covers
-from app.db import Sessions, fetch_mappings
+from app.db import ReadContext, fetch
 from app.errors import Forbidden, NotFound
-from app.models import Organisation
-from app.organisations import hierarchy
+from app.organisations import hierarchy, queries
 from app.vocabulary import Role
 
 _VERBS = {Role.READER: "read", Role.EDITOR: "change", Role.ADMIN: "administer"}
@@ -40,50 +38,36 @@ def no_such_organisation(organisation_id: uuid.UUID) -> NotFound:
 
 
 async def organisation(
-    session: AsyncSession,
+    reads: ReadContext,
     principal: Principal,
     organisation_id: uuid.UUID,
     *,
     need: Role = Role.READER,
-    for_update: bool = False,
-) -> Organisation:
-    """The organisation, if the caller may see it (404 otherwise) and has the role (403)."""
-    row = await records.get_or_404(session, Organisation, organisation_id, for_update=for_update)
-    if not await covers(session, principal, organisation_id):
-        raise no_such_organisation(organisation_id)
-    require_role(principal, need)
-    return row
+) -> Mapping[str, Any]:
+    """The one read of an organisation and the one check of it: its row (organisations.queries
+    ONE) if the caller may see it (404 otherwise, in the words used for one that does not
+    exist) and has the role (403)."""
+    rows = await fetch(reads, queries.ONE, {"organisation_id": organisation_id})
+    missing = no_such_organisation(organisation_id)
+    if not rows:
+        raise missing
+    await within(reads, principal, organisation_id, need=need, missing=missing)
+    return rows[0]
 
 
 async def within(
-    session: AsyncSession,
+    reads: ReadContext,
     principal: Principal,
     organisation_id: uuid.UUID,
     *,
     need: Role = Role.READER,
     missing: NotFound,
 ) -> None:
-    """A record of this organisation is visible to the caller (else ``missing``), and the
-    caller has the role (403)."""
-    if not await covers(session, principal, organisation_id):
+    """A record of this organisation (or the organisation itself, read already) is visible to
+    the caller (else ``missing``), and the caller has the role (403)."""
+    if not await covers(reads, principal, organisation_id):
         raise missing
     require_role(principal, need)
-
-
-# Built once, for the hot reads (see db.fetch_mappings).
-_EXISTS = sa_select(col(Organisation.id)).where(
-    col(Organisation.id) == bindparam("organisation_id")
-)
-
-
-async def readable_organisation(
-    sessions: Sessions, principal: Principal, organisation_id: uuid.UUID
-) -> None:
-    """What ``organisation`` checks for a read, without a session: it exists and the caller
-    may see it (404 otherwise)."""
-    found = await fetch_mappings(sessions, _EXISTS, {"organisation_id": organisation_id})
-    if not found or not await covers(sessions, principal, organisation_id):
-        raise no_such_organisation(organisation_id)
 
 
 def visible(principal: Principal, organisation_column: Any) -> ColumnElement[bool] | None:

@@ -9,17 +9,15 @@ import uuid
 from datetime import datetime
 
 from cachetools import TTLCache
-from sqlmodel import col, select
 
 from app import caches
-from app.auth import keycache, keys
+from app.auth import keycache, keys, queries
 from app.auth.principal import Principal
 from app.auth.tokens import TokenVerifier
 from app.config import Settings
-from app.db import Sessions, utcnow
+from app.db import ReadContext, fetch, utcnow
 from app.errors import Unauthenticated
-from app.models import ApiKey, Organisation
-from app.vocabulary import PrincipalKind
+from app.vocabulary import PrincipalKind, Role
 
 
 class Authenticator:
@@ -31,17 +29,17 @@ class Authenticator:
         self.tokens = TokenVerifier(settings)
         self._ods: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
 
-    async def authenticate(self, sessions: Sessions, authorization: str | None) -> Principal:
+    async def authenticate(self, reads: ReadContext, authorization: str | None) -> Principal:
         credential = bearer(authorization)
         if keys.looks_like_key(credential):
-            return await self._api_key(sessions, credential)
+            return await self._api_key(reads, credential)
 
         async def resolve_ods(code: str) -> uuid.UUID | None:
-            return await self._resolve_ods(sessions, code)
+            return await self._resolve_ods(reads, code)
 
         return await self.tokens.verify(credential, resolve_ods)
 
-    async def _api_key(self, sessions: Sessions, credential: str) -> Principal:
+    async def _api_key(self, reads: ReadContext, credential: str) -> Principal:
         parsed = keys.parse(credential)
         if parsed is None:
             raise Unauthenticated("The API key is malformed.")
@@ -52,32 +50,30 @@ class Authenticator:
                 raise Unauthenticated("The API key is not valid.")
             _check_expiry(cached.expires_at)
             return cached.principal
-        async with sessions.read() as session:
-            row = (await session.exec(select(ApiKey).where(col(ApiKey.prefix) == prefix))).first()
+        rows = await fetch(reads, queries.KEY_BY_PREFIX, {"prefix": prefix})
+        row = rows[0] if rows else None
         # The same answer for an unknown prefix and a wrong secret: nothing to learn from it.
-        if row is None or not keys.secret_matches(secret, row.secret_hash):
+        if row is None or not keys.secret_matches(secret, row["secret_hash"]):
             raise Unauthenticated("The API key is not valid.")
-        if row.revoked_at is not None:
+        if row["revoked_at"] is not None:
             raise Unauthenticated("The API key has been revoked.")
-        _check_expiry(row.expires_at)
+        _check_expiry(row["expires_at"])
         principal = Principal(
-            subject=row.prefix,
+            subject=row["prefix"],
             kind=PrincipalKind.API_KEY,
-            role=row.role,
-            organisation_id=row.organisation_id,
-            key_id=row.id,
+            role=Role(row["role"]),
+            organisation_id=row["organisation_id"],
+            key_id=row["id"],
         )
-        self.cache.put(prefix, principal, row.secret_hash, row.expires_at)
+        self.cache.put(prefix, principal, row["secret_hash"], row["expires_at"])
         return principal
 
-    async def _resolve_ods(self, sessions: Sessions, code: str) -> uuid.UUID | None:
+    async def _resolve_ods(self, reads: ReadContext, code: str) -> uuid.UUID | None:
         known = caches.hit(self._ods, code)
         if known is not None:
             return known
-        async with sessions.read() as session:
-            found = (
-                await session.exec(select(Organisation.id).where(Organisation.ods_code == code))
-            ).first()
+        rows = await fetch(reads, queries.ORGANISATION_BY_ODS_CODE, {"ods_code": code})
+        found: uuid.UUID | None = rows[0]["id"] if rows else None
         if found is not None:
             self._ods[code] = found
         return found

@@ -17,7 +17,7 @@ from app.auth import keycache, keys
 from app.auth.principal import Principal, may_grant_role
 from app.auth.schemas import ApiKeyCreate
 from app.auth.scope import covers
-from app.db import utcnow
+from app.db import reads_in, utcnow
 from app.errors import FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import ApiKey, Organisation
 from app.organisations import hierarchy, refs
@@ -204,13 +204,13 @@ async def _visible_organisation(
 ) -> bool:
     if await session.get(Organisation, organisation_id) is None:
         return False
-    return await covers(session, principal, organisation_id)
+    return await covers(reads_in(session), principal, organisation_id)
 
 
 async def _in_scope(session: AsyncSession, principal: Principal, row: ApiKey) -> bool:
     if row.organisation_id is None:
         return principal.is_global
-    return await covers(session, principal, row.organisation_id)
+    return await covers(reads_in(session), principal, row.organisation_id)
 
 
 def _public(row: ApiKey) -> dict[str, Any]:

@@ -50,8 +50,8 @@ class AuthenticationMiddleware:
             return DEVELOPMENT
         authorization = _header(scope, b"authorization")
         if authorization is not None:
-            sessions = scope["app"].state.sessions
-            return await self.authenticator.authenticate(sessions, authorization)
+            reads = scope["app"].state.sessions.reads
+            return await self.authenticator.authenticate(reads, authorization)
         if scope["method"] in ("GET", "HEAD"):
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             tokens = query.get(QUERY_PARAMETER)

@@ -23,7 +23,7 @@ from app.auth.schemas import (
     SignedLinkRequest,
 )
 from app.config import Settings
-from app.db import SessionDep, utcnow
+from app.db import SessionDep, reads_in, utcnow
 from app.http.content import JsonBodyRoute
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
@@ -79,7 +79,7 @@ async def list_api_keys(
 ) -> ApiKeyPage:
     """API keys in the caller's scope, oldest first (never their secrets)."""
     rows = await keys_service.list_page(session, principal=principal, page=page)
-    return build_page(request, response, rows, page, ApiKeyPublic.model_validate, ApiKeyPage)
+    return build_page(request, rows, page, ApiKeyPublic.model_validate).model(ApiKeyPage, response)
 
 
 @router.get(
@@ -141,13 +141,11 @@ async def list_audit_events(
     # Events are ordered by when they occurred (audit.list_page): the cursor must be too.
     return build_page(
         request,
-        response,
         rows,
         page,
         AuditEventPublic.model_validate,
-        AuditEventPage,
         sort_key=lambda event: (event.occurred_at, event.id),
-    )
+    ).model(AuditEventPage, response)
 
 
 @router.post(
@@ -165,7 +163,7 @@ async def report_link(
 ) -> SignedLink:
     """A short-lived link to the board report that a browser can open without a bearer header
     (read-only, this page only, within the caller's scope)."""
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     signer: LinkSigner = request.app.state.links
     report = request.url_for("reports-get", organisationId=organisation_id)
     token = signer.sign(principal, report.path)

@@ -2,10 +2,8 @@
 
 import uuid
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from app.auth.principal import Principal, may_grant_role
-from app.db import Source
+from app.db import ReadContext
 from app.organisations import hierarchy
 from app.vocabulary import Role
 
@@ -16,16 +14,16 @@ def lineage_covered(principal: Principal, lineage: list[uuid.UUID]) -> bool:
     return principal.organisation_id is None or principal.organisation_id in lineage
 
 
-async def covers(source: Source, principal: Principal, organisation_id: uuid.UUID) -> bool:
+async def covers(reads: ReadContext, principal: Principal, organisation_id: uuid.UUID) -> bool:
     """The organisation is the caller's scope or below it (one query; none when global)."""
     if principal.organisation_id in (None, organisation_id):
         return True
-    lineage = await hierarchy.ancestor_ids(source, organisation_id, include_self=True)
+    lineage = await hierarchy.ancestor_ids(reads, organisation_id, include_self=True)
     return lineage_covered(principal, lineage)
 
 
 async def may_mint(
-    session: AsyncSession, principal: Principal, *, role: Role, organisation_id: uuid.UUID | None
+    reads: ReadContext, principal: Principal, *, role: Role, organisation_id: uuid.UUID | None
 ) -> bool:
     """A key with this role and scope grants no more power and no wider scope than the
     caller's own: a global key only from a global admin, a scoped one inside the caller's."""
@@ -33,4 +31,4 @@ async def may_mint(
         return False
     if organisation_id is None:
         return principal.is_global
-    return await covers(session, principal, organisation_id)
+    return await covers(reads, principal, organisation_id)

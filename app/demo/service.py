@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import ReadContext, side_transaction
 from app.errors import Conflict
 from app.models import Asset, Organisation
 from app.organisations import service as organisations_service
@@ -75,11 +75,11 @@ class DemoResult:
         )
 
 
-async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
+async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
     """Everything is created as the ``principal`` (the command line: the operator)."""
     system = demo_system()
     codes = [organisation.ods_code for organisation in system.organisations]
-    async with sessions.write() as session:
+    async with side_transaction(reads.factory()) as session:
         rows = await session.exec(select(Organisation).where(col(Organisation.ods_code).in_(codes)))
         present = {row.ods_code: row for row in rows}
         if len(present) == len(codes):
@@ -131,7 +131,6 @@ async def load_demo(sessions: Sessions, *, principal: Principal) -> DemoResult:
                 for fields in spec.activities
             ],
         )
-        await session.commit()
     return DemoResult(True, root, system.root.name, len(ids), assets, activities)
 
 

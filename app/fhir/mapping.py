@@ -13,8 +13,8 @@ from app.fhir.schemas import (
     FhirOrganization,
     FhirReference,
 )
-from app.models import Organisation
 from app.ods.roles import ODS_CODE_SYSTEM, ODS_ROLE_SYSTEM, ROLE_OF_TYPE
+from app.organisations.schemas import OrganisationPublic
 from app.vocabulary import OrganisationType
 
 # No resolvable home for it yet: a URN names it without pretending to be a web address.
@@ -56,7 +56,7 @@ def organisation_type(kind: OrganisationType) -> FhirCodeableConcept:
 
 
 def organization(
-    organisation: Organisation, *, parent: Organisation | None, parent_url: str | None
+    organisation: OrganisationPublic, *, parent: OrganisationPublic | None, parent_url: str | None
 ) -> FhirOrganization:
     """``parent_url`` is where the parent's own FHIR resource is served (absolute); ``parent``
     is None when the caller may not see it, and the reference then gives the address only."""

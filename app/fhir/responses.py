@@ -4,9 +4,9 @@ FHIR view's own route: a router never imports another router."""
 import uuid
 
 from fastapi import Request, Response
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
+from app.db import ReadContext
 from app.fhir import mapping, service
 from app.fhir.schemas import FHIR_JSON
 from app.http.content import JSON
@@ -21,13 +21,13 @@ def wants_fhir(accept: str | None) -> bool:
 
 async def fhir_response(
     request: Request,
-    session: AsyncSession,
+    reads: ReadContext,
     organisation_id: uuid.UUID,
     media_type: str,
     principal: Principal,
 ) -> Response:
     organisation, parent = await service.with_parent(
-        session, organisation_id=organisation_id, principal=principal
+        reads, organisation_id=organisation_id, principal=principal
     )
     parent_url = None
     if organisation.parent_id is not None:

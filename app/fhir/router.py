@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep
+from app.db import ReadsDep
 from app.fhir.responses import fhir_response
 from app.fhir.schemas import FHIR_JSON, FhirOrganization
 from app.http.content import JSON
@@ -35,11 +35,11 @@ class FhirJSONResponse(JSONResponse):
 async def get_organisation_fhir(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    session: SessionDep,
+    reads: ReadsDep,
     request: Request,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Read one organisation as a FHIR R4 Organization (UK Core shape)."""
     # A FHIR client may ask for plain application/json: the same resource, under that name.
     media_type = best_match([JSON, FHIR_JSON], accept, what="This resource")
-    return await fhir_response(request, session, organisation_id, media_type, principal)
+    return await fhir_response(request, reads, organisation_id, media_type, principal)

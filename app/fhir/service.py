@@ -3,25 +3,24 @@ so that the caller's access scope applies here too."""
 
 import uuid
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from app.auth.principal import Principal
+from app.db import ReadContext
 from app.errors import NotFound
-from app.models import Organisation
 from app.organisations import service as organisations_service
+from app.organisations.schemas import OrganisationPublic
 
 
 async def with_parent(
-    session: AsyncSession, *, organisation_id: uuid.UUID, principal: Principal
-) -> tuple[Organisation, Organisation | None]:
+    reads: ReadContext, *, organisation_id: uuid.UUID, principal: Principal
+) -> tuple[OrganisationPublic, OrganisationPublic | None]:
     """The organisation, and its parent when the caller may see it (a caller scoped to a trust
     does not see its ICS: ``partOf`` then names the parent by its address only)."""
-    organisation = await organisations_service.get(session, organisation_id, principal=principal)
+    organisation = await organisations_service.get(reads, organisation_id, principal=principal)
     parent = None
     if organisation.parent_id is not None:
         try:
             parent = await organisations_service.get(
-                session, organisation.parent_id, principal=principal
+                reads, organisation.parent_id, principal=principal
             )
         except NotFound:
             parent = None

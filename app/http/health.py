@@ -114,7 +114,7 @@ async def _reference_model(request: Request) -> ReadinessCheck:
     that name it: the instance still serves, degraded. Only reads: a probe that load balancers
     call every few seconds must never write. Models are installed at start-up and by
     migrations."""
-    found = await reference_service.health(request.app.state.sessions)
+    found = await reference_service.health(request.app.state.sessions.reads)
     if found.default_problem is not None:
         hint = (
             ": run 'alembic upgrade head' (it installs the shipped models)"

@@ -18,7 +18,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import pydantic_core
@@ -30,7 +30,7 @@ from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import json_input
-from app.db import Sessions, on_rollback, utcnow
+from app.db import Sessions, on_rollback, sessions_of, side_transaction, utcnow
 from app.errors import AppError, Conflict, FieldIssue, Gone, ValidationFailed
 from app.http.content import JSON
 from app.models import IdempotencyRecord
@@ -91,7 +91,7 @@ async def create_once(
         created = await create()
         response.headers["Location"] = location(created)
         return present(created)
-    sessions: Sessions = request.app.state.sessions
+    sessions = sessions_of(session)
     # Keys are per caller: one caller's key never replays (or blocks) another's request.
     caller = request.scope.get("state", {}).get("principal")
     owner = getattr(caller, "rate_key", "anonymous")
@@ -101,14 +101,13 @@ async def create_once(
     await _claim(sessions, key=key, scope=scope, digest=digest)
 
     async def release() -> None:
-        async with sessions.write() as own:
+        async with side_transaction(sessions) as own:
             await own.exec(
                 delete(IdempotencyRecord)
                 .where(col(IdempotencyRecord.key) == key)
                 .where(col(IdempotencyRecord.scope) == scope)
                 .where(col(IdempotencyRecord.status_code).is_(None))
             )
-            await own.commit()
 
     on_rollback(session, release)
     created = await create()
@@ -149,50 +148,61 @@ async def _remember(
 
 
 async def _claim(sessions: Sessions, *, key: str, scope: str, digest: str) -> None:
+    """Claim the key in a side transaction, committed before the create runs (a concurrent
+    retry sees it), or answer from the record another request left."""
     now = utcnow()
-    async with sessions.write() as session:
-        existing = await session.get(IdempotencyRecord, (key, scope))
-        if existing is None or now - existing.created_at > RETENTION:
-            if existing is not None:  # expired: the key is free again
-                await session.delete(existing)
-                await session.flush()
-            session.add(IdempotencyRecord(key=key, scope=scope, request_digest=digest))
-            try:
-                await session.commit()
+    try:
+        async with side_transaction(sessions) as session:
+            existing = await session.get(IdempotencyRecord, (key, scope))
+            if existing is None or now - existing.created_at > RETENTION:
+                if existing is not None:  # expired: the key is free again
+                    await session.delete(existing)
+                    await session.flush()
+                session.add(IdempotencyRecord(key=key, scope=scope, request_digest=digest))
                 return
-            except IntegrityError:  # claimed by a concurrent request meanwhile
-                await session.rollback()
-                existing = await session.get(IdempotencyRecord, (key, scope))
-                if existing is None:
-                    raise Conflict(
-                        "A request with this Idempotency-Key just failed; retry it.",
-                        headers={"Retry-After": "1"},
-                    ) from None
-        if existing.request_digest != digest:
-            raise ValidationFailed(
-                "This Idempotency-Key was already used with a different request body.",
-                errors=[
-                    FieldIssue(
-                        (), "Use a new key for a different request.", pointer="Idempotency-Key"
-                    )
-                ],
-            )
-        if existing.status_code is not None:
-            if not await _resource_exists(session, existing):
-                raise Gone(
-                    "The resource this request created has since been deleted; send a new "
-                    "Idempotency-Key to create it again."
-                )
-            raise Replay(existing)
-        if now - existing.created_at < CLAIM_TIMEOUT:
+            await _answer_or_take_over(session, existing, digest=digest, now=now)
+            return
+    except IntegrityError:  # claimed by a concurrent request meanwhile
+        pass
+    async with side_transaction(sessions) as session:
+        existing = await session.get(IdempotencyRecord, (key, scope))
+        if existing is None:
             raise Conflict(
-                "A request with this Idempotency-Key is still being processed; retry shortly.",
+                "A request with this Idempotency-Key just failed; retry it.",
                 headers={"Retry-After": "1"},
             )
-        existing.created_at = now  # abandoned by a crashed instance: take it over
-        existing.request_digest = digest
-        session.add(existing)
-        await session.commit()
+        await _answer_or_take_over(session, existing, digest=digest, now=now)
+
+
+async def _answer_or_take_over(
+    session: AsyncSession, existing: IdempotencyRecord, *, digest: str, now: datetime
+) -> None:
+    """A key claimed before: refuse another body, replay what was created, wait for one in
+    flight, or take over one a crashed instance abandoned (committed by the caller's block)."""
+    if existing.request_digest != digest:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used with a different request body.",
+            errors=[
+                FieldIssue((), "Use a new key for a different request.", pointer="Idempotency-Key")
+            ],
+        )
+    if existing.status_code is not None:
+        if not await _resource_exists(session, existing):
+            raise Gone(
+                "The resource this request created has since been deleted; send a new "
+                "Idempotency-Key to create it again."
+            )
+        # Out of the session first: the side transaction's rollback would expire it.
+        session.expunge(existing)
+        raise Replay(existing)
+    if now - existing.created_at < CLAIM_TIMEOUT:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    existing.created_at = now  # abandoned by a crashed instance: take it over
+    existing.request_digest = digest
+    session.add(existing)
 
 
 async def _resource_exists(session: AsyncSession, record: IdempotencyRecord) -> bool:
@@ -206,14 +216,13 @@ async def _resource_exists(session: AsyncSession, record: IdempotencyRecord) -> 
 
 async def purge_expired(sessions: Sessions) -> int:
     """Forget keys older than RETENTION (run in the background, not per request)."""
-    async with sessions.write() as session:
+    async with side_transaction(sessions) as session:
         result = await session.exec(
             delete(IdempotencyRecord).where(
                 col(IdempotencyRecord.created_at) < utcnow() - RETENTION
             )
         )
-        await session.commit()
-        return int(result.rowcount or 0)
+    return int(result.rowcount or 0)
 
 
 async def replay_response(request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 
@@ -38,49 +38,72 @@ T = TypeVar("T")
 P = TypeVar("P", bound=Page[Any])
 
 
+def keyset_of(row: Any) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) keyset a list is ordered by, of a record or of a row read by
+    column name (a SQLAlchemy mapping, or an asyncpg Record, which is no Mapping)."""
+    if hasattr(row, "keys"):
+        return row["created_at"], row["id"]
+    return row.created_at, row.id
+
+
+@dataclass(frozen=True, slots=True)
+class PageOf(Generic[T]):
+    """A page's items and its links, answered as a contract model or straight as JSON."""
+
+    items: list[T]
+    self_url: str
+    next_url: str | None
+
+    def headers(self) -> dict[str, str]:
+        # RFC 8288: the next page in a header too.
+        return {"Link": f'<{self.next_url}>; rel="next"'} if self.next_url is not None else {}
+
+    def model(self, page_class: type[P], response: Response) -> P:
+        """The page as its contract model (FastAPI serialises it)."""
+        response.headers.update(self.headers())
+        return page_class(items=self.items, links=Links(self=self.self_url, next=self.next_url))
+
+    def written(
+        self: "PageOf[Mapping[str, Any]]", write: Callable[["PageRows"], bytes]
+    ) -> Response:
+        """The page written straight from its rows (the items are the rows) by ``write``: only
+        for a list registered in app.http.answers, which says why and is tested to give the
+        page model's bytes."""
+        return Response(
+            write(PageRows(self.items, self.self_url, self.next_url)),
+            media_type=JSON,
+            headers=self.headers() or None,
+        )
+
+
 def build_page(
     request: Request,
-    response: Response,
     rows: Sequence[Any],
     params: PageParams,
-    convert: Callable[[Any], T],
-    page_class: type[P],
+    item: Callable[[Any], T],
     *,
-    sort_key: Callable[[Any], tuple[datetime, uuid.UUID]] = lambda row: (row.created_at, row.id),
-) -> P:
-    """Trim the look-ahead row, link the next page in the body and in an RFC 8288 Link header.
+    sort_key: Callable[[Any], tuple[datetime, uuid.UUID]] = keyset_of,
+) -> PageOf[T]:
+    """The one page helper: trim the look-ahead row, make each row an item, and link the next
+    page (keyset from the last row shown).
 
-    ``sort_key`` gives the row's keyset: the columns the list's query was ordered by (a table
+    ``sort_key`` gives a row's keyset: the columns the list's query was ordered by (a table
     whose time column is not ``created_at`` says which it is)."""
-    next_url = _next_url(request, rows, params, sort_key)
-    if next_url is not None:
-        response.headers["Link"] = _link(next_url)
-    items = [convert(row) for row in rows[: params.limit]]
-    return page_class(items=items, links=Links(self=str(request.url), next=next_url))
+    next_url = None
+    if len(rows) > params.limit:
+        cursor = encode_cursor(*sort_key(rows[params.limit - 1]))
+        next_url = str(request.url.include_query_params(cursor=cursor))
+    return PageOf([item(row) for row in rows[: params.limit]], str(request.url), next_url)
 
 
 @dataclass(frozen=True)
 class PageRows:
-    """What a page is written from: its rows (without the look-ahead row) and its links."""
+    """What a hand-written page is written from: its rows (without the look-ahead row) and its
+    links."""
 
     rows: Sequence[Mapping[str, Any]]
     self_url: str
     next_url: str | None
-
-
-def page_response(
-    request: Request,
-    rows: Sequence[Mapping[str, Any]],
-    params: PageParams,
-    write: Callable[[PageRows], bytes],
-) -> Response:
-    """The page ``build_page`` would give, written straight from rows: only for a list
-    registered in app.http.answers (``write`` is its entry's), which says why and is tested
-    to give the page model's bytes."""
-    next_url = _next_url(request, rows, params, lambda row: (row["created_at"], row["id"]))
-    body = write(PageRows(rows[: params.limit], str(request.url), next_url))
-    headers = {"Link": _link(next_url)} if next_url is not None else None
-    return Response(body, media_type=JSON, headers=headers)
 
 
 def page_body(page: PageRows, item: Callable[[Mapping[str, Any]], dict[str, Any]]) -> bytes:
@@ -88,19 +111,3 @@ def page_body(page: PageRows, item: Callable[[Mapping[str, Any]], dict[str, Any]
     item model's order."""
     links = {"self": page.self_url, "next": page.next_url}
     return dump_json({"items": [item(row) for row in page.rows], "links": links})
-
-
-def _next_url(
-    request: Request,
-    rows: Sequence[Any],
-    params: PageParams,
-    sort_key: Callable[[Any], tuple[datetime, uuid.UUID]],
-) -> str | None:
-    if len(rows) <= params.limit:
-        return None
-    cursor = encode_cursor(*sort_key(rows[params.limit - 1]))
-    return str(request.url.include_query_params(cursor=cursor))
-
-
-def _link(next_url: str) -> str:
-    return f'<{next_url}>; rel="next"'

@@ -14,7 +14,7 @@ from sqlmodel import SQLModel, select
 
 from app.auth.dependencies import PrincipalDep
 from app.auth.scope import covers
-from app.db import SessionDep
+from app.db import SessionDep, reads_in
 from app.errors import BadRequest, PreconditionRequired
 from app.records import ExpectedVersion
 
@@ -91,7 +91,7 @@ def if_match_on(
         if found is None:
             return expected  # the service says 404
         current, organisation_id = found
-        if await covers(session, principal, organisation_id):
+        if await covers(reads_in(session), principal, organisation_id):
             # Outside the caller's scope the service says 404: a 412 would confirm the row.
             expected.check(current=current, what=f"{table.__name__} {row_id}")
         return expected

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import Sessions
+from app.db import ReadContext, side_transaction
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Organisation
 from app.ods import records as ord_records
@@ -53,14 +53,14 @@ class OdsImportResult:
 
 
 async def import_ods(
-    sessions: Sessions, records: object, *, principal: Principal
+    reads: ReadContext, records: object, *, principal: Principal
 ) -> OdsImportResult:
     """``records``: decoded ORD JSON (a list of ``{"Organisation": ...}`` records, or one).
     Every change is the ``principal``'s (checked and audited by the organisation service);
     the command line imports as the operator."""
     organisations = ord_records.parse(records)
     result = OdsImportResult()
-    async with sessions.write() as session:
+    async with side_transaction(reads.factory()) as session:
         by_code = await _existing(session, [o.ods_code for o in organisations])
         active = []
         for index, record in enumerate(organisations):
@@ -74,7 +74,6 @@ async def import_ods(
         # Parents last, so a record may name one that comes later in the file.
         for record in active:
             await _link_parent(session, principal, record, by_code, result)
-        await session.commit()
     return result
 
 

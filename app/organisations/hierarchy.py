@@ -3,15 +3,16 @@
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CTE, ColumnElement, Select, bindparam, func, select
+from sqlalchemy import CTE, ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Mapped, aliased
 from sqlmodel import col
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.db import Source, fetch
+from app.db import ReadContext, fetch, side_transaction
 from app.models import Activity, ActivityAsset, Asset, Organisation, OrganisationRecords
+from app.organisations import queries
 
 if TYPE_CHECKING:
     from app.db import Sessions
@@ -42,31 +43,12 @@ def organisation_scope(
     return column.in_(select(tree.c.id))
 
 
-def _ancestors_statement() -> Select[uuid.UUID, uuid.UUID | None]:
-    org = Organisation.__table__.c  # type: ignore[attr-defined]
-    chain = (
-        select(org.id, org.parent_id)
-        .where(org.id == bindparam("organisation_id"))
-        .cte("ancestors", recursive=True)
-    )
-    parent = aliased(Organisation.__table__)  # type: ignore[attr-defined]
-    chain = chain.union(
-        select(parent.c.id, parent.c.parent_id).where(parent.c.id == chain.c.parent_id)
-    )
-    return select(chain.c.id, chain.c.parent_id)
-
-
-# Built once: a recursive CTE over an aliased table costs more to construct (new column
-# objects, a new cache key) than to run, and this walk is on the path of most requests.
-_ANCESTORS = _ancestors_statement()
-
-
 async def ancestor_ids(
-    source: Source, organisation_id: uuid.UUID, *, include_self: bool
+    reads: ReadContext, organisation_id: uuid.UUID, *, include_self: bool
 ) -> list[uuid.UUID]:
     """From the organisation (if asked) up to the root, nearest first. No depth cut-off (see
     descendants); the order is rebuilt from the parent links."""
-    rows = await fetch(source, _ANCESTORS, {"organisation_id": organisation_id})
+    rows = await fetch(reads, queries.ANCESTORS, {"organisation_id": organisation_id})
     parents: dict[uuid.UUID, uuid.UUID | None] = {row["id"]: row["parent_id"] for row in rows}
     ordered: list[uuid.UUID] = []
     current: uuid.UUID | None = organisation_id
@@ -116,11 +98,10 @@ async def links_outside(
 async def forget_deleted_revisions(sessions: "Sessions") -> int:
     """Drop the records revisions of organisations that no longer exist (the table has no
     foreign key: see the migration that made it). Run by the housekeeping chore."""
-    async with sessions.write() as session:
+    async with side_transaction(sessions) as session:
         result = await session.exec(
             sql_delete(OrganisationRecords).where(
                 col(OrganisationRecords.organisation_id).not_in(select(col(Organisation.id)))
             )
         )
-        await session.commit()
-        return int(result.rowcount or 0)
+    return int(result.rowcount or 0)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep
 from app.fhir.responses import fhir_response, wants_fhir
 from app.fhir.schemas import FHIR_JSON
 from app.http.content import JsonBodyRoute
@@ -75,8 +75,8 @@ async def list_organisations(
 ) -> OrganisationPage:
     """List organisations, oldest first, with filters."""
     rows = await service.list_page(session, principal=principal, page=page, filters=filters)
-    return build_page(
-        request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
+    return build_page(request, rows, page, OrganisationPublic.model_validate).model(
+        OrganisationPage, response
     )
 
 
@@ -94,7 +94,7 @@ async def list_organisations(
 async def get_organisation(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     response: Response,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -102,9 +102,8 @@ async def get_organisation(
     """Read one organisation (as a FHIR Organization: organisations-fhir, its /fhir address)."""
     response.headers["Vary"] = "Accept"
     if wants_fhir(accept):
-        async with sessions.read() as session:
-            return await fhir_response(request, session, organisation_id, FHIR_JSON, principal)
-    public = await service.read(sessions, organisation_id, principal=principal)
+        return await fhir_response(request, reads, organisation_id, FHIR_JSON, principal)
+    public = await service.get(reads, organisation_id, principal=principal)
     set_etag(response, public.version)
     return public
 
@@ -172,6 +171,6 @@ async def list_members(
         all_levels=depth == "all",
         page=page,
     )
-    return build_page(
-        request, response, rows, page, OrganisationPublic.model_validate, OrganisationPage
+    return build_page(request, rows, page, OrganisationPublic.model_validate).model(
+        OrganisationPage, response
     )

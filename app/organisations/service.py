@@ -4,10 +4,8 @@ request's unit of work commits."""
 
 import uuid
 from collections.abc import Sequence
-from typing import cast
 
-from sqlalchemy import Table, bindparam, func
-from sqlalchemy import select as sa_select
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,8 +13,7 @@ from app import records
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.auth.scope import covers
-from app.db import Sessions, fetch_mappings
+from app.db import ReadContext, reads_in
 from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import Organisation
 from app.organisations import hierarchy, refs
@@ -36,26 +33,11 @@ PARENT = refs.Named("parent_id", "parent_ods_code", "The parent organisation doe
 
 
 async def get(
-    session: AsyncSession, organisation_id: uuid.UUID, *, principal: Principal
-) -> Organisation:
-    return await access.organisation(session, principal, organisation_id)
-
-
-# Built once: the read of one organisation is the hottest request a portal makes.
-_ONE = sa_select(*cast(Table, Organisation.__table__).c).where(  # type: ignore[attr-defined]
-    col(Organisation.id) == bindparam("organisation_id")
-)
-
-
-async def read(
-    sessions: Sessions, organisation_id: uuid.UUID, *, principal: Principal
+    reads: ReadContext, organisation_id: uuid.UUID, *, principal: Principal
 ) -> OrganisationPublic:
-    """What GET shows: one query and no ORM object (see db.fetch_mappings); the caller's
-    scope is checked as access.organisation checks it."""
-    rows = await fetch_mappings(sessions, _ONE, {"organisation_id": organisation_id})
-    if not rows or not await covers(sessions, principal, organisation_id):
-        raise access.no_such_organisation(organisation_id)
-    return OrganisationPublic.model_validate(dict(rows[0]))
+    """What GET shows: one query and no ORM object, through the one access check."""
+    row = await access.organisation(reads, principal, organisation_id)
+    return OrganisationPublic.model_validate(dict(row))
 
 
 async def list_page(
@@ -166,8 +148,13 @@ async def _for_write(
     organisation_id: uuid.UUID,
     expected: ExpectedVersion,
 ) -> Organisation:
-    organisation = await access.organisation(
-        session, principal, organisation_id, need=Role.EDITOR, for_update=True
+    organisation = await records.get_or_404(session, Organisation, organisation_id, for_update=True)
+    await access.within(
+        reads_in(session),
+        principal,
+        organisation_id,
+        need=Role.EDITOR,
+        missing=access.no_such_organisation(organisation_id),
     )
     expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
     return organisation
@@ -197,7 +184,9 @@ async def _move(
         raise Forbidden("Only a credential for the whole service makes a top-level organisation.")
     if new_parent is not None:
         await _parent(session, principal, new_parent)
-        new_ancestors = await hierarchy.ancestor_ids(session, new_parent, include_self=True)
+        new_ancestors = await hierarchy.ancestor_ids(
+            reads_in(session), new_parent, include_self=True
+        )
     if organisation.id in new_ancestors:
         raise Conflict(
             f"Organisation {new_parent} is {organisation.name!r} itself or one of its "
@@ -252,7 +241,7 @@ async def members(
     all_levels: bool,
     page: PageParams,
 ) -> Sequence[Organisation]:
-    await get(session, organisation_id, principal=principal)
+    await access.organisation(reads_in(session), principal, organisation_id)
     if all_levels:
         tree = hierarchy.descendants(organisation_id)
         statement = select(Organisation).where(
@@ -277,12 +266,10 @@ async def _ods_code_free(session: AsyncSession, ods_code: str | None) -> None:
         )
 
 
-async def _parent(
-    session: AsyncSession, principal: Principal, parent_id: uuid.UUID
-) -> Organisation:
+async def _parent(session: AsyncSession, principal: Principal, parent_id: uuid.UUID) -> None:
     """The parent a body names: one the caller can see (the same 422 otherwise)."""
     try:
-        return await access.organisation(session, principal, parent_id, need=Role.EDITOR)
+        await access.organisation(reads_in(session), principal, parent_id, need=Role.EDITOR)
     except NotFound:
         raise ValidationFailed(
             "The parent organisation does not exist.",

@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
 from app.auth.principal import OPERATOR, Principal
-from app.db import utcnow
+from app.db import reads_in, utcnow
 from app.errors import (
     Conflict,
     FieldIssue,
@@ -86,10 +86,10 @@ async def load(
             "A model cannot be based on itself.",
             errors=[FieldIssue("based_on", "Name the version this one adapts.")],
         )
-    owners = await visible_owners(session, principal)
+    owners = await visible_owners(reads_in(session), principal)
     if data.based_on is not None:
         try:
-            await get_versioned(session, data.based_on, owners=owners)
+            await get_versioned(reads_in(session), data.based_on, owners=owners)
         except NotFound as exc:
             raise ValidationFailed(
                 "basedOn names a model that does not exist.",

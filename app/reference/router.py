@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from app.api import ApiModel, Links, problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep
+from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.preconditions import parse_if_match, set_etag
 from app.reference import gate, service
@@ -57,11 +57,11 @@ async def list_reference_models(
     responses=problem_responses(404, 422),
 )
 async def get_reference_model(
-    version: VersionPath, principal: PrincipalDep, session: SessionDep, response: Response
+    version: VersionPath, principal: PrincipalDep, reads: ReadsDep, response: Response
 ) -> ReferenceModelPublic:
     """One model version with all its capabilities."""
-    owners = await service.visible_owners(session, principal)
-    model, row_version = await service.get_versioned(session, version, owners=owners)
+    owners = await service.visible_owners(reads, principal)
+    model, row_version = await service.get_versioned(reads, version, owners=owners)
     set_etag(response, row_version)
     return model
 
@@ -74,14 +74,14 @@ async def get_reference_model(
 async def list_capabilities(
     version: VersionPath,
     principal: PrincipalDep,
-    session: SessionDep,
+    reads: ReadsDep,
     request: Request,
     area: Area | None = None,
     audience: Audience | None = None,
 ) -> CapabilityList:
     """A model's capabilities, in the model's order, filtered by area or audience."""
-    owners = await service.visible_owners(session, principal)
-    model, _ = await service.get_versioned(session, version, owners=owners)
+    owners = await service.visible_owners(reads, principal)
+    model, _ = await service.get_versioned(reads, version, owners=owners)
     items = [
         c
         for c in model.capabilities

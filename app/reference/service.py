@@ -10,18 +10,17 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import bindparam, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import DEFAULT_MODEL, Sessions, Source, fetch
+from app.db import ReadContext, fetch, reads_in
 from app.errors import FieldIssue, NotFound, ServiceUnavailable, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.organisations import hierarchy
-from app.reference import stored
+from app.reference import queries, stored
 from app.reference.schemas import (
     Capability,
     ReferenceModelInput,
@@ -64,51 +63,33 @@ def highest_shipped() -> str:
     return max((m.version for m in shipped_models()), key=_version_order)
 
 
-def default_name(source: Source) -> str:
+def default_name(reads: ReadContext) -> str:
     """The default model's version: the operator's setting (LHS_DEFAULT_REFERENCE_MODEL), else
     the highest shipped version. Never anything a caller sends or stores."""
-    if isinstance(source, Sessions):
-        configured = source.default_reference_model
-    else:
-        configured = source.info.get(DEFAULT_MODEL)
-    return configured or highest_shipped()
+    return reads.default_reference_model or highest_shipped()
 
 
-async def visible_owners(session: AsyncSession, principal: Principal) -> list[uuid.UUID] | None:
+async def visible_owners(reads: ReadContext, principal: Principal) -> list[uuid.UUID] | None:
     """Whose variants the caller may see: those of its scope and of organisations above it
     (a variant is visible inside its organisation's subtree); None for a global caller."""
     if principal.organisation_id is None:
         return None
-    return await hierarchy.ancestor_ids(session, principal.organisation_id, include_self=True)
-
-
-# Built once (see db.fetch): an analysis chooses its model on every request, by primary key
-# (the default is a version the operator named). What names a model's parsed document, and
-# whose variant it is.
-_CHOICE = sa_select(
-    col(ReferenceModel.version),
-    col(ReferenceModel.row_version),
-    col(ReferenceModel.updated_at),
-    col(ReferenceModel.organisation_id),
-    col(ReferenceModel.based_on),
-)
-_BY_VERSION = _CHOICE.where(col(ReferenceModel.version) == bindparam("version"))
-_ALL = _CHOICE.order_by(col(ReferenceModel.version))
+    return await hierarchy.ancestor_ids(reads, principal.organisation_id, include_self=True)
 
 
 async def get(session: AsyncSession, version: str | None = None) -> ReferenceModelPublic:
     """A version, or the default (variants are chosen by name)."""
-    return (await get_versioned(session, version))[0]
+    return (await get_versioned(reads_in(session), version))[0]
 
 
 async def get_versioned(
-    source: Source, version: str | None = None, *, owners: list[uuid.UUID] | None = None
+    reads: ReadContext, version: str | None = None, *, owners: list[uuid.UUID] | None = None
 ) -> tuple[ReferenceModelPublic, int]:
     """A model with its row version, so a writer can check later that it did not change.
     ``owners``: whose variants may be returned (None: anyone's); others do not exist.
     A row that cannot be read is stored.UnreadableModel (503), never a crash."""
-    name = default_name(source) if version is None else version
-    rows = await fetch(source, _BY_VERSION, {"version": name})
+    name = default_name(reads) if version is None else version
+    rows = await fetch(reads, queries.BY_VERSION, {"version": name})
     found = next(iter(rows), None)
     if found is not None and version is None and found["organisation_id"] is not None:
         found = None  # a variant is never everyone's default (start-up refuses the setting)
@@ -123,17 +104,17 @@ async def get_versioned(
             )
         raise NotFound(f"Reference model {version} does not exist.")
     key = stored.key_of(found)
-    return await stored.parsed_from(source, key), key[1]
+    return await stored.parsed_from(reads, key), key[1]
 
 
 async def chosen(
-    source: Source, version: str | None, *, owners: list[uuid.UUID]
+    reads: ReadContext, version: str | None, *, owners: list[uuid.UUID]
 ) -> tuple[ReferenceModelPublic, int]:
     """The model a request names for an organisation (a bad name is the request's fault: 422),
     or the default, with its row version. A variant is usable only inside its organisation's
     subtree: ``owners`` are the organisation and those above it."""
     try:
-        return await get_versioned(source, version, owners=owners)
+        return await get_versioned(reads, version, owners=owners)
     except NotFound as exc:
         raise ValidationFailed(
             f"Reference model {version} does not exist.",
@@ -157,10 +138,10 @@ class Health:
     unreadable_variants: int
 
 
-async def health(sessions: Sessions) -> Health:
+async def health(reads: ReadContext) -> Health:
     """Read every model's key, and each document not yet parsed in this process. Only reads."""
-    default = default_name(sessions)
-    rows = await fetch(sessions, _ALL, {})
+    default = default_name(reads)
+    rows = await fetch(reads, queries.ALL, {})
     unreadable: list[str] = []
     variants = 0
     problem: str | None = "not installed"
@@ -169,7 +150,7 @@ async def health(sessions: Sessions) -> Health:
         key = stored.key_of(row)
         try:
             if not stored.known_readable(key):
-                await stored.parsed_from(sessions, key)
+                await stored.parsed_from(reads, key)
         except stored.UnreadableModel:
             readable = False
             if row["organisation_id"] is None:
@@ -194,7 +175,7 @@ async def check_default(session: AsyncSession) -> None:
     """At start-up, after the shipped models are installed: the default must be an installed
     base model, or the instance refuses to start (a typo in the setting is found at once, not
     by the first analysis). A database not migrated yet is left to the readiness probe."""
-    name = default_name(session)
+    name = default_name(reads_in(session))
     try:
         row = await session.get(ReferenceModel, name)
     except SQLAlchemyError as exc:
@@ -222,7 +203,7 @@ async def list_summaries(
     statement = select(ReferenceModel).order_by(
         col(ReferenceModel.created_at), col(ReferenceModel.version)
     )
-    owners = await visible_owners(session, principal)
+    owners = await visible_owners(reads_in(session), principal)
     if owners is not None:
         statement = statement.where(
             or_(
@@ -232,7 +213,7 @@ async def list_summaries(
         )
     rows = (await session.exec(statement)).all()
     used = set((await session.exec(select(Assessment.reference_model_version).distinct())).all())
-    default = default_name(session)
+    default = default_name(reads_in(session))
     summaries = []
     for row in rows:
         try:

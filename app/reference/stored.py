@@ -7,21 +7,14 @@ from typing import Any
 
 from cachetools import LRUCache
 from pydantic import ValidationError
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
-from sqlmodel import col
 
 from app import caches
-from app.db import Source, fetch
+from app.db import ReadContext, fetch
 from app.errors import ServiceUnavailable
-from app.models import ReferenceModel
+from app.reference import queries
 from app.reference.schemas import ReferenceModelPublic
 
 logger = logging.getLogger(__name__)
-
-_DOCUMENT = sa_select(col(ReferenceModel.document)).where(
-    col(ReferenceModel.version) == bindparam("version")
-)
 
 # Parsed documents by (version, rowVersion, updatedAt): a replaced model gets a new key, so
 # every instance behind the load balancer sees the change without any shared cache. Keys
@@ -72,10 +65,10 @@ def parsed(key: Key, document: Any) -> ReferenceModelPublic:
     return model
 
 
-async def parsed_from(source: Source, key: Key) -> ReferenceModelPublic:
+async def parsed_from(reads: ReadContext, key: Key) -> ReferenceModelPublic:
     if key in _parsed or key in _unreadable:
         return parsed(key, None)
-    (row,) = await fetch(source, _DOCUMENT, {"version": key[0]})
+    (row,) = await fetch(reads, queries.DOCUMENT, {"version": key[0]})
     return parsed(key, row["document"])
 
 

@@ -10,7 +10,7 @@ from app.api import problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
-from app.db import SessionsDep
+from app.db import ReadsDep
 from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
 from app.report import render, service, spreadsheet
@@ -62,7 +62,7 @@ OK: dict[str, Any] = {
 async def get_report(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    sessions: SessionsDep,
+    reads: ReadsDep,
     request: Request,
     reference_model: ReferenceModelQuery = None,
     report_format: Annotated[
@@ -77,7 +77,7 @@ async def get_report(
     """A printable board report (HTML), or its recommendations as CSV."""
     chosen = negotiate(report_format, accept)
     report = await service.gather(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         model_version=reference_model,
@@ -88,7 +88,7 @@ async def get_report(
         filename = f"lhs-recommendations-{name}-{day}.csv"
         body = spreadsheet.render(report.analysis, report.system)
         await audit.exported(
-            sessions,
+            reads,
             principal=principal,
             resource_type=ResourceType.REPORT,
             organisation_id=organisation_id,

@@ -17,7 +17,7 @@ from app.assessments.schemas import (
     SystemAssessmentComparison,
 )
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot
+from app.db import ReadContext, reads_in
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
 from app.pagination import PageParams
@@ -81,7 +81,7 @@ async def _stored(
 
 
 async def gather(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -89,16 +89,16 @@ async def gather(
 ) -> Report:
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
     analysis, _ = await analysis_service.analyse(
-        sessions,
+        reads,
         principal=principal,
         organisation_id=organisation_id,
         scope=Scope.ORGANISATION,
         model_version=model_version,
     )
     assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
-    async with read_snapshot(sessions) as session:
-        organisation = OrganisationPublic.model_validate(
-            await organisations_service.get(session, organisation_id, principal=principal)
+    async with reads.snapshot() as session:
+        organisation = await organisations_service.get(
+            reads_in(session), organisation_id, principal=principal
         )
         members = await organisations_service.members(
             session,
@@ -123,7 +123,7 @@ async def gather(
     if members:
         # Its own snapshot: the system view is a second analysis, as its endpoint makes it.
         rolled_up, _ = await analysis_service.analyse(
-            sessions,
+            reads,
             principal=principal,
             organisation_id=organisation_id,
             scope=Scope.SYSTEM,

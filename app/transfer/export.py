@@ -17,12 +17,13 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from app.activities import service as activities_service
 from app.activities.schemas import ActivityFilters
+from app.assets import queries as assets_queries
 from app.assets import service as assets_service
 from app.assets.schemas import AssetFilters
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot
+from app.db import ReadContext
 from app.models import Activity, Asset, Organisation
 from app.organisations import hierarchy
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
@@ -33,7 +34,7 @@ BATCH_ROWS = 1000
 
 
 async def assets_csv(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
@@ -43,32 +44,27 @@ async def assets_csv(
     """The CSV, as chunks to stream. The organisation is checked now (a 404 is a problem, not
     a broken download); the rows are read as the chunks are sent. A caller who may see the
     organisation may see its whole subtree."""
-    await _visible(sessions, principal, organisation_id)
-    await _audit(sessions, principal, ResourceType.ASSET, organisation_id, all_levels, filters)
-    return _stream_assets(sessions, organisation_id, all_levels=all_levels, filters=filters)
+    await access.organisation(reads, principal, organisation_id)
+    await _audit(reads, principal, ResourceType.ASSET, organisation_id, all_levels, filters)
+    return _stream_assets(reads, organisation_id, all_levels=all_levels, filters=filters)
 
 
 async def activities_csv(
-    sessions: Sessions,
+    reads: ReadContext,
     *,
     principal: Principal,
     organisation_id: uuid.UUID,
     all_levels: bool,
     filters: ActivityFilters,
 ) -> AsyncIterator[bytes]:
-    await _visible(sessions, principal, organisation_id)
-    await _audit(sessions, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
+    await access.organisation(reads, principal, organisation_id)
+    await _audit(reads, principal, ResourceType.ACTIVITY, organisation_id, all_levels, filters)
     statement = activities_service.matching(organisation_id, all_levels=all_levels, filters=filters)
-    return _stream(sessions, statement, organisation_id, all_levels=all_levels)
-
-
-async def _visible(sessions: Sessions, principal: Principal, organisation_id: uuid.UUID) -> None:
-    async with sessions.read() as session:
-        await access.organisation(session, principal, organisation_id)
+    return _stream(reads, statement, organisation_id, all_levels=all_levels)
 
 
 async def _audit(
-    sessions: Sessions,
+    reads: ReadContext,
     principal: Principal,
     resource_type: ResourceType,
     organisation_id: uuid.UUID,
@@ -81,7 +77,7 @@ async def _audit(
         "filters": filters.model_dump(mode="json", exclude_none=True),
     }
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=resource_type,
         organisation_id=organisation_id,
@@ -111,7 +107,7 @@ def _named(values: dict[str, Any], names: Names) -> dict[str, Any]:
 
 
 async def _stream(
-    sessions: Sessions,
+    reads: ReadContext,
     statement: SelectOfScalar[Activity],
     organisation_id: uuid.UUID,
     *,
@@ -121,7 +117,7 @@ async def _stream(
     ordered = statement.order_by(col(Activity.created_at), col(Activity.id)).execution_options(
         yield_per=BATCH_ROWS
     )
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         names = await _names(session, organisation_id, all_levels=all_levels)
         result = await session.stream_scalars(ordered)
         async for batch in result.partitions():
@@ -131,18 +127,14 @@ async def _stream(
 
 
 async def _stream_assets(
-    sessions: Sessions, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
+    reads: ReadContext, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
 ) -> AsyncIterator[bytes]:
     """Rows with their tags in one query, a batch at a time from the server-side cursor."""
     yield encode_rows([list(ASSET_COLUMNS)], first=True)
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         names = await _names(session, organisation_id, all_levels=all_levels)
-        statement = assets_service.exported(
-            session.get_bind().dialect.name,
-            organisation_id,
-            all_levels=all_levels,
-            filters=filters,
-        )
+        values = assets_service.filter_values(filters)
+        statement = assets_queries.exported(values, organisation_id, all_levels=all_levels)
         result = await session.stream(statement.execution_options(yield_per=BATCH_ROWS))
         async for batch in result.mappings().partitions():
             yield encode_rows(

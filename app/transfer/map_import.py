@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
+from app.db import reads_in
 from app.errors import Conflict, FieldIssue, Forbidden, ValidationFailed
 from app.models import (
     Activity,
@@ -66,14 +67,14 @@ async def restore(
         parent_id = None
     if parent_id is not None:
         # For a scoped caller a parent that is not here is one it cannot see: the same 404.
-        await access.organisation(session, principal, parent_id, need=Role.EDITOR)
+        await access.organisation(reads_in(session), principal, parent_id, need=Role.EDITOR)
     elif not principal.is_global:
         raise Forbidden(
             "Your credential is scoped to one organisation: a map that stands alone needs a "
             "credential for the whole service."
         )
     above = (
-        set(await hierarchy.ancestor_ids(session, parent_id, include_self=True))
+        set(await hierarchy.ancestor_ids(reads_in(session), parent_id, include_self=True))
         if parent_id is not None
         else set()
     )

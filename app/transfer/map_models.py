@@ -9,6 +9,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
+from app.db import reads_in
 from app.errors import Conflict, FieldIssue, ValidationFailed
 from app.models import ReferenceModel
 from app.reference import gate
@@ -26,7 +27,7 @@ async def settle(
     ``above``: the organisation the map hangs under and those above it."""
     # Whose variants the map may use: those its assessments could use where it is hung, and
     # that the caller may see (for a scoped caller, its scope and above; it loads its own).
-    scoped = await visible_owners(session, principal)
+    scoped = await visible_owners(reads_in(session), principal)
     usable: Owners = {None, *(above if scoped is None else above & set(scoped))}
     added = 0
     for index, carried in _bases_first(document.reference_models):

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import SessionDep, SessionsDep
+from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.params import OrganisationIdPath
 from app.transfer import maps
@@ -25,10 +25,10 @@ router = APIRouter(tags=["maps"], route_class=JsonBodyRoute)
     responses=problem_responses(404, 422),
 )
 async def export_map(
-    organisation_id: OrganisationIdPath, principal: PrincipalDep, sessions: SessionsDep
+    organisation_id: OrganisationIdPath, principal: PrincipalDep, reads: ReadsDep
 ) -> MapDocument:
     """The organisation and everything below it, with assets, activities and assessments."""
-    return await maps.export_map(sessions, principal=principal, organisation_id=organisation_id)
+    return await maps.export_map(reads, principal=principal, organisation_id=organisation_id)
 
 
 @router.post(

@@ -20,7 +20,7 @@ from app.assessments import service as assessments_service
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
-from app.db import Sessions, read_snapshot, utcnow
+from app.db import ReadContext, reads_in, side_transaction, utcnow
 from app.models import (
     Activity,
     ActivityAsset,
@@ -46,13 +46,13 @@ from app.vocabulary import ResourceType
 
 
 async def export_map(
-    sessions: Sessions, *, principal: Principal, organisation_id: uuid.UUID
+    reads: ReadContext, *, principal: Principal, organisation_id: uuid.UUID
 ) -> MapDocument:
     """The map, read in one snapshot, and the export on record (the API's and the CLI's)."""
-    async with read_snapshot(sessions) as session:
+    async with reads.snapshot() as session:
         document = await read_map(session, principal=principal, organisation_id=organisation_id)
     await audit.exported(
-        sessions,
+        reads,
         principal=principal,
         resource_type=ResourceType.MAP,
         organisation_id=organisation_id,
@@ -62,10 +62,11 @@ async def export_map(
 
 
 async def import_map(
-    sessions: Sessions, *, principal: Principal, document: MapDocument, keep_ids: bool = False
+    reads: ReadContext, *, principal: Principal, document: MapDocument, keep_ids: bool = False
 ) -> MapImportResult:
-    """For callers without a request's unit of work: its own transaction, committed here."""
-    async with sessions.write() as session, session.begin():
+    """For callers without a request's unit of work (the command line): a transaction of its
+    own, committed here."""
+    async with side_transaction(reads.factory()) as session:
         return await restore(session, principal=principal, document=document, keep_ids=keep_ids)
 
 
@@ -73,7 +74,7 @@ async def read_map(
     session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID
 ) -> MapDocument:
     """The map of an organisation the caller may see (its subtree is then in scope too)."""
-    await access.organisation(session, principal, organisation_id)
+    await access.organisation(reads_in(session), principal, organisation_id)
     tree = hierarchy.descendants(organisation_id, name="mapped")
     inside = select(tree.c.id)
     organisations = (
@@ -118,7 +119,7 @@ async def read_map(
     pinned = {a.reference_model_version for a in assessments} - shipped
     # Only models usable in the map (everyone's, or a variant of the subtree or above it):
     # an assessment pinned to any other could only be a stray, and its model is not ours.
-    above = await hierarchy.ancestor_ids(session, organisation_id, include_self=True)
+    above = await hierarchy.ancestor_ids(reads_in(session), organisation_id, include_self=True)
     models = (
         await session.exec(
             select(ReferenceModel)

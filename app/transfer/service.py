@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import access
 from app.auth.principal import Principal
+from app.db import reads_in
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Organisation
 from app.organisations import hierarchy
@@ -62,7 +63,7 @@ async def run(
 ) -> ImportResult:
     """Import the rows into the organisation (or, row by row, one below it). The caller edits
     the organisation, so its whole subtree is in the caller's scope too."""
-    await access.organisation(session, principal, organisation_id, need=Role.EDITOR)
+    await access.organisation(reads_in(session), principal, organisation_id, need=Role.EDITOR)
     subtree = await _subtree(session, organisation_id)
     model = await reference_service.get(session)
     outcome = Outcome()
