@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Integer, Select, and_, bindparam, or_
 from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnElement
 
 from app import json_input
+from app.db import UTCDateTime
 from app.errors import InvalidCursor, NestedTooDeep, PayloadTooLarge
 
 # A cursor this service writes is a timestamp and an id: under a hundred bytes.
@@ -77,3 +79,33 @@ def keyset(
             or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
         )
     return statement.order_by(created_at, row_id).limit(params.limit + 1)
+
+
+# A statement built once (app.db.prebuilt) takes the cursor and the limit as named parameters.
+CURSOR_PARAMETERS = frozenset({"after_created", "after_id"})
+
+
+def keyset_on_parameters(
+    statement: S,
+    *,
+    created_at: ColumnElement[datetime],
+    row_id: ColumnElement[uuid.UUID],
+    given: frozenset[str],
+) -> S:
+    """``keyset`` for a prebuilt statement: after the cursor when ``given`` names it, oldest
+    first, with ``limit``; ``page_values`` gives the parameters' values."""
+    if "after_created" in given:
+        after = bindparam("after_created", type_=UTCDateTime)
+        statement = statement.where(
+            or_(created_at > after, and_(created_at == after, row_id > bindparam("after_id")))
+        )
+    return statement.order_by(created_at, row_id).limit(bindparam("limit", type_=Integer))
+
+
+def page_values(params: PageParams) -> dict[str, Any]:
+    """The values of ``keyset_on_parameters``' parameters: one row more than the page, to know
+    whether another page follows, and the cursor's key when there is one."""
+    values: dict[str, Any] = {"limit": params.limit + 1}
+    if params.cursor is not None:
+        values["after_created"], values["after_id"] = decode_cursor(params.cursor)
+    return values

@@ -7,20 +7,18 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     Table,
     Uuid,
-    and_,
     bindparam,
-    or_,
 )
 from sqlalchemy import select as sa_select
 
-from app.db import Prebuilt, UTCDateTime, list_of, plain_columns, prebuilt
+from app.db import Prebuilt, list_of, plain_columns, prebuilt
 from app.models import Activity, ActivityAsset
 from app.organisations.hierarchy import organisation_scope
+from app.pagination import CURSOR_PARAMETERS, keyset_on_parameters
 
 _ACTIVITY = cast(Table, Activity.__table__)  # type: ignore[attr-defined]
 _LINK = cast(Table, ActivityAsset.__table__)  # type: ignore[attr-defined]
@@ -36,7 +34,6 @@ ONE = prebuilt("activities.one", _with_links().where(_ACTIVITY.c.id == bindparam
 
 # What a list may filter on, as named parameters.
 FILTERS = frozenset({"area", "status", "activity_type"})
-CURSOR = frozenset({"after_created", "after_id"})
 
 
 def conditions(all_levels: bool, given: frozenset[str]) -> list[ColumnElement[bool]]:
@@ -54,14 +51,10 @@ def page(all_levels: bool, given: frozenset[str]) -> Prebuilt:
     """A page of an organisation's activities (or its subtree's) for one combination of
     filters (``given``: the parameters that will be passed), oldest first on the
     (created_at, id) keyset, with ``limit``. Built and checked once per combination."""
-    created_at, row_id = _ACTIVITY.c.created_at, _ACTIVITY.c.id
     statement = _with_links().where(*conditions(all_levels, given))
-    if "after_created" in given:
-        after = bindparam("after_created", type_=UTCDateTime)
-        statement = statement.where(
-            or_(created_at > after, and_(created_at == after, row_id > bindparam("after_id")))
-        )
-    statement = statement.order_by(created_at, row_id).limit(bindparam("limit", type_=Integer))
+    statement = keyset_on_parameters(
+        statement, created_at=_ACTIVITY.c.created_at, row_id=_ACTIVITY.c.id, given=given
+    )
     shape = ",".join(sorted(given - {"organisation_id", "limit"})) or "-"
     return prebuilt(f"activities.page[{'all' if all_levels else 'one'}:{shape}]", statement)
 
@@ -69,4 +62,4 @@ def page(all_levels: bool, given: frozenset[str]) -> Prebuilt:
 # The widest pages, built at import: every column and parameter type a page can have is
 # checked before the first request, and the equality test runs them.
 for _levels in (False, True):
-    page(_levels, FILTERS | CURSOR | {"organisation_id", "limit"})
+    page(_levels, FILTERS | CURSOR_PARAMETERS | {"organisation_id", "limit"})

@@ -24,7 +24,7 @@ from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Activity, ActivityAsset, Asset
 from app.organisations import hierarchy
 from app.organisations.hierarchy import organisation_scope
-from app.pagination import PageParams, decode_cursor
+from app.pagination import PageParams, page_values
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
 from app.vocabulary import Area, AuditAction, ResourceType, Role
@@ -65,9 +65,7 @@ async def list_page(
     """A page's rows, and one more when another page follows; ``linked`` makes each a record."""
     await access.organisation(reads, principal, organisation_id)
     given = filters.model_dump(exclude_none=True, mode="json")
-    values = given | {"organisation_id": organisation_id, "limit": page.limit + 1}
-    if page.cursor is not None:
-        values["after_created"], values["after_id"] = decode_cursor(page.cursor)
+    values = given | page_values(page) | {"organisation_id": organisation_id}
     return await fetch(reads, queries.page(all_levels, frozenset(values)), values)
 
 

@@ -11,22 +11,20 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Select,
     String,
     Table,
     Text,
     Uuid,
-    and_,
     bindparam,
-    or_,
 )
 from sqlalchemy import cast as sa_cast
 from sqlalchemy import select as sa_select
 
-from app.db import Prebuilt, UTCDateTime, list_of, plain_columns, prebuilt
+from app.db import Prebuilt, list_of, plain_columns, prebuilt
 from app.models import Asset, AssetTag
 from app.organisations.hierarchy import organisation_scope
+from app.pagination import CURSOR_PARAMETERS, keyset_on_parameters
 
 _ASSET = cast(Table, Asset.__table__)  # type: ignore[attr-defined]
 _TAG = cast(Table, AssetTag.__table__)  # type: ignore[attr-defined]
@@ -50,7 +48,6 @@ ONE = prebuilt("assets.one", _with_tags().where(_ASSET.c.id == bindparam("asset_
 
 # What a list may filter on, as named parameters (a page and an export name the same ones).
 FILTERS = frozenset({"area", "capability_key", "min_maturity", "max_maturity", "tag"})
-CURSOR = frozenset({"after_created", "after_id"})
 
 
 @cache
@@ -58,16 +55,12 @@ def page(all_levels: bool, given: frozenset[str]) -> Prebuilt:
     """A page of an organisation's assets (or its subtree's) for one combination of filters
     (``given``: the parameters that will be passed), oldest first on the (created_at, id)
     keyset, with ``limit``. Built and checked once per combination."""
-    created_at, row_id = _ASSET.c.created_at, _ASSET.c.id
     statement = _with_tags().where(
         *conditions(bindparam("organisation_id", type_=Uuid), all_levels, given)
     )
-    if "after_created" in given:
-        after = bindparam("after_created", type_=UTCDateTime)
-        statement = statement.where(
-            or_(created_at > after, and_(created_at == after, row_id > bindparam("after_id")))
-        )
-    statement = statement.order_by(created_at, row_id).limit(bindparam("limit", type_=Integer))
+    statement = keyset_on_parameters(
+        statement, created_at=_ASSET.c.created_at, row_id=_ASSET.c.id, given=given
+    )
     shape = ",".join(sorted(given - {"organisation_id", "limit"})) or "-"
     return prebuilt(f"assets.page[{'all' if all_levels else 'one'}:{shape}]", statement)
 
@@ -107,4 +100,4 @@ def exported(values: dict[str, Any], organisation_id: Any, *, all_levels: bool) 
 # The widest pages, built at import: every column and parameter type a page can have is
 # checked before the first request, and the equality test runs them.
 for _levels in (False, True):
-    page(_levels, FILTERS | CURSOR | {"organisation_id", "limit"})
+    page(_levels, FILTERS | CURSOR_PARAMETERS | {"organisation_id", "limit"})

@@ -27,7 +27,7 @@ from app.auth.principal import Principal
 from app.db import ReadContext, Rows, fetch, reads_in
 from app.errors import FieldIssue, NotFound, ValidationFailed
 from app.models import Asset, AssetTag
-from app.pagination import PageParams, decode_cursor
+from app.pagination import PageParams, page_values
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
 from app.vocabulary import Area, AuditAction, Confidence, ResourceType, Role
@@ -90,12 +90,7 @@ async def list_page(
     """A page's rows, and one more when another page follows (app.assets.answers makes each
     an item)."""
     await access.organisation(reads, principal, organisation_id)
-    values = filter_values(filters) | {
-        "organisation_id": organisation_id,
-        "limit": page.limit + 1,  # one more, to know whether another page follows
-    }
-    if page.cursor is not None:
-        values["after_created"], values["after_id"] = decode_cursor(page.cursor)
+    values = filter_values(filters) | page_values(page) | {"organisation_id": organisation_id}
     return await fetch(reads, queries.page(all_levels, frozenset(values)), values)
 
 
