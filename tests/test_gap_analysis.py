@@ -143,16 +143,23 @@ async def test_system_view_rolls_up_members(client: httpx.AsyncClient) -> None:
 
 
 async def test_getting_started_reads_activities(client: httpx.AsyncClient) -> None:
+    # Box 11 step 2 is a learning community that includes service users, each shown by an
+    # outcome (model 2026.2: a step is done exactly when its capabilities are met).
     trust = await create_organisation(client)
-    await create_activity(
-        client,
-        trust["id"],
-        area="learning_communities",
-        activityType="learning_community",
-        status="active",
-        capabilityKey="learning-community",
-        title="Falls learning community",
-    )
+    for key, title in (
+        ("learning-community", "Falls learning community"),
+        ("service-user-voice", "Patients in the falls community"),
+    ):
+        await create_activity(
+            client,
+            trust["id"],
+            area="learning_communities",
+            activityType="learning_community",
+            status="active",
+            capabilityKey=key,
+            title=title,
+            outcome="Meets monthly; agreed three priorities",
+        )
     body = await analysis(client, trust["id"])
     steps = {s["step"]: s for s in body["gettingStarted"]["steps"]}
     assert steps[2]["done"] is True

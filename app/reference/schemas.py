@@ -69,6 +69,16 @@ class CapabilityInput(ApiInput):
         default=None,
         description="shareable (build once, host for all), spread_by_learning, or local_only.",
     )
+    own_duty: bool = Field(
+        default=False,
+        description="An organisation's own statutory duty (its own information-governance "
+        "return, say): an asset shared from above never meets it (rule sharingFollowsTravel).",
+    )
+    hosts: list[OrganisationType] | None = Field(
+        default=None,
+        description="Organisation types fit to host it when a system builds it once (e.g. "
+        "commissioning levers: the ICB); null: any member it applies to.",
+    )
     national_enabler: NationalEnabler | None = None
     actions: Annotated[
         list[Sentence],
@@ -106,6 +116,8 @@ class Capability(ApiModel):
     applies_to: list[OrganisationType] | None = None
     targets: list[TypeTarget] = []
     travels: Travel | None = None
+    own_duty: bool = False
+    hosts: list[OrganisationType] | None = None
     national_enabler: NationalEnabler | None = None
     actions: list[str]
     sources: list[Source]
