@@ -423,8 +423,7 @@ MORE: tuple[AdviceProfile, ...] = (
         (
             E(
                 "research-and-delivery-together",
-                "Table 4 row 8 (45 %), recommendation 8: the largest organisational action "
-                "left.",
+                "Table 4 row 8 (45 %), recommendation 8: the largest organisational action left.",
             ),
             E("staff-support-for-lhs", "Table 4 row 9 (41 %), recommendation 6."),
             E(
