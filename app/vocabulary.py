@@ -32,6 +32,7 @@ class OrganisationType(StrEnum):
     GP_PRACTICE = "gp_practice"
     LOCAL_AUTHORITY = "local_authority"
     NETWORK = "network"
+    VOLUNTARY_SECTOR = "voluntary_sector"
     OTHER = "other"
 
 

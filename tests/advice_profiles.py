@@ -190,7 +190,7 @@ PROFILES: tuple[AdviceProfile, ...] = (
     ),
     AdviceProfile(
         "Voluntary-sector hospice, small and starting out",
-        _T.OTHER,  # replaced by voluntary_sector once the type exists (profile test)
+        _T.VOLUNTARY_SECTOR,
         (proven("learning-culture", 10), done("service-user-voice", 11)),
         (
             STEP1,

@@ -49,6 +49,7 @@ FAMILIES = {
     _T.ICS: "system",
     _T.NETWORK: "system",
     _T.LOCAL_AUTHORITY: "local authority",
+    _T.VOLUNTARY_SECTOR: "voluntary sector",
 }
 
 Member = tuple[Profile, dict[str, State]]
