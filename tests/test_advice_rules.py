@@ -163,3 +163,39 @@ def test_rule_5_hosts_make_sense() -> None:
     assert lead.host_candidate is None
     assert "icb" in lead.explanation
     assert "should lead" in lead.explanation
+
+
+def test_rule_7_the_models_own_choices_stay_visible_and_small() -> None:
+    by_key = {c.key: c for c in NEW.capabilities}
+    assert by_key["leadership-at-all-levels"].weight == 0.30
+    row5 = [
+        (c.key, s.derivation.value if s.derivation else None)
+        for c in NEW.capabilities
+        for s in c.sources
+        if (s.table, s.rank) == (4, 5)
+    ]
+    assert len(row5) == 4
+    assert {d for _, d in row5} == {"modelling_decision"}
+    for key, rec in (
+        ("analyst-community-of-practice", 3),
+        ("digital-skills", 2),
+        ("decision-support-tools", 2),
+    ):
+        enabler = by_key[key].national_enabler
+        assert enabler is not None, key
+        assert enabler.source.recommendation == rec
+    readiness = by_key["improvement-capability"].national_enabler
+    assert readiness is not None
+    assert "does not exist yet" in readiness.action
+    assert "the model's own" in NEW.description
+    empty = run(_T.ACUTE_TRUST)
+    lead = next(r for r in empty.recommendations if r.capability_key == "leadership-at-all-levels")
+    assert lead.why.weight == 0.30
+    assert lead.rank > 5
+
+
+def test_rule_8_what_the_source_asks_for_is_in_the_model() -> None:
+    by_key = {c.key: c for c in NEW.capabilities}
+    assert [s.recommendation for s in by_key["health-inequalities"].sources] == [1]
+    assert [s.recommendation for s in by_key["embedding-central-changes"].sources] == [5]
+    assert "health-inequalities" not in {c.key for c in OLD.capabilities}

@@ -20,7 +20,7 @@ from tests.auth_helpers import make_key
 from tests.conftest import Backend, admin_headers, settings_for, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation, one_organisation_map
 
-DEFAULT = "2026.1"
+DEFAULT = "2026.2"
 Json = dict[str, Any]
 
 

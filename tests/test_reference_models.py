@@ -68,7 +68,8 @@ async def test_list_shows_both_shipped_models_and_the_newer_as_default(
     assert items["2026.1"]["capabilityCount"] == 30
     assert items["2024.1"]["basedOn"] is None
     assert items["2026.1"]["basedOn"] is None
-    assert [v for v, m in items.items() if m["isDefault"]] == ["2026.1"]
+    assert items["2026.2"]["capabilityCount"] == 32
+    assert [v for v, m in items.items() if m["isDefault"]] == ["2026.2"]
 
 
 async def test_shipped_model_has_every_field_of_a_capability(client: httpx.AsyncClient) -> None:
@@ -183,7 +184,7 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     items = {m["version"]: m for m in (await client.get(MODEL)).json()["items"]}
     assert items[VARIANT]["isDefault"] is False
     assert items[VARIANT]["basedOn"] == "2024.1"
-    assert items["2026.1"]["isDefault"] is True
+    assert items["2026.2"]["isDefault"] is True
 
     org = await create_organisation(client)
     url = f"/v1/organisations/{org['id']}/gap-analysis"
@@ -192,7 +193,7 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     weights = {r["capabilityKey"]: r["why"]["weight"] for r in analysis["recommendations"]}
     assert weights["interoperable-data-sharing"] == 0.7
     default = (await client.get(url)).json()
-    assert default["referenceModel"]["version"] == "2026.1"
+    assert default["referenceModel"]["version"] == "2026.2"
 
 
 async def test_omitted_weights_are_derived(client: httpx.AsyncClient) -> None:

@@ -97,10 +97,11 @@ def state_of(
 ) -> State:
     if not capability.applies(organisation_type):
         return State(0, 0, None, GapStatus.NOT_APPLICABLE, tuple(claims), target=0)
-    claims = [c for c in claims if counts_here(c, capability, model.rules)]
+    ignored = tuple(c for c in claims if not counts_here(c, capability, model.rules))
+    claims = [c for c in claims if c not in ignored]
     target = capability.target_for(organisation_type)
     if not claims:
-        return State(0, 0, None, _status(0, target), target=target)
+        return State(0, 0, None, _status(0, target), target=target, not_counted=ignored)
 
     def order(claim: Claim) -> tuple[int, int, int, str, int]:
         confidence = confidence_of(claim, model.rules)
@@ -113,7 +114,15 @@ def state_of(
     best = ordered[0]
     current = credited(best, capability, model)
     reported = max(recorded(c, capability, model.rules) for c in claims)
-    return State(current, reported, best, _status(current, target), tuple(ordered), target)
+    return State(
+        current,
+        reported,
+        best,
+        _status(current, target),
+        tuple(ordered),
+        target,
+        not_counted=ignored,
+    )
 
 
 def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
@@ -157,6 +166,7 @@ def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
                 state.target,
                 blockers,
                 held_back=state.current - current,
+                not_counted=state.not_counted,
             )
         settled[key] = state
         return state

@@ -57,6 +57,19 @@ def _evidence(
         )
         for c in state.claims
         if c.id is not None
+    ] + [
+        EvidenceItem(
+            kind=c.kind,
+            id=c.id,
+            name=c.name,
+            organisation_id=c.organisation_id,
+            maturity=c.maturity,
+            credited_maturity=0,
+            confidence=c.confidence,
+            inherited=c.inherited,
+        )
+        for c in state.not_counted
+        if c.id is not None
     ]
 
 
@@ -117,6 +130,12 @@ def _cause(state: State, model: ReferenceModelPublic) -> str | None:
                 else ""
             )
             + ". Have it peer reviewed, or add evidence."
+        )
+    if state.not_counted and state.status != GapStatus.MET:
+        notes.append(
+            "An asset shared from above is shown but does not count here: this is the "
+            "organisation's own duty, or it spreads by learning, not by sharing; it needs a "
+            "record of its own."
         )
     if state.best is not None and state.best.inherited:
         notes.append(

@@ -59,6 +59,8 @@ class State:
     blocked_by: tuple[str, ...] = ()
     # Levels an unmet hard prerequisite takes off the credit (not the evidence's fault).
     held_back: int = 0
+    # Assets shared from above that do not count here (sharingFollowsTravel), still shown.
+    not_counted: tuple[Claim, ...] = ()
 
     @property
     def discount(self) -> int:
