@@ -36,6 +36,14 @@ class OrganisationType(StrEnum):
     OTHER = "other"
 
 
+class ModelStatus(StrEnum):
+    """Whether a reference model version may be used for new work. A retired one still reads,
+    and the assessments pinned to it keep their meaning; nothing new is computed with it."""
+
+    CURRENT = "current"
+    RETIRED = "retired"
+
+
 class Maturity(IntEnum):
     ABSENT = 0
     PLANNED = 1

@@ -284,18 +284,18 @@ async def test_comparing_across_model_versions_says_the_models_differ(
 ) -> None:
     trust = await create_organisation(client)
     url = f"/v1/organisations/{trust['id']}/assessments"
-    old = (await client.post(url, json={"referenceModel": "2024.1"})).json()
-    new = (await client.post(url, json={"referenceModel": "2026.1"})).json()
+    old = (await client.post(url, json={"referenceModel": "2026.1"})).json()
+    new = (await client.post(url, json={"referenceModel": "2026.2"})).json()
     assert (old["referenceModel"]["version"], new["referenceModel"]["version"]) == (
-        "2024.1",
         "2026.1",
+        "2026.2",
     )
     reread = (await client.get(f"/v1/assessments/{old['id']}")).json()
-    assert reread["analysis"]["referenceModel"]["version"] == "2024.1"  # still pinned
+    assert reread["analysis"]["referenceModel"]["version"] == "2026.1"  # still pinned
     compared = await client.get(f"/v1/assessments/{new['id']}/compare?with={old['id']}")
     assert compared.status_code == 200, compared.text
     assert compared.json()["referenceModelChanged"] is True
-    assert "reference models differ: 2024.1 then 2026.1" in compared.json()["modelNote"]
+    assert "reference models differ: 2026.1 then 2026.2" in compared.json()["modelNote"]
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -22,11 +22,25 @@ from app.vocabulary import (
     CapabilityKind,
     Confidence,
     LoopStage,
+    ModelStatus,
     OrganisationType,
     Travel,
 )
 
 DEFAULT_WEIGHT = 0.30
+
+# Shipped versions no new work may use, and why. Status is not part of a stored document: a
+# shipped document is read-only and pinned by assessments, so retiring one changes no stored
+# byte, and the databases that installed it before it was retired see it retired too.
+RETIRED = {
+    "2024.1": "it cites Table 4 row 5 for capabilities that row does not name, without saying "
+    "the link is the model's own; 2026.2 labels it",
+}
+
+
+def status_of(version: str) -> ModelStatus:
+    return ModelStatus.RETIRED if version in RETIRED else ModelStatus.CURRENT
+
 
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
@@ -193,6 +207,11 @@ class ReferenceModelInput(ApiInput):
         description="Evidence below this confidence is credited one maturity level lower."
     )
     rules: Rules = Field(default_factory=Rules)
+    status: ModelStatus | None = Field(
+        default=None,
+        description="Read-only: ignored here, so that a model read with GET can be sent back; "
+        "the service decides which versions are retired.",
+    )
     capabilities: Annotated[list[CapabilityInput], Field(min_length=1, max_length=200)]
 
     @model_validator(mode="after")
@@ -237,6 +256,12 @@ class ReferenceModelPublic(ApiModel):
     weighting: str
     minimum_confidence: Confidence
     rules: Rules = Field(default_factory=Rules)
+    status: ModelStatus = Field(
+        default=ModelStatus.CURRENT,
+        description="retired: readable, and stored assessments keep it, but a new analysis, "
+        "assessment, report or variant that names it is refused (409 MODEL_RETIRED). A "
+        "variant is retired when the model it is based on is.",
+    )
     capabilities: list[Capability]
 
 
@@ -250,6 +275,7 @@ class ReferenceModelSummary(ApiModel):
     )
     published_on: date
     capability_count: int
+    status: ModelStatus = Field(description="retired: not usable for new work (see the model).")
     is_default: bool = Field(description="Used when a request names no model version.")
     in_use: bool = Field(description="Pinned by a stored assessment: it can only be superseded.")
 
@@ -265,6 +291,7 @@ def to_public(data: ReferenceModelInput, *, version: str) -> ReferenceModelPubli
         weighting=data.weighting,
         minimum_confidence=data.minimum_confidence,
         rules=data.rules,
+        status=status_of(version),
         capabilities=[
             Capability(
                 **c.model_dump(exclude={"weight"}),
