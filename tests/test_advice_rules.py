@@ -161,7 +161,9 @@ def test_rule_5_hosts_make_sense() -> None:
     no_icb = engine.analyse_system(members[1].organisation, members, NEW, generated_at=WHEN)
     lead = next(r for r in no_icb.recommendations if r.capability_key == "improvement-incentives")
     assert lead.host_candidate is None
-    assert "icb" in lead.explanation
+    # Said in the words a person reads, not the API's codes.
+    assert "it needs an integrated care board or integrated care system" in lead.explanation
+    assert "icb" not in lead.explanation
     assert "should lead" in lead.explanation
 
 

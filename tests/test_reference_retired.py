@@ -147,3 +147,23 @@ async def test_the_openapi_document_names_the_409_where_a_model_may_be_retired(
         "reference-models-put",
     ):
         assert "MODEL_RETIRED" in operations[operation]["responses"]["409"]["description"]
+
+
+async def test_a_model_whose_hosts_are_outside_applies_to_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    body = (await client.get(f"{MODEL}/{DEFAULT}")).json() | {
+        "version": "2026.2-hosts",
+        "basedOn": DEFAULT,
+        "title": "Hosts that do not apply",
+    }
+    index, capability = next((i, c) for i, c in enumerate(body["capabilities"]) if c["appliesTo"])
+    outside = next(
+        t for t in ("gp_practice", "icb", "acute_trust") if t not in capability["appliesTo"]
+    )
+    capability["hosts"] = [*capability["appliesTo"], outside]
+    refused = await client.put(f"{MODEL}/2026.2-hosts", json=body)
+    problem = assert_problem(refused, 422, "VALIDATION_FAILED")
+    assert "hosts names a type it does not apply to" in str(problem["errors"])
+    assert problem["errors"][0]["pointer"].startswith(f"#/capabilities/{index}")
+    assert_problem(await client.get(f"{MODEL}/2026.2-hosts"), 404, "NOT_FOUND")

@@ -30,7 +30,7 @@ from app.analysis.scoring import (
 )
 from app.reference.rules import Ranking
 from app.reference.schemas import Capability, ReferenceModelPublic
-from app.vocabulary import OrganisationType, Travel
+from app.vocabulary import ORGANISATION_TYPE_NAMES, OrganisationType, Travel
 
 BUILD_ONCE_BELOW = 0.25
 # Box 11 steps 1-4 lead the system's list while fewer than half the members have taken them.
@@ -105,10 +105,11 @@ def _fit_host(
         and (capability.hosts is None or m[0].organisation_type in capability.hosts)
     ]
     if not fit:
-        kinds = " or ".join(k.value.replace("_", " ") for k in capability.hosts or [])
+        kinds = " or ".join(ORGANISATION_TYPE_NAMES[k] for k in capability.hosts or [])
+        article = "an" if kinds[:1] in {"a", "e", "i", "o", "u"} else "a"
         return None, (
-            f"no member is fit to host it (it needs a {kinds}), so the {kinds} that serves "
-            "this system should lead it"
+            f"no member is fit to host it (it needs {article} {kinds}), so the {kinds} that "
+            "serves this system should lead it"
         )
     needs = capability.depends_on + capability.enabled_by
 

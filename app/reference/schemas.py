@@ -107,6 +107,14 @@ class CapabilityInput(ApiInput):
             raise ValueError(f"{self.key}: one target per organisation type")
         if self.applies_to is not None and not set(typed) <= set(self.applies_to):
             raise ValueError(f"{self.key}: a target names a type it does not apply to")
+        if (
+            self.hosts is not None
+            and self.applies_to is not None
+            and not set(self.hosts) <= set(self.applies_to)
+        ):
+            # A host builds it for members it applies to; a host it does not apply to would
+            # be measured against a capability that is not its own.
+            raise ValueError(f"{self.key}: hosts names a type it does not apply to")
         enabler = self.national_enabler
         if enabler is not None and enabler.source.table == 4:
             raise ValueError(f"{self.key}: a national enabler cannot cite Table 4")
