@@ -128,8 +128,16 @@ class Problem(ApiModel):
     errors: list[ProblemFieldIssue] = Field(default_factory=list)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for the error statuses a route can return."""
+MODEL_RETIRED = (
+    "MODEL_RETIRED: the reference model named, or the model a variant is based on, is retired"
+)
+
+
+def problem_responses(
+    *statuses: int, conflict: str | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the error statuses a route can return; ``conflict``
+    says what a 409 means on this route, when it is more than the generic conflict."""
     descriptions = {
         400: "Bad request (malformed parameter, header or cursor)",
         401: "No credentials, or credentials that are not valid (WWW-Authenticate: Bearer)",
@@ -146,6 +154,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many requests: see Retry-After and RateLimit-* headers",
         503: "Not ready",
     }
+    if conflict is not None:
+        descriptions[409] = conflict
     return {
         status: {
             "description": descriptions[status],

@@ -100,6 +100,16 @@ class Conflict(AppError):
     description = "The request conflicts with the current state of the resource."
 
 
+class ModelRetired(Conflict):
+    code = "MODEL_RETIRED"
+    title = "Reference model retired"
+    description = (
+        "The reference model named (or the model a variant named is based on) is retired: no "
+        "new analysis, assessment, report or variant uses it. Assessments stored with it still "
+        "read as they were made. Name a current version, or none for the default."
+    )
+
+
 class Gone(AppError):
     status = 410
     code = "GONE"

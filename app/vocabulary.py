@@ -32,7 +32,35 @@ class OrganisationType(StrEnum):
     GP_PRACTICE = "gp_practice"
     LOCAL_AUTHORITY = "local_authority"
     NETWORK = "network"
+    VOLUNTARY_SECTOR = "voluntary_sector"
     OTHER = "other"
+
+
+# Each organisation type as a sentence names it (lower case, as in running text).
+ORGANISATION_TYPE_NAMES: dict[OrganisationType, str] = {
+    OrganisationType.TRUST: "NHS trust",
+    OrganisationType.ACUTE_TRUST: "acute trust",
+    OrganisationType.MENTAL_HEALTH_TRUST: "mental health trust",
+    OrganisationType.COMMUNITY_TRUST: "community trust",
+    OrganisationType.AMBULANCE_TRUST: "ambulance trust",
+    OrganisationType.ICB: "integrated care board",
+    OrganisationType.ICS: "integrated care system",
+    OrganisationType.PRIMARY_CARE_NETWORK: "primary care network",
+    OrganisationType.GP_FEDERATION: "GP federation",
+    OrganisationType.GP_PRACTICE: "GP practice",
+    OrganisationType.LOCAL_AUTHORITY: "local authority",
+    OrganisationType.NETWORK: "network",
+    OrganisationType.VOLUNTARY_SECTOR: "voluntary sector organisation",
+    OrganisationType.OTHER: "organisation of another kind",
+}
+
+
+class ModelStatus(StrEnum):
+    """Whether a reference model version may be used for new work. A retired one still reads,
+    and the assessments pinned to it keep their meaning; nothing new is computed with it."""
+
+    CURRENT = "current"
+    RETIRED = "retired"
 
 
 class Maturity(IntEnum):

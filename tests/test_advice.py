@@ -1,5 +1,5 @@
 """The nine cases of advice an expert would have corrected, through the HTTP API (model 2026.1,
-the default), on SQLite and PostgreSQL."""
+named: its stored meaning is kept under the newer default), on SQLite and PostgreSQL."""
 
 import random
 from typing import Any
@@ -28,7 +28,8 @@ async def model(client: httpx.AsyncClient) -> Json:
 
 
 async def analysis(client: httpx.AsyncClient, organisation_id: str, query: str = "") -> Json:
-    response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis{query}")
+    pinned = f"{query}&referenceModel=2026.1" if query else "?referenceModel=2026.1"
+    response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis{pinned}")
     assert response.status_code == 200, response.text
     body = dict(response.json())
     assert body["referenceModel"]["version"] == "2026.1"
@@ -283,18 +284,18 @@ async def test_comparing_across_model_versions_says_the_models_differ(
 ) -> None:
     trust = await create_organisation(client)
     url = f"/v1/organisations/{trust['id']}/assessments"
-    old = (await client.post(url, json={"referenceModel": "2024.1"})).json()
-    new = (await client.post(url, json={})).json()
+    old = (await client.post(url, json={"referenceModel": "2026.1"})).json()
+    new = (await client.post(url, json={"referenceModel": "2026.2"})).json()
     assert (old["referenceModel"]["version"], new["referenceModel"]["version"]) == (
-        "2024.1",
         "2026.1",
+        "2026.2",
     )
     reread = (await client.get(f"/v1/assessments/{old['id']}")).json()
-    assert reread["analysis"]["referenceModel"]["version"] == "2024.1"  # still pinned
+    assert reread["analysis"]["referenceModel"]["version"] == "2026.1"  # still pinned
     compared = await client.get(f"/v1/assessments/{new['id']}/compare?with={old['id']}")
     assert compared.status_code == 200, compared.text
     assert compared.json()["referenceModelChanged"] is True
-    assert "reference models differ: 2024.1 then 2026.1" in compared.json()["modelNote"]
+    assert "reference models differ: 2026.1 then 2026.2" in compared.json()["modelNote"]
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -48,14 +48,14 @@ async def test_create_stores_the_current_gap_analysis(client: httpx.AsyncClient)
     body = response.json()
     assert response.headers["location"].endswith(f"/v1/assessments/{body['id']}")
     assert body["organisationId"] == org["id"]
-    assert body["referenceModel"]["version"] == "2026.1"  # the default
+    assert body["referenceModel"]["version"] == "2026.2"  # the default
     assert body["label"] == "Q1 board report"
     analysis = body["analysis"]
     assert body["overallScore"] == analysis["summary"]["overallScore"]
     assert body["scope"] == analysis["scope"] == "organisation"
     assert analysis["organisation"] == {"id": org["id"], "name": "Leeds Trust"}
-    assert analysis["referenceModel"]["version"] == "2026.1"
-    assert len(analysis["gaps"]) == 30
+    assert analysis["referenceModel"]["version"] == "2026.2"
+    assert len(analysis["gaps"]) == 32
     platform = next(g for g in analysis["gaps"] if g["capabilityKey"] == "data-platform")
     assert platform["status"] == "needs_development"
     assert {k: v for k, v in analysis.items() if k != "generatedAt"} == {

@@ -3,7 +3,9 @@
 from typing import Any
 
 import httpx
+import pytest
 
+from app.reference.schemas import RETIRED
 from tests.conftest import QueryCounter
 from tests.helpers import (
     EVIDENCE,
@@ -18,6 +20,13 @@ from tests.helpers import (
 V2024 = "?referenceModel=2024.1"
 
 
+@pytest.fixture
+def before_2024_1_retired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An instance from before 2024.1 was retired: its rules still decide what the
+    assessments stored with it say."""
+    monkeypatch.delitem(RETIRED, "2024.1")
+
+
 async def analysis(client: httpx.AsyncClient, organisation_id: str, query: str = "") -> Any:
     response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis{query}")
     assert response.status_code == 200, response.text
@@ -29,7 +38,7 @@ def keys(body: Any) -> list[str]:
 
 
 async def test_recording_an_asset_at_target_removes_it_and_weakening_it_brings_it_back(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, before_2024_1_retired: None
 ) -> None:
     """Model 2024.1's rules: a peer-reviewed claim needs no named reviewer there."""
     trust = await create_organisation(client)
@@ -143,16 +152,23 @@ async def test_system_view_rolls_up_members(client: httpx.AsyncClient) -> None:
 
 
 async def test_getting_started_reads_activities(client: httpx.AsyncClient) -> None:
+    # Box 11 step 2 is a learning community that includes service users, each shown by an
+    # outcome (model 2026.2: a step is done exactly when its capabilities are met).
     trust = await create_organisation(client)
-    await create_activity(
-        client,
-        trust["id"],
-        area="learning_communities",
-        activityType="learning_community",
-        status="active",
-        capabilityKey="learning-community",
-        title="Falls learning community",
-    )
+    for key, title in (
+        ("learning-community", "Falls learning community"),
+        ("service-user-voice", "Patients in the falls community"),
+    ):
+        await create_activity(
+            client,
+            trust["id"],
+            area="learning_communities",
+            activityType="learning_community",
+            status="active",
+            capabilityKey=key,
+            title=title,
+            outcome="Meets monthly; agreed three priorities",
+        )
     body = await analysis(client, trust["id"])
     steps = {s["step"]: s for s in body["gettingStarted"]["steps"]}
     assert steps[2]["done"] is True

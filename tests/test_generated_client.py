@@ -288,7 +288,7 @@ class EveryOperation:
     def reference_models(self) -> None:
         """The shipped default, and a variant of it."""
         listed = self.call("reference-models-list").parsed
-        version = next(item.version for item in listed.items if item.based_on is None)
+        version = next(item.version for item in listed.items if item.is_default)
         shipped = self.call("reference-models-get", version).parsed
         self.call("reference-models-capabilities", version)
         variant = shipped.to_dict() | {

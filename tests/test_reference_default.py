@@ -20,7 +20,7 @@ from tests.auth_helpers import make_key
 from tests.conftest import Backend, admin_headers, settings_for, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation, one_organisation_map
 
-DEFAULT = "2026.1"
+DEFAULT = "2026.2"
 Json = dict[str, Any]
 
 
@@ -89,14 +89,14 @@ async def test_the_default_is_the_operators_setting(
     client: httpx.AsyncClient, backend: Backend
 ) -> None:
     organisation = await create_organisation(client)
-    async with started(backend, default_reference_model="2024.1") as http:
-        assert await default_of(http) == ["2024.1"]
+    async with started(backend, default_reference_model="2026.1") as http:
+        assert await default_of(http) == ["2026.1"]
         analysis = (await http.get(f"/v1/organisations/{organisation['id']}/gap-analysis")).json()
-        assert analysis["referenceModel"]["version"] == "2024.1"
+        assert analysis["referenceModel"]["version"] == "2026.1"
     assert await default_of(client) == [DEFAULT]  # unset: the highest shipped version
 
 
-@pytest.mark.parametrize("setting", ["2099.9", "variant"])
+@pytest.mark.parametrize("setting", ["2099.9", "variant", "2024.1"])
 async def test_an_instance_refuses_to_start_without_its_default(
     client: httpx.AsyncClient, backend: Backend, setting: str
 ) -> None:

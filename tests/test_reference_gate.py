@@ -35,6 +35,7 @@ SCOPES = ("global", "ics", "trust", "other")  # the whole service, A, A1 in A, B
 PATHS = ("put-create", "put-replace", "map-import")
 KINDS = ("base", "variant")
 BASE = "2026.1"
+DEFAULT = "2026.2"  # the highest shipped version
 FUTURE = "2099-01-01T00:00:00Z"
 Json = dict[str, Any]
 
@@ -198,7 +199,7 @@ async def test_a_reference_model_write(
         assert row.row_version == 2
     # Whatever was loaded, the default is still the operator's choice.
     listed = (await world.call(scope, role, "GET", "/v1/reference-models")).json()["items"]
-    assert [m["version"] for m in listed if m["isDefault"]] == [BASE]
+    assert [m["version"] for m in listed if m["isDefault"]] == [DEFAULT]
 
 
 def test_the_matrix_holds_every_path_role_and_scope() -> None:
@@ -273,7 +274,7 @@ async def test_the_command_line_loads_a_model_through_the_gate(
     assert await audited(world, version) == [("operator", "create")]
     # Loaded, but not the default: only LHS_DEFAULT_REFERENCE_MODEL chooses that.
     listed = (await world.call("global", "reader", "GET", "/v1/reference-models")).json()
-    assert [m["version"] for m in listed["items"] if m["isDefault"]] == [BASE]
+    assert [m["version"] for m in listed["items"] if m["isDefault"]] == [DEFAULT]
     before = await snapshot(world.backend.engine)
     again = await lhs_map_here(url, capsys, monkeypatch, "load-reference-model", str(good))
     assert again.code == 1

@@ -21,7 +21,7 @@ AREAS = {TECH, IMPR, LC, DATA}
 LOOP_STAGES = {"practice_to_data", "data_to_knowledge", "knowledge_to_practice", "enabling"}
 LEVELS = ("absent", "planned", "developing", "established", "embedded")
 MODEL = "/v1/reference-models"
-VARIANT = "2024.1-wy"
+VARIANT = "2026.1-wy"  # a variant of a current model (2024.1 is retired)
 
 Json = dict[str, Any]
 
@@ -41,13 +41,15 @@ def capability(model: Json, key: str) -> Json:
 
 async def variant_body(client: httpx.AsyncClient) -> Json:
     """The shipped model as a West Yorkshire variant, with interoperability raised to 0.7."""
-    body = await shipped(client) | {
+    body = await shipped(client, "2026.1") | {
         "version": VARIANT,
-        "basedOn": "2024.1",
+        "basedOn": "2026.1",
         "title": "West Yorkshire variant",
     }
     capability_ = next(c for c in body["capabilities"] if c["key"] == "interoperable-data-sharing")
     capability_["weight"] = 0.7
+    # 2026.1 ranks by the source's Table 4 first; this variant ranks by its own weights.
+    body["rules"] = body["rules"] | {"ranking": "weight"}
     return body
 
 
@@ -68,7 +70,8 @@ async def test_list_shows_both_shipped_models_and_the_newer_as_default(
     assert items["2026.1"]["capabilityCount"] == 30
     assert items["2024.1"]["basedOn"] is None
     assert items["2026.1"]["basedOn"] is None
-    assert [v for v, m in items.items() if m["isDefault"]] == ["2026.1"]
+    assert items["2026.2"]["capabilityCount"] == 32
+    assert [v for v, m in items.items() if m["isDefault"]] == ["2026.2"]
 
 
 async def test_shipped_model_has_every_field_of_a_capability(client: httpx.AsyncClient) -> None:
@@ -182,8 +185,8 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     assert fetched.json() == response.json()
     items = {m["version"]: m for m in (await client.get(MODEL)).json()["items"]}
     assert items[VARIANT]["isDefault"] is False
-    assert items[VARIANT]["basedOn"] == "2024.1"
-    assert items["2026.1"]["isDefault"] is True
+    assert items[VARIANT]["basedOn"] == "2026.1"
+    assert items["2026.2"]["isDefault"] is True
 
     org = await create_organisation(client)
     url = f"/v1/organisations/{org['id']}/gap-analysis"
@@ -192,7 +195,7 @@ async def test_put_variant_is_listed_and_used_by_gap_analysis(client: httpx.Asyn
     weights = {r["capabilityKey"]: r["why"]["weight"] for r in analysis["recommendations"]}
     assert weights["interoperable-data-sharing"] == 0.7
     default = (await client.get(url)).json()
-    assert default["referenceModel"]["version"] == "2026.1"
+    assert default["referenceModel"]["version"] == "2026.2"
 
 
 async def test_omitted_weights_are_derived(client: httpx.AsyncClient) -> None:

@@ -155,7 +155,8 @@ async def test_a_system_gets_a_members_by_areas_heat_map(client: httpx.AsyncClie
     page = await get_page(client, ids["ics"])
     assert {"system", "heat-map"} <= page.ids()
     assert f"The system: {system['summary']['members']} members" in page.words
-    # Each cell is what the system view says: capabilities met / capabilities in the area.
+    # Each cell is what the system view says: capabilities met / capabilities in the area
+    # that apply to the member (those whose coverage lists it, meeting or not).
     areas = list(dict.fromkeys(c["area"] for c in system["capabilities"]))
     expected: dict[str, list[str]] = {}
     for name in ("Bradford District Care", "Calderdale Practice", "Leeds Teaching Hospitals"):
@@ -163,7 +164,8 @@ async def test_a_system_gets_a_members_by_areas_heat_map(client: httpx.AsyncClie
         for area in areas:
             in_area = [c for c in system["capabilities"] if c["area"] == area]
             met = sum(1 for c in in_area if name in {m["name"] for m in c["meeting"]})
-            cells.append(f"{met}/{len(in_area)}")
+            applies = sum(1 for c in in_area if name in listed(c))
+            cells.append(f"{met}/{applies}")
         expected[name] = cells
     assert heat_rows(page) == expected
     assert expected["Leeds Teaching Hospitals"] != expected["Bradford District Care"]
@@ -172,6 +174,33 @@ async def test_a_system_gets_a_members_by_areas_heat_map(client: httpx.AsyncClie
     assert wording.label(first["strategy"]) in page.words
     # A member alone has no system view.
     assert "heat-map" not in (await get_page(client, ids["bradford"])).ids()
+
+
+def listed(coverage: dict[str, Any]) -> set[str]:
+    """The members a capability applies to, as the system view lists them."""
+    return {m["name"] for m in coverage["meeting"] + coverage["notMeeting"]}
+
+
+async def test_a_members_count_is_like_with_like_in_every_view(client: httpx.AsyncClient) -> None:
+    """A practice is not measured against what does not apply to a practice: its analysis,
+    the system view and the board report's heat map give it the same "of N"."""
+    ids = await seed_system(client, member_name="Leeds Teaching Hospitals")
+    own = (await analysis(client, ids["practice"]))["summary"]
+    system = await analysis(client, ids["ics"], "?scope=system")
+    every = len(system["capabilities"])
+    assert own["notApplicable"] > 0  # some capabilities do not apply to a GP practice
+    assert own["capabilitiesTotal"] == every - own["notApplicable"]
+    applies = [c for c in system["capabilities"] if "Calderdale Practice" in listed(c)]
+    met = [c for c in applies if "Calderdale Practice" in {m["name"] for m in c["meeting"]}]
+    assert (len(met), len(applies)) == (own["capabilitiesMet"], own["capabilitiesTotal"])
+    page = await get_page(client, ids["ics"])
+    start = page.source.index('id="heat-map"')
+    table = page.source[start : page.source.index("</table>", start)]
+    row = re.search(r'<th scope="row">Calderdale Practice</th>.*?<td class="num">(.*?)</td>', table)
+    assert row is not None
+    assert row.group(1) == f"{own['capabilitiesMet']} of {own['capabilitiesTotal']}"
+    cells = heat_rows(page)["Calderdale Practice"]
+    assert sum(int(cell.split("/")[1]) for cell in cells) == own["capabilitiesTotal"]
 
 
 def heat_rows(page: Page) -> dict[str, list[str]]:

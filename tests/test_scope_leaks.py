@@ -52,7 +52,8 @@ async def test_peers_and_inherited_evidence_stop_at_the_scope(world: World) -> N
     assert "Omega evaluation" in str(everyone) or "Omega regional platform" in str(everyone)
 
     ics = await analysis(world, "a-reader", "A1")
-    assert spread_to(ics) == {"Alpha Trust Two"}
+    # The ICS itself meets information governance, which its trust must record for itself.
+    assert spread_to(ics) == {"Alpha Trust Two", "Alpha ICS"}
     assert evidence_from(ics) == {world.org("A"), world.org("A1")}
     assert world.leaks(str(ics)) == []
 

@@ -11,7 +11,14 @@ from app.analysis.profile import Claim, Profile, State
 from app.analysis.schemas import GapStatus
 from app.reference.rules import Rules
 from app.reference.schemas import Capability, ReferenceModelPublic
-from app.vocabulary import ActivityStatus, Audience, CapabilityKind, Confidence, OrganisationType
+from app.vocabulary import (
+    ActivityStatus,
+    Audience,
+    CapabilityKind,
+    Confidence,
+    OrganisationType,
+    Travel,
+)
 
 # Activities are records of work, not self-ratings: they are credited by status, undiscounted.
 ACTIVITY_MATURITY: Mapping[ActivityStatus, int] = {
@@ -68,6 +75,14 @@ def credited(claim: Claim, capability: Capability, model: ReferenceModelPublic) 
     return maturity
 
 
+def counts_here(claim: Claim, capability: Capability, rules: Rules) -> bool:
+    """Whether a claim counts for this organisation: an asset shared from above satisfies
+    only what can be shared, and never an organisation's own duty (sharingFollowsTravel)."""
+    if not (claim.inherited and rules.sharing_follows_travel):
+        return True
+    return capability.travels == Travel.SHAREABLE and not capability.own_duty
+
+
 def _status(current: int, target: int) -> GapStatus:
     if current >= target:
         return GapStatus.MET
@@ -82,9 +97,11 @@ def state_of(
 ) -> State:
     if not capability.applies(organisation_type):
         return State(0, 0, None, GapStatus.NOT_APPLICABLE, tuple(claims), target=0)
+    ignored = tuple(c for c in claims if not counts_here(c, capability, model.rules))
+    claims = [c for c in claims if c not in ignored]
     target = capability.target_for(organisation_type)
     if not claims:
-        return State(0, 0, None, _status(0, target), target=target)
+        return State(0, 0, None, _status(0, target), target=target, not_counted=ignored)
 
     def order(claim: Claim) -> tuple[int, int, int, str, int]:
         confidence = confidence_of(claim, model.rules)
@@ -97,7 +114,15 @@ def state_of(
     best = ordered[0]
     current = credited(best, capability, model)
     reported = max(recorded(c, capability, model.rules) for c in claims)
-    return State(current, reported, best, _status(current, target), tuple(ordered), target)
+    return State(
+        current,
+        reported,
+        best,
+        _status(current, target),
+        tuple(ordered),
+        target,
+        not_counted=ignored,
+    )
 
 
 def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
@@ -133,7 +158,15 @@ def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
                 else _status(current, state.target)
             )
             state = State(
-                current, state.reported, state.best, status, state.claims, state.target, blockers
+                current,
+                state.reported,
+                state.best,
+                status,
+                state.claims,
+                state.target,
+                blockers,
+                held_back=state.current - current,
+                not_counted=state.not_counted,
             )
         settled[key] = state
         return state

@@ -6,6 +6,7 @@ in docs/gap-analysis.md; the numbers in each recommendation's ``why`` recompute 
 Crediting lives in credit.py, the arithmetic in scoring.py, the system roll-up in system.py.
 """
 
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -32,9 +33,10 @@ from app.analysis.scoring import (
     summary,
 )
 from app.analysis.steps import getting_started, learning_loop, starting_steps
-from app.analysis.system import analyse_system
+from app.analysis.system import analyse_system, family, same_family
 from app.reference.rules import Ranking
 from app.reference.schemas import Capability, ReferenceModelPublic
+from app.vocabulary import OrganisationType, Travel
 
 __all__ = ["ACTIVITY_MATURITY", "analyse", "analyse_system", "met_keys"]
 
@@ -55,12 +57,27 @@ def _evidence(
         )
         for c in state.claims
         if c.id is not None
+    ] + [
+        EvidenceItem(
+            kind=c.kind,
+            id=c.id,
+            name=c.name,
+            organisation_id=c.organisation_id,
+            maturity=c.maturity,
+            credited_maturity=0,
+            confidence=c.confidence,
+            inherited=c.inherited,
+        )
+        for c in state.not_counted
+        if c.id is not None
     ]
 
 
 def _note(state: State, model: ReferenceModelPublic) -> str | None:
     if state.status == GapStatus.NOT_APPLICABLE:
         return "Not expected of this type of organisation; never recommended."
+    if model.rules.notes_tell_cause:
+        return _cause(state, model)
     notes = []
     if state.blocked_by:
         notes.append(
@@ -79,6 +96,54 @@ def _note(state: State, model: ReferenceModelPublic) -> str | None:
         )
     if state.best is not None and state.best.inherited:
         notes.append("Met through an asset shared by an organisation above this one.")
+    return " ".join(notes) or None
+
+
+def _cause(state: State, model: ReferenceModelPublic) -> str | None:
+    """The note under notesTellCause: what holds the credit back, prerequisite or evidence,
+    and nothing that contradicts the status."""
+    notes = []
+    if state.blocked_by:
+        what = ", ".join(state.blocked_by)
+        verb = "is" if len(state.blocked_by) == 1 else "are"
+        if state.held_back:
+            notes.append(
+                f"Recorded at maturity {state.reported}; it counts once {what} {verb} in place "
+                f"(the model places {what} first), credited {state.current} until then."
+            )
+        else:
+            notes.append(f"The model places {what} first: it cannot be met before then.")
+    if state.evidence_discount and state.status != GapStatus.MET:
+        ceiling = model.rules.unchecked_maximum
+        lost = (
+            ""
+            if state.held_back
+            else (f"Recorded at maturity {state.reported}, credited {state.current}: ")
+        )
+        notes.append(
+            lost
+            + "evidence below the model's minimum confidence counts one level lower"
+            + (f" and never above {ceiling}" if ceiling is not None else "")
+            + (
+                ", and an activity needs an outcome or evidence to count above developing"
+                if model.rules.unevidenced_activity_maximum is not None
+                else ""
+            )
+            + ". Have it peer reviewed, or add evidence."
+        )
+    if state.not_counted and state.status != GapStatus.MET:
+        notes.append(
+            "An asset shared from above is shown but does not count here: this is the "
+            "organisation's own duty, or it spreads by learning, not by sharing; it needs a "
+            "record of its own."
+        )
+    if state.best is not None and state.best.inherited:
+        notes.append(
+            "Met through an asset shared by an organisation above this one."
+            if state.status == GapStatus.MET
+            else "Credited through an asset shared by an organisation above this one, "
+            "which is not enough to meet it here."
+        )
     return " ".join(notes) or None
 
 
@@ -117,7 +182,10 @@ def _whys(
             target_maturity=state.target,
             current_maturity=state.current,
             reported_maturity=state.reported,
-            confidence_discount=state.discount,
+            confidence_discount=(
+                state.evidence_discount if model.rules.notes_tell_cause else state.discount
+            ),
+            known_gap=model.rules.known_gaps_first and state.known_gap,
             gap=gap,
             gap_factor=round(gap / state.target, 4),
             unlocks=unlocks,
@@ -141,14 +209,33 @@ def _steps_first(
     return found
 
 
+def nearby(
+    capability: Capability,
+    profile: Profile,
+    peers: Sequence[tuple[OrganisationRef, frozenset[str]]],
+    peer_types: Mapping[uuid.UUID, OrganisationType | None] | None,
+    model: ReferenceModelPublic,
+) -> list[OrganisationRef]:
+    """Who in the system already meets it. Under sharingFollowsTravel, the system view's rule:
+    a local-only capability (an EPR) is offered only from an organisation of the same kind."""
+    found = [ref for ref, met in peers if capability.key in met]
+    if not model.rules.sharing_follows_travel or capability.travels != Travel.LOCAL_ONLY:
+        return found
+    types = peer_types or {}
+    own = family(profile.organisation_type)
+    return [ref for ref in found if same_family(own, family(types.get(ref.id)))]
+
+
 def analyse(
     profile: Profile,
     model: ReferenceModelPublic,
     *,
     generated_at: datetime,
     peers: Sequence[tuple[OrganisationRef, frozenset[str]]] = (),
+    peer_types: Mapping[uuid.UUID, OrganisationType | None] | None = None,
 ) -> GapAnalysis:
-    """One organisation against the model; ``peers`` are the others in its system."""
+    """One organisation against the model; ``peers`` are the others in its system (and
+    ``peer_types`` their kinds, which sharingFollowsTravel needs)."""
     capabilities = in_scope(model)
     current = states(profile, model)
     gaps = [_gap(c, current[c.key], model) for c in capabilities]
@@ -164,7 +251,13 @@ def analyse(
     started = getting_started(profile, capabilities, current, model.rules)
     step_of = _steps_first(unmet, started, model)
     orders: dict[str, Order] = {
-        k: (0 if k in step_of else 1, step_of.get(k, 0), -scores[k], -whys[k].tie_break)
+        k: (
+            0 if k in step_of else 1,
+            step_of.get(k, 0),
+            0 if whys[k].known_gap else 1,
+            -scores[k],
+            -whys[k].tie_break,
+        )
         for k in unmet
     }
     blocked = {k: [p for p in unmet[k].depends_on if p in unmet] for k in unmet}
@@ -178,14 +271,14 @@ def analyse(
             title=unmet[key].title,
             status=current[key].status,
             priority_score=scores[key],
-            ranking_score=-effective[key][2],
+            ranking_score=-effective[key][3],
             getting_started_step=effective[key][1] or None,
             why=whys[key],
             actions=unmet[key].actions,
             national_enabler=unmet[key].national_enabler,
             blocked_by=blocked[key],
             sources=unmet[key].sources,
-            available_in_system=[ref for ref, met in peers if key in met],
+            available_in_system=nearby(unmet[key], profile, peers, peer_types, model),
         )
         for position, key in enumerate(rank(effective, blocked), start=1)
     ]

@@ -57,10 +57,25 @@ class State:
     claims: tuple[Claim, ...] = field(default=())
     target: int = 0
     blocked_by: tuple[str, ...] = ()
+    # Levels an unmet hard prerequisite takes off the credit (not the evidence's fault).
+    held_back: int = 0
+    # Assets shared from above that do not count here (sharingFollowsTravel), still shown.
+    not_counted: tuple[Claim, ...] = ()
 
     @property
     def discount(self) -> int:
         return max(0, self.reported - self.current)
+
+    @property
+    def evidence_discount(self) -> int:
+        """Levels lost to the evidence rules alone (confidence, ceilings)."""
+        return max(0, self.reported - self.current - self.held_back)
+
+    @property
+    def known_gap(self) -> bool:
+        """Recorded below its target: a weakness the organisation has shown, not silence,
+        and not a claim at target that only lacks proof."""
+        return bool(self.claims) and self.reported < self.target and self.applicable
 
     @property
     def applicable(self) -> bool:

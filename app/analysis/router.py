@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.analysis import service
 from app.analysis.schemas import AnyGapAnalysis
-from app.api import problem_responses
+from app.api import MODEL_RETIRED, problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, utcnow
@@ -25,7 +25,10 @@ router = APIRouter(tags=["gap-analysis"])
     "/organisations/{organisationId}/gap-analysis",
     operation_id="gap-analysis-get",
     response_model=AnyGapAnalysis,
-    responses={200: csv_ok(gap_csv.described()), **problem_responses(404, 422)},
+    responses={
+        200: csv_ok(gap_csv.described()),
+        **problem_responses(404, 409, 422, conflict=MODEL_RETIRED),
+    },
 )
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,

@@ -134,6 +134,13 @@ class Why(ApiModel):
     prerequisite_factor: float = Field(
         description="1 + 0.1 x unlocks, the bonus capped as the model's rules say."
     )
+    known_gap: bool = Field(
+        default=False,
+        description="Recorded below its target (rule knownGapsFirst): a weakness the "
+        "organisation has shown ranks before capabilities with nothing recorded (after the "
+        "Box 11 steps), and among each group by priorityScore: weight x gap x prerequisites. "
+        "A claim at target that only lacks proof is not a known gap.",
+    )
 
 
 class Recommendation(ApiModel):

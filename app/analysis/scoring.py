@@ -9,11 +9,12 @@ from app.analysis.profile import Profile, State
 from app.analysis.schemas import AreaSummary, GapStatus, Summary
 from app.reference.rules import Ranking, Rules
 from app.reference.schemas import DEFAULT_WEIGHT, Capability, ReferenceModelPublic
-from app.vocabulary import Area
+from app.vocabulary import Area, Derivation
 
 UNLOCK_BONUS = 0.1
-# What a recommendation is ordered by, smallest first: (tier, Box 11 step, -score, -tie break).
-Order = tuple[int, int, float, float]
+# What a recommendation is ordered by, smallest first: (tier, Box 11 step, known gaps first,
+# -score, -tie break).
+Order = tuple[int, int, int, float, float]
 
 
 def share(capabilities: Iterable[Capability], current: Mapping[str, State]) -> float:
@@ -87,8 +88,16 @@ def dependents(capabilities: Sequence[Capability], *, soft: bool = False) -> dic
     return _closure(direct)
 
 
-def table_weight(capability: Capability, table: int) -> float | None:
-    percentages = [s.percentage for s in capability.sources if s.table == table and s.percentage]
+def table_weight(capability: Capability, table: int, *, direct_only: bool = False) -> float | None:
+    """The highest percentage of the table's rows it cites; with ``direct_only``, of the rows
+    the report itself links to it (not the model's own links)."""
+    percentages = [
+        s.percentage
+        for s in capability.sources
+        if s.table == table
+        and s.percentage
+        and not (direct_only and s.derivation == Derivation.MODELLING_DECISION)
+    ]
     return max(percentages) / 100 if percentages else None
 
 
@@ -98,7 +107,7 @@ def lead_weight(capability: Capability, rules: Rules) -> tuple[float, float]:
     if rules.ranking == Ranking.WEIGHT:
         return capability.weight, 0.0
     return (
-        table_weight(capability, 4) or DEFAULT_WEIGHT,
+        table_weight(capability, 4, direct_only=rules.direct_weights_lead) or DEFAULT_WEIGHT,
         table_weight(capability, 3) or 0.0,
     )
 

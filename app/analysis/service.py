@@ -199,13 +199,19 @@ async def _compute(
         def roll_up() -> SystemGapAnalysis:
             members = loading.peer_profiles(system, claims.own, claims.shared, inputs.below)
             root = system.ref(organisation_id)
-            return engine.analyse_system(root, members, model, generated_at=generated_at)
+            # The system's own organisation (an ICB) may host what is built once.
+            (own,) = loading.peer_profiles(system, claims.own, claims.shared, [organisation_id])
+            return engine.analyse_system(
+                root, members, model, generated_at=generated_at, root_profile=own
+            )
 
         # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
         result = await anyio.to_thread.run_sync(roll_up)
     else:
         met = await peers.who_meets_what(others, model)
-        result = engine.analyse(profile, model, generated_at=generated_at, peers=met)
+        result = engine.analyse(
+            profile, model, generated_at=generated_at, peers=met, peer_types=system.types
+        )
     remembered = Remembered(result)
     results_memo[found.key] = remembered
     return remembered, found

@@ -90,12 +90,47 @@ NEEDS_STEP = {7: 3, 8: 7}
 STARTING_STEPS = range(1, 5)
 
 
+def _consistent(
+    profile: Profile, capabilities: Sequence[Capability], current: Mapping[str, State]
+) -> GettingStarted:
+    """A step that capabilities cite is done exactly when those that apply are met: only
+    records that are that step show it (an analysts' network is not Box 11's learning
+    community, nor recruiting to a national trial a care priority agreed locally), so a step
+    and its capability never disagree. Steps 5 and 6, which no capability is, keep the
+    strict record rules."""
+    record_rules = _strict_rules(current)
+    steps = []
+    for step, title in STEP_TITLES.items():
+        citing = [
+            c.key
+            for c in capabilities
+            if any(s.box11_step == step for s in c.sources) and current[c.key].applicable
+        ]
+        if citing:
+            unmet = [k for k in citing if current[k].status != GapStatus.MET]
+            done = not unmet
+            evidence = (
+                [f"capability {k} met" for k in citing]
+                if done
+                else [f"not yet: capability {k} is {current[k].status.value}" for k in unmet]
+            )
+        else:
+            rule = record_rules.get(step)
+            shown = rule(profile) if rule else None
+            done, evidence = bool(shown), [shown] if shown else []
+        steps.append(GettingStartedStep(step=step, title=title, done=done, evidence=evidence))
+    next_step = next((s.step for s in steps if not s.done), None)
+    return GettingStarted(steps=steps, next_step=next_step)
+
+
 def getting_started(
     profile: Profile,
     capabilities: Sequence[Capability],
     current: Mapping[str, State],
     rules: Rules | None = None,
 ) -> GettingStarted:
+    if rules is not None and rules.getting_started == GettingStartedRules.CONSISTENT:
+        return _consistent(profile, capabilities, current)
     strict = rules is not None and rules.getting_started == GettingStartedRules.STRICT
     record_rules = _strict_rules(current) if strict else RECORD_RULES
     steps: dict[int, GettingStartedStep] = {}

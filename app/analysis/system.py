@@ -30,7 +30,7 @@ from app.analysis.scoring import (
 )
 from app.reference.rules import Ranking
 from app.reference.schemas import Capability, ReferenceModelPublic
-from app.vocabulary import OrganisationType, Travel
+from app.vocabulary import ORGANISATION_TYPE_NAMES, OrganisationType, Travel
 
 BUILD_ONCE_BELOW = 0.25
 # Box 11 steps 1-4 lead the system's list while fewer than half the members have taken them.
@@ -49,14 +49,24 @@ FAMILIES = {
     _T.ICS: "system",
     _T.NETWORK: "system",
     _T.LOCAL_AUTHORITY: "local authority",
+    _T.VOLUNTARY_SECTOR: "voluntary sector",
 }
 
 Member = tuple[Profile, dict[str, State]]
 
 
-def _family(profile: Profile) -> str | None:
-    kind = profile.organisation_type
+def family(kind: OrganisationType | None) -> str | None:
+    """The kind of organisation that can learn a local-only capability from another."""
     return None if kind is None else FAMILIES.get(kind, kind.value)
+
+
+def same_family(one: str | None, other: str | None) -> bool:
+    """Unknown kinds (no type recorded) are not kept apart."""
+    return one is None or other is None or one == other
+
+
+def _family(profile: Profile) -> str | None:
+    return family(profile.organisation_type)
 
 
 def _host(capability: Capability, members: Sequence[Member]) -> OrganisationRef | None:
@@ -81,8 +91,54 @@ def _host(capability: Capability, members: Sequence[Member]) -> OrganisationRef 
     return candidates[0][0].organisation
 
 
+def _fit_host(
+    capability: Capability, candidates: Sequence[Member]
+) -> tuple[OrganisationRef | None, str]:
+    """hostsByFitness: among the members fit to host it (its ``hosts`` types, else any it
+    applies to), the one furthest along on credited (checked) maturity, then on the
+    confidence and proof of its best claim, then on what it needs. Never by name: a tie is
+    said, and the first by id is named. When no member fits, say who should lead instead."""
+    fit = [
+        m
+        for m in candidates
+        if m[1][capability.key].applicable
+        and (capability.hosts is None or m[0].organisation_type in capability.hosts)
+    ]
+    if not fit:
+        kinds = " or ".join(ORGANISATION_TYPE_NAMES[k] for k in capability.hosts or [])
+        article = "an" if kinds[:1] in {"a", "e", "i", "o", "u"} else "a"
+        return None, (
+            f"no member is fit to host it (it needs {article} {kinds}), so the {kinds} that "
+            "serves this system should lead it"
+        )
+    needs = capability.depends_on + capability.enabled_by
+
+    def strength(member: Member) -> tuple[int, int, int, int]:
+        _, s = member
+        state = s[capability.key]
+        best = state.best
+        confidence = best.confidence.rank if best is not None and best.confidence else -1
+        proof = best.evidence_links if best is not None else 0
+        return (state.current, confidence, proof, sum(s[k].current for k in needs if k in s))
+
+    ranked = sorted(fit, key=lambda m: (*(-v for v in strength(m)), str(m[0].organisation.id)))
+    best = ranked[0]
+    if strength(best)[0] == 0 and strength(best)[3] == 0:
+        names = ", ".join(m[0].organisation.name for m in fit[:5])
+        return None, f"no member has started on it; those fit to host it: {names}"
+    tied = [m[0].organisation.name for m in ranked[1:] if strength(m) == strength(best)]
+    reason = f"{best[0].organisation.name} is furthest along on checked evidence and could host it"
+    if tied:
+        reason += f" (as far along as {', '.join(tied)}: agree between you)"
+    return best[0].organisation, reason
+
+
 def _strategy(
-    capability: Capability, cov: CapabilityCoverage, members: Sequence[Member]
+    capability: Capability,
+    cov: CapabilityCoverage,
+    members: Sequence[Member],
+    model: ReferenceModelPublic,
+    hosts: Sequence[Member],
 ) -> tuple[Strategy, list[OrganisationRef], OrganisationRef | None, str]:
     meeting, total = cov.members_meeting, cov.members_total
     if capability.travels is None:  # models before 2026.1 say nothing of how it travels
@@ -106,12 +162,15 @@ def _strategy(
             ),
         )
     if capability.travels == Travel.SHAREABLE:
-        host = _host(capability, members)
-        where = (
-            f"{host.name} is furthest along and could host it"
-            if host
-            else ("no member has started on it, so agree who hosts it")
-        )
+        if model.rules.hosts_by_fitness:
+            host, where = _fit_host(capability, hosts)
+        else:
+            host = _host(capability, members)
+            where = (
+                f"{host.name} is furthest along and could host it"
+                if host
+                else ("no member has started on it, so agree who hosts it")
+            )
         return (
             Strategy.BUILD_ONCE,
             [],
@@ -189,9 +248,15 @@ def analyse_system(
     model: ReferenceModelPublic,
     *,
     generated_at: datetime,
+    root_profile: Profile | None = None,
 ) -> SystemGapAnalysis:
-    """Roll a system's members up: who meets what, and how to close each gap."""
+    """Roll a system's members up: who meets what, and how to close each gap. Under
+    hostsByFitness the system's own organisation (``root_profile``: an ICB, say) is a host
+    candidate too, though not a member."""
     member_states: list[Member] = [(p, states(p, model)) for p in members]
+    hosts = list(member_states)
+    if root_profile is not None and model.rules.hosts_by_fitness:
+        hosts.append((root_profile, states(root_profile, model)))
     capabilities = [
         c for c in in_scope(model) if any(s[c.key].applicable for _, s in member_states)
     ]
@@ -209,13 +274,15 @@ def analyse_system(
         factors[key] = (unlocks, factor)
         scores[key] = round(100 * weight * (1 - cov.coverage) * factor, 2)
         step = _starting_step(by_key[key], cov.coverage, model)
-        orders[key] = (0 if step else 1, step, -scores[key], -tie_break)
+        orders[key] = (0 if step else 1, step, 1, -scores[key], -tie_break)
     blocked = {k: [p for p in by_key[k].depends_on if p in open_keys] for k in open_keys}
     effective = effective_orders(orders, dependents(capabilities))
     recommendations = []
     for position, key in enumerate(rank(effective, blocked), start=1):
         cov = open_keys[key]
-        strategy, spread_from, host, explanation = _strategy(by_key[key], cov, member_states)
+        strategy, spread_from, host, explanation = _strategy(
+            by_key[key], cov, member_states, model, hosts
+        )
         recommendations.append(
             SystemRecommendation(
                 rank=position,
@@ -226,7 +293,7 @@ def analyse_system(
                 travels=by_key[key].travels,
                 host_candidate=host,
                 priority_score=scores[key],
-                ranking_score=-effective[key][2],
+                ranking_score=-effective[key][3],
                 getting_started_step=effective[key][1] or None,
                 coverage=cov.coverage,
                 weight=lead_weight(by_key[key], model.rules)[0],

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from app.api import problem_responses
+from app.api import MODEL_RETIRED, problem_responses
 from app.assessments import service
 from app.assessments.schemas import (
     AnyComparison,
@@ -44,7 +44,17 @@ def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
     "/organisations/{organisationId}/assessments",
     operation_id="assessments-create",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
+    responses=problem_responses(
+        400,
+        404,
+        409,
+        410,
+        413,
+        415,
+        422,
+        conflict="Conflict with the current state (the Idempotency-Key's first request is "
+        f"still running, or the model changed meanwhile); {MODEL_RETIRED}",
+    ),
 )
 async def create_assessment(
     organisation_id: OrganisationIdPath,

@@ -33,6 +33,7 @@ TYPE_DISPLAY: dict[OrganisationType, str] = {
     OrganisationType.GP_PRACTICE: "GP practice",
     OrganisationType.LOCAL_AUTHORITY: "Local authority",
     OrganisationType.NETWORK: "Network",
+    OrganisationType.VOLUNTARY_SECTOR: "Voluntary sector organisation",
     OrganisationType.OTHER: "Other",
 }
 

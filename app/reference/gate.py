@@ -32,7 +32,13 @@ from app.errors import (
 from app.models import Assessment, ReferenceModel
 from app.records import ExpectedVersion
 from app.reference.schemas import ReferenceModelInput, ReferenceModelPublic, to_public
-from app.reference.service import get_versioned, shipped_inputs, shipped_models, visible_owners
+from app.reference.service import (
+    get_versioned,
+    refuse_retired,
+    shipped_inputs,
+    shipped_models,
+    visible_owners,
+)
 from app.vocabulary import AuditAction, ResourceType, Role
 
 logger = logging.getLogger(__name__)
@@ -56,6 +62,12 @@ def validated(document: Any, *, at: tuple[str | int, ...] = ()) -> ReferenceMode
             for error in exc.errors(include_url=False, include_input=False)
         ]
         raise ValidationFailed("The reference model is not valid.", errors=issues) from exc
+
+
+def stored_document(model: ReferenceModelPublic) -> dict[str, Any]:
+    """What is stored of a model: not its status, which the service decides (a retired
+    version's stored bytes never change)."""
+    return model.model_dump(mode="json", by_alias=True, exclude={"status"})
 
 
 async def load(
@@ -89,12 +101,13 @@ async def load(
     owners = await visible_owners(reads_in(session), principal)
     if data.based_on is not None:
         try:
-            await get_versioned(reads_in(session), data.based_on, owners=owners)
+            base, _ = await get_versioned(reads_in(session), data.based_on, owners=owners)
         except NotFound as exc:
             raise ValidationFailed(
                 "basedOn names a model that does not exist.",
                 errors=[FieldIssue("based_on", f"No reference model {data.based_on!r}.")],
             ) from exc
+        await refuse_retired(reads_in(session), base)
     model = to_public(data, version=version)
     shipped = next((m for m in shipped_models() if m.version == version), None)
     existing = (
@@ -133,7 +146,7 @@ async def _create(
         based_on=model.based_on,
         # A variant is its loader's: visible and usable in that scope's subtree only.
         organisation_id=principal.organisation_id,
-        document=model.model_dump(mode="json", by_alias=True),
+        document=stored_document(model),
         created_at=now,
         updated_at=now,
     )
@@ -172,7 +185,7 @@ async def _replace(
     before = _summary(existing)
     existing.title = model.title
     existing.based_on = model.based_on
-    existing.document = model.model_dump(mode="json", by_alias=True)
+    existing.document = stored_document(model)
     existing.row_version += 1
     existing.updated_at = utcnow()
     await session.flush()

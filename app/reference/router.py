@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
-from app.api import ApiModel, Links, problem_responses
+from app.api import MODEL_RETIRED, ApiModel, Links, problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
@@ -63,7 +63,7 @@ async def get_reference_model(
     owners = await service.visible_owners(reads, principal)
     model, row_version = await service.get_versioned(reads, version, owners=owners)
     set_etag(response, row_version)
-    return model
+    return await service.with_status(reads, model)
 
 
 @router.get(
@@ -95,7 +95,18 @@ async def list_capabilities(
     operation_id="reference-models-put",
     responses={
         201: {"description": "Created", "model": ReferenceModelPublic},
-        **problem_responses(400, 403, 409, 412, 413, 415, 422, 428),
+        **problem_responses(
+            400,
+            403,
+            409,
+            412,
+            413,
+            415,
+            422,
+            428,
+            conflict="Conflict with the current state (a shipped version, or one pinned by an "
+            f"assessment, cannot change); {MODEL_RETIRED} (basedOn)",
+        ),
     },
 )
 async def put_reference_model(

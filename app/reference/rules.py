@@ -20,6 +20,7 @@ class Ranking(StrEnum):
 class GettingStartedRules(StrEnum):
     RECORDS = "records"
     STRICT = "strict"
+    CONSISTENT = "consistent"
 
 
 class Rules(ApiModel):
@@ -62,5 +63,33 @@ class Rules(ApiModel):
     getting_started: GettingStartedRules = Field(
         default=GettingStartedRules.RECORDS,
         description="records: a step is shown by any matching record. strict: stronger "
-        "proxies, and steps 7-8 need the step before them.",
+        "proxies, and steps 7-8 need the step before them. consistent: a step that "
+        "capabilities cite is done exactly when they are met (steps 5-6 as strict).",
+    )
+    known_gaps_first: bool = Field(
+        default=False,
+        description="A capability recorded below its target (a known weakness) ranks before "
+        "capabilities with nothing recorded, after the Box 11 steps.",
+    )
+    notes_tell_cause: bool = Field(
+        default=False,
+        description="A gap's note names what holds its credit back (an unmet hard "
+        "prerequisite or missing evidence), and never contradicts its status.",
+    )
+    sharing_follows_travel: bool = Field(
+        default=False,
+        description="An asset shared from above counts only for shareable capabilities that "
+        "are not an organisation's own duty; availableInSystem follows travels and "
+        "organisation kind, as the system view does.",
+    )
+    hosts_by_fitness: bool = Field(
+        default=False,
+        description="A system's host for something built once is the member fit to host it "
+        "(the capability's hosts), furthest along on checked evidence; ties by confidence, "
+        "never by name.",
+    )
+    direct_weights_lead: bool = Field(
+        default=False,
+        description="Under organisation_first, only a direct Table 4 citation sets the weight "
+        "in the priority score: a modelling decision is shown, and weighs 0.30.",
     )

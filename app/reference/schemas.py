@@ -22,11 +22,25 @@ from app.vocabulary import (
     CapabilityKind,
     Confidence,
     LoopStage,
+    ModelStatus,
     OrganisationType,
     Travel,
 )
 
 DEFAULT_WEIGHT = 0.30
+
+# Shipped versions no new work may use, and why. Status is not part of a stored document: a
+# shipped document is read-only and pinned by assessments, so retiring one changes no stored
+# byte, and the databases that installed it before it was retired see it retired too.
+RETIRED = {
+    "2024.1": "it cites Table 4 row 5 for capabilities that row does not name, without saying "
+    "the link is the model's own; 2026.2 labels it",
+}
+
+
+def status_of(version: str) -> ModelStatus:
+    return ModelStatus.RETIRED if version in RETIRED else ModelStatus.CURRENT
+
 
 Key = Annotated[str, Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", max_length=64)]
 VERSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
@@ -69,6 +83,16 @@ class CapabilityInput(ApiInput):
         default=None,
         description="shareable (build once, host for all), spread_by_learning, or local_only.",
     )
+    own_duty: bool = Field(
+        default=False,
+        description="An organisation's own statutory duty (its own information-governance "
+        "return, say): an asset shared from above never meets it (rule sharingFollowsTravel).",
+    )
+    hosts: list[OrganisationType] | None = Field(
+        default=None,
+        description="Organisation types fit to host it when a system builds it once (e.g. "
+        "commissioning levers: the ICB); null: any member it applies to.",
+    )
     national_enabler: NationalEnabler | None = None
     actions: Annotated[
         list[Sentence],
@@ -83,6 +107,14 @@ class CapabilityInput(ApiInput):
             raise ValueError(f"{self.key}: one target per organisation type")
         if self.applies_to is not None and not set(typed) <= set(self.applies_to):
             raise ValueError(f"{self.key}: a target names a type it does not apply to")
+        if (
+            self.hosts is not None
+            and self.applies_to is not None
+            and not set(self.hosts) <= set(self.applies_to)
+        ):
+            # A host builds it for members it applies to; a host it does not apply to would
+            # be measured against a capability that is not its own.
+            raise ValueError(f"{self.key}: hosts names a type it does not apply to")
         enabler = self.national_enabler
         if enabler is not None and enabler.source.table == 4:
             raise ValueError(f"{self.key}: a national enabler cannot cite Table 4")
@@ -106,6 +138,8 @@ class Capability(ApiModel):
     applies_to: list[OrganisationType] | None = None
     targets: list[TypeTarget] = []
     travels: Travel | None = None
+    own_duty: bool = False
+    hosts: list[OrganisationType] | None = None
     national_enabler: NationalEnabler | None = None
     actions: list[str]
     sources: list[Source]
@@ -181,6 +215,11 @@ class ReferenceModelInput(ApiInput):
         description="Evidence below this confidence is credited one maturity level lower."
     )
     rules: Rules = Field(default_factory=Rules)
+    status: ModelStatus | None = Field(
+        default=None,
+        description="Read-only: ignored here, so that a model read with GET can be sent back; "
+        "the service decides which versions are retired.",
+    )
     capabilities: Annotated[list[CapabilityInput], Field(min_length=1, max_length=200)]
 
     @model_validator(mode="after")
@@ -225,6 +264,12 @@ class ReferenceModelPublic(ApiModel):
     weighting: str
     minimum_confidence: Confidence
     rules: Rules = Field(default_factory=Rules)
+    status: ModelStatus = Field(
+        default=ModelStatus.CURRENT,
+        description="retired: readable, and stored assessments keep it, but a new analysis, "
+        "assessment, report or variant that names it is refused (409 MODEL_RETIRED). A "
+        "variant is retired when the model it is based on is.",
+    )
     capabilities: list[Capability]
 
 
@@ -238,6 +283,7 @@ class ReferenceModelSummary(ApiModel):
     )
     published_on: date
     capability_count: int
+    status: ModelStatus = Field(description="retired: not usable for new work (see the model).")
     is_default: bool = Field(description="Used when a request names no model version.")
     in_use: bool = Field(description="Pinned by a stored assessment: it can only be superseded.")
 
@@ -253,6 +299,7 @@ def to_public(data: ReferenceModelInput, *, version: str) -> ReferenceModelPubli
         weighting=data.weighting,
         minimum_confidence=data.minimum_confidence,
         rules=data.rules,
+        status=status_of(version),
         capabilities=[
             Capability(
                 **c.model_dump(exclude={"weight"}),

@@ -17,18 +17,20 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
 from app.db import ReadContext, fetch, reads_in
-from app.errors import FieldIssue, NotFound, ServiceUnavailable, ValidationFailed
+from app.errors import FieldIssue, ModelRetired, NotFound, ServiceUnavailable, ValidationFailed
 from app.models import Assessment, ReferenceModel
 from app.organisations import hierarchy
 from app.reference import queries, stored
 from app.reference.schemas import (
+    RETIRED,
     Capability,
     ReferenceModelInput,
     ReferenceModelPublic,
     ReferenceModelSummary,
+    status_of,
     to_public,
 )
-from app.vocabulary import Area
+from app.vocabulary import Area, ModelStatus
 
 logger = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).parent / "data"
@@ -112,9 +114,10 @@ async def chosen(
 ) -> tuple[ReferenceModelPublic, int]:
     """The model a request names for an organisation (a bad name is the request's fault: 422),
     or the default, with its row version. A variant is usable only inside its organisation's
-    subtree: ``owners`` are the organisation and those above it."""
+    subtree: ``owners`` are the organisation and those above it. A retired model, or a variant
+    of one, is refused (409): new work uses current models only."""
     try:
-        return await get_versioned(reads, version, owners=owners)
+        found = await get_versioned(reads, version, owners=owners)
     except NotFound as exc:
         raise ValidationFailed(
             f"Reference model {version} does not exist.",
@@ -124,6 +127,45 @@ async def chosen(
                 )
             ],
         ) from exc
+    await refuse_retired(reads, found[0])
+    return found
+
+
+async def retired_base(reads: ReadContext, model: ReferenceModelPublic) -> str | None:
+    """The retired version a model is, or is based on through any chain of variants; None
+    when it is current. Reads a row per variant in the chain, none for a base model."""
+    version, based_on, seen = model.version, model.based_on, {model.version}
+    while version not in RETIRED:
+        if based_on is None or based_on in seen:
+            return None
+        seen.add(based_on)
+        row = next(iter(await fetch(reads, queries.BY_VERSION, {"version": based_on})), None)
+        if row is None:
+            return None
+        version, based_on = row["version"], row["based_on"]
+    return version
+
+
+async def with_status(reads: ReadContext, model: ReferenceModelPublic) -> ReferenceModelPublic:
+    """The model as a reader sees it: a variant of a retired model shows retired too."""
+    if model.based_on is None or await retired_base(reads, model) is None:
+        return model
+    return model.model_copy(update={"status": ModelStatus.RETIRED})
+
+
+async def refuse_retired(reads: ReadContext, model: ReferenceModelPublic) -> None:
+    """ModelRetired (409) when new work would use a retired model, naming it, why it was
+    retired, and the current default."""
+    retired = await retired_base(reads, model)
+    if retired is None:
+        return
+    through = "" if retired == model.version else f", the model {model.version} is based on,"
+    raise ModelRetired(
+        f"Reference model {retired}{through} is retired ({RETIRED[retired]}): new analyses, "
+        f"assessments, reports and variants cannot use it. Use the current default, "
+        f"{default_name(reads)}, or another current version; assessments stored with "
+        f"{retired} still read as they were made."
+    )
 
 
 @dataclass(frozen=True)
@@ -193,6 +235,11 @@ async def check_default(session: AsyncSession) -> None:
             f"LHS_DEFAULT_REFERENCE_MODEL: reference model {name} is a variant; the default "
             "must be a base model (basedOn null) that belongs to no organisation."
         )
+    if status_of(name) == ModelStatus.RETIRED:
+        raise DefaultModelMissing(
+            f"LHS_DEFAULT_REFERENCE_MODEL: reference model {name} is retired ({RETIRED[name]}); "
+            f"name a current one (the highest shipped is {highest_shipped()})."
+        )
 
 
 async def list_summaries(
@@ -214,6 +261,7 @@ async def list_summaries(
     rows = (await session.exec(statement)).all()
     used = set((await session.exec(select(Assessment.reference_model_version).distinct())).all())
     default = default_name(reads_in(session))
+    based_on = {row.version: row.based_on for row in rows}
     summaries = []
     for row in rows:
         try:
@@ -228,11 +276,24 @@ async def list_summaries(
                 organisation_id=row.organisation_id,
                 published_on=model.published_on,
                 capability_count=len(model.capabilities),
+                status=_status_in(row.version, based_on),
                 is_default=row.version == default,
                 in_use=row.version in used,
             )
         )
     return summaries
+
+
+def _status_in(version: str, based_on: dict[str, str | None]) -> ModelStatus:
+    """A listed model's status: retired when it, or a model it is based on, is retired."""
+    seen: set[str] = set()
+    current: str | None = version
+    while current is not None and current not in seen:
+        if status_of(current) == ModelStatus.RETIRED:
+            return ModelStatus.RETIRED
+        seen.add(current)
+        current = based_on.get(current)
+    return ModelStatus.CURRENT
 
 
 async def require_capability(session: AsyncSession, *, key: str, area: Area) -> Capability:

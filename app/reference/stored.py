@@ -12,7 +12,7 @@ from app import caches
 from app.db import ReadContext, fetch
 from app.errors import ServiceUnavailable
 from app.reference import queries
-from app.reference.schemas import ReferenceModelPublic
+from app.reference.schemas import ReferenceModelPublic, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ def parsed(key: Key, document: Any) -> ReferenceModelPublic:
         model = ReferenceModelPublic.model_validate(document)
         if model.version != key[0]:
             raise ValueError(f"the document names version {model.version!r}")
+        model.status = status_of(model.version)
     except (ValidationError, ValueError, TypeError) as exc:
         reason = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         logger.error("reference model %s cannot be read (%s)", key[0], reason)

@@ -137,25 +137,29 @@ def _cell(met: int, total: int) -> Cell:
 
 def heat_map(system: SystemGapAnalysis) -> tuple[list[Area], list[HeatRow]]:
     """Members x areas: the share of each area's capabilities a member meets, from the system
-    view's coverage (who meets each capability), members in alphabetical order."""
+    view's coverage (who meets each capability), members in alphabetical order. Like with
+    like: a member's total counts only the capabilities that apply to its type (those whose
+    coverage lists it, meeting or not), as its own analysis counts them."""
     areas = list(dict.fromkeys(c.area for c in system.capabilities))
     names: dict[str, str] = {}
     met: dict[tuple[str, Area], int] = {}
-    totals: dict[Area, int] = dict.fromkeys(areas, 0)
+    applies: dict[tuple[str, Area], int] = {}
     for coverage in system.capabilities:
-        totals[coverage.area] += 1
-        for member in coverage.meeting:
+        for member in [*coverage.meeting, *coverage.not_meeting]:
             names[str(member.id)] = member.name
             key = (str(member.id), coverage.area)
+            applies[key] = applies.get(key, 0) + 1
+        for member in coverage.meeting:
+            key = (str(member.id), coverage.area)
             met[key] = met.get(key, 0) + 1
-        for member in coverage.not_meeting:
-            names[str(member.id)] = member.name
     rows = [
         HeatRow(
             name=name,
-            cells=[_cell(met.get((member_id, a), 0), totals[a]) for a in areas],
+            cells=[
+                _cell(met.get((member_id, a), 0), applies.get((member_id, a), 0)) for a in areas
+            ],
             met=sum(met.get((member_id, a), 0) for a in areas),
-            total=sum(totals.values()),
+            total=sum(applies.get((member_id, a), 0) for a in areas),
         )
         for member_id, name in names.items()
     ]

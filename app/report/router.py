@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app.api import problem_responses
+from app.api import MODEL_RETIRED, problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
@@ -57,7 +57,7 @@ OK: dict[str, Any] = {
     name="reports-get",
     operation_id="reports-get",
     response_class=HTMLResponse,
-    responses={200: OK, **problem_responses(400, 404, 406, 422)},
+    responses={200: OK, **problem_responses(400, 404, 406, 409, 422, conflict=MODEL_RETIRED)},
 )
 async def get_report(
     organisation_id: OrganisationIdPath,

@@ -210,7 +210,7 @@ def _alias(kind: ImportKind, operation_id: str) -> None:
     )
 
 
-# The first import paths, kept as aliases until the next major version.
+# The first import paths, kept as aliases until a major version announces their removal.
 _alias(ImportKind.ASSETS, "assets-import")
 _alias(ImportKind.ACTIVITIES, "activities-import")
 
