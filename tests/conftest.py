@@ -215,6 +215,17 @@ def queries(backend: Backend) -> Iterator[QueryCounter]:
         event.remove(engine, "before_cursor_execute", counter)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite writes bytecode for the project's own modules even where the environment says
+    not to (PYTHONDONTWRITEBYTECODE; the files are git-ignored): each CLI or uvicorn process a
+    test starts, and each xdist worker, imports the whole app, and compiling it from source
+    again every time cost a third of a second of CPU per process (the installed packages are
+    compiled by ``make install``). Set here, before the workers start, so they and every
+    process they start inherit it."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that asks for the ``server`` fixture starts a uvicorn process of its own."""
     for item in items:
