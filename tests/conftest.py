@@ -227,9 +227,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that asks for the ``server`` fixture starts a uvicorn process of its own."""
+    """A test that asks for the ``server`` fixture starts a uvicorn process of its own (and
+    one that asks for ``shared_server`` uses one)."""
     for item in items:
-        if "server" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "server" in names or "shared_server" in names:
             item.add_marker(pytest.mark.real_server)
 
 
@@ -345,3 +347,24 @@ async def server(
     """
     async with running_server(backend.url, tmp_path / "uvicorn.log") as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+async def shared_server_process(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServerUrl]:
+    """One real uvicorn per worker and database, started when a test first asks for it."""
+    log = tmp_path_factory.mktemp("shared-uvicorn") / "uvicorn.log"
+    async with running_server(backend.url, log) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def shared_server(shared_server_process: ServerUrl, client: httpx.AsyncClient) -> ServerUrl:
+    """A real uvicorn on the backend's database, as ``server`` gives, but started once and
+    shared by the tests that need a real server and nothing of their own in it (no settings
+    of their own, no measure of its process): starting one costs a second or more. Like the
+    tests' app, it keeps its in-process caches from test to test; what they hold is keyed by
+    what a test makes afresh (ids, keys, row versions). It depends on ``client``, which empties
+    the tables after the test."""
+    return shared_server_process
