@@ -233,6 +233,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = getattr(item, "fixturenames", ())
         if "server" in names or "shared_server" in names:
             item.add_marker(pytest.mark.real_server)
+    items.sort(key=run_order)
+
+
+# The marks of tests that take seconds on their own.
+LONG = ("slow", "browser", "real_server")
+
+
+def run_order(item: pytest.Item) -> int:
+    """Where a test runs in the session (xdist hands tests out in this order). Each
+    database's long tests run before its short ones: started last, a long test kept one
+    worker busy while the other had nothing left. The long tests without a database go
+    first, the short ones last, to fill the end; each database's tests stay together (its
+    app and its shared server are made once per worker). Stable: tests keep their order
+    within each of the six parts."""
+    long = any(item.get_closest_marker(mark) for mark in LONG)
+    params = getattr(item, "callspec", None)
+    database = params.params.get("database_url") if params is not None else None
+    if database is None:
+        return 0 if long else 5
+    return (1 if database == "sqlite" else 3) + (0 if long else 1)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
