@@ -215,11 +215,44 @@ def queries(backend: Backend) -> Iterator[QueryCounter]:
         event.remove(engine, "before_cursor_execute", counter)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite writes bytecode for the project's own modules even where the environment says
+    not to (PYTHONDONTWRITEBYTECODE; the files are git-ignored): each CLI or uvicorn process a
+    test starts, and each xdist worker, imports the whole app, and compiling it from source
+    again every time cost a third of a second of CPU per process (the installed packages are
+    compiled by ``make install``). Set here, before the workers start, so they and every
+    process they start inherit it."""
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    sys.dont_write_bytecode = False
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that asks for the ``server`` fixture starts a uvicorn process of its own."""
+    """A test that asks for the ``server`` fixture starts a uvicorn process of its own (and
+    one that asks for ``shared_server`` uses one)."""
     for item in items:
-        if "server" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "server" in names or "shared_server" in names:
             item.add_marker(pytest.mark.real_server)
+    items.sort(key=run_order)
+
+
+# The marks of tests that take seconds on their own.
+LONG = ("slow", "browser", "real_server")
+
+
+def run_order(item: pytest.Item) -> int:
+    """Where a test runs in the session (xdist hands tests out in this order). Each
+    database's long tests run before its short ones: started last, a long test kept one
+    worker busy while the other had nothing left. The long tests without a database go
+    first, the short ones last, to fill the end; each database's tests stay together (its
+    app and its shared server are made once per worker). Stable: tests keep their order
+    within each of the six parts."""
+    long = any(item.get_closest_marker(mark) for mark in LONG)
+    params = getattr(item, "callspec", None)
+    database = params.params.get("database_url") if params is not None else None
+    if database is None:
+        return 0 if long else 5
+    return (1 if database == "sqlite" else 3) + (0 if long else 1)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -334,3 +367,24 @@ async def server(
     """
     async with running_server(backend.url, tmp_path / "uvicorn.log") as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+async def shared_server_process(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ServerUrl]:
+    """One real uvicorn per worker and database, started when a test first asks for it."""
+    log = tmp_path_factory.mktemp("shared-uvicorn") / "uvicorn.log"
+    async with running_server(backend.url, log) as base_url:
+        yield base_url
+
+
+@pytest.fixture
+async def shared_server(shared_server_process: ServerUrl, client: httpx.AsyncClient) -> ServerUrl:
+    """A real uvicorn on the backend's database, as ``server`` gives, but started once and
+    shared by the tests that need a real server and nothing of their own in it (no settings
+    of their own, no measure of its process): starting one costs a second or more. Like the
+    tests' app, it keeps its in-process caches from test to test; what they hold is keyed by
+    what a test makes afresh (ids, keys, row versions). It depends on ``client``, which empties
+    the tables after the test."""
+    return shared_server_process

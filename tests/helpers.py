@@ -2,12 +2,20 @@
 
 import asyncio
 import inspect
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
+
+from app import caches
+from app.cli import main as lhs_map_main
+from app.config import get_settings
 
 # What the evidence rules ask of a checked claim: a link for "evidenced", a named reviewer
 # and a date for "peer_reviewed".
@@ -141,3 +149,46 @@ def one_organisation_map(
             for model in carried or []
         ],
     }
+
+
+# One command at a time in this process: a command's settings come from os.environ, which is
+# the process's own.
+_CLI_LOCK = threading.Lock()
+
+
+async def run_cli(
+    database_url: str, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``lhs-map ARGS`` against ``database_url``, in this process, through the installed entry
+    point (``app.cli:main``) with its own standard streams and environment, as a subprocess would
+    see them, and its exit status. A new Python process costs a second or more of imports; the
+    tests about the process itself (the script is installed, its streams stay apart) start a
+    real one. Run in a thread: the command runs its own event loop, as it does when installed."""
+    return await asyncio.to_thread(_run_cli, database_url, list(args), stdin)
+
+
+def _run_cli(
+    database_url: str, args: list[str], stdin: str | None
+) -> subprocess.CompletedProcess[str]:
+    with (
+        _CLI_LOCK,
+        CliRunner().isolation(input=stdin, env={"LHS_DATABASE_URL": database_url}) as (
+            out,
+            err,
+            _,
+        ),
+    ):
+        get_settings.cache_clear()  # read LHS_DATABASE_URL afresh, as a new process would
+        try:
+            lhs_map_main(args)
+            status = 0
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+            # A process leaves nothing behind in the tests' process: neither does the command.
+            caches.clear_all()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+    return subprocess.CompletedProcess(["lhs-map", *args], status, stdout, stderr)

@@ -1,5 +1,7 @@
-"""The installed ``lhs-map`` command, run as a user runs it: a subprocess against a migrated
-database (SQLite and PostgreSQL). Its key is the only thing on standard output."""
+"""The ``lhs-map`` command against a migrated database (SQLite and PostgreSQL): through its
+entry point in this process (tests.helpers.run_cli), and as a user runs it, the installed
+script in a process of its own, where the test is about the process (its key is the only thing
+on its standard output, its exit status, a database it cannot use)."""
 
 import asyncio
 import os
@@ -19,7 +21,7 @@ from app.errors import Unauthenticated
 from app.models import AuditEvent
 from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend, migrate, snapshot
-from tests.helpers import create_organisation
+from tests.helpers import create_organisation, run_cli
 from tests.test_auth_keys import sessions_of
 
 pytestmark = pytest.mark.slow
@@ -28,6 +30,12 @@ LHS_MAP = shutil.which("lhs-map", path=str(Path(sys.executable).parent)) or "lhs
 
 
 async def lhs_map(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command through its entry point, in this process."""
+    return await run_cli(database_url, *args)
+
+
+async def lhs_map_process(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed script, in a process of its own."""
     environment = os.environ | {"LHS_DATABASE_URL": database_url}
     return await asyncio.to_thread(
         subprocess.run,
@@ -49,7 +57,7 @@ def one_line(stream: str) -> str:
 async def test_the_first_admin_key_comes_from_the_command_line(
     backend: Backend, client: httpx.AsyncClient
 ) -> None:
-    done = await lhs_map(backend.url, "create-api-key", "--role", "admin")
+    done = await lhs_map_process(backend.url, "create-api-key", "--role", "admin")
     assert done.returncode == 0, done.stderr
     key = done.stdout.strip()
     assert done.stdout == key + "\n"  # KEY=$(lhs-map create-api-key ...) gets just the key
@@ -170,7 +178,7 @@ async def test_errors_are_one_line_on_standard_error(
 
 async def test_an_unmigrated_database_is_refused(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
-    done = await lhs_map(url, "create-api-key", "--role", "admin")
+    done = await lhs_map_process(url, "create-api-key", "--role", "admin")
     assert done.returncode == 1
     assert "alembic upgrade head" in one_line(done.stderr)
     await migrate(url)

@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from app.main import create_app
 from tests.auth_helpers import make_key
-from tests.conftest import Backend, admin_headers, settings_for, snapshot
+from tests.conftest import Backend, ServerUrl, admin_headers, settings_for, snapshot
 from tests.helpers import assert_problem, create_organisation
 
 RACERS = 8
@@ -26,6 +27,13 @@ async def revocation_events(http: httpx.AsyncClient, key_id: str) -> list[dict[s
     )
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 async def test_concurrent_revocations_revoke_once_and_keep_the_first_time(

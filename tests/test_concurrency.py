@@ -8,6 +8,9 @@ import asyncio
 import time
 
 import httpx
+import pytest
+
+from tests.conftest import ServerUrl
 
 CONCURRENT = 200
 CREATES = 20
@@ -17,6 +20,13 @@ TIMEOUT = httpx.Timeout(30.0)
 
 async def create(http: httpx.AsyncClient, name: str) -> httpx.Response:
     return await http.post("/v1/organisations", json={"name": name, "organisationType": "trust"})
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 async def test_200_concurrent_requests_all_complete(

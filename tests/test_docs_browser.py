@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.http.docs import REDOC_POLICY, SWAGGER_UI_POLICY
+from tests.conftest import ServerUrl
 from tests.test_report_browser import ARGS, CHROMIUM, require_browser
 
 pytestmark = pytest.mark.browser
@@ -98,6 +99,13 @@ async def _rendered(page: Any, path: str, screenshot: Path) -> dict[str, int]:
     for element_id in found:
         counts[element_id] = counts.get(element_id, 0) + 1
     return counts
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])

@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.conftest import Backend, running_server
+from tests.conftest import Backend, ServerUrl, running_server
 
 # A warning Python gives when it compiles the generated code is a defect of the API document
 # too (an integer "const" once became "!= 1and").
@@ -128,6 +128,13 @@ def first_run(database_url: str) -> None:
     are among every operation's, which run on both databases)."""
     if not database_url.startswith("sqlite"):
         pytest.skip("the README's snippet runs on SQLite, as a reader's first run does")
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 def test_the_readme_snippet_runs_as_written(

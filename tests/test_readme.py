@@ -8,12 +8,20 @@ import httpx
 import pytest
 
 from app.config import PROJECT_ROOT
+from tests.conftest import ServerUrl
 
 
 def walk_through() -> str:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## A first session with curl", 1)[1]
     return section.split("```sh", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")

@@ -11,13 +11,20 @@ import pytest
 from fhir.resources.R4B.organization import Organization
 
 from app.config import PROJECT_ROOT
-from tests.conftest import Backend
+from tests.conftest import Backend, ServerUrl
 from tests.test_auth_cli import LHS_MAP
 
 
 def block(heading: str) -> str:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     return readme.split(heading, 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 async def test_the_demo_fhir_and_ods_sections_run_as_written(

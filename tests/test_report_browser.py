@@ -16,6 +16,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from app.report import spreadsheet
+from tests.conftest import ServerUrl
 from tests.report_seed import seed_system
 
 pytestmark = pytest.mark.browser
@@ -41,6 +42,13 @@ def require_browser() -> None:
     if os.environ.get("LHS_REQUIRE_BROWSER") == "1":
         pytest.fail(f"LHS_REQUIRE_BROWSER=1 but {message}")
     pytest.skip(f"browser test skipped: {message}")
+
+
+@pytest.fixture
+def server(shared_server: ServerUrl) -> ServerUrl:
+    """A real server, none of this module's own (no settings, no measure of its process): the
+    one the worker shares (tests/conftest.py)."""
+    return shared_server
 
 
 async def test_report_renders_and_prints_in_chromium(
