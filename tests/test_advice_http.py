@@ -1,0 +1,219 @@
+"""The rules of "advice an expert signs" (model 2026.2), one test each, end to end: records
+made through the API, the gap analysis read over HTTP, on SQLite and on PostgreSQL.
+
+The scenarios are the worked examples of docs/gap-analysis.md ("Advice an expert signs"), so
+the docs, the pure engine's tests (tests/test_advice_rules.py) and what a user sees agree. Each
+test asserts what a user reads: ranks, statuses, notes, hosts, counts and labels.
+"""
+
+from typing import Any
+
+import httpx
+
+from tests.helpers import EVIDENCED, create_activity, create_asset, create_organisation
+
+OLD = "referenceModel=2026.1"
+OUTCOME = "Meets monthly; agreed three priorities"
+
+
+async def analysis(client: httpx.AsyncClient, organisation_id: str, query: str = "") -> Any:
+    response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis?{query}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def recommendation(body: Any, key: str) -> Any:
+    return next(r for r in body["recommendations"] if r["capabilityKey"] == key)
+
+
+def gap(body: Any, key: str) -> Any:
+    return next(g for g in body["gaps"] if g["capabilityKey"] == key)
+
+
+def ranked(body: Any) -> list[str]:
+    return [r["capabilityKey"] for r in body["recommendations"]]
+
+
+async def done(
+    client: httpx.AsyncClient, organisation_id: str, key: str, area: str, **fields: Any
+) -> None:
+    """An active activity with an outcome on ``key``: credited 3 (established)."""
+    body = {
+        "area": area,
+        "capabilityKey": key,
+        "title": f"{key} in practice",
+        "status": "active",
+        "outcome": OUTCOME,
+    } | fields
+    await create_activity(client, organisation_id, **body)
+
+
+async def proven(
+    client: httpx.AsyncClient, organisation_id: str, key: str, area: str, maturity: int = 3, **f: Any
+) -> dict[str, Any]:
+    """An asset recorded with an evidence link: credited as recorded."""
+    return await create_asset(
+        client,
+        organisation_id,
+        area=area,
+        capabilityKey=key,
+        name=f"{key} asset",
+        maturity=maturity,
+        **EVIDENCED,
+        **f,
+    )
+
+
+async def steps_one_to_four(client: httpx.AsyncClient, organisation_id: str) -> None:
+    """Box 11 steps 1-4 taken, each by a record of that step."""
+    await done(client, organisation_id, "care-improvement-priorities", "improvement")
+    await done(
+        client,
+        organisation_id,
+        "learning-community",
+        "learning_communities",
+        activityType="learning_community",
+    )
+    await done(
+        client,
+        organisation_id,
+        "service-user-voice",
+        "learning_communities",
+        activityType="learning_community",
+    )
+    await done(client, organisation_id, "improvement-ambition", "improvement")
+    await proven(client, organisation_id, "senior-learning-leadership", "improvement")
+
+
+async def test_rule_1_an_honest_weakness_never_ranks_below_silence(
+    client: httpx.AsyncClient,
+) -> None:
+    """docs: an acute trust with steps 1-4 met records technology evaluation, evidenced, at 1
+    of 3: 20.0, rank 25 on 2026.1 (below capabilities with nothing recorded); first on 2026.2."""
+    trust = await create_organisation(client, name="Honest Acute", organisationType="acute_trust")
+    await steps_one_to_four(client, trust["id"])
+    await proven(client, trust["id"], "technology-evaluation", "technology", maturity=1)
+
+    new = await analysis(client, trust["id"])
+    assert new["referenceModel"] == {"version": "2026.2"}
+    assert new["gettingStarted"]["steps"][0]["done"] is True
+    first = new["recommendations"][0]
+    assert first["capabilityKey"] == "technology-evaluation"
+    assert first["rank"] == 1
+    assert first["status"] == "needs_development"
+    assert first["priorityScore"] == 20.0
+    assert first["why"]["knownGap"] is True
+    assert (first["why"]["currentMaturity"], first["why"]["targetMaturity"]) == (1, 3)
+    # The ranking's explanation says how: a known gap before silence, then by weight x gap.
+    assert "before capabilities with nothing recorded" in str(
+        (await client.get("/openapi.json")).json()["components"]["schemas"]["Why"]
+    )
+    silent = [r for r in new["recommendations"] if r["why"]["reportedMaturity"] == 0]
+    assert silent and all(r["rank"] > first["rank"] for r in silent)
+
+    old = await analysis(client, trust["id"], OLD)
+    weak = recommendation(old, "technology-evaluation")
+    assert weak["rank"] == 25
+    assert weak["priorityScore"] == 20.0
+    assert weak["why"]["knownGap"] is False
+    silent_old = [r for r in old["recommendations"] if r["why"]["reportedMaturity"] == 0]
+    assert min(r["rank"] for r in silent_old) < weak["rank"]
+
+
+async def test_rule_2_getting_started_agrees_with_itself(client: httpx.AsyncClient) -> None:
+    """docs: an ambulance trust whose analysts meet in a regional network and which recruits
+    to a national trial: 2026.1 said steps 1 and 2 were done; 2026.2 says neither is, and its
+    first two recommendations are those steps."""
+    trust = await create_organisation(
+        client, name="Data-rich Ambulance", organisationType="ambulance_trust"
+    )
+    await done(
+        client,
+        trust["id"],
+        "analyst-community-of-practice",
+        "data",
+        title="Regional analysts' network",
+        activityType="learning_community",
+    )
+    await create_activity(
+        client,
+        trust["id"],
+        area="improvement",
+        title="Recruiting to a national trial",
+        activityType="research",
+        status="active",
+        goal="Recruit 200 patients to the national trial",
+    )
+
+    new = await analysis(client, trust["id"])
+    steps = {s["step"]: s for s in new["gettingStarted"]["steps"]}
+    assert steps[1]["done"] is False
+    assert steps[2]["done"] is False
+    assert new["gettingStarted"]["nextStep"] == 1
+    for key in ("care-improvement-priorities", "learning-community", "service-user-voice"):
+        assert gap(new, key)["status"] != "met", key
+    first, second = new["recommendations"][:2]
+    assert (first["capabilityKey"], first["gettingStartedStep"]) == (
+        "care-improvement-priorities",
+        1,
+    )
+    assert (second["capabilityKey"], second["gettingStartedStep"]) == ("learning-community", 2)
+    # Every step the analysis calls done has its capabilities met, and the other way round.
+    for step, keys in ((1, ["care-improvement-priorities"]), (3, ["improvement-ambition"])):
+        assert steps[step]["done"] is all(gap(new, k)["status"] == "met" for k in keys)
+
+    old = await analysis(client, trust["id"], OLD)
+    old_steps = {s["step"]: s for s in old["gettingStarted"]["steps"]}
+    assert old_steps[1]["done"] is True
+    assert old_steps[2]["done"] is True
+    assert gap(old, "learning-community")["status"] == "missing"  # the contradiction 2026.2 ends
+    assert old["recommendations"][0]["capabilityKey"] != "care-improvement-priorities"
+
+
+async def test_rule_3_notes_tell_the_real_cause(client: httpx.AsyncClient) -> None:
+    """docs: a carers' forum with an outcome before any learning community is blocked, its
+    note names the prerequisite, and the evidence is not at fault; "met through a shared
+    asset" is said only of a met capability."""
+    icb = await create_organisation(client, name="Carers ICB", organisationType="icb")
+    trust = await create_organisation(
+        client, name="Carers Acute", organisationType="acute_trust", parentId=icb["id"]
+    )
+    await done(
+        client,
+        trust["id"],
+        "service-user-voice",
+        "learning_communities",
+        title="Carers' forum",
+        activityType="other",
+    )
+    await proven(
+        client, icb["id"], "learning-culture", "improvement", maturity=2, sharedWithMembers=True
+    )
+
+    body = await analysis(client, trust["id"])
+    voice = gap(body, "service-user-voice")
+    assert voice["status"] == "blocked"
+    assert voice["blockedBy"] == ["learning-community"]
+    assert voice["note"] == (
+        "Recorded at maturity 3; it counts once learning-community is in place (the model "
+        "places learning-community first), credited 2 until then."
+    )
+    rec = recommendation(body, "service-user-voice")
+    assert rec["why"]["confidenceDiscount"] == 0
+    assert rec["why"]["reportedMaturity"] == 3
+    assert ranked(body).index("learning-community") < ranked(body).index("service-user-voice")
+    for each in body["gaps"]:
+        if "met through" in (each["note"] or "").lower():
+            assert each["status"] == "met", each
+    culture = gap(body, "learning-culture")
+    assert culture["status"] == "missing"
+    assert "does not count here" in culture["note"]
+
+    # 2026.1 blamed the evidence, and called an unmet capability "met through" a shared asset.
+    old = await analysis(client, trust["id"], OLD)
+    assert recommendation(old, "service-user-voice")["why"]["confidenceDiscount"] == 1
+    old_culture = gap(old, "learning-culture")
+    assert (old_culture["status"], old_culture["note"]) == (
+        "needs_development",
+        "Met through an asset shared by an organisation above this one.",
+    )
