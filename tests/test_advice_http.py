@@ -293,3 +293,65 @@ async def test_rule_4_an_own_duty_is_not_built_once_for_the_system(
     )
     assert ig["strategy"] != "build_once_for_system", ig["explanation"]
     assert "share it with every member" not in ig["explanation"]
+
+
+async def test_rule_5_hosts_make_sense(client: httpx.AsyncClient) -> None:
+    """docs: a GP federation with incentives evidenced at 2 is not their host (a commissioning
+    lever is the ICB's); a tie on checked evidence is said, not broken by name; in a system
+    with no ICB the explanation says who should lead instead."""
+    icb = await create_organisation(client, name="Hosting ICB", organisationType="icb")
+    federation = await create_organisation(
+        client, name="A Federation", organisationType="gp_federation", parentId=icb["id"]
+    )
+    acute = await create_organisation(
+        client, name="B Acute", organisationType="acute_trust", parentId=icb["id"]
+    )
+    mental = await create_organisation(
+        client, name="C Mental Health", organisationType="mental_health_trust", parentId=icb["id"]
+    )
+    await proven(client, federation["id"], "improvement-incentives", "improvement", maturity=2)
+    for trust in (acute, mental):
+        await proven(client, trust["id"], "analytics-workforce", "data")
+
+    system = await analysis(client, icb["id"], "scope=system")
+    recs = {r["capabilityKey"]: r for r in system["recommendations"]}
+    incentives = recs["improvement-incentives"]
+    assert incentives["strategy"] == "build_once_for_system"
+    # The ICB is itself a candidate, and the only one fit to hold a commissioning lever.
+    assert incentives["hostCandidate"] in (None, {"id": icb["id"], "name": "Hosting ICB"})
+    assert incentives["explanation"].endswith("those fit to host it: Hosting ICB.")
+    assert "A Federation" not in incentives["explanation"]
+    analysts = recs["analytics-workforce"]
+    # A tie on checked evidence is said, and the host is for the two to agree.
+    pair = {acute["id"]: "B Acute", mental["id"]: "C Mental Health"}
+    host = analysts["hostCandidate"]
+    assert host is not None and pair[host["id"]] == host["name"]
+    other = next(name for id_, name in pair.items() if id_ != host["id"])
+    assert f"(as far along as {other}: agree between you)" in analysts["explanation"]
+
+    old = await analysis(client, icb["id"], f"scope=system&{OLD}")
+    # 2026.1 offered the federation as host of a commissioning lever.
+    old_incentives = next(
+        r for r in old["recommendations"] if r["capabilityKey"] == "improvement-incentives"
+    )
+    assert old_incentives["hostCandidate"] == {"id": federation["id"], "name": "A Federation"}
+    old_analysts = next(
+        r for r in old["recommendations"] if r["capabilityKey"] == "analytics-workforce"
+    )
+    assert "agree between you" not in old_analysts["explanation"]
+
+    network = await create_organisation(client, name="No-ICB Network", organisationType="network")
+    for member in (federation, acute, mental):
+        moved = await client.patch(
+            f"/v1/organisations/{member['id']}",
+            json={"parentId": network["id"]},
+            headers={"If-Match": f'W/"{member["version"]}"'},
+        )
+        assert moved.status_code == 200, moved.text
+    alone = await analysis(client, network["id"], "scope=system")
+    lead = next(r for r in alone["recommendations"] if r["capabilityKey"] == "improvement-incentives")
+    assert lead["hostCandidate"] is None
+    assert "it needs an integrated care board or integrated care system" in lead["explanation"]
+    assert "should lead" in lead["explanation"]
+    assert "icb" not in lead["explanation"]
+
