@@ -6,6 +6,7 @@ the docs, the pure engine's tests (tests/test_advice_rules.py) and what a user s
 test asserts what a user reads: ranks, statuses, notes, hosts, counts and labels.
 """
 
+import re
 from typing import Any
 
 import httpx
@@ -355,3 +356,46 @@ async def test_rule_5_hosts_make_sense(client: httpx.AsyncClient) -> None:
     assert "should lead" in lead["explanation"]
     assert "icb" not in lead["explanation"]
 
+
+
+def applies(capability: Any, kind: str) -> bool:
+    return capability["appliesTo"] is None or kind in capability["appliesTo"]
+
+
+async def test_rule_6_like_with_like(client: httpx.AsyncClient) -> None:
+    """A member's "of N capabilities" counts only those that apply to its type, the same in
+    its analysis, the system view and the board report, and as the model says."""
+    model = await client.get("/v1/reference-models/2026.2")
+    assert model.status_code == 200, model.text
+    capabilities = model.json()["capabilities"]
+    icb = await create_organisation(client, name="Like ICB", organisationType="icb")
+    practice = await create_organisation(
+        client, name="Like Practice", organisationType="gp_practice", parentId=icb["id"]
+    )
+    acute = await create_organisation(
+        client, name="Like Acute", organisationType="acute_trust", parentId=icb["id"]
+    )
+    await proven(client, practice["id"], "digital-infrastructure", "technology")
+
+    practice_n = sum(applies(c, "gp_practice") for c in capabilities)
+    assert practice_n < len(capabilities)  # some do not apply to a practice
+    own = (await analysis(client, practice["id"]))["summary"]
+    assert (own["capabilitiesMet"], own["capabilitiesTotal"]) == (1, practice_n)
+    assert own["notApplicable"] == len(capabilities) - practice_n
+
+    system = await analysis(client, icb["id"], "scope=system")
+    for coverage in system["capabilities"]:
+        spec = next(c for c in capabilities if c["key"] == coverage["capabilityKey"])
+        expected = applies(spec, "gp_practice") + applies(spec, "acute_trust")
+        assert coverage["membersTotal"] == expected, coverage["capabilityKey"]
+
+    report = await client.get(f"/v1/organisations/{icb['id']}/report?format=html")
+    assert report.status_code == 200, report.text
+    for name, kind in (("Like Practice", "gp_practice"), ("Like Acute", "acute_trust")):
+        n = sum(applies(c, kind) for c in capabilities)
+        row = re.search(rf'<th scope="row">{name}</th>.*?<td class="num">(.*?)</td>', report.text)
+        assert row is not None, name
+        met = 1 if name == "Like Practice" else 0
+        assert row.group(1) == f"{met} of {n}"
+    page = await client.get(f"/v1/organisations/{practice['id']}/report?format=html")
+    assert f"<b>1 of {practice_n}</b>" in page.text
