@@ -399,3 +399,100 @@ async def test_rule_6_like_with_like(client: httpx.AsyncClient) -> None:
         assert row.group(1) == f"{met} of {n}"
     page = await client.get(f"/v1/organisations/{practice['id']}/report?format=html")
     assert f"<b>1 of {practice_n}</b>" in page.text
+
+
+async def test_rule_7_the_models_own_choices_stay_visible_and_small(
+    client: httpx.AsyncClient,
+) -> None:
+    """docs: an empty acute trust's leadership at all levels scored 70.0 (rank 10) on 2026.1;
+    on 2026.2, 30.0 (rank 31), Table 4 row 1 still cited and marked a modelling decision.
+    Table 4 row 5 is a modelling decision on each of its four capabilities; the national
+    enablers of recommendations 2 and 3 are named, and the readiness framework is one
+    policymakers are still to develop."""
+    trust = await create_organisation(client, name="Empty Acute", organisationType="acute_trust")
+    new = await analysis(client, trust["id"])
+    old = await analysis(client, trust["id"], OLD)
+
+    lead = recommendation(new, "leadership-at-all-levels")
+    assert (lead["rank"], lead["priorityScore"], lead["why"]["weight"]) == (31, 30.0, 0.3)
+    row1 = next(s for s in lead["sources"] if (s["table"], s["rank"]) == (4, 1))
+    assert row1["derivation"] == "modelling_decision"
+    assert "weighs it 0.30, not 70 %" in row1["note"]
+    assert "leadership-at-all-levels" not in ranked(new)[:5]
+    was = recommendation(old, "leadership-at-all-levels")
+    assert (was["rank"], was["priorityScore"], was["why"]["weight"]) == (10, 70.0, 0.7)
+
+    row5 = {
+        r["capabilityKey"]: s["derivation"]
+        for r in new["recommendations"]
+        for s in r["sources"]
+        if (s["table"], s["rank"]) == (4, 5)
+    }
+    assert row5 == dict.fromkeys(
+        ("digital-infrastructure", "decision-support-tools", "data-platform", "analytics-workforce"),
+        "modelling_decision",
+    )
+    # Shown but small: a modelling decision does not set the ranking weight.
+    assert recommendation(new, "data-platform")["why"]["weight"] == 0.3
+    assert recommendation(old, "data-platform")["why"]["weight"] == 0.59
+
+    for key, number in (
+        ("analyst-community-of-practice", 3),
+        ("digital-skills", 2),
+        ("decision-support-tools", 2),
+    ):
+        enabler = recommendation(new, key)["nationalEnabler"]
+        assert enabler is not None, key
+        assert enabler["source"]["recommendation"] == number
+        assert recommendation(old, key)["nationalEnabler"] is None
+    readiness = recommendation(new, "improvement-capability")["nationalEnabler"]["action"]
+    assert "which recommendation 5 asks policymakers to develop" in readiness
+    assert "does not exist yet" in readiness
+
+    model = (await client.get("/v1/reference-models/2026.2")).json()
+    description = model["description"]
+    assert "The maturity ladders (levels) and the prerequisites (dependsOn, enabledBy) are the model's own, not the source's" in description
+    assert "Table 4 rows have no area in the source" in description
+
+
+async def test_rule_8_what_the_source_asks_for_is_advised(client: httpx.AsyncClient) -> None:
+    """Reducing health inequalities (recommendation 1) and using LHS methods to embed
+    centrally led changes (recommendation 5): advised on 2026.2, each with its national
+    enabler, in the organisation and the system view; absent from 2026.1."""
+    icb = await create_organisation(client, name="Source ICB", organisationType="icb")
+    trust = await create_organisation(
+        client, name="Source Acute", organisationType="acute_trust", parentId=icb["id"]
+    )
+    await create_organisation(
+        client, name="Source Council", organisationType="local_authority", parentId=icb["id"]
+    )
+    await done(client, trust["id"], "health-inequalities", "improvement")
+
+    model = (await client.get("/v1/reference-models/2026.2")).json()
+    new = await analysis(client, trust["id"])
+    system = await analysis(client, icb["id"], "scope=system")
+    for key, number in (("health-inequalities", 1), ("embedding-central-changes", 5)):
+        spec = next(c for c in model["capabilities"] if c["key"] == key)
+        assert [s["recommendation"] for s in spec["sources"]] == [number]
+        assert spec["nationalEnabler"]["source"]["recommendation"] == number
+        covered = next(c for c in system["capabilities"] if c["capabilityKey"] == key)
+        assert covered["membersTotal"] == 2
+    assert gap(new, "health-inequalities")["status"] == "met"
+    assert gap(new, "embedding-central-changes")["status"] == "missing"
+    central = recommendation(new, "embedding-central-changes")
+    assert central["nationalEnabler"]["source"]["recommendation"] == 5
+    assert "centrally led service transformation" in central["nationalEnabler"]["action"]
+    assert "health-inequalities" not in ranked(new)
+    spread = next(
+        r for r in system["recommendations"] if r["capabilityKey"] == "health-inequalities"
+    )
+    assert spread["strategy"] == "spread_from_members"
+    assert spread["spreadFrom"] == [{"id": trust["id"], "name": "Source Acute"}]
+
+    old = await analysis(client, trust["id"], OLD)
+    assert not {"health-inequalities", "embedding-central-changes"} & {
+        g["capabilityKey"] for g in old["gaps"]
+    }
+    # 2026.1 has nowhere to put the record: it is counted as linked to nothing.
+    assert old["summary"]["unlinkedRecords"] == 1
+    assert new["summary"]["unlinkedRecords"] == 0
