@@ -51,7 +51,12 @@ async def done(
 
 
 async def proven(
-    client: httpx.AsyncClient, organisation_id: str, key: str, area: str, maturity: int = 3, **f: Any
+    client: httpx.AsyncClient,
+    organisation_id: str,
+    key: str,
+    area: str,
+    maturity: int = 3,
+    **f: Any,
 ) -> dict[str, Any]:
     """An asset recorded with an evidence link: credited as recorded."""
     return await create_asset(
@@ -111,7 +116,8 @@ async def test_rule_1_an_honest_weakness_never_ranks_below_silence(
         (await client.get("/openapi.json")).json()["components"]["schemas"]["Why"]
     )
     silent = [r for r in new["recommendations"] if r["why"]["reportedMaturity"] == 0]
-    assert silent and all(r["rank"] > first["rank"] for r in silent)
+    assert silent
+    assert all(r["rank"] > first["rank"] for r in silent)
 
     old = await analysis(client, trust["id"], OLD)
     weak = recommendation(old, "technology-evaluation")
@@ -322,11 +328,19 @@ async def test_rule_5_hosts_make_sense(client: httpx.AsyncClient) -> None:
     assert incentives["hostCandidate"] in (None, {"id": icb["id"], "name": "Hosting ICB"})
     assert incentives["explanation"].endswith("those fit to host it: Hosting ICB.")
     assert "A Federation" not in incentives["explanation"]
+    # Once the ICB starts on it, it hosts, though the federation is further along.
+    await proven(client, icb["id"], "improvement-incentives", "improvement", maturity=1)
+    again = await analysis(client, icb["id"], "scope=system")
+    hosted = next(
+        r for r in again["recommendations"] if r["capabilityKey"] == "improvement-incentives"
+    )
+    assert hosted["hostCandidate"] == {"id": icb["id"], "name": "Hosting ICB"}
     analysts = recs["analytics-workforce"]
     # A tie on checked evidence is said, and the host is for the two to agree.
     pair = {acute["id"]: "B Acute", mental["id"]: "C Mental Health"}
     host = analysts["hostCandidate"]
-    assert host is not None and pair[host["id"]] == host["name"]
+    assert host is not None
+    assert pair[host["id"]] == host["name"]
     other = next(name for id_, name in pair.items() if id_ != host["id"])
     assert f"(as far along as {other}: agree between you)" in analysts["explanation"]
 
@@ -350,12 +364,13 @@ async def test_rule_5_hosts_make_sense(client: httpx.AsyncClient) -> None:
         )
         assert moved.status_code == 200, moved.text
     alone = await analysis(client, network["id"], "scope=system")
-    lead = next(r for r in alone["recommendations"] if r["capabilityKey"] == "improvement-incentives")
+    lead = next(
+        r for r in alone["recommendations"] if r["capabilityKey"] == "improvement-incentives"
+    )
     assert lead["hostCandidate"] is None
     assert "it needs an integrated care board or integrated care system" in lead["explanation"]
     assert "should lead" in lead["explanation"]
     assert "icb" not in lead["explanation"]
-
 
 
 def applies(capability: Any, kind: str) -> bool:
@@ -372,7 +387,7 @@ async def test_rule_6_like_with_like(client: httpx.AsyncClient) -> None:
     practice = await create_organisation(
         client, name="Like Practice", organisationType="gp_practice", parentId=icb["id"]
     )
-    acute = await create_organisation(
+    await create_organisation(
         client, name="Like Acute", organisationType="acute_trust", parentId=icb["id"]
     )
     await proven(client, practice["id"], "digital-infrastructure", "technology")
@@ -429,7 +444,12 @@ async def test_rule_7_the_models_own_choices_stay_visible_and_small(
         if (s["table"], s["rank"]) == (4, 5)
     }
     assert row5 == dict.fromkeys(
-        ("digital-infrastructure", "decision-support-tools", "data-platform", "analytics-workforce"),
+        (
+            "digital-infrastructure",
+            "decision-support-tools",
+            "data-platform",
+            "analytics-workforce",
+        ),
         "modelling_decision",
     )
     # Shown but small: a modelling decision does not set the ranking weight.
@@ -451,7 +471,10 @@ async def test_rule_7_the_models_own_choices_stay_visible_and_small(
 
     model = (await client.get("/v1/reference-models/2026.2")).json()
     description = model["description"]
-    assert "The maturity ladders (levels) and the prerequisites (dependsOn, enabledBy) are the model's own, not the source's" in description
+    assert (
+        "The maturity ladders (levels) and the prerequisites (dependsOn, enabledBy) are the "
+        "model's own, not the source's" in description
+    )
     assert "Table 4 rows have no area in the source" in description
 
 
