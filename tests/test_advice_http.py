@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.helpers import EVIDENCED, create_activity, create_asset, create_organisation
 
@@ -278,11 +277,6 @@ async def test_rule_4_what_travels_travels_the_same_way(client: httpx.AsyncClien
     assert {o["name"] for o in offered} == {"Travel Acute", "Travel Practice"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the system view still says to build information governance once and share it, "
-    "while the organisation view says a shared return does not count (its own duty)",
-)
 async def test_rule_4_an_own_duty_is_not_built_once_for_the_system(
     client: httpx.AsyncClient,
 ) -> None:

@@ -161,7 +161,11 @@ def _strategy(
                 "building it again."
             ),
         )
-    if capability.travels == Travel.SHAREABLE:
+    # An organisation's own duty (its own data-security return, say) is not built once for the
+    # system under sharingFollowsTravel: the organisation view gives a shared one no credit, so
+    # the system view must not advise sharing it either.
+    own_duty = model.rules.sharing_follows_travel and capability.own_duty
+    if capability.travels == Travel.SHAREABLE and not own_duty:
         if model.rules.hosts_by_fitness:
             host, where = _fit_host(capability, hosts)
         else:
