@@ -6,11 +6,14 @@
 # uvicorn's own --proxy-headers, which trusts loopback, is off).
 FROM python:3.11-slim
 
+# Bytecode is compiled once, at build (as make install does): the image writes none at run time
+# (PYTHONDONTWRITEBYTECODE), and without it every worker process would compile its imports.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_LINK_MODE=copy \
+    UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/srv/lhs/.venv \
     PATH=/srv/lhs/.venv/bin:$PATH \
     LHS_DATABASE_URL=sqlite+aiosqlite:////data/lhs.db \
