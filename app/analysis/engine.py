@@ -44,6 +44,10 @@ __all__ = ["ACTIVITY_MATURITY", "analyse", "analyse_system", "met_keys"]
 def _evidence(
     capability: Capability, state: State, model: ReferenceModelPublic
 ) -> list[EvidenceItem]:
+    """What counts, with its credited maturity, then what is listed but counts for nothing here
+    (a shared asset that cannot stand for this organisation's own duty): credited 0."""
+    counted = [(c, credited(c, capability, model)) for c in state.claims]
+    listed = [(c, 0) for c in state.not_counted]
     return [
         EvidenceItem(
             kind=c.kind,
@@ -51,24 +55,11 @@ def _evidence(
             name=c.name,
             organisation_id=c.organisation_id,
             maturity=c.maturity,
-            credited_maturity=credited(c, capability, model),
+            credited_maturity=credit,
             confidence=c.confidence,
             inherited=c.inherited,
         )
-        for c in state.claims
-        if c.id is not None
-    ] + [
-        EvidenceItem(
-            kind=c.kind,
-            id=c.id,
-            name=c.name,
-            organisation_id=c.organisation_id,
-            maturity=c.maturity,
-            credited_maturity=0,
-            confidence=c.confidence,
-            inherited=c.inherited,
-        )
-        for c in state.not_counted
+        for c, credit in counted + listed
         if c.id is not None
     ]
 
