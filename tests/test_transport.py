@@ -209,6 +209,7 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("problem: bad query", "/v1/organisations?limit=many", auth, 422),
         ("streamed CSV", f"{org}/assets?format=csv", auth, 200),
         ("HTML report", f"{org}/report", auth, 200),
+        ("import template (CSV)", "/v1/imports/templates/assets", auth, 200),
         ("docs", "/docs", {}, 200),
     ]
     async with wire(edge_server.url) as connection:
