@@ -34,6 +34,7 @@ from app.vocabulary import (
     Confidence,
     OrganisationType,
     PrincipalKind,
+    Rag,
     ResourceType,
     Role,
     Scope,
@@ -93,6 +94,8 @@ class Organisation(Record, table=True):
     organisation_type: OrganisationType = _enum(OrganisationType, "organisation_type")
     parent_id: uuid.UUID | None = _fk("organisation.id", ondelete="RESTRICT", nullable=True)
     region: str | None = Field(default=None, sa_type=String(100))
+    # When the organisation next reviews its map and plan; the analysis says when it is overdue.
+    next_review_due: date | None = Field(default=None, sa_type=Date)
 
 
 class Asset(Record, table=True):
@@ -165,6 +168,59 @@ class ActivityAsset(SQLModel, table=True):
     asset_id: uuid.UUID = Field(
         sa_column=Column(
             Uuid, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+
+
+class PlanItem(Record, table=True):
+    """What an organisation will do about a capability: the action plan a board governs.
+
+    ``capability_key`` is deliberately not a foreign key to any model: a later model version may
+    rename or drop the capability, and the item must stay (the analysis lists it as unmapped)."""
+
+    __tablename__ = "plan_item"
+    __table_args__ = (
+        Index(None, "organisation_id", "created_at", "id"),
+        Index(None, "organisation_id", "external_id", unique=True),
+    )
+
+    organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
+    capability_key: str = Field(sa_type=String(64), index=True)
+    title: str = Field(sa_type=String(200))
+    owner: str | None = Field(default=None, sa_type=String(200))
+    due_date: date | None = Field(default=None, sa_type=Date)
+    status: ActivityStatus = _enum(ActivityStatus, "status", length=16)
+    rag: Rag = _enum(Rag, "rag", length=8)
+    notes: str | None = Field(default=None, sa_type=String(4000))
+    external_id: str | None = Field(default=None, sa_type=String(100))
+
+
+class PlanItemAsset(SQLModel, table=True):
+    """An asset a plan item will create or improve (its own organisation's, or an ancestor's)."""
+
+    __tablename__ = "plan_item_asset"
+
+    plan_item_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("plan_item.id", ondelete="CASCADE"), primary_key=True)
+    )
+    asset_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("asset.id", ondelete="CASCADE"), primary_key=True, index=True
+        )
+    )
+
+
+class PlanItemActivity(SQLModel, table=True):
+    """An activity a plan item will start or improve."""
+
+    __tablename__ = "plan_item_activity"
+
+    plan_item_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, ForeignKey("plan_item.id", ondelete="CASCADE"), primary_key=True)
+    )
+    activity_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True, index=True
         )
     )
 

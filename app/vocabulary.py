@@ -103,6 +103,15 @@ class ActivityStatus(StrEnum):
     STOPPED = "stopped"
 
 
+class Rag(StrEnum):
+    """A plan item's red/amber/green rating: how its owner judges delivery, separate from its
+    status (an active item can be red)."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+
+
 class Scope(StrEnum):
     """What an analysis or assessment covers: one organisation, or everything below it."""
 
@@ -187,6 +196,7 @@ class ResourceType(StrEnum):
     ASSESSMENT = "assessment"
     API_KEY = "api_key"
     REFERENCE_MODEL = "reference_model"
+    PLAN_ITEM = "plan_item"
     REPORT_LINK = "report_link"  # a signed link handed to a browser
     # What only an export names (a CSV of assets or activities is audited as asset/activity).
     GAP_ANALYSIS = "gap_analysis"
