@@ -181,3 +181,21 @@ async def test_filters_and_overdue(client: httpx.AsyncClient) -> None:
     assert await ids(rag="red", overdue="true") == []
     assert await ids(limit="2") == [late["id"], done["id"]]
     assert pointers(await client.get(url, params={"rag": "blue"})) == ["rag"]
+
+
+async def test_an_organisation_s_next_review_date(client: httpx.AsyncClient) -> None:
+    trust = await create_organisation(client, name="Reviewing Trust", nextReviewDue="2027-04-01")
+    assert trust["nextReviewDue"] == "2027-04-01"
+    path = f"/v1/organisations/{trust['id']}"
+    bad = await client.patch(
+        path, json={"nextReviewDue": "01/04/2027"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert pointers(bad) == ["#/nextReviewDue"]
+    moved = await client.patch(
+        path, json={"nextReviewDue": "2027-10-01"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert moved.json()["nextReviewDue"] == "2027-10-01"
+    cleared = await client.patch(path, json={"nextReviewDue": None}, headers={"If-Match": 'W/"2"'})
+    assert cleared.json()["nextReviewDue"] is None
+    assert (await client.get(path)).json()["nextReviewDue"] is None
+    assert (await create_organisation(client, name="Undated"))["nextReviewDue"] is None
