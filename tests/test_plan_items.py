@@ -78,6 +78,17 @@ async def test_create_read_list_every_field(client: httpx.AsyncClient) -> None:
     assert (minimal["assetIds"], minimal["activityIds"], minimal["externalId"]) == ([], [], None)
     again = await client.post(url, json=body)
     assert_problem(again, 409, "CONFLICT")
+    # A retried create with its Idempotency-Key gets the first answer, and makes one item.
+    key = {"Idempotency-Key": "plan-item-once"}
+    once = await client.post(
+        url, json={"capabilityKey": "learning-culture", "title": "Once"}, headers=key
+    )
+    twice = await client.post(
+        url, json={"capabilityKey": "learning-culture", "title": "Once"}, headers=key
+    )
+    assert (once.status_code, twice.status_code) == (201, 201)
+    assert twice.json() == once.json()
+    assert [i["title"] for i in (await client.get(url)).json()["items"]].count("Once") == 1
 
 
 async def test_bad_input_is_a_problem_and_writes_nothing(

@@ -35,6 +35,22 @@ async def _activities(client: httpx.AsyncClient) -> str:
     return f"/v1/organisations/{org['id']}/activities"
 
 
+async def _create_plan_item(client: httpx.AsyncClient, organisation_id: str, **body: Any) -> None:
+    url = f"/v1/organisations/{organisation_id}/plan-items"
+    made = await client.post(url, json={"capabilityKey": "learning-culture", "title": "P"} | body)
+    assert made.status_code == 201, made.text
+
+
+async def _plan_items(client: httpx.AsyncClient) -> str:
+    org = await create_organisation(client)
+    asset = await create_asset(client, org["id"])
+    activity = await create_activity(client, org["id"])
+    for n in range(ROWS):
+        links = {"assetIds": [asset["id"]], "activityIds": [activity["id"]]}
+        await _create_plan_item(client, org["id"], title=f"Item {n}", **links)
+    return f"/v1/organisations/{org['id']}/plan-items"
+
+
 async def _members(client: httpx.AsyncClient) -> str:
     ics = await create_organisation(client, name="An ICS", organisationType="ics")
     for n in range(ROWS):
@@ -73,6 +89,7 @@ async def _assessments(client: httpx.AsyncClient) -> str:
 SEEDS: dict[str, Seed] = {
     "assets": _assets,
     "activities": _activities,
+    "plan-items": _plan_items,
     "members": _members,
     "organisations": _organisations,
     "audit-events": _audit_events,
@@ -101,7 +118,7 @@ async def test_a_bigger_page_costs_no_more_queries(
     assert large == small, f"{name}: {small} queries for a page of 2, {large} for 10"
 
 
-@pytest.mark.parametrize("what", ["assets", "activities"])
+@pytest.mark.parametrize("what", ["assets", "activities", "plan-items"])
 async def test_an_exports_query_count_does_not_grow_with_its_rows(
     client: httpx.AsyncClient, queries: QueryCounter, what: str
 ) -> None:
@@ -115,6 +132,8 @@ async def test_an_exports_query_count_does_not_grow_with_its_rows(
             member = await create_organisation(client, name=f"M{more}-{n}", parentId=ics["id"])
             if what == "assets":
                 await create_asset(client, member["id"])
+            elif what == "plan-items":
+                await _create_plan_item(client, member["id"])
             else:
                 await create_activity(client, member["id"])
         await client.get(url)  # warm caches (the key)
