@@ -2,7 +2,7 @@
 request's unit of work commits."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -10,18 +10,17 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from app import records
-from app.activities import service as activities_service
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import ReadContext, Row, Rows, fetch, reads_in
 from app.errors import Conflict, FieldIssue, NotFound, ValidationFailed
-from app.models import Activity, Asset, PlanItem, PlanItemActivity, PlanItemAsset
-from app.organisations import hierarchy
+from app.models import PlanItem, PlanItemActivity, PlanItemAsset
 from app.pagination import PageParams, page_values
-from app.plans import queries
+from app.plans import links, queries
 from app.plans.schemas import PlanItemCreate, PlanItemFilters, PlanItemUpdate
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
@@ -45,11 +44,11 @@ class LinkedPlanItem:
 
     def fields(self) -> dict[str, Any]:
         """The item as its wire form and its audit trail show it (links sorted)."""
-        values = self.item.model_dump() | {
+        values: dict[str, Any] = self.item.model_dump()
+        return values | {
             "asset_ids": sorted(self.asset_ids),
             "activity_ids": sorted(self.activity_ids),
         }
-        return values
 
 
 def today() -> date:
@@ -108,7 +107,7 @@ async def list_page(
 
 def matching(
     organisation_id: uuid.UUID, *, all_levels: bool, filters: PlanItemFilters, on: date
-) -> Any:
+) -> SelectOfScalar[PlanItem]:
     """The organisation's plan items (or its whole subtree's) that pass the filters, unordered:
     a page and a CSV export select the same rows."""
     values = filter_values(filters, on=on) | {"organisation_id": organisation_id}
@@ -155,7 +154,7 @@ async def create(
     await _require_capability(
         session, key=data.capability_key, organisation_type=organisation["organisation_type"]
     )
-    await _check_links(
+    await links.check(
         session,
         principal,
         organisation_id=organisation_id,
@@ -200,11 +199,11 @@ async def update(
         )
     if updates.get("external_id") not in (None, item.external_id):
         await _external_id_free(session, item.organisation_id, updates["external_id"])
-    current = await _links(session, plan_item_id)
+    current = await _links(session, item)
     asset_ids = updates.pop("asset_ids", None)
     activity_ids = updates.pop("activity_ids", None)
     if asset_ids is not None or activity_ids is not None:
-        await _check_links(
+        await links.check(
             session,
             principal,
             organisation_id=item.organisation_id,
@@ -255,7 +254,7 @@ async def delete(
     expected: ExpectedVersion,
 ) -> None:
     item = await _for_write(session, principal, plan_item_id, expected)
-    current = await _links(session, plan_item_id)
+    current = await _links(session, item)
     audit.row_change(
         session,
         principal,
@@ -307,85 +306,7 @@ async def _external_id_free(
         )
 
 
-async def _links(session: AsyncSession, plan_item_id: uuid.UUID) -> LinkedPlanItem:
-    item = await session.get(PlanItem, plan_item_id)
-    assert item is not None
-    assets = await links_of(session, [plan_item_id])
-    activities = await activity_links_of(session, [plan_item_id])
-    return LinkedPlanItem(item, assets[plan_item_id], activities[plan_item_id])
-
-
-async def _check_links(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    organisation_id: uuid.UUID,
-    asset_ids: list[uuid.UUID],
-    activity_ids: list[uuid.UUID],
-) -> None:
-    """Each linked asset and activity must belong to the organisation or to one above it,
-    within the caller's scope, as an activity's assets must (under the same shared tree lock,
-    so that no move strands the link); one the caller cannot see is "no such" record."""
-    if not asset_ids and not activity_ids:
-        return
-    await hierarchy.lock_tree(session, shared=True)
-    allowed = await activities_service.linkable_owners(session, principal, organisation_id)
-    issues: list[FieldIssue] = []
-    for field, table, ids, what in (
-        ("asset_ids", Asset, asset_ids, "asset"),
-        ("activity_ids", Activity, activity_ids, "activity"),
-    ):
-        if not ids:
-            continue
-        table_: Any = table
-        rows = await session.exec(
-            select(table_.id, table_.organisation_id).where(col(table_.id).in_(ids))
-        )
-        owners = dict(rows.all())
-        seen = await access.visible_among(session, principal, set(owners.values()))
-        issues += link_issues(field, what, ids, owners=owners, allowed=allowed, seen=seen)
-    if issues:
-        raise ValidationFailed(
-            "Some linked records cannot be linked to this plan item.", errors=issues
-        )
-
-
-def link_issues(
-    field: str,
-    what: str,
-    ids: Sequence[uuid.UUID],
-    *,
-    owners: Mapping[uuid.UUID, uuid.UUID],
-    allowed: Sequence[uuid.UUID] | set[uuid.UUID],
-    seen: set[uuid.UUID],
-) -> list[FieldIssue]:
-    """The rule of _check_links on data already read (an import reads it a batch at a time)."""
-    return [
-        FieldIssue(
-            (field, index),
-            f"No such {what}."
-            if owners.get(record_id) not in seen
-            else f"The {what} belongs to an organisation that is neither this one nor above it.",
-        )
-        for index, record_id in enumerate(ids)
-        if owners.get(record_id) not in allowed
-    ]
-
-
-async def links_of(
-    session: AsyncSession, plan_item_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    return await records.children(
-        session, col(PlanItemAsset.plan_item_id), col(PlanItemAsset.asset_id), plan_item_ids
-    )
-
-
-async def activity_links_of(
-    session: AsyncSession, plan_item_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, list[uuid.UUID]]:
-    return await records.children(
-        session,
-        col(PlanItemActivity.plan_item_id),
-        col(PlanItemActivity.activity_id),
-        plan_item_ids,
-    )
+async def _links(session: AsyncSession, item: PlanItem) -> LinkedPlanItem:
+    assets = await links.assets_of(session, [item.id])
+    activities = await links.activities_of(session, [item.id])
+    return LinkedPlanItem(item, assets[item.id], activities[item.id])

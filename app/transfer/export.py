@@ -26,6 +26,7 @@ from app.auth.principal import Principal
 from app.db import ReadContext
 from app.models import Activity, Asset, Organisation, PlanItem
 from app.organisations import hierarchy
+from app.plans import links as plans_links
 from app.plans import service as plans_service
 from app.plans.schemas import PlanItemFilters
 from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, PLAN_ITEM_COLUMNS, to_row
@@ -208,8 +209,8 @@ async def _stream_plan_items(
         result = await session.stream_scalars(ordered)
         async for batch in result.partitions():
             ids = [item.id for item in batch]
-            assets = await plans_service.links_of(session, ids)
-            activities = await plans_service.activity_links_of(session, ids)
+            assets = await plans_links.assets_of(session, ids)
+            activities = await plans_links.activities_of(session, ids)
             yield encode_rows(
                 [
                     to_row(

@@ -16,6 +16,7 @@ from app.auth.principal import Principal
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Activity, Asset, Organisation, PlanItem, PlanItemActivity, PlanItemAsset
 from app.organisations import hierarchy
+from app.plans import links as plans_links
 from app.plans import service as plans_service
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.kinds import Pending, Records, differs
@@ -141,7 +142,7 @@ class PlanItems(Records):
                 ("activity_ids", "activityIds", "activity"),
             ):
                 ids = getattr(pending.data, field)
-                for issue in plans_service.link_issues(
+                for issue in plans_links.link_issues(
                     field, what, ids, owners=owners[field], allowed=allowed, seen=seen
                 ):
                     where = ids[int(issue.field[1])]
@@ -160,8 +161,8 @@ def _audited(row: Any, links: list[Link]) -> dict[str, Any]:
 async def _current_links(
     session: AsyncSession, plan_item_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Link]]:
-    assets = await plans_service.links_of(session, plan_item_ids)
-    activities = await plans_service.activity_links_of(session, plan_item_ids)
+    assets = await plans_links.assets_of(session, plan_item_ids)
+    activities = await plans_links.activities_of(session, plan_item_ids)
     return {
         item: sorted([(ASSET, a) for a in assets[item]] + [(ACTIVITY, a) for a in activities[item]])
         for item in plan_item_ids
