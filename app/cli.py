@@ -212,7 +212,8 @@ def local_admin_key(path: Path) -> None:
 )
 def export_map(organisation: str, output: Path | None) -> None:
     """Export ORGANISATION (an id or ODS code) and everything below it, with their assets,
-    activities and assessments, as one JSON document for `lhs-map import` elsewhere."""
+    activities, plan items and assessments, as one JSON document for `lhs-map import`
+    elsewhere."""
 
     async def read(sessions: Sessions) -> str:
         async with sessions.read() as session:
@@ -266,7 +267,8 @@ def import_map(file: str, keep_ids: bool) -> None:
         await session.commit()
         click.echo(
             f"Imported {result.organisations} organisation(s), {result.assets} asset(s), "
-            f"{result.activities} activity(ies), {result.assessments} assessment(s), "
+            f"{result.activities} activity(ies), {result.plan_items} plan item(s), "
+            f"{result.assessments} assessment(s), "
             f"{result.reference_models} reference model(s).",
             err=True,
         )
