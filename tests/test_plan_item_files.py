@@ -21,6 +21,17 @@ def rows_of(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
 
 
+async def import_activity(client: httpx.AsyncClient, organisation_id: str, key: str) -> str:
+    """An activity with an externalId (only an import gives one), and its id."""
+    sheet = f"externalId,area,title,activityType\r\n{key},improvement,Audit,evaluation\r\n"
+    url = f"/v1/organisations/{organisation_id}/imports/activities"
+    response = await client.post(url, content=sheet, headers=CSV)
+    assert response.json()["created"] == 1, response.text
+    listed = await client.get(f"/v1/organisations/{organisation_id}/activities")
+    [activity] = [a for a in listed.json()["items"] if a["externalId"] == key]
+    return str(activity["id"])
+
+
 async def items_of(client: httpx.AsyncClient, organisation_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/organisations/{organisation_id}/plan-items?limit=500")
     assert response.status_code == 200, response.text
@@ -32,6 +43,7 @@ async def test_export_then_import_elsewhere_dry_run_real_and_again(
 ) -> None:
     trust = await create_organisation(client, name="Exporting Trust", odsCode="RX1")
     asset = await create_asset(client, trust["id"])
+    keyed = await import_activity(client, trust["id"], "QI-1")
     made = await client.post(
         f"/v1/organisations/{trust['id']}/plan-items",
         json={
@@ -42,6 +54,7 @@ async def test_export_then_import_elsewhere_dry_run_real_and_again(
             "rag": "amber",
             "notes": "Line one; line two",
             "assetIds": [asset["id"]],
+            "activityIds": [keyed],
             "externalId": "PLAN-1",
         },
     )
@@ -61,7 +74,9 @@ async def test_export_then_import_elsewhere_dry_run_real_and_again(
     assert row["organisationName"] == "Exporting Trust"
     expected = {"capabilityKey": "data-platform", "owner": "Chief Digital Officer"}
     expected |= {"dueDate": "2027-03-31", "status": "planned", "rag": "amber"}
-    expected |= {"assetIds": asset["id"], "activityIds": "", "externalId": "PLAN-1"}
+    # A linked record of its own organisation with a key is written by the key, others by id.
+    expected |= {"assetIds": asset["id"], "assetExternalIds": ""}
+    expected |= {"activityIds": "", "activityExternalIds": "QI-1", "externalId": "PLAN-1"}
     assert {key: row[key] for key in expected} == expected
     # Re-imported as it was exported: the row finds its record and changes nothing.
     again = await client.post(import_url(trust["id"]), content=exported.content, headers=CSV)
@@ -75,10 +90,11 @@ async def test_export_then_import_elsewhere_dry_run_real_and_again(
 
     # Into another trust: by externalId, without ids (the asset link is the other trust's).
     other = await create_organisation(client, name="Importing Trust")
+    their_activity = await import_activity(client, other["id"], "QI-1")
     sheet = (
-        "externalId,capabilityKey,title,owner,dueDate,status,rag,notes\r\n"
-        "P-1,learning-culture,Learning week,Head of QI,2027-01-31,active,red,\r\n"
-        "P-2,data-platform,Analytics platform,,,,,Board in May\r\n"
+        "externalId,capabilityKey,title,owner,dueDate,status,rag,notes,activityExternalIds\r\n"
+        "P-1,learning-culture,Learning week,Head of QI,2027-01-31,active,red,,QI-1\r\n"
+        "P-2,data-platform,Analytics platform,,,,,Board in May,\r\n"
     )
     before = await snapshot(backend.engine)
     dry = await client.post(import_url(other["id"], "?dryRun=true"), content=sheet, headers=CSV)
@@ -93,6 +109,7 @@ async def test_export_then_import_elsewhere_dry_run_real_and_again(
         "red",
         "Head of QI",
     )
+    assert week["activityIds"] == [their_activity]
     assert (platform["status"], platform["rag"], platform["notes"]) == (
         "planned",
         "green",
@@ -118,13 +135,14 @@ async def test_a_refused_plan_item_import_reports_each_row_and_writes_nothing(
     foreign = await create_asset(client, elsewhere["id"])
     before = await snapshot(backend.engine)
     sheet = (
-        "externalId,capabilityKey,title,dueDate,rag,assetIds,activityIds\r\n"
-        f"OK-1,learning-culture,Fine,,,,{own_activity['id']}\r\n"  # line 2: fine, not written
-        "BAD-1,no-such-thing,Unknown capability,,,,\r\n"  # line 3
-        "BAD-2,data-platform,Not for a practice,,,,\r\n"  # line 4
-        "BAD-3,learning-culture,Bad date,2027-02-30,,,\r\n"  # line 5
-        "BAD-4,learning-culture,Bad rag,,blue,,\r\n"  # line 6
-        f"BAD-5,learning-culture,Out of scope,,,{foreign['id']},\r\n"  # line 7
+        "externalId,capabilityKey,title,dueDate,rag,assetIds,activityIds,assetExternalIds\r\n"
+        f"OK-1,learning-culture,Fine,,,,{own_activity['id']},\r\n"  # line 2: fine, not written
+        "BAD-1,no-such-thing,Unknown capability,,,,,\r\n"  # line 3
+        "BAD-2,data-platform,Not for a practice,,,,,\r\n"  # line 4
+        "BAD-3,learning-culture,Bad date,2027-02-30,,,,\r\n"  # line 5
+        "BAD-4,learning-culture,Bad rag,,blue,,,\r\n"  # line 6
+        f"BAD-5,learning-culture,Out of scope,,,{foreign['id']},,\r\n"  # line 7
+        "BAD-6,learning-culture,No such key,,,,,NOPE\r\n"  # line 8
     )
     response = await client.post(import_url(practice["id"]), content=sheet, headers=CSV)
     body = assert_problem(response, 422, "VALIDATION_FAILED")
@@ -135,6 +153,7 @@ async def test_a_refused_plan_item_import_reports_each_row_and_writes_nothing(
         (5, "dueDate"),
         (6, "rag"),
         (7, "assetIds"),
+        (8, "assetExternalIds"),
     }
-    assert "5 of 6 row(s) were refused" in body["detail"]
+    assert "6 of 7 row(s) were refused" in body["detail"]
     assert await snapshot(backend.engine) == before

@@ -123,10 +123,21 @@ PLAN_ITEM_COLUMNS = _columns(
         "separated by ';'.",
     ),
     Column(
+        "assetExternalIds",
+        Kind.LIST,
+        "externalIds of its own organisation's assets it will create or improve, separated by ';'.",
+    ),
+    Column(
         "activityIds",
         Kind.LIST,
         "Ids of the activities it will start or improve (its organisation's or one above), "
         "separated by ';'.",
+    ),
+    Column(
+        "activityExternalIds",
+        Kind.LIST,
+        "externalIds of its own organisation's activities it will start or improve, separated "
+        "by ';'.",
     ),
 )
 

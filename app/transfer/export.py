@@ -208,21 +208,44 @@ async def _stream_plan_items(
         names = await _names(session, organisation_id, all_levels=all_levels)
         result = await session.stream_scalars(ordered)
         async for batch in result.partitions():
-            ids = [item.id for item in batch]
-            assets = await plans_links.assets_of(session, ids)
-            activities = await plans_links.activities_of(session, ids)
-            yield encode_rows(
-                [
-                    to_row(
-                        PLAN_ITEM_COLUMNS,
-                        _named(
-                            item.model_dump()
-                            | {"asset_ids": assets[item.id], "activity_ids": activities[item.id]},
-                            names,
-                        ),
-                    )
-                    for item in batch
-                ]
-            )
+            yield encode_rows(await _plan_item_rows(session, batch, names))
             for item in batch:
                 session.expunge(item)
+
+
+async def _plan_item_rows(
+    session: AsyncSession, items: Sequence[PlanItem], names: Names
+) -> list[list[str]]:
+    ids = [item.id for item in items]
+    links = {
+        "asset": await plans_links.assets_of(session, ids),
+        "activity": await plans_links.activities_of(session, ids),
+    }
+    keys: dict[str, dict[uuid.UUID, tuple[uuid.UUID, str | None]]] = {}
+    for kind, table in (("asset", Asset), ("activity", Activity)):
+        columns: Any = table
+        linked = {record_id for found in links[kind].values() for record_id in found}
+        keys[kind] = {}
+        if linked:
+            rows = await session.exec(
+                select(columns.id, columns.organisation_id, columns.external_id).where(
+                    col(columns.id).in_(linked)
+                )
+            )
+            keys[kind] = {record_id: (org, key) for record_id, org, key in rows.all()}
+    out = []
+    for item in items:
+        values = item.model_dump()
+        for kind in ("asset", "activity"):
+            # As an activity's assets: a record of the item's own organisation that has a key
+            # is written by that key (it survives a move to another instance); any other by id.
+            by_key, by_id = [], []
+            for record_id in links[kind][item.id]:
+                org, key = keys[kind].get(record_id, (None, None))
+                if key is not None and org == item.organisation_id:
+                    by_key.append(key)
+                else:
+                    by_id.append(record_id)
+            values |= {f"{kind}_ids": by_id, f"{kind}_external_ids": sorted(by_key)}
+        out.append(to_row(PLAN_ITEM_COLUMNS, _named(values, names)))
+    return out

@@ -1,6 +1,7 @@
 """Plan items in an import: beside the steps every kind shares, the capability must apply to
 the row's organisation's type (read a batch at a time), and a row links assets and activities
-by id, its organisation's or one above, as the plan items service allows."""
+by id (its organisation's or one above, as the plan items service allows) or by the externalId
+of one of its own organisation's records."""
 
 import uuid
 from typing import Any
@@ -54,7 +55,15 @@ class PlanItems(Records):
         data: PlanItemImportRow = pending.data
         self._model = model
         pending.values = data.model_dump(
-            exclude={"asset_ids", "activity_ids", "id", "organisation_id", "organisation_ods_code"}
+            exclude={
+                "asset_ids",
+                "activity_ids",
+                "asset_external_ids",
+                "activity_external_ids",
+                "id",
+                "organisation_id",
+                "organisation_ods_code",
+            }
         )
         pending.children = sorted(
             {(ASSET, a) for a in data.asset_ids} | {(ACTIVITY, a) for a in data.activity_ids}
@@ -113,22 +122,35 @@ class PlanItems(Records):
                 ]
 
     async def _links(self, session: AsyncSession, batch: list[Pending]) -> None:
-        linking = [p for p in batch if p.data.asset_ids or p.data.activity_ids]
+        linking = [p for p in batch if any(getattr(p.data, f) for f in _LINK_FIELDS)]
         if not linking:
             return
         if not self._locked:
             # As the plan items service does: no move of the tree may strand these links.
             await hierarchy.lock_tree(session, shared=True)
             self._locked = True
+        organisations = {p.organisation_id for p in linking}
+        by_key: dict[str, dict[tuple[uuid.UUID, str], uuid.UUID]] = {}
         owners: dict[str, dict[uuid.UUID, uuid.UUID]] = {}
-        for field, table in (("asset_ids", Asset), ("activity_ids", Activity)):
-            table_: Any = table
-            ids = {i for p in linking for i in getattr(p.data, field)}
-            found = await session.exec(
-                select(table_.id, table_.organisation_id).where(col(table_.id).in_(ids))
-            )
-            owners[field] = dict(found.all()) if ids else {}
-        every_owner = set(owners["asset_ids"].values()) | set(owners["activity_ids"].values())
+        for kind, table, ids_field, keys_field, _, _ in _LINKS:
+            columns: Any = table
+            by_key[kind], owners[kind] = {}, {}
+            keys = {key for p in linking for key in getattr(p.data, keys_field)}
+            if keys:
+                found = await session.exec(
+                    select(columns.id, columns.organisation_id, columns.external_id).where(
+                        col(columns.external_id).in_(keys),
+                        col(columns.organisation_id).in_(organisations),
+                    )
+                )
+                by_key[kind] = {(org, str(key)): row_id for row_id, org, key in found.all()}
+            ids = {i for p in linking for i in getattr(p.data, ids_field)}
+            if ids:
+                found_ = await session.exec(
+                    select(columns.id, columns.organisation_id).where(col(columns.id).in_(ids))
+                )
+                owners[kind] = dict(found_.all())
+        every_owner = {org for kind in owners for org in owners[kind].values()}
         seen = await access.visible_among(session, self.principal, every_owner)
         for pending in linking:
             allowed = self._allowed.get(pending.organisation_id)
@@ -137,16 +159,44 @@ class PlanItems(Records):
                     session, self.principal, pending.organisation_id
                 )
                 allowed = self._allowed[pending.organisation_id] = set(above)
-            for field, column, what in (
-                ("asset_ids", "assetIds", "asset"),
-                ("activity_ids", "activityIds", "activity"),
-            ):
-                ids = getattr(pending.data, field)
+            linked = set(pending.children)
+            for kind, _, ids_field, keys_field, ids_column, keys_column in _LINKS:
+                for key in getattr(pending.data, keys_field):
+                    found_id = by_key[kind].get((pending.organisation_id, key))
+                    if found_id is None:
+                        pending.issues.append(
+                            pending.raw.issue(
+                                keys_column,
+                                f"No {kind} with externalId {key!r} in organisation "
+                                f"{pending.organisation_id}.",
+                            )
+                        )
+                    else:
+                        linked.add((kind, found_id))
+                ids = getattr(pending.data, ids_field)
                 for issue in plans_links.link_issues(
-                    field, what, ids, owners=owners[field], allowed=allowed, seen=seen
+                    ids_field, kind, ids, owners=owners[kind], allowed=allowed, seen=seen
                 ):
                     where = ids[int(issue.field[1])]
-                    pending.issues.append(pending.raw.issue(column, f"{where}: {issue.message}"))
+                    pending.issues.append(
+                        pending.raw.issue(ids_column, f"{where}: {issue.message}")
+                    )
+            pending.children = sorted(linked)
+
+
+# Each kind of link: its table, the row's id and externalId fields, and their columns.
+_LINKS: tuple[tuple[str, Any, str, str, str, str], ...] = (
+    (ASSET, Asset, "asset_ids", "asset_external_ids", "assetIds", "assetExternalIds"),
+    (
+        ACTIVITY,
+        Activity,
+        "activity_ids",
+        "activity_external_ids",
+        "activityIds",
+        "activityExternalIds",
+    ),
+)
+_LINK_FIELDS = tuple(field for link in _LINKS for field in link[2:4])
 
 
 def _audited(row: Any, links: list[Link]) -> dict[str, Any]:

@@ -109,6 +109,18 @@ class PlanItemImportRow(PlanItemCreate):
     id: RowId = None
     organisation_id: RowOrganisation = None
     organisation_ods_code: RowOrganisationOdsCode = None
+    asset_external_ids: list[ExternalId] = Field(
+        default=[],
+        max_length=100,
+        description="externalIds of assets of the row's own organisation it will create or "
+        "improve.",
+    )
+    activity_external_ids: list[ExternalId] = Field(
+        default=[],
+        max_length=100,
+        description="externalIds of activities of the row's own organisation it will start or "
+        "improve.",
+    )
 
 
 class ImportResult(ApiModel):
