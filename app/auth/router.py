@@ -101,6 +101,8 @@ async def get_api_key(
     "/api-keys/{apiKeyId}",
     operation_id="api-keys-revoke",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     tags=["api-keys"],
     responses=problem_responses(403, 404, 422),
 )
