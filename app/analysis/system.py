@@ -5,8 +5,9 @@ a local-only one (learning from members of the same kind).
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
+from app.analysis import plans, ranking
 from app.analysis.credit import in_scope, states
 from app.analysis.profile import Profile, State
 from app.analysis.schemas import (
@@ -16,6 +17,7 @@ from app.analysis.schemas import (
     ReferenceModelRef,
     Strategy,
     SystemGapAnalysis,
+    SystemMember,
     SystemRecommendation,
     SystemSummary,
 )
@@ -253,10 +255,12 @@ def analyse_system(
     *,
     generated_at: datetime,
     root_profile: Profile | None = None,
+    today: date | None = None,
 ) -> SystemGapAnalysis:
     """Roll a system's members up: who meets what, and how to close each gap. Under
     hostsByFitness the system's own organisation (``root_profile``: an ICB, say) is a host
-    candidate too, though not a member."""
+    candidate too, though not a member. ``today`` (by default the day of ``generated_at``)
+    is the day against which plan items are overdue."""
     member_states: list[Member] = [(p, states(p, model)) for p in members]
     hosts = list(member_states)
     if root_profile is not None and model.rules.hosts_by_fitness:
@@ -309,9 +313,36 @@ def analyse_system(
                 actions=by_key[key].actions,
             )
         )
-    return _result(
+    result = _result(
         root, model, generated_at, member_states, capabilities, coverage, recommendations
     )
+    day = today or generated_at.date()
+    return result.model_copy(
+        update={
+            "members": _members(member_states, capabilities, model),
+            "duplicated_effort": plans.duplicated_effort(recommendations, members, day),
+        }
+    )
+
+
+def _members(
+    member_states: Sequence[Member],
+    capabilities: Sequence[Capability],
+    model: ReferenceModelPublic,
+) -> list[SystemMember]:
+    """Each member's score and how much of its own top five it has planned. The top five is
+    ranked from what the roll-up reads of the member (its claims), as the member's own
+    analysis ranks them."""
+    return [
+        SystemMember(
+            organisation=p.organisation,
+            overall_score=share(capabilities, s),
+            top_five_planned=plans.top_five_planned(
+                p.plan_items, ranking.top(p, model, s, plans.TOP)
+            ),
+        )
+        for p, s in member_states
+    ]
 
 
 def _result(
