@@ -182,7 +182,7 @@ def analyse(
         for c in capabilities
         if current[c.key].status not in (GapStatus.MET, GapStatus.NOT_APPLICABLE)
     }
-    ranked = ranking.ranked(profile, model, capabilities, current)
+    ranked = ranking.ranked(profile, model, current)
     unmet, whys, effective = ranked.unmet, ranked.whys, ranked.effective
     items = plans.refs(profile.plan_items, today or generated_at.date())
     recommendations = [

@@ -21,13 +21,28 @@ from app.reference.rules import Ranking
 from app.reference.schemas import Capability, ReferenceModelPublic
 
 
+@dataclass(frozen=True)
+class Links:
+    """The model's capabilities and, for each, those that need it (through hard prerequisites;
+    ``enabling``: through enabling links too). The same for every organisation: the system
+    view works them out once for all its members."""
+
+    capabilities: Sequence[Capability]
+    needed_by: dict[str, set[str]]
+    enabling: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, model: ReferenceModelPublic) -> "Links":
+        capabilities = in_scope(model)
+        return cls(capabilities, dependents(capabilities), dependents(capabilities, soft=True))
+
+
 def _whys(
-    capabilities: Sequence[Capability],
+    enabling: Mapping[str, set[str]],
     unmet: Mapping[str, Capability],
     current: Mapping[str, State],
     model: ReferenceModelPublic,
 ) -> dict[str, Why]:
-    enabling = dependents(capabilities, soft=True)
     whys = {}
     for key, c in unmet.items():
         state = current[key]
@@ -83,15 +98,17 @@ class Ranked:
 def ranked(
     profile: Profile,
     model: ReferenceModelPublic,
-    capabilities: Sequence[Capability],
     current: Mapping[str, State],
+    links: Links | None = None,
 ) -> Ranked:
+    links = links or Links.of(model)
+    capabilities = links.capabilities
     unmet = {
         c.key: c
         for c in capabilities
         if current[c.key].status not in (GapStatus.MET, GapStatus.NOT_APPLICABLE)
     }
-    whys = _whys(capabilities, unmet, current, model)
+    whys = _whys(links.enabling, unmet, current, model)
     scores = {
         k: round(100 * w.weight * w.gap_factor * w.prerequisite_factor, 2) for k, w in whys.items()
     }
@@ -108,7 +125,7 @@ def ranked(
         for k in unmet
     }
     blocked = {k: [p for p in unmet[k].depends_on if p in unmet] for k in unmet}
-    effective = effective_orders(orders, dependents(capabilities))
+    effective = effective_orders(orders, links.needed_by)
     order = rank(effective, blocked)
     return Ranked(unmet, whys, scores, started, effective, blocked, order)
 
@@ -117,7 +134,8 @@ def top(
     profile: Profile,
     model: ReferenceModelPublic,
     current: Mapping[str, State],
-    n: int = 5,
+    n: int,
+    links: Links,
 ) -> list[str]:
     """The capabilities of an organisation's first ``n`` recommendations, in rank order."""
-    return ranked(profile, model, in_scope(model), current).order[:n]
+    return ranked(profile, model, current, links).order[:n]
