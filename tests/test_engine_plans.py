@@ -259,3 +259,46 @@ def test_each_member_row_says_how_much_of_its_own_top_five_is_planned() -> None:
     own = engine.analyse(members[0], MODEL, generated_at=WHEN)
     assert len(own.plan.unplanned) == 5 - rows["Trust 1"].planned
     assert [m.overall_score for m in system.members] == [own.summary.overall_score] * 3
+
+
+def test_the_worked_example_of_the_documentation() -> None:
+    """docs/gap-analysis.md, "Plans": an empty acute trust with four plan items."""
+    items = (
+        PlannedItem(
+            uuid.UUID(int=1),
+            "care-improvement-priorities",
+            "Agree three care priorities with the board",
+            ActivityStatus.ACTIVE,
+            Rag.RED,
+            owner="Medical director",
+            due_date=date(2026, 11, 30),
+        ),
+        PlannedItem(
+            uuid.UUID(int=2),
+            "learning-community",
+            "Launch the learning community",
+            ActivityStatus.COMPLETED,
+            due_date=date(2026, 10, 1),
+        ),
+        PlannedItem(
+            uuid.UUID(int=3), "service-user-voice", "Patient panel", ActivityStatus.STOPPED
+        ),
+        PlannedItem(
+            uuid.UUID(int=4),
+            "improvement-ambition",
+            "Publish the improvement ambition",
+            due_date=date(2027, 3, 31),
+        ),
+    )
+    analysis = engine.analyse(trust(*items, review=date(2026, 12, 1)), MODEL, generated_at=WHEN)
+    assert [i.id.int for i in analysis.plan.items] == [1, 2, 4, 3]
+    assert [i.overdue for i in analysis.plan.items] == [True, False, False, False]
+    assert analysis.plan.overdue == 1
+    assert analysis.plan.unplanned == ["service-user-voice", "senior-learning-leadership"]
+    second = analysis.recommendations[1]
+    assert (second.capability_key, second.status) == ("learning-community", GapStatus.MISSING)
+    assert [i.id.int for i in second.plan_items] == [2]
+    assert analysis.review.model_dump(by_alias=True, mode="json") == {
+        "nextReviewDue": "2026-12-01",
+        "overdue": True,
+    }
