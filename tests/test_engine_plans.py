@@ -7,7 +7,13 @@ import pytest
 
 from app.analysis import engine
 from app.analysis.profile import Claim, PlannedItem, Profile
-from app.analysis.schemas import GapStatus, OrganisationRef, Strategy
+from app.analysis.schemas import (
+    GapAnalysis,
+    GapStatus,
+    OrganisationRef,
+    Strategy,
+    SystemGapAnalysis,
+)
 from app.reference.service import shipped_models
 from app.vocabulary import ActivityStatus, CapabilityKind, Confidence, OrganisationType, Rag
 
@@ -302,3 +308,22 @@ def test_the_worked_example_of_the_documentation() -> None:
         "nextReviewDue": "2026-12-01",
         "overdue": True,
     }
+
+
+def test_an_analysis_stored_before_plans_still_reads_with_an_empty_plan() -> None:
+    """Assessments store the analysis JSON: one stored before plans existed has no plan, no
+    review, no planItems, no members and no duplicatedEffort, and still reads."""
+    stored = engine.analyse(trust(), MODEL, generated_at=WHEN).model_dump(
+        mode="json", by_alias=True
+    )
+    for field in ("plan", "review"):
+        del stored[field]
+    for recommendation in stored["recommendations"]:
+        del recommendation["planItems"]
+    read = GapAnalysis.model_validate(stored)
+    assert read.plan.items == []
+    assert read.review.next_review_due is None
+    system = engine.analyse_system(ICS, [member(1)], MODEL, generated_at=WHEN)
+    old_system = system.model_dump(mode="json", by_alias=True)
+    del old_system["members"], old_system["duplicatedEffort"]
+    assert SystemGapAnalysis.model_validate(old_system).members == []
