@@ -62,7 +62,7 @@ TAGS = [
     {"name": "assets", "description": "What an organisation has (data, systems, people)."},
     {"name": "activities", "description": "What an organisation does (projects, training)."},
     {"name": "plan-items", "description": "An organisation's action plan, item by item."},
-    {"name": "imports", "description": "Spreadsheet imports of assets and activities."},
+    {"name": "imports", "description": "Spreadsheet imports of assets, activities and plan items."},
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},
     {"name": "assessments", "description": "Stored snapshots of a gap analysis, compared."},

@@ -398,6 +398,13 @@ class EveryOperation:
             if_match=item.headers["etag"],
         )
         self.call("plan-items-list", trust.id)
+        imported = self.call(
+            "imports-create",
+            trust.id,
+            m.ImportKind.PLAN_ITEMS,
+            body=self.file("imports-create", "plan_items"),
+        ).parsed
+        assert imported.created == 1
         self.call("plan-items-delete", item.parsed.id, if_match=item.headers["etag"])
 
     def analyses(self) -> None:

@@ -181,3 +181,61 @@ async def test_filters_and_overdue(client: httpx.AsyncClient) -> None:
     assert await ids(rag="red", overdue="true") == []
     assert await ids(limit="2") == [late["id"], done["id"]]
     assert pointers(await client.get(url, params={"rag": "blue"})) == ["rag"]
+
+
+async def test_an_organisation_s_next_review_date(client: httpx.AsyncClient) -> None:
+    trust = await create_organisation(client, name="Reviewing Trust", nextReviewDue="2027-04-01")
+    assert trust["nextReviewDue"] == "2027-04-01"
+    path = f"/v1/organisations/{trust['id']}"
+    bad = await client.patch(
+        path, json={"nextReviewDue": "01/04/2027"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert pointers(bad) == ["#/nextReviewDue"]
+    moved = await client.patch(
+        path, json={"nextReviewDue": "2027-10-01"}, headers={"If-Match": 'W/"1"'}
+    )
+    assert moved.json()["nextReviewDue"] == "2027-10-01"
+    cleared = await client.patch(path, json={"nextReviewDue": None}, headers={"If-Match": 'W/"2"'})
+    assert cleared.json()["nextReviewDue"] is None
+    assert (await client.get(path)).json()["nextReviewDue"] is None
+    assert (await create_organisation(client, name="Undated"))["nextReviewDue"] is None
+
+
+async def test_a_move_that_would_strand_a_plan_item_s_links_is_refused(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ics = await create_organisation(client, name="Moving ICS", organisationType="ics")
+    trust = await create_organisation(client, name="Moving Trust", parentId=ics["id"])
+    programme = await create_activity(client, ics["id"], title="ICS programme")
+    item = await create_plan_item(client, trust["id"], activityIds=[programme["id"]])
+    before = await snapshot(backend.engine)
+    detach = await client.patch(
+        f"/v1/organisations/{trust['id']}", json={"parentId": None}, headers={"If-Match": "*"}
+    )
+    assert "1 link" in assert_problem(detach, 409, "CONFLICT")["detail"]
+    assert await snapshot(backend.engine) == before
+    unlinked = await client.patch(
+        f"/v1/plan-items/{item['id']}", json={"activityIds": []}, headers={"If-Match": 'W/"1"'}
+    )
+    assert unlinked.status_code == 200, unlinked.text
+    detach = await client.patch(
+        f"/v1/organisations/{trust['id']}", json={"parentId": None}, headers={"If-Match": "*"}
+    )
+    assert detach.status_code == 200, detach.text
+
+
+async def test_deleting_what_an_item_links_or_its_organisation(client: httpx.AsyncClient) -> None:
+    trust = await create_organisation(client, name="Deleting Trust")
+    asset = await create_asset(client, trust["id"])
+    activity = await create_activity(client, trust["id"])
+    item = await create_plan_item(
+        client, trust["id"], assetIds=[asset["id"]], activityIds=[activity["id"]]
+    )
+    path = f"/v1/plan-items/{item['id']}"
+    for gone in (f"/v1/assets/{asset['id']}", f"/v1/activities/{activity['id']}"):
+        assert (await client.delete(gone, headers={"If-Match": 'W/"1"'})).status_code == 204
+    kept = (await client.get(path)).json()
+    assert (kept["assetIds"], kept["activityIds"], kept["version"]) == ([], [], 1)
+    deleted = await client.delete(f"/v1/organisations/{trust['id']}", headers={"If-Match": 'W/"1"'})
+    assert deleted.status_code == 204, deleted.text
+    assert_problem(await client.get(path), 404, "NOT_FOUND")
