@@ -17,8 +17,8 @@ class PlanItemRef(ApiModel):
     id: uuid.UUID
     capability_key: str
     title: str
-    owner: str | None = None
-    due_date: date | None = None
+    owner: str | None
+    due_date: date | None
     status: ActivityStatus
     rag: Rag
     overdue: bool = Field(
