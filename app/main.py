@@ -30,6 +30,7 @@ from app.http.problems import install_problem_handlers
 from app.logs import configure_logging
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
+from app.plans.router import router as plan_items_router
 from app.reference import gate as reference_gate
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
@@ -60,7 +61,8 @@ TAGS = [
     {"name": "organisations", "description": "Organisations, their hierarchy and FHIR view."},
     {"name": "assets", "description": "What an organisation has (data, systems, people)."},
     {"name": "activities", "description": "What an organisation does (projects, training)."},
-    {"name": "imports", "description": "Spreadsheet imports of assets and activities."},
+    {"name": "plan-items", "description": "An organisation's action plan, item by item."},
+    {"name": "imports", "description": "Spreadsheet imports of assets, activities and plan items."},
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},
     {"name": "assessments", "description": "Stored snapshots of a gap analysis, compared."},
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         organisations_router,
         analysis_router,
         activities_router,
+        plan_items_router,
         fhir_router,
         reference_router,
         assessments_router,

@@ -87,6 +87,13 @@ ASSET_BODY = {"area": "data", "name": "Throwaway asset", "maturity": 2}
 ACTIVITY_BODY = {"area": "improvement", "title": "Throwaway", "activityType": "improvement_project"}
 PATCHES = {"organisations": {"name": "Renamed"}, "assets": {"name": "Renamed"}}
 PATCHES["activities"] = {"title": "Renamed"}
+PLAN_ITEM_BODY = {"capabilityKey": "learning-culture", "title": "Throwaway"}
+PATCHES["plan-items"] = {"rag": "red"}
+BODIES: dict[str, Json] = {
+    "assets": ASSET_BODY,
+    "activities": ACTIVITY_BODY,
+    "plan-items": PLAN_ITEM_BODY,
+}
 
 
 def throwaway_write(kind: str, parameter: str, *, patch: bool) -> Maker:
@@ -98,8 +105,8 @@ def throwaway_write(kind: str, parameter: str, *, patch: bool) -> Maker:
                 world, "/v1/organisations", ORG_BODY | {"parentId": ICS_ID(world, side)}
             )
         else:
-            body = ASSET_BODY if kind == "assets" else ACTIVITY_BODY
-            row = await _throwaway(world, f"/v1/organisations/{world.org(ORG(side))}/{kind}", body)
+            url = f"/v1/organisations/{world.org(ORG(side))}/{kind}"
+            row = await _throwaway(world, url, BODIES[kind])
         return Request(
             path={parameter: str(row["id"])},
             json=PATCHES[kind] if patch else None,
@@ -256,6 +263,15 @@ TABLE: dict[str, Row] = {
     ),
     "activities-delete": Row(
         throwaway_write("activities", "activityId", patch=False), own=DELETE, glob=DELETE
+    ),
+    "plan-items-list": Row(org_path()),
+    "plan-items-create": Row(create_in(PLAN_ITEM_BODY), own=CREATE, glob=CREATE),
+    "plan-items-get": Row(record_path("plan_items", "planItemId")),
+    "plan-items-update": Row(
+        throwaway_write("plan-items", "planItemId", patch=True), own=WRITE, glob=WRITE
+    ),
+    "plan-items-delete": Row(
+        throwaway_write("plan-items", "planItemId", patch=False), own=DELETE, glob=DELETE
     ),
     "assessments-list": Row(org_path()),
     "assessments-create": Row(create_in({"label": "matrix"}), own=CREATE, glob=CREATE),

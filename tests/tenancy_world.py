@@ -50,6 +50,7 @@ class World:
     orgs: dict[str, Json] = field(default_factory=dict)
     assets: dict[str, Json] = field(default_factory=dict)
     activities: dict[str, Json] = field(default_factory=dict)
+    plan_items: dict[str, Json] = field(default_factory=dict)
     assessments: dict[str, list[Json]] = field(default_factory=dict)
     variants: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)  # "a-reader", "global-admin", ... -> key
@@ -170,6 +171,13 @@ async def _populate(world: World, client: httpx.AsyncClient) -> World:
     for name in ("A1", "B1"):
         title = "Zeta audit cycle" if name == "B1" else "Alpha audit cycle"
         world.activities[name] = await create_activity(client, world.org(name), title=title)
+        plan_title = "Zeta plan item" if name == "B1" else "Alpha plan item"
+        response = await client.post(
+            f"/v1/organisations/{world.org(name)}/plan-items",
+            json={"capabilityKey": "learning-culture", "title": plan_title},
+        )
+        assert response.status_code == 201, response.text
+        world.plan_items[name] = response.json()
 
     await _key(world, "global-reader", "reader", None)
     await _key(world, "global-editor", "editor", None)
@@ -198,6 +206,7 @@ async def _populate(world: World, client: httpx.AsyncClient) -> World:
         world.org("B1"),
         *(str(world.assets[n]["id"]) for n in ("R", "B", "B1")),
         str(world.activities["B1"]["id"]),
+        str(world.plan_items["B1"]["id"]),
         *(str(a["id"]) for a in world.assessments["B1"]),
         world.key_ids["b-admin"],
         world.key_prefixes["b-admin"],

@@ -373,6 +373,40 @@ class EveryOperation:
         self.call("activities-list", trust.id)
         self.state.update(asset=asset, activity=activity)
 
+    def plan_items(self) -> None:
+        """An action plan's item, linked to the asset and activity made before."""
+        m, trust = self.m, self.state["trust"]
+        item = self.call(
+            "plan-items-create",
+            trust.id,
+            body=m.PlanItemCreate(
+                capability_key="data-platform",
+                title="Every plan item",
+                owner="Chief Digital Officer",
+                due_date=date(2027, 3, 31),
+                rag=m.Rag.AMBER,
+                asset_ids=[self.state["asset"].parsed.id],
+                activity_ids=[self.state["activity"].parsed.id],
+            ),
+        )
+        assert item.parsed.overdue is False
+        self.call("plan-items-get", item.parsed.id)
+        item = self.call(
+            "plan-items-update",
+            item.parsed.id,
+            body=m.PlanItemUpdate(status=m.ActivityStatus.ACTIVE),
+            if_match=item.headers["etag"],
+        )
+        self.call("plan-items-list", trust.id)
+        imported = self.call(
+            "imports-create",
+            trust.id,
+            m.ImportKind.PLAN_ITEMS,
+            body=self.file("imports-create", "plan_items"),
+        ).parsed
+        assert imported.created == 1
+        self.call("plan-items-delete", item.parsed.id, if_match=item.headers["etag"])
+
     def analyses(self) -> None:
         """The gap analysis both ways, two assessments compared, the report and its link."""
         m, trust = self.m, self.state["trust"]
@@ -433,6 +467,7 @@ EVERY_STEP = (
     EveryOperation.organisations,
     EveryOperation.reference_models,
     EveryOperation.assets_and_activities,
+    EveryOperation.plan_items,
     EveryOperation.analyses,
     EveryOperation.keys_and_audit,
     EveryOperation.maps,

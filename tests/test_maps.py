@@ -57,7 +57,9 @@ async def emptied(backend: Backend, client: httpx.AsyncClient) -> None:
 
 
 async def seed_map(client: httpx.AsyncClient) -> dict[str, Any]:
-    ics = await create_organisation(client, name="ICS", organisationType="ics", odsCode="QWO")
+    ics = await create_organisation(
+        client, name="ICS", organisationType="ics", odsCode="QWO", nextReviewDue="2027-04-01"
+    )
     trust = await create_organisation(
         client, name="Trust", organisationType="acute_trust", odsCode="RR8", parentId=ics["id"]
     )
@@ -85,7 +87,29 @@ async def seed_map(client: httpx.AsyncClient) -> dict[str, Any]:
         status="active",
         startDate="2026-01-01",
     )
-    await create_activity(client, trust["id"], title="Audit", assetIds=[own["id"], shared["id"]])
+    audit = await create_activity(
+        client, trust["id"], title="Audit", assetIds=[own["id"], shared["id"]]
+    )
+    # Plan items that link up the tree, and one whose capability a later model may drop.
+    for organisation, body in (
+        (
+            trust,
+            {
+                "capabilityKey": "data-platform",
+                "title": "Use the ICS platform",
+                "owner": "Chief Digital Officer",
+                "dueDate": "2027-03-31",
+                "rag": "amber",
+                "notes": "Board in May",
+                "assetIds": [shared["id"], own["id"]],
+                "activityIds": [audit["id"]],
+                "externalId": "PLAN-1",
+            },
+        ),
+        (ics, {"capabilityKey": "learning-culture", "title": "Learning week", "status": "active"}),
+    ):
+        item = await client.post(f"/v1/organisations/{organisation['id']}/plan-items", json=body)
+        assert item.status_code == 201, item.text
     patched = await client.patch(
         f"/v1/assets/{own['id']}", json={"maturity": 3}, headers={"If-Match": 'W/"1"'}
     )
@@ -108,12 +132,9 @@ async def test_a_map_round_trips_exactly_between_instances(
     assert exported.status_code == 200, exported.text
     original = exported.json()
     assert (original["format"], original["formatVersion"]) == ("lhs-map", 1)
-    assert [len(original[k]) for k in ("organisations", "assets", "activities", "assessments")] == [
-        3,
-        2,
-        2,
-        2,
-    ]
+    kinds = ("organisations", "assets", "activities", "planItems", "assessments")
+    assert [len(original[k]) for k in kinds] == [3, 2, 2, 2, 2]
+    assert original["organisations"][0]["nextReviewDue"] == "2027-04-01"
     imported = await fresh.post("/v1/maps/import?keepIds=true", json=original)
     assert imported.status_code == 201, imported.text
     assert imported.json()["rootId"] == ics["id"]
@@ -151,6 +172,15 @@ async def test_a_map_that_is_here_already_is_refused_and_nothing_is_written(
         await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
     )
     assert body["errors"][0]["pointer"] == "#/activities/0/assetIds/0"
+    # A plan item of the trust may not link the practice's activity (below it, not above).
+    practice_activity = next(a for a in document["activities"] if a["title"] == "Falls")
+    item = next(p for p in document["planItems"] if p["externalId"] == "PLAN-1")
+    broken = dict(document, planItems=[dict(item, activityIds=[practice_activity["id"]])])
+    broken["organisations"] = [dict(o, odsCode=None) for o in document["organisations"]]
+    body = assert_problem(
+        await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
+    )
+    assert [e["pointer"] for e in body["errors"]] == ["#/planItems/0/activityIds/0"]
     assert_problem(
         await client.post("/v1/maps/import", json=dict(document, formatVersion=2)),
         422,
@@ -317,7 +347,7 @@ async def test_a_copy_with_new_ids_keeps_every_reference_inside_the_map(
     imported = await client.post("/v1/maps/import", json=original)
     assert imported.status_code == 201, imported.text
     id_map = imported.json()["idMap"]
-    records = ("organisations", "assets", "activities", "assessments")
+    records = ("organisations", "assets", "activities", "planItems", "assessments")
     assert set(id_map) == {r["id"] for kind in records for r in original[kind]}
     assert not set(id_map) & set(id_map.values())
     copy = (await client.get(f"/v1/organisations/{id_map[ics['id']]}/map")).json()
@@ -328,4 +358,7 @@ async def test_a_copy_with_new_ids_keeps_every_reference_inside_the_map(
     for document in (expected, copy):  # an activity's assets are listed in id order
         for activity in document["activities"]:
             activity["assetIds"].sort()
+        for item in document["planItems"]:
+            item["assetIds"].sort()
+            item["activityIds"].sort()
     assert without_export_time(copy) == expected

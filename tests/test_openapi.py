@@ -27,6 +27,10 @@ NEGOTIATED = {
         "application/json",
         "text/csv",
     ],
+    ("/v1/organisations/{organisationId}/plan-items", "get", "200"): [
+        "application/json",
+        "text/csv",
+    ],
     ("/v1/organisations/{organisationId}/gap-analysis", "get", "200"): [
         "application/json",
         "text/csv",

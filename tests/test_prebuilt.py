@@ -4,7 +4,7 @@ statement the shortcut could answer differently is refused when it is built."""
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +35,13 @@ from app.models import (
     Asset,
     AssetTag,
     Organisation,
+    PlanItem,
+    PlanItemActivity,
+    PlanItemAsset,
     ReferenceModel,
 )
 from app.organisations import queries as organisations_queries  # noqa: F401
+from app.plans import queries as plans_queries
 from app.reference import queries as reference_queries  # noqa: F401
 from tests.conftest import Backend, empty_tables, migrate, settings_for
 
@@ -87,6 +91,8 @@ TRUST = uuid.UUID("00000000-0000-4000-8000-000000000002")
 ASSET = uuid.UUID("00000000-0000-4000-8000-0000000000a1")
 OTHER_ASSET = uuid.UUID("00000000-0000-4000-8000-0000000000a2")
 ACTIVITY = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
+PLAN_ITEM = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
+LATER_PLAN_ITEM = uuid.UUID("00000000-0000-4000-8000-0000000000c2")
 MODEL = "eq-test-1"
 AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 LATER = datetime(2026, 3, 5, 1, 2, 3, tzinfo=UTC)
@@ -111,6 +117,10 @@ SAMPLES: dict[str, Any] = {
     "limit": 10,
     "prefix": "eqprefix",
     "ods_code": "EQT",
+    "plan_item_id": PLAN_ITEM,
+    "rag": "amber",
+    "overdue_on": date(2026, 6, 1),
+    "current_on": date(2026, 6, 1),
 }
 
 
@@ -187,6 +197,33 @@ async def _seed(engine: AsyncEngine) -> None:
             insert(ActivityAsset),
             [{"activity_id": ACTIVITY, "asset_id": a} for a in (ASSET, OTHER_ASSET)],
         )
+        # One item overdue on the sample date, one not: both overdue filters match a row.
+        item = {
+            "organisation_id": ICS,
+            "capability_key": "data-platform",
+            "title": "Plan",
+            "status": "active",
+            "rag": "amber",
+            **stamps,
+        }
+        await connection.execute(
+            insert(PlanItem),
+            [
+                item
+                | {"id": PLAN_ITEM, "due_date": date(2026, 1, 31), "owner": "CDO"}
+                | {"external_id": None, "notes": "Board in May"},
+                item
+                | {"id": LATER_PLAN_ITEM, "due_date": None, "owner": None}
+                | {"external_id": "P2", "notes": None},
+            ],
+        )
+        await connection.execute(
+            insert(PlanItemAsset),
+            [{"plan_item_id": PLAN_ITEM, "asset_id": a} for a in (ASSET, OTHER_ASSET)],
+        )
+        await connection.execute(
+            insert(PlanItemActivity), [{"plan_item_id": PLAN_ITEM, "activity_id": ACTIVITY}]
+        )
         await connection.execute(
             insert(ApiKey),
             [
@@ -227,7 +264,7 @@ def _normal(query_name: str, rows: Any) -> list[tuple[bytes, list[tuple[str, typ
     for row in rows:
         values = {str(key): row[key] for key in row.keys()}  # noqa: SIM118 - asyncpg Records
         for key, value in values.items():
-            if isinstance(value, list) and key in {"tags", "asset_ids"}:
+            if isinstance(value, list) and key in {"tags", "asset_ids", "activity_ids"}:
                 values[key] = sorted(value)
         kinds = [(key, _kind(value)) for key, value in values.items()]
         out.append((dump_json(values), kinds))
@@ -268,7 +305,7 @@ async def test_every_prebuilt_statement_gives_the_same_values_on_both_databases(
         await _seed(sqlite_engine)
         await _seed(backend.engine)
         # Pages of every shape a request may build, beside the widest built at import.
-        for family in (assets_queries, activities_queries):
+        for family in (assets_queries, activities_queries, plans_queries):
             for levels in (False, True):
                 family.page(levels, frozenset({"organisation_id", "limit"}))
         assert len(PREBUILT) >= 10

@@ -200,6 +200,10 @@ async def test_head_then_get_on_one_keep_alive_connection(
     trust = await create_organisation(client, name="Leeds")
     await create_asset(client, trust["id"])
     org = f"/v1/organisations/{trust['id']}"
+    plan_item = await client.post(
+        f"{org}/plan-items", json={"capabilityKey": "learning-culture", "title": "Plan"}
+    )
+    assert plan_item.status_code == 201, plan_item.text
     auth = {"Authorization": f"Bearer {api_key}"}
     targets = [
         ("JSON", org, auth, 200),
@@ -210,6 +214,10 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("streamed CSV", f"{org}/assets?format=csv", auth, 200),
         ("HTML report", f"{org}/report", auth, 200),
         ("import template (CSV)", "/v1/imports/templates/assets", auth, 200),
+        ("plan item", f"/v1/plan-items/{plan_item.json()['id']}", auth, 200),
+        ("plan items", f"{org}/plan-items?overdue=false", auth, 200),
+        ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),
+        ("plan items template", "/v1/imports/templates/plan_items", auth, 200),
         ("docs", "/docs", {}, 200),
     ]
     async with wire(edge_server.url) as connection:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from app.analysis.plan_schemas import Plan, PlanItemRef, Review, TopFivePlanned
 from app.api import ApiModel
 from app.reference.parts import NationalEnabler, Source
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
@@ -174,6 +175,9 @@ class Recommendation(ApiModel):
     available_in_system: list[OrganisationRef] = Field(
         description="Organisations in the same system that already meet it: spread, not build."
     )
+    plan_items: list[PlanItemRef] = Field(
+        default=[], description="The organisation's plan items for this capability."
+    )
 
 
 class GettingStartedStep(ApiModel):
@@ -219,6 +223,8 @@ class GapAnalysis(ApiModel):
     recommendations: list[Recommendation]
     getting_started: GettingStarted
     learning_loop: LearningLoop
+    plan: Plan = Field(default_factory=Plan)
+    review: Review = Field(default_factory=Review)
 
 
 class CapabilityCoverage(ApiModel):
@@ -276,6 +282,32 @@ class SystemSummary(ApiModel):
     capabilities_total: int
 
 
+class SystemMember(ApiModel):
+    """A member of the system, as the roll-up sees it."""
+
+    organisation: OrganisationRef
+    overall_score: float = Field(
+        ge=0, le=100, description="The member's overall score, as its own analysis computes it."
+    )
+    top_five_planned: TopFivePlanned
+
+
+class MemberPlanItem(ApiModel):
+    organisation: OrganisationRef
+    plan_item: PlanItemRef
+
+
+class DuplicatedEffort(ApiModel):
+    """A capability the system should build once, planned separately by two or more members."""
+
+    capability_key: str
+    title: str
+    members: int = Field(description="Members that plan it separately.")
+    plan_items: list[MemberPlanItem] = Field(
+        description="Their plan items for it (stopped ones left out), by member."
+    )
+
+
 class SystemGapAnalysis(ApiModel):
     scope: Literal["system"]
     organisation: OrganisationRef
@@ -284,6 +316,12 @@ class SystemGapAnalysis(ApiModel):
     summary: SystemSummary
     capabilities: list[CapabilityCoverage]
     recommendations: list[SystemRecommendation]
+    members: list[SystemMember] = Field(default=[], description="Each member, by name.")
+    duplicated_effort: list[DuplicatedEffort] = Field(
+        default=[],
+        description="Capabilities to build once for the system (strategy "
+        "build_once_for_system) that two or more members plan separately, in rank order.",
+    )
 
 
 AnyGapAnalysis = Annotated[GapAnalysis | SystemGapAnalysis, Field(discriminator="scope")]

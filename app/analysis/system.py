@@ -5,9 +5,11 @@ a local-only one (learning from members of the same kind).
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
+from app.analysis import plans, ranking
 from app.analysis.credit import in_scope, states
+from app.analysis.plan_schemas import TopFivePlanned
 from app.analysis.profile import Profile, State
 from app.analysis.schemas import (
     CapabilityCoverage,
@@ -16,6 +18,7 @@ from app.analysis.schemas import (
     ReferenceModelRef,
     Strategy,
     SystemGapAnalysis,
+    SystemMember,
     SystemRecommendation,
     SystemSummary,
 )
@@ -53,6 +56,8 @@ FAMILIES = {
 }
 
 Member = tuple[Profile, dict[str, State]]
+# What is never recommended to a member.
+_SETTLED = frozenset({GapStatus.MET, GapStatus.NOT_APPLICABLE})
 
 
 def family(kind: OrganisationType | None) -> str | None:
@@ -253,10 +258,12 @@ def analyse_system(
     *,
     generated_at: datetime,
     root_profile: Profile | None = None,
+    today: date | None = None,
 ) -> SystemGapAnalysis:
     """Roll a system's members up: who meets what, and how to close each gap. Under
     hostsByFitness the system's own organisation (``root_profile``: an ICB, say) is a host
-    candidate too, though not a member."""
+    candidate too, though not a member. ``today`` (by default the day of ``generated_at``)
+    is the day against which plan items are overdue."""
     member_states: list[Member] = [(p, states(p, model)) for p in members]
     hosts = list(member_states)
     if root_profile is not None and model.rules.hosts_by_fitness:
@@ -309,9 +316,44 @@ def analyse_system(
                 actions=by_key[key].actions,
             )
         )
-    return _result(
+    result = _result(
         root, model, generated_at, member_states, capabilities, coverage, recommendations
     )
+    day = today or generated_at.date()
+    return result.model_copy(
+        update={
+            "members": _members(member_states, capabilities, model),
+            "duplicated_effort": plans.duplicated_effort(recommendations, members, day),
+        }
+    )
+
+
+def _members(
+    member_states: Sequence[Member],
+    capabilities: Sequence[Capability],
+    model: ReferenceModelPublic,
+) -> list[SystemMember]:
+    """Each member's score and how much of its own top five it has planned. The top five is
+    ranked from what the roll-up reads of the member (its claims), as the member's own
+    analysis ranks them; only for a member with something planned (ranking costs some 4 ms a
+    member, and a member that plans nothing has planned none of its top five, whatever they
+    are)."""
+    links = ranking.Links.of(model)
+    rows = []
+    for p, s in member_states:
+        if plans.planned_keys(p.plan_items):
+            top = plans.top_five_planned(p.plan_items, ranking.top(p, model, s, plans.TOP, links))
+        else:
+            unmet = sum(s[c.key].status not in _SETTLED for c in links.capabilities)
+            top = TopFivePlanned(planned=0, of=min(plans.TOP, unmet))
+        rows.append(
+            SystemMember(
+                organisation=p.organisation,
+                overall_score=share(capabilities, s),
+                top_five_planned=top,
+            )
+        )
+    return rows
 
 
 def _result(

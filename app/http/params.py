@@ -10,6 +10,7 @@ from app.reference.schemas import VERSION_PATTERN
 OrganisationIdPath = Annotated[uuid.UUID, Path(alias="organisationId")]
 AssetIdPath = Annotated[uuid.UUID, Path(alias="assetId")]
 ActivityIdPath = Annotated[uuid.UUID, Path(alias="activityId")]
+PlanItemIdPath = Annotated[uuid.UUID, Path(alias="planItemId")]
 AssessmentIdPath = Annotated[uuid.UUID, Path(alias="assessmentId")]
 DepthQuery = Annotated[
     Literal["1", "all"],

@@ -1,7 +1,7 @@
 """The organisation tree, walked in SQL with recursive CTEs (one query whatever the depth)."""
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CTE, ColumnElement, func, select
 from sqlalchemy import delete as sql_delete
@@ -11,7 +11,16 @@ from sqlmodel import select as sqlmodel_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import ReadContext, fetch, side_transaction
-from app.models import Activity, ActivityAsset, Asset, Organisation, OrganisationRecords
+from app.models import (
+    Activity,
+    ActivityAsset,
+    Asset,
+    Organisation,
+    OrganisationRecords,
+    PlanItem,
+    PlanItemActivity,
+    PlanItemAsset,
+)
 from app.organisations import queries
 
 if TYPE_CHECKING:
@@ -77,22 +86,38 @@ async def lock_tree(session: AsyncSession, *, shared: bool = False) -> None:
 async def links_outside(
     session: AsyncSession, organisation_id: uuid.UUID, *, allowed_above: list[uuid.UUID]
 ) -> int:
-    """Links from activities in the organisation's subtree to assets of organisations outside
-    it that are not in ``allowed_above`` (the ancestors it would have after a move)."""
+    """Links from activities and plan items in the organisation's subtree to assets (and from
+    plan items to activities) of organisations outside it that are not in ``allowed_above``
+    (the ancestors it would have after a move)."""
     tree = descendants(organisation_id)
     inside = sqlmodel_select(tree.c.id)
-    count = await session.exec(
-        sqlmodel_select(func.count())
-        .select_from(ActivityAsset)
-        .join(Activity, col(Activity.id) == col(ActivityAsset.activity_id))
-        .join(Asset, col(Asset.id) == col(ActivityAsset.asset_id))
-        .where(
-            col(Activity.organisation_id).in_(inside),
-            col(Asset.organisation_id).not_in(inside),
-            col(Asset.organisation_id).not_in(allowed_above),
-        )
+    # (link table, its source table and column, its target table and column)
+    links: tuple[tuple[Any, Any, Any, Any, Any], ...] = (
+        (ActivityAsset, Activity, ActivityAsset.activity_id, Asset, ActivityAsset.asset_id),
+        (PlanItemAsset, PlanItem, PlanItemAsset.plan_item_id, Asset, PlanItemAsset.asset_id),
+        (
+            PlanItemActivity,
+            PlanItem,
+            PlanItemActivity.plan_item_id,
+            Activity,
+            PlanItemActivity.activity_id,
+        ),
     )
-    return int(count.one())
+    total = 0
+    for link, source, source_key, target, target_key in links:
+        count = await session.exec(
+            sqlmodel_select(func.count())
+            .select_from(link)
+            .join(source, col(source.id) == col(source_key))
+            .join(target, col(target.id) == col(target_key))
+            .where(
+                col(source.organisation_id).in_(inside),
+                col(target.organisation_id).not_in(inside),
+                col(target.organisation_id).not_in(allowed_above),
+            )
+        )
+        total += int(count.one())
+    return total
 
 
 async def forget_deleted_revisions(sessions: "Sessions") -> int:

@@ -1,13 +1,13 @@
 """The organisation contract."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
 from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
-from app.fields import QueryText, Text100, Text200
+from app.fields import IsoDate, QueryText, Text100, Text200
 from app.vocabulary import OrganisationType
 
 
@@ -39,6 +39,13 @@ ParentOdsCode = Annotated[
 ]
 Name = Text200
 Region = Text100
+NextReviewDue = Annotated[
+    IsoDate,
+    Field(
+        description="When the organisation next reviews its map and action plan, YYYY-MM-DD.",
+        examples=["2027-04-01"],
+    ),
+]
 
 _EXAMPLE: dict[str, JsonValue] = {
     "name": "Leeds Teaching Hospitals NHS Trust",
@@ -60,6 +67,7 @@ class OrganisationCreate(ApiInput):
     )
     parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
+    next_review_due: NextReviewDue | None = None
 
 
 class OrganisationUpdate(ApiPatch):
@@ -79,6 +87,7 @@ class OrganisationUpdate(ApiPatch):
     )
     parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
+    next_review_due: NextReviewDue | None = None
 
 
 class OrganisationFilters(ApiQuery):
@@ -98,6 +107,7 @@ class OrganisationPublic(ApiModel):
     organisation_type: OrganisationType
     parent_id: uuid.UUID | None
     region: str | None
+    next_review_due: date | None = None
     created_at: datetime
     updated_at: datetime
     version: int

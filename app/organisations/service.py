@@ -176,7 +176,8 @@ async def _move(
     organisation: Organisation,
     new_parent: uuid.UUID | None,
 ) -> None:
-    """Refuse a move that would make a cycle, or strand activities' links to assets above.
+    """Refuse a move that would make a cycle, or strand links to records above (an activity's
+    assets, a plan item's assets and activities).
     Detaching (no new parent) is a move too: links to the old ancestors' assets would strand."""
     await hierarchy.lock_tree(session)
     new_ancestors: list[uuid.UUID] = []
@@ -195,9 +196,9 @@ async def _move(
     stranded = await hierarchy.links_outside(session, organisation.id, allowed_above=new_ancestors)
     if stranded:
         raise Conflict(
-            f"{stranded} activit{'y uses' if stranded == 1 else 'ies use'} assets of "
-            f"organisations above {organisation.name!r} that would no longer be above it; "
-            "unlink them first."
+            f"{stranded} link{'' if stranded == 1 else 's'} from activities or plan items "
+            f"to assets or activities of organisations above {organisation.name!r} that would "
+            "no longer be above it; unlink them first."
         )
 
 

@@ -103,6 +103,33 @@ ACTIVITY_COLUMNS = _columns(
     _EVIDENCE,
 )
 
+PLAN_ITEM_COLUMNS = _columns(
+    *_IDENTITY,
+    Column(
+        "capabilityKey",
+        Kind.TEXT,
+        "A capability of the current reference model that applies to the organisation.",
+    ),
+    Column("title", Kind.TEXT, "What will be done."),
+    Column("owner", Kind.TEXT, "A name or role; no other personal data."),
+    Column("dueDate", Kind.TEXT, "YYYY-MM-DD."),
+    Column("status", Kind.TEXT, "planned (default), active, completed or stopped."),
+    Column("rag", Kind.TEXT, "green (default), amber or red."),
+    Column("notes", Kind.TEXT, "Optional."),
+    Column(
+        "assetIds",
+        Kind.LIST,
+        "Ids of the assets it will create or improve (its organisation's or one above), "
+        "separated by ';'.",
+    ),
+    Column(
+        "activityIds",
+        Kind.LIST,
+        "Ids of the activities it will start or improve (its organisation's or one above), "
+        "separated by ';'.",
+    ),
+)
+
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 

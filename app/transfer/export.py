@@ -24,9 +24,11 @@ from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import ReadContext
-from app.models import Activity, Asset, Organisation
+from app.models import Activity, Asset, Organisation, PlanItem
 from app.organisations import hierarchy
-from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, to_row
+from app.plans import service as plans_service
+from app.plans.schemas import PlanItemFilters
+from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, PLAN_ITEM_COLUMNS, to_row
 from app.transfer.csvio import encode_rows
 from app.vocabulary import ResourceType
 
@@ -63,13 +65,29 @@ async def activities_csv(
     return _stream(reads, statement, organisation_id, all_levels=all_levels)
 
 
+async def plan_items_csv(
+    reads: ReadContext,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    all_levels: bool,
+    filters: PlanItemFilters,
+) -> AsyncIterator[bytes]:
+    await access.organisation(reads, principal, organisation_id)
+    await _audit(reads, principal, ResourceType.PLAN_ITEM, organisation_id, all_levels, filters)
+    statement = plans_service.matching(
+        organisation_id, all_levels=all_levels, filters=filters, on=plans_service.today()
+    )
+    return _stream_plan_items(reads, statement, organisation_id, all_levels=all_levels)
+
+
 async def _audit(
     reads: ReadContext,
     principal: Principal,
     resource_type: ResourceType,
     organisation_id: uuid.UUID,
     all_levels: bool,
-    filters: AssetFilters | ActivityFilters,
+    filters: AssetFilters | ActivityFilters | PlanItemFilters,
 ) -> None:
     details = {
         "format": "csv",
@@ -172,3 +190,38 @@ async def _activity_rows(
         values = activity.model_dump() | {"asset_ids": by_id, "asset_external_ids": sorted(by_key)}
         out.append(to_row(ACTIVITY_COLUMNS, _named(values, names)))
     return out
+
+
+async def _stream_plan_items(
+    reads: ReadContext,
+    statement: SelectOfScalar[PlanItem],
+    organisation_id: uuid.UUID,
+    *,
+    all_levels: bool,
+) -> AsyncIterator[bytes]:
+    yield encode_rows([list(PLAN_ITEM_COLUMNS)], first=True)
+    ordered = statement.order_by(col(PlanItem.created_at), col(PlanItem.id)).execution_options(
+        yield_per=BATCH_ROWS
+    )
+    async with reads.snapshot() as session:
+        names = await _names(session, organisation_id, all_levels=all_levels)
+        result = await session.stream_scalars(ordered)
+        async for batch in result.partitions():
+            ids = [item.id for item in batch]
+            assets = await plans_service.links_of(session, ids)
+            activities = await plans_service.activity_links_of(session, ids)
+            yield encode_rows(
+                [
+                    to_row(
+                        PLAN_ITEM_COLUMNS,
+                        _named(
+                            item.model_dump()
+                            | {"asset_ids": assets[item.id], "activity_ids": activities[item.id]},
+                            names,
+                        ),
+                    )
+                    for item in batch
+                ]
+            )
+            for item in batch:
+                session.expunge(item)

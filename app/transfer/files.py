@@ -11,20 +11,31 @@ from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
 from app.transfer.activity_rows import Activities
-from app.transfer.columns import ACTIVITY_COLUMNS, ASSET_COLUMNS, Column, to_row, to_snake
+from app.transfer.columns import (
+    ACTIVITY_COLUMNS,
+    ASSET_COLUMNS,
+    PLAN_ITEM_COLUMNS,
+    Column,
+    to_row,
+    to_snake,
+)
 from app.transfer.csvio import encode_rows
 from app.transfer.kinds import Assets, Kind
+from app.transfer.plan_item_rows import PlanItems
 from app.transfer.schemas import (
     ACTIVITY_EXAMPLE,
     ASSET_EXAMPLE,
+    PLAN_ITEM_EXAMPLE,
     ActivityImportRow,
     AssetImportRow,
+    PlanItemImportRow,
 )
 
 
 class ImportKind(StrEnum):
     ASSETS = "assets"
     ACTIVITIES = "activities"
+    PLAN_ITEMS = "plan_items"
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,9 @@ FILES: dict[ImportKind, FileKind] = {
     ImportKind.ASSETS: FileKind(Assets, AssetImportRow, ASSET_COLUMNS, ASSET_EXAMPLE),
     ImportKind.ACTIVITIES: FileKind(
         Activities, ActivityImportRow, ACTIVITY_COLUMNS, ACTIVITY_EXAMPLE
+    ),
+    ImportKind.PLAN_ITEMS: FileKind(
+        PlanItems, PlanItemImportRow, PLAN_ITEM_COLUMNS, PLAN_ITEM_EXAMPLE
     ),
 }
 assert set(FILES) == set(ImportKind), "every kind of file has its entry"

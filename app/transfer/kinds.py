@@ -17,15 +17,15 @@ from app.assets.schemas import stored_links
 from app.audit import service as audit
 from app.auth.principal import Principal
 from app.errors import FieldIssue, ValidationFailed
-from app.models import Activity, Asset, AssetTag
+from app.models import Activity, Asset, AssetTag, PlanItem
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.formats import RawRow
-from app.transfer.schemas import ActivityImportRow, AssetImportRow
+from app.transfer.schemas import ActivityImportRow, AssetImportRow, PlanItemImportRow
 from app.vocabulary import AuditAction, ResourceType
 
-Row = AssetImportRow | ActivityImportRow
-Stored = Asset | Activity
+Row = AssetImportRow | ActivityImportRow | PlanItemImportRow
+Stored = Asset | Activity | PlanItem
 
 
 @dataclass

@@ -14,6 +14,7 @@ from app.transfer.map_schemas import (
     MapAsset,
     MapDocument,
     MapOrganisation,
+    MapPlanItem,
 )
 
 IdMap = dict[uuid.UUID, uuid.UUID]
@@ -24,8 +25,12 @@ def with_new_ids(document: MapDocument, *, above: set[uuid.UUID]) -> tuple[MapDo
     map now hangs below (an assessment that looked from one of them keeps it; one that looked
     from anywhere else is left to callers of the whole service, as snapshots made before access
     control are)."""
-    records: chain[MapOrganisation | MapAsset | MapActivity | MapAssessment] = chain(
-        document.organisations, document.assets, document.activities, document.assessments
+    records: chain[MapOrganisation | MapAsset | MapActivity | MapPlanItem | MapAssessment] = chain(
+        document.organisations,
+        document.assets,
+        document.activities,
+        document.plan_items,
+        document.assessments,
     )
     ids: IdMap = {record.id: uuid.uuid4() for record in records}
     strings = {str(old): str(new) for old, new in ids.items()}
@@ -65,6 +70,17 @@ def with_new_ids(document: MapDocument, *, above: set[uuid.UUID]) -> tuple[MapDo
                     }
                 )
                 for v in document.activities
+            ],
+            "plan_items": [
+                p.model_copy(
+                    update={
+                        "id": ids[p.id],
+                        "organisation_id": new(p.organisation_id),
+                        "asset_ids": [new(a) for a in p.asset_ids],
+                        "activity_ids": [new(a) for a in p.activity_ids],
+                    }
+                )
+                for p in document.plan_items
             ],
             "assessments": [
                 s.model_copy(

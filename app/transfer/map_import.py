@@ -22,6 +22,9 @@ from app.models import (
     Asset,
     AssetTag,
     Organisation,
+    PlanItem,
+    PlanItemActivity,
+    PlanItemAsset,
 )
 from app.organisations import hierarchy
 from app.transfer import map_models
@@ -33,6 +36,7 @@ from app.transfer.map_schemas import (
     MapDocument,
     MapImportResult,
     MapOrganisation,
+    MapPlanItem,
 )
 from app.vocabulary import AuditAction, ResourceType, Role
 
@@ -106,6 +110,21 @@ async def restore(
         session,
         [ActivityAsset(activity_id=v.id, asset_id=a) for v in activities for a in v.asset_ids],
     )
+    plan_items = document.plan_items
+    links = {"asset_ids", "activity_ids"}
+    await _insert(session, [PlanItem(**p.model_dump(exclude=links)) for p in plan_items])
+    await _insert(
+        session,
+        [PlanItemAsset(plan_item_id=p.id, asset_id=a) for p in plan_items for a in p.asset_ids],
+    )
+    await _insert(
+        session,
+        [
+            PlanItemActivity(plan_item_id=p.id, activity_id=a)
+            for p in plan_items
+            for a in p.activity_ids
+        ],
+    )
     await _insert(session, [Assessment(**s.model_dump()) for s in document.assessments])
     _audit(session, principal, document, parent_id)
     return MapImportResult(
@@ -114,6 +133,7 @@ async def restore(
         organisations=len(document.organisations),
         assets=len(document.assets),
         activities=len(document.activities),
+        plan_items=len(document.plan_items),
         assessments=len(document.assessments),
         reference_models=added_models,
         id_map=id_map,
@@ -122,8 +142,14 @@ async def restore(
 
 def _records(
     document: MapDocument,
-) -> Iterable[MapOrganisation | MapAsset | MapActivity | MapAssessment]:
-    return chain(document.organisations, document.assets, document.activities, document.assessments)
+) -> Iterable[MapOrganisation | MapAsset | MapActivity | MapPlanItem | MapAssessment]:
+    return chain(
+        document.organisations,
+        document.assets,
+        document.activities,
+        document.plan_items,
+        document.assessments,
+    )
 
 
 def _audit(
@@ -136,6 +162,7 @@ def _audit(
     records: list[tuple[ResourceType, Any]] = [
         *((ResourceType.ASSET, a) for a in document.assets),
         *((ResourceType.ACTIVITY, v) for v in document.activities),
+        *((ResourceType.PLAN_ITEM, p) for p in document.plan_items),
         *((ResourceType.ASSESSMENT, s) for s in document.assessments),
     ]
     for resource_type, record in records:
@@ -185,6 +212,7 @@ def _check_shape(document: MapDocument) -> None:
         ("organisations", document.organisations),
         ("assets", document.assets),
         ("activities", document.activities),
+        ("plan_items", document.plan_items),
         ("assessments", document.assessments),
     ):
         for duplicate in _duplicates(item.id for item in items):
@@ -192,9 +220,12 @@ def _check_shape(document: MapDocument) -> None:
     codes = [o.ods_code for o in document.organisations if o.ods_code]
     issues += [FieldIssue("organisations", f"ODS code {c} twice.") for c in _duplicates(codes)]
     owners = {a.id: a.organisation_id for a in document.assets}
-    belonging: tuple[tuple[str, Sequence[MapAsset | MapActivity | MapAssessment]], ...] = (
+    belonging: tuple[
+        tuple[str, Sequence[MapAsset | MapActivity | MapPlanItem | MapAssessment]], ...
+    ] = (
         ("assets", document.assets),
         ("activities", document.activities),
+        ("plan_items", document.plan_items),
         ("assessments", document.assessments),
     )
     for name, records in belonging:
@@ -213,6 +244,21 @@ def _check_shape(document: MapDocument) -> None:
                         "Not an asset of this organisation or one above it in the map.",
                     )
                 )
+    activity_owners = {v.id: v.organisation_id for v in document.activities}
+    for index, item in enumerate(document.plan_items):
+        above = _ancestors(parents, item.organisation_id)
+        for field, ids, known, what in (
+            ("asset_ids", item.asset_ids, owners, "an asset"),
+            ("activity_ids", item.activity_ids, activity_owners, "an activity"),
+        ):
+            issues += [
+                FieldIssue(
+                    ("plan_items", index, field, position),
+                    f"Not {what} of this organisation or one above it in the map.",
+                )
+                for position, record_id in enumerate(ids)
+                if known.get(record_id) not in above
+            ]
     if issues:
         raise ValidationFailed("The map does not hold together.", errors=issues)
 
@@ -242,6 +288,7 @@ async def _check_free(session: AsyncSession, document: MapDocument, *, ids: bool
         ("organisations", col(Organisation.id), document.organisations),
         ("assets", col(Asset.id), document.assets),
         ("activities", col(Activity.id), document.activities),
+        ("plan_items", col(PlanItem.id), document.plan_items),
         ("assessments", col(Assessment.id), document.assessments),
     )
     for name, column, items in kinds if ids else ():

@@ -11,7 +11,15 @@ from pydantic.alias_generators import to_camel
 
 from app.api import ApiModel
 from app.assets.schemas import EvidenceLink
-from app.vocabulary import ActivityStatus, ActivityType, Area, Confidence, OrganisationType, Scope
+from app.vocabulary import (
+    ActivityStatus,
+    ActivityType,
+    Area,
+    Confidence,
+    OrganisationType,
+    Rag,
+    Scope,
+)
 
 FORMAT: Literal["lhs-map"] = "lhs-map"
 FORMAT_VERSION: Literal[1] = 1
@@ -46,6 +54,7 @@ class MapOrganisation(Stamped):
         "when that organisation exists there."
     )
     region: str | None
+    next_review_due: date | None = None
 
 
 class MapAsset(Stamped):
@@ -79,6 +88,20 @@ class MapActivity(Stamped):
     goal: str | None
     outcome: str | None
     evidence: list[EvidenceLink]
+
+
+class MapPlanItem(Stamped):
+    organisation_id: uuid.UUID
+    external_id: str | None
+    capability_key: str
+    title: str
+    owner: str | None
+    due_date: date | None
+    status: ActivityStatus
+    rag: Rag
+    notes: str | None
+    asset_ids: list[uuid.UUID]
+    activity_ids: list[uuid.UUID]
 
 
 class MapAssessment(MapPart):
@@ -154,6 +177,9 @@ class MapDocument(MapPart):
     organisations: list[MapOrganisation] = Field(description="Each parent before its members.")
     assets: list[MapAsset]
     activities: list[MapActivity]
+    plan_items: list[MapPlanItem] = Field(
+        default=[], description="Action plan items (absent from documents made before 2.1.0)."
+    )
     assessments: list[MapAssessment]
     reference_models: list[MapReferenceModel]
 
@@ -166,6 +192,7 @@ class MapImportResult(ApiModel):
     organisations: int
     assets: int
     activities: int
+    plan_items: int
     assessments: int
     reference_models: int = Field(description="Reference models added (pinned by assessments).")
     id_map: dict[uuid.UUID, uuid.UUID] = Field(

@@ -28,6 +28,9 @@ from app.models import (
     Asset,
     AssetTag,
     Organisation,
+    PlanItem,
+    PlanItemActivity,
+    PlanItemAsset,
     ReferenceModel,
 )
 from app.organisations import hierarchy
@@ -40,6 +43,7 @@ from app.transfer.map_schemas import (
     MapDocument,
     MapImportResult,
     MapOrganisation,
+    MapPlanItem,
     MapReferenceModel,
 )
 from app.vocabulary import ResourceType
@@ -94,6 +98,13 @@ async def read_map(
             .order_by(col(Activity.created_at), col(Activity.id))
         )
     ).all()
+    plan_items = (
+        await session.exec(
+            select(PlanItem)
+            .where(col(PlanItem.organisation_id).in_(inside))
+            .order_by(col(PlanItem.created_at), col(PlanItem.id))
+        )
+    ).all()
     # The snapshots the caller may read (as GET /assessments/{id} decides): a snapshot shows
     # what its analysis saw, which can reach above the organisation.
     statement = select(Assessment).where(col(Assessment.organisation_id).in_(inside))
@@ -114,6 +125,18 @@ async def read_map(
         select(ActivityAsset.activity_id, ActivityAsset.asset_id)
         .join(Activity, col(Activity.id) == col(ActivityAsset.activity_id))
         .where(col(Activity.organisation_id).in_(inside)),
+    )
+    plan_assets = await _grouped(
+        session,
+        select(PlanItemAsset.plan_item_id, PlanItemAsset.asset_id)
+        .join(PlanItem, col(PlanItem.id) == col(PlanItemAsset.plan_item_id))
+        .where(col(PlanItem.organisation_id).in_(inside)),
+    )
+    plan_activities = await _grouped(
+        session,
+        select(PlanItemActivity.plan_item_id, PlanItemActivity.activity_id)
+        .join(PlanItem, col(PlanItem.id) == col(PlanItemActivity.plan_item_id))
+        .where(col(PlanItem.organisation_id).in_(inside)),
     )
     shipped = {model.version for model in shipped_models()}
     pinned = {a.reference_model_version for a in assessments} - shipped
@@ -144,6 +167,16 @@ async def read_map(
         activities=[
             MapActivity.model_validate(a.model_dump() | {"asset_ids": links.get(a.id, [])})
             for a in activities
+        ],
+        plan_items=[
+            MapPlanItem.model_validate(
+                p.model_dump()
+                | {
+                    "asset_ids": plan_assets.get(p.id, []),
+                    "activity_ids": plan_activities.get(p.id, []),
+                }
+            )
+            for p in plan_items
         ],
         assessments=[MapAssessment.model_validate(a) for a in assessments],
         reference_models=[MapReferenceModel.model_validate(m) for m in models],

@@ -25,7 +25,12 @@ from app.http.params import OrganisationIdPath
 from app.transfer import service
 from app.transfer.files import FILES, FileKind, ImportKind
 from app.transfer.formats import RawRow, csv_rows, json_rows
-from app.transfer.schemas import ActivityImportRow, AssetImportRow, ImportResult
+from app.transfer.schemas import (
+    ActivityImportRow,
+    AssetImportRow,
+    ImportResult,
+    PlanItemImportRow,
+)
 
 router = APIRouter(tags=["imports"])
 logger = logging.getLogger("app.transfer")
@@ -36,7 +41,7 @@ LARGE_BODY_PATHS = re.compile(
 )
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
-BODY_MODELS = (AssetImportRow, ActivityImportRow)
+BODY_MODELS = (AssetImportRow, ActivityImportRow, PlanItemImportRow)
 # The media type the file bodies are declared under (CSV is what is read as a file).
 CSV_BODY = f"{CSV}; charset=utf-8"
 # When the first import paths were deprecated (RFC 9745: a Structured Field Date, @seconds).

@@ -11,6 +11,7 @@ from app.api import ApiModel
 from app.assets.schemas import AssetCreate
 from app.fields import Text100
 from app.organisations.schemas import OdsCode
+from app.plans.schemas import PlanItemCreate
 
 ExternalId = Annotated[
     Text100,
@@ -87,6 +88,27 @@ class ActivityImportRow(ActivityCreate):
         max_length=100,
         description="externalIds of assets of the row's own organisation that it uses.",
     )
+
+
+PLAN_ITEM_EXAMPLE: dict[str, JsonValue] = {
+    "externalId": "PLAN-001",
+    "capabilityKey": "learning-culture",
+    "title": "Run a learning week for every directorate",
+    "owner": "Director of Quality Improvement",
+    "dueDate": "2027-03-31",
+    "status": "planned",
+    "rag": "amber",
+}
+
+
+class PlanItemImportRow(PlanItemCreate):
+    """A plan item to create, or to update when its id or externalId is known."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PLAN_ITEM_EXAMPLE]})
+
+    id: RowId = None
+    organisation_id: RowOrganisation = None
+    organisation_ods_code: RowOrganisationOdsCode = None
 
 
 class ImportResult(ApiModel):

@@ -1,4 +1,5 @@
-"""Importing assets or activities from a file: all or nothing, in the request's unit of work.
+"""Importing assets, activities or plan items from a file: all or nothing, in the request's
+unit of work.
 
 Rows are validated by the create endpoints' own schema and rules (capability of the model and
 area, the evidence rules, which assets an activity may use) and written in batches as they are

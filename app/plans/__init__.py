@@ -1,0 +1,1 @@
+"""Action plans: the items an organisation will do about its capabilities."""

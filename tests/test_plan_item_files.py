@@ -1,0 +1,140 @@
+"""Plan items as spreadsheets: the CSV export, the import template, and an import (dry run,
+real, re-import, refusals) that obeys the create endpoint's rules and writes all or nothing."""
+
+import csv
+import io
+from typing import Any
+
+import httpx
+
+from tests.conftest import Backend, snapshot
+from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
+
+CSV = {"Content-Type": "text/csv"}
+
+
+def import_url(organisation_id: str, query: str = "") -> str:
+    return f"/v1/organisations/{organisation_id}/imports/plan_items{query}"
+
+
+def rows_of(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+async def items_of(client: httpx.AsyncClient, organisation_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/organisations/{organisation_id}/plan-items?limit=500")
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+async def test_export_then_import_elsewhere_dry_run_real_and_again(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    trust = await create_organisation(client, name="Exporting Trust", odsCode="RX1")
+    asset = await create_asset(client, trust["id"])
+    made = await client.post(
+        f"/v1/organisations/{trust['id']}/plan-items",
+        json={
+            "capabilityKey": "data-platform",
+            "title": "Formula =1+1 kept as text",
+            "owner": "Chief Digital Officer",
+            "dueDate": "2027-03-31",
+            "rag": "amber",
+            "notes": "Line one; line two",
+            "assetIds": [asset["id"]],
+            "externalId": "PLAN-1",
+        },
+    )
+    assert made.status_code == 201, made.text
+    exported = await client.get(f"/v1/organisations/{trust['id']}/plan-items?format=csv")
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"].startswith("text/csv")
+    [row] = rows_of(exported.text)
+    assert list(row)[:5] == [
+        "id",
+        "externalId",
+        "organisationId",
+        "organisationOdsCode",
+        "organisationName",
+    ]
+    assert row["organisationOdsCode"] == "RX1"
+    assert row["organisationName"] == "Exporting Trust"
+    expected = {"capabilityKey": "data-platform", "owner": "Chief Digital Officer"}
+    expected |= {"dueDate": "2027-03-31", "status": "planned", "rag": "amber"}
+    expected |= {"assetIds": asset["id"], "activityIds": "", "externalId": "PLAN-1"}
+    assert {key: row[key] for key in expected} == expected
+    # Re-imported as it was exported: the row finds its record and changes nothing.
+    again = await client.post(import_url(trust["id"]), content=exported.content, headers=CSV)
+    assert again.json() == {"dryRun": False, "rows": 1, "created": 0, "updated": 0, "unchanged": 1}
+
+    template = await client.get("/v1/imports/templates/plan_items")
+    assert template.status_code == 200, template.text
+    header = rows_of(template.text)[0]
+    assert "organisationName" not in header
+    assert {"capabilityKey", "title", "owner", "dueDate", "rag", "activityIds"} <= set(header)
+
+    # Into another trust: by externalId, without ids (the asset link is the other trust's).
+    other = await create_organisation(client, name="Importing Trust")
+    sheet = (
+        "externalId,capabilityKey,title,owner,dueDate,status,rag,notes\r\n"
+        "P-1,learning-culture,Learning week,Head of QI,2027-01-31,active,red,\r\n"
+        "P-2,data-platform,Analytics platform,,,,,Board in May\r\n"
+    )
+    before = await snapshot(backend.engine)
+    dry = await client.post(import_url(other["id"], "?dryRun=true"), content=sheet, headers=CSV)
+    assert dry.json() == {"dryRun": True, "rows": 2, "created": 2, "updated": 0, "unchanged": 0}
+    assert await snapshot(backend.engine) == before
+    real = await client.post(import_url(other["id"]), content=sheet, headers=CSV)
+    assert real.json() == {"dryRun": False, "rows": 2, "created": 2, "updated": 0, "unchanged": 0}
+    week, platform = await items_of(client, other["id"])
+    assert (week["externalId"], week["status"], week["rag"], week["owner"]) == (
+        "P-1",
+        "active",
+        "red",
+        "Head of QI",
+    )
+    assert (platform["status"], platform["rag"], platform["notes"]) == (
+        "planned",
+        "green",
+        "Board in May",
+    )
+    changed = sheet.replace("active,red", "completed,green")
+    third = await client.post(import_url(other["id"]), content=changed, headers=CSV)
+    assert third.json() == {"dryRun": False, "rows": 2, "created": 0, "updated": 1, "unchanged": 1}
+    week_after = (await items_of(client, other["id"]))[0]
+    assert (week_after["status"], week_after["version"]) == ("completed", 2)
+    events = await client.get(
+        "/v1/audit-events", params={"resourceType": "plan_item", "resourceId": week["id"]}
+    )
+    assert [e["action"] for e in events.json()["items"]] == ["create", "update"]
+
+
+async def test_a_refused_plan_item_import_reports_each_row_and_writes_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    practice = await create_organisation(client, name="Practice", organisationType="gp_practice")
+    own_activity = await create_activity(client, practice["id"])
+    elsewhere = await create_organisation(client, name="Elsewhere")
+    foreign = await create_asset(client, elsewhere["id"])
+    before = await snapshot(backend.engine)
+    sheet = (
+        "externalId,capabilityKey,title,dueDate,rag,assetIds,activityIds\r\n"
+        f"OK-1,learning-culture,Fine,,,,{own_activity['id']}\r\n"  # line 2: fine, not written
+        "BAD-1,no-such-thing,Unknown capability,,,,\r\n"  # line 3
+        "BAD-2,data-platform,Not for a practice,,,,\r\n"  # line 4
+        "BAD-3,learning-culture,Bad date,2027-02-30,,,\r\n"  # line 5
+        "BAD-4,learning-culture,Bad rag,,blue,,\r\n"  # line 6
+        f"BAD-5,learning-culture,Out of scope,,,{foreign['id']},\r\n"  # line 7
+    )
+    response = await client.post(import_url(practice["id"]), content=sheet, headers=CSV)
+    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    found = {(e["line"], e["column"]) for e in body["errors"]}
+    assert found == {
+        (3, "capabilityKey"),
+        (4, "capabilityKey"),
+        (5, "dueDate"),
+        (6, "rag"),
+        (7, "assetIds"),
+    }
+    assert "5 of 6 row(s) were refused" in body["detail"]
+    assert await snapshot(backend.engine) == before
