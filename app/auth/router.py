@@ -246,7 +246,7 @@ router.add_api_route(
     operation_id="reports-sign-out",
     tags=["reports"],
     response_class=HTMLResponse,
-    responses={**_CLOSED, **problem_responses(401, 403, 404, 413)},
+    responses={**_CLOSED, **problem_responses(401, 403, 404, 413, 422)},
     openapi_extra=_FORM_BODY,
     route_class_override=APIRoute,
 )
