@@ -142,12 +142,12 @@ def signer(secret: str = "s" * 32) -> LinkSigner:
 
 def test_a_signed_link_is_a_read_only_principal_with_the_signers_scope() -> None:
     token = signer().sign(principal(Role.ADMIN), "/v1/organisations/x/report")
-    link = signer().verify(token, "/v1/organisations/x/report")
+    link = signer().verify(token, "/v1/organisations/x/report").principal()
     assert link.kind is PrincipalKind.LINK
     assert link.role is Role.READER
     assert link.organisation_id == ORG
     assert link.subject == "lhs_0123456789ab"
-    global_link = signer().verify(signer().sign(OPERATOR, "/p"), "/p")
+    global_link = signer().verify(signer().sign(OPERATOR, "/p"), "/p").principal()
     assert global_link.organisation_id is None
 
 
