@@ -90,6 +90,21 @@ async def test_report_renders_and_prints_in_chromium(
             assert response is not None
             assert response.status == 200
             await page.wait_for_load_state("networkidle")
+            # The link was exchanged for a cookie: the page is at its plain address, and the
+            # token is in neither the address, the history nor anything a script can read.
+            plain = f"{server}/v1/organisations/{ids['ics']}/report"
+            assert page.url == plain
+            assert await page.evaluate("location.href") == plain
+            assert await page.evaluate("history.length") == 2  # about:blank, then the page
+            assert await page.evaluate("document.cookie") == ""  # HttpOnly
+            (cookie,) = await page.context.cookies()
+            assert cookie["path"] == f"/v1/organisations/{ids['ics']}/report"
+            assert cookie["secure"]
+            assert cookie["httpOnly"]
+            assert cookie["sameSite"] == "Lax"
+            redirect = response.request.redirected_from
+            assert redirect is not None
+            assert "link=" in redirect.url
             assert await page.title() == "Learning health system report: West Yorkshire ICS"
             for chart in ("#area-chart", "#cycle-chart", "#heat-map"):
                 box = await page.locator(chart).bounding_box()
@@ -102,9 +117,19 @@ async def test_report_renders_and_prints_in_chromium(
             assert bar["height"] > 0
             await page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
             pdf = await page.pdf(format="A4")
+            assert problems == []
+            # The page's own form closes its access (with its CSRF token): the cookie is
+            # gone, and the page, opened again, says how it opens.
+            await page.get_by_role("button", name="Close this page\u2019s access").click()
+            await page.wait_for_load_state("load")
+            assert await page.locator("h1").inner_text() == "Access closed"
+            assert await page.context.cookies() == []
+            again = await page.goto(plain)
+            assert again is not None
+            assert again.status == 401
+            assert await page.locator("h1").inner_text() == "This page opens from a link"
         finally:
             await browser.close()
-    assert problems == []
     assert pdf.startswith(b"%PDF-")
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
     assert boxes, "the PDF has no pages"
