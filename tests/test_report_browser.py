@@ -105,6 +105,10 @@ async def test_report_renders_and_prints_in_chromium(
             redirect = response.request.redirected_from
             assert redirect is not None
             assert "link=" in redirect.url
+            devtools = await page.context.new_cdp_session(page)
+            history = await devtools.send("Page.getNavigationHistory")
+            visited = [entry["url"] for entry in history["entries"]]
+            assert visited == ["about:blank", plain]
             assert await page.title() == "Learning health system report: West Yorkshire ICS"
             for chart in ("#area-chart", "#cycle-chart", "#heat-map"):
                 box = await page.locator(chart).bounding_box()
