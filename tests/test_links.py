@@ -175,6 +175,12 @@ async def test_closing_access_needs_the_pages_csrf_token(
         assert_problem(refused, 403, "FORBIDDEN")
         assert "set-cookie" not in refused.headers
     assert (await browser.get(plain, headers=cookie)).status_code == 200  # still open
+    # A person whose page is out of date (the link was opened again since) is told what to do.
+    stale = await browser.post(
+        sign_out, content=f"csrf_token={other_token}", headers=cookie | form | BROWSER
+    )
+    assert stale.status_code == 403
+    assert "Reload the page" in stale.text
     closed = await browser.post(sign_out, content=f"csrf_token={token}", headers=cookie | form)
     assert closed.status_code == 200
     assert "Access closed" in closed.text

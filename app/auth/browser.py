@@ -55,6 +55,12 @@ EXCHANGE: dict[str, Any] = {
 LINK_PAGES = frozenset({"reports-get", "reports-sign-out"})
 
 
+class CsrfRefused(Forbidden):
+    """A form posted under a link cookie without the token of that cookie's page: the same
+    403 FORBIDDEN problem as any refusal, and a page for a person (a page left open while
+    the link was opened again elsewhere carries the older session's token)."""
+
+
 def cookie(value: str, *, path: str, max_age: int) -> str:
     """The link cookie: only over HTTPS (and to localhost, in browsers that allow it), never
     to scripts, never on a cross-site subrequest, only under ``path``."""
@@ -139,7 +145,7 @@ def link_form(
             raise Unauthenticated("This request needs credentials: 'Authorization: Bearer <key>'.")
         signer: LinkSigner = request.app.state.links
         if not signer.csrf_matches(session, await _submitted_csrf(request)):
-            raise Forbidden(
+            raise CsrfRefused(
                 f"The form's CSRF token is missing or wrong: send the page's {CSRF_FIELD} "
                 f"field or an {CSRF_HEADER} header (reload the page for a fresh one)."
             )
@@ -189,6 +195,11 @@ _INVALID = (
     "This link does not work",
     "It may have been copied incompletely, or be meant for another page. Ask the person who "
     "sent it for a new one.",
+)
+_STALE_FORM = (
+    "This page is out of date",
+    "The page was opened again since, so its button no longer works. Reload the page and try "
+    "again.",
 )
 _NEEDS_LINK = (
     "This page opens from a link",
@@ -249,4 +260,12 @@ async def unauthenticated(request: Request, exc: Exception) -> Response:
         page = _page(request, title, text, status=401)
         page.headers.update(exc.headers)
         return page
+    return problem_response(exc, request.scope)
+
+
+async def refused_form(request: Request, exc: Exception) -> Response:
+    """403 as a page a person reads when a browser's form lacks its page's CSRF token."""
+    assert isinstance(exc, CsrfRefused)
+    if "authorization" not in request.headers and _prefers_html(request):
+        return _page(request, *_STALE_FORM, status=403)
     return problem_response(exc, request.scope)

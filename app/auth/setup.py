@@ -15,7 +15,7 @@ import logging
 from fastapi import FastAPI
 
 from app.auth.authenticate import Authenticator
-from app.auth.browser import LinkExchangeMiddleware, unauthenticated
+from app.auth.browser import CsrfRefused, LinkExchangeMiddleware, refused_form, unauthenticated
 from app.auth.links import LinkSigner
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.ratelimit import RateLimiter, RateLimitMiddleware
@@ -40,6 +40,7 @@ def install_access(app: FastAPI, settings: Settings) -> Authenticator:
     app.add_middleware(LinkExchangeMiddleware, links=links)
     # A browser refused a link, or reaching a page links open without one, reads a page.
     app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(CsrfRefused, refused_form)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=RateLimiter.from_settings(settings),
