@@ -423,6 +423,7 @@ class EveryOperation:
         self.call("assessments-compare", later.id, with_=baseline.id)
         assert "Every Trust" in self.call("reports-get", trust.id).parsed
         self.call("reports-link", trust.id)
+        assert "Access closed" in self.call("reports-sign-out", trust.id).parsed
 
     def keys_and_audit(self) -> None:
         m = self.m

@@ -10,6 +10,7 @@ import hashlib
 from functools import cache
 
 import jinja2
+from markupsafe import Markup
 
 from app.report import charts, wording
 from app.report.service import Report
@@ -50,7 +51,9 @@ def style_csp_source() -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def html(report: Report) -> str:
+def html(report: Report, *, access_form: Markup = Markup("")) -> str:
+    """The page; ``access_form`` is the signed-link form (app.auth.browser) shown in its
+    masthead when a link opened it, empty otherwise."""
     analysis, system = report.analysis, report.system
     heat_areas, heat_rows = charts.heat_map(system) if system else ([], [])
     titles = {g.capability_key: g.title for g in analysis.gaps}
@@ -81,5 +84,6 @@ def html(report: Report) -> str:
             heat_rows=heat_rows,
             bands=charts.BANDS,
             recommendation_why=wording.recommendation_why,
+            access_form=access_form,
         )
     )

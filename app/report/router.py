@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.api import MODEL_RETIRED, problem_responses
 from app.audit import service as audit
+from app.auth import browser
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
 from app.db import ReadsDep
@@ -57,7 +58,11 @@ OK: dict[str, Any] = {
     name="reports-get",
     operation_id="reports-get",
     response_class=HTMLResponse,
-    responses={200: OK, **problem_responses(400, 404, 406, 409, 422, conflict=MODEL_RETIRED)},
+    responses={
+        200: OK,
+        303: browser.EXCHANGE,
+        **problem_responses(400, 404, 406, 409, 422, conflict=MODEL_RETIRED),
+    },
 )
 async def get_report(
     organisation_id: OrganisationIdPath,
@@ -113,5 +118,6 @@ async def get_report(
         styles=[render.style_csp_source()],
     )
     return HTMLResponse(
-        render.html(report), headers={"Vary": "Accept", "Content-Security-Policy": policy}
+        render.html(report, access_form=browser.access_form(request)),
+        headers={"Vary": "Accept", "Content-Security-Policy": policy},
     )
