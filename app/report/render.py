@@ -7,12 +7,16 @@ The page has no scripts, no event handlers and nothing external; its styles are 
 
 import base64
 import hashlib
+from datetime import date
 from functools import cache
+from typing import Any
 
 import jinja2
 
+from app.analysis.schemas import GapStatus
 from app.report import charts, wording
 from app.report.service import Report
+from app.vocabulary import Audience
 
 TOP_RECOMMENDATIONS = 5
 TOP_SYSTEM_RECOMMENDATIONS = 5
@@ -34,6 +38,8 @@ def environment() -> jinja2.Environment:
         why=wording.why,
         day=wording.day,
         timestamp=wording.timestamp,
+        plain_reason=wording.plain_reason,
+        points=lambda value: f"{value:g}",
     )
     return env
 
@@ -50,8 +56,25 @@ def style_csp_source() -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def html(report: Report) -> str:
+def plan_items(plan: Any) -> list[Any]:
+    """The plan's items, overdue first, then by due date (none last), then by title."""
+    items = list(getattr(plan, "items", None) or [])
+    far = date.max
+    return sorted(
+        items,
+        key=lambda i: (not i.overdue, getattr(i, "due_date", None) or far, i.title.casefold()),
+    )
+
+
+def html(report: Report, *, for_print: bool = False) -> str:
     analysis, system = report.analysis, report.system
+    # The plan and review arrive with the action plans; the page shows them once they do.
+    plan = getattr(analysis, "plan", None)
+    review = getattr(analysis, "review", None)
+    open_keys = {r.capability_key for r in analysis.recommendations}
+    enablers = [r for r in analysis.recommendations if r.national_enabler is not None]
+    system_part = [r for r in analysis.recommendations if r.audience == Audience.SYSTEM]
+    met = [g for g in analysis.gaps if g.status == GapStatus.MET]
     heat_areas, heat_rows = charts.heat_map(system) if system else ([], [])
     titles = {g.capability_key: g.title for g in analysis.gaps}
     return (
@@ -81,5 +104,16 @@ def html(report: Report) -> str:
             heat_rows=heat_rows,
             bands=charts.BANDS,
             recommendation_why=wording.recommendation_why,
+            box11_first=wording.BOX11_FIRST,
+            share=wording.share,
+            plan=plan,
+            plan_items=plan_items(plan),
+            review=review,
+            enablers=enablers,
+            system_part=system_part,
+            met=met,
+            open_keys=open_keys,
+            help=report.help,
+            for_print=for_print,
         )
     )
