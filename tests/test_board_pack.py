@@ -220,7 +220,7 @@ async def test_the_pdf_is_a_tagged_a4_board_pack(client: httpx.AsyncClient) -> N
     assert reader.metadata is not None
     assert reader.metadata.title == "Learning health system report: West Yorkshire ICS"
     catalog = reader.root_object
-    assert catalog["/Lang"] == "en-GB"
+    assert str(catalog["/Lang"]) == "en-GB"
     assert "/StructTreeRoot" in catalog  # tagged: a reader reads it in order
     for page in reader.pages:
         width, height = float(page.mediabox.width), float(page.mediabox.height)
