@@ -178,6 +178,7 @@ async def test_the_readme_board_report_commands_work(
     assert len(screenshot) > 10_000
     header = (tmp_path / "recommendations.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header.split(",") == list(spreadsheet.COLUMNS)
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
 
 
 async def serve_portal(port: int, page: bytes) -> asyncio.Server:

@@ -71,6 +71,38 @@ class AreaSummary(ApiModel):
     not_applicable: int = Field(default=0, description="Not for this type of organisation.")
 
 
+class ScoreByConfidence(ApiModel):
+    """Points of the overall score by how far the evidence that earns them has been checked."""
+
+    self_assessed: float = Field(ge=0, le=100, description="Resting on self-assessment alone.")
+    peer_reviewed: float = Field(ge=0, le=100, description="Checked by a named reviewer.")
+    evidenced: float = Field(ge=0, le=100, description="Backed by linked evidence.")
+    unrated: float = Field(
+        ge=0,
+        le=100,
+        description="Earned by activities: records of work, which carry no confidence rating.",
+    )
+
+
+class ScoreByOrigin(ApiModel):
+    """Points of the overall score by where the evidence came from. Today every point comes
+    from the organisation's own records; later origins arrive as fields of their own."""
+
+    records: float = Field(
+        ge=0, le=100, description="The assets and activities recorded in this service."
+    )
+
+
+class ScoreProvenance(ApiModel):
+    """What the credited score rests on. Each breakdown is in points of ``overallScore`` and
+    its fields add up to it exactly (to 0.1: rounded by largest remainder). A capability's
+    points go to the confidence of the evidence credited for it (after the model's proof
+    checks), so the self-assessed share is the part of the score a reviewer has not seen."""
+
+    by_confidence: ScoreByConfidence
+    by_origin: ScoreByOrigin
+
+
 class Summary(ApiModel):
     overall_score: float = Field(
         ge=0,
@@ -89,6 +121,11 @@ class Summary(ApiModel):
         "capabilityKey, or a key this model version lacks). Link them."
     )
     areas: list[AreaSummary]
+    provenance: ScoreProvenance | None = Field(
+        default=None,
+        description="What the overall score rests on, by confidence and by origin. Null only "
+        "in analyses stored before it was reported.",
+    )
 
 
 class Gap(ApiModel):
@@ -280,6 +317,12 @@ class SystemSummary(ApiModel):
     )
     capabilities_met_everywhere: int
     capabilities_total: int
+    provenance: ScoreProvenance | None = Field(
+        default=None,
+        description="What the members' average score rests on: the mean of each member's "
+        "breakdown, adding up to overallScore. Null only in analyses stored before it was "
+        "reported.",
+    )
 
 
 class SystemMember(ApiModel):

@@ -23,11 +23,14 @@ from app.analysis.schemas import (
     SystemSummary,
 )
 from app.analysis.scoring import (
+    BUCKETS,
     Order,
     dependents,
     effective_orders,
     lead_weight,
+    points_by_confidence,
     prerequisite_factor,
+    provenance,
     rank,
     share,
 )
@@ -367,6 +370,13 @@ def _result(
 ) -> SystemGapAnalysis:
     total = len(member_states)
     member_scores = [share(capabilities, s) for _, s in member_states]
+    overall = round(sum(member_scores) / total, 1) if total else 0.0
+    # The mean of the members' breakdowns, as the score is the mean of their scores.
+    member_points = [points_by_confidence(capabilities, s, model.rules) for _, s in member_states]
+    mean_points = {
+        bucket: sum(p[bucket] for p in member_points) / total if total else 0.0
+        for bucket in BUCKETS
+    }
     return SystemGapAnalysis(
         scope="system",
         organisation=root,
@@ -374,9 +384,10 @@ def _result(
         generated_at=generated_at,
         summary=SystemSummary(
             members=total,
-            overall_score=round(sum(member_scores) / total, 1) if total else 0.0,
+            overall_score=overall,
             capabilities_met_everywhere=sum(1 for cov in coverage if cov.coverage == 1),
             capabilities_total=len(capabilities),
+            provenance=provenance(mean_points, overall),
         ),
         capabilities=coverage,
         recommendations=recommendations,
