@@ -22,6 +22,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     LHS_LOG_FORMAT=json \
     PROMETHEUS_MULTIPROC_DIR=/tmp/lhs-metrics
 
+# The board report's PDF (WeasyPrint): Pango, HarfBuzz with its subsetter, and a font.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 10001 lhs && mkdir /data && chown lhs /data
 WORKDIR /srv/lhs
 

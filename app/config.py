@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Signs browser links. Unset: a random secret per process (development only).",
     )
     link_ttl_seconds: int = Field(default=300, ge=10, le=3600)
+    link_cookie_seconds: int = Field(
+        default=900,
+        ge=10,
+        le=3600,
+        description="How long a browser's link cookie lasts at most (never past its link).",
+    )
 
     @field_validator(
         "cors_origins",

@@ -269,10 +269,10 @@ class Assessment(SQLModel, table=True):
 
 
 class OrganisationRecords(SQLModel, table=True):
-    """A number the database bumps whenever any of an organisation's assets or activities is
-    inserted, changed or deleted (triggers; see the migration that made them). An analysis
-    that reads the same numbers for every organisation of a system can reuse what it
-    remembered of that system. Never written by the application."""
+    """A number the database bumps whenever any of an organisation's assets, activities,
+    assessments or plan items is inserted, changed or deleted (triggers; see the migrations).
+    An analysis that reads the same numbers for every organisation of a system can reuse what
+    it remembered of that system. Never written by the application."""
 
     __tablename__ = "organisation_records"
 

@@ -280,6 +280,9 @@ TABLE: dict[str, Row] = {
     "gap-analysis-get": Row(org_path()),
     "reports-get": Row(org_path()),
     "reports-link": Row(org_path()),
+    # Closing a browser's access needs no more than reading the page (a bearer caller has no
+    # cookie to clear; under a link cookie the form's CSRF token is needed too).
+    "reports-sign-out": Row(org_path()),
     # Base models are everyone's; a variant is visible inside its owner's subtree.
     "reference-models-list": Row(_none, sibling=READ),
     "reference-models-get": Row(model_path),

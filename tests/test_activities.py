@@ -232,6 +232,7 @@ async def test_deleting_an_asset_unlinks_it(client: httpx.AsyncClient) -> None:
     activity = await create_activity(client, org["id"], assetIds=[kept["id"], gone["id"]])
     deleted = await client.delete(f"/v1/assets/{gone['id']}", headers={"If-Match": 'W/"1"'})
     assert deleted.status_code == 204
+    assert "content-type" not in deleted.headers
     fetched = await client.get(f"/v1/activities/{activity['id']}")
     assert fetched.json()["assetIds"] == [kept["id"]]
     listed = (await client.get(f"/v1/organisations/{org['id']}/activities")).json()

@@ -4,7 +4,7 @@ database); and no route answers JSON on a hand path without being in the registr
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg.pgproto.pgproto as pgproto
@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from app.analysis import engine
 from app.analysis.answers import Remembered
-from app.analysis.profile import Claim, Profile
+from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
 from app.analysis.system import analyse_system
 from app.config import Settings
@@ -25,7 +25,7 @@ from app.http.answers import REGISTRY, AnalysisAnswer, HandAnswer
 from app.http.links import PageRows
 from app.main import create_app
 from app.reference.service import shipped_models
-from app.vocabulary import Area, CapabilityKind, Confidence
+from app.vocabulary import ActivityStatus, Area, CapabilityKind, Confidence, Rag, Travel
 
 PROPERTIES = settings(
     derandomize=True,
@@ -118,13 +118,39 @@ def profiles(draw: st.DrawFn, organisation: OrganisationRef | None = None) -> Pr
             max_size=12,
         )
     )
-    return Profile(organisation=organisation, claims=tuple(claims))
+    # Plan items on the model's capabilities (often a few shareable ones, so that members'
+    # effort is duplicated) or on one it lacks (unmapped), due any day around the analysis's,
+    # with text as a caller may write it.
+    shareable = [c.key for c in MODEL.capabilities if c.travels == Travel.SHAREABLE][:2]
+    days = st.dates(min_value=date(2026, 11, 1), max_value=date(2027, 1, 31))
+    items = draw(
+        st.lists(
+            st.builds(
+                PlannedItem,
+                id=st.uuids(),
+                capability_key=st.sampled_from(shareable) | st.sampled_from(keys) | texts,
+                title=texts,
+                status=st.sampled_from(list(ActivityStatus)),
+                rag=st.sampled_from(list(Rag)),
+                owner=st.none() | texts,
+                due_date=st.none() | days,
+            ),
+            max_size=6,
+        )
+    )
+    return Profile(
+        organisation=organisation,
+        claims=tuple(claims),
+        plan_items=tuple(items),
+        next_review_due=draw(st.none() | days),
+    )
 
 
 @st.composite
 def analyses(draw: st.DrawFn) -> AnalysisAnswer:
     """A member's analysis (with peers) or a system's roll-up, remembered, answered later."""
     computed_at = draw(times)
+    today = draw(st.dates(min_value=date(2026, 11, 1), max_value=date(2027, 1, 31)))
     if draw(st.booleans()):
         peers = draw(
             st.lists(
@@ -135,11 +161,13 @@ def analyses(draw: st.DrawFn) -> AnalysisAnswer:
                 max_size=4,
             )
         )
-        result: Any = engine.analyse(draw(profiles()), MODEL, generated_at=computed_at, peers=peers)
+        result: Any = engine.analyse(
+            draw(profiles()), MODEL, generated_at=computed_at, peers=peers, today=today
+        )
     else:
         root = draw(st.builds(OrganisationRef, id=st.uuids(), name=texts))
         members = draw(st.lists(profiles(), min_size=1, max_size=4))
-        result = analyse_system(root, members, MODEL, generated_at=computed_at)
+        result = analyse_system(root, members, MODEL, generated_at=computed_at, today=today)
     return AnalysisAnswer(Remembered(result), draw(times))
 
 

@@ -14,6 +14,7 @@ from tests.auth_app import build_app
 from tests.auth_helpers import make_key
 from tests.conftest import Backend
 from tests.helpers import assert_problem, create_organisation
+from tests.link_helpers import open_link
 from tests.test_auth_keys import sessions_of
 
 PORTAL = "https://portal.wy.example"
@@ -92,7 +93,9 @@ async def test_a_signed_link_opens_one_page_read_only(
     ics = await create_organisation(client, name="ICS", organisationType="ics")
     row, key = await make_key(sessions_of(backend), "admin", ics["id"])
     url = (await api.post("/v1/report-links", headers=bearer(key))).json()["url"]
-    page = await api.get(url)  # a browser: no Authorization header
+    plain, cookie = await open_link(api, url)  # a browser: no Authorization header
+    assert plain == "http://localhost/v1/report"
+    page = await api.get(plain, headers=cookie)
     assert page.status_code == 200
     assert row.prefix in page.text
     token = url.split("link=")[1]

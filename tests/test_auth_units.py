@@ -142,12 +142,12 @@ def signer(secret: str = "s" * 32) -> LinkSigner:
 
 def test_a_signed_link_is_a_read_only_principal_with_the_signers_scope() -> None:
     token = signer().sign(principal(Role.ADMIN), "/v1/organisations/x/report")
-    link = signer().verify(token, "/v1/organisations/x/report")
+    link = signer().verify(token, "/v1/organisations/x/report").principal()
     assert link.kind is PrincipalKind.LINK
     assert link.role is Role.READER
     assert link.organisation_id == ORG
     assert link.subject == "lhs_0123456789ab"
-    global_link = signer().verify(signer().sign(OPERATOR, "/p"), "/p")
+    global_link = signer().verify(signer().sign(OPERATOR, "/p"), "/p").principal()
     assert global_link.organisation_id is None
 
 
@@ -208,3 +208,39 @@ def test_rate_limits_count_per_credential_or_per_address() -> None:
     token = Principal(subject="u1", kind=PrincipalKind.TOKEN, role=Role.READER, issuer="https://a")
     assert caller_key(token, scope) == "token:https://a:u1"
     assert caller_key(OPERATOR, scope) == "ip:203.0.113.9"  # authentication off: by address
+
+
+def test_a_link_and_its_session_never_pass_for_each_other() -> None:
+    link = signer().verify(signer().sign(principal(Role.READER), "/r"), "/r")
+    session, seconds = signer().open_session(link)
+    assert 0 < seconds <= 60  # the link's remaining time, under the cookie's own bound
+    opened = signer().verify_session([session], "/r")
+    assert opened.prefix == "/r"
+    assert opened.jti != link.jti  # each exchange has CSRF tokens of its own
+    with pytest.raises(Unauthenticated, match="not valid"):
+        signer().verify(session, "/r")
+    with pytest.raises(Unauthenticated, match="not valid"):
+        signer().verify_session([signer().sign(principal(Role.READER), "/r")], "/r")
+
+
+def test_a_prefix_opens_itself_and_what_is_below_it_at_a_slash() -> None:
+    link = signer().verify(signer().sign(OPERATOR, "/v1/o/x/report"), "/v1/o/x/report")
+    assert link.covers("/v1/o/x/report/sign-out")
+    assert not link.covers("/v1/o/x/reports")
+    assert not link.covers("/v1/o/x/report-link")
+    assert not link.covers("/v1/o/x")
+    assert link.allows("GET")
+    assert link.allows("HEAD")
+    assert not link.allows("POST")
+
+
+def test_a_csrf_token_is_bound_to_one_session_and_one_secret() -> None:
+    link = signer().verify(signer().sign(OPERATOR, "/r"), "/r")
+    first = signer().verify_session([signer().open_session(link)[0]], "/r")
+    second = signer().verify_session([signer().open_session(link)[0]], "/r")
+    token = signer().csrf_token(first)
+    assert signer().csrf_matches(first, token)
+    assert not signer().csrf_matches(second, token)
+    assert not signer("t" * 32).csrf_matches(first, token)
+    assert not signer().csrf_matches(first, None)
+    assert not signer().csrf_matches(first, "")

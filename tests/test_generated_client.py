@@ -213,7 +213,10 @@ class EveryOperation:
         content = responses[str(status)].get("content")
         if not content:
             return Answer(status, None, (type(None),))
-        media_type, media = next(iter(content.items()))
+        # The client parses the first media type it reads as text or JSON; a binary one (the
+        # report's PDF) it leaves in the response's bytes.
+        readable = [(t, m) for t, m in content.items() if m["schema"].get("format") != "binary"]
+        media_type, media = (readable or list(content.items()))[0]
         schema = media["schema"]
         refs = [schema] if "$ref" in schema else schema.get("oneOf", schema.get("anyOf", []))
         if not refs:
@@ -423,6 +426,7 @@ class EveryOperation:
         self.call("assessments-compare", later.id, with_=baseline.id)
         assert "Every Trust" in self.call("reports-get", trust.id).parsed
         self.call("reports-link", trust.id)
+        assert "Access closed" in self.call("reports-sign-out", trust.id).parsed
 
     def keys_and_audit(self) -> None:
         m = self.m

@@ -21,7 +21,11 @@ READINESS_503 = ("/_status", "get", "503")
 # The board report is one resource in two media types, chosen by Accept or ?format=; so are
 # the asset and activity lists and the gap analysis, as JSON or CSV for a spreadsheet.
 NEGOTIATED = {
-    ("/v1/organisations/{organisationId}/report", "get", "200"): ["text/csv", "text/html"],
+    ("/v1/organisations/{organisationId}/report", "get", "200"): [
+        "application/pdf",
+        "text/csv",
+        "text/html",
+    ],
     ("/v1/organisations/{organisationId}/assets", "get", "200"): ["application/json", "text/csv"],
     ("/v1/organisations/{organisationId}/activities", "get", "200"): [
         "application/json",

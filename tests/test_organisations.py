@@ -105,6 +105,7 @@ async def test_delete_removes_assets_and_activities(client: httpx.AsyncClient) -
     activity = await create_activity(client, org["id"], assetIds=[asset["id"]])
     response = await client.delete(f"/v1/organisations/{org['id']}", headers={"If-Match": 'W/"1"'})
     assert response.status_code == 204
+    assert "content-type" not in response.headers
     assert (await client.get(f"/v1/assets/{asset['id']}")).status_code == 404
     assert (await client.get(f"/v1/activities/{activity['id']}")).status_code == 404
 

@@ -142,3 +142,37 @@ async def test_an_exports_query_count_does_not_grow_with_its_rows(
         counts.append(queries.count - start)
         assert len({row["organisationName"] for row in rows}) == len(rows)
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize("scope", ["organisation", "system"])
+async def test_an_analysis_reads_plan_items_in_one_query_however_many(
+    client: httpx.AsyncClient, queries: QueryCounter, scope: str
+) -> None:
+    """The plan items of an organisation (or of every member of a system) are read at once:
+    an analysis costs the same queries with one item a member as with six."""
+    ics = await create_organisation(client, name="ICS", organisationType="ics")
+    members = [await create_organisation(client, name=f"M{n}", parentId=ics["id"]) for n in (1, 2)]
+    target = members[0]["id"] if scope == "organisation" else ics["id"]
+    counts, made = [], 0
+    for more in (1, 5):  # one item a member, then six
+        made += more
+        for member in members:
+            for n in range(more):
+                response = await client.post(
+                    f"/v1/organisations/{member['id']}/plan-items",
+                    json={"capabilityKey": "learning-culture", "title": f"Item {made}-{n}"},
+                )
+                assert response.status_code == 201, response.text
+        start = queries.count
+        # Cold each time: a new plan item bumps the revision a remembered analysis is keyed by.
+        response = await client.get(
+            f"/v1/organisations/{target}/gap-analysis", params={"scope": scope}
+        )
+        assert response.status_code == 200, response.text
+        counts.append(queries.count - start)
+        body = response.json()
+        if scope == "organisation":
+            assert len(body["plan"]["items"]) == made
+        else:
+            assert [m["topFivePlanned"]["of"] for m in body["members"]] == [5, 5]
+    assert counts[0] == counts[1], counts

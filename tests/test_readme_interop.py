@@ -12,6 +12,7 @@ from fhir.resources.R4B.organization import Organization
 
 from app.config import PROJECT_ROOT
 from tests.conftest import Backend, ServerUrl
+from tests.link_helpers import open_link
 from tests.test_auth_cli import LHS_MAP
 
 
@@ -61,7 +62,8 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     assert lines[0].startswith("6 members, overall score (their mean) ")
     assert lines[1].startswith(f"Open {server}/v1/organisations/")
     async with httpx.AsyncClient() as browser:  # as a browser opens it: no credentials
-        report = await browser.get(lines[1].removeprefix("Open "))
+        plain, cookie = await open_link(browser, lines[1].removeprefix("Open "))
+        report = await browser.get(plain, headers=cookie)
     assert report.status_code == 200
     assert "Demo Valley ICS" in report.text
     resources = [json.loads(line) for line in lines[2:4]]

@@ -213,10 +213,13 @@ def heat_rows(page: Page) -> dict[str, list[str]]:
     return rows
 
 
-async def test_the_trend_since_the_last_assessment(client: httpx.AsyncClient) -> None:
+async def test_progress_since_the_first_and_the_last_assessment(
+    client: httpx.AsyncClient,
+) -> None:
     org = await create_organisation(client, name="Leeds Teaching Hospitals")
     await evidenced_asset(client, org["id"], "analytics-workforce", "data")
-    stored = await client.post(f"/v1/organisations/{org['id']}/assessments", json={"label": "Q1"})
+    url = f"/v1/organisations/{org['id']}/assessments"
+    stored = await client.post(url, json={"label": "Q1"})
     assert stored.status_code == 201
     before = stored.json()["analysis"]
     await evidenced_asset(client, org["id"], "learning-community", "learning_communities")
@@ -224,14 +227,29 @@ async def test_the_trend_since_the_last_assessment(client: httpx.AsyncClient) ->
     page = await get_page(client, org["id"])
     words = page.words
     assert "trend" in page.ids()
-    assert "Progress since “Q1”" in words
+    # One stored assessment: the first is the last, said once.
+    assert "Since the first assessment" not in words
+    assert "Since the last assessment (since “Q1”" in words
     change = round(now["summary"]["overallScore"] - before["summary"]["overallScore"], 1)
     assert change > 0
     then, later = before["summary"]["overallScore"], now["summary"]["overallScore"]
-    assert f"{then:g} then, {later:g} now: ▲ +{change:g}" in words
+    assert f"overall score {then:g} then, {later:g} now: ▲ +{change:g}" in words
     community = next(g for g in now["gaps"] if g["capabilityKey"] == "learning-community")
     if community["status"] == "met":
         assert f"Now met {community['title']}" in words
+
+    # Stored again with nothing new since: the last says no change, the first still the rise
+    # the chart shows.
+    assert (await client.post(url, json={"label": "Q2"})).status_code == 201
+    words = (await get_page(client, org["id"])).words
+    first_day = wording.day(datetime.fromisoformat(stored.json()["createdAt"]))
+    assert (
+        f"Since the first assessment (since “Q1”, {first_day}): "
+        f"overall score {then:g} then, {later:g} now: ▲ +{change:g}"
+    ) in words
+    assert "Since the last assessment (since “Q2”" in words
+    assert f"overall score {later:g} then, {later:g} now: no change." in words
+    assert words.index("Since the first assessment") < words.index("Since the last assessment")
 
 
 async def test_csv_has_one_row_per_recommendation_with_the_documented_header(
@@ -320,7 +338,7 @@ async def test_negotiation_and_problems(client: httpx.AsyncClient, backend: Back
         await client.get(report_url(org["id"]), headers={"Accept": "nonsense"}), 400, "BAD_REQUEST"
     )
     body = assert_problem(
-        await client.get(report_url(org["id"], "?format=pdf")), 422, "VALIDATION_FAILED"
+        await client.get(report_url(org["id"], "?format=docx")), 422, "VALIDATION_FAILED"
     )
     assert body["errors"][0]["pointer"] == "format"
     body = assert_problem(

@@ -16,7 +16,7 @@ import pytest
 
 from app.config import PROJECT_ROOT
 from app.report import spreadsheet
-from tests.conftest import ServerUrl
+from tests.conftest import Backend, ServerUrl, free_port, running_server
 from tests.report_seed import seed_system
 
 pytestmark = pytest.mark.browser
@@ -90,6 +90,25 @@ async def test_report_renders_and_prints_in_chromium(
             assert response is not None
             assert response.status == 200
             await page.wait_for_load_state("networkidle")
+            # The link was exchanged for a cookie: the page is at its plain address, and the
+            # token is in neither the address, the history nor anything a script can read.
+            plain = f"{server}/v1/organisations/{ids['ics']}/report"
+            assert page.url == plain
+            assert await page.evaluate("location.href") == plain
+            assert await page.evaluate("history.length") == 2  # about:blank, then the page
+            assert await page.evaluate("document.cookie") == ""  # HttpOnly
+            (cookie,) = await page.context.cookies()
+            assert cookie["path"] == f"/v1/organisations/{ids['ics']}/report"
+            assert cookie["secure"]
+            assert cookie["httpOnly"]
+            assert cookie["sameSite"] == "Lax"
+            redirect = response.request.redirected_from
+            assert redirect is not None
+            assert "link=" in redirect.url
+            devtools = await page.context.new_cdp_session(page)
+            history = await devtools.send("Page.getNavigationHistory")
+            visited = [entry["url"] for entry in history["entries"]]
+            assert visited == ["about:blank", plain]
             assert await page.title() == "Learning health system report: West Yorkshire ICS"
             for chart in ("#area-chart", "#cycle-chart", "#heat-map"):
                 box = await page.locator(chart).bounding_box()
@@ -102,9 +121,19 @@ async def test_report_renders_and_prints_in_chromium(
             assert bar["height"] > 0
             await page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
             pdf = await page.pdf(format="A4")
+            assert problems == []
+            # The page's own form closes its access (with its CSRF token): the cookie is
+            # gone, and the page, opened again, says how it opens.
+            await page.get_by_role("button", name="Close this page\u2019s access").click()
+            await page.wait_for_load_state("load")
+            assert await page.locator("h1").inner_text() == "Access closed"
+            assert await page.context.cookies() == []
+            again = await page.goto(plain)
+            assert again is not None
+            assert again.status == 401
+            assert await page.locator("h1").inner_text() == "This page opens from a link"
         finally:
             await browser.close()
-    assert problems == []
     assert pdf.startswith(b"%PDF-")
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
     assert boxes, "the PDF has no pages"
@@ -149,3 +178,58 @@ async def test_the_readme_board_report_commands_work(
     assert len(screenshot) > 10_000
     header = (tmp_path / "recommendations.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header.split(",") == list(spreadsheet.COLUMNS)
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+async def serve_portal(port: int, page: bytes) -> asyncio.Server:
+    """A portal's page on another site (``localhost`` is not ``127.0.0.1``): one HTML page."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {len(page)}\r\n"
+        writer.write(head.encode() + b"Connection: close\r\n\r\n" + page)
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", port)
+
+
+async def test_a_listed_portal_frames_the_report_it_opens_by_link(
+    backend: Backend, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    """A cross-site frame keeps no SameSite=Lax cookie, so a framed link is served without the
+    exchange; the portal must be one LHS_FRAME_ANCESTORS lists (docs/security.md, Framing)."""
+    require_browser()
+    if backend.name != "sqlite":
+        pytest.skip("framing does not depend on the database: checked once, on SQLite")
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    portal = f"http://localhost:{port}"
+    log = tmp_path / "uvicorn.log"
+    async with running_server(backend.url, log, LHS_FRAME_ANCESTORS=portal) as server:
+        headers = {"Authorization": f"Bearer {api_key}"}
+        async with httpx.AsyncClient(base_url=server, headers=headers) as api:
+            ids = await seed_system(api, member_name="Leeds Teaching Hospitals")
+            link = await api.post(f"/v1/organisations/{ids['ics']}/report-link")
+        page_html = f'<!doctype html><title>Portal</title><iframe src="{link.json()["url"]}">'
+        listening = await serve_portal(port, page_html.encode())
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+                try:
+                    page = await browser.new_page()
+                    await page.goto(f"{portal}/", wait_until="load")
+                    report = page.frame_locator("iframe")
+                    heading = report.locator("h1")
+                    await heading.wait_for(timeout=15_000)
+                    assert await heading.inner_text() == "West Yorkshire ICS"
+                    # Opened by the link itself: no cookie, so no form to close it with.
+                    assert await report.locator("form.link-access").count() == 0
+                    assert await page.context.cookies() == []
+                    assert page.url == f"{portal}/"
+                finally:
+                    await browser.close()
+        finally:
+            listening.close()
+            await listening.wait_closed()

@@ -14,6 +14,7 @@ from app.auth.principal import Principal
 from app.vocabulary import PrincipalKind, Role
 from tests.conftest import Backend
 from tests.helpers import assert_problem
+from tests.link_helpers import open_link
 from tests.tenancy_table import ASSET_BODY, IF_MATCH_1
 from tests.tenancy_world import Json, World, build, random_id
 
@@ -168,7 +169,8 @@ def token_of(url: str) -> str:
 
 async def test_a_report_link_opens_its_own_page_read_only(world: World) -> None:
     url = await link_for(world, "a1-admin", "A1")
-    page = await world.call(None, "GET", url)  # a browser: no Authorization header
+    plain, cookie = await open_link(world.http, url)  # a browser: no Authorization header
+    page = await world.call(None, "GET", plain, headers=cookie)
     assert page.status_code == 200, page.text
     assert "Alpha Trust One" in page.text
     assert "frame-ancestors" in page.headers["content-security-policy"]
@@ -212,9 +214,8 @@ async def test_a_link_expires_and_never_widens_its_askers_scope(world: World) ->
     assert_problem(await world.call("a1-admin", "POST", ics_report), 404, "NOT_FOUND")
     ics_page = f"/v1/organisations/{world.org('A')}/report"
     widened = signer.sign(trust_key, ics_page)
-    assert_problem(
-        await world.call(None, "GET", ics_page, params={"link": widened}), 404, "NOT_FOUND"
-    )
+    plain, cookie = await open_link(world.http, f"{ics_page}?link={widened}")
+    assert_problem(await world.call(None, "GET", plain, headers=cookie), 404, "NOT_FOUND")
     # Handing out a link is audited, under the key that asked for it.
     await link_for(world, "a1-admin", "A1")
     events = await world.call(

@@ -159,6 +159,8 @@ async def update_activity(
     "/activities/{activityId}",
     operation_id="activities-delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_activity(

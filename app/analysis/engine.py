@@ -3,13 +3,15 @@
 No I/O and no clock (``generated_at`` is passed in): the same records and model give the same
 JSON, and ties are broken by capability key. The scoring is documented, with worked examples,
 in docs/gap-analysis.md; the numbers in each recommendation's ``why`` recompute its score.
-Crediting lives in credit.py, the arithmetic in scoring.py, the system roll-up in system.py.
+Crediting lives in credit.py, the arithmetic in scoring.py, the order in ranking.py, the
+action plan in plans.py, the system roll-up in system.py.
 """
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
+from app.analysis import plans, ranking
 from app.analysis.credit import ACTIVITY_MATURITY, credited, in_scope, met_keys, states
 from app.analysis.profile import Profile, State
 from app.analysis.schemas import (
@@ -17,24 +19,13 @@ from app.analysis.schemas import (
     Gap,
     GapAnalysis,
     GapStatus,
-    GettingStarted,
     OrganisationRef,
     Recommendation,
     ReferenceModelRef,
-    Why,
 )
-from app.analysis.scoring import (
-    Order,
-    dependents,
-    effective_orders,
-    lead_weight,
-    prerequisite_factor,
-    rank,
-    summary,
-)
-from app.analysis.steps import getting_started, learning_loop, starting_steps
+from app.analysis.scoring import summary
+from app.analysis.steps import learning_loop
 from app.analysis.system import analyse_system, family, same_family
-from app.reference.rules import Ranking
 from app.reference.schemas import Capability, ReferenceModelPublic
 from app.vocabulary import OrganisationType, Travel
 
@@ -154,52 +145,6 @@ def _gap(capability: Capability, state: State, model: ReferenceModelPublic) -> G
     )
 
 
-def _whys(
-    capabilities: Sequence[Capability],
-    unmet: Mapping[str, Capability],
-    current: Mapping[str, State],
-    model: ReferenceModelPublic,
-) -> dict[str, Why]:
-    enabling = dependents(capabilities, soft=True)
-    whys = {}
-    for key, c in unmet.items():
-        state = current[key]
-        gap = max(0, state.target - state.current)
-        unlocks = len(enabling[key] & unmet.keys())
-        weight, tie_break = lead_weight(c, model.rules)
-        whys[key] = Why(
-            weight=weight,
-            tie_break=tie_break,
-            target_maturity=state.target,
-            current_maturity=state.current,
-            reported_maturity=state.reported,
-            confidence_discount=(
-                state.evidence_discount if model.rules.notes_tell_cause else state.discount
-            ),
-            known_gap=model.rules.known_gaps_first and state.known_gap,
-            gap=gap,
-            gap_factor=round(gap / state.target, 4),
-            unlocks=unlocks,
-            prerequisite_factor=prerequisite_factor(unlocks, model.rules),
-        )
-    return whys
-
-
-def _steps_first(
-    unmet: Mapping[str, Capability], started: GettingStarted, model: ReferenceModelPublic
-) -> dict[str, int]:
-    """Under organisation_first: the Box 11 step (1-4, not yet taken) each capability answers."""
-    if model.rules.ranking != Ranking.ORGANISATION_FIRST:
-        return {}
-    open_steps = starting_steps(started)
-    found = {}
-    for key, c in unmet.items():
-        cited = [s.box11_step for s in c.sources if s.box11_step in open_steps]
-        if cited:
-            found[key] = min(step for step in cited if step is not None)
-    return found
-
-
 def nearby(
     capability: Capability,
     profile: Profile,
@@ -224,9 +169,11 @@ def analyse(
     generated_at: datetime,
     peers: Sequence[tuple[OrganisationRef, frozenset[str]]] = (),
     peer_types: Mapping[uuid.UUID, OrganisationType | None] | None = None,
+    today: date | None = None,
 ) -> GapAnalysis:
     """One organisation against the model; ``peers`` are the others in its system (and
-    ``peer_types`` their kinds, which sharingFollowsTravel needs)."""
+    ``peer_types`` their kinds, which sharingFollowsTravel needs). ``today`` (by default the
+    day of ``generated_at``) is the day against which plan items and the review are overdue."""
     capabilities = in_scope(model)
     current = states(profile, model)
     gaps = [_gap(c, current[c.key], model) for c in capabilities]
@@ -235,24 +182,9 @@ def analyse(
         for c in capabilities
         if current[c.key].status not in (GapStatus.MET, GapStatus.NOT_APPLICABLE)
     }
-    whys = _whys(capabilities, unmet, current, model)
-    scores = {
-        k: round(100 * w.weight * w.gap_factor * w.prerequisite_factor, 2) for k, w in whys.items()
-    }
-    started = getting_started(profile, capabilities, current, model.rules)
-    step_of = _steps_first(unmet, started, model)
-    orders: dict[str, Order] = {
-        k: (
-            0 if k in step_of else 1,
-            step_of.get(k, 0),
-            0 if whys[k].known_gap else 1,
-            -scores[k],
-            -whys[k].tie_break,
-        )
-        for k in unmet
-    }
-    blocked = {k: [p for p in unmet[k].depends_on if p in unmet] for k in unmet}
-    effective = effective_orders(orders, dependents(capabilities))
+    ranked = ranking.ranked(profile, model, current)
+    unmet, whys, effective = ranked.unmet, ranked.whys, ranked.effective
+    items = plans.refs(profile.plan_items, today or generated_at.date())
     recommendations = [
         Recommendation(
             rank=position,
@@ -261,17 +193,18 @@ def analyse(
             audience=unmet[key].audience,
             title=unmet[key].title,
             status=current[key].status,
-            priority_score=scores[key],
+            priority_score=ranked.scores[key],
             ranking_score=-effective[key][3],
             getting_started_step=effective[key][1] or None,
             why=whys[key],
             actions=unmet[key].actions,
             national_enabler=unmet[key].national_enabler,
-            blocked_by=blocked[key],
+            blocked_by=ranked.blocked[key],
             sources=unmet[key].sources,
             available_in_system=nearby(unmet[key], profile, peers, peer_types, model),
+            plan_items=[item for item in items if item.capability_key == key],
         )
-        for position, key in enumerate(rank(effective, blocked), start=1)
+        for position, key in enumerate(ranked.order, start=1)
     ]
     return GapAnalysis(
         scope="organisation",
@@ -281,6 +214,8 @@ def analyse(
         summary=summary(profile, model, current),
         gaps=gaps,
         recommendations=recommendations,
-        getting_started=started,
+        getting_started=ranked.started,
         learning_loop=learning_loop(capabilities, current),
+        plan=plans.plan(items, ranked.order, model),
+        review=plans.review(profile.next_review_due, today or generated_at.date()),
     )

@@ -5,18 +5,18 @@ what the service would answer for those records.
 """
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from app.analysis import engine
-from app.analysis.profile import Claim, Profile
+from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
 from app.assessments.compare import compare, compare_systems
 from app.assessments.schemas import AssessmentRef
 from app.reference.schemas import ReferenceModelInput, ReferenceModelPublic, to_public
-from app.vocabulary import CapabilityKind, Confidence
+from app.vocabulary import ActivityStatus, CapabilityKind, Confidence, Rag
 
 WHEN = datetime(2024, 6, 1, 9, 0, tzinfo=UTC)
 TRUST = OrganisationRef(id=uuid.UUID("8f2b5c1e-0d7a-4e39-9d57-2c1f7a3b9e10"), name="Leeds Trust")
@@ -77,8 +77,20 @@ def examples() -> dict[str, dict[str, Any]]:
     before = Profile(
         organisation=TRUST, claims=(_claim(TRUST, "data-platform", 3, Confidence.SELF_ASSESSED),)
     )
+    plan = PlannedItem(
+        uuid.uuid5(TRUST.id, "plan"),
+        "analytics-workforce",
+        "Recruit two analysts",
+        ActivityStatus.ACTIVE,
+        Rag.AMBER,
+        owner="Head of analytics",
+        due_date=date(2024, 9, 30),
+    )
     after = Profile(
-        organisation=TRUST, claims=(_claim(TRUST, "data-platform", 3, Confidence.EVIDENCED),)
+        organisation=TRUST,
+        claims=(_claim(TRUST, "data-platform", 3, Confidence.EVIDENCED),),
+        plan_items=(plan,),
+        next_review_due=date(2024, 12, 1),
     )
     peers = [(PEER, engine.met_keys(peer, reference))]
     first = engine.analyse(before, reference, generated_at=WHEN, peers=peers)

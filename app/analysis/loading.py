@@ -9,8 +9,9 @@ bounded number of rows whatever the number of assets. Crediting is left to the e
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
@@ -19,10 +20,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import queries
 from app.analysis.credit import ACTIVITY_MATURITY
-from app.analysis.profile import Claim, Profile
+from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
 from app.db import ReadContext, fetch, fetch_in_transaction
-from app.models import Activity, Assessment, Asset
+from app.models import Activity, Assessment, Asset, PlanItem
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -30,6 +31,7 @@ from app.vocabulary import (
     CapabilityKind,
     Confidence,
     OrganisationType,
+    Rag,
 )
 
 
@@ -43,6 +45,9 @@ class System:
     types: dict[uuid.UUID, OrganisationType]
     # Per organisation, the number the database bumps whenever its records change.
     revisions: dict[uuid.UUID, int]
+    # Per organisation, when it next reviews its map and plan (an organisation's own field:
+    # no records revision counts its changes, so the tree's state names it).
+    review_due: dict[uuid.UUID, date | None] = field(default_factory=dict)
 
     def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
         return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
@@ -64,6 +69,7 @@ async def system_of(reads: ReadContext, root_id: uuid.UUID) -> System:
         {row["id"]: None if row["id"] == root_id else row["parent_id"] for row in rows},
         {row["id"]: OrganisationType(row["organisation_type"]) for row in rows},
         {row["id"]: int(row["revision"]) for row in rows},
+        {row["id"]: row["next_review_due"] for row in rows},
     )
 
 
@@ -80,6 +86,33 @@ def inherited_claims(
         for ancestor in system.ancestors(organisation_id)
         for claim in shared.get(ancestor, [])
     ]
+
+
+async def plan_items(
+    session: AsyncSession, organisation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[PlannedItem, ...]]:
+    """The plan items of every organisation named, in one query however many there are (in
+    the analysis's snapshot, with the records they are read against). Their links to assets
+    and activities are not read: the analysis does not look at them."""
+    rows = await fetch_in_transaction(
+        session,
+        sa_select(
+            col(PlanItem.organisation_id),
+            col(PlanItem.id),
+            col(PlanItem.capability_key),
+            col(PlanItem.title),
+            col(PlanItem.status),
+            col(PlanItem.rag),
+            col(PlanItem.owner),
+            col(PlanItem.due_date),
+        ).where(col(PlanItem.organisation_id).in_(organisation_ids)),
+    )
+    found: dict[uuid.UUID, list[PlannedItem]] = defaultdict(list)
+    for organisation_id, item_id, key, title, status, rag, owner, due in rows:
+        found[organisation_id].append(
+            PlannedItem(item_id, key, title, ActivityStatus(status), Rag(rag), owner, due)
+        )
+    return {organisation_id: tuple(items) for organisation_id, items in found.items()}
 
 
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
@@ -119,6 +152,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
     assessments = await session.exec(
         select(func.count()).where(Assessment.organisation_id == organisation_id)
     )
+    planned_items = await plan_items(session, [organisation_id])
     claims: list[Claim] = []
     areas: set[Area] = set()
     unlinked = planned = goals = communities = improvement_goals = 0
@@ -189,6 +223,8 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
         assessments=assessments.one(),
         improvement_goals=improvement_goals,
         planned_keys=frozenset(planned_keys),
+        plan_items=planned_items.get(organisation_id, ()),
+        next_review_due=system.review_due.get(organisation_id),
     )
 
 
@@ -197,12 +233,16 @@ def peer_profiles(
     own: dict[uuid.UUID, list[Claim]],
     shared: dict[uuid.UUID, list[Claim]],
     members: Iterable[uuid.UUID],
+    plans: Mapping[uuid.UUID, tuple[PlannedItem, ...]] | None = None,
 ) -> list[Profile]:
+    """``plans``: the members' plan items, where the system view needs them."""
     return [
         Profile(
             organisation=system.ref(member),
             claims=tuple(own.get(member, []) + inherited_claims(system, member, shared)),
             organisation_type=system.types[member],
+            plan_items=(plans or {}).get(member, ()),
+            next_review_due=system.review_due.get(member),
         )
         for member in sorted(members, key=lambda m: (system.names[m], str(m)))
     ]

@@ -146,7 +146,8 @@ def state_of(database: Hashable, system: System) -> Hashable:
     """A key that changes whenever what the system's records say may have changed: the tree
     (a move or a rename) and each organisation's records revision, which the database bumps
     on every insert, change or delete of its assets, activities and assessments (read with
-    the tree, in the analysis's snapshot, so no query of its own). ``database`` tells apart
+    the tree, in the analysis's snapshot, so no query of its own), and each organisation's
+    next review date, an organisation field no revision counts. ``database`` tells apart
     the databases one process may talk to (the tests' two), whose numbers could agree."""
     return (
         database,
@@ -155,6 +156,7 @@ def state_of(database: Hashable, system: System) -> Hashable:
         frozenset(system.names.items()),
         frozenset(system.types.items()),
         frozenset(system.revisions.items()),
+        frozenset(system.review_due.items()),
     )
 
 

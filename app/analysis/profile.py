@@ -2,9 +2,18 @@
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 
 from app.analysis.schemas import GapStatus, OrganisationRef
-from app.vocabulary import ActivityType, Area, CapabilityKind, Confidence, OrganisationType
+from app.vocabulary import (
+    ActivityStatus,
+    ActivityType,
+    Area,
+    CapabilityKind,
+    Confidence,
+    OrganisationType,
+    Rag,
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,20 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class PlannedItem:
+    """One item of the organisation's action plan. It never counts towards a capability (only
+    records do); the analysis lists it beside the capability it is for."""
+
+    id: uuid.UUID
+    capability_key: str
+    title: str
+    status: ActivityStatus = ActivityStatus.PLANNED
+    rag: Rag = Rag.GREEN
+    owner: str | None = None
+    due_date: date | None = None
+
+
+@dataclass(frozen=True)
 class Profile:
     """What one organisation's records say, reduced to what the engine needs."""
 
@@ -44,6 +67,8 @@ class Profile:
     assessments: int = 0
     improvement_goals: int = 0
     planned_keys: frozenset[str] = frozenset()
+    plan_items: tuple[PlannedItem, ...] = ()
+    next_review_due: date | None = None
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from app.organisations import hierarchy
 
 _tree = hierarchy.descendants(bindparam("root_id", type_=Uuid))
 
-# The system below an organisation: each member's parent, name, kind, and the number the
-# database bumps whenever its records change. Built once, like the ancestor walk:
-# constructing the recursive CTE cost more than running it.
+# The system below an organisation: each member's parent, name, kind, the number the
+# database bumps whenever its records change, and when it next reviews its map and plan.
+# Built once, like the ancestor walk: constructing the recursive CTE cost more than running it.
 SYSTEM = prebuilt(
     "analysis.system",
     sa_select(
@@ -22,6 +22,7 @@ SYSTEM = prebuilt(
         col(Organisation.name),
         type_coerce(col(Organisation.organisation_type), String).label("organisation_type"),
         func.coalesce(col(OrganisationRecords.revision), 0).label("revision"),
+        col(Organisation.next_review_due),
     )
     .join(Organisation, col(Organisation.id) == _tree.c.id)
     .outerjoin(OrganisationRecords, col(OrganisationRecords.organisation_id) == _tree.c.id),

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from app.analysis.plan_schemas import Plan, PlanItemRef, Review, TopFivePlanned
 from app.api import ApiModel
 from app.reference.parts import NationalEnabler, Source
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
@@ -70,6 +71,38 @@ class AreaSummary(ApiModel):
     not_applicable: int = Field(default=0, description="Not for this type of organisation.")
 
 
+class ScoreByConfidence(ApiModel):
+    """Points of the overall score by how far the evidence that earns them has been checked."""
+
+    self_assessed: float = Field(ge=0, le=100, description="Resting on self-assessment alone.")
+    peer_reviewed: float = Field(ge=0, le=100, description="Checked by a named reviewer.")
+    evidenced: float = Field(ge=0, le=100, description="Backed by linked evidence.")
+    unrated: float = Field(
+        ge=0,
+        le=100,
+        description="Earned by activities: records of work, which carry no confidence rating.",
+    )
+
+
+class ScoreByOrigin(ApiModel):
+    """Points of the overall score by where the evidence came from. Today every point comes
+    from the organisation's own records; later origins arrive as fields of their own."""
+
+    records: float = Field(
+        ge=0, le=100, description="The assets and activities recorded in this service."
+    )
+
+
+class ScoreProvenance(ApiModel):
+    """What the credited score rests on. Each breakdown is in points of ``overallScore`` and
+    its fields add up to it exactly (to 0.1: rounded by largest remainder). A capability's
+    points go to the confidence of the evidence credited for it (after the model's proof
+    checks), so the self-assessed share is the part of the score a reviewer has not seen."""
+
+    by_confidence: ScoreByConfidence
+    by_origin: ScoreByOrigin
+
+
 class Summary(ApiModel):
     overall_score: float = Field(
         ge=0,
@@ -88,6 +121,11 @@ class Summary(ApiModel):
         "capabilityKey, or a key this model version lacks). Link them."
     )
     areas: list[AreaSummary]
+    provenance: ScoreProvenance | None = Field(
+        default=None,
+        description="What the overall score rests on, by confidence and by origin. Null only "
+        "in analyses stored before it was reported.",
+    )
 
 
 class Gap(ApiModel):
@@ -174,6 +212,9 @@ class Recommendation(ApiModel):
     available_in_system: list[OrganisationRef] = Field(
         description="Organisations in the same system that already meet it: spread, not build."
     )
+    plan_items: list[PlanItemRef] = Field(
+        default=[], description="The organisation's plan items for this capability."
+    )
 
 
 class GettingStartedStep(ApiModel):
@@ -219,6 +260,8 @@ class GapAnalysis(ApiModel):
     recommendations: list[Recommendation]
     getting_started: GettingStarted
     learning_loop: LearningLoop
+    plan: Plan = Field(default_factory=Plan)
+    review: Review = Field(default_factory=Review)
 
 
 class CapabilityCoverage(ApiModel):
@@ -274,6 +317,38 @@ class SystemSummary(ApiModel):
     )
     capabilities_met_everywhere: int
     capabilities_total: int
+    provenance: ScoreProvenance | None = Field(
+        default=None,
+        description="What the members' average score rests on: the mean of each member's "
+        "breakdown, adding up to overallScore. Null only in analyses stored before it was "
+        "reported.",
+    )
+
+
+class SystemMember(ApiModel):
+    """A member of the system, as the roll-up sees it."""
+
+    organisation: OrganisationRef
+    overall_score: float = Field(
+        ge=0, le=100, description="The member's overall score, as its own analysis computes it."
+    )
+    top_five_planned: TopFivePlanned
+
+
+class MemberPlanItem(ApiModel):
+    organisation: OrganisationRef
+    plan_item: PlanItemRef
+
+
+class DuplicatedEffort(ApiModel):
+    """A capability the system should build once, planned separately by two or more members."""
+
+    capability_key: str
+    title: str
+    members: int = Field(description="Members that plan it separately.")
+    plan_items: list[MemberPlanItem] = Field(
+        description="Their plan items for it (stopped ones left out), by member."
+    )
 
 
 class SystemGapAnalysis(ApiModel):
@@ -284,6 +359,12 @@ class SystemGapAnalysis(ApiModel):
     summary: SystemSummary
     capabilities: list[CapabilityCoverage]
     recommendations: list[SystemRecommendation]
+    members: list[SystemMember] = Field(default=[], description="Each member, by name.")
+    duplicated_effort: list[DuplicatedEffort] = Field(
+        default=[],
+        description="Capabilities to build once for the system (strategy "
+        "build_once_for_system) that two or more members plan separately, in rank order.",
+    )
 
 
 AnyGapAnalysis = Annotated[GapAnalysis | SystemGapAnalysis, Field(discriminator="scope")]

@@ -2,14 +2,22 @@
 ranking. Pure functions of plain data (docs/gap-analysis.md); crediting lives in credit.py."""
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from app.analysis.credit import in_scope
+from app.analysis.credit import confidence_of, in_scope
 from app.analysis.profile import Profile, State
-from app.analysis.schemas import AreaSummary, GapStatus, Summary
+from app.analysis.schemas import (
+    AreaSummary,
+    GapStatus,
+    ScoreByConfidence,
+    ScoreByOrigin,
+    ScoreProvenance,
+    Summary,
+)
 from app.reference.rules import Ranking, Rules
 from app.reference.schemas import DEFAULT_WEIGHT, Capability, ReferenceModelPublic
-from app.vocabulary import Area, Derivation
+from app.vocabulary import Area, Confidence, Derivation
 
 UNLOCK_BONUS = 0.1
 # What a recommendation is ordered by, smallest first: (tier, Box 11 step, known gaps first,
@@ -28,6 +36,62 @@ def share(capabilities: Iterable[Capability], current: Mapping[str, State]) -> f
         progress = 1.0 if state.target == 0 else state.current / state.target
         reached += c.weight * min(1.0, progress)
     return round(100 * reached / total, 1) if total else 100.0
+
+
+UNRATED = "unrated"
+BUCKETS = (*(c.value for c in Confidence), UNRATED)
+
+
+def points_by_confidence(
+    capabilities: Iterable[Capability], current: Mapping[str, State], rules: Rules
+) -> dict[str, float]:
+    """Unrounded points of ``share`` by the confidence of the claim credited for each
+    capability (as the proof checks leave it): together they are the score before rounding."""
+    applicable = [c for c in capabilities if current[c.key].applicable]
+    total = sum(c.weight for c in applicable)
+    points = dict.fromkeys(BUCKETS, 0.0)
+    if not total:
+        return points
+    for c in applicable:
+        state = current[c.key]
+        if state.target == 0:
+            # Reached by definition in ``share``: nothing was claimed, so nothing to check.
+            points[UNRATED] += 100 * c.weight / total
+            continue
+        if state.best is None or state.current == 0:
+            continue
+        confidence = confidence_of(state.best, rules)
+        bucket = confidence.value if confidence is not None else UNRATED
+        points[bucket] += 100 * c.weight * min(1.0, state.current / state.target) / total
+    return points
+
+
+def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
+    """Round parts to tenths that add up to ``total`` exactly (largest remainder): a reader
+    adding the breakdown gets the score on the page."""
+    tenths = round(total * 10)
+    floors = {k: math.floor(v * 10) for k, v in parts.items()}
+    left = tenths - sum(floors.values())
+    by_remainder = sorted(parts, key=lambda k: (floors[k] - parts[k] * 10, k))
+    while left > 0 and by_remainder:
+        for key in by_remainder[:left]:
+            floors[key] += 1
+        left = tenths - sum(floors.values())
+    while left < 0:  # only when the parts were rounded elsewhere: take from the largest
+        key = max(floors, key=lambda k: floors[k])
+        floors[key] -= 1
+        left += 1
+    return {k: v / 10 for k, v in floors.items()}
+
+
+def provenance(points: Mapping[str, float], overall: float) -> ScoreProvenance:
+    rounded = apportion(points, overall)
+    return ScoreProvenance(
+        by_confidence=ScoreByConfidence(**rounded),
+        # Every credited point comes from this service's records today; the origins that
+        # later feed the score (a questionnaire, imported returns) get fields of their own.
+        by_origin=ScoreByOrigin(records=round(overall, 1)),
+    )
 
 
 def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str, State]) -> Summary:
@@ -54,10 +118,12 @@ def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str,
         for claim in profile.claims
         if claim.id is not None and not claim.inherited and claim.capability_key not in keys
     )
+    overall = share(capabilities, current)
     return Summary(
-        overall_score=share(capabilities, current),
+        overall_score=overall,
         unlinked_records=profile.unlinked_records + unmatched,
         areas=areas,
+        provenance=provenance(points_by_confidence(capabilities, current, model.rules), overall),
         **counts(capabilities),
     )
 

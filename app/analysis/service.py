@@ -7,7 +7,7 @@ then computes: no connection sits idle in a transaction while the engine works.
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import anyio
 from cachetools import LRUCache
@@ -17,6 +17,7 @@ from app import caches
 from app.analysis import engine, loading, peers
 from app.analysis.answers import AnyAnalysis, Remembered
 from app.analysis.metrics import timed
+from app.analysis.profile import PlannedItem
 from app.analysis.schemas import SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
@@ -54,6 +55,7 @@ async def _visible_system(
 class _SystemInputs:
     below: Sequence[uuid.UUID]
     claims: peers.SystemClaims | peers.AggregatedRows
+    plans: dict[uuid.UUID, tuple[PlannedItem, ...]]
 
 
 async def _system_inputs(
@@ -66,15 +68,20 @@ async def _system_inputs(
             f"{system.names[organisation_id]} has no members, so there is no system to roll up.",
             errors=[FieldIssue("scope", "Use scope=organisation for an organisation alone.")],
         )
-    return _SystemInputs(below, await peers.system_claims(session, system, state))
+    return _SystemInputs(
+        below,
+        await peers.system_claims(session, system, state),
+        await loading.plan_items(session, below),
+    )
 
 
 # Per process: the analyses last given, by everything they were computed from. The engine is
-# pure (records and model in, analysis out; no clock), and what it reads is named by the
-# state of the system as the caller sees it (the tree and each organisation's records
-# revision, which database triggers bump on every change to its assets, activities and
-# assessments) and the model's version and row version. So a remembered analysis is the one
-# the engine would compute again; only ``generatedAt`` is new. A member analysis of a
+# pure (records, model and day in, analysis out; no clock), and what it reads is named by the
+# state of the system as the caller sees it (the tree, each organisation's next review date
+# and records revision, which database triggers bump on every change to its assets,
+# activities, assessments and plan items), the model's version and row version, and the day
+# (a plan item due yesterday is overdue today, on the same records). So a remembered analysis
+# is the one the engine would compute again; only ``generatedAt`` is new. A member analysis of a
 # 200-member ICS is some 200 KB of objects (the bound is in app.caches).
 results_memo: LRUCache[Hashable, Remembered] = caches.lru(caches.ANALYSIS_RESULTS)
 
@@ -97,6 +104,7 @@ async def _identify(
     organisation_id: uuid.UUID,
     scope: Scope,
     model_version: str | None,
+    today: date,
 ) -> _Identity:
     # The walk up from the organisation says whether it exists and whether the caller's scope
     # covers it (as access.organisation would, without reading the organisation again).
@@ -106,7 +114,7 @@ async def _identify(
     system = await _visible_system(reads, principal, lineage)
     model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
     state = peers.state_of(identity, system)
-    key = (scope, organisation_id, state, (model.version, row_version))
+    key = (scope, organisation_id, state, (model.version, row_version), today)
     return _Identity(system, model, row_version, state, key)
 
 
@@ -127,6 +135,7 @@ async def analyse(
         organisation_id=organisation_id,
         scope=scope,
         model_version=model_version,
+        today=generated_at.date(),
     )
     return remembered.at(generated_at), choice
 
@@ -138,24 +147,28 @@ async def analysed(
     organisation_id: uuid.UUID,
     scope: Scope,
     model_version: str | None = None,
+    today: date | None = None,
 ) -> tuple[Remembered, ModelChoice]:
-    """Reuse what was computed from the same records and model, or read in one snapshot,
-    release it, then compute.
+    """Reuse what was computed from the same records, model and day (by default today's), or
+    read in one snapshot, release it, then compute.
 
     Whether it is remembered is asked outside any transaction and session (three prebuilt
     statements, each seeing its own snapshot): a remembered analysis was computed from one
     consistent snapshot whose state the key names, so it is right whatever moments the key
     was read at, and the most common answer holds no transaction at all. Only what must be
     computed reads in a snapshot, where everything is read again."""
+    # One day for the key and the computation, so an analysis asked for at midnight is
+    # remembered under the day it was computed for.
+    today = today or utcnow().date()
     with timed(scope):
         found = await _identify(
-            reads, reads.factory().identity, principal, organisation_id, scope, model_version
+            reads, reads.factory().identity, principal, organisation_id, scope, model_version, today
         )
         remembered = caches.hit(results_memo, found.key)
         if remembered is None:
             remembered, found = await _computing.do(
                 found.key,
-                lambda: _compute(reads, principal, organisation_id, scope, model_version),
+                lambda: _compute(reads, principal, organisation_id, scope, model_version, today),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
@@ -172,6 +185,7 @@ async def _compute(
     organisation_id: uuid.UUID,
     scope: Scope,
     model_version: str | None,
+    today: date,
 ) -> tuple[Remembered, _Identity]:
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
@@ -183,6 +197,7 @@ async def _compute(
             organisation_id,
             scope,
             model_version,
+            today,
         )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:
@@ -197,12 +212,14 @@ async def _compute(
         claims = await peers.claims_from(inputs.claims, state)
 
         def roll_up() -> SystemGapAnalysis:
-            members = loading.peer_profiles(system, claims.own, claims.shared, inputs.below)
+            members = loading.peer_profiles(
+                system, claims.own, claims.shared, inputs.below, inputs.plans
+            )
             root = system.ref(organisation_id)
             # The system's own organisation (an ICB) may host what is built once.
             (own,) = loading.peer_profiles(system, claims.own, claims.shared, [organisation_id])
             return engine.analyse_system(
-                root, members, model, generated_at=generated_at, root_profile=own
+                root, members, model, generated_at=generated_at, root_profile=own, today=today
             )
 
         # A roll-up of hundreds of members is CPU work: run it off the event loop, on purpose.
@@ -210,7 +227,12 @@ async def _compute(
     else:
         met = await peers.who_meets_what(others, model)
         result = engine.analyse(
-            profile, model, generated_at=generated_at, peers=met, peer_types=system.types
+            profile,
+            model,
+            generated_at=generated_at,
+            peers=met,
+            peer_types=system.types,
+            today=today,
         )
     remembered = Remembered(result)
     results_memo[found.key] = remembered

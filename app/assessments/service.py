@@ -190,6 +190,22 @@ async def compare(
     raise AssertionError("scopes were checked to match")
 
 
+async def first(
+    session: AsyncSession, *, principal: Principal, organisation_id: uuid.UUID, scope: Scope
+) -> Assessment | None:
+    """An organisation's oldest assessment of one scope that the caller may read, with its
+    stored analysis: the baseline that progress since the start is measured from."""
+    where: list[ColumnElement[bool]] = [
+        col(Assessment.organisation_id) == organisation_id,
+        col(Assessment.scope) == scope,
+    ]
+    visible = readable(principal)
+    if visible is not None:
+        where.append(visible)
+    order = (col(Assessment.created_at).asc(), col(Assessment.id).asc())
+    return (await session.exec(select(Assessment).where(*where).order_by(*order).limit(1))).first()
+
+
 async def recent(
     session: AsyncSession,
     *,

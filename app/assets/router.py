@@ -149,6 +149,8 @@ async def update_asset(
     "/assets/{assetId}",
     operation_id="assets-delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_asset(

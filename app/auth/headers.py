@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.types import Scope
 
+from app.auth.links import COOKIE_NAME
 from app.config import Settings
 
 CSP_NONCE = "csp_nonce"
@@ -75,9 +76,11 @@ class SecurityHeaders:
         turns its response headers into the ones sent."""
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})[CSP_NONCE] = nonce
-        credentialed = any(key == b"authorization" for key, _ in scope["headers"]) or (
-            b"link=" in scope.get("query_string", b"")
-        )
+        link_cookie = COOKIE_NAME.encode() + b"="
+        credentialed = any(
+            key == b"authorization" or (key == b"cookie" and link_cookie in value)
+            for key, value in scope["headers"]
+        ) or (b"link=" in scope.get("query_string", b""))
         https = scope.get("scheme") == "https"
         return lambda raw: self._headers(raw, nonce, credentialed=credentialed, https=https)
 

@@ -2,15 +2,18 @@
 
 import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 
 from app.api import problem_responses
 from app.audit import service as audit
-from app.auth import access, keys_service
+from app.auth import access, browser, keys_service
 from app.auth.dependencies import PrincipalDep
 from app.auth.links import QUERY_PARAMETER, LinkSigner
+from app.auth.principal import Principal
 from app.auth.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
@@ -101,6 +104,8 @@ async def get_api_key(
     "/api-keys/{apiKeyId}",
     operation_id="api-keys-revoke",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     tags=["api-keys"],
     responses=problem_responses(403, 404, 422),
 )
@@ -159,15 +164,23 @@ async def report_link(
     principal: PrincipalDep,
     session: SessionDep,
     request: Request,
-    _options: SignedLinkRequest | None = None,
+    options: SignedLinkRequest | None = None,
 ) -> SignedLink:
     """A short-lived link to the board report that a browser can open without a bearer header
-    (read-only, this page only, within the caller's scope)."""
+    (read-only, this page only, within the caller's scope).
+
+    Opening it answers 303 See Other to the report's plain address with a cookie limited to
+    that page (its CSV and other formats included) for at most the link's remaining time, so
+    the token leaves the address bar and the history."""
     await access.organisation(reads_in(session), principal, organisation_id)
     signer: LinkSigner = request.app.state.links
     report = request.url_for("reports-get", organisationId=organisation_id)
-    token = signer.sign(principal, report.path)
+    respondent = options.respondent if options is not None else None
+    token = signer.sign(principal, report.path, respondent=respondent)
     expires_at = utcnow() + signer.default_ttl
+    recorded = {"path": report.path, "expires_at": expires_at, "actions": ["read"]}
+    if respondent is not None:
+        recorded["respondent"] = respondent
     audit.record(
         session,
         principal=principal,
@@ -175,8 +188,67 @@ async def report_link(
         resource_type=ResourceType.REPORT_LINK,
         resource_id=organisation_id,
         organisation_id=organisation_id,
-        changes=audit.diff({}, {"path": report.path, "expires_at": expires_at}),
+        changes=audit.diff({}, recorded),
     )
     return SignedLink(
         url=str(report.include_query_params(**{QUERY_PARAMETER: token})), expires_at=expires_at
     )
+
+
+_FORM_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            browser.FORM: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        browser.CSRF_FIELD: {
+                            "type": "string",
+                            "description": "The token the page's form carries; or send it in "
+                            f"{browser.CSRF_HEADER}. Needed only under a link cookie.",
+                        }
+                    },
+                },
+                "example": {browser.CSRF_FIELD: "kq3vX0c2…"},
+            }
+        },
+    }
+}
+_CLOSED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Access closed: the page's link cookie is cleared (Max-Age=0), and a "
+        "short page says so.",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
+
+
+async def sign_out_of_report(
+    organisation_id: OrganisationIdPath,
+    session: SessionDep,
+    request: Request,
+    principal: Annotated[Principal, Depends(browser.link_form())],
+) -> HTMLResponse:
+    """Close a browser's access to the report: the form on a report opened by link posts here.
+
+    Under the link's cookie the form's CSRF token is required (403 without it); a caller with
+    a bearer header needs none (it has no cookie to clear)."""
+    await access.organisation(reads_in(session), principal, organisation_id)
+    report = request.url_for("reports-get", organisationId=organisation_id)
+    return browser.closed(request, prefix=report.path)
+
+
+# A form, not JSON: outside the JSON-only route class of this router's other routes.
+router.add_api_route(
+    "/organisations/{organisationId}/report/" + browser.SIGN_OUT,
+    sign_out_of_report,
+    methods=["POST"],
+    name="reports-sign-out",
+    operation_id="reports-sign-out",
+    tags=["reports"],
+    response_class=HTMLResponse,
+    responses={**_CLOSED, **problem_responses(401, 403, 404, 413, 422)},
+    openapi_extra=_FORM_BODY,
+    route_class_override=APIRoute,
+)

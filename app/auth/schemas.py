@@ -110,10 +110,16 @@ class AuditFilters(ApiQuery):
 
 
 class SignedLinkRequest(ApiInput):
-    """No options yet: send no body, or {}. As in every body, an unknown field is refused
-    (422), so a client never believes an option it sent was applied."""
+    """Every option is optional: send no body, or {}. As in every body, an unknown field is
+    refused (422), so a client never believes an option it sent was applied."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"respondent": "Dr A Patel"}]})
+
+    respondent: Text100 | None = Field(
+        default=None,
+        description="Whom the link is for, in words (a name, a role): carried in the link and "
+        "recorded in the audit trail. It grants nothing by itself.",
+    )
 
 
 class SignedLink(ApiModel):

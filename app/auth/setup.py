@@ -6,7 +6,8 @@ Order matters (Starlette's last-added middleware is the outermost):
     install_edge(app, settings, ...) # last: outermost (app.http.middleware)
 
 giving, outside in: the edge (IDs, security headers, Host, body size, HEAD, access log),
-CORS, the bound on requests in flight, authentication, rate limit, the rest.
+CORS, the bound on requests in flight, authentication, rate limit, the exchange of a signed
+link for its cookie (app.auth.browser), the rest.
 """
 
 import logging
@@ -14,10 +15,12 @@ import logging
 from fastapi import FastAPI
 
 from app.auth.authenticate import Authenticator
+from app.auth.browser import CsrfRefused, LinkExchangeMiddleware, refused_form, unauthenticated
 from app.auth.links import LinkSigner
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.ratelimit import RateLimiter, RateLimitMiddleware
 from app.config import Settings
+from app.errors import Unauthenticated
 
 logger = logging.getLogger("app.auth")
 
@@ -33,6 +36,11 @@ def install_access(app: FastAPI, settings: Settings) -> Authenticator:
     links = LinkSigner(settings)
     app.state.authenticator = authenticator
     app.state.links = links
+    # Innermost: a link is exchanged for its cookie once the rate limit has counted it.
+    app.add_middleware(LinkExchangeMiddleware, links=links)
+    # A browser refused a link, or reaching a page links open without one, reads a page.
+    app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(CsrfRefused, refused_form)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=RateLimiter.from_settings(settings),

@@ -132,6 +132,8 @@ async def update_organisation(
     "/{organisationId}",
     operation_id="organisations-delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     responses=problem_responses(400, 404, 409, 412, 422, 428),
 )
 async def delete_organisation(

@@ -96,6 +96,19 @@ class NationalEnabler(ApiModel):
     source: Source
 
 
+class HelpResource(ApiModel):
+    """Help the source names for building a capability: a toolkit, a programme, a network or a
+    community of practice. ``url`` only where the source gives one (it names most without)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Text200
+    kind: Literal["toolkit", "programme", "network", "community_of_practice"]
+    what: Sentence = Field(description="What it offers, in a sentence.")
+    url: Text200 | None = Field(default=None, description="Only where the source gives one.")
+    source: Source
+
+
 class Levels(ApiModel):
     """What each maturity level looks like for this capability."""
 

@@ -14,7 +14,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from app.api import ApiInput, ApiModel
 from app.fields import Text200, Text2000
-from app.reference.parts import Levels, NationalEnabler, Source, TypeTarget
+from app.reference.parts import HelpResource, Levels, NationalEnabler, Source, TypeTarget
 from app.reference.rules import Rules
 from app.vocabulary import (
     Area,
@@ -94,6 +94,15 @@ class CapabilityInput(ApiInput):
         "commissioning levers: the ICB); null: any member it applies to.",
     )
     national_enabler: NationalEnabler | None = None
+    help: Annotated[
+        list[HelpResource],
+        Field(
+            default=[],
+            max_length=10,
+            description="Toolkits, programmes, networks and communities of practice the source "
+            "names for it (model 2026.2 on).",
+        ),
+    ]
     actions: Annotated[
         list[Sentence],
         Field(min_length=1, max_length=10, description="What the organisation itself can do."),
@@ -141,6 +150,11 @@ class Capability(ApiModel):
     own_duty: bool = False
     hosts: list[OrganisationType] | None = None
     national_enabler: NationalEnabler | None = None
+    help: list[HelpResource] = Field(
+        default=[],
+        description="Toolkits, programmes, networks and communities of practice the source "
+        "names for it (model 2026.2 on).",
+    )
     actions: list[str]
     sources: list[Source]
 

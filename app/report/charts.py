@@ -41,7 +41,7 @@ class BarChart:
 
 def area_bars(areas: Sequence[AreaSummary]) -> BarChart:
     """Horizontal bars, one per area, on a 0-100 axis (100 = every target reached)."""
-    label_width, plot_width, bar_height, gap, top = 170, 400, 30, 16, 8
+    label_width, plot_width, bar_height, gap, top = 190, 380, 30, 16, 8
     bars = [
         Bar(
             label=AREA_LABELS.get(a.area, str(a.area)),

@@ -10,9 +10,12 @@ import hashlib
 from functools import cache
 
 import jinja2
+from markupsafe import Markup
 
+from app.analysis.schemas import GapStatus
 from app.report import charts, wording
 from app.report.service import Report
+from app.vocabulary import Audience
 
 TOP_RECOMMENDATIONS = 5
 TOP_SYSTEM_RECOMMENDATIONS = 5
@@ -34,6 +37,8 @@ def environment() -> jinja2.Environment:
         why=wording.why,
         day=wording.day,
         timestamp=wording.timestamp,
+        plain_reason=wording.plain_reason,
+        points=lambda value: f"{value:g}",
     )
     return env
 
@@ -50,8 +55,14 @@ def style_csp_source() -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-def html(report: Report) -> str:
+def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = False) -> str:
+    """The page; ``access_form`` is the signed-link form (app.auth.browser) shown in its
+    masthead when a link opened it, empty otherwise."""
     analysis, system = report.analysis, report.system
+    open_keys = {r.capability_key for r in analysis.recommendations}
+    enablers = [r for r in analysis.recommendations if r.national_enabler is not None]
+    system_part = [r for r in analysis.recommendations if r.audience == Audience.SYSTEM]
+    met = [g for g in analysis.gaps if g.status == GapStatus.MET]
     heat_areas, heat_rows = charts.heat_map(system) if system else ([], [])
     titles = {g.capability_key: g.title for g in analysis.gaps}
     return (
@@ -81,5 +92,16 @@ def html(report: Report) -> str:
             heat_rows=heat_rows,
             bands=charts.BANDS,
             recommendation_why=wording.recommendation_why,
+            access_form=access_form,
+            box11_first=wording.BOX11_FIRST,
+            share=wording.share,
+            plan=analysis.plan,
+            review=analysis.review,
+            enablers=enablers,
+            system_part=system_part,
+            met=met,
+            open_keys=open_keys,
+            help=report.help,
+            for_print=for_print,
         )
     )

@@ -2,7 +2,7 @@
 the API's own response models (the report renders nothing the API does not also return)."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,6 +21,7 @@ from app.db import ReadContext, reads_in
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
 from app.pagination import PageParams
+from app.reference.parts import HelpResource
 from app.vocabulary import Scope
 
 HISTORY = 12
@@ -32,11 +33,12 @@ C = TypeVar("C", AssessmentComparison, SystemAssessmentComparison)
 
 @dataclass(frozen=True)
 class Trend(Generic[C]):
-    """Overall scores of the stored assessments, oldest first, then today's; and what changed
-    since the newest stored one."""
+    """Overall scores of the stored assessments, oldest first, then today's; what changed
+    since the newest stored one, and since the first (None when that is the same one)."""
 
     history: list[AssessmentRef]
     since_last: C
+    since_first: C | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Report:
     trend: Trend[AssessmentComparison] | None
     system: SystemGapAnalysis | None
     system_trend: Trend[SystemAssessmentComparison] | None
+    # The model's help for each capability (from the model the analysis used).
+    help: dict[str, list[HelpResource]] = field(default_factory=dict)
 
 
 def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
@@ -64,6 +68,7 @@ class _Stored:
 
     history: list[AssessmentRef]
     last: GapAnalysis | SystemGapAnalysis
+    first: tuple[AssessmentRef, GapAnalysis | SystemGapAnalysis] | None
 
 
 async def _stored(
@@ -74,9 +79,16 @@ async def _stored(
     )
     if not stored:
         return None
+    oldest = await assessments_service.first(
+        session, principal=principal, organisation_id=organisation_id, scope=scope
+    )
+    baseline = None
+    if oldest is not None and oldest.id != stored[0].id:
+        baseline = (assessments_service.ref(oldest), assessments_service.analysis_of(oldest))
     return _Stored(
         history=[assessments_service.ref(a) for a in reversed(stored)],
         last=assessments_service.analysis_of(stored[0]),
+        first=baseline,
     )
 
 
@@ -88,7 +100,7 @@ async def gather(
     model_version: str | None,
 ) -> Report:
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
-    analysis, _ = await analysis_service.analyse(
+    analysis, choice = await analysis_service.analyse(
         reads,
         principal=principal,
         organisation_id=organisation_id,
@@ -115,9 +127,15 @@ async def gather(
     if own is not None:
         assert isinstance(own.last, GapAnalysis)  # organisation scope was asked for
         now = _now(analysis, analysis.summary.overall_score)
+        since_first = None
+        if own.first is not None:
+            first_ref, first_analysis = own.first
+            assert isinstance(first_analysis, GapAnalysis)
+            since_first = compare(first_analysis, analysis, before_ref=first_ref, after_ref=now)
         trend = Trend(
             history=[*own.history, now],
             since_last=compare(own.last, analysis, before_ref=own.history[-1], after_ref=now),
+            since_first=since_first,
         )
     system, system_trend = None, None
     if members:
@@ -134,11 +152,19 @@ async def gather(
         if whole is not None:
             assert isinstance(whole.last, SystemGapAnalysis)
             now = _now(system, system.summary.overall_score)
+            system_first = None
+            if whole.first is not None:
+                first_ref, first_analysis = whole.first
+                assert isinstance(first_analysis, SystemGapAnalysis)
+                system_first = compare_systems(
+                    first_analysis, system, before_ref=first_ref, after_ref=now
+                )
             system_trend = Trend(
                 history=[*whole.history, now],
                 since_last=compare_systems(
                     whole.last, system, before_ref=whole.history[-1], after_ref=now
                 ),
+                since_first=system_first,
             )
     return Report(
         organisation=organisation,
@@ -146,4 +172,5 @@ async def gather(
         trend=trend,
         system=system,
         system_trend=system_trend,
+        help={c.key: c.help for c in choice.model.capabilities if c.help},
     )

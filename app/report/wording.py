@@ -90,3 +90,39 @@ def day(moment: datetime) -> str:
 
 def timestamp(moment: datetime) -> str:
     return f"{day(moment)}, {moment:%H:%M} UTC"
+
+
+# Why the Box 11 steps lead the list, in one sentence a board reads (the chapter's own order).
+BOX11_FIRST = (
+    "Recommendations that answer one of Box 11's first four getting-started steps come first, "
+    "whatever their score: the chapter sets these steps (find the care problem, convene a "
+    "learning community, agree an improvement ambition, secure senior support) as the way to "
+    "start, and the rest builds on them."
+)
+
+
+def plain_reason(item: Recommendation) -> str:
+    """Why it is on the list and where, without the ranking numbers (they go to a footnote)."""
+    reasons: list[str] = []
+    if item.getting_started_step is not None:
+        reasons.append(f"it is getting-started step {item.getting_started_step} of Box 11")
+    if item.blocked_by:
+        reasons.append("it waits on what is listed under 'Needs first'")
+    if item.why.unlocks:
+        others = "another capability" if item.why.unlocks == 1 else "other capabilities"
+        reasons.append(f"{others} cannot be met without it")
+    if item.why.known_gap:
+        reasons.append("your records already show it below its target")
+    elif item.why.reported_maturity == 0:
+        reasons.append("nothing is recorded for it yet")
+    if item.why.confidence_discount:
+        reasons.append("its evidence has not been checked, so it counts a level lower")
+    if not reasons:
+        return "It is below the level the model sets for an organisation like yours."
+    sentence = "; ".join(reasons)
+    return f"On the list because {sentence}."
+
+
+def share(part: float, whole: float) -> str:
+    """A part of the score as a whole percentage of it ("0%" of a zero score)."""
+    return f"{round(100 * part / whole) if whole else 0}%"
