@@ -149,7 +149,9 @@ async def test_update_delete_concurrency_and_the_audit_trail(client: httpx.Async
 
     stale_delete = await client.delete(path, headers={"If-Match": 'W/"2"'})
     assert_problem(stale_delete, 412, "PRECONDITION_FAILED")
-    assert (await client.delete(path, headers={"If-Match": 'W/"3"'})).status_code == 204
+    deleted = await client.delete(path, headers={"If-Match": 'W/"3"'})
+    assert deleted.status_code == 204
+    assert "content-type" not in deleted.headers
     assert_problem(await client.get(path), 404, "NOT_FOUND")
 
     events = await client.get(

@@ -153,6 +153,8 @@ async def update_plan_item(
     "/plan-items/{planItemId}",
     operation_id="plan-items-delete",
     status_code=status.HTTP_204_NO_CONTENT,
+    # No body, so no Content-Type either (the default JSON class would still send one).
+    response_class=Response,
     responses=problem_responses(400, 404, 412, 422, 428),
 )
 async def delete_plan_item(
