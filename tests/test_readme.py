@@ -1,6 +1,7 @@
 """The README's curl walk-through works as written, against a real server."""
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,17 @@ async def test_the_curl_session_of_the_readme_runs(
     assert "1 Where care needs improving, and who is already working on it - score" in text
     assert "- Box 11 step 1 -" in text
     assert '"scope": "system"' in text
+    # A plan item for the first recommendation, in the analysis's plan and the report's table.
+    assert (
+        "amber - Agree three improvement priorities with the board - owner Director of quality "
+        "improvement - due 2027-03-31 - overdue False"
+    ) in text
+    assert "Top recommendations with no plan yet:" in text
+    assert re.search(
+        r"The plan .*Amber .*Agree three improvement priorities with the board .*"
+        r"Director of quality improvement 31 March 2027",
+        text,
+    ), text
     organisations = (await client.get("/v1/organisations")).json()["items"]
     assert {o["name"] for o in organisations} == {"West Yorkshire ICS", "Leeds Teaching Hospitals"}
     trust = next(o for o in organisations if o["organisationType"] == "acute_trust")
