@@ -2,6 +2,7 @@
 next analysis (organisation and system), on both databases; a remembered analysis is
 remembered for its day only."""
 
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -165,6 +166,15 @@ async def test_the_system_view_shows_duplicated_effort_and_each_members_top_five
         "Leeds": {"planned": 2, "of": 5},
         "York": {"planned": 0, "of": 5},
     }
+    # The ICS's board report says the same to a person.
+    page = await client.get(f"/v1/organisations/{ics['id']}/report")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert re.search(r"Members' plans .* Leeds [\d.]+ 2 of 5 ", text), text
+    duplicated_part = text[text.index("Planned more than once") :]
+    assert (
+        f"{duplicated['title']} : Leeds (Leeds builds it); York (York builds it too)."
+        in duplicated_part
+    )
 
 
 async def test_a_remembered_analysis_is_remembered_for_its_day_only(
