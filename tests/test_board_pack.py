@@ -189,6 +189,10 @@ async def test_the_plan_table_lists_overdue_items_first_with_their_rag(
     assert review.status_code == 200, review.text
     text = re.sub(r"\s+", " ", " ".join((await get_page(client, leeds)).text))
     plan = text[text.index("The plan") : text.index("What we need from others")]
+    # Each recommendation says what the plan does about it; the rest say nothing is planned.
+    advice = text[text.index("What to do first") : text.index("The plan")]
+    assert re.search(r"In the plan: Late \(Chief nurse, due [^)]*, active, overdue\)", advice)
+    assert advice.count("In the plan: nothing yet.") == 3
     assert plan.index("Late") < plan.index("Later") < plan.index("Undated")
     assert "Red Overdue" in plan
     assert "Chief nurse" in plan

@@ -19,6 +19,7 @@ async def test_the_demo_loads_a_system_with_a_meaningful_picture(
     result = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
     assert result.loaded
     assert (result.organisations, result.assets, result.activities) == (7, 22, 17)
+    assert result.plan_items == 5
     assert result.summary().startswith("Loaded Demo Valley ICS (")
 
     members = (await client.get(f"/v1/organisations/{result.ics_id}/members?depth=all")).json()
@@ -51,6 +52,16 @@ async def test_the_demo_loads_a_system_with_a_meaningful_picture(
     own = (await client.get(f"/v1/organisations/{result.ics_id}/gap-analysis")).json()
     nearby = [r for r in own["recommendations"] if r["availableInSystem"]]
     assert nearby, "the report should point at members who already meet something"
+
+    # The plan: the trust's overdue item first, and the hub two members plan separately.
+    trust = next(m for m in members["items"] if m["organisationType"] == "acute_trust")
+    plan = (await client.get(f"/v1/organisations/{trust['id']}/gap-analysis")).json()["plan"]
+    assert len(plan["items"]) == 4
+    assert plan["items"][0]["title"] == "Agree three improvement priorities with the board"
+    assert plan["items"][0]["overdue"]
+    assert [d["capabilityKey"] for d in system["duplicatedEffort"]] == [
+        "interoperable-data-sharing"
+    ]
 
     report = await client.get(f"/v1/organisations/{result.ics_id}/report")
     assert report.status_code == 200

@@ -1,8 +1,8 @@
 """Load the demo system (demo-valley.yaml) as a client would: its organisations through the
-organisation service, each naming its parent by ODS code, then the ICS's two sheets through the
-file import, one row per member's asset or activity, each naming its member by ODS code. Every
-rule of the API applies to it as to a client's data. One transaction: all of it or none.
-Loading twice changes nothing: the second time says it is there already."""
+organisation service, each naming its parent by ODS code, then the ICS's three sheets through
+the file import, one row per member's asset, activity or plan item, each naming its member by
+ODS code. Every rule of the API applies to it as to a client's data. One transaction: all of
+it or none. Loading twice changes nothing: the second time says it is there already."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -40,6 +40,7 @@ class DemoOrganisation(BaseModel):
     parent: str | None = None
     assets: list[dict[str, JsonValue]] = []
     activities: list[dict[str, JsonValue]] = []
+    plan_items: list[dict[str, JsonValue]] = []
 
 
 class DemoSystem(BaseModel):
@@ -65,13 +66,14 @@ class DemoResult:
     organisations: int
     assets: int
     activities: int
+    plan_items: int
 
     def summary(self) -> str:
         if not self.loaded:
             return f"The demo is loaded already ({self.ics_name}, {self.ics_id}); nothing changed."
         return (
             f"Loaded {self.ics_name} ({self.ics_id}): {self.organisations} organisations, "
-            f"{self.assets} assets, {self.activities} activities."
+            f"{self.assets} assets, {self.activities} activities, {self.plan_items} plan items."
         )
 
 
@@ -84,7 +86,7 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
         present = {row.ods_code: row for row in rows}
         if len(present) == len(codes):
             ics = present[system.root.ods_code]
-            return DemoResult(False, ics.id, ics.name, len(codes), 0, 0)
+            return DemoResult(False, ics.id, ics.name, len(codes), 0, 0, 0)
         if present:
             raise Conflict(
                 "Part of the demo is here already (ODS codes "
@@ -131,7 +133,18 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
                 for fields in spec.activities
             ],
         )
-    return DemoResult(True, root, system.root.name, len(ids), assets, activities)
+        plan_items = await _import(
+            session,
+            principal,
+            root,
+            ImportKind.PLAN_ITEMS,
+            [
+                fields | {"organisationOdsCode": spec.ods_code}
+                for spec in system.organisations
+                for fields in spec.plan_items
+            ],
+        )
+    return DemoResult(True, root, system.root.name, len(ids), assets, activities, plan_items)
 
 
 async def _import(
