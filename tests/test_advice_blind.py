@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from app.analysis import engine
@@ -30,6 +31,14 @@ from app.vocabulary import (
     CapabilityKind,
     Confidence,
     OrganisationType,
+)
+from tests.helpers import (
+    EVIDENCE,
+    EVIDENCED,
+    PEER_REVIEWED,
+    create_activity,
+    create_asset,
+    create_organisation,
 )
 
 MODEL = next(m for m in shipped_models() if m.version == "2026.2")
@@ -941,3 +950,49 @@ def test_shared_assets_from_above_count_only_where_they_travel() -> None:
     assert gaps["data-platform"].status.value == "met"
     assert gaps["information-governance"].status.value == "missing"
     assert [e.inherited for e in gaps["information-governance"].evidence] == [True]
+
+
+async def test_the_service_reads_the_six_as_the_check_does(client: httpx.AsyncClient) -> None:
+    """The same records entered through the API (each organisation under a parent that shares
+    what the profile inherits) give the same first five as the engine was given here."""
+    for n, case in enumerate(CASES):
+        parent = await create_organisation(
+            client, name=f"Parent {n}", organisationType="icb", odsCode=f"QP{n}"
+        )
+        org = await create_organisation(
+            client, name=case.name, organisationType=case.kind.value, parentId=parent["id"]
+        )
+        for r in case.records:
+            if isinstance(r, AssetRecord):
+                proof = {
+                    _C.EVIDENCED: EVIDENCED,
+                    _C.PEER_REVIEWED: PEER_REVIEWED,
+                    _C.SELF_ASSESSED: {"confidence": "self_assessed"},
+                }[r.confidence]
+                await create_asset(
+                    client,
+                    parent["id"] if r.shared else org["id"],
+                    area=r.area.value,
+                    capabilityKey=r.key,
+                    name=r.name,
+                    maturity=r.maturity,
+                    sharedWithMembers=r.shared,
+                    **proof,
+                )
+                continue
+            await create_activity(
+                client,
+                org["id"],
+                area=r.area.value,
+                capabilityKey=r.key,
+                title=r.name,
+                activityType=r.kind.value,
+                status=r.status.value,
+                goal="An agreed goal" if r.goal else None,
+                outcome="What changed, measured" if r.outcome else None,
+                evidence=EVIDENCE[: r.links],
+            )
+        response = await client.get(f"/v1/organisations/{org['id']}/gap-analysis")
+        assert response.status_code == 200, response.text
+        ranked = [r["capabilityKey"] for r in response.json()["recommendations"][:5]]
+        assert tuple(ranked) == case.engine, case.name
