@@ -15,6 +15,7 @@ first five for that organisation, in whatever order.
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -964,11 +965,12 @@ async def test_the_service_reads_the_six_as_the_check_does(client: httpx.AsyncCl
         )
         for r in case.records:
             if isinstance(r, AssetRecord):
-                proof = {
+                proofs: dict[Confidence, dict[str, Any]] = {
                     _C.EVIDENCED: EVIDENCED,
                     _C.PEER_REVIEWED: PEER_REVIEWED,
                     _C.SELF_ASSESSED: {"confidence": "self_assessed"},
-                }[r.confidence]
+                }
+                proof = proofs[r.confidence]
                 await create_asset(
                     client,
                     parent["id"] if r.shared else org["id"],
