@@ -103,5 +103,17 @@ class State:
         return bool(self.claims) and self.reported < self.target and self.applicable
 
     @property
+    def lacks_only_proof(self) -> bool:
+        """Recorded at its target and held back by nothing but the evidence rules: what it
+        needs is a reviewer or a link, not the work itself."""
+        return (
+            bool(self.claims)
+            and self.applicable
+            and self.status != GapStatus.MET
+            and self.reported >= self.target
+            and not self.held_back
+        )
+
+    @property
     def applicable(self) -> bool:
         return self.status != GapStatus.NOT_APPLICABLE

@@ -68,14 +68,22 @@ def _whys(
 
 
 def _steps_first(
-    unmet: Mapping[str, Capability], started: GettingStarted, model: ReferenceModelPublic
+    unmet: Mapping[str, Capability],
+    started: GettingStarted,
+    current: Mapping[str, State],
+    model: ReferenceModelPublic,
 ) -> dict[str, int]:
-    """Under organisation_first: the Box 11 step (1-4, not yet taken) each capability answers."""
+    """Under organisation_first: the Box 11 step (1-4, not yet taken) each capability answers.
+    Under knownGapsFirst, a step recorded at its target that lacks only proof (a board sponsor
+    the organisation names, self-assessed) does not lead the advice: the step stays open, and
+    the capability ranks by its score, as a claim that lacks only proof is no known gap."""
     if model.rules.ranking != Ranking.ORGANISATION_FIRST:
         return {}
     open_steps = starting_steps(started)
     found = {}
     for key, c in unmet.items():
+        if model.rules.known_gaps_first and current[key].lacks_only_proof:
+            continue
         cited = [s.box11_step for s in c.sources if s.box11_step in open_steps]
         if cited:
             found[key] = min(step for step in cited if step is not None)
@@ -113,7 +121,7 @@ def ranked(
         k: round(100 * w.weight * w.gap_factor * w.prerequisite_factor, 2) for k, w in whys.items()
     }
     started = getting_started(profile, capabilities, current, model.rules)
-    step_of = _steps_first(unmet, started, model)
+    step_of = _steps_first(unmet, started, current, model)
     orders: dict[str, Order] = {
         k: (
             0 if k in step_of else 1,

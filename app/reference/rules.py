@@ -69,7 +69,9 @@ class Rules(ApiModel):
     known_gaps_first: bool = Field(
         default=False,
         description="A capability recorded below its target (a known weakness) ranks before "
-        "capabilities with nothing recorded, after the Box 11 steps.",
+        "capabilities with nothing recorded, after the Box 11 steps. A Box 11 step recorded "
+        "at its target that lacks only proof (a reviewer or an evidence link) stays open but "
+        "does not lead: it ranks by its score.",
     )
     notes_tell_cause: bool = Field(
         default=False,
