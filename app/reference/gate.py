@@ -196,12 +196,18 @@ async def _replace(
 async def install_shipped(session: AsyncSession) -> None:
     """Load each shipped version that is missing, as the operator, through the gate; safe when
     many instances start together. Commits on its own: it runs at start-up and after a
-    migration, outside any request."""
+    migration, outside any request.
+
+    A shipped version already stored is brought up to this release's file when they differ:
+    nobody can PUT over a shipped version, so the stored copy can only be an earlier release's
+    (a version is finished within the release that introduces it). The rule of a PUT holds
+    here too: a copy that stored assessments pin is left as it is, and the log says so."""
     try:
         present = set((await session.exec(select(ReferenceModel.version))).all())
         for data in shipped_inputs():
             version = str(data.version)
             if version in present:
+                await _refresh_shipped(session, data)
                 continue
             try:
                 await load(session, principal=OPERATOR, version=version, data=data)
@@ -214,6 +220,35 @@ async def install_shipped(session: AsyncSession) -> None:
             logger.warning("reference models not installed: the database is not migrated yet")
         else:  # e.g. a read-only database file: say so, the operator must act
             logger.error("reference models not installed: %s", getattr(exc, "orig", exc))
+
+
+async def _refresh_shipped(session: AsyncSession, data: ReferenceModelInput) -> None:
+    model = to_public(data, version=str(data.version))
+    row = (
+        await session.exec(
+            select(ReferenceModel).where(ReferenceModel.version == model.version).with_for_update()
+        )
+    ).first()
+    if row is None or row.document == stored_document(model):
+        await session.rollback()
+        return
+    uses = (
+        await session.exec(
+            select(func.count()).where(Assessment.reference_model_version == model.version)
+        )
+    ).one()
+    if uses:
+        await session.rollback()
+        logger.warning(
+            "reference model %s differs from this release's but %d stored assessment(s) pin it: "
+            "left as stored",
+            model.version,
+            uses,
+        )
+        return
+    await _replace(session, OPERATOR, row, model, ExpectedVersion(frozenset({row.row_version})))
+    await session.commit()
+    logger.info("reference model %s brought up to this release's", model.version)
 
 
 def _summary(row: ReferenceModel) -> dict[str, Any]:
