@@ -279,9 +279,7 @@ def _repeats(document: MapDocument) -> list[FieldIssue]:
                 seen: set[uuid.UUID] = set()
                 for position, record_id in enumerate(getattr(record, field)):
                     if record_id in seen:
-                        issues.append(
-                            FieldIssue((name, index, field, position), "Listed twice.")
-                        )
+                        issues.append(FieldIssue((name, index, field, position), "Listed twice."))
                     seen.add(record_id)
     keyed: tuple[tuple[str, Sequence[MapAsset | MapActivity | MapPlanItem]], ...] = (
         ("assets", document.assets),
