@@ -17,8 +17,7 @@ import weakref
 from functools import partial
 
 import anyio
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher
+from weasyprint import HTML, URLFetcher
 
 from app.report import render
 from app.report.service import Report

@@ -286,12 +286,12 @@ def _repeats(document: MapDocument) -> list[FieldIssue]:
         ("activities", document.activities),
         ("plan_items", document.plan_items),
     )
-    for name, records in keyed:
+    for name, keyed_records in keyed:
         keys: set[tuple[uuid.UUID, str]] = set()
-        for index, record in enumerate(records):
-            if record.external_id is None:
+        for index, keyed_record in enumerate(keyed_records):
+            if keyed_record.external_id is None:
                 continue
-            key = (record.organisation_id, record.external_id)
+            key = (keyed_record.organisation_id, keyed_record.external_id)
             if key in keys:
                 issues.append(
                     FieldIssue(
