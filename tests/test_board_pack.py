@@ -1,17 +1,21 @@
 """The board pack: what the score rests on, the sections in a board's order, the help the
 model names, the plan table, and the PDF read back page by page."""
 
+import http.server
 import io
 import re
+import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import PIL.Image
 import pypdfium2
 import pytest
 from pypdf import PdfReader
 
-from app.report import render, wording
+from app.report import pdf, render, wording
 from tests.helpers import create_activity, create_asset, create_organisation
 from tests.report_seed import evidenced_asset, seed_system
 from tests.test_plan_items import create_plan_item
@@ -266,3 +270,104 @@ async def test_the_pdf_is_a_tagged_a4_board_pack(client: httpx.AsyncClient) -> N
     document = pypdfium2.PdfDocument(by_query.content)
     shares = [non_white_share(document[i]) for i in range(len(document))]
     assert all(share > 0.01 for share in shares), shares
+
+
+class Listener:
+    """A local web server that records every request it gets: what a PDF must never call."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                listener.paths.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow
+async def test_the_pdf_fetches_nothing_whatever_the_text_or_the_page_says(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """Markup typed into a name, a title or notes is printed as text, and WeasyPrint fetches no
+    URL and reads no file even when the page itself names one (the page is ours, but a later
+    template or chart must not turn the PDF into a way to read the server's files or reach
+    its network)."""
+    listener = Listener()
+    try:
+        image = tmp_path / "secret.png"
+        PIL.Image.new("RGB", (40, 40), "red").save(image)
+        hostile = f'<img src="{listener.url}/name"><img src="{image.as_uri()}">'
+        ics = await create_organisation(
+            client, name="ICS <script>x</script>", organisationType="ics"
+        )
+        await create_asset(client, ics["id"], name=f"url({listener.url}/asset)")
+        await create_plan_item(
+            client,
+            ics["id"],
+            title=hostile[:200],
+            notes=f"<style>@import url({listener.url}/notes);</style>",
+        )
+        response = await client.get(report_url(ics["id"], "?format=pdf"))
+        assert response.status_code == 200, response.text
+        reader = PdfReader(io.BytesIO(response.content))
+        text = " ".join(page.extract_text() for page in reader.pages)
+        # Shown, not obeyed.
+        assert "<script>" in text
+        assert "<img" in text
+        # The page itself naming a URL, a file and a stylesheet: still nothing fetched or read.
+        page = (
+            f'<html><head><link rel="stylesheet" href="{listener.url}/sheet.css">'
+            f"<style>@import url({listener.url}/import.css);"
+            f"body {{ background: url({listener.url}/background.png) }}</style></head>"
+            f'<body><p>Report</p><img src="{listener.url}/page.png"><img src="{image.as_uri()}">'
+            "</body></html>"
+        )
+        written = PdfReader(io.BytesIO(pdf.pdf_bytes(page)))
+        assert "Report" in written.pages[0].extract_text()
+        assert [len(p.images) for p in written.pages] == [0]
+    finally:
+        listener.close()
+    assert listener.paths == []
+
+
+async def test_a_long_plan_prints_its_first_rows_and_says_how_many_more(
+    client: httpx.AsyncClient,
+) -> None:
+    """An import may give an organisation thousands of plan items; laid out whole, 1,500 took
+    the one PDF lane of a worker 35 s (and 100,000, the import's size bound, would take it
+    for the better part of an hour). The pack shows the first rows (overdue first) and says
+    where the rest are."""
+    ics = await create_organisation(client, name="Busy ICS", organisationType="ics")
+    shown = render.PLAN_ROWS
+    sheet = "externalId,capabilityKey,title,dueDate\r\n" + "".join(
+        f"P-{n},data-platform,Item {n:03},2099-01-01\r\n" for n in range(shown + 7)
+    )
+    sheet += "LATE,data-platform,The late one,2020-01-01\r\n"
+    made = await client.post(
+        f"/v1/organisations/{ics['id']}/imports/plan_items",
+        content=sheet,
+        headers={"Content-Type": "text/csv"},
+    )
+    assert made.json()["created"] == shown + 8, made.text
+    page = await get_page(client, ics["id"])
+    text = re.sub(r"\s+", " ", " ".join(page.text))
+    plan = text[text.index("The plan") :]
+    assert plan.index("The late one") < plan.index("Item 000")
+    assert f"Item {shown - 2:03}" in plan
+    assert f"Item {shown - 1:03}" not in plan
+    assert "8 more plan items" in plan
+    rows = page.source.split('<table class="plan">')[1].split("</table>")[0].count("<tr>")
+    assert rows == shown + 1  # the heading's row and the items shown

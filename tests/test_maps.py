@@ -189,6 +189,54 @@ async def test_a_map_that_is_here_already_is_refused_and_nothing_is_written(
     assert await snapshot(backend.engine) == before
 
 
+async def test_a_hand_edited_map_is_refused_as_the_api_would_refuse_it(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Plan items past the endpoints' bounds, a record linked twice and an externalId used
+    twice in one organisation: each a 422 naming the field (not a 500 on PostgreSQL, a value
+    no endpoint would store on SQLite, or a 409 that a retry never mends), nothing written."""
+    ics = await seed_map(client)
+    document = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
+    document["organisations"] = [dict(o, odsCode=None) for o in document["organisations"]]
+    item = next(p for p in document["planItems"] if p["externalId"] == "PLAN-1")
+    other = next(p for p in document["planItems"] if p is not item)
+    audit = next(a for a in document["activities"] if a["title"] == "Audit")
+    before = await snapshot(backend.engine)
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({"title": "x" * 201}, ["#/planItems/0/title"]),
+        ({"title": " "}, ["#/planItems/0/title"]),
+        ({"owner": "x" * 201}, ["#/planItems/0/owner"]),
+        ({"notes": "x" * 4001}, ["#/planItems/0/notes"]),
+        ({"capabilityKey": "x" * 65}, ["#/planItems/0/capabilityKey"]),
+        ({"externalId": "x" * 101}, ["#/planItems/0/externalId"]),
+        ({"assetIds": item["assetIds"] + item["assetIds"][:1]}, ["#/planItems/0/assetIds/2"]),
+    ]
+    for change, expected in cases:
+        broken = dict(document, planItems=[dict(item, **change)])
+        body = assert_problem(
+            await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
+        )
+        assert [e["pointer"] for e in body["errors"]] == expected, change
+    twice = dict(other, organisationId=item["organisationId"], externalId="PLAN-1")
+    activity_twice = dict(audit, assetIds=audit["assetIds"] + audit["assetIds"][:1])
+    broken = dict(
+        document,
+        planItems=[item, twice],
+        activities=[a if a is not audit else activity_twice for a in document["activities"]],
+    )
+    body = assert_problem(
+        await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
+    )
+    index = document["activities"].index(audit)
+    assert sorted(e["pointer"] for e in body["errors"]) == [
+        f"#/activities/{index}/assetIds/2",
+        "#/planItems/1/externalId",
+    ]
+    assert await snapshot(backend.engine) == before
+    # The document as exported still goes in (as a copy, with new ids).
+    assert (await client.post("/v1/maps/import", json=document)).status_code == 201
+
+
 async def test_the_service_functions_the_cli_uses(
     client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
 ) -> None:

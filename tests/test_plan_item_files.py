@@ -157,3 +157,50 @@ async def test_a_refused_plan_item_import_reports_each_row_and_writes_nothing(
     }
     assert "6 of 7 row(s) were refused" in body["detail"]
     assert await snapshot(backend.engine) == before
+
+
+async def test_an_import_links_no_more_records_than_the_endpoints_allow(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Ids and externalIds together: a row naming 60 assets by id and 60 more by key would give
+    an item (or an activity) 120 links, which no PATCH of it could then send back and no
+    re-import of its own export could read (its keys alone past 100)."""
+    trust = await create_organisation(client, name="Linking Trust")
+    sheet = "externalId,area,name,maturity\r\n" + "".join(
+        f"A-{n},data,Asset {n},2\r\n" for n in range(120)
+    )
+    made = await client.post(
+        f"/v1/organisations/{trust['id']}/imports/assets", content=sheet, headers=CSV
+    )
+    assert made.json()["created"] == 120, made.text
+    listed = await client.get(f"/v1/organisations/{trust['id']}/assets?limit=500")
+    by_key = {a["externalId"]: a["id"] for a in listed.json()["items"]}
+    ids = ";".join(by_key[f"A-{n}"] for n in range(60))
+    keys = ";".join(f"A-{n}" for n in range(60, 120))
+    before = await snapshot(backend.engine)
+    plan_sheet = (
+        "externalId,capabilityKey,title,assetIds,assetExternalIds\r\n"
+        f"P-1,learning-culture,Too many,{ids},{keys}\r\n"
+    )
+    response = await client.post(import_url(trust["id"]), content=plan_sheet, headers=CSV)
+    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert [(e["line"], e["column"]) for e in body["errors"]] == [(2, "assetExternalIds")]
+    assert "120" in body["errors"][0]["message"]
+    activity_sheet = (
+        "externalId,area,title,activityType,assetIds,assetExternalIds\r\n"
+        f"Q-1,improvement,Too many,evaluation,{ids},{keys}\r\n"
+    )
+    url = f"/v1/organisations/{trust['id']}/imports/activities"
+    response = await client.post(url, content=activity_sheet, headers=CSV)
+    body = assert_problem(response, 422, "VALIDATION_FAILED")
+    assert [(e["line"], e["column"]) for e in body["errors"]] == [(2, "assetExternalIds")]
+    assert await snapshot(backend.engine) == before
+    # 100 in all is the bound, as for the endpoints.
+    keys = ";".join(f"A-{n}" for n in range(60, 100))
+    fine = plan_sheet.replace("Too many", "Enough").replace(
+        plan_sheet.split(",")[-1], keys + "\r\n"
+    )
+    response = await client.post(import_url(trust["id"]), content=fine, headers=CSV)
+    assert response.json()["created"] == 1, response.text
+    [item] = await items_of(client, trust["id"])
+    assert len(item["assetIds"]) == 100

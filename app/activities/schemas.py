@@ -11,10 +11,14 @@ from app.assets.schemas import CapabilityKey, EvidenceLink, EvidenceLinks
 from app.fields import IsoDate, Text200, Text2000
 from app.vocabulary import ActivityStatus, ActivityType, Area
 
+# The most records one activity or plan item links, of each kind: by id and by externalId
+# together, in an import as through the endpoints.
+MAX_LINKS = 100
+
 AssetIds = Annotated[
     list[uuid.UUID],
     Field(
-        max_length=100,
+        max_length=MAX_LINKS,
         description="Assets the activity uses: its organisation's own, or those of an "
         "organisation above it. Repeats are ignored.",
     ),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue
 
+from app.activities.schemas import MAX_LINKS
 from app.api import ApiInput, ApiModel, ApiPatch, ApiQuery, Page
 from app.assets.schemas import CapabilityKey
 from app.fields import IsoDate, QueryText, Text100, Text200, Text4000
@@ -38,7 +39,7 @@ RagRating = Annotated[
 PlanAssetIds = Annotated[
     list[uuid.UUID],
     Field(
-        max_length=100,
+        max_length=MAX_LINKS,
         description="Assets the item will create or improve: its organisation's own, or those "
         "of an organisation above it. Repeats are ignored.",
     ),
@@ -46,7 +47,7 @@ PlanAssetIds = Annotated[
 PlanActivityIds = Annotated[
     list[uuid.UUID],
     Field(
-        max_length=100,
+        max_length=MAX_LINKS,
         description="Activities the item will start or improve: its organisation's own, or "
         "those of an organisation above it. Repeats are ignored.",
     ),

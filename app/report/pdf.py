@@ -17,7 +17,7 @@ import weakref
 from functools import partial
 
 import anyio
-from weasyprint import HTML
+from weasyprint import HTML, URLFetcher
 
 from app.report import render
 from app.report.service import Report
@@ -36,9 +36,16 @@ _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityL
 )
 
 
+def _fetcher() -> URLFetcher:
+    """Only ``data:`` URLs (the page's own inline icon): WeasyPrint's default fetches http(s),
+    ftp and file URLs, so one URL reaching the page (a later template or chart, or escaping
+    gone wrong) would make the PDF read the server's files or call its network."""
+    return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
+
+
 def pdf_bytes(page: str) -> bytes:
     """The PDF of one rendered report page (blocking: call it off the event loop)."""
-    document = HTML(string=page, base_url=None)
+    document = HTML(string=page, base_url=None, url_fetcher=_fetcher())
     written = document.write_pdf(pdf_variant=VARIANT, pdf_tags=True)
     assert isinstance(written, bytes)  # no target given: the bytes are returned
     return written

@@ -18,6 +18,10 @@ from app.report.service import Report
 from app.vocabulary import Audience
 
 TOP_RECOMMENDATIONS = 5
+# The plan table's rows (overdue first): a board reads the items it must act on, and the
+# layout's cost grows with every row (1,500 took the PDF 35 s, in the one PDF lane per worker),
+# while an import may give an organisation 100,000. The plan items export has every one.
+PLAN_ROWS = 50
 TOP_SYSTEM_RECOMMENDATIONS = 5
 
 
@@ -96,6 +100,8 @@ def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = 
             box11_first=wording.BOX11_FIRST,
             share=wording.share,
             plan=analysis.plan,
+            plan_rows=analysis.plan.items[:PLAN_ROWS],
+            more_plan_items=max(len(analysis.plan.items) - PLAN_ROWS, 0),
             review=analysis.review,
             enablers=enablers,
             system_part=system_part,

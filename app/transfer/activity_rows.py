@@ -9,6 +9,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities import service as activities_service
+from app.activities.schemas import MAX_LINKS
 from app.assets.schemas import stored_links
 from app.auth import access
 from app.auth.principal import Principal
@@ -128,3 +129,11 @@ class Activities(Records):
                 where = data.asset_ids[int(index)]
                 pending.issues.append(pending.raw.issue("assetIds", f"{where}: {issue.message}"))
         pending.children = sorted(set(linked))
+        if len(pending.children) > MAX_LINKS:
+            pending.issues.append(
+                pending.raw.issue(
+                    "assetExternalIds",
+                    f"{len(pending.children)} assets by id and externalId together; at most "
+                    f"{MAX_LINKS}.",
+                )
+            )

@@ -259,8 +259,48 @@ def _check_shape(document: MapDocument) -> None:
                 for position, record_id in enumerate(ids)
                 if known.get(record_id) not in above
             ]
+    issues += _repeats(document)
     if issues:
         raise ValidationFailed("The map does not hold together.", errors=issues)
+
+
+def _repeats(document: MapDocument) -> list[FieldIssue]:
+    """What the tables' keys would refuse at insert time, named here instead (the database's
+    refusal reads as a 409 "changed meanwhile", which no retry mends): a record linked twice by
+    one activity or plan item, and an externalId used twice in one organisation."""
+    issues: list[FieldIssue] = []
+    linking: tuple[tuple[str, Sequence[MapActivity | MapPlanItem], tuple[str, ...]], ...] = (
+        ("activities", document.activities, ("asset_ids",)),
+        ("plan_items", document.plan_items, ("asset_ids", "activity_ids")),
+    )
+    for name, records, fields in linking:
+        for index, record in enumerate(records):
+            for field in fields:
+                seen: set[uuid.UUID] = set()
+                for position, record_id in enumerate(getattr(record, field)):
+                    if record_id in seen:
+                        issues.append(FieldIssue((name, index, field, position), "Listed twice."))
+                    seen.add(record_id)
+    keyed: tuple[tuple[str, Sequence[MapAsset | MapActivity | MapPlanItem]], ...] = (
+        ("assets", document.assets),
+        ("activities", document.activities),
+        ("plan_items", document.plan_items),
+    )
+    for name, keyed_records in keyed:
+        keys: set[tuple[uuid.UUID, str]] = set()
+        for index, keyed_record in enumerate(keyed_records):
+            if keyed_record.external_id is None:
+                continue
+            key = (keyed_record.organisation_id, keyed_record.external_id)
+            if key in keys:
+                issues.append(
+                    FieldIssue(
+                        (name, index, "external_id"),
+                        "Another record of the same organisation has this externalId.",
+                    )
+                )
+            keys.add(key)
+    return issues
 
 
 def _ancestors(parents: dict[uuid.UUID, uuid.UUID | None], start: uuid.UUID) -> set[uuid.UUID]:

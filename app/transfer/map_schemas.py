@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from app.api import ApiModel
-from app.assets.schemas import EvidenceLink
+from app.assets.schemas import CapabilityKey, EvidenceLink
+from app.fields import Text100, Text200, Text4000
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -91,15 +92,18 @@ class MapActivity(Stamped):
 
 
 class MapPlanItem(Stamped):
+    """Its text within the bounds the plan item endpoints keep (which every stored item
+    meets): a document edited by hand cannot store what the API would refuse."""
+
     organisation_id: uuid.UUID
-    external_id: str | None
-    capability_key: str
-    title: str
-    owner: str | None
+    external_id: Text100 | None
+    capability_key: CapabilityKey
+    title: Text200
+    owner: Text200 | None
     due_date: date | None
     status: ActivityStatus
     rag: Rag
-    notes: str | None
+    notes: Text4000 | None
     asset_ids: list[uuid.UUID]
     activity_ids: list[uuid.UUID]
 

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.activities import service as activities_service
+from app.activities.schemas import MAX_LINKS
 from app.audit import service as audit
 from app.auth import access
 from app.auth.principal import Principal
@@ -182,6 +183,16 @@ class PlanItems(Records):
                         pending.raw.issue(ids_column, f"{where}: {issue.message}")
                     )
             pending.children = sorted(linked)
+            for kind, _, _, _, _, keys_column in _LINKS:
+                count = sum(1 for linked_kind, _ in linked if linked_kind == kind)
+                if count > MAX_LINKS:
+                    pending.issues.append(
+                        pending.raw.issue(
+                            keys_column,
+                            f"{count} {kind} links by id and externalId together; at most "
+                            f"{MAX_LINKS}.",
+                        )
+                    )
 
 
 # Each kind of link: its table, the row's id and externalId fields, and their columns.
