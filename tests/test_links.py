@@ -66,6 +66,11 @@ async def test_a_link_becomes_a_cookie_for_its_page_and_leaves_the_address(
     # The same address, other parameters kept, the token gone.
     assert exchange.headers["location"] == f"http://localhost{report}?format=csv"
     assert token not in exchange.headers["location"]
+    # The path comes back as it was sent: an encoded slash is not decoded into a way out of it.
+    crafted = url.replace("/report?", "/report%2F..%2F..%2Fother%2Freport?")
+    sideways = await browser.get(crafted, headers=BROWSER)
+    assert sideways.status_code == 303
+    assert "%2F..%2F..%2Fother%2Freport" in sideways.headers["location"]
     attributes = [part.strip() for part in exchange.headers["set-cookie"].split(";")]
     assert attributes[0].startswith(f"{COOKIE_NAME}=")
     assert token not in attributes[0]  # a session token of its own, not the link

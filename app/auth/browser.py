@@ -82,6 +82,11 @@ class LinkExchangeMiddleware:
             return
         token, seconds = self.links.open_session(link)
         plain = URL(scope=scope).remove_query_params(QUERY_PARAMETER)
+        raw = scope.get("raw_path")
+        if raw:
+            # The path as the browser sent it, still encoded: the decoded one would turn an
+            # encoded slash (%2F) into a real one and send the browser to another page.
+            plain = plain.replace(path=raw.decode("latin-1"))
         response = Response(
             status_code=303,
             headers={
