@@ -237,6 +237,42 @@ async def test_a_hand_edited_map_is_refused_as_the_api_would_refuse_it(
     assert (await client.post("/v1/maps/import", json=document)).status_code == 201
 
 
+async def test_a_hand_edited_map_holds_assets_activities_and_organisations_to_the_api_s_bounds(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """Every text of the map within the bounds its endpoint keeps: a 422 naming the field, not a
+    500 on PostgreSQL (a column too short) or a value no endpoint would store on SQLite."""
+    ics = await seed_map(client)
+    document = (await client.get(f"/v1/organisations/{ics['id']}/map")).json()
+    document["organisations"] = [dict(o, odsCode=None) for o in document["organisations"]]
+    before = await snapshot(backend.engine)
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("organisations", {"name": "x" * 201}, "name"),
+        ("organisations", {"region": "x" * 101}, "region"),
+        ("organisations", {"odsCode": "X" * 10}, "odsCode"),
+        ("assets", {"name": "x" * 201}, "name"),
+        ("assets", {"name": " "}, "name"),
+        ("assets", {"description": "x" * 4001}, "description"),
+        ("assets", {"owner": "x" * 201}, "owner"),
+        ("assets", {"reviewedBy": "x" * 201}, "reviewedBy"),
+        ("assets", {"externalId": "x" * 101}, "externalId"),
+        ("assets", {"capabilityKey": "x" * 65}, "capabilityKey"),
+        ("assets", {"tags": ["x" * 65]}, "tags/0"),
+        ("activities", {"title": "x" * 201}, "title"),
+        ("activities", {"goal": "x" * 2001}, "goal"),
+        ("activities", {"outcome": "x" * 2001}, "outcome"),
+        ("activities", {"externalId": "x" * 101}, "externalId"),
+    ]
+    for part, change, field in cases:
+        records = document[part]
+        broken = dict(document, **{part: [dict(records[0], **change), *records[1:]]})
+        body = assert_problem(
+            await client.post("/v1/maps/import", json=broken), 422, "VALIDATION_FAILED"
+        )
+        assert [e["pointer"] for e in body["errors"]] == [f"#/{part}/0/{field}"], change
+    assert await snapshot(backend.engine) == before
+
+
 async def test_the_service_functions_the_cli_uses(
     client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
 ) -> None:

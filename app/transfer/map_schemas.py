@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
 
 from app.api import ApiModel
-from app.assets.schemas import CapabilityKey, EvidenceLink
-from app.fields import Text100, Text200, Text4000
+from app.assets.schemas import CapabilityKey, EvidenceLink, Tags
+from app.fields import Text100, Text200, Text2000, Text4000
+from app.organisations.schemas import OdsCode
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -46,55 +47,56 @@ class Stamped(MapPart):
     version: int = Field(ge=1)
 
 
+# Every text within the bounds its endpoint keeps (which every stored record meets): a document
+# edited by hand cannot store what the API would refuse, nor fail on a column too short.
+
+
 class MapOrganisation(Stamped):
-    name: str
-    ods_code: str | None
+    name: Text200
+    ods_code: OdsCode | None
     organisation_type: OrganisationType
     parent_id: uuid.UUID | None = Field(
         description="The root's parent (null when the caller cannot see it) is kept on import "
         "when that organisation exists there."
     )
-    region: str | None
+    region: Text100 | None
     next_review_due: date | None = None
 
 
 class MapAsset(Stamped):
     organisation_id: uuid.UUID
-    external_id: str | None
+    external_id: Text100 | None
     area: Area
-    capability_key: str | None
-    name: str
-    description: str | None
+    capability_key: CapabilityKey | None
+    name: Text200
+    description: Text4000 | None
     maturity: int = Field(ge=0, le=4)
     confidence: Confidence
     evidence: list[EvidenceLink]
-    owner: str | None
-    tags: list[str]
+    owner: Text200 | None
+    tags: Tags
     shared_with_members: bool
-    reviewed_by: str | None
+    reviewed_by: Text200 | None
     reviewed_at: datetime | None
 
 
 class MapActivity(Stamped):
     organisation_id: uuid.UUID
-    external_id: str | None
+    external_id: Text100 | None
     area: Area
-    capability_key: str | None
-    title: str
+    capability_key: CapabilityKey | None
+    title: Text200
     activity_type: ActivityType
     status: ActivityStatus
     start_date: date | None
     end_date: date | None
     asset_ids: list[uuid.UUID]
-    goal: str | None
-    outcome: str | None
+    goal: Text2000 | None
+    outcome: Text2000 | None
     evidence: list[EvidenceLink]
 
 
 class MapPlanItem(Stamped):
-    """Its text within the bounds the plan item endpoints keep (which every stored item
-    meets): a document edited by hand cannot store what the API would refuse."""
-
     organisation_id: uuid.UUID
     external_id: Text100 | None
     capability_key: CapabilityKey
