@@ -123,6 +123,21 @@ async def test_the_board_pack_reads_in_a_board_s_order(client: httpx.AsyncClient
     assert "No plan yet for 5 of the top recommendations" in plan
 
 
+async def test_an_own_duty_is_ours_to_do_not_the_icb_s(client: httpx.AsyncClient) -> None:
+    """Information governance is each organisation's own duty (model 2026.2): the pack never
+    tells a trust to ask the ICB for it, and says who nearby can show how."""
+    ids = await seed(client)
+    own = await analysis(client, ids["leeds"])
+    (duty,) = [r for r in own["recommendations"] if r["capabilityKey"] == "information-governance"]
+    words = (await get_page(client, ids["leeds"])).words
+    others = words[words.index("What we need from others") : words.index("What the score rests")]
+    icb_part = others[others.index("From the integrated care board") : others.index("Ours to do")]
+    ours = others[others.index("Ours to do, with help nearby") :]
+    assert duty["title"] not in icb_part
+    assert duty["title"] in ours
+    assert "a shared record elsewhere does not count for it" in ours
+
+
 async def test_model_2026_2_names_the_help_the_source_offers(client: httpx.AsyncClient) -> None:
     model = (await client.get("/v1/reference-models/2026.2")).json()
     helped = {c["key"]: c["help"] for c in model["capabilities"] if c["help"]}

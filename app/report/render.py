@@ -65,7 +65,12 @@ def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = 
     analysis, system = report.analysis, report.system
     open_keys = {r.capability_key for r in analysis.recommendations}
     enablers = [r for r in analysis.recommendations if r.national_enabler is not None]
-    system_part = [r for r in analysis.recommendations if r.audience == Audience.SYSTEM]
+    system_part = [
+        r
+        for r in analysis.recommendations
+        if r.audience == Audience.SYSTEM and r.capability_key not in report.own_duties
+    ]
+    own_duties = [r for r in analysis.recommendations if r.capability_key in report.own_duties]
     met = [g for g in analysis.gaps if g.status == GapStatus.MET]
     heat_areas, heat_rows = charts.heat_map(system) if system else ([], [])
     titles = {g.capability_key: g.title for g in analysis.gaps}
@@ -105,6 +110,7 @@ def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = 
             review=analysis.review,
             enablers=enablers,
             system_part=system_part,
+            own_duties=own_duties,
             met=met,
             open_keys=open_keys,
             help=report.help,

@@ -50,6 +50,9 @@ class Report:
     system_trend: Trend[SystemAssessmentComparison] | None
     # The model's help for each capability (from the model the analysis used).
     help: dict[str, list[HelpResource]] = field(default_factory=dict)
+    # Capabilities that are each organisation's own duty (its own IG return, say): an ICB can
+    # show how, but cannot do them for a member, so the report does not say "ask the ICB".
+    own_duties: frozenset[str] = frozenset()
 
 
 def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
@@ -173,4 +176,9 @@ async def gather(
         system=system,
         system_trend=system_trend,
         help={c.key: c.help for c in choice.model.capabilities if c.help},
+        own_duties=frozenset(
+            c.key
+            for c in choice.model.capabilities
+            if choice.model.rules.sharing_follows_travel and c.own_duty
+        ),
     )
