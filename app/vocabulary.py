@@ -1,5 +1,6 @@
 """The domain's words, spelt once: every table, schema and the analysis engine use these enums."""
 
+from datetime import date
 from enum import IntEnum, StrEnum
 
 
@@ -101,6 +102,17 @@ class ActivityStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
     STOPPED = "stopped"
+
+
+# Still to be done: an activity or plan item in one of these can be late; completed or stopped
+# work is never overdue, whatever its date.
+OPEN_STATUSES = (ActivityStatus.PLANNED, ActivityStatus.ACTIVE)
+
+
+def is_overdue(due_date: date | None, status: str, today: date) -> bool:
+    """The one rule of "overdue", for the plan items' answers and the analysis alike (the list
+    filter says the same in SQL, app.plans.queries)."""
+    return due_date is not None and due_date < today and status in OPEN_STATUSES
 
 
 class Rag(StrEnum):

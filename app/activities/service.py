@@ -267,19 +267,33 @@ def check_links(
     """The rule of _check_assets on data already read (a bulk import reads it a batch at a
     time): ``owners`` maps each existing asset to its organisation; ``seen`` are the owners the
     caller can see."""
-    owner = owners
-    issues = [
-        FieldIssue(
-            ("asset_ids", index),
-            "No such asset."
-            if owner.get(asset_id) not in seen
-            else "The asset belongs to an organisation that is neither this one nor above it.",
-        )
-        for index, asset_id in enumerate(asset_ids)
-        if owner.get(asset_id) not in allowed
-    ]
+    issues = link_issues("asset_ids", "asset", asset_ids, owners=owners, allowed=allowed, seen=seen)
     if issues:
         raise ValidationFailed("Some assetIds cannot be linked to this activity.", errors=issues)
+
+
+def link_issues(
+    field: str,
+    what: str,
+    ids: Sequence[uuid.UUID],
+    *,
+    owners: Mapping[uuid.UUID, uuid.UUID],
+    allowed: Collection[uuid.UUID],
+    seen: Collection[uuid.UUID],
+) -> list[FieldIssue]:
+    """What may be linked, for an activity's assets and a plan item's assets and activities
+    alike: a record of the organisation or of one above it; one whose owner the caller cannot
+    see is "no such" record, so a refusal never tells that it exists."""
+    return [
+        FieldIssue(
+            (field, index),
+            f"No such {what}."
+            if owners.get(record_id) not in seen
+            else f"The {what} belongs to an organisation that is neither this one nor above it.",
+        )
+        for index, record_id in enumerate(ids)
+        if owners.get(record_id) not in allowed
+    ]
 
 
 async def links_of(

@@ -14,17 +14,15 @@ from app.analysis.plan_schemas import Plan, PlanItemRef, Review, TopFivePlanned
 from app.analysis.profile import PlannedItem, Profile
 from app.analysis.schemas import DuplicatedEffort, MemberPlanItem, Strategy, SystemRecommendation
 from app.reference.schemas import ReferenceModelPublic
-from app.vocabulary import ActivityStatus
+from app.vocabulary import ActivityStatus, is_overdue
 
 TOP = 5
 # What counts as planning a capability: a stopped item is no longer a plan.
 PLANNING = frozenset({ActivityStatus.PLANNED, ActivityStatus.ACTIVE, ActivityStatus.COMPLETED})
-# What can still be late: a completed or stopped item is not overdue, whatever its date.
-OPEN = frozenset({ActivityStatus.PLANNED, ActivityStatus.ACTIVE})
 
 
 def overdue(item: PlannedItem, today: date) -> bool:
-    return item.due_date is not None and item.due_date < today and item.status in OPEN
+    return is_overdue(item.due_date, item.status, today)
 
 
 def refs(items: Iterable[PlannedItem], today: date) -> list[PlanItemRef]:

@@ -2,7 +2,6 @@
 within the caller's scope, as an activity's assets are; and the links as stored."""
 
 import uuid
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlmodel import col, select
@@ -45,33 +44,13 @@ async def check(
         )
         owners = dict(rows.all())
         seen = await access.visible_among(session, principal, set(owners.values()))
-        issues += link_issues(field, what, ids, owners=owners, allowed=allowed, seen=seen)
+        issues += activities_service.link_issues(
+            field, what, ids, owners=owners, allowed=allowed, seen=seen
+        )
     if issues:
         raise ValidationFailed(
             "Some linked records cannot be linked to this plan item.", errors=issues
         )
-
-
-def link_issues(
-    field: str,
-    what: str,
-    ids: Sequence[uuid.UUID],
-    *,
-    owners: Mapping[uuid.UUID, uuid.UUID],
-    allowed: Sequence[uuid.UUID] | set[uuid.UUID],
-    seen: set[uuid.UUID],
-) -> list[FieldIssue]:
-    """The rule of check on data already read (an import reads it a batch at a time)."""
-    return [
-        FieldIssue(
-            (field, index),
-            f"No such {what}."
-            if owners.get(record_id) not in seen
-            else f"The {what} belongs to an organisation that is neither this one nor above it.",
-        )
-        for index, record_id in enumerate(ids)
-        if owners.get(record_id) not in allowed
-    ]
 
 
 async def assets_of(

@@ -12,14 +12,14 @@ from app.db import Prebuilt, list_of, plain_columns, prebuilt
 from app.models import PlanItem, PlanItemActivity, PlanItemAsset
 from app.organisations.hierarchy import organisation_scope
 from app.pagination import CURSOR_PARAMETERS, keyset_on_parameters
-from app.vocabulary import ActivityStatus
+from app.vocabulary import OPEN_STATUSES
 
 _ITEM = cast(Table, PlanItem.__table__)  # type: ignore[attr-defined]
 _ASSET = cast(Table, PlanItemAsset.__table__)  # type: ignore[attr-defined]
 _ACTIVITY = cast(Table, PlanItemActivity.__table__)  # type: ignore[attr-defined]
 
-# Still to be done: an item in one of these past its due date is overdue.
-OPEN = (ActivityStatus.PLANNED.value, ActivityStatus.ACTIVE.value)
+# vocabulary.is_overdue in SQL: still to be done, and due before the given day.
+OPEN = tuple(status.value for status in OPEN_STATUSES)
 
 
 def _with_links() -> Select[Any]:

@@ -25,7 +25,7 @@ from app.plans.schemas import PlanItemCreate, PlanItemFilters, PlanItemUpdate
 from app.records import ExpectedVersion
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
-from app.vocabulary import AuditAction, OrganisationType, ResourceType, Role
+from app.vocabulary import AuditAction, OrganisationType, ResourceType, Role, is_overdue
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,6 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def is_overdue(due_date: date | None, status: str, *, on: date) -> bool:
-    return due_date is not None and due_date < on and status in queries.OPEN
-
-
 def linked(row: Row | Mapping[str, Any], *, on: date | None = None) -> dict[str, Any]:
     """A row of queries.ONE or a page (or an item's fields) as the wire form's values: links
     sorted, and whether it is overdue today."""
@@ -67,7 +63,7 @@ def linked(row: Row | Mapping[str, Any], *, on: date | None = None) -> dict[str,
     return values | {
         "asset_ids": sorted(values["asset_ids"] or ()),
         "activity_ids": sorted(values["activity_ids"] or ()),
-        "overdue": is_overdue(values["due_date"], str(values["status"]), on=on or today()),
+        "overdue": is_overdue(values["due_date"], str(values["status"]), on or today()),
     }
 
 

@@ -175,7 +175,7 @@ class PlanItems(Records):
                     else:
                         linked.add((kind, found_id))
                 ids = getattr(pending.data, ids_field)
-                for issue in plans_links.link_issues(
+                for issue in activities_service.link_issues(
                     ids_field, kind, ids, owners=owners[kind], allowed=allowed, seen=seen
                 ):
                     where = ids[int(issue.field[1])]
