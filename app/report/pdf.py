@@ -15,9 +15,9 @@ import asyncio
 import logging
 import weakref
 from functools import partial
+from typing import TYPE_CHECKING
 
 import anyio
-from weasyprint import HTML, URLFetcher
 
 from app.report import render
 from app.report.service import Report
@@ -26,6 +26,9 @@ from app.report.service import Report
 # it does not know (print-color-adjust, var() in SVG), 20-odd lines a request that say nothing
 # about the request. Its errors still reach the log.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
+
+if TYPE_CHECKING:
+    from weasyprint import URLFetcher
 
 MEDIA_TYPE = "application/pdf"
 VARIANT = "pdf/ua-1"
@@ -36,15 +39,22 @@ _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityL
 )
 
 
-def _fetcher() -> URLFetcher:
+def _fetcher() -> "URLFetcher":
     """Only ``data:`` URLs (the page's own inline icon): WeasyPrint's default fetches http(s),
     ftp and file URLs, so one URL reaching the page (a later template or chart, or escaping
     gone wrong) would make the PDF read the server's files or call its network."""
+    from weasyprint import URLFetcher
+
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
 
 
 def pdf_bytes(page: str) -> bytes:
-    """The PDF of one rendered report page (blocking: call it off the event loop)."""
+    """The PDF of one rendered report page (blocking: call it off the event loop).
+
+    WeasyPrint is imported here, on the first PDF, not with the app: it (with Pango and its
+    fonts) costs every process a second at start, and most processes never draw a PDF."""
+    from weasyprint import HTML
+
     document = HTML(string=page, base_url=None, url_fetcher=_fetcher())
     written = document.write_pdf(pdf_variant=VARIANT, pdf_tags=True)
     assert isinstance(written, bytes)  # no target given: the bytes are returned
