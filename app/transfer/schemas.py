@@ -2,6 +2,7 @@
 re-import update instead of duplicating. What an import did, or would do."""
 
 import uuid
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, JsonValue
@@ -123,6 +124,28 @@ class PlanItemImportRow(PlanItemCreate):
     )
 
 
+class RowAction(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+class ImportRowResult(ApiModel):
+    """What one row did, or (in a dry run) would do."""
+
+    row: int = Field(
+        ge=1,
+        description="The row as a person counts it in the file: in a CSV or a workbook the "
+        "header is row 1, so the first record is row 2; in a JSON array the first element is "
+        "row 1.",
+    )
+    action: RowAction
+    id: uuid.UUID | None = Field(
+        default=None, description="The record the row made or matched (none in a dry run's create)."
+    )
+    external_id: str | None = None
+
+
 class ImportResult(ApiModel):
     """What the import did (or, for a dry run, would do). Nothing is written unless every
     row is valid."""
@@ -132,3 +155,7 @@ class ImportResult(ApiModel):
     created: int
     updated: int = Field(description="Rows that matched a record and changed it.")
     unchanged: int = Field(description="Rows that matched a record and left it as it was.")
+    results: list[ImportRowResult] = Field(
+        default=[],
+        description="Row by row, in the file's order, what each row did or would do.",
+    )
