@@ -206,6 +206,59 @@ def excerpt(text: str, limit: int = 40) -> str:
     return f"'{shown}'"
 
 
+# What a value of each kind of field looks like, by the prefix of pydantic's error type: said
+# beside the value refused, so that a person can retype it without reading the schema.
+_EXPECTED = (
+    ("datetime", "a date and time as YYYY-MM-DDThh:mm:ssZ, e.g. 2026-12-03T09:00:00Z"),
+    ("date", "a date as YYYY-MM-DD, e.g. 2026-12-03"),
+    ("bool", "true or false"),
+    ("int", "a whole number"),
+    ("float", "a number"),
+    ("uuid", "an id (a UUID, e.g. 5b0e3c1e-8f4e-4d8a-9f65-0c1d2e3f4a5b)"),
+)
+# Errors whose refused value is echoed: those of a value's form. Not a text's length (the value
+# is the long text itself) nor a missing or unknown field (there is no value).
+_ECHOED = (
+    "enum",
+    "literal_error",
+    "value_error",
+    "string_pattern_mismatch",
+    "url",
+    "greater",
+    "less",
+    "multiple_of",
+    *(prefix for prefix, _ in _EXPECTED),
+)
+_FIXED = {
+    "extra_forbidden": "Unknown field: check its spelling (fields are lowerCamelCase).",
+    "missing": "This field is required.",
+}
+
+
+def input_message(error: Mapping[str, Any]) -> str:
+    """The message of one of pydantic's validation errors, as every answer words it: what was
+    expected, and the value refused (``Expected a date as YYYY-MM-DD, e.g. 2026-12-03; got
+    '03/12/2026'.``). The one place that renders them, for request bodies, parameters and
+    imported rows alike."""
+    kind = str(error.get("type", ""))
+    if kind in _FIXED:
+        return _FIXED[kind]
+    message = (
+        str(error.get("msg", "")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    )
+    ctx = error.get("ctx") or {}
+    expected = next((what for prefix, what in _EXPECTED if kind.startswith(prefix)), None)
+    if kind in ("enum", "literal_error") and "expected" in ctx:
+        message = f"Expected one of {ctx['expected']}"
+    elif expected is not None and kind.endswith(("_parsing", "_type")):
+        message = f"Expected {expected}"
+    message = message[:1].upper() + message[1:]
+    value = error.get("input")
+    if kind.startswith(_ECHOED) and isinstance(value, str | int | float) and value != "":
+        return f"{message.rstrip('.')}; got {excerpt(str(value))}."
+    return message if message.endswith(".") else message + "."
+
+
 def all_error_kinds() -> list[type[AppError]]:
     """Every concrete kind, for the /problems pages and the documentation."""
     kinds: list[type[AppError]] = []

@@ -38,20 +38,29 @@ EXCEL_SHEET = (
 )
 
 
+def counts(body: dict[str, Any]) -> tuple[int, int, int, int]:
+    return body["rows"], body["created"], body["updated"], body["unchanged"]
+
+
 async def test_an_excel_sheet_imports_as_is(client: httpx.AsyncClient) -> None:
     trust = await create_organisation(client)
     response = await client.post(
         assets_url(trust["id"]), content=EXCEL_SHEET.encode("utf-8"), headers=CSV
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {
+    body = response.json()
+    platform, team = await listed(client, trust["id"], "assets")
+    assert body == {
         "dryRun": False,
         "rows": 2,
         "created": 2,
         "updated": 0,
         "unchanged": 0,
+        "results": [
+            {"row": 2, "action": "create", "id": platform["id"], "externalId": "DATA-001"},
+            {"row": 3, "action": "create", "id": team["id"], "externalId": "IMP-001"},
+        ],
     }
-    platform, team = await listed(client, trust["id"], "assets")
     assert platform["name"] == "Shared care record"
     assert platform["externalId"] == "DATA-001"
     assert platform["maturity"] == 3
@@ -83,10 +92,11 @@ async def test_importing_the_same_sheet_again_updates_instead_of_duplicating(
     first = await client.post(assets_url(trust["id"]), content=EXCEL_SHEET.encode(), headers=CSV)
     assert first.json()["created"] == 2
     again = await client.post(assets_url(trust["id"]), content=EXCEL_SHEET.encode(), headers=CSV)
-    assert again.json() == {"dryRun": False, "rows": 2, "created": 0, "updated": 0, "unchanged": 2}
+    assert counts(again.json()) == (2, 0, 0, 2)
+    assert [r["action"] for r in again.json()["results"]] == ["unchanged", "unchanged"]
     changed = EXCEL_SHEET.replace('"QI team, Leeds",2,qi', '"QI team, Leeds",4,qi;coaching')
     third = await client.post(assets_url(trust["id"]), content=changed.encode(), headers=CSV)
-    assert third.json() == {"dryRun": False, "rows": 2, "created": 0, "updated": 1, "unchanged": 1}
+    assert counts(third.json()) == (2, 0, 1, 1)
     platform, team = await listed(client, trust["id"], "assets")
     assert (team["maturity"], team["tags"], team["version"]) == (4, ["coaching", "qi"], 2)
     assert platform["version"] == 1, "an unchanged row keeps its version (and ETag)"
@@ -105,12 +115,20 @@ async def test_a_dry_run_says_what_it_would_do_and_writes_nothing(
         assets_url(trust["id"], "?dryRun=true"), content=sheet.encode(), headers=CSV
     )
     assert response.status_code == 200, response.text
+    platform, team = await listed(client, trust["id"], "assets")
     assert response.json() == {
         "dryRun": True,
         "rows": 3,
         "created": 1,
         "updated": 1,
         "unchanged": 1,
+        # Row by row, numbered as the sheet numbers them (the header is row 1); a row that
+        # would create has no id yet.
+        "results": [
+            {"row": 2, "action": "unchanged", "id": platform["id"], "externalId": "DATA-001"},
+            {"row": 3, "action": "update", "id": team["id"], "externalId": "IMP-001"},
+            {"row": 5, "action": "create", "id": None, "externalId": "NEW-1"},
+        ],
     }
     assert await snapshot(backend.engine) == before
 
@@ -178,7 +196,8 @@ async def test_a_json_array_imports_and_its_errors_point_into_the_array(
         await client.post(assets_url(trust["id"]), json=bad), 422, "VALIDATION_FAILED"
     )
     pointers = {(e["line"], e["pointer"]) for e in body["errors"]}
-    assert {(1, "#/1/maturity"), (2, "#/2/typo"), (2, "#/2/area")} <= pointers
+    # Rows counted as a person counts them (the first element is row 1); pointers from 0.
+    assert {(2, "#/1/maturity"), (3, "#/2/typo"), (3, "#/2/area")} <= pointers
     assert await snapshot(backend.engine) == before
 
 

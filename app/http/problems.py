@@ -28,6 +28,7 @@ from app.errors import (
     ServiceUnavailable,
     StaleVersion,
     ValidationFailed,
+    input_message,
 )
 from app.http.preconditions import etag
 
@@ -86,17 +87,11 @@ def _wire_pointer(loc: Sequence[int | str]) -> str:
     return str(path[0]) if path else str(where)
 
 
-_MESSAGES = {
-    "extra_forbidden": "Unknown field: check its spelling (fields are lowerCamelCase).",
-    "missing": "This field is required.",
-}
-
-
 def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
     return [
         FieldIssue(
             (),
-            _MESSAGES.get(err.get("type", ""), err["msg"]),
+            input_message(err),
             pointer=_wire_pointer(err.get("loc", ())),
         )
         for err in errors

@@ -18,13 +18,14 @@ from app.transfer.columns import Column, from_cell
 @dataclass
 class RawRow:
     line: int
-    """CSV: the row's line (the header is 1); JSON: the index in the array."""
+    """The row as a person counts it: in a sheet the header is row 1, so the first record is
+    row 2; in a JSON array the first element is row 1 (its pointer, ``#/0``, counts from 0)."""
     values: dict[str, Any]
     issues: list[FieldIssue] = field(default_factory=list)
     json: bool = False
 
     def issue(self, column: str, message: str) -> FieldIssue:
-        pointer = f"#/{self.line}/{column}" if self.json else column
+        pointer = f"#/{self.line - 1}/{column}" if self.json else column
         return FieldIssue((), message, pointer=pointer, line=self.line, column=column)
 
 
@@ -163,7 +164,7 @@ async def json_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[RawRow]:
     try:
         async for item in ijson.items(_Stream(chunks), "item", use_float=True):
             index += 1
-            row = RawRow(index, {}, json=True)
+            row = RawRow(index + 1, {}, json=True)
             if isinstance(item, dict):
                 row.values = item
             else:
@@ -173,5 +174,5 @@ async def json_rows(chunks: AsyncIterable[bytes]) -> AsyncIterator[RawRow]:
     except (ijson.JSONError, NotAnArray, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
             "The body is not a JSON array of objects.",
-            errors=[FieldIssue((), str(exc), pointer="body", line=index + 1)],
+            errors=[FieldIssue((), str(exc), pointer="body", line=index + 2)],
         ) from exc

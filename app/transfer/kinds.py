@@ -41,6 +41,11 @@ class Pending:
     before: dict[str, Any] | None = None  # the matched record as it was, for the audit trail
     changes: bool = True
     issues: list[FieldIssue] = field(default_factory=list)
+    made: uuid.UUID | None = None  # the id of the record a written row created
+
+    @property
+    def record_id(self) -> uuid.UUID | None:
+        return self.existing.id if self.existing is not None else self.made
 
 
 def _issues(raw: RawRow, error: ValidationFailed, column_of: dict[str, str]) -> list[FieldIssue]:
@@ -91,6 +96,7 @@ class Records:
             row = pending.existing
             if row is None:
                 row = table(organisation_id=pending.organisation_id, **pending.values)
+                pending.made = row.id
                 added.append(row)
             elif pending.changes:
                 records.apply(row, pending.values, also_changed=True)

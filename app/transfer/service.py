@@ -19,22 +19,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import reads_in
-from app.errors import FieldIssue, ValidationFailed
+from app.errors import FieldIssue, ValidationFailed, input_message
 from app.models import Organisation
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.transfer.formats import RawRow
 from app.transfer.kinds import Kind, Pending, Row
-from app.transfer.schemas import ImportResult
+from app.transfer.schemas import ImportResult, ImportRowResult, RowAction
 from app.vocabulary import Role
 
 BATCH_ROWS = 500
 # A refusal lists this many problems at most (its detail gives the full count of rows).
 MAX_ISSUES = 1000
-_MESSAGES = {
-    "extra_forbidden": "Unknown field: check its spelling (fields are lowerCamelCase).",
-    "missing": "This field is required.",
-}
 
 
 @dataclass
@@ -47,6 +43,7 @@ class Outcome:
     issues: list[FieldIssue] = field(default_factory=list)
     seen_ids: dict[uuid.UUID, int] = field(default_factory=dict)
     seen_keys: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+    results: list[ImportRowResult] = field(default_factory=list)
 
     def refuse(self, row: RawRow, issues: list[FieldIssue]) -> None:
         self.refused_rows += 1
@@ -97,6 +94,7 @@ async def run(
         created=outcome.created,
         updated=outcome.updated,
         unchanged=outcome.unchanged,
+        results=outcome.results,
     )
 
 
@@ -169,7 +167,7 @@ def _validate(
         for error in exc.errors():
             loc = error.get("loc", ())
             column = str(loc[0]) if loc else ""
-            message = _MESSAGES.get(error["type"], error["msg"])
+            message = input_message(error)
             if len(loc) > 1:
                 message = f"{'/'.join(map(str, loc[1:]))}: {message}"
             issues.append(raw.issue(column, message))
@@ -208,14 +206,26 @@ async def _settle(
             outcome.refuse(pending.raw, pending.issues)
     if outcome.refused_rows:
         return
+    if write:
+        await kind.write(session, batch)
     for pending in batch:
         if pending.existing is None:
             outcome.created += 1
+            action = RowAction.CREATE
         elif pending.changes:
             outcome.updated += 1
+            action = RowAction.UPDATE
         else:
             outcome.unchanged += 1
+            action = RowAction.UNCHANGED
+        outcome.results.append(
+            ImportRowResult(
+                row=pending.raw.line,
+                action=action,
+                id=pending.record_id,
+                external_id=getattr(pending.data, "external_id", None),
+            )
+        )
     if write:
-        await kind.write(session, batch)
         # Written rows need not stay in the session: it holds one batch, not the file.
         session.expunge_all()
