@@ -65,27 +65,27 @@ _EVIDENCE = Column("evidence", Kind.LINKS, "Evidence links: title|url, separated
 
 ASSET_COLUMNS = _columns(
     *_IDENTITY,
-    Column("area", Kind.TEXT, "data, technology, learning_communities or improvement."),
+    Column("area", Kind.TEXT, "The area of the map it belongs to."),
     Column("capabilityKey", Kind.TEXT, "A capability of the current reference model."),
     Column("name", Kind.TEXT, "What the asset is."),
     Column("description", Kind.TEXT, "Optional."),
     Column("maturity", Kind.WHOLE_NUMBER, "0 absent … 4 embedded."),
-    Column("confidence", Kind.TEXT, "self_assessed (default), peer_reviewed or evidenced."),
+    Column("confidence", Kind.TEXT, "How well the claim is shown (default self_assessed)."),
     _EVIDENCE,
     Column("owner", Kind.TEXT, "Optional."),
     Column("tags", Kind.LIST, "Tags separated by ';'."),
-    Column("sharedWithMembers", Kind.FLAG, "true or false (default false)."),
+    Column("sharedWithMembers", Kind.FLAG, "Whether its members may use it (default false)."),
     Column("reviewedBy", Kind.TEXT, "Who peer reviewed the claim."),
     Column("reviewedAt", Kind.TEXT, "When, e.g. 2026-01-10T09:00:00Z."),
 )
 
 ACTIVITY_COLUMNS = _columns(
     *_IDENTITY,
-    Column("area", Kind.TEXT, "data, technology, learning_communities or improvement."),
+    Column("area", Kind.TEXT, "The area of the map it belongs to."),
     Column("capabilityKey", Kind.TEXT, "A capability of the current reference model."),
     Column("title", Kind.TEXT, "What the activity is."),
-    Column("activityType", Kind.TEXT, "improvement_project, evaluation, training, …"),
-    Column("status", Kind.TEXT, "planned (default), active, completed or stopped."),
+    Column("activityType", Kind.TEXT, "What kind of activity it is."),
+    Column("status", Kind.TEXT, "Where it stands (default planned)."),
     Column("startDate", Kind.TEXT, "YYYY-MM-DD."),
     Column("endDate", Kind.TEXT, "YYYY-MM-DD, not before startDate."),
     Column(
@@ -113,8 +113,8 @@ PLAN_ITEM_COLUMNS = _columns(
     Column("title", Kind.TEXT, "What will be done."),
     Column("owner", Kind.TEXT, "A name or role; no other personal data."),
     Column("dueDate", Kind.TEXT, "YYYY-MM-DD."),
-    Column("status", Kind.TEXT, "planned (default), active, completed or stopped."),
-    Column("rag", Kind.TEXT, "green (default), amber or red."),
+    Column("status", Kind.TEXT, "Where it stands (default planned)."),
+    Column("rag", Kind.TEXT, "Red, amber or green rating (default green)."),
     Column("notes", Kind.TEXT, "Optional."),
     Column(
         "assetIds",
@@ -139,6 +139,39 @@ PLAN_ITEM_COLUMNS = _columns(
         "externalIds of its own organisation's activities it will start or improve, separated "
         "by ';'.",
     ),
+)
+
+ORGANISATION_COLUMNS = _columns(
+    Column(
+        "id",
+        Kind.TEXT,
+        "The organisation's id: blank to create or to match by odsCode, or an id to update it.",
+    ),
+    Column(
+        "odsCode",
+        Kind.TEXT,
+        "Its NHS ODS code (1-9 letters and digits): importing the same code again updates the "
+        "organisation it made.",
+    ),
+    Column("name", Kind.TEXT, "Its name."),
+    Column(
+        "organisationType",
+        Kind.TEXT,
+        "The kind of organisation.",
+    ),
+    Column(
+        "parentId",
+        Kind.TEXT,
+        "Its parent by id, instead of parentOdsCode: blank for the organisation imported into.",
+    ),
+    Column(
+        "parentOdsCode",
+        Kind.TEXT,
+        "Its parent by ODS code: the organisation imported into (blank), one below it, or one "
+        "an earlier row of the file makes.",
+    ),
+    Column("region", Kind.TEXT, "Optional."),
+    Column("nextReviewDue", Kind.TEXT, "When it next reviews its map and plan, YYYY-MM-DD."),
 )
 
 _TRUE = frozenset({"true", "yes", "1"})

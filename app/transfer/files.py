@@ -3,31 +3,39 @@
 spreadsheet's columns and an example row. Adding a kind is a member of ImportKind and its
 entry in FILES; the routes, the template and the OpenAPI document follow from them."""
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import Any, get_args
 
 from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
+from app.transfer import kinds
 from app.transfer.activity_rows import Activities
 from app.transfer.columns import (
     ACTIVITY_COLUMNS,
     ASSET_COLUMNS,
+    ORGANISATION_COLUMNS,
     PLAN_ITEM_COLUMNS,
     Column,
+    Kind,
     to_row,
     to_snake,
 )
 from app.transfer.csvio import encode_rows
-from app.transfer.kinds import Assets, Kind
+from app.transfer.kinds import Assets
+from app.transfer.organisation_rows import Organisations
 from app.transfer.plan_item_rows import PlanItems
 from app.transfer.schemas import (
     ACTIVITY_EXAMPLE,
     ASSET_EXAMPLE,
+    ORGANISATION_EXAMPLE,
     PLAN_ITEM_EXAMPLE,
     ActivityImportRow,
     AssetImportRow,
+    OrganisationImportRow,
     PlanItemImportRow,
 )
 
@@ -36,11 +44,12 @@ class ImportKind(StrEnum):
     ASSETS = "assets"
     ACTIVITIES = "activities"
     PLAN_ITEMS = "plan_items"
+    ORGANISATIONS = "organisations"
 
 
 @dataclass(frozen=True)
 class FileKind:
-    records: Callable[[Principal], Kind]
+    records: Callable[[Principal], kinds.Kind]
     row_model: type[BaseModel]
     columns: Mapping[str, Column]
     example: dict[str, JsonValue]
@@ -49,6 +58,26 @@ class FileKind:
     @property
     def imported_columns(self) -> list[str]:
         return [name for name, column in self.columns.items() if column.imported]
+
+    @functools.cached_property
+    def allowed(self) -> dict[str, list[str]]:
+        """The values an enumerated column takes (by column name), read from the row schema:
+        the template's drop-downs and the columns' descriptions say them."""
+        found: dict[str, list[str]] = {}
+        for name, column in self.columns.items():
+            info = self.row_model.model_fields.get(to_snake(name))
+            if column.kind is Kind.FLAG:
+                found[name] = ["true", "false"]
+            elif info is not None and (values := _enum_values(info.annotation)):
+                found[name] = values
+        return found
+
+    def described(self, name: str) -> str:
+        """A column's meaning, with its allowed values when it has a list of them."""
+        meaning = self.columns[name].meaning
+        if name in self.allowed:
+            meaning += " One of: " + ", ".join(self.allowed[name]) + "."
+        return meaning
 
     def template_csv(self) -> bytes:
         """The columns an import reads, then the example row: a sheet to fill in."""
@@ -64,6 +93,16 @@ class FileKind:
         return lines.decode("utf-8")
 
 
+def _enum_values(annotation: Any) -> list[str]:
+    """The values of the enumeration an annotation holds (through Optional and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
+    for argument in get_args(annotation):
+        if values := _enum_values(argument):
+            return values
+    return []
+
+
 FILES: dict[ImportKind, FileKind] = {
     ImportKind.ASSETS: FileKind(Assets, AssetImportRow, ASSET_COLUMNS, ASSET_EXAMPLE),
     ImportKind.ACTIVITIES: FileKind(
@@ -71,6 +110,9 @@ FILES: dict[ImportKind, FileKind] = {
     ),
     ImportKind.PLAN_ITEMS: FileKind(
         PlanItems, PlanItemImportRow, PLAN_ITEM_COLUMNS, PLAN_ITEM_EXAMPLE
+    ),
+    ImportKind.ORGANISATIONS: FileKind(
+        Organisations, OrganisationImportRow, ORGANISATION_COLUMNS, ORGANISATION_EXAMPLE
     ),
 }
 assert set(FILES) == set(ImportKind), "every kind of file has its entry"

@@ -10,9 +10,20 @@ from typing import Any
 import ijson
 
 from app import json_input
-from app.errors import FieldIssue, ValidationFailed, excerpt
+from app.errors import FieldIssue, PayloadTooLarge, ValidationFailed, excerpt
 from app.transfer import cells, csvio
 from app.transfer.columns import Column, from_cell
+
+# Rows an import reads at most, whatever the file's format: its answer lists every row, and a
+# file past it is refused when the row past it is reached (a workbook's, before it is read).
+MAX_ROWS = 100_000
+
+
+def too_many_rows() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"The file has more than {MAX_ROWS:,} rows, the most one import reads: split it into "
+        "several files and import each."
+    )
 
 
 @dataclass

@@ -21,10 +21,16 @@ from app.models import Activity, Asset, AssetTag, PlanItem
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer.formats import RawRow
-from app.transfer.schemas import ActivityImportRow, AssetImportRow, PlanItemImportRow
+from app.transfer.schemas import (
+    ActivityImportRow,
+    AssetImportRow,
+    OrganisationImportRow,
+    PlanItemImportRow,
+)
+from app.transfer.subtree import Subtree, place_record
 from app.vocabulary import AuditAction, ResourceType
 
-Row = AssetImportRow | ActivityImportRow | PlanItemImportRow
+Row = AssetImportRow | ActivityImportRow | PlanItemImportRow | OrganisationImportRow
 Stored = Asset | Activity | PlanItem
 
 
@@ -59,6 +65,10 @@ class Kind(Protocol):
     @property
     def row_model(self) -> type[Row]: ...
 
+    def place(
+        self, raw: RawRow, data: Any, tree: Subtree
+    ) -> tuple[uuid.UUID, list[FieldIssue]]: ...
+
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]: ...
 
     async def match(self, session: AsyncSession, batch: list[Pending], *, lock: bool) -> None: ...
@@ -85,6 +95,9 @@ class Records:
 
     def _child(self, record_id: uuid.UUID, value: Any) -> SQLModel:
         raise NotImplementedError
+
+    def place(self, raw: RawRow, data: Any, tree: Subtree) -> tuple[uuid.UUID, list[FieldIssue]]:
+        return place_record(raw, data, tree)
 
     async def write(self, session: AsyncSession, batch: list[Pending]) -> None:
         """Insert the new records, update the changed ones and replace their children; the

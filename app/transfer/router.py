@@ -29,6 +29,7 @@ from app.transfer.schemas import (
     ActivityImportRow,
     AssetImportRow,
     ImportResult,
+    OrganisationImportRow,
     PlanItemImportRow,
 )
 
@@ -41,7 +42,7 @@ LARGE_BODY_PATHS = re.compile(
 )
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
-BODY_MODELS = (AssetImportRow, ActivityImportRow, PlanItemImportRow)
+BODY_MODELS = (AssetImportRow, ActivityImportRow, PlanItemImportRow, OrganisationImportRow)
 # The media type the file bodies are declared under (CSV is what is read as a file).
 CSV_BODY = f"{CSV}; charset=utf-8"
 # When the first import paths were deprecated (RFC 9745: a Structured Field Date, @seconds).
@@ -66,7 +67,7 @@ def _rows(request: Request, file: FileKind) -> AsyncIterator[RawRow]:
 
 
 def _columns(file: FileKind) -> str:
-    return "\n".join(f"- `{name}`: {column.meaning}" for name, column in file.columns.items())
+    return "\n".join(f"- `{name}`: {file.described(name)}" for name in file.columns)
 
 
 def _body(*kinds: ImportKind) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from app.activities.schemas import ActivityCreate
 from app.api import ApiModel
 from app.assets.schemas import AssetCreate
 from app.fields import Text100
-from app.organisations.schemas import OdsCode
+from app.organisations.schemas import OdsCode, OrganisationCreate
 from app.plans.schemas import PlanItemCreate
 
 ExternalId = Annotated[
@@ -122,6 +122,25 @@ class PlanItemImportRow(PlanItemCreate):
         description="externalIds of activities of the row's own organisation it will start or "
         "improve.",
     )
+
+
+ORGANISATION_EXAMPLE: dict[str, JsonValue] = {
+    "odsCode": "RR8",
+    "name": "Leeds Teaching Hospitals NHS Trust",
+    "organisationType": "acute_trust",
+    "region": "North East and Yorkshire",
+    "nextReviewDue": "2027-04-01",
+}
+
+
+class OrganisationImportRow(OrganisationCreate):
+    """An organisation below the one imported into: created, or updated when its ODS code (or
+    id) is one of theirs. Its parent is named by ODS code (blank: the organisation imported
+    into), which may be an organisation made by an earlier row of the same file."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ORGANISATION_EXAMPLE]})
+
+    id: RowId = None
 
 
 class RowAction(StrEnum):

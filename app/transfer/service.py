@@ -13,18 +13,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import access
 from app.auth.principal import Principal
 from app.db import reads_in
 from app.errors import FieldIssue, ValidationFailed, input_message
-from app.models import Organisation
-from app.organisations import hierarchy
 from app.reference import service as reference_service
-from app.transfer.formats import RawRow
-from app.transfer.kinds import Kind, Pending, Row
+from app.transfer import subtree
+from app.transfer.formats import MAX_ROWS, RawRow, too_many_rows
+from app.transfer.kinds import Kind, Pending
 from app.transfer.schemas import ImportResult, ImportRowResult, RowAction
 from app.vocabulary import Role
 
@@ -62,13 +60,15 @@ async def run(
     """Import the rows into the organisation (or, row by row, one below it). The caller edits
     the organisation, so its whole subtree is in the caller's scope too."""
     await access.organisation(reads_in(session), principal, organisation_id, need=Role.EDITOR)
-    subtree = await _subtree(session, organisation_id)
+    tree = await subtree.read(session, organisation_id)
     model = await reference_service.get(session)
     outcome = Outcome()
     batch: list[Pending] = []
     async for raw in rows:
         outcome.rows += 1
-        pending = _validate(raw, kind, organisation_id, subtree, outcome)
+        if outcome.rows > MAX_ROWS:
+            raise too_many_rows()
+        pending = _validate(raw, kind, tree, outcome)
         if pending is None:
             continue
         issues = kind.check(model, pending)
@@ -98,63 +98,10 @@ async def run(
     )
 
 
-@dataclass(frozen=True)
-class Subtree:
-    """The organisation imported into and every one below it: where rows may go, by id or by
-    ODS code (read once per import)."""
-
-    ids: frozenset[uuid.UUID]
-    by_code: dict[str, uuid.UUID]
-
-
-async def _subtree(session: AsyncSession, organisation_id: uuid.UUID) -> Subtree:
-    tree = hierarchy.descendants(organisation_id)
-    rows = await session.exec(
-        select(Organisation.id, Organisation.ods_code).where(
-            col(Organisation.id).in_(select(tree.c.id))
-        )
-    )
-    found = rows.all()
-    return Subtree(
-        frozenset(row_id for row_id, _ in found),
-        {code: row_id for row_id, code in found if code is not None},
-    )
-
-
-def _target(
-    raw: RawRow, data: Row, organisation_id: uuid.UUID, subtree: Subtree
-) -> tuple[uuid.UUID, list[FieldIssue]]:
-    """The row's organisation: by organisationId, by organisationOdsCode (both: they agree),
-    or the one imported into. A code outside the subtree is refused with the same words
-    whether some organisation elsewhere has it or none does."""
-    target = data.organisation_id or organisation_id
-    code = data.organisation_ods_code
-    if code is None:
-        if target in subtree.ids:
-            return target, []
-        return target, [raw.issue("organisationId", _OUTSIDE)]
-    by_code = subtree.by_code.get(code)
-    if by_code is None:
-        message = f"No organisation has the ODS code {code} here: {_WHERE}"
-        return target, [raw.issue("organisationOdsCode", message)]
-    if data.organisation_id is not None and data.organisation_id != by_code:
-        message = "organisationId and organisationOdsCode name different organisations."
-        return target, [
-            raw.issue("organisationId", message),
-            raw.issue("organisationOdsCode", message),
-        ]
-    return by_code, []
-
-
-_WHERE = "rows go to the organisation imported into or to its members."
-_OUTSIDE = f"Not this organisation or one below it: {_WHERE}"
-
-
 def _validate(
     raw: RawRow,
     kind: Kind,
-    organisation_id: uuid.UUID,
-    subtree: Subtree,
+    tree: subtree.Subtree,
     outcome: Outcome,
 ) -> Pending | None:
     """The row through the create schema, and the file-wide rules: its organisation is in the
@@ -171,16 +118,17 @@ def _validate(
             if len(loc) > 1:
                 message = f"{'/'.join(map(str, loc[1:]))}: {message}"
             issues.append(raw.issue(column, message))
-    target = organisation_id
+    target = tree.root
     if data is not None:
-        target, refused = _target(raw, data, organisation_id, subtree)
+        target, refused = kind.place(raw, data, tree)
         issues += refused
         if data.id is not None:
             first = outcome.seen_ids.setdefault(data.id, raw.line)
             if first != raw.line:
                 issues.append(raw.issue("id", f"The same id is on line {first}."))
-        if data.external_id is not None:
-            first = outcome.seen_keys.setdefault((target, data.external_id), raw.line)
+        external_id = getattr(data, "external_id", None)
+        if external_id is not None:
+            first = outcome.seen_keys.setdefault((target, external_id), raw.line)
             if first != raw.line:
                 issues.append(raw.issue("externalId", f"The same externalId is on line {first}."))
     if issues or data is None:
@@ -222,7 +170,8 @@ async def _settle(
             ImportRowResult(
                 row=pending.raw.line,
                 action=action,
-                id=pending.record_id,
+                # A dry run's create has no record to name.
+                id=pending.record_id if write or pending.existing is not None else None,
                 external_id=getattr(pending.data, "external_id", None),
             )
         )
