@@ -12,6 +12,7 @@ import pytest
 
 from app.main import create_app
 from app.transfer.files import ImportKind
+from app.transfer.workbook import MEDIA_TYPE as XLSX
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_organisation
 
@@ -125,7 +126,10 @@ async def test_a_template_is_a_sheet_its_import_takes(
         f'attachment; filename="{kind}-import-template.csv"'
     )
     header, example = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
-    assert header[:4] == ["id", "externalId", "organisationId", "organisationOdsCode"]
+    if kind is ImportKind.ORGANISATIONS:
+        assert header[:3] == ["id", "odsCode", "name"]
+    else:
+        assert header[:4] == ["id", "externalId", "organisationId", "organisationOdsCode"]
     assert "organisationName" not in header  # written by exports, ignored by imports
     assert any(example)
     trust = await create_organisation(client)
@@ -154,7 +158,7 @@ def test_the_document_states_the_scheme() -> None:
     assert set(examples) == {k.value for k in ImportKind}
     template = paths["/v1/imports/templates/{kind}"]["get"]
     assert template["operationId"] == "imports-template"
-    assert list(template["responses"]["200"]["content"]) == ["text/csv"]
+    assert list(template["responses"]["200"]["content"]) == ["text/csv", XLSX]
     # The first kinds kept their first paths as aliases; a kind added since has only the scheme.
     assert "/v1/organisations/{organisationId}/plan_items/import" not in paths
     for kind_name in (ImportKind.ASSETS, ImportKind.ACTIVITIES):

@@ -12,7 +12,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
-from app.transfer import kinds
+from app.transfer import kinds, workbook
 from app.transfer.activity_rows import Activities
 from app.transfer.columns import (
     ACTIVITY_COLUMNS,
@@ -84,6 +84,12 @@ class FileKind:
         values = {to_snake(name): value for name, value in self.example.items()}
         imported = {name: self.columns[name] for name in self.imported_columns}
         return encode_rows([list(imported), to_row(imported, values)], first=True)
+
+    def template_xlsx(self, sheet_name: str) -> bytes:
+        """The same sheet as an Excel workbook, with drop-downs and a Notes sheet."""
+        imported = {name: self.columns[name] for name in self.imported_columns}
+        described = {name: self.described(name) for name in imported}
+        return workbook.template(sheet_name, imported, self.example, self.allowed, described)
 
     def example_csv(self) -> str:
         """The example row under only the columns it fills (the OpenAPI document's example)."""

@@ -45,7 +45,7 @@ class RawRow:
 MAX_HEADER_ISSUES = 50
 
 
-def _header(cells_: list[str], columns: Mapping[str, Column]) -> list[Column | None]:
+def header_of(cells_: list[str], columns: Mapping[str, Column]) -> list[Column | None]:
     """The columns in the file's order. Names are matched without regard to case (Excel users
     retype them), blank header cells are ignored; an unknown or repeated name is refused."""
     by_folded = {name.lower(): column for name, column in columns.items()}
@@ -89,11 +89,11 @@ async def csv_rows(
     try:
         async for record in csvio.records(chunks):
             if header is None:
-                header = _header(record.cells, columns)
+                header = header_of(record.cells, columns)
                 continue
             if not any(cell.strip() for cell in record.cells):
                 continue  # a blank row, as spreadsheets leave at the end
-            yield _csv_row(record, header)
+            yield csv_row(record, header)
     except csvio.CsvFormatError as exc:
         raise ValidationFailed(
             "The file is not valid CSV.",
@@ -111,7 +111,7 @@ async def csv_rows(
         )
 
 
-def _csv_row(record: csvio.Record, header: list[Column | None]) -> RawRow:
+def csv_row(record: csvio.Record, header: list[Column | None]) -> RawRow:
     row = RawRow(record.line, {})
     if len(record.cells) > len(header):
         extra = [cell for cell in record.cells[len(header) :] if cell.strip()]

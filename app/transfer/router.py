@@ -9,8 +9,9 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import MutableHeaders
@@ -32,6 +33,8 @@ from app.transfer.schemas import (
     OrganisationImportRow,
     PlanItemImportRow,
 )
+from app.transfer.workbook import MEDIA_TYPE as XLSX
+from app.transfer.workbook import xlsx_rows
 
 router = APIRouter(tags=["imports"])
 logger = logging.getLogger("app.transfer")
@@ -60,9 +63,13 @@ KindPath = Annotated[
 ]
 
 
-def _rows(request: Request, file: FileKind) -> AsyncIterator[RawRow]:
-    if body_media_type(request, (CSV, JSON)) == CSV:
+def _rows(request: Request, kind: ImportKind) -> AsyncIterator[RawRow]:
+    file = FILES[kind]
+    media_type = body_media_type(request, (CSV, JSON, XLSX))
+    if media_type == CSV:
         return csv_rows(request.stream(), file.columns)
+    if media_type == XLSX:
+        return xlsx_rows(request.stream(), file.columns, kind.value)
     return json_rows(request.stream())
 
 
@@ -114,8 +121,9 @@ def _body(*kinds: ImportKind) -> dict[str, Any]:
             # schema) are accepted too, and said so here rather than as a second media type:
             # with an array body beside a file body, openapi-python-client 0.29 generates code
             # that cannot run (isinstance of a parameterised list).
-            "description": f"The file itself (text/csv). A JSON array of {models} objects "
-            f"(application/json) is accepted as well, e.g. {json_example}",
+            "description": f"The file itself (text/csv). An Excel workbook ({XLSX}: the first "
+            "sheet, or the one named after the kind, as the template names it) and a JSON array "
+            f"of {models} objects (application/json) are accepted as well, e.g. {json_example}",
         }
     }
 
@@ -137,7 +145,7 @@ async def _import(
         principal=principal,
         organisation_id=organisation_id,
         kind=file.records(principal),
-        rows=_rows(request, file),
+        rows=_rows(request, kind),
         dry_run=dry_run,
     )
 
@@ -221,15 +229,31 @@ _alias(ImportKind.ASSETS, "assets-import")
 _alias(ImportKind.ACTIVITIES, "activities-import")
 
 
+TemplateFormat = Annotated[
+    Literal["csv", "xlsx"] | None,
+    Query(
+        alias="format",
+        description="csv or xlsx, instead of an Accept header (which is read when this is absent).",
+    ),
+]
+
+
 @router.get(
     "/imports/templates/{kind}",
     operation_id="imports-template",
     response_class=Response,
     responses={
         200: {
-            "description": "The header row of the columns an import of this kind reads, and "
-            "an example row (a Content-Disposition filename says where to save it).",
-            "content": {CSV: {"schema": {"type": "string"}}},
+            "description": "A sheet to fill in. As CSV: the header row of the columns an import "
+            "of this kind reads and an example row; each column's allowed values are listed in "
+            "the import's request body (POST /v1/organisations/{organisationId}/imports/{kind}). "
+            "As an Excel workbook: the same rows, a drop-down of the allowed values on every "
+            "enumerated column, and a Notes sheet describing each column. A "
+            "Content-Disposition filename says where to save it.",
+            "content": {
+                CSV: {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **problem_responses(406, 422),
     },
@@ -237,16 +261,27 @@ _alias(ImportKind.ACTIVITIES, "activities-import")
 async def import_template(
     kind: KindPath,
     principal: PrincipalDep,
+    template_format: TemplateFormat = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """A sheet to fill in for an import of this kind.
 
-    CSV only: the same rows as JSON are the import's request body example. The columns are
-    described in the import's request body (POST /v1/organisations/{organisationId}/imports/
-    {kind})."""
-    best_match([CSV], accept, what="The template")
+    CSV (the default) or an Excel workbook (?format=xlsx, or Accept naming it), which an import
+    takes as it is once filled in. The same rows as JSON are the import's request body
+    example."""
+    if template_format is None:
+        media_type = best_match([XLSX, CSV], accept, what="The template")
+    else:
+        media_type = XLSX if template_format == "xlsx" else CSV
+    file = FILES[kind]
+    if media_type == XLSX:
+        return Response(
+            await to_thread.run_sync(file.template_xlsx, kind.value),
+            media_type=XLSX,
+            headers={"Content-Disposition": f'attachment; filename="{kind}-import-template.xlsx"'},
+        )
     return Response(
-        FILES[kind].template_csv(),
+        file.template_csv(),
         media_type=f"{CSV}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{kind}-import-template.csv"'},
     )
