@@ -103,8 +103,9 @@ class ProblemFieldIssue(ApiModel):
     line: int | SkipJsonSchema[None] = Field(
         default=None,
         json_schema_extra=_no_default,
-        description="Imports only: the row's line in the CSV file (the header is line 1), or "
-        "its index in the JSON array.",
+        description="Imports only: the row as a person counts it: in a CSV file or a workbook "
+        "the header is row 1; in a JSON array the first element is row 1 (the pointer, #/0/..., "
+        "counts from 0).",
         examples=[3],
     )
     column: str | SkipJsonSchema[None] = Field(

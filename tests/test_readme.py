@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import httpx
+import openpyxl
 import pytest
 
 from app.config import PROJECT_ROOT
@@ -96,10 +97,20 @@ async def test_the_spreadsheet_session_of_the_readme_runs(
     output, _ = await asyncio.wait_for(process.communicate(), timeout=90)
     text = output.decode()
     assert process.returncode == 0, text
-    assert '{"dryRun":true,"rows":2,"created":2,"updated":0,"unchanged":0}' in text
-    assert '{"dryRun":false,"rows":2,"created":0,"updated":0,"unchanged":2}' in text
+    assert '{"dryRun":true,"rows":2,"created":2,"updated":0,"unchanged":0,"results":[' in text
+    assert '{"dryRun":false,"rows":2,"created":0,"updated":0,"unchanged":2,"results":[' in text
     # The ICS's sheet naming its member by ODS code.
-    assert '{"dryRun":false,"rows":1,"created":1,"updated":0,"unchanged":0}' in text
+    assert '{"dryRun":false,"rows":1,"created":1,"updated":0,"unchanged":0,"results":[' in text
+    # The ICS's organisations from their template: checked row by row, then imported.
+    assert (
+        '{"dryRun":true,"rows":3,"created":2,"updated":0,"unchanged":1,"results":['
+        '{"row":2,"action":"create","id":null,"externalId":null},{"row":3,"action":"unchanged"'
+    ) in text
+    assert "RGD Leeds and York Partnership - mental_health_trust" in text
+    template = (tmp_path / "organisations-template.csv").read_text(encoding="utf-8-sig")
+    assert template.startswith("id,odsCode,name,organisationType,parentId,parentOdsCode,")
+    workbook = openpyxl.load_workbook(tmp_path / "organisations-template.xlsx")
+    assert workbook.sheetnames[:2] == ["organisations", "Notes"]
     template = (tmp_path / "activities-template.csv").read_text(encoding="utf-8-sig")
     assert template.startswith("id,externalId,organisationId,organisationOdsCode,area,")
     exported = (tmp_path / "ics-assets.csv").read_text(encoding="utf-8-sig")
