@@ -214,6 +214,7 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("streamed CSV", f"{org}/assets?format=csv", auth, 200),
         ("HTML report", f"{org}/report", auth, 200),
         ("import template (CSV)", "/v1/imports/templates/assets", auth, 200),
+        ("import template (xlsx)", "/v1/imports/templates/organisations?format=xlsx", auth, 200),
         ("plan item", f"/v1/plan-items/{plan_item.json()['id']}", auth, 200),
         ("plan items", f"{org}/plan-items?overdue=false", auth, 200),
         ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),

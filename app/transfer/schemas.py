@@ -125,8 +125,8 @@ class PlanItemImportRow(PlanItemCreate):
 
 
 ORGANISATION_EXAMPLE: dict[str, JsonValue] = {
-    "odsCode": "RR8",
-    "name": "Leeds Teaching Hospitals NHS Trust",
+    "odsCode": "RWY",
+    "name": "Calderdale and Huddersfield NHS Foundation Trust",
     "organisationType": "acute_trust",
     "region": "North East and Yorkshire",
     "nextReviewDue": "2027-04-01",
