@@ -203,7 +203,7 @@ def test_an_archive_of_too_many_parts_is_refused_unopened() -> None:
         for index in range(600):
             archive.writestr(f"part{index}.xml", "")
     with pytest.raises(AppError) as refused:
-        check_archive(buffer.getvalue(), "assets")
+        check_archive(buffer.getvalue())
     assert refused.value.status == 413
 
 

@@ -51,7 +51,7 @@ def _refused(message: str) -> ValidationFailed:
     )
 
 
-def check_archive(data: bytes, sheet_name: str) -> None:
+def check_archive(data: bytes) -> None:
     """Refuse a workbook whose archive would unpack too far, or whose sheet declares more rows
     than an import reads, before openpyxl is given it."""
     try:
@@ -121,7 +121,7 @@ async def xlsx_rows(
     async for chunk in chunks:  # bounded by the imports' body limit
         body += chunk
     data = bytes(body)
-    await to_thread.run_sync(check_archive, data, sheet_name)
+    await to_thread.run_sync(check_archive, data)
     rows = await to_thread.run_sync(_open, data, sheet_name)
     found: list[Column | None] | None = None
     line = 0
