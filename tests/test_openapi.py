@@ -39,6 +39,10 @@ NEGOTIATED = {
         "application/json",
         "text/csv",
     ],
+    ("/v1/imports/templates/{kind}", "get", "200"): [
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "text/csv",
+    ],
 }
 
 Operation = tuple[str, str, dict[str, Any]]

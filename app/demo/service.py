@@ -158,7 +158,7 @@ async def _import(
 
     async def sheet() -> AsyncIterator[RawRow]:
         for index, values in enumerate(rows):
-            yield RawRow(index, values, json=True)
+            yield RawRow(index + 1, values, json=True)
 
     result = await transfer_service.run(
         session,
