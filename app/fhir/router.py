@@ -34,7 +34,7 @@ from app.ods.roles import ODS_CODE_SYSTEM
 from app.organisations.schemas import OrganisationPublic
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, encode_cursor
 
-router = APIRouter(tags=["organisations"])
+router = APIRouter()
 
 
 class FhirJSONResponse(JSONResponse):
@@ -47,6 +47,7 @@ class FhirJSONResponse(JSONResponse):
     "/organisations/{organisationId}/fhir",
     name="organisations-fhir",
     operation_id="organisations-fhir",
+    tags=["organisations"],
     response_model=FhirOrganization,
     response_class=FhirJSONResponse,
     responses=problem_responses(400, 404, 406, 422),
@@ -84,7 +85,7 @@ def _media_type(accept: str | None) -> str:
     tags=["fhir"],
     response_model=FhirCapabilityStatement,
     response_class=FhirJSONResponse,
-    responses=outcome_responses(400, 406),
+    responses=outcome_responses(400, 406, 422),
 )
 async def get_metadata(request: Request, accept: FhirAccept = None) -> Response:
     """What this FHIR base serves (a CapabilityStatement); no credential needed."""
