@@ -53,6 +53,12 @@ def ods_identifier(ods_code: str | None, *, official: bool = False) -> FhirIdent
     )
 
 
+def _alias(organisation: OrganisationPublic) -> list[str] | None:
+    """The official name, as FHIR's ``alias`` (a name the organisation is also known by)."""
+    official = organisation.official_name
+    return [official] if official and official != organisation.name else None
+
+
 def organisation_type(kind: OrganisationType) -> FhirCodeableConcept:
     coding = []
     role = ROLE_OF_TYPE.get(kind)
@@ -86,6 +92,7 @@ def organization(
         active=True,
         type=[organisation_type(organisation.organisation_type)],
         name=organisation.name,
+        alias=_alias(organisation),
         part_of=part_of,
     )
 

@@ -75,6 +75,9 @@ class FhirOrganization(FhirElement):
     active: bool
     type: list[FhirCodeableConcept]
     name: str
+    alias: list[str] | None = Field(
+        default=None, description="The official name (ODS's spelling), when it is not name."
+    )
     part_of: FhirReference | None = None
 
     def to_json(self) -> bytes:
