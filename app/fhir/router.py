@@ -13,25 +13,19 @@ from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, SessionDep
 from app.errors import BadRequest, FieldIssue
-from app.fhir import mapping, search, service
+from app.fhir import bundle, mapping, search, service
 from app.fhir.outcome import outcome_responses
 from app.fhir.responses import fhir_response
 from app.fhir.schemas import (
     FHIR_JSON,
     FhirBundle,
-    FhirBundleEntry,
-    FhirBundleLink,
-    FhirBundleSearch,
     FhirCapabilityStatement,
-    FhirIssue,
-    FhirOperationOutcome,
     FhirOrganization,
 )
 from app.http.content import JSON
 from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath
 from app.ods.roles import ODS_CODE_SYSTEM
-from app.organisations.schemas import OrganisationPublic
 from app.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageParams, encode_cursor
 
 router = APIRouter()
@@ -186,73 +180,24 @@ async def search_organizations(
     )
     # The self link names the parameters the search used (FHIR's rule), not those ignored.
     used = [(search.IDENTIFIER, value) for value in values] + [(search.COUNT, str(page.limit))]
-    return Response(
-        _bundle(request, found, used=used, page=page, ignored=ignored).to_json(),
-        media_type=media_type,
+    rows = found.rows[: page.limit]
+    next_url = None
+    if len(found.rows) > page.limit:
+        after = encode_cursor(rows[-1].created_at, rows[-1].id)
+        next_url = _search_url(request, [*used, (search.CURSOR, after)])
+    answer = bundle.searchset(
+        rows,
+        parents=found.parents,
+        total=found.total,
+        self_url=_search_url(request, [*used, (search.CURSOR, cursor)] if cursor else used),
+        next_url=next_url,
+        read_url=lambda organisation_id: str(
+            request.url_for("fhir-organization-read", organisationId=organisation_id)
+        ),
+        ignored=ignored,
     )
+    return Response(answer.to_json(), media_type=media_type)
 
 
 def _search_url(request: Request, parameters: list[tuple[str, str]]) -> str:
     return str(request.url_for("fhir-organization-search").replace(query=urlencode(parameters)))
-
-
-def _bundle(
-    request: Request,
-    found: service.Found,
-    *,
-    used: list[tuple[str, str]],
-    page: PageParams,
-    ignored: list[str],
-) -> FhirBundle:
-    rows = found.rows[: page.limit]
-    self_parameters = [*used, (search.CURSOR, page.cursor)] if page.cursor else used
-    links = [FhirBundleLink(relation="self", url=_search_url(request, self_parameters))]
-    if len(found.rows) > page.limit:
-        last = rows[-1]
-        after = encode_cursor(last.created_at, last.id)
-        links.append(
-            FhirBundleLink(
-                relation="next", url=_search_url(request, [*used, (search.CURSOR, after)])
-            )
-        )
-    entries = []
-    for row in rows:
-        url = str(request.url_for("fhir-organization-read", organisationId=row.id))
-        parent = found.parents.get(row.parent_id) if row.parent_id else None
-        parent_url = None
-        if row.parent_id is not None:
-            parent_url = str(
-                request.url_for("fhir-organization-read", organisationId=row.parent_id)
-            )
-        resource = mapping.organization(
-            OrganisationPublic.model_validate(row, from_attributes=True),
-            parent=OrganisationPublic.model_validate(parent, from_attributes=True)
-            if parent
-            else None,
-            parent_url=parent_url,
-        )
-        entries.append(
-            FhirBundleEntry(full_url=url, resource=resource, search=FhirBundleSearch(mode="match"))
-        )
-    if ignored:
-        # Lenient handling (FHIR's default): the search ran without them, and says so.
-        warning = FhirOperationOutcome(
-            resource_type="OperationOutcome",
-            issue=[
-                FhirIssue(
-                    severity="warning",
-                    code="not-supported",
-                    diagnostics=f"Parameter {name} is not supported and was ignored "
-                    "(send 'Prefer: handling=strict' to make this an error).",
-                )
-                for name in ignored
-            ],
-        )
-        entries.append(FhirBundleEntry(resource=warning, search=FhirBundleSearch(mode="outcome")))
-    return FhirBundle(
-        resource_type="Bundle",
-        type="searchset",
-        total=found.total,
-        link=links,
-        entry=entries or None,
-    )
