@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.conftest import Backend, ServerUrl
-from tests.helpers import run_cli
+from tests.conftest import ServerUrl
 
 
 def walk_through() -> str:
@@ -114,37 +113,3 @@ async def test_the_spreadsheet_session_of_the_readme_runs(
     activities = (await client.get(f"/v1/organisations/{trust['id']}/activities")).json()
     assert [len(a["assetIds"]) for a in activities["items"]] == [2]
 
-
-def fhir_session() -> str:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## FHIR\n", 1)[1]
-    return section.split("```sh", 1)[1].split("```", 1)[0]
-
-
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-async def test_the_fhir_session_of_the_readme_runs_against_the_demo(
-    server: str, backend: Backend, client: httpx.AsyncClient, api_key: str, tmp_path: Path
-) -> None:
-    assert (await run_cli(backend.url, "load-demo")).returncode == 0
-    script = fhir_session().replace("http://127.0.0.1:8000", server)
-    # Not --fail-with-body: the last call shows a 404, as the section says.
-    script = "set -eu\n" + script
-    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    text = output.decode()
-    assert process.returncode == 0, text
-    lines = text.splitlines()
-    assert lines[0] == "4.0.1 ['Organization']"
-    assert '"type":"searchset","total":1' in lines[1]
-    assert '"name":"Demo Valley Hospitals NHS Foundation Trust"' in lines[1]
-    assert lines[2].startswith('{"resourceType":"Organization"')
-    assert '"resourceType":"OperationOutcome"' in lines[3]
-    assert '"code":"NOT_FOUND"' in lines[3]
