@@ -112,4 +112,3 @@ async def test_the_spreadsheet_session_of_the_readme_runs(
     trust = (await client.get("/v1/organisations?odsCode=RR8")).json()["items"][0]
     activities = (await client.get(f"/v1/organisations/{trust['id']}/activities")).json()
     assert [len(a["assetIds"]) for a in activities["items"]] == [2]
-
