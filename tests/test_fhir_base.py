@@ -16,7 +16,12 @@ from fhir.resources.R4B.organization import Organization
 
 from app.auth.dependencies import require
 from app.auth.principal import Principal
-from app.fhir.outcome import PROBLEM_CODE_SYSTEM, REQUEST_ID_EXTENSION, operation_outcome
+from app.fhir.outcome import (
+    PROBLEM_CODE_SYSTEM,
+    REQUEST_ID_EXTENSION,
+    in_base,
+    operation_outcome,
+)
 from app.fhir.search import identifier_match
 from app.ods.roles import ODS_CODE_SYSTEM
 from app.vocabulary import Role
@@ -70,6 +75,21 @@ def test_identifier_tokens(tokens: list[str], codes: set[str] | None, everything
     match = identifier_match(tokens)
     assert match.everything is everything
     assert match.codes == (None if codes is None else frozenset(codes))
+
+
+@pytest.mark.parametrize(
+    ("path", "root_path", "inside"),
+    [
+        ("/v1/fhir/Organization", "", True),
+        ("/v1/fhir", "", True),
+        ("/v1/fhirx", "", False),
+        ("/v1/organisations/1/fhir", "", False),
+        ("/lhs/v1/fhir/metadata", "/lhs", True),  # behind a proxy's prefix
+        ("/lhs/v1/organisations", "/lhs", False),
+    ],
+)
+def test_the_base_is_told_by_path(path: str, root_path: str, inside: bool) -> None:
+    assert in_base(path, root_path) is inside
 
 
 @pytest.mark.parametrize(
