@@ -345,21 +345,33 @@ async def _still_works(session: AsyncSession, key: str) -> bool:
 
 @cli.command("import-ods")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def import_ods(file: Path) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check everything and list what would be created or updated; write nothing.",
+)
+def import_ods(file: Path, dry_run: bool) -> None:
     """Create or update organisations from ODS Organisation Reference Data.
 
     FILE is JSON: a list of records as the ODS ORD API returns them ({"Organisation": {"Name",
     "OrgId", "Status", "Roles", "Rels", ...}}), or one record. Organisations are matched by ODS
     code; their type comes from their ODS roles and their parent from their relationships
-    (to organisations in the file or already here). Inactive records are skipped. All or
-    nothing, and running it again with the same file changes nothing. Prints what it did.
+    (to organisations in the file or already here). Names in ODS's capitals are shown in a
+    readable case, ODS's spelling kept as the official name. Inactive records are skipped.
+    All or nothing, and running it again with the same file changes nothing. Prints what it
+    did (with --dry-run: what it would do, record by record).
     """
 
     async def run(sessions: Sessions) -> ods_service.OdsImportResult:
         data = ods_records.read_file(file, max_bytes=get_settings().max_import_bytes)
-        return await ods_service.import_ods(sessions.reads, data, principal=OPERATOR)
+        return await ods_service.import_ods(
+            sessions.reads, data, principal=OPERATOR, dry_run=dry_run
+        )
 
     result = _run_with_sessions(run)
+    if dry_run:
+        for action, code, name in result.actions():
+            click.echo(f"{action}\t{code}\t{name}".rstrip())
     for code, named in result.parents_not_found:
         click.echo(f"{code}: no parent linked; none of {', '.join(named)} is here.", err=True)
     click.echo(result.summary())

@@ -59,6 +59,7 @@ pagination (`limit`, `cursor`, `links.next` and a `Link` header); single resourc
 # One tag per resource, named as its path segment is: generated clients make one module of each.
 TAGS = [
     {"name": "organisations", "description": "Organisations, their hierarchy and FHIR view."},
+    {"name": "fhir", "description": "The FHIR R4 base: metadata, Organization read and search."},
     {"name": "assets", "description": "What an organisation has (data, systems, people)."},
     {"name": "activities", "description": "What an organisation does (projects, training)."},
     {"name": "plan-items", "description": "An organisation's action plan, item by item."},

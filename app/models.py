@@ -90,6 +90,9 @@ class Organisation(Record, table=True):
     )
 
     name: str = Field(sa_type=String(200))
+    # As its register spells it (ODS's capitals), when that is not ``name``: the ODS import
+    # shows names in a readable case and keeps ODS's own here.
+    official_name: str | None = Field(default=None, sa_type=String(200))
     ods_code: str | None = Field(default=None, sa_type=String(9), unique=True)
     organisation_type: OrganisationType = _enum(OrganisationType, "organisation_type")
     parent_id: uuid.UUID | None = _fk("organisation.id", ondelete="RESTRICT", nullable=True)

@@ -240,6 +240,11 @@ TABLE: dict[str, Row] = {
     ),
     "organisations-members": Row(org_path(ICS)),
     "organisations-fhir": Row(org_path()),
+    # The FHIR base: its CapabilityStatement is public; a search lists only what the caller
+    # may read (the sibling column finds none of B), like every list.
+    "fhir-metadata": Row(_none, sibling=READ, public=True),
+    "fhir-organization-read": Row(org_path()),
+    "fhir-organization-search": Row(_none, sibling=READ),
     "assets-list": Row(org_path()),
     "assets-import": Row(dry_run_import(ASSET_BODY), own=WRITE, glob=WRITE),
     "activities-import": Row(dry_run_import(ACTIVITY_BODY), own=WRITE, glob=WRITE),

@@ -215,7 +215,12 @@ def _routes(routes: list[Any]) -> Iterator[APIRoute]:
 
 # Routes that return a Response of their own, but write it with the model's own serialisation:
 # only the media type is chosen per request (application/json or application/fhir+json).
-MODEL_WRITTEN = {"organisations-fhir"}
+MODEL_WRITTEN = {
+    "organisations-fhir",
+    "fhir-metadata",
+    "fhir-organization-read",
+    "fhir-organization-search",
+}
 
 
 def _is_response(annotation: object) -> bool:

@@ -63,12 +63,44 @@ async def test_import_ods_refuses_a_bad_file_in_one_line(
     no_org_id.write_text(json.dumps([{"Organisation": record}]), encoding="utf-8")
     done = await lhs_map(backend.url, "import-ods", str(no_org_id))
     assert done.returncode == 1
-    assert "record 0 Organisation.OrgId: Field required" in one_line(done.stderr)
+    # Counted as a person counts: the first record is record 1.
+    assert "record 1 Organisation.OrgId: Field required" in one_line(done.stderr)
 
     missing = await lhs_map(backend.url, "import-ods", str(tmp_path / "absent.json"))
     assert missing.returncode == 2
     assert "does not exist" in one_line(missing.stderr)
     assert await snapshot(backend.engine) == before
+
+
+async def test_import_ods_dry_run_lists_what_it_would_do_and_writes_nothing(
+    backend: Backend, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    before = await snapshot(backend.engine)
+    done = await lhs_map(backend.url, "import-ods", "--dry-run", str(FIXTURE))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == (
+        "Dry run, nothing written; would be: 8 created, 0 updated, 0 unchanged, "
+        "1 inactive skipped, 2 with no known parent"
+    )
+    rows = [line.split("\t") for line in lines[:-1]]
+    assert ["create", "Q9Z", "NHS Fictionshire Integrated Care Board"] in rows
+    assert ["skip inactive", "Y99903"] in rows
+    assert sum(row[0] == "create" for row in rows) == 8
+    assert await snapshot(backend.engine) == before  # audit events included
+
+    # Once imported, a dry run of a changed file names the update, and still writes nothing.
+    assert (await lhs_map(backend.url, "import-ods", str(FIXTURE))).returncode == 0
+    changed = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    changed[-1]["Organisation"]["Name"] = "NHS FICTIONSHIRE AND DISTRICT ICB"
+    changed_file = tmp_path / "changed.json"
+    changed_file.write_text(json.dumps(changed), encoding="utf-8")
+    imported = await snapshot(backend.engine)
+    again = await lhs_map(backend.url, "import-ods", "--dry-run", str(changed_file))
+    assert again.returncode == 0, again.stderr
+    assert "update\tQ9Z\tNHS Fictionshire and District ICB" in again.stdout.splitlines()
+    assert "would be: 0 created, 1 updated, 7 unchanged" in again.stdout
+    assert await snapshot(backend.engine) == imported
 
 
 async def test_cli_imports_refuse_deep_and_oversized_files_in_one_line(

@@ -286,6 +286,17 @@ class EveryOperation:
         assert (read.parsed.id, read.parsed.name) == (trust.id, "Every Trust")
         fhir = self.call("organisations-fhir", trust.id).parsed
         assert fhir.to_dict()["resourceType"] == "Organization"
+        # The FHIR base: what it serves, a read, and the search by ODS code.
+        assert self.call("fhir-metadata").parsed.fhir_version == "4.0.1"
+        based = self.call("fhir-organization-read", trust.id).parsed
+        assert (based.id, based.name) == (fhir.id, fhir.name)
+        assert based.part_of.reference.endswith(f"/v1/fhir/Organization/{ics.id}")
+        found = self.call(
+            "fhir-organization-search",
+            identifier=["https://fhir.nhs.uk/Id/ods-organization-code|RR8"],
+        ).parsed
+        assert found.total == 1
+        assert found.entry[0].resource.to_dict() == based.to_dict()
         self.call("organisations-members", ics.id)
         self.call(
             "organisations-update",

@@ -61,7 +61,12 @@ async def seed_map(client: httpx.AsyncClient) -> dict[str, Any]:
         client, name="ICS", organisationType="ics", odsCode="QWO", nextReviewDue="2027-04-01"
     )
     trust = await create_organisation(
-        client, name="Trust", organisationType="acute_trust", odsCode="RR8", parentId=ics["id"]
+        client,
+        name="Trust",
+        officialName="LEEDS TEACHING HOSPITALS NHS TRUST",
+        organisationType="acute_trust",
+        odsCode="RR8",
+        parentId=ics["id"],
     )
     practice = await create_organisation(
         client, name="Practice", organisationType="gp_practice", parentId=trust["id"]
@@ -135,6 +140,7 @@ async def test_a_map_round_trips_exactly_between_instances(
     kinds = ("organisations", "assets", "activities", "planItems", "assessments")
     assert [len(original[k]) for k in kinds] == [3, 2, 2, 2, 2]
     assert original["organisations"][0]["nextReviewDue"] == "2027-04-01"
+    assert original["organisations"][1]["officialName"] == "LEEDS TEACHING HOSPITALS NHS TRUST"
     imported = await fresh.post("/v1/maps/import?keepIds=true", json=original)
     assert imported.status_code == 201, imported.text
     assert imported.json()["rootId"] == ics["id"]

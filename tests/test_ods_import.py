@@ -42,7 +42,9 @@ async def test_the_fixture_imports_with_types_and_parents(
 
     icb = await by_code(client, "Q9Z")
     assert icb["organisationType"] == "icb"
-    assert icb["name"] == "NHS FICTIONSHIRE INTEGRATED CARE BOARD"
+    # Shown in a readable case; ODS's own spelling kept as the official name.
+    assert icb["name"] == "NHS Fictionshire Integrated Care Board"
+    assert icb["officialName"] == "NHS FICTIONSHIRE INTEGRATED CARE BOARD"
     assert icb["parentId"] is None
     pcn = await by_code(client, "U99901")
     assert (pcn["organisationType"], pcn["parentId"]) == ("primary_care_network", icb["id"])
@@ -58,9 +60,12 @@ async def test_the_fixture_imports_with_types_and_parents(
     closed = await client.get("/v1/organisations", params={"odsCode": "Y99903"})
     assert closed.json()["items"] == []
 
-    # And out again as FHIR, the parent named by the ODS code it came in with.
+    # And out again as FHIR, the parent named by the ODS code it came in with, the official
+    # name as an alias.
     fhir = (await client.get(f"/v1/organisations/{pcn['id']}/fhir")).json()
     assert fhir["partOf"]["identifier"]["value"] == "Q9Z"
+    assert fhir["partOf"]["display"] == "NHS Fictionshire Integrated Care Board"
+    assert fhir["alias"] == [pcn["officialName"]]
 
 
 async def test_a_second_run_changes_nothing(client: httpx.AsyncClient, backend: Backend) -> None:
@@ -109,12 +114,13 @@ async def test_updates_keep_what_ods_cannot_say(
     updated = await by_code(client, "R9Z")
     assert updated["id"] == trust["id"]
     assert updated["organisationType"] == "acute_trust"
-    assert updated["name"] == "FICTIONTON TEACHING HOSPITALS NHS FOUNDATION TRUST"
+    assert updated["name"] == "Fictionton Teaching Hospitals NHS Foundation Trust"
+    assert updated["officialName"] == "FICTIONTON TEACHING HOSPITALS NHS FOUNDATION TRUST"
     assert updated["parentId"] == (await by_code(client, "Q9Z"))["id"]
     assert updated["version"] == 3  # renamed, then linked: one bump each
     kept = await by_code(client, "E99999999")
     assert kept["parentId"] == ics["id"]
-    assert kept["name"] == "FICTIONSHIRE COUNTY COUNCIL"
+    assert kept["name"] == "Fictionshire County Council"
     assert council["version"] == 1
     assert kept["version"] == 2
 
@@ -161,3 +167,39 @@ async def test_not_a_list_of_records(client: httpx.AsyncClient, backend: Backend
     one = await import_ods(backend.app.state.sessions.reads, records()[0], principal=OPERATOR)
     assert one.created == ["Y99901"]
     assert one.parents_not_found == [("Y99901", ["U99901", "99Z"])]
+
+
+async def test_a_dry_run_answers_what_a_run_would_do_and_writes_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    before = await snapshot(backend.engine)
+    reads = backend.app.state.sessions.reads
+    dry = await import_ods(reads, records(), principal=OPERATOR, dry_run=True)
+    assert await snapshot(backend.engine) == before
+    real = await import_ods(reads, records(), principal=OPERATOR)
+    assert (dry.created, dry.updated, dry.inactive) == (real.created, real.updated, real.inactive)
+    assert dry.summary() == "Dry run, nothing written; would be: " + real.summary()
+    assert ("create", "Q9Z", "NHS Fictionshire Integrated Care Board") in dry.actions()
+    # The rules apply as in a real run: a cycle refuses a dry run too.
+    data = records()
+    icb = data[-1]["Organisation"]
+    icb["Rels"]["Rel"] = [copy.deepcopy(data[4]["Organisation"]["Rels"]["Rel"][0])]
+    icb["Rels"]["Rel"][0]["Target"]["OrgId"]["extension"] = "R9Y"
+    with pytest.raises(Conflict, match="cycle"):
+        await import_ods(reads, data, principal=OPERATOR, dry_run=True)
+
+
+async def test_record_numbers_count_from_one(backend: Backend) -> None:
+    data = records()
+    data.append(copy.deepcopy(data[0]))  # the tenth record repeats the first's code
+    data[2]["Organisation"].pop("OrgId")
+    with pytest.raises(ValidationFailed) as refused:
+        await import_ods(backend.app.state.sessions.reads, data, principal=OPERATOR)
+    assert refused.value.errors[0].message == "record 3 Organisation.OrgId: Field required"
+    assert refused.value.errors[0].field[0] == 2  # the JSON pointer's index stays 0-based
+    data = records()
+    data.append(copy.deepcopy(data[0]))
+    with pytest.raises(ValidationFailed) as twice:
+        await import_ods(backend.app.state.sessions.reads, data, principal=OPERATOR)
+    assert twice.value.errors[0].message.startswith("record 10 Organisation.OrgId.extension:")
+    assert "is also record 1's" in twice.value.errors[0].message

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.organization import Organization
 
 from app.config import PROJECT_ROOT
@@ -66,10 +67,21 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
         report = await browser.get(plain, headers=cookie)
     assert report.status_code == 200
     assert "Demo Valley ICS" in report.text
-    resources = [json.loads(line) for line in lines[2:4]]
-    assert resources[0] == resources[1]
-    trust = Organization.model_validate(resources[0])
+    assert lines[2] == "4.0.1 ['Organization']"
+    found = json.loads(lines[3])
+    Bundle.model_validate(found)
+    assert (found["type"], found["total"]) == ("searchset", 1)
+    read = json.loads(lines[4])
+    assert found["entry"][0]["resource"] == read
+    trust = Organization.model_validate(read)
     assert trust.name == "Demo Valley Hospitals NHS Foundation Trust"
-    assert (
-        lines[4] == "8 created, 0 updated, 0 unchanged, 1 inactive skipped, 2 with no known parent"
+    # The ODS import: a dry run record by record, then the import itself.
+    dry_run = lines.index(
+        "Dry run, nothing written; would be: 8 created, 0 updated, 0 unchanged, "
+        "1 inactive skipped, 2 with no known parent"
+    )
+    assert lines[5] == "create\tY99901\tExample Road Surgery"
+    assert dry_run == 5 + 9  # eight to create, one inactive to skip
+    assert lines[dry_run + 1] == (
+        "8 created, 0 updated, 0 unchanged, 1 inactive skipped, 2 with no known parent"
     )

@@ -41,7 +41,7 @@ def test_every_operation_has_exactly_one_row() -> None:
 def test_the_public_rows_are_the_operations_without_security() -> None:
     unsecured = {op for op, (_, _, secured) in OPERATIONS.items() if not secured}
     assert unsecured == {op for op, row in TABLE.items() if row.public}
-    assert unsecured == {"health-ping", "health-status", "service-info"}
+    assert unsecured == {"health-ping", "health-status", "service-info", "fhir-metadata"}
 
 
 async def send(
@@ -54,6 +54,13 @@ async def send(
     return await world.call(
         who, method, url, params=request.query, json=request.json, headers=request.headers
     )
+
+
+def refusal_type(response: httpx.Response) -> str:
+    """Refusals are problems, except under the FHIR base, where they are OperationOutcomes."""
+    if response.request.url.path.startswith("/v1/fhir/"):
+        return "application/fhir+json"
+    return "application/problem+json"
 
 
 def caller(column: str, role: str) -> str:
@@ -70,7 +77,7 @@ async def check(world: World, operation_id: str, column: str, role: str) -> list
     if response.status_code != expected:
         return [f"{label}: {response.status_code} (expected {expected}) {response.text[:200]}"]
     problems = []
-    if expected >= 400 and response.headers["content-type"] != "application/problem+json":
+    if expected >= 400 and response.headers["content-type"] != refusal_type(response):
         problems.append(f"{label}: {response.headers['content-type']} refusal")
     sent = str(response.request.url)
     if response.is_success and who.startswith("a-") and world.leaks(response.text, sent):
@@ -92,7 +99,7 @@ async def unauthenticated(world: World, operation_id: str) -> list[str]:
             problems.append(f"{label}: {response.status_code} {response.text[:200]}")
         elif response.headers.get("www-authenticate") != "Bearer":
             problems.append(f"{label}: 401 without WWW-Authenticate: Bearer")
-        elif response.headers["content-type"] != "application/problem+json":
+        elif response.headers["content-type"] != refusal_type(response):
             problems.append(f"{label}: 401 is not a problem")
     return problems
 

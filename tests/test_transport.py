@@ -197,7 +197,7 @@ async def eventually(check: Any, *, within: float) -> bool:
 async def test_head_then_get_on_one_keep_alive_connection(
     edge_server: EdgeServer, client: httpx.AsyncClient, api_key: str
 ) -> None:
-    trust = await create_organisation(client, name="Leeds")
+    trust = await create_organisation(client, name="Leeds", odsCode="RTH")
     await create_asset(client, trust["id"])
     org = f"/v1/organisations/{trust['id']}"
     plan_item = await client.post(
@@ -220,6 +220,11 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),
         ("plan items template", "/v1/imports/templates/plan_items", auth, 200),
         ("docs", "/docs", {}, 200),
+        ("FHIR metadata", "/v1/fhir/metadata", {}, 200),
+        ("FHIR read", f"/v1/fhir/Organization/{trust['id']}", auth, 200),
+        ("FHIR search", "/v1/fhir/Organization?identifier=RTH", auth, 200),
+        ("FHIR outcome: unknown", f"/v1/fhir/Organization/{uuid.uuid4()}", auth, 404),
+        ("FHIR outcome: no credential", "/v1/fhir/Organization", {}, 401),
     ]
     async with wire(edge_server.url) as connection:
         for name, target, headers, status in targets:

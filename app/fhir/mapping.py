@@ -6,12 +6,19 @@ trusts). docs/fhir.md lists the mapping and what is not covered.
 """
 
 from app.fhir.schemas import (
+    FhirCapabilityStatement,
     FhirCodeableConcept,
     FhirCoding,
     FhirIdentifier,
+    FhirImplementation,
+    FhirInteraction,
     FhirMeta,
     FhirOrganization,
     FhirReference,
+    FhirRest,
+    FhirRestResource,
+    FhirSearchParam,
+    FhirSoftware,
 )
 from app.ods.roles import ODS_CODE_SYSTEM, ODS_ROLE_SYSTEM, ROLE_OF_TYPE
 from app.organisations.schemas import OrganisationPublic
@@ -44,6 +51,12 @@ def ods_identifier(ods_code: str | None, *, official: bool = False) -> FhirIdent
     return FhirIdentifier(
         use="official" if official else None, system=ODS_CODE_SYSTEM, value=ods_code
     )
+
+
+def _alias(organisation: OrganisationPublic) -> list[str] | None:
+    """The official name, as FHIR's ``alias`` (a name the organisation is also known by)."""
+    official = organisation.official_name
+    return [official] if official and official != organisation.name else None
 
 
 def organisation_type(kind: OrganisationType) -> FhirCodeableConcept:
@@ -79,5 +92,55 @@ def organization(
         active=True,
         type=[organisation_type(organisation.organisation_type)],
         name=organisation.name,
+        alias=_alias(organisation),
         part_of=part_of,
+    )
+
+
+def capability_statement(*, version: str, base_url: str, date: str) -> FhirCapabilityStatement:
+    """What the FHIR base serves, for FHIR clients that read /metadata before anything else."""
+    identifier = FhirSearchParam(
+        name="identifier",
+        definition="http://hl7.org/fhir/SearchParameter/Organization-identifier",
+        type="token",
+        documentation=f"The ODS code: {ODS_CODE_SYSTEM}|RXQ, or the code alone. Commas are "
+        "OR; the parameter repeated is AND.",
+    )
+    count = FhirSearchParam(
+        name="_count",
+        type="number",
+        documentation="Matches per page (default 50, at most 500; 0 gives the total only).",
+    )
+    organization_resource = FhirRestResource(
+        type="Organization",
+        interaction=[FhirInteraction(code="read"), FhirInteraction(code="search-type")],
+        search_param=[identifier, count],
+        read_history=False,
+        update_create=False,
+        conditional_read="not-supported",
+        versioning="versioned",
+    )
+    return FhirCapabilityStatement(
+        resource_type="CapabilityStatement",
+        status="active",
+        date=date,
+        publisher="LHS asset-mapping service",
+        kind="instance",
+        software=FhirSoftware(name="LHS asset-mapping service", version=version),
+        implementation=FhirImplementation(
+            description="Organisations of the LHS asset map, as FHIR R4 Organization "
+            "resources (UK Core shape).",
+            url=base_url,
+        ),
+        fhir_version="4.0.1",
+        format=["application/fhir+json", "json"],
+        rest=[
+            FhirRest(
+                mode="server",
+                documentation="A bearer credential (Authorization: Bearer <key>) for every "
+                "interaction but this one; a caller sees only the organisations its key may "
+                "read. Errors are OperationOutcome resources.",
+                resource=[organization_resource],
+            )
+        ],
     )

@@ -25,15 +25,17 @@ async def fhir_response(
     organisation_id: uuid.UUID,
     media_type: str,
     principal: Principal,
+    *,
+    route: str = "organisations-fhir",
 ) -> Response:
+    """``route`` serves the parent's resource: partOf points there, so a client stays on the
+    address family it started from (the FHIR base, or /organisations/{id}/fhir)."""
     organisation, parent = await service.with_parent(
         reads, organisation_id=organisation_id, principal=principal
     )
     parent_url = None
     if organisation.parent_id is not None:
-        parent_url = str(
-            request.url_for("organisations-fhir", organisationId=organisation.parent_id)
-        )
+        parent_url = str(request.url_for(route, organisationId=organisation.parent_id))
     resource = mapping.organization(organisation, parent=parent, parent_url=parent_url)
     response = Response(resource.to_json(), media_type=media_type, headers={"Vary": "Accept"})
     set_etag(response, organisation.version)

@@ -75,7 +75,130 @@ class FhirOrganization(FhirElement):
     active: bool
     type: list[FhirCodeableConcept]
     name: str
+    alias: list[str] | None = Field(
+        default=None, description="The official name (ODS's spelling), when it is not name."
+    )
     part_of: FhirReference | None = None
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+# -- the FHIR base: OperationOutcome, Bundle, CapabilityStatement ---------------------------
+
+
+class FhirExtension(FhirElement):
+    url: str
+    value_string: str
+
+
+class FhirIssueDetails(FhirElement):
+    coding: list[FhirCoding]
+    text: str
+
+
+class FhirIssue(FhirElement):
+    severity: Literal["fatal", "error", "warning", "information"]
+    code: str = Field(description="From FHIR's IssueType value set (not-found, invalid...).")
+    details: FhirIssueDetails | None = Field(
+        default=None, description="Our problem code (as in problem+json's `code`) and title."
+    )
+    diagnostics: str | None = Field(
+        default=None, description="The problem's detail, or the field at fault and why."
+    )
+
+
+class FhirOperationOutcome(FhirElement):
+    """Every error under /v1/fhir: a FHIR OperationOutcome instead of problem+json."""
+
+    resource_type: Literal["OperationOutcome"]
+    extension: list[FhirExtension] | None = Field(
+        default=None, description="The request ID (X-Request-ID), to quote when reporting."
+    )
+    issue: list[FhirIssue]
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class FhirBundleLink(FhirElement):
+    relation: Literal["self", "next"]
+    url: str
+
+
+class FhirBundleSearch(FhirElement):
+    mode: Literal["match", "outcome"]
+
+
+class FhirBundleEntry(FhirElement):
+    full_url: str | None = None
+    resource: FhirOrganization | FhirOperationOutcome
+    search: FhirBundleSearch
+
+
+class FhirBundle(FhirElement):
+    """A searchset: the matches the caller may read, a page at a time (link next)."""
+
+    resource_type: Literal["Bundle"]
+    type: Literal["searchset"]
+    total: int = Field(description="Every match the caller may read, on all pages.")
+    link: list[FhirBundleLink]
+    entry: list[FhirBundleEntry] | None = None
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+
+class FhirSearchParam(FhirElement):
+    name: str
+    definition: str | None = None
+    type: Literal["token", "number", "string"]
+    documentation: str
+
+
+class FhirInteraction(FhirElement):
+    code: Literal["read", "search-type"]
+
+
+class FhirRestResource(FhirElement):
+    type: Literal["Organization"]
+    interaction: list[FhirInteraction]
+    search_param: list[FhirSearchParam]
+    read_history: bool
+    update_create: bool
+    conditional_read: Literal["not-supported"]
+    versioning: Literal["versioned"]
+
+
+class FhirRest(FhirElement):
+    mode: Literal["server"]
+    documentation: str
+    resource: list[FhirRestResource]
+
+
+class FhirSoftware(FhirElement):
+    name: str
+    version: str
+
+
+class FhirImplementation(FhirElement):
+    description: str
+    url: str
+
+
+class FhirCapabilityStatement(FhirElement):
+    """What this FHIR base serves: FHIR 4.0.1, JSON, Organization read and search."""
+
+    resource_type: Literal["CapabilityStatement"]
+    status: Literal["active"]
+    date: str
+    publisher: str
+    kind: Literal["instance"]
+    software: FhirSoftware
+    implementation: FhirImplementation
+    fhir_version: Literal["4.0.1"]
+    format: list[str]
+    rest: list[FhirRest]
 
     def to_json(self) -> bytes:
         return self.model_dump_json(by_alias=True, exclude_none=True).encode()

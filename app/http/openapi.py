@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from app.analysis.examples import examples
 from app.api import Problem, ProblemFieldIssue, problem_responses
+from app.fhir.outcome import in_base, outcome_responses
 from app.http.content import JSON, MERGE_PATCH
 from app.http.preconditions import IF_MATCH_PATTERN
 
@@ -60,7 +61,8 @@ def _bodies(method: str, operation: dict[str, Any]) -> None:
                 media["schema"] = refs[0]
 
 
-PUBLIC_OPERATIONS = frozenset({"service-info"})
+# FHIR clients read a server's CapabilityStatement before they have a credential.
+PUBLIC_OPERATIONS = frozenset({"service-info", "fhir-metadata"})
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -75,15 +77,19 @@ def _secure(schema: dict[str, Any]) -> None:
     schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = (
         SECURITY_SCHEME
     )
-    refusals = problem_responses(401, 403, 429)
+    problems = problem_responses(401, 403, 429)
+    outcomes = outcome_responses(401, 403, 429)
     for path, operations in schema.get("paths", {}).items():
         if not path.startswith("/v1"):
             continue
+        refusals = outcomes if in_base(path) else problems
         for operation in operations.values():
+            responses = operation.setdefault("responses", {})
             if operation.get("operationId") in PUBLIC_OPERATIONS:
+                if in_base(path):  # no credential needed, but still rate-limited
+                    responses.setdefault("429", outcomes[429])
                 continue
             operation["security"] = [{"bearer": []}]
-            responses = operation.setdefault("responses", {})
             for status, response in refusals.items():
                 responses.setdefault(str(status), response)
 

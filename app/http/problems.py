@@ -1,6 +1,7 @@
 """Render every failure as RFC 9457 problem+json: our AppErrors, FastAPI's validation errors,
 Starlette's 404/405, database failures, and anything unexpected (logged with its trace ID,
-never shown)."""
+never shown). Under the FHIR base (/v1/fhir) the same problem is a FHIR OperationOutcome:
+chosen here, where every problem (the handlers' and the middleware's) is rendered."""
 
 import logging
 from collections.abc import Sequence
@@ -8,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -30,6 +31,8 @@ from app.errors import (
     ValidationFailed,
     input_message,
 )
+from app.fhir.outcome import in_base, operation_outcome
+from app.fhir.schemas import FHIR_JSON
 from app.http.preconditions import etag
 
 logger = logging.getLogger("app.problems")
@@ -60,7 +63,12 @@ def _issue(issue: FieldIssue, scope: Scope) -> dict[str, Any]:
     return body
 
 
-def problem_response(error: AppError, scope: Scope) -> JSONResponse:
+def problem_response(error: AppError, scope: Scope) -> Response:
+    headers = dict(error.headers)
+    if isinstance(error, StaleVersion):
+        headers["ETag"] = etag(error.current_version)
+    if in_base(scope.get("path", "/"), scope.get("root_path", "")):
+        return _outcome_response(error, scope, headers)
     body: dict[str, Any] = {
         "type": f"/problems/{error.slug()}",
         "title": error.title,
@@ -71,11 +79,24 @@ def problem_response(error: AppError, scope: Scope) -> JSONResponse:
         "traceId": str(scope.get("state", {}).get("request_id", "-")),
         "errors": [_issue(issue, scope) for issue in error.errors],
     }
-    headers = dict(error.headers)
-    if isinstance(error, StaleVersion):
-        headers["ETag"] = etag(error.current_version)
     return JSONResponse(
         body, status_code=error.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
+
+
+def _outcome_response(error: AppError, scope: Scope, headers: dict[str, str]) -> Response:
+    """The problem as FHIR says errors are answered: an OperationOutcome, same status and
+    headers (Retry-After, WWW-Authenticate, Allow), our code in ``details``."""
+    outcome = operation_outcome(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        request_id=str(scope.get("state", {}).get("request_id", "-")),
+        fields=[(pointer(issue, scope), issue.message) for issue in error.errors],
+    )
+    return Response(
+        outcome.to_json(), status_code=error.status, headers=headers, media_type=FHIR_JSON
     )
 
 
@@ -98,12 +119,12 @@ def validation_issues(errors: Sequence[Any]) -> list[FieldIssue]:
     ]
 
 
-async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+async def _app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     return problem_response(exc, request.scope)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     error: AppError
@@ -116,7 +137,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(error, request.scope)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error: AppError
     if exc.status_code == 404:
@@ -231,7 +252,7 @@ def database_problem(exc: Exception) -> AppError | None:
     return None
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+async def _database_error(request: Request, exc: Exception) -> Response:
     error = database_problem(exc)
     if error is None:
         raise exc  # rendered as a logged 500 by the request-ID middleware

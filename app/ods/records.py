@@ -111,7 +111,7 @@ def parse(data: object) -> list[OrdOrganisation]:
             issues.append(
                 _issue(
                     (index, "Organisation", "OrgId", "extension"),
-                    f"ODS code {organisation.ods_code} is also record {first}'s.",
+                    f"ODS code {organisation.ods_code} is also record {first + 1}'s.",
                 )
             )
     if issues:
@@ -125,7 +125,9 @@ def _issue(location: Sequence[int | str], message: str) -> FieldIssue:
     if not location:
         return FieldIssue("records", f"the file: {message}")
     index, *inside = location
-    place = f"record {index}" + (f" {'.'.join(map(str, inside))}" if inside else "")
+    # Counted from 1 in the message, as a person counts; the pointer stays a JSON index.
+    number = index + 1 if isinstance(index, int) else index
+    place = f"record {number}" + (f" {'.'.join(map(str, inside))}" if inside else "")
     return FieldIssue(tuple(location), f"{place}: {message}")
 
 

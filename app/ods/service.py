@@ -6,6 +6,7 @@ codes, no cycles); one transaction, so a refused record leaves the database as i
 second run of the same file changes nothing (a row is only written when a field differs).
 """
 
+import contextlib
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -17,6 +18,7 @@ from app.db import ReadContext, side_transaction
 from app.errors import FieldIssue, ValidationFailed
 from app.models import Organisation
 from app.ods import records as ord_records
+from app.ods.names import readable
 from app.ods.records import OrdOrganisation
 from app.ods.roles import TRUST_KINDS, type_of_roles
 from app.organisations import service as organisations_service
@@ -38,8 +40,26 @@ class OdsImportResult:
     inactive: list[str] = field(default_factory=list)
     # (code, parent codes named by its relationships, none of which is known here)
     parents_not_found: list[tuple[str, list[str]]] = field(default_factory=list)
+    # The name each active record is shown by here (readable case), by ODS code.
+    names: dict[str, str] = field(default_factory=dict)
+    # Nothing was written: the counts say what a real run would do.
+    dry_run: bool = False
+
+    def actions(self) -> list[tuple[str, str, str]]:
+        """(what was done or would be, ODS code, name), one per record, in that order."""
+        done = [("create", self.created), ("update", self.updated)]
+        done += [("unchanged", self.unchanged)]
+        rows = [
+            (action, code, self.names.get(code, "")) for action, codes in done for code in codes
+        ]
+        return rows + [("skip inactive", code, "") for code in self.inactive]
 
     def summary(self) -> str:
+        if self.dry_run:
+            return "Dry run, nothing written; would be: " + self._counts()
+        return self._counts()
+
+    def _counts(self) -> str:
         parts = [
             f"{len(self.created)} created",
             f"{len(self.updated)} updated",
@@ -52,14 +72,28 @@ class OdsImportResult:
         return ", ".join(parts)
 
 
+class _RolledBack(Exception):
+    """Ends a dry run's transaction: side_transaction rolls back on any exception."""
+
+
 async def import_ods(
-    reads: ReadContext, records: object, *, principal: Principal
+    reads: ReadContext, records: object, *, principal: Principal, dry_run: bool = False
 ) -> OdsImportResult:
     """``records``: decoded ORD JSON (a list of ``{"Organisation": ...}`` records, or one).
     Every change is the ``principal``'s (checked and audited by the organisation service);
-    the command line imports as the operator."""
+    the command line imports as the operator. ``dry_run``: everything is done, every rule
+    checked, then rolled back, so the answer is what a real run would do (a cycle, a name
+    refused) and nothing is written, audit events included."""
+    result = OdsImportResult(dry_run=dry_run)
+    with contextlib.suppress(_RolledBack):
+        await _import(reads, records, principal=principal, result=result)
+    return result
+
+
+async def _import(
+    reads: ReadContext, records: object, *, principal: Principal, result: OdsImportResult
+) -> None:
     organisations = ord_records.parse(records)
-    result = OdsImportResult()
     async with side_transaction(reads.factory()) as session:
         by_code = await _existing(session, [o.ods_code for o in organisations])
         active = []
@@ -74,7 +108,8 @@ async def import_ods(
         # Parents last, so a record may name one that comes later in the file.
         for record in active:
             await _link_parent(session, principal, record, by_code, result)
-    return result
+        if result.dry_run:
+            raise _RolledBack
 
 
 async def _existing(session: AsyncSession, codes: list[str]) -> dict[str, Organisation]:
@@ -91,24 +126,31 @@ async def _upsert(
     result: OdsImportResult,
 ) -> Organisation:
     kind = type_of_roles(record.role_codes())
+    names = {"name": readable(record.name), "officialName": record.name}
+    result.names[record.ods_code] = names["name"]
+    number = index + 1  # as a person counts records
     try:
         if current is None:
             data = OrganisationCreate.model_validate(
-                {"name": record.name, "odsCode": record.ods_code, "organisationType": kind}
+                names | {"odsCode": record.ods_code, "organisationType": kind}
             )
             result.created.append(record.ods_code)
             return await organisations_service.create(session, principal=principal, data=data)
         kind = _refined(current.organisation_type, kind)
-        changes = OrganisationUpdate.model_validate({"name": record.name, "organisationType": kind})
+        changes = OrganisationUpdate.model_validate(names | {"organisationType": kind})
     except ValidationError as exc:  # the name: everything else was checked by parse()
         raise ValidationFailed(
-            f"Record {index} ({record.ods_code}) cannot be imported.",
+            f"Record {number} ({record.ods_code}) cannot be imported.",
             errors=[
-                FieldIssue((index, "Organisation", "Name"), f"record {index} Name: {e['msg']}")
+                FieldIssue((index, "Organisation", "Name"), f"record {number} Name: {e['msg']}")
                 for e in exc.errors()
             ],
         ) from exc
-    if changes.name == current.name and changes.organisation_type == current.organisation_type:
+    if (changes.name, changes.official_name, changes.organisation_type) == (
+        current.name,
+        current.official_name,
+        current.organisation_type,
+    ):
         result.unchanged.append(record.ods_code)
         return current
     result.updated.append(record.ods_code)

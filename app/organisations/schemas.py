@@ -38,6 +38,14 @@ ParentOdsCode = Annotated[
     ),
 ]
 Name = Text200
+OfficialName = Annotated[
+    Text200,
+    Field(
+        description="As the organisation's register (ODS) spells it, when that is not name: "
+        "lhs-map import-ods shows ODS's capitals in a readable case and keeps them here.",
+        examples=["LEEDS TEACHING HOSPITALS NHS TRUST"],
+    ),
+]
 Region = Text100
 NextReviewDue = Annotated[
     IsoDate,
@@ -60,6 +68,7 @@ class OrganisationCreate(ApiInput):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     name: Name
+    official_name: OfficialName | None = None
     ods_code: OdsCode | None = None
     organisation_type: OrganisationType
     parent_id: uuid.UUID | None = Field(
@@ -80,6 +89,7 @@ class OrganisationUpdate(ApiPatch):
     )
 
     name: Name | None = None
+    official_name: OfficialName | None = None
     ods_code: OdsCode | None = None
     organisation_type: OrganisationType | None = None
     parent_id: uuid.UUID | None = Field(
@@ -103,6 +113,7 @@ class OrganisationFilters(ApiQuery):
 class OrganisationPublic(ApiModel):
     id: uuid.UUID
     name: str
+    official_name: str | None = None
     ods_code: str | None
     organisation_type: OrganisationType
     parent_id: uuid.UUID | None

@@ -53,6 +53,8 @@ class Stamped(MapPart):
 
 class MapOrganisation(Stamped):
     name: Text200
+    # Absent from documents written before organisations had it.
+    official_name: Text200 | None = None
     ods_code: OdsCode | None
     organisation_type: OrganisationType
     parent_id: uuid.UUID | None = Field(
