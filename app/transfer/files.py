@@ -10,6 +10,13 @@ from enum import StrEnum
 from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
+from app.returns.rows import COLUMNS
+from app.returns.schemas import (
+    DMA_EXAMPLE,
+    NHS_IMPACT_EXAMPLE,
+    DmaImportRow,
+    NhsImpactImportRow,
+)
 from app.transfer.activity_rows import Activities
 from app.transfer.columns import (
     ACTIVITY_COLUMNS,
@@ -30,17 +37,22 @@ from app.transfer.schemas import (
     AssetImportRow,
     PlanItemImportRow,
 )
+from app.vocabulary import ReturnFramework
 
 
 class ImportKind(StrEnum):
     ASSETS = "assets"
     ACTIVITIES = "activities"
     PLAN_ITEMS = "plan_items"
+    # Returns made to other frameworks: imported by app.returns (records of their own).
+    DMA = "dma"
+    NHS_IMPACT = "nhs-impact"
 
 
 @dataclass(frozen=True)
 class FileKind:
-    records: Callable[[Principal], Kind]
+    records: Callable[[Principal], Kind] | None
+    """None: the kind has an import service of its own (app.returns)."""
     row_model: type[BaseModel]
     columns: Mapping[str, Column]
     example: dict[str, JsonValue]
@@ -71,6 +83,10 @@ FILES: dict[ImportKind, FileKind] = {
     ),
     ImportKind.PLAN_ITEMS: FileKind(
         PlanItems, PlanItemImportRow, PLAN_ITEM_COLUMNS, PLAN_ITEM_EXAMPLE
+    ),
+    ImportKind.DMA: FileKind(None, DmaImportRow, COLUMNS[ReturnFramework.DMA], DMA_EXAMPLE),
+    ImportKind.NHS_IMPACT: FileKind(
+        None, NhsImpactImportRow, COLUMNS[ReturnFramework.NHS_IMPACT], NHS_IMPACT_EXAMPLE
     ),
 }
 assert set(FILES) == set(ImportKind), "every kind of file has its entry"
