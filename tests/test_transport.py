@@ -218,6 +218,9 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("plan items", f"{org}/plan-items?overdue=false", auth, 200),
         ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),
         ("plan items template", "/v1/imports/templates/plan_items", auth, 200),
+        ("crosswalk", "/v1/reference-models/2026.2/crosswalks/wgll", auth, 200),
+        ("analysis by WGLL (CSV)", f"{org}/gap-analysis?view=wgll&format=csv", auth, 200),
+        ("DMA template", "/v1/imports/templates/dma", auth, 200),
         ("docs", "/docs", {}, 200),
     ]
     async with wire(edge_server.url) as connection:

@@ -99,6 +99,7 @@ _HEADING_NAMES = {f: _names(CROSSWALK_OF[f]) for f in ReturnFramework}
 @dataclass(frozen=True)
 class ReturnRow:
     line: int
+    """As a person counts rows: in a CSV the header is 1; in a JSON array the first is 1."""
     year: int
     heading: str
     domain: str | None
@@ -179,4 +180,6 @@ def parse(framework: ReturnFramework, raw: RawRow, this_year: int) -> ReturnRow 
         raw.issues.append(raw.issue("domain", "Got more than 100 characters; expected a name."))
     if raw.issues or year is None or heading is None or score is None or validated is None:
         return None
-    return ReturnRow(raw.line, year, heading, domain, score, validated)
+    return ReturnRow(
+        raw.line + 1 if raw.json else raw.line, year, heading, domain, score, validated
+    )
