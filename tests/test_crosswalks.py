@@ -4,6 +4,7 @@ imported return gives: pure functions of plain data, no database."""
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -38,31 +39,25 @@ def test_every_crosswalk_file_fits_its_schema_and_its_model(path: Path) -> None:
 
 
 def test_a_file_with_a_heading_of_another_framework_is_refused() -> None:
-    document = {
+    mapping = {
+        "capability": "data-platform",
+        "heading": "research",
+        "relationship": "subset",
+        "rationale": "A heading of the grid, not of WGLL.",
+    }
+    document: dict[str, Any] = {
         "framework": "wgll",
         "modelVersion": "2026.2",
         "judgement": "model",
         "statement": "The model's own reading, for a test.",
-        "mappings": [
-            {
-                "capability": "data-platform",
-                "heading": "research",
-                "relationship": "subset",
-                "rationale": "A heading of the grid, not of WGLL.",
-            }
-        ],
+        "mappings": [mapping],
     }
     with pytest.raises(ValueError, match="Not a heading of wgll: research"):
         CrosswalkFile.model_validate(document)
     with pytest.raises(ValueError, match="relationship"):
         CrosswalkFile.model_validate(
             document
-            | {
-                "mappings": [
-                    document["mappings"][0]
-                    | {"heading": "safe-practice", "relationship": "overlaps"}
-                ]
-            }  # type: ignore[index]
+            | {"mappings": [mapping | {"heading": "safe-practice", "relationship": "overlaps"}]}
         )
 
 
