@@ -273,3 +273,16 @@ async def test_a_return_template_is_a_sheet_its_import_takes(client: httpx.Async
         made = await client.post(imports(trust["id"], kind), content=template.content, headers=CSV)
         assert made.status_code == 200, made.text
         assert made.json()["created"] == 1
+
+
+async def test_the_board_report_shows_the_view_when_asked(client: httpx.AsyncClient) -> None:
+    trust = await create_organisation(client)
+    url = f"/v1/organisations/{trust['id']}/report"
+    plain = await client.get(url)
+    assert plain.status_code == 200
+    assert 'id="framework-view"' not in plain.text
+    viewed = await client.get(url + "?view=nhs-impact")
+    assert viewed.status_code == 200
+    assert 'id="framework-view"' in viewed.text
+    assert "In the words of NHS IMPACT" in viewed.text
+    assert "Building a shared purpose and vision" in viewed.text
