@@ -16,7 +16,7 @@ from app.auth import access
 from app.auth.principal import Principal
 from app.db import reads_in, utcnow
 from app.errors import FieldIssue, ValidationFailed
-from app.models import ReturnScore
+from app.models import Organisation, ReturnScore
 from app.returns.credits import StoredScore
 from app.returns.rows import HEADING_COLUMN, ReturnRow, parse
 from app.transfer.formats import RawRow
@@ -96,6 +96,12 @@ async def run(
             errors=[FieldIssue((), "No rows after the header.", pointer="body", line=1)],
         )
     years = sorted({row.year for row in parsed})
+    if not dry_run:
+        # Two imports of the same year at once would both find nothing and both insert: the
+        # organisation's row is the lock they queue on (SQLite has one writer anyway).
+        await session.exec(
+            select(Organisation.id).where(Organisation.id == organisation_id).with_for_update()
+        )
     existing = (
         await session.exec(
             select(ReturnScore)
