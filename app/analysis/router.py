@@ -61,6 +61,11 @@ async def get_gap_analysis(
 ) -> Response:
     """Compare an organisation's map with the reference model: gaps, ranked recommendations
     (as CSV: one row per capability; with view, one row per heading of that framework)."""
+    if view is not None and scope == Scope.SYSTEM:  # refused before a roll-up is worked out
+        raise ValidationFailed(
+            "A view by another framework's headings is of one organisation's analysis.",
+            errors=[FieldIssue("view", "Use scope=organisation with view.")],
+        )
     remembered, choice = await service.analysed(
         reads,
         principal=principal,
@@ -120,11 +125,7 @@ async def _framework_view(
     headers: dict[str, str],
 ) -> Response:
     """The analysis with its roll-up by the framework's headings (as CSV: the headings)."""
-    if not isinstance(analysis, GapAnalysis):
-        raise ValidationFailed(
-            "A view by another framework's headings is of one organisation's analysis.",
-            errors=[FieldIssue("view", "Use scope=organisation with view.")],
-        )
+    assert isinstance(analysis, GapAnalysis), "a system view was refused before"
     rolled = crosswalks.view(analysis, model, crosswalks.for_analysis(model, framework))
     if not csv:
         body = AS_JSON.dump_json(
