@@ -286,3 +286,19 @@ async def test_the_board_report_shows_the_view_when_asked(client: httpx.AsyncCli
     assert 'id="framework-view"' in viewed.text
     assert "In the words of NHS IMPACT" in viewed.text
     assert "Building a shared purpose and vision" in viewed.text
+
+
+async def test_a_return_is_imported_by_an_editor_of_the_organisation_only(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    trust = await create_organisation(client)
+    other = await create_organisation(client, name="Other Trust")
+    reader = await scoped(backend, "reader", trust["id"])
+    elsewhere = await scoped(backend, "editor", other["id"])
+    before = await snapshot(backend.engine)
+    file = dma_file(f"{YEAR},well-led,,3,no")
+    refused = await client.post(imports(trust["id"], "dma"), content=file, headers=CSV | reader)
+    assert_problem(refused, 403, "FORBIDDEN")
+    hidden = await client.post(imports(trust["id"], "dma"), content=file, headers=CSV | elsewhere)
+    assert_problem(hidden, 404, "NOT_FOUND")
+    assert await snapshot(backend.engine) == before
