@@ -18,6 +18,7 @@ from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.auth.setup import install_access
 from app.config import Settings, get_settings, prometheus_multiproc_dir
+from app.crosswalks.router import router as crosswalks_router
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
 from app.fhir.router import router as fhir_router
@@ -165,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         transfer_router.router,
         map_router.router,
+        crosswalks_router,
     ):
         app.include_router(router, prefix="/v1")
 

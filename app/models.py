@@ -36,6 +36,7 @@ from app.vocabulary import (
     PrincipalKind,
     Rag,
     ResourceType,
+    ReturnFramework,
     Role,
     Scope,
 )
@@ -346,3 +347,26 @@ class AuditEvent(SQLModel, table=True):
     resource_id: str = Field(sa_type=String(64))
     organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+
+
+# Imported returns (DMA, NHS IMPACT): read-only records of their own.
+
+
+class ReturnScore(SQLModel, table=True):
+    """One score of a return an organisation made to another framework (a DMA pillar or
+    domain, an NHS IMPACT component), as imported. Never edited: importing the same framework
+    and year again replaces the year's rows. The analysis credits capabilities from them
+    through the model's crosswalk (app.returns.credits)."""
+
+    __tablename__ = "return_score"
+    __table_args__ = (Index(None, "organisation_id", "framework", "year"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
+    framework: ReturnFramework = _enum(ReturnFramework, "framework", length=16)
+    year: int
+    heading: str = Field(sa_type=String(64), description="The pillar's or component's key.")
+    domain: str | None = Field(default=None, sa_type=String(100))
+    score: int
+    validated: bool
+    imported_at: datetime = _timestamp()

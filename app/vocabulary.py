@@ -214,6 +214,7 @@ class ResourceType(StrEnum):
     GAP_ANALYSIS = "gap_analysis"
     REPORT = "report"
     MAP = "map"
+    RETURN = "return"  # an imported DMA or NHS IMPACT return, one framework and year
 
     @classmethod
     def _missing_(cls, value: object) -> "ResourceType | None":
@@ -222,3 +223,10 @@ class ResourceType(StrEnum):
         if isinstance(value, str) and "-" in value and value.islower():
             return cls.__members__.get(value.replace("-", "_").upper())
         return None
+
+
+class ReturnFramework(StrEnum):
+    """The frameworks whose returns an organisation imports (as the import kinds spell them)."""
+
+    DMA = "dma"
+    NHS_IMPACT = "nhs-impact"

@@ -152,6 +152,10 @@ async def model_path(world: World, side: str) -> Request:
     return Request(path={"version": variant(world, side)})
 
 
+async def crosswalk_path(world: World, side: str) -> Request:
+    return Request(path={"version": "2026.2", "framework": "wgll"})
+
+
 async def put_model(world: World, side: str) -> Request:
     """Own: a new variant (version made for this request). Sibling: B's variant, by name."""
     version = f"{BASE}-mx{uuid.uuid4().hex[:8]}" if side == OWN else variant(world, side)
@@ -292,6 +296,8 @@ TABLE: dict[str, Row] = {
     "reference-models-list": Row(_none, sibling=READ),
     "reference-models-get": Row(model_path),
     "reference-models-capabilities": Row(model_path),
+    # Crosswalks come with base models, which are everyone's (a variant has none: 404).
+    "reference-models-crosswalk": Row(crosswalk_path, sibling=READ),
     # Versions are one namespace: B's variant's name is taken (409), as an ODS code would be.
     "reference-models-put": Row(
         put_model, own=(403, 403, 201), sibling=(403, 403, 409), glob=(403, 403, 201)

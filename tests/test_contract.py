@@ -25,7 +25,9 @@ METHODS = ("get", "put", "post", "delete", "patch")
 SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 # Enumerated values that are not ours to spell (FHIR's words) or are part of files already
 # written (the map's format marker): CHANGELOG.md lists them.
-SPELLING_EXCEPTIONS = {"Organization", "official", "lhs-map"}
+# nhs-impact: the framework's name as its import kind, crosswalk path and view are spelled
+# (CHANGELOG.md, 2.2.0), the kebab-case of a path segment.
+SPELLING_EXCEPTIONS = {"Organization", "official", "lhs-map", "nhs-impact"}
 # Tagged by what they take in (a file), not by the resource they write: CHANGELOG.md, 1.0.0.
 TAGGED_BY_FILE = {"activities-import": "imports", "assets-import": "imports"}
 

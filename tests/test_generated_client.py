@@ -324,6 +324,9 @@ class EveryOperation:
         version = next(item.version for item in listed.items if item.is_default)
         shipped = self.call("reference-models-get", version).parsed
         self.call("reference-models-capabilities", version)
+        crosswalk = self.call("reference-models-crosswalk", "2026.2", self.m.Framework.WGLL).parsed
+        assert crosswalk.reference_model_version == "2026.2"
+        assert {item.judgement for item in crosswalk.items} == {"model"}
         variant = shipped.to_dict() | {
             "version": f"{version}-every",
             "basedOn": version,
@@ -355,13 +358,20 @@ class EveryOperation:
             body=m.AssetUpdate(maturity=3),
             if_match=asset.headers["etag"],
         )
+        returns = (m.ImportKind.DMA, m.ImportKind.NHS_IMPACT)
         for kind in m.ImportKind:
             template = self.call("imports-template", kind).parsed
             assert template.lstrip("\ufeff").startswith(
-                "id,odsCode,name,organisationType"
+                "year,"
+                if kind in returns
+                else "id,odsCode,name,organisationType"
                 if kind == m.ImportKind.ORGANISATIONS
                 else "id,externalId,organisationId,organisationOdsCode"
             )
+        dma = self.call(
+            "imports-create", trust.id, m.ImportKind.DMA, body=self.file("imports-create", "dma")
+        ).parsed
+        assert [row.action for row in dma.results] == [m.RowAction.CREATE]
         imported = self.call(
             "imports-create",
             trust.id,
@@ -440,6 +450,12 @@ class EveryOperation:
         m, trust = self.m, self.state["trust"]
         self.call("gap-analysis-get", trust.id)
         self.call("gap-analysis-get", self.state["ics"].id, scope=m.Scope.SYSTEM)
+        viewed = self.call("gap-analysis-get", trust.id, view=m.Framework.WGLL).parsed
+        assert [h.heading for h in viewed.framework_view.headings][:2] == [
+            "well-led",
+            "smart-foundations",
+        ]
+        assert viewed.from_returns  # the DMA example credits the pillar's capabilities
         baseline = self.call(
             "assessments-create", trust.id, body=m.AssessmentCreate(label="Baseline")
         ).parsed

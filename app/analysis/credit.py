@@ -114,6 +114,11 @@ def state_of(
     best = ordered[0]
     current = credited(best, capability, model)
     reported = max(recorded(c, capability, model.rules) for c in claims)
+    if best.basis is not None:
+        # Claims from a return (only ever alone: see states) never meet a capability: a
+        # pillar score is not evidence of this capability at its target.
+        ceiling = max(0, target - 1)
+        current, reported = min(current, ceiling), min(reported, ceiling)
     return State(
         current,
         reported,
@@ -131,6 +136,10 @@ def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
     by_key: dict[str, list[Claim]] = {}
     for claim in profile.claims:
         by_key.setdefault(claim.capability_key, []).append(claim)
+    for claim in profile.returned:
+        # A return counts only where the organisation has no record of its own.
+        if claim.capability_key not in by_key or by_key[claim.capability_key][0].basis:
+            by_key.setdefault(claim.capability_key, []).append(claim)
     capabilities = {c.key: c for c in in_scope(model)}
     found = {
         key: state_of(c, by_key.get(key, []), model, profile.organisation_type)

@@ -27,7 +27,8 @@ from app.analysis.scoring import summary
 from app.analysis.steps import learning_loop
 from app.analysis.system import analyse_system, family, same_family
 from app.reference.schemas import Capability, ReferenceModelPublic
-from app.vocabulary import OrganisationType, Travel
+from app.returns.schemas import ReturnCredit, ReturnUsed
+from app.vocabulary import Confidence, OrganisationType, ReturnFramework, Travel
 
 __all__ = ["ACTIVITY_MATURITY", "analyse", "analyse_system", "met_keys"]
 
@@ -76,9 +77,21 @@ def _note(state: State, model: ReferenceModelPublic) -> str | None:
             * (model.rules.unevidenced_activity_maximum is not None)
             + ". Have it peer reviewed, or add evidence."
         )
+    notes += _returned(state)
     if state.best is not None and state.best.inherited:
         notes.append("Met through an asset shared by an organisation above this one.")
     return " ".join(notes) or None
+
+
+def _returned(state: State) -> list[str]:
+    basis = state.best.basis if state.best is not None else None
+    if basis is None:
+        return []
+    return [
+        f"Credited from the {basis.origin} return ({', '.join(basis.headings)} scored "
+        f"{basis.score} of 5): no record of the organisation's own names it, and a return "
+        "counts at most one level below target. Record it to show more."
+    ]
 
 
 def _cause(state: State, model: ReferenceModelPublic) -> str | None:
@@ -119,6 +132,7 @@ def _cause(state: State, model: ReferenceModelPublic) -> str | None:
             "organisation's own duty, or it spreads by learning, not by sharing; it needs a "
             "record of its own."
         )
+    notes += _returned(state)
     if state.best is not None and state.best.inherited:
         notes.append(
             "Met through an asset shared by an organisation above this one."
@@ -206,6 +220,7 @@ def analyse(
         )
         for position, key in enumerate(ranked.order, start=1)
     ]
+    credits = _from_returns(capabilities, current)
     return GapAnalysis(
         scope="organisation",
         organisation=profile.organisation,
@@ -218,4 +233,65 @@ def analyse(
         learning_loop=learning_loop(capabilities, current),
         plan=plans.plan(items, ranked.order, model),
         review=plans.review(profile.next_review_due, today or generated_at.date()),
+        from_returns=credits,
+        returns=_returns_used(profile, credits, today or generated_at.date()),
     )
+
+
+def _from_returns(
+    capabilities: Sequence[Capability], current: Mapping[str, State]
+) -> list[ReturnCredit]:
+    """Each capability whose credit came from an imported return, with which one."""
+    found = []
+    for c in capabilities:
+        state = current[c.key]
+        best = state.best
+        if best is None or best.basis is None or not state.applicable:
+            continue
+        found.append(
+            ReturnCredit(
+                capability_key=c.key,
+                framework=ReturnFramework(best.basis.framework),
+                year=best.basis.year,
+                origin=best.basis.origin,
+                headings=list(best.basis.headings),
+                score=best.basis.score,
+                level=best.maturity,
+                confidence=best.confidence or Confidence.SELF_ASSESSED,
+                credited_maturity=state.current,
+            )
+        )
+    return found
+
+
+# A return older than this many years is flagged: maturity moves, and DMA rounds are yearly.
+STALE_AFTER_YEARS = 2
+
+
+def _returns_used(
+    profile: Profile, credits: Sequence[ReturnCredit], today: date
+) -> list[ReturnUsed]:
+    used = []
+    for seen in profile.returns:
+        origin = f"{seen.framework} {seen.year}"
+        warning = None
+        if not seen.crosswalked:
+            warning = (
+                f"The {origin} return is not credited: this model version has no crosswalk to "
+                "its framework."
+            )
+        elif today.year - seen.year > STALE_AFTER_YEARS:
+            warning = (
+                f"The {origin} return is more than {STALE_AFTER_YEARS} years old: import a "
+                "newer one, or record the capabilities it credits."
+            )
+        used.append(
+            ReturnUsed(
+                framework=ReturnFramework(seen.framework),
+                year=seen.year,
+                origin=origin,
+                credits=sum(1 for c in credits if c.origin == origin),
+                warning=warning,
+            )
+        )
+    return used

@@ -17,6 +17,31 @@ from app.vocabulary import (
 
 
 @dataclass(frozen=True)
+class ReturnBasis:
+    """Where a claim from an imported return comes from: the framework and year, the headings
+    whose scores stand for the capability, and the lowest of those scores (1-5)."""
+
+    framework: str
+    year: int
+    headings: tuple[str, ...]
+    score: int
+
+    @property
+    def origin(self) -> str:
+        return f"{self.framework} {self.year}"
+
+
+@dataclass(frozen=True)
+class ReturnSeen:
+    """A return the analysis read (the latest year of its framework), and whether the model
+    has a crosswalk to credit it through."""
+
+    framework: str
+    year: int
+    crosswalked: bool
+
+
+@dataclass(frozen=True)
 class Claim:
     """One asset or activity that counts towards a capability.
 
@@ -35,6 +60,8 @@ class Claim:
     evidence_links: int = 0
     reviewed: bool = False
     has_outcome: bool = False
+    # Set on a claim that comes from an imported return, not from the organisation's records.
+    basis: ReturnBasis | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +96,9 @@ class Profile:
     planned_keys: frozenset[str] = frozenset()
     plan_items: tuple[PlannedItem, ...] = ()
     next_review_due: date | None = None
+    # Claims from imported returns: they count only for a capability with no claim above.
+    returned: tuple[Claim, ...] = ()
+    returns: tuple[ReturnSeen, ...] = ()
 
 
 @dataclass(frozen=True)

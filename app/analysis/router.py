@@ -5,20 +5,36 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.analysis import service
-from app.analysis.schemas import AnyGapAnalysis
+from app.analysis.answers import AS_JSON, AnyAnalysis
+from app.analysis.schemas import AnyGapAnalysis, GapAnalysis
 from app.api import MODEL_RETIRED, problem_responses
 from app.audit import service as audit
 from app.auth.dependencies import PrincipalDep
-from app.db import ReadsDep, utcnow
+from app.auth.principal import Principal
+from app.crosswalks import service as crosswalks
+from app.crosswalks import view_csv
+from app.crosswalks.frameworks import Framework
+from app.db import ReadContext, ReadsDep, utcnow
+from app.errors import FieldIssue, ValidationFailed
 from app.http.answers import GAP_ANALYSIS, AnalysisAnswer
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
+from app.reference.schemas import ReferenceModelPublic
 from app.transfer import gap_csv
 from app.transfer.cells import MEDIA_TYPE
 from app.vocabulary import ResourceType, Scope
 
 router = APIRouter(tags=["gap-analysis"])
+
+ViewQuery = Annotated[
+    Framework | None,
+    Query(
+        description="wgll, nhs-impact or nmg: add frameworkView, the analysis rolled up by that "
+        "framework's headings (the model's crosswalk); with format=csv, one row per heading. "
+        "Organisation scope only.",
+    ),
+]
 
 
 @router.get(
@@ -26,7 +42,7 @@ router = APIRouter(tags=["gap-analysis"])
     operation_id="gap-analysis-get",
     response_model=AnyGapAnalysis,
     responses={
-        200: csv_ok(gap_csv.described()),
+        200: csv_ok(gap_csv.described() + "\n\n" + view_csv.described()),
         **problem_responses(404, 409, 422, conflict=MODEL_RETIRED),
     },
 )
@@ -41,10 +57,16 @@ async def get_gap_analysis(
     ] = Scope.ORGANISATION,
     analysis_format: FormatQuery = None,
     accept: AcceptHeader = None,
+    view: ViewQuery = None,
 ) -> Response:
     """Compare an organisation's map with the reference model: gaps, ranked recommendations
-    (as CSV: one row per capability)."""
-    remembered, _ = await service.analysed(
+    (as CSV: one row per capability; with view, one row per heading of that framework)."""
+    if view is not None and scope == Scope.SYSTEM:  # refused before a roll-up is worked out
+        raise ValidationFailed(
+            "A view by another framework's headings is of one organisation's analysis.",
+            errors=[FieldIssue("view", "Use scope=organisation with view.")],
+        )
+    remembered, choice = await service.analysed(
         reads,
         principal=principal,
         organisation_id=organisation_id,
@@ -54,6 +76,16 @@ async def get_gap_analysis(
     generated_at = utcnow()
     # Either representation may be asked for at this URL: a cache must key on Accept.
     vary = {"Vary": "Accept"}
+    if view is not None:
+        return await _framework_view(
+            reads,
+            principal,
+            remembered.at(generated_at),
+            choice.model,
+            view,
+            csv=wants_csv(analysis_format, accept),
+            headers=vary,
+        )
     if not wants_csv(analysis_format, accept):
         # The body remembered with the analysis (a hand path: see app.http.answers).
         body = GAP_ANALYSIS.write(AnalysisAnswer(remembered, generated_at))
@@ -78,5 +110,41 @@ async def get_gap_analysis(
         headers={
             "Content-Disposition": f'attachment; filename="gap-analysis-{day}.csv"',
             **vary,
+        },
+    )
+
+
+async def _framework_view(
+    reads: ReadContext,
+    principal: Principal,
+    analysis: AnyAnalysis,
+    model: ReferenceModelPublic,
+    framework: Framework,
+    *,
+    csv: bool,
+    headers: dict[str, str],
+) -> Response:
+    """The analysis with its roll-up by the framework's headings (as CSV: the headings)."""
+    assert isinstance(analysis, GapAnalysis), "a system view was refused before"
+    rolled = crosswalks.view(analysis, model, crosswalks.for_analysis(model, framework))
+    if not csv:
+        body = AS_JSON.dump_json(
+            analysis.model_copy(update={"framework_view": rolled}), by_alias=True
+        )
+        return Response(body, media_type=JSON, headers=headers)
+    await audit.exported(
+        reads,
+        principal=principal,
+        resource_type=ResourceType.GAP_ANALYSIS,
+        organisation_id=analysis.organisation.id,
+        details={"format": "csv", "view": framework.value, "reference_model": model.version},
+    )
+    day = analysis.generated_at.date().isoformat()
+    return Response(
+        view_csv.render(rolled, model.version),
+        media_type=MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="gap-analysis-{framework}-{day}.csv"',
+            **headers,
         },
     )

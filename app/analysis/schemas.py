@@ -10,7 +10,9 @@ from pydantic import Field
 
 from app.analysis.plan_schemas import Plan, PlanItemRef, Review, TopFivePlanned
 from app.api import ApiModel
+from app.crosswalks.schemas import FrameworkView
 from app.reference.parts import NationalEnabler, Source
+from app.returns.schemas import ReturnCredit, ReturnUsed
 from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
 
 
@@ -90,6 +92,14 @@ class ScoreByOrigin(ApiModel):
 
     records: float = Field(
         ge=0, le=100, description="The assets and activities recorded in this service."
+    )
+    returns: float = Field(
+        default=0.0,
+        alias="return",
+        ge=0,
+        le=100,
+        description="Imported DMA and NHS IMPACT returns, credited where the organisation has "
+        "no record of its own (fromReturns says which).",
     )
 
 
@@ -262,6 +272,19 @@ class GapAnalysis(ApiModel):
     learning_loop: LearningLoop
     plan: Plan = Field(default_factory=Plan)
     review: Review = Field(default_factory=Review)
+    from_returns: list[ReturnCredit] = Field(
+        default=[],
+        description="Capabilities credited from imported returns (DMA, NHS IMPACT), each with "
+        "its return and year: only where the organisation has no record of its own.",
+    )
+    returns: list[ReturnUsed] = Field(
+        default=[], description="The imported returns the analysis read, with any warning."
+    )
+    framework_view: FrameworkView | None = Field(
+        default=None,
+        description="With view=wgll, nhs-impact or nmg: the analysis rolled up by that "
+        "framework's headings. Null otherwise.",
+    )
 
 
 class CapabilityCoverage(ApiModel):

@@ -84,13 +84,30 @@ def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
     return {k: v / 10 for k, v in floors.items()}
 
 
-def provenance(points: Mapping[str, float], overall: float) -> ScoreProvenance:
+def points_by_origin(
+    capabilities: Iterable[Capability], current: Mapping[str, State]
+) -> dict[str, float]:
+    """Unrounded points of ``share`` by where the claim credited for each capability came
+    from: the organisation's records, or an imported return."""
+    applicable = [c for c in capabilities if current[c.key].applicable]
+    total = sum(c.weight for c in applicable)
+    points = {"records": 0.0, "returns": 0.0}
+    for c in applicable:
+        state = current[c.key]
+        progress = 1.0 if state.target == 0 else min(1.0, state.current / state.target)
+        origin = "returns" if state.best is not None and state.best.basis else "records"
+        points[origin] += 100 * c.weight * progress / total
+    return points
+
+
+def provenance(
+    points: Mapping[str, float], overall: float, origins: Mapping[str, float] | None = None
+) -> ScoreProvenance:
     rounded = apportion(points, overall)
+    by_origin = apportion(origins or {"records": overall}, overall)
     return ScoreProvenance(
         by_confidence=ScoreByConfidence(**rounded),
-        # Every credited point comes from this service's records today; the origins that
-        # later feed the score (a questionnaire, imported returns) get fields of their own.
-        by_origin=ScoreByOrigin(records=round(overall, 1)),
+        by_origin=ScoreByOrigin(**by_origin),
     )
 
 
@@ -123,7 +140,11 @@ def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str,
         overall_score=overall,
         unlinked_records=profile.unlinked_records + unmatched,
         areas=areas,
-        provenance=provenance(points_by_confidence(capabilities, current, model.rules), overall),
+        provenance=provenance(
+            points_by_confidence(capabilities, current, model.rules),
+            overall,
+            points_by_origin(capabilities, current),
+        ),
         **counts(capabilities),
     )
 

@@ -4,6 +4,7 @@ Each reads everything it needs from one snapshot in a short read-only transactio
 then computes: no connection sits idle in a transaction while the engine works.
 """
 
+import dataclasses
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from app.errors import FieldIssue, ValidationFailed
 from app.organisations import hierarchy
 from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
+from app.returns import credits
+from app.returns import service as returns
 from app.singleflight import SingleFlight
 from app.vocabulary import Scope
 
@@ -204,6 +207,11 @@ async def _compute(
             inputs = await _system_inputs(session, organisation_id, system, state)
         else:
             profile = await loading.own_profile(session, organisation_id, system)
+            # Imported returns, credited through the model's crosswalk where no record is.
+            returned, seen = credits.claims(
+                await returns.stored(session, organisation_id), model, organisation_id
+            )
+            profile = dataclasses.replace(profile, returned=returned, returns=seen)
             others = await peers.others_of(
                 session, system, organisation_id, state, (model.version, found.row_version)
             )

@@ -11,6 +11,7 @@ from app.audit import service as audit
 from app.auth import browser
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
+from app.crosswalks.frameworks import Framework
 from app.db import ReadsDep
 from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
@@ -82,6 +83,13 @@ async def get_report(
         ),
     ] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    view: Annotated[
+        Framework | None,
+        Query(
+            description="wgll, nhs-impact or nmg: add a section scoring the organisation by "
+            "that framework's headings (HTML and PDF).",
+        ),
+    ] = None,
 ) -> Response:
     """A printable board report (HTML or PDF), or its recommendations as CSV."""
     chosen = negotiate(report_format, accept)
@@ -90,6 +98,7 @@ async def get_report(
         principal=principal,
         organisation_id=organisation_id,
         model_version=reference_model,
+        view=view,
     )
     if chosen in (ReportFormat.CSV, ReportFormat.PDF):
         name = report.organisation.ods_code or str(report.organisation.id)

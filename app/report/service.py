@@ -17,6 +17,9 @@ from app.assessments.schemas import (
     SystemAssessmentComparison,
 )
 from app.auth.principal import Principal
+from app.crosswalks import service as crosswalks
+from app.crosswalks.frameworks import Framework
+from app.crosswalks.schemas import FrameworkView
 from app.db import ReadContext, reads_in
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
@@ -53,6 +56,8 @@ class Report:
     # Capabilities that are each organisation's own duty (its own IG return, say): an ICB can
     # show how, but cannot do them for a member, so the report does not say "ask the ICB".
     own_duties: frozenset[str] = frozenset()
+    # The analysis by another framework's headings, when the report was asked for one.
+    framework_view: FrameworkView | None = None
 
 
 def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
@@ -101,6 +106,7 @@ async def gather(
     principal: Principal,
     organisation_id: uuid.UUID,
     model_version: str | None,
+    view: Framework | None = None,
 ) -> Report:
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
     analysis, choice = await analysis_service.analyse(
@@ -111,6 +117,11 @@ async def gather(
         model_version=model_version,
     )
     assert isinstance(analysis, GapAnalysis)  # organisation scope was asked for
+    framework_view = (
+        None
+        if view is None
+        else crosswalks.view(analysis, choice.model, crosswalks.for_analysis(choice.model, view))
+    )
     async with reads.snapshot() as session:
         organisation = await organisations_service.get(
             reads_in(session), organisation_id, principal=principal
@@ -181,4 +192,5 @@ async def gather(
             for c in choice.model.capabilities
             if choice.model.rules.sharing_follows_travel and c.own_duty
         ),
+        framework_view=framework_view,
     )

@@ -13,6 +13,13 @@ from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
 from app.transfer import kinds, workbook
+from app.returns.rows import COLUMNS
+from app.returns.schemas import (
+    DMA_EXAMPLE,
+    NHS_IMPACT_EXAMPLE,
+    DmaImportRow,
+    NhsImpactImportRow,
+)
 from app.transfer.activity_rows import Activities
 from app.transfer.columns import (
     ACTIVITY_COLUMNS,
@@ -38,6 +45,7 @@ from app.transfer.schemas import (
     OrganisationImportRow,
     PlanItemImportRow,
 )
+from app.vocabulary import ReturnFramework
 
 
 class ImportKind(StrEnum):
@@ -45,11 +53,15 @@ class ImportKind(StrEnum):
     ACTIVITIES = "activities"
     PLAN_ITEMS = "plan_items"
     ORGANISATIONS = "organisations"
+    # Returns made to other frameworks: imported by app.returns (records of their own).
+    DMA = "dma"
+    NHS_IMPACT = "nhs-impact"
 
 
 @dataclass(frozen=True)
 class FileKind:
-    records: Callable[[Principal], kinds.Kind]
+    records: Callable[[Principal], kinds.Kind] | None
+    """None: the kind has an import service of its own (app.returns)."""
     row_model: type[BaseModel]
     columns: Mapping[str, Column]
     example: dict[str, JsonValue]
@@ -119,6 +131,10 @@ FILES: dict[ImportKind, FileKind] = {
     ),
     ImportKind.ORGANISATIONS: FileKind(
         Organisations, OrganisationImportRow, ORGANISATION_COLUMNS, ORGANISATION_EXAMPLE
+    ),
+    ImportKind.DMA: FileKind(None, DmaImportRow, COLUMNS[ReturnFramework.DMA], DMA_EXAMPLE),
+    ImportKind.NHS_IMPACT: FileKind(
+        None, NhsImpactImportRow, COLUMNS[ReturnFramework.NHS_IMPACT], NHS_IMPACT_EXAMPLE
     ),
 }
 assert set(FILES) == set(ImportKind), "every kind of file has its entry"

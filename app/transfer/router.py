@@ -23,6 +23,8 @@ from app.db import SessionDep
 from app.http.content import CSV, JSON, body_media_type
 from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath
+from app.returns import service as returns
+from app.returns.schemas import DmaImportRow, NhsImpactImportRow
 from app.transfer import service
 from app.transfer.files import FILES, FileKind, ImportKind
 from app.transfer.formats import RawRow, csv_rows, json_rows
@@ -35,6 +37,7 @@ from app.transfer.schemas import (
 )
 from app.transfer.workbook import MEDIA_TYPE as XLSX
 from app.transfer.workbook import xlsx_rows
+from app.vocabulary import ReturnFramework
 
 router = APIRouter(tags=["imports"])
 logger = logging.getLogger("app.transfer")
@@ -45,7 +48,14 @@ LARGE_BODY_PATHS = re.compile(
 )
 
 # Named by the import bodies' JSON schema; published by app.http.openapi.
-BODY_MODELS = (AssetImportRow, ActivityImportRow, PlanItemImportRow, OrganisationImportRow)
+BODY_MODELS = (
+    AssetImportRow,
+    ActivityImportRow,
+    PlanItemImportRow,
+    OrganisationImportRow,
+    DmaImportRow,
+    NhsImpactImportRow,
+)
 # The media type the file bodies are declared under (CSV is what is read as a file).
 CSV_BODY = f"{CSV}; charset=utf-8"
 # When the first import paths were deprecated (RFC 9745: a Structured Field Date, @seconds).
@@ -140,6 +150,15 @@ async def _import(
     dry_run: bool,
 ) -> ImportResult:
     file = FILES[kind]
+    if file.records is None:  # a return to another framework: its own records and rules
+        return await returns.run(
+            session,
+            principal=principal,
+            organisation_id=organisation_id,
+            framework=ReturnFramework(kind.value),
+            rows=_rows(request, file),
+            dry_run=dry_run,
+        )
     return await service.run(
         session,
         principal=principal,
