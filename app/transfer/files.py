@@ -12,7 +12,6 @@ from typing import Any, get_args
 from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
-from app.transfer import kinds, workbook
 from app.returns.rows import COLUMNS
 from app.returns.schemas import (
     DMA_EXAMPLE,
@@ -20,6 +19,7 @@ from app.returns.schemas import (
     DmaImportRow,
     NhsImpactImportRow,
 )
+from app.transfer import kinds, workbook
 from app.transfer.activity_rows import Activities
 from app.transfer.columns import (
     ACTIVITY_COLUMNS,

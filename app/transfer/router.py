@@ -156,7 +156,7 @@ async def _import(
             principal=principal,
             organisation_id=organisation_id,
             framework=ReturnFramework(kind.value),
-            rows=_rows(request, file),
+            rows=_rows(request, kind),
             dry_run=dry_run,
         )
     return await service.run(
