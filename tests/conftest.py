@@ -33,6 +33,7 @@ from tests.helpers import wait_for
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
 TABLES = (
+    "benchmark_entry",
     "audit_event",
     "api_key",
     "idempotency_record",
@@ -175,6 +176,10 @@ async def empty_tables(engine: AsyncEngine) -> None:
         await connection.execute(text("UPDATE organisation SET parent_id = NULL"))
         for table in TABLES:
             await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+        # The snapshot's one row stays (a refresh only updates it), as never taken.
+        await connection.execute(
+            text("UPDATE benchmark_snapshot SET taken_at = NULL, reference_model = NULL")
+        )
         await connection.execute(
             text("DELETE FROM reference_model WHERE version NOT IN :versions").bindparams(
                 bindparam("versions", expanding=True)

@@ -107,6 +107,7 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
                         "parentOdsCode": codes_by_key[spec.parent] if spec.parent else None,
                     }
                 ),
+                is_demo=True,
             )
             ids[spec.key] = organisation.id
         root = ids[system.root.key]
