@@ -67,11 +67,20 @@ async def entries_of_type(
     ]
 
 
-async def own_entries(session: AsyncSession, organisation_id: uuid.UUID) -> list[BenchmarkEntry]:
+async def own_entries(
+    session: AsyncSession, organisation_id: uuid.UUID
+) -> tuple[list[Entry], OrganisationType | None]:
+    """The organisation's own entries, and its type when the snapshot was taken (plain
+    values: the snapshot's session is gone before they are used)."""
     rows = await session.exec(
         select(BenchmarkEntry).where(col(BenchmarkEntry.organisation_id) == organisation_id)
     )
-    return list(rows.all())
+    found = list(rows.all())
+    kind = found[0].organisation_type if found else None
+    return [
+        Entry(r.organisation_id, r.figure, r.system_id, r.is_demo, r.opted_out, r.value)
+        for r in found
+    ], kind
 
 
 async def subtree_ids(session: AsyncSession, root_id: uuid.UUID) -> frozenset[uuid.UUID]:

@@ -26,9 +26,10 @@ async def get(
     row = await access.organisation(reads, principal, organisation_id)
     async with reads.snapshot() as session:
         taken_at, model = await queries.taken(session)
-        own = {e.figure: e for e in await queries.own_entries(session, organisation_id)}
+        own_entries, own_kind = await queries.own_entries(session, organisation_id)
+        own = {e.figure: e for e in own_entries}
         first = next(iter(own.values()), None)
-        kind = first.organisation_type if first else OrganisationType(row["organisation_type"])
+        kind = own_kind or OrganisationType(row["organisation_type"])
         entries = await queries.entries_of_type(session, kind) if taken_at else []
         readable = None
         if principal.organisation_id is not None:
