@@ -415,7 +415,7 @@ class EveryOperation:
         m, trust = self.m, self.state["trust"]
         self.call("gap-analysis-get", trust.id)
         self.call("gap-analysis-get", self.state["ics"].id, scope=m.Scope.SYSTEM)
-        benchmark = self.call("benchmark-get", trust.id).parsed
+        benchmark = self.call("benchmarks-get", trust.id).parsed
         assert benchmark.organisation_id == trust.id
         baseline = self.call(
             "assessments-create", trust.id, body=m.AssessmentCreate(label="Baseline")

@@ -69,6 +69,7 @@ class Profile:
     planned_keys: frozenset[str] = frozenset()
     plan_items: tuple[PlannedItem, ...] = ()
     next_review_due: date | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)

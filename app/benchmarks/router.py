@@ -15,8 +15,8 @@ router = APIRouter(tags=["benchmarks"])
 
 @router.get(
     "/organisations/{organisationId}/benchmark",
-    operation_id="benchmark-get",
-    responses=problem_responses(404),
+    operation_id="benchmarks-get",
+    responses=problem_responses(404, 422),
 )
 async def get_benchmark(
     organisation_id: OrganisationIdPath, principal: PrincipalDep, reads: ReadsDep, request: Request
