@@ -2,13 +2,12 @@
 at in the gap analysis and the board report, and loaded once only."""
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from app.auth.principal import OPERATOR
-from datetime import timedelta
-
 from app.benchmarks import snapshot as benchmark_snapshot
 from app.demo.service import DEMO_FILE, PEERS_FILE, demo_peers, demo_system, load_demo
 from app.errors import Conflict
