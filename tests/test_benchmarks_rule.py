@@ -4,7 +4,10 @@ the quartiles and position of what is shown."""
 import uuid
 
 from app.benchmarks.rule import Entry, Target, Thresholds, figure, group, position
-from app.benchmarks.schemas import Position, WithheldReason
+from app.benchmarks.schemas import AreaFigure, Benchmark, GroupKind, Position, WithheldReason
+from app.report.charts import benchmark_strips
+from app.report.wording import plural
+from app.vocabulary import Area, OrganisationType
 
 FIVE_FROM_TWO = Thresholds(organisations=5, systems=2)
 OWN_SYSTEM = uuid.uuid4()
@@ -76,3 +79,34 @@ def test_positions_by_quartile() -> None:
     assert position(3, 2, 3, 4) == Position.MEDIAN_TO_UPPER_QUARTILE
     assert position(4, 2, 3, 4) == Position.MEDIAN_TO_UPPER_QUARTILE
     assert position(5, 2, 3, 4) == Position.ABOVE_UPPER_QUARTILE
+
+
+def test_the_report_s_strips_place_the_quartiles_and_say_when_withheld() -> None:
+    other = uuid.uuid4()
+    group_of_five = [entry(v, other if v % 2 else uuid.uuid4()) for v in (20, 40, 60, 80, 100)]
+    shown = figure(50.0, group_of_five, target(), FIVE_FROM_TWO)
+    withheld = figure(30.0, group_of_five[:2], target(), FIVE_FROM_TWO)
+    benchmark = Benchmark(
+        organisation_id=uuid.uuid4(),
+        organisation_type=OrganisationType.ACUTE_TRUST,
+        is_demo=False,
+        group=GroupKind.SERVICE,
+        taken_at=None,
+        reference_model="2026.2",
+        minimum_organisations=5,
+        minimum_systems=2,
+        overall=shown,
+        areas=[AreaFigure(area=Area.DATA, **withheld.model_dump())],
+        capabilities=[],
+    )
+    chart = benchmark_strips(benchmark)
+    overall, data = chart.strips
+    # 0-100 across 380 points after a 190-point label column.
+    assert (overall.lower_x, overall.median_x, overall.upper_x) == (342.0, 418.0, 494.0)
+    assert overall.own_x == 380.0
+    assert overall.withheld is None
+    assert (data.median_x, data.own_x) == (None, 304.0)
+    assert data.withheld == "withheld: too few comparable organisations"
+    assert chart.shown == 1
+    assert plural("local authority") == "local authorities"
+    assert plural("GP practice") == "GP practices"

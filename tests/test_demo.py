@@ -124,6 +124,16 @@ async def test_the_demo_s_benchmarks_show_and_compare_demo_with_demo(
     mental = by_type["mental_health_trust"]["id"]
     withheld = (await client.get(f"/v1/organisations/{mental}/benchmark")).json()["overall"]
     assert withheld["withheld"]["reason"] == "too_few_organisations"
+    # The board report shows each against its type: the acute trust's strips, and why the
+    # mental health trust's are withheld.
+    report = (await client.get(f"/v1/organisations/{by_type['acute_trust']['id']}/report")).text
+    assert "Against other acute trusts" in report
+    assert 'class="quartiles"' in report
+    assert "against demo data only" in report
+    withheld_report = (await client.get(f"/v1/organisations/{mental}/report")).text
+    assert "Against other mental health trusts" in withheld_report
+    assert "withheld: too few comparable organisations" in withheld_report
+    assert 'class="quartiles"' not in withheld_report
     alone = (await client.get(f"/v1/organisations/{real['id']}/benchmark")).json()
     assert alone["isDemo"] is False
     assert alone["overall"]["withheld"]["reason"] == "too_few_organisations"

@@ -90,6 +90,7 @@ async def get_report(
         principal=principal,
         organisation_id=organisation_id,
         model_version=reference_model,
+        settings=request.app.state.settings,
     )
     if chosen in (ReportFormat.CSV, ReportFormat.PDF):
         name = report.organisation.ods_code or str(report.organisation.id)

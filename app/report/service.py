@@ -17,6 +17,9 @@ from app.assessments.schemas import (
     SystemAssessmentComparison,
 )
 from app.auth.principal import Principal
+from app.benchmarks import service as benchmarks_service
+from app.benchmarks.schemas import Benchmark
+from app.config import Settings
 from app.db import ReadContext, reads_in
 from app.organisations import service as organisations_service
 from app.organisations.schemas import OrganisationPublic
@@ -53,6 +56,8 @@ class Report:
     # Capabilities that are each organisation's own duty (its own IG return, say): an ICB can
     # show how, but cannot do them for a member, so the report does not say "ask the ICB".
     own_duties: frozenset[str] = frozenset()
+    # Where it stands among organisations of its type (None: not asked for).
+    benchmark: Benchmark | None = None
 
 
 def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
@@ -101,7 +106,10 @@ async def gather(
     principal: Principal,
     organisation_id: uuid.UUID,
     model_version: str | None,
+    settings: Settings | None = None,
 ) -> Report:
+    """``settings``: the deployment's benchmark settings, to show the organisation against
+    its type (as GET .../benchmark shows it to this caller); None leaves that part out."""
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
     analysis, choice = await analysis_service.analyse(
         reads,
@@ -169,7 +177,13 @@ async def gather(
                 ),
                 since_first=system_first,
             )
+    benchmark = None
+    if settings is not None:
+        benchmark = await benchmarks_service.get(
+            reads, principal=principal, organisation_id=organisation_id, settings=settings
+        )
     return Report(
+        benchmark=benchmark,
         organisation=organisation,
         analysis=analysis,
         trend=trend,
