@@ -16,6 +16,7 @@ from app.benchmarks import queries, snapshot
 from app.db import Sessions
 from app.models import Asset, BenchmarkEntry, Organisation
 from tests.auth_helpers import make_key
+from tests.test_auth_cli import lhs_map
 from tests.conftest import Backend
 from tests.helpers import EVIDENCED, create_asset, create_organisation
 
@@ -284,3 +285,14 @@ async def test_a_snapshot_taken_mid_change_is_one_consistent_read(
     async with backend.engine.connect() as connection:
         count = await connection.execute(text("SELECT count(*) FROM benchmark_snapshot"))
         assert count.scalar() == 1
+
+
+async def test_the_operator_refreshes_the_snapshot_from_the_command_line(
+    backend: Backend, client: httpx.AsyncClient, world: dict[str, dict[str, Any]]
+) -> None:
+    done = await lhs_map(backend.url, "benchmarks", "refresh")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Benchmark snapshot taken at ")
+    assert "11 organisations" in done.stdout  # four systems and their seven trusts
+    async with await caller(backend, world["A"]["id"]) as reader:
+        assert capability(await benchmark(reader, world["A1"]["id"]))["n"] == 5
