@@ -16,9 +16,9 @@ from app.benchmarks import queries, snapshot
 from app.db import Sessions
 from app.models import Asset, BenchmarkEntry, Organisation
 from tests.auth_helpers import make_key
-from tests.test_auth_cli import lhs_map
 from tests.conftest import Backend
 from tests.helpers import EVIDENCED, create_asset, create_organisation
+from tests.test_auth_cli import lhs_map
 
 CAPABILITY = "learning-culture"
 FIGURE = f"capability:{CAPABILITY}"
