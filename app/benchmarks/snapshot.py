@@ -92,12 +92,13 @@ async def refresh(
 ) -> Refreshed | None:
     """Take a new snapshot if the last is older than ``every`` (or ``force``): None when it
     is fresh, or when another instance took it meanwhile."""
-    async with sessions.read() as session:
-        seen, _ = await queries.taken(session)
     moment = now or utcnow()
-    if not force and seen is not None and moment - seen < every:
-        return None
     async with sessions.reads.snapshot() as session:
+        # When the last one was taken, read with what it is compared to: a new snapshot is
+        # written only if no other took one since this read.
+        seen, _ = await queries.taken(session)
+        if not force and seen is not None and moment - seen < every:
+            return None
         reads = reads_in(session)
         model, _ = await reference_service.chosen(reads, None, owners=[])
         systems = []
