@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from app import json_input
 from app.auth import keys, keys_service
 from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
+from app.benchmarks import snapshot as benchmark_snapshot
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.demo import service as demo_service
@@ -388,7 +390,31 @@ def load_demo() -> None:
         lambda sessions: demo_service.load_demo(sessions.reads, principal=OPERATOR)
     )
     click.echo(result.summary(), err=True)
+    if result.loaded:
+        # So that the demo's benchmarks show at once, not at the next scheduled snapshot.
+        _run_with_sessions(
+            lambda sessions: benchmark_snapshot.refresh(sessions, every=timedelta(0), force=True)
+        )
     click.echo(result.ics_id)
+
+
+@cli.group("benchmarks")
+def benchmarks() -> None:
+    """The benchmark snapshot that organisations are compared from."""
+
+
+@benchmarks.command("refresh")
+def refresh_benchmarks() -> None:
+    """Take a new benchmark snapshot now (the service also takes one on its schedule)."""
+    result = _run_with_sessions(
+        lambda sessions: benchmark_snapshot.refresh(sessions, every=timedelta(0), force=True)
+    )
+    assert result is not None  # a forced refresh always takes one
+    click.echo(
+        f"Benchmark snapshot taken at {result.taken_at.isoformat()} with model "
+        f"{result.reference_model}: {result.organisations} organisations, "
+        f"{result.entries} figures."
+    )
 
 
 def _run_with_sessions(use_case: Callable[[Sessions], Awaitable[T]]) -> T:

@@ -178,6 +178,30 @@ class Settings(BaseSettings):
         min_length=32,
         description="Signs browser links. Unset: a random secret per process (development only).",
     )
+    # Benchmarks by organisation type (docs/security.md, "Benchmarks: the disclosure rule").
+    benchmark_minimum_organisations: int = Field(
+        default=5,
+        ge=1,
+        description="A benchmark figure is shown only when at least this many organisations "
+        "outside the caller's scope stand behind it.",
+    )
+    benchmark_minimum_systems: int = Field(
+        default=2,
+        ge=0,
+        description="... and they come from at least this many systems other than the "
+        "organisation's own.",
+    )
+    benchmark_refresh_seconds: int = Field(
+        default=86_400,
+        ge=60,
+        description="How old the benchmark snapshot may grow before start-up's chores take "
+        "a new one (daily by default).",
+    )
+    benchmark_within_scope: bool = Field(
+        default=False,
+        description="Compare an organisation only with organisations of its type inside the "
+        "caller's own scope, instead of with the rest of the service.",
+    )
     link_ttl_seconds: int = Field(default=300, ge=10, le=3600)
     link_cookie_seconds: int = Field(
         default=900,

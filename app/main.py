@@ -5,6 +5,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +18,8 @@ from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.auth.setup import install_access
+from app.benchmarks import snapshot as benchmark_snapshot
+from app.benchmarks.router import router as benchmarks_router
 from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.crosswalks.router import router as crosswalks_router
 from app.db import Sessions, make_engine, make_sessions
@@ -67,6 +70,7 @@ TAGS = [
     {"name": "imports", "description": "Spreadsheet imports of assets, activities and plan items."},
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},
+    {"name": "benchmarks", "description": "Where an organisation stands among its type."},
     {"name": "assessments", "description": "Stored snapshots of a gap analysis, compared."},
     {"name": "reports", "description": "The printable report and signed links to it."},
     {"name": "reference-models", "description": "The versioned reference LHS models."},
@@ -102,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except reference_service.DefaultModelMissing:
             await engine.dispose()
             raise
-        chores = [asyncio.create_task(_housekeeping(app.state.sessions))]
+        chores = [asyncio.create_task(_housekeeping(app.state.sessions, settings))]
         if prometheus_multiproc_dir() is not None:
             chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))
         try:
@@ -167,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transfer_router.router,
         map_router.router,
         crosswalks_router,
+        benchmarks_router,
     ):
         app.include_router(router, prefix="/v1")
 
@@ -198,9 +203,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 HOUSEKEEPING_SECONDS = 3600
 
 
-async def _housekeeping(sessions: Sessions) -> None:
+async def _housekeeping(sessions: Sessions, settings: Settings) -> None:
     """Background chores that must not run on a request's path (expired Idempotency-Keys,
-    the records revisions of deleted organisations)."""
+    the records revisions of deleted organisations, the benchmark snapshot when it is due:
+    with several instances, the first to move its time on takes it, the others skip)."""
     log = logging.getLogger("app.housekeeping")
     while True:
         try:
@@ -208,6 +214,9 @@ async def _housekeeping(sessions: Sessions) -> None:
             if purged:
                 log.info("forgot %d expired Idempotency-Key(s)", purged)
             await hierarchy.forget_deleted_revisions(sessions)
+            await benchmark_snapshot.refresh(
+                sessions, every=timedelta(seconds=settings.benchmark_refresh_seconds)
+            )
         except Exception:  # a chore that fails is retried next time; the service carries on
             log.warning("housekeeping failed", exc_info=True)
         await asyncio.sleep(HOUSEKEEPING_SECONDS)

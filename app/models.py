@@ -100,6 +100,10 @@ class Organisation(Record, table=True):
     region: str | None = Field(default=None, sa_type=String(100))
     # When the organisation next reviews its map and plan; the analysis says when it is overdue.
     next_review_due: date | None = Field(default=None, sa_type=Date)
+    # Demo data is compared only with demo data; set by the demo loader, never by an ODS prefix.
+    is_demo: bool = Field(default=False)
+    # Not counted in other organisations' benchmarks (its own benchmark still works).
+    benchmark_opt_out: bool = Field(default=False)
 
 
 class Asset(Record, table=True):
@@ -370,3 +374,36 @@ class ReturnScore(SQLModel, table=True):
     score: int
     validated: bool
     imported_at: datetime = _timestamp()
+
+
+# Benchmarks by organisation type: one snapshot of every organisation's scores, taken in one
+# consistent read. The entries are never returned raw: only aggregates over groups that pass
+# the disclosure rule (app.benchmarks).
+class BenchmarkSnapshot(SQLModel, table=True):
+    """The one row that says when the snapshot was taken (``id`` is always 1): the refresh
+    that moves ``taken_at`` on from the value it read wins; any other instance skips."""
+
+    __tablename__ = "benchmark_snapshot"
+
+    id: int = Field(default=1, primary_key=True)
+    # Null until the first refresh (the migration adds the row, so a refresh only updates).
+    taken_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reference_model: str | None = Field(default=None, sa_type=String(64))
+
+
+class BenchmarkEntry(SQLModel, table=True):
+    """One organisation's value of one figure (``overall``, ``area:<area>`` or
+    ``capability:<key>``) as the snapshot found it, with what the grouping needs."""
+
+    __tablename__ = "benchmark_entry"
+    __table_args__ = (Index(None, "organisation_type", "figure"),)
+
+    # No foreign key on purpose: the snapshot is a picture of one moment; a deleted
+    # organisation leaves it at the next refresh.
+    organisation_id: uuid.UUID = Field(sa_type=Uuid, primary_key=True)
+    figure: str = Field(sa_type=String(80), primary_key=True)
+    system_id: uuid.UUID = Field(sa_type=Uuid)
+    organisation_type: OrganisationType = _enum(OrganisationType, "organisation_type")
+    is_demo: bool = Field(default=False)
+    opted_out: bool = Field(default=False)
+    value: float

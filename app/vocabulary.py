@@ -56,6 +56,42 @@ ORGANISATION_TYPE_NAMES: dict[OrganisationType, str] = {
 }
 
 
+class Sector(StrEnum):
+    """The part of health and care an organisation belongs to, for the system view's groups
+    (docs/gap-analysis.md, "The system view by sector and by region")."""
+
+    ACUTE = "acute"
+    MENTAL_HEALTH = "mental_health"
+    COMMUNITY = "community"
+    AMBULANCE = "ambulance"
+    PRIMARY_CARE = "primary_care"
+    COMMISSIONERS = "commissioners"
+    LOCAL_AUTHORITY = "local_authority"
+    VOLUNTARY_SECTOR = "voluntary_sector"
+    OTHER = "other"
+
+
+# Each organisation type's sector. A trust recorded without its kind is "other" (it could be
+# any of four sectors: record its kind to place it); so is a network (clinical, research or
+# improvement networks span sectors).
+SECTORS: dict[OrganisationType, Sector] = {
+    OrganisationType.TRUST: Sector.OTHER,
+    OrganisationType.ACUTE_TRUST: Sector.ACUTE,
+    OrganisationType.MENTAL_HEALTH_TRUST: Sector.MENTAL_HEALTH,
+    OrganisationType.COMMUNITY_TRUST: Sector.COMMUNITY,
+    OrganisationType.AMBULANCE_TRUST: Sector.AMBULANCE,
+    OrganisationType.GP_PRACTICE: Sector.PRIMARY_CARE,
+    OrganisationType.PRIMARY_CARE_NETWORK: Sector.PRIMARY_CARE,
+    OrganisationType.GP_FEDERATION: Sector.PRIMARY_CARE,
+    OrganisationType.ICB: Sector.COMMISSIONERS,
+    OrganisationType.ICS: Sector.COMMISSIONERS,
+    OrganisationType.LOCAL_AUTHORITY: Sector.LOCAL_AUTHORITY,
+    OrganisationType.VOLUNTARY_SECTOR: Sector.VOLUNTARY_SECTOR,
+    OrganisationType.NETWORK: Sector.OTHER,
+    OrganisationType.OTHER: Sector.OTHER,
+}
+
+
 class ModelStatus(StrEnum):
     """Whether a reference model version may be used for new work. A retired one still reads,
     and the assessments pinned to it keep their meaning; nothing new is computed with it."""

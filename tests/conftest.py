@@ -20,19 +20,22 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from fastapi import FastAPI
-from sqlalchemy import Engine, bindparam, event, make_url, text
+from sqlalchemy import Engine, bindparam, event, make_url, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import caches
 from app.config import PROJECT_ROOT, Settings
+from app.db import utcnow
 from app.main import create_app
+from app.models import BenchmarkSnapshot
 from app.reference.service import shipped_models
 from tests.auth_helpers import make_key
 from tests.helpers import wait_for
 
 PG_URL = os.environ.get("LHS_TEST_DATABASE_URL")
 TABLES = (
+    "benchmark_entry",
     "audit_event",
     "api_key",
     "idempotency_record",
@@ -175,6 +178,10 @@ async def empty_tables(engine: AsyncEngine) -> None:
         await connection.execute(text("UPDATE organisation SET parent_id = NULL"))
         for table in TABLES:
             await connection.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+        # The benchmark snapshot's one row stays (a refresh only updates it), as just taken
+        # and empty: an app a later test starts has no snapshot due, so takes none of its own
+        # beside the test's writes (tests take theirs when they mean to).
+        await connection.execute(update(BenchmarkSnapshot).values(taken_at=utcnow()))
         await connection.execute(
             text("DELETE FROM reference_model WHERE version NOT IN :versions").bindparams(
                 bindparam("versions", expanding=True)

@@ -287,6 +287,7 @@ TABLE: dict[str, Row] = {
     "assessments-get": Row(assessment()),
     "assessments-compare": Row(assessment(1)),
     "gap-analysis-get": Row(org_path()),
+    "benchmarks-get": Row(org_path()),
     "reports-get": Row(org_path()),
     "reports-link": Row(org_path()),
     # Closing a browser's access needs no more than reading the page (a bearer caller has no

@@ -2,12 +2,14 @@
 at in the gap analysis and the board report, and loaded once only."""
 
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from app.auth.principal import OPERATOR
-from app.demo.service import DEMO_FILE, demo_system, load_demo
+from app.benchmarks import snapshot as benchmark_snapshot
+from app.demo.service import DEMO_FILE, PEERS_FILE, demo_peers, demo_system, load_demo
 from app.errors import Conflict
 from tests.conftest import Backend, snapshot
 from tests.helpers import create_organisation
@@ -90,10 +92,48 @@ async def test_a_part_of_the_demo_already_there_is_refused(
 
 
 def test_the_demo_is_plainly_fictional() -> None:
-    system = demo_system()
-    for organisation in system.organisations:
-        assert "Demo" in organisation.name
-        assert organisation.ods_code.startswith("DEMO")
+    for system in (demo_system(), *demo_peers().systems):
+        for organisation in system.organisations:
+            assert "Demo" in organisation.name
+            assert organisation.ods_code.startswith("DEMO")
+    assert "https://" not in PEERS_FILE.read_text(encoding="utf-8")
     urls = re.findall(r"https?://[^\s\"'}\]]+", DEMO_FILE.read_text(encoding="utf-8"))
     assert urls
     assert all(url.startswith("https://example.org/") for url in urls)
+
+
+async def test_the_demo_s_benchmarks_show_and_compare_demo_with_demo(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    real = await create_organisation(client, name="A real trust", organisationType="acute_trust")
+    result = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
+    assert (result.peer_systems, result.peer_organisations) == (2, 12)
+    sessions = backend.app.state.sessions
+    await benchmark_snapshot.refresh(sessions, every=timedelta(0), force=True)
+    members = (await client.get(f"/v1/organisations/{result.ics_id}/members?depth=all")).json()
+    by_type = {m["organisationType"]: m for m in members["items"]}
+    assert all(m["isDemo"] for m in members["items"])
+
+    acute = (await client.get(f"/v1/organisations/{by_type['acute_trust']['id']}/benchmark")).json()
+    assert acute["isDemo"] is True
+    # Five acute trusts in Demo Hills and Demo Coast; never the real one.
+    assert (acute["overall"]["n"], acute["overall"]["systems"]) == (5, 2)
+    assert acute["overall"]["median"] is not None
+    practice = by_type["gp_practice"]["id"]
+    assert (await client.get(f"/v1/organisations/{practice}/benchmark")).json()["overall"]["n"] == 5
+    mental = by_type["mental_health_trust"]["id"]
+    withheld = (await client.get(f"/v1/organisations/{mental}/benchmark")).json()["overall"]
+    assert withheld["withheld"]["reason"] == "too_few_organisations"
+    # The board report shows each against its type: the acute trust's strips, and why the
+    # mental health trust's are withheld.
+    report = (await client.get(f"/v1/organisations/{by_type['acute_trust']['id']}/report")).text
+    assert "Against other acute trusts" in report
+    assert 'class="quartiles"' in report
+    assert "against demo data only" in report
+    withheld_report = (await client.get(f"/v1/organisations/{mental}/report")).text
+    assert "Against other mental health trusts" in withheld_report
+    assert "withheld: too few comparable organisations" in withheld_report
+    assert 'class="quartiles"' not in withheld_report
+    alone = (await client.get(f"/v1/organisations/{real['id']}/benchmark")).json()
+    assert alone["isDemo"] is False
+    assert alone["overall"]["withheld"]["reason"] == "too_few_organisations"

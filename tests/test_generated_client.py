@@ -456,6 +456,8 @@ class EveryOperation:
             "smart-foundations",
         ]
         assert viewed.from_returns  # the DMA example credits the pillar's capabilities
+        benchmark = self.call("benchmarks-get", trust.id).parsed
+        assert benchmark.organisation_id == trust.id
         baseline = self.call(
             "assessments-create", trust.id, body=m.AssessmentCreate(label="Baseline")
         ).parsed

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from app.auth.principal import OPERATOR
 from app.main import create_app
@@ -69,7 +70,11 @@ async def seed_map(client: httpx.AsyncClient) -> dict[str, Any]:
         parentId=ics["id"],
     )
     practice = await create_organisation(
-        client, name="Practice", organisationType="gp_practice", parentId=trust["id"]
+        client,
+        name="Practice",
+        organisationType="gp_practice",
+        parentId=trust["id"],
+        benchmarkOptOut=True,
     )
     shared = await create_asset(
         client,
@@ -133,9 +138,15 @@ async def test_a_map_round_trips_exactly_between_instances(
     client: httpx.AsyncClient, backend: Backend, fresh: httpx.AsyncClient
 ) -> None:
     ics = await seed_map(client)
+    async with backend.engine.begin() as connection:  # as the demo loader marks its data
+        await connection.execute(
+            text("UPDATE organisation SET is_demo = :yes WHERE ods_code = 'RR8'"), {"yes": True}
+        )
     exported = await client.get(f"/v1/organisations/{ics['id']}/map")
     assert exported.status_code == 200, exported.text
     original = exported.json()
+    flags = [(o["isDemo"], o["benchmarkOptOut"]) for o in original["organisations"]]
+    assert flags == [(False, False), (True, False), (False, True)]
     assert (original["format"], original["formatVersion"]) == ("lhs-map", 1)
     kinds = ("organisations", "assets", "activities", "planItems", "assessments")
     assert [len(original[k]) for k in kinds] == [3, 2, 2, 2, 2]

@@ -1,5 +1,5 @@
-"""The README's demo, FHIR and ODS sections run as written against a real server (the port
-and the path of the installed lhs-map aside)."""
+"""The README's demo, FHIR, ODS and benchmark sections run as written against a real server
+(the port and the path of the installed lhs-map aside)."""
 
 import asyncio
 import json
@@ -34,7 +34,8 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
 ) -> None:
     if backend.name != "sqlite":
         pytest.skip("a reader's first run is on SQLite; the commands are tested on both")
-    script = "\n".join(block(heading) for heading in ("## Demo data", "## FHIR", "## ODS import"))
+    sections = ("## Demo data", "## FHIR", "## ODS import", "## Benchmarks")
+    script = "\n".join(block(heading) for heading in sections)
     assert ".venv/bin/lhs-map" in script
     fixture = "tests/fixtures/ods-ord-records.json"
     assert fixture in script
@@ -85,3 +86,9 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     assert lines[dry_run + 1] == (
         "8 created, 0 updated, 0 unchanged, 1 inactive skipped, 2 with no known parent"
     )
+    # The demo's acute trust among the five of the neighbouring systems; its mental health
+    # trust has none to compare with.
+    assert lines[5].startswith("acute_trust own ")
+    assert lines[5].endswith(" n 5 withheld None")
+    assert "median None" not in lines[5]
+    assert lines[6].endswith("median None n None withheld too_few_organisations")

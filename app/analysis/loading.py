@@ -48,6 +48,8 @@ class System:
     # Per organisation, when it next reviews its map and plan (an organisation's own field:
     # no records revision counts its changes, so the tree's state names it).
     review_due: dict[uuid.UUID, date | None] = field(default_factory=dict)
+    # Per organisation, its region where recorded (the system view groups members by it).
+    regions: dict[uuid.UUID, str | None] = field(default_factory=dict)
 
     def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
         return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
@@ -70,6 +72,7 @@ async def system_of(reads: ReadContext, root_id: uuid.UUID) -> System:
         {row["id"]: OrganisationType(row["organisation_type"]) for row in rows},
         {row["id"]: int(row["revision"]) for row in rows},
         {row["id"]: row["next_review_due"] for row in rows},
+        {row["id"]: row["region"] for row in rows},
     )
 
 
@@ -243,6 +246,7 @@ def peer_profiles(
             organisation_type=system.types[member],
             plan_items=(plans or {}).get(member, ()),
             next_review_due=system.review_due.get(member),
+            region=system.regions.get(member),
         )
         for member in sorted(members, key=lambda m: (system.names[m], str(m)))
     ]

@@ -157,6 +157,7 @@ def state_of(database: Hashable, system: System) -> Hashable:
         frozenset(system.types.items()),
         frozenset(system.revisions.items()),
         frozenset(system.review_due.items()),
+        frozenset(system.regions.items()),
     )
 
 

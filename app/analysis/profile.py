@@ -99,6 +99,7 @@ class Profile:
     # Claims from imported returns: they count only for a capability with no claim above.
     returned: tuple[Claim, ...] = ()
     returns: tuple[ReturnSeen, ...] = ()
+    region: str | None = None
 
 
 @dataclass(frozen=True)

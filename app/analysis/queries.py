@@ -23,6 +23,7 @@ SYSTEM = prebuilt(
         type_coerce(col(Organisation.organisation_type), String).label("organisation_type"),
         func.coalesce(col(OrganisationRecords.revision), 0).label("revision"),
         col(Organisation.next_review_due),
+        col(Organisation.region),
     )
     .join(Organisation, col(Organisation.id) == _tree.c.id)
     .outerjoin(OrganisationRecords, col(OrganisationRecords.organisation_id) == _tree.c.id),

@@ -13,7 +13,7 @@ from app.api import ApiModel
 from app.crosswalks.schemas import FrameworkView
 from app.reference.parts import NationalEnabler, Source
 from app.returns.schemas import ReturnCredit, ReturnUsed
-from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Travel
+from app.vocabulary import Area, Audience, CapabilityKind, Confidence, LoopStage, Sector, Travel
 
 
 class GapStatus(StrEnum):
@@ -374,6 +374,28 @@ class DuplicatedEffort(ApiModel):
     )
 
 
+class GroupAreaScore(ApiModel):
+    area: Area
+    score: float | None = Field(
+        description="The mean of the group's members' area scores (members to whom nothing in "
+        "the area applies are left out; null when that is every member)."
+    )
+
+
+class MemberGroup(ApiModel):
+    members: int
+    overall_score: float = Field(description="The mean of the members' overall scores.")
+    areas: list[GroupAreaScore]
+
+
+class SectorGroup(MemberGroup):
+    sector: Sector
+
+
+class RegionGroup(MemberGroup):
+    region: str | None = Field(description="As recorded on the members; null: not recorded.")
+
+
 class SystemGapAnalysis(ApiModel):
     scope: Literal["system"]
     organisation: OrganisationRef
@@ -387,6 +409,14 @@ class SystemGapAnalysis(ApiModel):
         default=[],
         description="Capabilities to build once for the system (strategy "
         "build_once_for_system) that two or more members plan separately, in rank order.",
+    )
+    by_sector: list[SectorGroup] = Field(
+        default=[],
+        description="The members grouped by sector (docs/gap-analysis.md has the table of "
+        "organisation types), so that one sector's gap is not hidden in the average.",
+    )
+    by_region: list[RegionGroup] = Field(
+        default=[], description="The members grouped by their recorded region."
     )
 
 

@@ -7,7 +7,7 @@ a local-only one (learning from members of the same kind).
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from app.analysis import plans, ranking
+from app.analysis import groups, plans, ranking
 from app.analysis.credit import in_scope, states
 from app.analysis.plan_schemas import TopFivePlanned
 from app.analysis.profile import Profile, State
@@ -327,6 +327,8 @@ def analyse_system(
         update={
             "members": _members(member_states, capabilities, model),
             "duplicated_effort": plans.duplicated_effort(recommendations, members, day),
+            "by_sector": groups.by_sector(member_states, capabilities),
+            "by_region": groups.by_region(member_states, capabilities),
         }
     )
 

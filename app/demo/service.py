@@ -28,6 +28,9 @@ from app.transfer.files import FILES, ImportKind
 from app.transfer.formats import RawRow
 
 DEMO_FILE = Path(__file__).with_name("demo-valley.yaml")
+# Two more fictional systems, loaded beside Demo Valley so that its benchmarks have
+# organisations of the same types, from other systems, to show (docs/security.md).
+PEERS_FILE = Path(__file__).with_name("demo-peers.yaml")
 
 
 class DemoOrganisation(BaseModel):
@@ -38,6 +41,7 @@ class DemoOrganisation(BaseModel):
     ods_code: str
     organisation_type: str
     parent: str | None = None
+    region: str | None = None
     assets: list[dict[str, JsonValue]] = []
     activities: list[dict[str, JsonValue]] = []
     plan_items: list[dict[str, JsonValue]] = []
@@ -53,9 +57,20 @@ class DemoSystem(BaseModel):
         return self.organisations[0]
 
 
+class DemoPeers(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    systems: list[DemoSystem]
+
+
 @cache
 def demo_system() -> DemoSystem:
     return DemoSystem.model_validate(yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8")))
+
+
+@cache
+def demo_peers() -> DemoPeers:
+    return DemoPeers.model_validate(yaml.safe_load(PEERS_FILE.read_text(encoding="utf-8")))
 
 
 @dataclass(frozen=True)
@@ -67,84 +82,112 @@ class DemoResult:
     assets: int
     activities: int
     plan_items: int
+    # In the neighbouring systems loaded to compare with (benchmarks).
+    peer_systems: int = 0
+    peer_organisations: int = 0
 
     def summary(self) -> str:
         if not self.loaded:
             return f"The demo is loaded already ({self.ics_name}, {self.ics_id}); nothing changed."
         return (
             f"Loaded {self.ics_name} ({self.ics_id}): {self.organisations} organisations, "
-            f"{self.assets} assets, {self.activities} activities, {self.plan_items} plan items."
+            f"{self.assets} assets, {self.activities} activities, {self.plan_items} plan items; "
+            f"and {self.peer_organisations} organisations in {self.peer_systems} neighbouring "
+            "systems to compare with."
         )
 
 
 async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
-    """Everything is created as the ``principal`` (the command line: the operator)."""
-    system = demo_system()
-    codes = [organisation.ods_code for organisation in system.organisations]
+    """Everything is created as the ``principal`` (the command line: the operator), and marked
+    as demo data (compared only with demo data)."""
+    system, peers = demo_system(), demo_peers()
+    codes = [o.ods_code for one in (system, *peers.systems) for o in one.organisations]
     async with side_transaction(reads.factory()) as session:
         rows = await session.exec(select(Organisation).where(col(Organisation.ods_code).in_(codes)))
         present = {row.ods_code: row for row in rows}
         if len(present) == len(codes):
             ics = present[system.root.ods_code]
-            return DemoResult(False, ics.id, ics.name, len(codes), 0, 0, 0)
+            return DemoResult(False, ics.id, ics.name, len(system.organisations), 0, 0, 0)
         if present:
             raise Conflict(
                 "Part of the demo is here already (ODS codes "
                 f"{', '.join(sorted(c for c in present if c))}): delete those organisations, "
                 "or load the demo into another database."
             )
-        codes_by_key = {spec.key: spec.ods_code for spec in system.organisations}
-        ids: dict[str, uuid.UUID] = {}
-        for spec in system.organisations:
-            organisation = await organisations_service.create(
-                session,
-                principal=principal,
-                data=OrganisationCreate.model_validate(
-                    {
-                        "name": spec.name,
-                        "odsCode": spec.ods_code,
-                        "organisationType": spec.organisation_type,
-                        "parentOdsCode": codes_by_key[spec.parent] if spec.parent else None,
-                    }
-                ),
-            )
-            ids[spec.key] = organisation.id
-        root = ids[system.root.key]
-        assets = await _import(
+        root, assets, activities, plan_items = await _load_system(session, principal, system)
+        for peer in peers.systems:
+            await _load_system(session, principal, peer)
+    return DemoResult(
+        True,
+        root,
+        system.root.name,
+        len(system.organisations),
+        assets,
+        activities,
+        plan_items,
+        peer_systems=len(peers.systems),
+        peer_organisations=sum(len(peer.organisations) for peer in peers.systems),
+    )
+
+
+async def _load_system(
+    session: AsyncSession, principal: Principal, system: DemoSystem
+) -> tuple[uuid.UUID, int, int, int]:
+    """One system's organisations, then its three sheets: its root's id and the counts."""
+    codes_by_key = {spec.key: spec.ods_code for spec in system.organisations}
+    ids: dict[str, uuid.UUID] = {}
+    for spec in system.organisations:
+        organisation = await organisations_service.create(
             session,
-            principal,
-            root,
-            ImportKind.ASSETS,
-            [
-                fields | {"organisationOdsCode": spec.ods_code}
-                for spec in system.organisations
-                for fields in spec.assets
-            ],
+            principal=principal,
+            data=OrganisationCreate.model_validate(
+                {
+                    "name": spec.name,
+                    "odsCode": spec.ods_code,
+                    "organisationType": spec.organisation_type,
+                    "parentOdsCode": codes_by_key[spec.parent] if spec.parent else None,
+                    "region": spec.region,
+                }
+            ),
+            is_demo=True,
         )
-        asset_ids = await _asset_ids(session, ids)
-        activities = await _import(
-            session,
-            principal,
-            root,
-            ImportKind.ACTIVITIES,
-            [
-                _with_asset_ids(fields, asset_ids) | {"organisationOdsCode": spec.ods_code}
-                for spec in system.organisations
-                for fields in spec.activities
-            ],
-        )
-        plan_items = await _import(
-            session,
-            principal,
-            root,
-            ImportKind.PLAN_ITEMS,
-            [
-                fields | {"organisationOdsCode": spec.ods_code}
-                for spec in system.organisations
-                for fields in spec.plan_items
-            ],
-        )
-    return DemoResult(True, root, system.root.name, len(ids), assets, activities, plan_items)
+        ids[spec.key] = organisation.id
+    root = ids[system.root.key]
+    assets = await _import(
+        session,
+        principal,
+        root,
+        ImportKind.ASSETS,
+        [
+            fields | {"organisationOdsCode": spec.ods_code}
+            for spec in system.organisations
+            for fields in spec.assets
+        ],
+    )
+    asset_ids = await _asset_ids(session, ids)
+    activities = await _import(
+        session,
+        principal,
+        root,
+        ImportKind.ACTIVITIES,
+        [
+            _with_asset_ids(fields, asset_ids) | {"organisationOdsCode": spec.ods_code}
+            for spec in system.organisations
+            for fields in spec.activities
+        ],
+    )
+    plan_items = await _import(
+        session,
+        principal,
+        root,
+        ImportKind.PLAN_ITEMS,
+        [
+            fields | {"organisationOdsCode": spec.ods_code}
+            for spec in system.organisations
+            for fields in spec.plan_items
+        ],
+    )
+    return root, assets, activities, plan_items
 
 
 async def _import(
@@ -155,6 +198,8 @@ async def _import(
     rows: list[dict[str, Any]],
 ) -> int:
     """The rows as the ICS's sheet of this kind, through the import (as a JSON array is)."""
+    if not rows:
+        return 0
 
     async def sheet() -> AsyncIterator[RawRow]:
         for index, values in enumerate(rows):

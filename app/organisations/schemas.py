@@ -47,6 +47,13 @@ OfficialName = Annotated[
     ),
 ]
 Region = Text100
+BenchmarkOptOut = Annotated[
+    bool,
+    Field(
+        description="Not counted in other organisations' benchmarks (its own benchmark still "
+        "works). Set by the organisation's admins."
+    ),
+]
 NextReviewDue = Annotated[
     IsoDate,
     Field(
@@ -77,12 +84,13 @@ class OrganisationCreate(ApiInput):
     parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
     next_review_due: NextReviewDue | None = None
+    benchmark_opt_out: BenchmarkOptOut = False
 
 
 class OrganisationUpdate(ApiPatch):
     """Fields to change; absent fields are kept, ``null`` clears an optional field."""
 
-    not_null = frozenset({"name", "organisation_type", "parent_ods_code"})
+    not_null = frozenset({"name", "organisation_type", "parent_ods_code", "benchmark_opt_out"})
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"name": "Leeds Teaching Hospitals", "region": None}]}
@@ -98,6 +106,7 @@ class OrganisationUpdate(ApiPatch):
     parent_ods_code: ParentOdsCode | None = None
     region: Region | None = None
     next_review_due: NextReviewDue | None = None
+    benchmark_opt_out: BenchmarkOptOut | None = None
 
 
 class OrganisationFilters(ApiQuery):
@@ -119,6 +128,12 @@ class OrganisationPublic(ApiModel):
     parent_id: uuid.UUID | None
     region: str | None
     next_review_due: date | None = None
+    is_demo: bool = Field(
+        default=False,
+        description="Demo data, compared only with demo data. Set by the demo loader (and "
+        "carried by a whole-map import); read-only here.",
+    )
+    benchmark_opt_out: BenchmarkOptOut = False
     created_at: datetime
     updated_at: datetime
     version: int

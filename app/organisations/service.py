@@ -70,9 +70,13 @@ async def list_page(
 
 
 async def create(
-    session: AsyncSession, *, principal: Principal, data: OrganisationCreate
+    session: AsyncSession, *, principal: Principal, data: OrganisationCreate, is_demo: bool = False
 ) -> Organisation:
+    """``is_demo`` is for the demo loader only: no caller of the API marks its own data as
+    demo data (which would take it out of real benchmarks, or put it in the demo's)."""
     access.require_role(principal, Role.EDITOR)
+    if data.benchmark_opt_out:
+        _may_opt_out(principal)
     parent_id = await refs.resolve(
         session, principal, PARENT, organisation_id=data.parent_id, ods_code=data.parent_ods_code
     )
@@ -86,7 +90,9 @@ async def create(
         await _parent(session, principal, parent_id)
     await _ods_code_free(session, data.ods_code)
     organisation = Organisation(
-        **data.model_dump(exclude={"parent_id", "parent_ods_code"}), parent_id=parent_id
+        **data.model_dump(exclude={"parent_id", "parent_ods_code"}),
+        parent_id=parent_id,
+        is_demo=is_demo,
     )
     session.add(organisation)
     await session.flush()
@@ -113,6 +119,10 @@ async def update(
     organisation = await _for_write(session, principal, organisation_id, expected)
     before = organisation.model_dump()
     updates = data.model_dump(exclude_unset=True)
+    if updates.get("benchmark_opt_out", organisation.benchmark_opt_out) != (
+        organisation.benchmark_opt_out
+    ):
+        _may_opt_out(principal)
     if "parent_ods_code" in updates:
         if "parent_id" in updates and updates["parent_id"] is None:
             raise refs.disagree(PARENT)  # detach, and attach below the code: which?
@@ -158,6 +168,11 @@ async def _for_write(
     )
     expected.check(current=organisation.version, what=f"Organisation {organisation_id}")
     return organisation
+
+
+def _may_opt_out(principal: Principal) -> None:
+    """Whether an organisation is counted in others' benchmarks is its admins' decision."""
+    access.require_role(principal, Role.ADMIN)
 
 
 def _may_move(principal: Principal, organisation: Organisation) -> None:

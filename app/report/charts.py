@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from app.analysis.schemas import AreaSummary, SystemGapAnalysis
 from app.assessments.schemas import AssessmentRef
+from app.benchmarks.schemas import Benchmark, Figure, WithheldReason
 from app.vocabulary import Area
 
 AREA_LABELS = {
@@ -165,3 +166,81 @@ def heat_map(system: SystemGapAnalysis) -> tuple[list[Area], list[HeatRow]]:
     ]
     rows.sort(key=lambda r: r.name.casefold())
     return areas, rows
+
+
+@dataclass(frozen=True)
+class Strip:
+    """One area against the organisation's type: the middle half of the group (lower to upper
+    quartile) as a band, the median as a tick, the organisation's own score as a dot; or, when
+    the group's figures are withheld, the dot alone and why."""
+
+    label: str
+    y: float
+    own: float | None
+    own_x: float | None
+    lower_x: float | None
+    median_x: float | None
+    upper_x: float | None
+    median: float | None
+    n: int | None
+    withheld: str | None
+
+
+@dataclass(frozen=True)
+class BenchmarkChart:
+    width: int
+    height: int
+    label_width: int
+    plot_width: int
+    row_height: int
+    ticks: list[tuple[int, float]]
+    strips: list[Strip]
+
+    @property
+    def shown(self) -> int:
+        return sum(1 for s in self.strips if s.withheld is None)
+
+
+WITHHELD_WORDS = {
+    WithheldReason.NO_SNAPSHOT: "no comparison taken yet",
+    WithheldReason.TOO_FEW_ORGANISATIONS: "withheld: too few comparable organisations",
+    WithheldReason.TOO_FEW_SYSTEMS: "withheld: comparable organisations from too few systems",
+}
+
+
+def benchmark_strips(benchmark: Benchmark) -> BenchmarkChart:
+    """A strip per area on a 0-100 axis, as the area bars are."""
+    label_width, plot_width, row_height, top = 190, 380, 42, 8
+
+    def x(value: float | None) -> float | None:
+        return None if value is None else round(label_width + plot_width * value / 100, 1)
+
+    def strip(i: int, label: str, figure: Figure) -> Strip:
+        reason = figure.withheld.reason if figure.withheld else None
+        return Strip(
+            label=label,
+            y=top + i * row_height,
+            own=figure.own_value,
+            own_x=x(figure.own_value),
+            lower_x=x(figure.lower_quartile),
+            median_x=x(figure.median),
+            upper_x=x(figure.upper_quartile),
+            median=figure.median,
+            n=figure.n,
+            withheld=WITHHELD_WORDS[reason] if reason else None,
+        )
+
+    rows = [("Overall", benchmark.overall)] + [
+        (AREA_LABELS.get(a.area, str(a.area)), a) for a in benchmark.areas
+    ]
+    strips = [strip(i, label, figure) for i, (label, figure) in enumerate(rows)]
+    ticks = [(t, label_width + plot_width * t / 100) for t in (0, 25, 50, 75, 100)]
+    return BenchmarkChart(
+        width=label_width + plot_width + 50,
+        height=top + len(strips) * row_height + 14,
+        label_width=label_width,
+        plot_width=plot_width,
+        row_height=row_height,
+        ticks=ticks,
+        strips=strips,
+    )

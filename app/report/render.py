@@ -15,7 +15,7 @@ from markupsafe import Markup
 from app.analysis.schemas import GapStatus
 from app.report import charts, wording
 from app.report.service import Report
-from app.vocabulary import Audience
+from app.vocabulary import ORGANISATION_TYPE_NAMES, Audience
 
 TOP_RECOMMENDATIONS = 5
 # The plan table's rows (overdue first): a board reads the items it must act on, and the
@@ -88,6 +88,10 @@ def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = 
             if system
             else {},
             bars=charts.area_bars(analysis.summary.areas),
+            against_type=charts.benchmark_strips(report.benchmark) if report.benchmark else None,
+            types_name=wording.plural(ORGANISATION_TYPE_NAMES[report.benchmark.organisation_type])
+            if report.benchmark
+            else "",
             trend_line=charts.score_line(report.trend.history) if report.trend else None,
             system_trend_line=(
                 charts.score_line(report.system_trend.history) if report.system_trend else None

@@ -99,6 +99,7 @@ async def get_report(
         organisation_id=organisation_id,
         model_version=reference_model,
         view=view,
+        settings=request.app.state.settings,
     )
     if chosen in (ReportFormat.CSV, ReportFormat.PDF):
         name = report.organisation.ods_code or str(report.organisation.id)

@@ -17,6 +17,9 @@ from app.assessments.schemas import (
     SystemAssessmentComparison,
 )
 from app.auth.principal import Principal
+from app.benchmarks import service as benchmarks_service
+from app.benchmarks.schemas import Benchmark
+from app.config import Settings
 from app.crosswalks import service as crosswalks
 from app.crosswalks.frameworks import Framework
 from app.crosswalks.schemas import FrameworkView
@@ -58,6 +61,8 @@ class Report:
     own_duties: frozenset[str] = frozenset()
     # The analysis by another framework's headings, when the report was asked for one.
     framework_view: FrameworkView | None = None
+    # Where it stands among organisations of its type (None: not asked for).
+    benchmark: Benchmark | None = None
 
 
 def _now(analysis: GapAnalysis | SystemGapAnalysis, score: float) -> AssessmentRef:
@@ -107,7 +112,10 @@ async def gather(
     organisation_id: uuid.UUID,
     model_version: str | None,
     view: Framework | None = None,
+    settings: Settings | None = None,
 ) -> Report:
+    """``settings``: the deployment's benchmark settings, to show the organisation against
+    its type (as GET .../benchmark shows it to this caller); None leaves that part out."""
     # The analysis first: it says 404 for an unknown organisation, 422 for an unknown model.
     analysis, choice = await analysis_service.analyse(
         reads,
@@ -180,7 +188,13 @@ async def gather(
                 ),
                 since_first=system_first,
             )
+    benchmark = None
+    if settings is not None:
+        benchmark = await benchmarks_service.get(
+            reads, principal=principal, organisation_id=organisation_id, settings=settings
+        )
     return Report(
+        benchmark=benchmark,
         organisation=organisation,
         analysis=analysis,
         trend=trend,

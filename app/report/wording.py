@@ -126,3 +126,12 @@ def plain_reason(item: Recommendation) -> str:
 def share(part: float, whole: float) -> str:
     """A part of the score as a whole percentage of it ("0%" of a zero score)."""
     return f"{round(100 * part / whole) if whole else 0}%"
+
+
+def plural(name: str) -> str:
+    """An organisation type's name in the plural, as a sentence names several."""
+    if name == "organisation of another kind":
+        return "organisations of other kinds"
+    if name.endswith("y") and not name.endswith("ey"):
+        return name[:-1] + "ies"
+    return name + "s"

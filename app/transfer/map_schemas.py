@@ -63,6 +63,9 @@ class MapOrganisation(Stamped):
     )
     region: Text100 | None
     next_review_due: date | None = None
+    # Absent in maps written before benchmarks: real data, counted.
+    is_demo: bool = False
+    benchmark_opt_out: bool = False
 
 
 class MapAsset(Stamped):
