@@ -17,6 +17,7 @@ from app.assessments.router import router as assessments_router
 from app.assets.router import router as assets_router
 from app.auth.router import router as auth_router
 from app.auth.setup import install_access
+from app.changes.router import router as changes_router
 from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.db import Sessions, make_engine, make_sessions
 from app.errors import NotFound, all_error_kinds
@@ -70,6 +71,7 @@ TAGS = [
     {"name": "reference-models", "description": "The versioned reference LHS models."},
     {"name": "api-keys", "description": "API keys (admins)."},
     {"name": "audit-events", "description": "Who changed or exported what, and when (admins)."},
+    {"name": "changes", "description": "The change feed: what changed, in commit order."},
     {"name": "service", "description": "What this service is."},
     {"name": "health", "description": "Liveness and readiness, outside /v1."},
 ]
@@ -162,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assessments_router,
         report_router,
         auth_router,
+        changes_router,
         transfer_router.router,
         map_router.router,
     ):
