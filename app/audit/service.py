@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import ReadContext, side_transaction
+from app.db import ReadContext, fetch_in_transaction, side_transaction
 from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
@@ -155,8 +155,8 @@ async def organisation_deleted(
     for resource_type, table in _cascading_tables():
         version = table.c.get("version", table.c.get("row_version"))
         columns = [table.c.id] + ([version] if version is not None else [])
-        rows = await session.execute(
-            select(*columns).where(table.c.organisation_id == organisation.id)
+        rows = await fetch_in_transaction(
+            session, select(*columns).where(table.c.organisation_id == organisation.id)
         )
         for row in rows:
             record(
