@@ -218,6 +218,7 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("plan items", f"{org}/plan-items?overdue=false", auth, 200),
         ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),
         ("plan items template", "/v1/imports/templates/plan_items", auth, 200),
+        ("change feed", "/v1/changes?limit=5", auth, 200),
         ("docs", "/docs", {}, 200),
     ]
     async with wire(edge_server.url) as connection:
