@@ -4,8 +4,11 @@ holds transactions open while others commit and checks the feed against the tabl
 
 import asyncio
 import random
+import re
+import shutil
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,12 +18,13 @@ from sqlmodel import col, select
 from app.audit import service as audit
 from app.auth.principal import OPERATOR
 from app.changes import cursor as feed_cursor
+from app.config import PROJECT_ROOT
 from app.db import side_transaction
 from app.errors import CursorExpired, InvalidCursor
 from app.models import Asset, AuditEvent
 from app.vocabulary import AuditAction, ResourceType
 from tests.auth_helpers import make_key
-from tests.conftest import Backend
+from tests.conftest import Backend, ServerUrl
 from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
 from tests.test_plan_items import create_plan_item
 
@@ -328,3 +332,34 @@ async def test_concurrent_writers_every_change_once_in_commit_order_per_resource
         versions = [e["version"] for e in seen if e["resourceId"] == str(asset_id)]
         # Each update bumped the version under the row's lock: commit order is version order.
         assert versions == list(range(2, 2 + len(versions))), versions
+
+
+# The README's section, as written, against a real server.
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_the_readme_s_change_feed_section_runs(
+    shared_server: ServerUrl, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    script = readme.split("## The change feed", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    script = script.replace("http://127.0.0.1:8000", shared_server)
+    script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
+    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
+    await create_organisation(client, name="Before the feed")
+    process = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        script,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert '"more":true' in text
+    assert "create organisation" in text
+    assert '"name"' not in text  # entries name resources, they do not copy them
+    assert text.count('"resourceType":"organisation","resourceId"') >= 1
+    assert re.search(r"(?im)^retry-after: \d+", text), text
