@@ -27,18 +27,34 @@ down_revision: str | None = "5c1e9a7d3b08"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-POSTGRES_FUNCTION = """
+# A transaction-local flag says events await numbering: set by each insert, cleared by the
+# numbering. The commit trigger fires once per event; without the flag each firing would count
+# the transaction's unnumbered events again, through every row version the numbering left
+# behind (quadratic in an import's size).
+POSTGRES_FUNCTIONS = (
+    """
+CREATE FUNCTION lhs_feed_pending() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('lhs.feed_pending', '1', true);
+    RETURN NEW;
+END $$
+""",
+    """
 CREATE FUNCTION lhs_feed_positions() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     pending bigint;
     last_given bigint;
 BEGIN
-    -- Fired once per event at commit; the first firing numbers them all, the others find
-    -- nothing left to number and return without touching the clock.
+    IF coalesce(current_setting('lhs.feed_pending', true), '') <> '1' THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('lhs.feed_pending', '0', true);
+    -- Other transactions' events are numbered once visible: these are this one's.
     SELECT count(*) INTO pending FROM audit_event WHERE position IS NULL;
     IF pending = 0 THEN
         RETURN NULL;
     END IF;
+    -- The clock's row lock is held until this commit is visible: positions in commit order.
     UPDATE feed_clock SET position = position + pending WHERE id = 1
         RETURNING position - pending INTO last_given;
     UPDATE audit_event AS e SET position = last_given + numbered.n
@@ -49,10 +65,13 @@ BEGIN
     WHERE e.id = numbered.id;
     RETURN NULL;
 END $$
-"""
-POSTGRES_TRIGGER = (
+""",
+)
+POSTGRES_TRIGGERS = (
+    "CREATE TRIGGER audit_event_feed_pending BEFORE INSERT ON audit_event "
+    "FOR EACH ROW EXECUTE FUNCTION lhs_feed_pending()",
     "CREATE CONSTRAINT TRIGGER audit_event_feed_position AFTER INSERT ON audit_event "
-    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION lhs_feed_positions()"
+    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION lhs_feed_positions()",
 )
 SQLITE_TRIGGER = (
     "CREATE TRIGGER audit_event_feed_position AFTER INSERT ON audit_event "
@@ -88,16 +107,17 @@ def upgrade() -> None:
         "SELECT 1, coalesce(max(position), 0) FROM audit_event"
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(POSTGRES_FUNCTION)
-        op.execute(POSTGRES_TRIGGER)
+        for statement in (*POSTGRES_FUNCTIONS, *POSTGRES_TRIGGERS):
+            op.execute(statement)
     else:
         op.execute(SQLITE_TRIGGER)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER audit_event_feed_position ON audit_event")
-        op.execute("DROP FUNCTION lhs_feed_positions()")
+        for trigger, function in (("position", "positions"), ("pending", "pending")):
+            op.execute(f"DROP TRIGGER audit_event_feed_{trigger} ON audit_event")
+            op.execute(f"DROP FUNCTION lhs_feed_{function}()")
     else:
         op.execute("DROP TRIGGER audit_event_feed_position")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
