@@ -30,11 +30,15 @@ LimitQuery = Annotated[
 ]
 
 
-@router.get(
-    "/changes",
-    operation_id="changes-list",
-    responses=problem_responses(400, 410, 422),
-)
+# problem_responses' 410 speaks of Idempotency-Keys: here it is the cursor that is gone.
+RESPONSES = problem_responses(400, 410, 422)
+RESPONSES[410] = RESPONSES[410] | {
+    "description": "CURSOR_EXPIRED: the cursor is older than the feed's retention; re-read "
+    "everything, then follow from after=now"
+}
+
+
+@router.get("/changes", operation_id="changes-list", responses=RESPONSES)
 async def list_changes(
     principal: PrincipalDep,
     reads: ReadsDep,
