@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from app.audit import service as audit
@@ -74,6 +75,22 @@ def test_a_cursor_older_than_the_retention_has_expired() -> None:
     with pytest.raises(CursorExpired):
         feed_cursor.check_age(cursor, now=now, retention=timedelta(days=30))
     feed_cursor.check_age(cursor, now=now, retention=timedelta(days=32))
+
+
+# The schema: positions come from triggers, which a later migration that rebuilds the table
+# on SQLite (batch mode) would drop without a word.
+
+
+async def test_the_triggers_that_position_events_are_installed(backend: Backend) -> None:
+    if backend.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_event'::regclass"
+        expected = {"audit_event_feed_position", "audit_event_feed_pending"}
+    else:
+        query = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_event'"
+        expected = {"audit_event_feed_position"}
+    async with backend.engine.connect() as connection:
+        names = set((await connection.execute(text(query))).scalars())
+    assert expected <= names
 
 
 # Through the API.

@@ -471,13 +471,13 @@ class EveryOperation:
         page = self.call("changes-list", limit=500).parsed
         items = list(page.items)
         while page.more:
-            page = self.call("changes-list", after=page.next, limit=500).parsed
+            page = self.call("changes-list", after=page.next_, limit=500).parsed
             items += page.items
         deleted = {
             (i.resource_type, i.resource_id) for i in items if i.action == m.AuditAction.DELETE
         }
         assert (m.ResourceType.ASSET, str(self.state["asset"].parsed.id)) in deleted
-        assert self.call("changes-list", after=page.next).parsed.items == []
+        assert self.call("changes-list", after=page.next_).parsed.items == []
 
 
 EVERY_STEP = (

@@ -9,6 +9,10 @@ position given, in one row. The database assigns positions, whichever path wrote
   visible only once every smaller one is (or was rolled back with its clock update).
 - SQLite: at insert, by a trigger. One writer at a time: insert order is commit order.
 
+A later migration that rebuilds ``audit_event`` on SQLite (batch mode, e.g. to widen a
+CHECK) drops the trigger with the old table: it must create it again (SQLITE_TRIGGER), as the
+test of the installed triggers checks.
+
 Existing events are numbered in the order they occurred. ``parent_organisation_id`` lets a
 caller scoped above a deleted organisation see the deletion (and those of its records).
 
