@@ -363,7 +363,8 @@ async def test_the_readme_s_change_feed_section_runs(
     script = script.replace("http://127.0.0.1:8000", shared_server)
     script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
     (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
-    await create_organisation(client, name="Before the feed")
+    for n in range(3):  # more than the README's first page holds
+        await create_organisation(client, name=f"Before the feed {n}")
     process = await asyncio.create_subprocess_exec(
         "bash",
         "-c",
