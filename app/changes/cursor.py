@@ -43,7 +43,14 @@ def decode(text: str) -> Cursor:
         if tag != _TAG or type(position) is not int or type(issued) is not int or position < 0:
             raise ValueError("not a feed cursor")
         return Cursor(position, datetime.fromtimestamp(issued, UTC))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as exc:
+    except (
+        binascii.Error,
+        ValueError,
+        TypeError,
+        UnicodeDecodeError,
+        OverflowError,
+        OSError,
+    ) as exc:
         raise InvalidCursor(
             "The cursor is malformed or was not issued by this feed; start from "
             "GET /v1/changes without `after`, or with after=now."
