@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     # process's writers (instead of overload_wait_seconds), and as long again for other
     # processes' (several workers, the CLI), then answers 503 with Retry-After.
     sqlite_write_timeout_seconds: float = Field(default=10.0, gt=0)
+    change_feed_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="How long a change feed cursor stays good: an older one answers 410 "
+        "(re-read everything, then follow the feed from a fresh cursor).",
+    )
+    change_feed_retry_after_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=3600,
+        description="The Retry-After the change feed sends when nothing is new.",
+    )
     db_echo: bool = False
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     # File imports (CSV or JSON) are streamed, so their limit can be far larger: 20 MiB holds

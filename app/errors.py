@@ -120,6 +120,15 @@ class Gone(AppError):
     )
 
 
+class CursorExpired(Gone):
+    code = "CURSOR_EXPIRED"
+    title = "Cursor expired"
+    description = (
+        "The change feed cursor is older than the feed's retention. Re-read everything you "
+        "mirror, then follow the feed from GET /v1/changes?after=now (taken before the re-read)."
+    )
+
+
 class PreconditionFailed(AppError):
     status = 412
     code = "PRECONDITION_FAILED"

@@ -20,6 +20,7 @@ from app.auth.router import router as auth_router
 from app.auth.setup import install_access
 from app.benchmarks import snapshot as benchmark_snapshot
 from app.benchmarks.router import router as benchmarks_router
+from app.changes.router import router as changes_router
 from app.config import Settings, get_settings, prometheus_multiproc_dir
 from app.crosswalks.router import router as crosswalks_router
 from app.db import Sessions, make_engine, make_sessions
@@ -76,6 +77,7 @@ TAGS = [
     {"name": "reference-models", "description": "The versioned reference LHS models."},
     {"name": "api-keys", "description": "API keys (admins)."},
     {"name": "audit-events", "description": "Who changed or exported what, and when (admins)."},
+    {"name": "changes", "description": "The change feed: what changed, in commit order."},
     {"name": "service", "description": "What this service is."},
     {"name": "health", "description": "Liveness and readiness, outside /v1."},
 ]
@@ -168,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assessments_router,
         report_router,
         auth_router,
+        changes_router,
         transfer_router.router,
         map_router.router,
         crosswalks_router,

@@ -351,6 +351,29 @@ class AuditEvent(SQLModel, table=True):
     resource_id: str = Field(sa_type=String(64))
     organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    # The change feed (app.changes). Where the event stands in commit order: assigned by the
+    # database, never by the application (see the migration that made it), so None here
+    # until read back.
+    position: int | None = Field(default=None, sa_type=BigInteger, unique=True, index=True)
+    # The record's version after the change (its last, for a deletion), where it has one.
+    version: int | None = Field(default=None)
+    # For an organisation's deletion and the deletions its cascade made: the deleted
+    # organisation's parent, through which callers scoped above it still see them.
+    parent_organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
+
+
+# The change feed: the last position given to an audit event, in one row (see AuditEvent).
+
+
+class FeedClock(SQLModel, table=True):
+    """Bumped by the database in the transaction that positions events: on PostgreSQL its row
+    lock, taken at commit, puts positions in commit order. Never written by the application."""
+
+    __tablename__ = "feed_clock"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: int = Field(primary_key=True)
+    position: int = Field(sa_type=BigInteger)
 
 
 # Imported returns (DMA, NHS IMPACT): read-only records of their own.

@@ -312,4 +312,6 @@ TABLE: dict[str, Row] = {
         throwaway_key, own=(403, 403, 204), sibling=(403, 403, 404), glob=(403, 403, 204)
     ),
     "audit-events-list": Row(audit_events, own=ADMIN, sibling=ADMIN, glob=ADMIN),
+    # Every caller may follow the feed; what it lists is scoped (tests/test_scope_leaks.py).
+    "changes-list": Row(_none, sibling=READ),
 }

@@ -508,6 +508,20 @@ class EveryOperation:
         self.call("activities-delete", activity.parsed.id, if_match=activity.headers["etag"])
         self.call("assets-delete", asset.parsed.id, if_match=asset.headers["etag"])
 
+    def changes(self) -> None:
+        """The change feed, followed by cursor to its end: the deletions just made are there."""
+        m = self.m
+        page = self.call("changes-list", limit=500).parsed
+        items = list(page.items)
+        while page.more:
+            page = self.call("changes-list", after=page.next_, limit=500).parsed
+            items += page.items
+        deleted = {
+            (i.resource_type, i.resource_id) for i in items if i.action == m.AuditAction.DELETE
+        }
+        assert (m.ResourceType.ASSET, str(self.state["asset"].parsed.id)) in deleted
+        assert self.call("changes-list", after=page.next_).parsed.items == []
+
 
 EVERY_STEP = (
     EveryOperation.service,
@@ -519,6 +533,7 @@ EVERY_STEP = (
     EveryOperation.keys_and_audit,
     EveryOperation.maps,
     EveryOperation.deletes,
+    EveryOperation.changes,
 )
 # What a reference model's PUT body holds, of what its GET answers.
 MODEL_INPUT_FIELDS = frozenset(

@@ -1,5 +1,6 @@
 """Scope leaks where they hide: derived data (peers, availableInSystem, inherited evidence),
-system views, stored snapshots and their comparisons, the report, and the audit trail.
+system views, stored snapshots and their comparisons, the report, the audit trail and the
+change feed.
 
 Each check has its positive control: a caller who may see more does see the thing, so a check
 that finds nothing proves the scope hid it, not that it was never there."""
@@ -178,6 +179,33 @@ async def test_a_scoped_admin_sees_only_its_subtree_in_the_audit_trail(world: Wo
     trust = await events(world, "a1-admin")
     assert {e["organisationId"] for e in trust} == {world.org("A1")}
     assert_problem(await world.call("a-editor", "GET", "/v1/audit-events"), 403, "FORBIDDEN")
+
+
+async def feed(world: World, who: str) -> list[Json]:
+    """Every change the caller may follow, from the start, five at a time."""
+    found: list[Json] = []
+    params = {"limit": "5"}
+    while True:
+        page = await ok(await world.call(who, "GET", "/v1/changes", params=params))
+        found += page["items"]
+        params["after"] = page["next"]
+        if not page["more"]:
+            return found
+
+
+async def test_the_change_feed_stops_at_the_scope(world: World) -> None:
+    everything = await feed(world, "global-reader")
+    assert {world.org("B"), world.org("B1"), world.org("R")} <= {
+        e["organisationId"] for e in everything
+    }
+    own = {world.org(name) for name in ("A", "A1", "A2")}
+    ics = await feed(world, "a-reader")
+    assert own <= {e["organisationId"] for e in ics}
+    # What belongs to no organisation (the shared reference models) is everyone's.
+    assert {e["organisationId"] for e in ics} <= own | {None}
+    assert world.leaks(str(ics)) == []
+    trust = await feed(world, "a1-reader")
+    assert {e["organisationId"] for e in trust} <= {world.org("A1"), None}
 
 
 async def test_lists_of_keys_and_models_stop_at_the_scope(world: World) -> None:

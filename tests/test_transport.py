@@ -223,6 +223,7 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("analysis by WGLL (CSV)", f"{org}/gap-analysis?view=wgll&format=csv", auth, 200),
         ("DMA template", "/v1/imports/templates/dma", auth, 200),
         ("benchmark", f"{org}/benchmark", auth, 200),
+        ("change feed", "/v1/changes?limit=5", auth, 200),
         ("docs", "/docs", {}, 200),
         ("FHIR metadata", "/v1/fhir/metadata", {}, 200),
         ("FHIR read", f"/v1/fhir/Organization/{trust['id']}", auth, 200),

@@ -13,11 +13,12 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from sqlalchemy import Table
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
-from app.db import ReadContext, side_transaction
+from app.db import ReadContext, fetch_in_transaction, side_transaction
 from app.logs import request_id_var
 from app.models import AuditEvent
 from app.organisations import hierarchy
@@ -71,8 +72,15 @@ def record(
     resource_id: uuid.UUID | str,
     organisation_id: uuid.UUID | None,
     changes: list[dict[str, Any]],
+    version: int | None = None,
+    parent_organisation_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Add the event to the session; the caller's transaction commits it with the change."""
+    """Add the event to the session; the caller's transaction commits it with the change.
+
+    This is also the one write path of the change feed (app.changes): the database gives the
+    event its feed position as the transaction commits. ``version`` is the record's version
+    after the change; ``parent_organisation_id`` only for deletions of an organisation and of
+    its records (see ``organisation_deleted``)."""
     request_id = request_id_var.get()
     event = AuditEvent(
         actor=principal.subject,
@@ -83,9 +91,18 @@ def record(
         resource_id=str(resource_id),
         organisation_id=organisation_id,
         changes=[c for c in changes if c.get("field") not in SECRET_FIELDS],
+        version=version,
+        parent_organisation_id=parent_organisation_id,
     )
     session.add(event)
     return event
+
+
+def version_of(row: Any) -> int | None:
+    """A record's version (a reference model's is ``row_version``: its ``version`` is its
+    name), or None for a row that has none."""
+    value = getattr(row, "row_version", getattr(row, "version", None))
+    return value if isinstance(value, int) else None
 
 
 def row_change(
@@ -106,6 +123,63 @@ def row_change(
         resource_id=row.id,
         organisation_id=getattr(row, "organisation_id", row.id),
         changes=diff(before, after),
+        version=version_of(row),
+    )
+
+
+def _cascading_tables() -> list[tuple[ResourceType, Table]]:
+    """The tables of records that an organisation's deletion removes by ON DELETE CASCADE on
+    their ``organisation_id``, and whose table name is a resource type: read from the schema,
+    so a new resource that cascades is covered without code here."""
+    found = []
+    for table in AuditEvent.metadata.sorted_tables:
+        column = table.c.get("organisation_id")
+        if column is None or table.name not in {t.value for t in ResourceType}:
+            continue
+        if any(
+            fk.column.table.name == "organisation" and fk.ondelete == "CASCADE"
+            for fk in column.foreign_keys
+        ):
+            found.append((ResourceType(table.name), table))
+    return found
+
+
+async def organisation_deleted(
+    session: AsyncSession, principal: Principal, organisation: Any, before: Mapping[str, Any]
+) -> None:
+    """Put an organisation's deletion on record, with a deletion of each record its cascade
+    is about to remove (assets, activities, plan items...): the database deletes those
+    without the application seeing them, and a mirror following the change feed must drop
+    them too. Call it before deleting the organisation, in the same unit of work."""
+    parent = organisation.parent_id
+    for resource_type, table in _cascading_tables():
+        version = table.c.get("version", table.c.get("row_version"))
+        columns = [table.c.id] + ([version] if version is not None else [])
+        rows = await fetch_in_transaction(
+            session, select(*columns).where(table.c.organisation_id == organisation.id)
+        )
+        for row in rows:
+            record(
+                session,
+                principal=principal,
+                action=AuditAction.DELETE,
+                resource_type=resource_type,
+                resource_id=row[0],
+                organisation_id=organisation.id,
+                changes=[],
+                version=row[1] if len(row) > 1 else None,
+                parent_organisation_id=parent,
+            )
+    record(
+        session,
+        principal=principal,
+        action=AuditAction.DELETE,
+        resource_type=ResourceType.ORGANISATION,
+        resource_id=organisation.id,
+        organisation_id=organisation.id,
+        changes=diff(before, {}),
+        version=version_of(organisation),
+        parent_organisation_id=parent,
     )
 
 

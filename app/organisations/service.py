@@ -235,16 +235,9 @@ async def delete(
             f"Organisation {organisation_id} still has {count} member(s); "
             "move or delete them first."
         )
-    # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this transaction.
-    audit.row_change(
-        session,
-        principal,
-        AuditAction.DELETE,
-        ORGANISATION,
-        organisation,
-        organisation.model_dump(),
-        {},
-    )
+    # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this
+    # transaction; the records among them are put on record as deleted first.
+    await audit.organisation_deleted(session, principal, organisation, organisation.model_dump())
     await session.delete(organisation)
     await session.flush()
 
