@@ -3,7 +3,7 @@ triggers that bump its records revision when they change (a remembered analysis 
 them, so it must not outlive an import), and the audit trail's resource type ``return``.
 
 Revision ID: a41c7e5d9b20
-Revises: 5c1e9a7d3b08
+Revises: a3f6c2d18e57
 Create Date: 2026-12-04 02:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "a41c7e5d9b20"
-down_revision: str | None = "5c1e9a7d3b08"
+down_revision: str | None = "a3f6c2d18e57"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 read. Nullable: organisations recorded by hand have none.
 
 Revision ID: 8f3b2d6e1a47
-Revises: 5c1e9a7d3b08
+Revises: a41c7e5d9b20
 Create Date: 2026-12-04 02:50:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "8f3b2d6e1a47"
-down_revision: str | None = "5c1e9a7d3b08"
+down_revision: str | None = "a41c7e5d9b20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
