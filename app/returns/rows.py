@@ -42,9 +42,7 @@ COLUMNS: dict[ReturnFramework, dict[str, Column]] = {
         "pillar": Column(
             "pillar",
             Kind.TEXT,
-            "The What Good Looks Like pillar, by key or name: "
-            + ", ".join(HEADINGS[Framework.WGLL])
-            + ".",
+            "The What Good Looks Like pillar, by key (the drop-down's values) or by name.",
         ),
         "domain": Column(
             "domain",
@@ -59,9 +57,7 @@ COLUMNS: dict[ReturnFramework, dict[str, Column]] = {
         "component": Column(
             "component",
             Kind.TEXT,
-            "The NHS IMPACT component, by key or name: "
-            + ", ".join(HEADINGS[Framework.NHS_IMPACT])
-            + ".",
+            "The NHS IMPACT component, by key (the drop-down's values) or by name.",
         ),
         "score": Column(
             "score",
@@ -71,6 +67,14 @@ COLUMNS: dict[ReturnFramework, dict[str, Column]] = {
         ),
         "validated": _COMMON["validated"],
     },
+}
+# The values a template offers in its drop-downs (a cell may also name a heading in words).
+CHOICES: dict[ReturnFramework, dict[str, list[str]]] = {
+    framework: {
+        HEADING_COLUMN[framework]: list(HEADINGS[CROSSWALK_OF[framework]]),
+        "validated": ["yes", "no"],
+    }
+    for framework in ReturnFramework
 }
 
 

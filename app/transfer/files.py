@@ -3,6 +3,7 @@
 spreadsheet's columns and an example row. Adding a kind is a member of ImportKind and its
 entry in FILES; the routes, the template and the OpenAPI document follow from them."""
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any, get_args
 from pydantic import BaseModel, JsonValue
 
 from app.auth.principal import Principal
-from app.returns.rows import COLUMNS
+from app.returns.rows import CHOICES, COLUMNS
 from app.returns.schemas import (
     DMA_EXAMPLE,
     NHS_IMPACT_EXAMPLE,
@@ -66,6 +67,8 @@ class FileKind:
     columns: Mapping[str, Column]
     example: dict[str, JsonValue]
     """One row as a JSON import takes it (camelCase), also the template's example row."""
+    choices: Mapping[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Allowed values of columns the row schema types as text (a return's headings)."""
 
     @property
     def imported_columns(self) -> list[str]:
@@ -75,7 +78,7 @@ class FileKind:
     def allowed(self) -> dict[str, list[str]]:
         """The values an enumerated column takes (by column name), read from the row schema:
         the template's drop-downs and the columns' descriptions say them."""
-        found: dict[str, list[str]] = {}
+        found: dict[str, list[str]] = dict(self.choices)
         for name, column in self.columns.items():
             info = self.row_model.model_fields.get(to_snake(name))
             if column.kind is Kind.FLAG:
@@ -132,9 +135,19 @@ FILES: dict[ImportKind, FileKind] = {
     ImportKind.ORGANISATIONS: FileKind(
         Organisations, OrganisationImportRow, ORGANISATION_COLUMNS, ORGANISATION_EXAMPLE
     ),
-    ImportKind.DMA: FileKind(None, DmaImportRow, COLUMNS[ReturnFramework.DMA], DMA_EXAMPLE),
+    ImportKind.DMA: FileKind(
+        None,
+        DmaImportRow,
+        COLUMNS[ReturnFramework.DMA],
+        DMA_EXAMPLE,
+        choices=CHOICES[ReturnFramework.DMA],
+    ),
     ImportKind.NHS_IMPACT: FileKind(
-        None, NhsImpactImportRow, COLUMNS[ReturnFramework.NHS_IMPACT], NHS_IMPACT_EXAMPLE
+        None,
+        NhsImpactImportRow,
+        COLUMNS[ReturnFramework.NHS_IMPACT],
+        NHS_IMPACT_EXAMPLE,
+        choices=CHOICES[ReturnFramework.NHS_IMPACT],
     ),
 }
 assert set(FILES) == set(ImportKind), "every kind of file has its entry"
