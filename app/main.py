@@ -103,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chores = [asyncio.create_task(_housekeeping(app.state.sessions))]
         if prometheus_multiproc_dir() is not None:
             chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))
+        if app.state.key_changes is not None:
+            chores.append(asyncio.create_task(app.state.key_changes.listen()))
         try:
             yield
         finally:
@@ -110,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 chore.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await chore
+            await app.state.authenticator.usage.drain()
+            if app.state.key_changes is not None:
+                await app.state.key_changes.close()
             metrics.forget_this_process()
             await app.state.sessions.dispose()
             await engine.dispose()
