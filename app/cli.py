@@ -7,11 +7,12 @@ one line on standard error with a non-zero exit status.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,9 +28,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import json_input
-from app.auth import keys, keys_service
+from app.auth import keys, keys_service, revocations
 from app.auth.principal import OPERATOR
-from app.auth.schemas import ApiKeyCreate
+from app.auth.schemas import GRACE_DEFAULT_SECONDS, GRACE_MAX_SECONDS, ApiKeyCreate, ApiKeyRotate
 from app.config import Settings, get_settings
 from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.demo import service as demo_service
@@ -95,17 +96,75 @@ def create_api_key(role: str, organisation: str | None, name: str, expires_at: s
 @cli.command("revoke-api-key")
 @click.argument("reference")
 def revoke_api_key(reference: str) -> None:
-    """Revoke an API key, named by its prefix or id."""
+    """Revoke an API key, named by its prefix or id.
+
+    Running instances stop accepting it at once where LHS_REDIS_URL is set (the change is
+    announced to them); otherwise they may for up to LHS_API_KEY_CACHE_SECONDS."""
 
     async def revoke(session: AsyncSession) -> None:
         row = await keys_service.find(session, reference)
-        if await keys_service.revoke(session, principal=OPERATOR, key_id=row.id):
+        async with _announcing():
+            if not await keys_service.revoke(session, principal=OPERATOR, key_id=row.id):
+                click.echo(f"{row.prefix} was already revoked; nothing changed.", err=True)
+                return
             await session.commit()
-            click.echo(f"Revoked {row.prefix}.", err=True)
-        else:
-            click.echo(f"{row.prefix} was already revoked; nothing changed.", err=True)
+        click.echo(f"Revoked {row.prefix}.{_propagation()}", err=True)
 
     _run(revoke)
+
+
+@cli.command("rotate-api-key")
+@click.argument("reference")
+@click.option(
+    "--grace-period",
+    "grace_period",
+    default=GRACE_DEFAULT_SECONDS,
+    show_default=True,
+    type=click.IntRange(0, GRACE_MAX_SECONDS),
+    help="Seconds the old secret keeps working (0 to 86400; 0 for a leaked secret).",
+)
+def rotate_api_key(reference: str, grace_period: int) -> None:
+    """Give an API key (its prefix or id) a new secret and print the key (only it) on standard
+    output. Its id, prefix, role, scope and expiry stay; the old secret keeps working for the
+    grace period, then is refused."""
+
+    async def rotate(session: AsyncSession) -> str:
+        row = await keys_service.find(session, reference)
+        data = ApiKeyRotate.model_validate({"gracePeriodSeconds": grace_period})
+        async with _announcing():
+            row, key = await keys_service.rotate(
+                session, principal=OPERATOR, key_id=row.id, data=data
+            )
+            await session.commit()
+        until = row.previous_secret_expires_at
+        old = f"works until {until.isoformat()}" if until else "no longer works"
+        click.echo(f"Rotated {row.prefix}: the old secret {old}.{_propagation()}", err=True)
+        return key
+
+    click.echo(_run(rotate))
+
+
+@contextlib.asynccontextmanager
+async def _announcing() -> AsyncIterator[None]:
+    """Announce key changes committed inside to the running instances (where LHS_REDIS_URL is
+    set), and wait until they are sent before the command exits."""
+    broadcaster = revocations.from_settings(get_settings())
+    try:
+        yield
+        await revocations.published()
+    finally:
+        if broadcaster is not None:
+            await broadcaster.close()
+
+
+def _propagation() -> str:
+    delay = revocations.delay_seconds(get_settings())
+    if not delay:
+        return " Running instances were told (LHS_REDIS_URL)."
+    return (
+        f" Running instances may still accept it as it was for up to {delay:g} seconds "
+        "(LHS_API_KEY_CACHE_SECONDS; set LHS_REDIS_URL to tell them at once)."
+    )
 
 
 @cli.command("migrate")

@@ -14,6 +14,7 @@ and the answers say so (``delay_seconds``).
 """
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from typing import Any
@@ -37,6 +38,11 @@ class Broadcaster:
     def __init__(self, redis_url: str, *, key_prefix: str) -> None:
         self.channel = f"{key_prefix}:api-keys:changed"
         self._redis: redis.asyncio.Redis = redis.asyncio.Redis.from_url(redis_url)
+        # The event loop its connections belong to, once known: a process may run several
+        # (the command line runs its own), and a commit announces through its own loop's only.
+        self.loop: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):
+            self.loop = asyncio.get_running_loop()
         _broadcasters.add(self)
 
     async def publish(self, prefix: str) -> bool:
@@ -54,6 +60,7 @@ class Broadcaster:
 
     async def listen(self, *, ready: asyncio.Event | None = None) -> None:
         """Forget each announced key, until cancelled; reconnects after a failure."""
+        self.loop = asyncio.get_running_loop()
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
@@ -95,6 +102,9 @@ def after_commit(session: AsyncSession, prefix: str) -> None:
         keycache.forget(prefix)
         loop = asyncio.get_running_loop()
         for broadcaster in list(_broadcasters):
+            if broadcaster.loop not in (None, loop):
+                continue
+            broadcaster.loop = loop
             task = loop.create_task(broadcaster.publish(prefix))
             _publishing.add(task)
             task.add_done_callback(_publishing.discard)
@@ -108,8 +118,9 @@ _publishing: "set[asyncio.Task[bool]]" = set()
 
 async def published() -> None:
     """Wait for the announcements under way (the command line, before it exits)."""
-    while _publishing:
-        await asyncio.gather(*_publishing, return_exceptions=True)
+    loop = asyncio.get_running_loop()
+    while pending := [task for task in _publishing if task.get_loop() is loop]:
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _text(data: bytes | str) -> str:
