@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 import app as package
+from app import db_location
 from app.activities.router import router as activities_router
 from app.analysis.router import router as analysis_router
 from app.api import ApiModel
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessions(engine, settings)
         app.state.migration_heads = health.migration_heads(settings)
+        await db_location.say_if_not_ready(engine, settings, app.state.migration_heads)
         try:
             async with app.state.sessions.write() as session:
                 await reference_gate.install_shipped(session)
