@@ -30,6 +30,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.http.preconditions import etag
+from app.logs import PROBLEM_CODE
 
 logger = logging.getLogger("app.problems")
 
@@ -60,6 +61,9 @@ def _issue(issue: FieldIssue, scope: Scope) -> dict[str, Any]:
 
 
 def problem_response(error: AppError, scope: Scope) -> JSONResponse:
+    state = scope.get("state")
+    if isinstance(state, dict):
+        state[PROBLEM_CODE] = error.code
     body: dict[str, Any] = {
         "type": f"/problems/{error.slug()}",
         "title": error.title,
