@@ -27,6 +27,7 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = keycache.KeyCache(settings.api_key_cache_seconds)
+        # Keys' lastUsedAt, noted by the routes that act for a caller (app.auth.dependencies).
         self.usage = UsageRecorder()
         self.tokens = TokenVerifier(settings)
         self._ods: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
@@ -56,8 +57,6 @@ class Authenticator:
             # A secret the cache does not know may be one a rotation on another instance just
             # made: the database decides.
             principal = await self._verify(reads, prefix, secret)
-        if principal.key_id is not None:
-            self.usage.used(reads.factory(), principal.key_id)
         return principal
 
     async def _verify(self, reads: ReadContext, prefix: str, secret: str) -> Principal:
