@@ -53,7 +53,7 @@ install: $(STAMP)  ## the locked versions, with the dev extra, into .venv
 lock: | $(UV)  ## after changing dependencies in pyproject.toml: re-resolve and rewrite uv.lock
 	$(UV) lock
 
-migrate: install-serve  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
+migrate: install-serve  ## create or upgrade the database (lhs.db under LHS_HOME, this folder, unless LHS_DATABASE_URL)
 	$(BIN)/lhs-map migrate
 
 run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs, metrics at /metrics); a local admin key in .lhs-admin-key

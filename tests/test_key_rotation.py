@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.models import ApiKey
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, snapshot
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, run_cli
 from tests.test_auth_keys import sessions_of
 
 
@@ -187,3 +187,29 @@ async def test_the_rotate_answer_without_redis_says_so_too(client: httpx.AsyncCl
     rotated = await client.post(f"/v1/api-keys/{made['id']}/rotate", json={"gracePeriodSeconds": 0})
     assert rotated.status_code == 200
     assert rotated.headers["LHS-Propagation-Delay"] == "30"
+
+
+async def test_the_command_line_rotates_and_says_how_long_others_may_trust_a_revoked_key(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    row, old_key = await make_key(sessions_of(backend), "reader", name="rotated on the CLI")
+    rotated = await run_cli(backend.url, "rotate-api-key", row.prefix, "--grace-period", "120")
+    assert rotated.returncode == 0, rotated.stderr
+    new_key = rotated.stdout.strip()
+    assert new_key.startswith(row.prefix + "_")
+    assert new_key != old_key
+    assert "the old secret works until" in rotated.stderr
+    assert await whoami(client, old_key) == 200
+    assert await whoami(client, new_key) == 200
+
+    too_long = await run_cli(backend.url, "rotate-api-key", row.prefix, "--grace-period", "90000")
+    assert too_long.returncode != 0
+    assert "86400" in too_long.stderr
+
+    revoked = await run_cli(backend.url, "revoke-api-key", row.prefix)
+    assert revoked.returncode == 0, revoked.stderr
+    message = " ".join(revoked.stderr.split())
+    assert f"Revoked {row.prefix}." in message
+    assert "may still accept it as it was for up to 30 seconds" in message
+    assert "LHS_REDIS_URL" in message
+    assert await whoami(client, new_key) == 401
