@@ -4,19 +4,25 @@ revoked or rotated, where without the announcement its cache would go on accepti
 
 import asyncio
 import os
+from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import update
 from sqlmodel import col
 
+from app.main import create_app
 from app.models import ApiKey
 from tests.auth_app import build_app
 from tests.auth_helpers import make_key
-from tests.conftest import Backend
+from tests.conftest import Backend, running_server, settings_for
 from tests.test_auth_cli import LHS_MAP
 from tests.test_auth_http import bearer, http
 from tests.test_auth_keys import sessions_of
 from tests.test_ratelimit import REDIS_URL, redis_prefix  # noqa: F401 (a fixture)
+
+# Each test starts another process (the command line, or uvicorn): seconds each.
+pytestmark = pytest.mark.slow
 
 
 async def status_until(api: httpx.AsyncClient, key: str, wanted: int) -> int:
@@ -113,3 +119,59 @@ async def test_a_rotation_without_grace_by_another_process_ends_the_old_secret_a
         listening.cancel()
         await asyncio.gather(listening, return_exceptions=True)
         await app.state.key_changes.close()
+
+
+@pytest.mark.real_server
+async def test_two_instances_on_one_redis_a_revocation_through_the_api_reaches_the_other(
+    backend: Backend,
+    client: httpx.AsyncClient,
+    api_key: str,
+    redis_prefix: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Instance one (in this process) revokes through the API; instance two (a uvicorn process
+    of its own, trusting keys for ten minutes) stops accepting the key at once."""
+    sessions = sessions_of(backend)
+    control, control_key = await make_key(sessions, "reader", name="revoked unannounced")
+    revoked, revoked_key = await make_key(sessions, "reader", name="revoked through the API")
+    shared = {"redis_url": REDIS_URL, "rate_limit_key_prefix": redis_prefix}
+    one = create_app(settings_for(backend.url, api_key_cache_seconds=600, **shared))
+    environment = {
+        "LHS_REDIS_URL": REDIS_URL,
+        "LHS_RATE_LIMIT_KEY_PREFIX": redis_prefix,
+        "LHS_API_KEY_CACHE_SECONDS": "600",
+    }
+    async with (
+        one.router.lifespan_context(one),
+        http(one) as first,
+        running_server(backend.url, tmp_path / "two.log", **environment) as url,
+        httpx.AsyncClient(base_url=url) as second,
+    ):
+        for key in (control_key, revoked_key):
+            assert (await second.get("/v1/organisations", headers=bearer(key))).status_code == 200
+        async with backend.engine.begin() as connection:
+            await connection.execute(
+                update(ApiKey)
+                .where(col(ApiKey.id) == control.id)
+                .values(revoked_at=ApiKey.created_at)
+            )
+        assert (
+            await second.get("/v1/organisations", headers=bearer(control_key))
+        ).status_code == 200
+
+        answer = await first.delete(f"/v1/api-keys/{revoked.id}", headers=bearer(api_key))
+        assert answer.status_code == 204
+        assert "LHS-Propagation-Delay" not in answer.headers  # announced: nothing to wait for
+        assert await until_refused(second, revoked_key) == 401
+        assert (
+            await second.get("/v1/organisations", headers=bearer(control_key))
+        ).status_code == 200
+
+
+async def until_refused(api: httpx.AsyncClient, key: str) -> int:
+    for _ in range(50):
+        status = (await api.get("/v1/organisations", headers=bearer(key))).status_code
+        if status == 401:
+            return status
+        await asyncio.sleep(0.1)
+    return status
