@@ -1,5 +1,5 @@
 # Same install and start steps as the Makefile (`make install`, `make run`): the locked versions
-# from uv.lock (no fresh resolution), `alembic upgrade head`, then uvicorn. Set LHS_DATABASE_URL
+# from uv.lock (no fresh resolution), `lhs-map migrate` (alembic upgrade head), then uvicorn. Set LHS_DATABASE_URL
 # for PostgreSQL, WEB_CONCURRENCY for more than one worker process, and (production settings
 # refuse to start otherwise) LHS_LINK_SECRET shared by every instance. Behind a load balancer,
 # LHS_FORWARDED_ALLOW_IPS names it (no address is trusted to forward client addresses otherwise;
@@ -16,6 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/srv/lhs/.venv \
     PATH=/srv/lhs/.venv/bin:$PATH \
+    LHS_HOME=/data \
     LHS_DATABASE_URL=sqlite+aiosqlite:////data/lhs.db \
     LHS_ENVIRONMENT=production \
     LHS_ALEMBIC_INI=/srv/lhs/alembic.ini \
@@ -32,7 +33,8 @@ RUN useradd --create-home --uid 10001 lhs && mkdir /data && chown lhs /data
 WORKDIR /srv/lhs
 
 # The locked third-party packages first (a layer that survives code changes), then the project.
-# --locked refuses to build when uv.lock does not match pyproject.toml.
+# --locked refuses to build when uv.lock does not match pyproject.toml. What serving needs only,
+# as `make run` installs it: no dev extra (test, lint and benchmark tools).
 COPY pyproject.toml uv.lock ./
 RUN python -m pip install 'uv==0.13.9' \
  && uv sync --locked --no-install-project --no-editable --python python3
@@ -48,4 +50,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
 
 # The metrics directory is emptied before the workers start (counters would otherwise carry on
 # from the last run); WEB_CONCURRENCY (uvicorn's own variable) sets the number of workers.
-CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && alembic upgrade head && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-proxy-headers --no-access-log --no-server-header --limit-concurrency 1000 --timeout-keep-alive 5"]
+CMD ["sh", "-c", "python -m app.http.metrics prepare \"$PROMETHEUS_MULTIPROC_DIR\" && lhs-map migrate && exec uvicorn app.main:app --host 0.0.0.0 --port 8000 --no-proxy-headers --no-access-log --no-server-header --limit-concurrency 1000 --timeout-keep-alive 5"]

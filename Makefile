@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Two installs from one lock: what serving needs (`make run`), and that plus the dev extra
+# (`make test`). Each has its stamp, so neither is redone while the lock is unchanged.
+SERVE_STAMP := $(VENV)/.installed-serve
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
@@ -9,7 +12,7 @@ WORKERS ?= 1
 # Where the worker processes add up their metrics (emptied at each start; one per port).
 METRICS_DIR ?= .metrics/$(PORT)
 
-.PHONY: install lock migrate run lint format typecheck openapi openapi-check test test-quick bench bench-smoke wrk clean
+.PHONY: install install-serve lock migrate run lint format typecheck openapi openapi-check test test-quick bench bench-smoke wrk clean
 
 # Installs come from uv.lock, never from a fresh resolution: every machine gets the same
 # versions. uv is the machine's own if it has one, else bootstrapped with pip into .tools/.
@@ -26,20 +29,32 @@ export UV_COMPILE_BYTECODE := 1
 .tools/bin/uv:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools 'uv==$(UV_VERSION)'
 
+define CHECK_LOCK
+@$(UV) lock --check --quiet || { \
+  echo "FATAL: uv.lock does not match pyproject.toml. Run 'make lock' and commit uv.lock." >&2; \
+  exit 1; }
+endef
+
+# --inexact: serving never uninstalls the dev extra a `make test` put there before it.
+$(SERVE_STAMP): pyproject.toml uv.lock | $(UV)
+	$(CHECK_LOCK)
+	$(UV) sync --frozen --inexact --python $(PYTHON)
+	touch $(SERVE_STAMP)
+
 $(STAMP): pyproject.toml uv.lock | $(UV)
-	@$(UV) lock --check --quiet || { \
-	  echo "FATAL: uv.lock does not match pyproject.toml. Run 'make lock' and commit uv.lock." >&2; \
-	  exit 1; }
+	$(CHECK_LOCK)
 	$(UV) sync --frozen --extra dev --python $(PYTHON)
-	touch $(STAMP)
+	touch $(STAMP) $(SERVE_STAMP)
+
+install-serve: $(SERVE_STAMP)  ## the locked versions serving needs (no dev extra), into .venv
 
 install: $(STAMP)  ## the locked versions, with the dev extra, into .venv
 
 lock: | $(UV)  ## after changing dependencies in pyproject.toml: re-resolve and rewrite uv.lock
 	$(UV) lock
 
-migrate: install  ## create or upgrade the database (SQLite file ./lhs.db unless LHS_DATABASE_URL)
-	$(BIN)/alembic upgrade head
+migrate: install-serve  ## create or upgrade the database (lhs.db under LHS_HOME, this folder, unless LHS_DATABASE_URL)
+	$(BIN)/lhs-map migrate
 
 run: migrate  ## serve the API on http://$(HOST):$(PORT) (docs at /docs, metrics at /metrics); a local admin key in .lhs-admin-key
 	$(BIN)/lhs-map local-admin-key --file .lhs-admin-key

@@ -48,6 +48,9 @@ SYSTEM_MET = Named("analysis.system_met", 64)
 # Verified API keys: the time to live is LHS_API_KEY_CACHE_SECONDS (a setting, so it is given
 # where the cache is built); the bound holds memory whatever the traffic.
 API_KEYS = Named("auth.api_keys", 10_000)
+# Keys whose use was recorded in the last minute (app.auth.usage): lastUsedAt is written at
+# most once a minute per key, whatever the traffic.
+KEY_USE = Named("auth.key_use", 10_000, ttl_seconds=60.0)
 # ODS codes of tokens' organisations, resolved to our ids.
 ODS_CODES = Named("auth.ods_codes", 10_000, ttl_seconds=300.0)
 

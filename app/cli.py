@@ -1,52 +1,91 @@
 """``lhs-map``: the operator's command line. It acts as the operator (a global admin, audited
-as ``operator``), against the database in LHS_DATABASE_URL, which must be migrated.
+as ``operator``), against the database the server uses, found the same way whatever the
+current directory (LHS_DATABASE_URL; a relative SQLite file, lhs.db by default, under LHS_HOME),
+which must be migrated (``lhs-map migrate``).
 
 Output is for scripts: a command's result alone on standard output
 (``KEY=$(lhs-map create-api-key --role admin)``), notes on standard error, and every failure
 one line on standard error with a non-zero exit status.
 """
 
+from __future__ import annotations
+
 import asyncio
+import contextlib
+import importlib
 import json
 import os
 import re
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import uvicorn
 import yaml
-from alembic import command as alembic_command
-from alembic.config import Config as AlembicConfig
 from pydantic import ValidationError
-from sqlalchemy import make_url, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import json_input
-from app.auth import keys, keys_service
+from app.auth import keys
 from app.auth.principal import OPERATOR
-from app.auth.schemas import ApiKeyCreate
-from app.benchmarks import snapshot as benchmark_snapshot
+from app.auth.schemas import GRACE_DEFAULT_SECONDS, GRACE_MAX_SECONDS, ApiKeyCreate, ApiKeyRotate
 from app.config import Settings, get_settings
-from app.db import Sessions, make_engine, make_sessions, utcnow
-from app.demo import service as demo_service
 from app.errors import AppError, ValidationFailed
-from app.http.health import migration_heads
-from app.http.metrics import prepare as prepare_metrics
-from app.models import ApiKey
 from app.ods import records as ods_records
-from app.ods import service as ods_service
-from app.reference import gate as reference_gate
 from app.reference.schemas import VERSION_PATTERN
-from app.transfer import maps
-from app.transfer.map_import import restore
 from app.transfer.map_schemas import MapDocument
 from app.vocabulary import Role
+
+
+class _Later:
+    """A module imported when a command first uses it: `lhs-map --help` (and a typo) never
+    loads the web stack or the database layer, which cost most of a second."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+if TYPE_CHECKING:
+    import sqlmodel
+    import uvicorn
+    from alembic import command as alembic_command
+    from alembic import config as alembic_config
+    from sqlalchemy import exc as sqlalchemy_exc
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from app import db, db_location, models
+    from app.auth import keys_service, revocations
+    from app.benchmarks import snapshot as benchmark_snapshot
+    from app.db import Sessions
+    from app.demo import service as demo_service
+    from app.http import health
+    from app.http import metrics as http_metrics
+    from app.ods import service as ods_service
+    from app.reference import gate as reference_gate
+    from app.transfer import map_import, maps
+else:
+    uvicorn = _Later("uvicorn")
+    alembic_command = _Later("alembic.command")
+    alembic_config = _Later("alembic.config")
+    sqlalchemy_exc = _Later("sqlalchemy.exc")
+    sqlmodel = _Later("sqlmodel")
+    db = _Later("app.db")
+    db_location = _Later("app.db_location")
+    models = _Later("app.models")
+    keys_service = _Later("app.auth.keys_service")
+    revocations = _Later("app.auth.revocations")
+    benchmark_snapshot = _Later("app.benchmarks.snapshot")
+    demo_service = _Later("app.demo.service")
+    health = _Later("app.http.health")
+    http_metrics = _Later("app.http.metrics")
+    ods_service = _Later("app.ods.service")
+    reference_gate = _Later("app.reference.gate")
+    map_import = _Later("app.transfer.map_import")
+    maps = _Later("app.transfer.maps")
 
 T = TypeVar("T")
 # Click 8.2+ raises this for a group called without a command; older versions print the help.
@@ -59,7 +98,8 @@ class Failure(click.ClickException):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
-    """Operate the LHS asset-mapping service (uses LHS_DATABASE_URL)."""
+    """Operate the LHS asset-mapping service (its database: LHS_DATABASE_URL, a relative SQLite
+    file under LHS_HOME)."""
 
 
 @cli.command("create-api-key")
@@ -97,17 +137,75 @@ def create_api_key(role: str, organisation: str | None, name: str, expires_at: s
 @cli.command("revoke-api-key")
 @click.argument("reference")
 def revoke_api_key(reference: str) -> None:
-    """Revoke an API key, named by its prefix or id."""
+    """Revoke an API key, named by its prefix or id.
+
+    Running instances stop accepting it at once where LHS_REDIS_URL is set (the change is
+    announced to them); otherwise they may for up to LHS_API_KEY_CACHE_SECONDS."""
 
     async def revoke(session: AsyncSession) -> None:
         row = await keys_service.find(session, reference)
-        if await keys_service.revoke(session, principal=OPERATOR, key_id=row.id):
+        async with _announcing():
+            if not await keys_service.revoke(session, principal=OPERATOR, key_id=row.id):
+                click.echo(f"{row.prefix} was already revoked; nothing changed.", err=True)
+                return
             await session.commit()
-            click.echo(f"Revoked {row.prefix}.", err=True)
-        else:
-            click.echo(f"{row.prefix} was already revoked; nothing changed.", err=True)
+        click.echo(f"Revoked {row.prefix}.{_propagation()}", err=True)
 
     _run(revoke)
+
+
+@cli.command("rotate-api-key")
+@click.argument("reference")
+@click.option(
+    "--grace-period",
+    "grace_period",
+    default=GRACE_DEFAULT_SECONDS,
+    show_default=True,
+    type=click.IntRange(0, GRACE_MAX_SECONDS),
+    help="Seconds the old secret keeps working (0 to 86400; 0 for a leaked secret).",
+)
+def rotate_api_key(reference: str, grace_period: int) -> None:
+    """Give an API key (its prefix or id) a new secret and print the key (only it) on standard
+    output. Its id, prefix, role, scope and expiry stay; the old secret keeps working for the
+    grace period, then is refused."""
+
+    async def rotate(session: AsyncSession) -> str:
+        row = await keys_service.find(session, reference)
+        data = ApiKeyRotate.model_validate({"gracePeriodSeconds": grace_period})
+        async with _announcing():
+            row, key = await keys_service.rotate(
+                session, principal=OPERATOR, key_id=row.id, data=data
+            )
+            await session.commit()
+        until = row.previous_secret_expires_at
+        old = f"works until {until.isoformat()}" if until else "no longer works"
+        click.echo(f"Rotated {row.prefix}: the old secret {old}.{_propagation()}", err=True)
+        return key
+
+    click.echo(_run(rotate))
+
+
+@contextlib.asynccontextmanager
+async def _announcing() -> AsyncIterator[None]:
+    """Announce key changes committed inside to the running instances (where LHS_REDIS_URL is
+    set), and wait until they are sent before the command exits."""
+    broadcaster = revocations.from_settings(get_settings())
+    try:
+        yield
+        await revocations.published()
+    finally:
+        if broadcaster is not None:
+            await broadcaster.close()
+
+
+def _propagation() -> str:
+    delay = revocations.delay_seconds(get_settings())
+    if not delay:
+        return " Running instances were told (LHS_REDIS_URL)."
+    return (
+        f" Running instances may still accept it as it was for up to {delay:g} seconds "
+        "(LHS_API_KEY_CACHE_SECONDS; set LHS_REDIS_URL to tell them at once)."
+    )
 
 
 @cli.command("migrate")
@@ -115,28 +213,20 @@ def migrate() -> None:
     """Create or upgrade the database to this version (alembic upgrade head); it also installs
     the reference models that ship with this version."""
     settings = get_settings()
-    folder = _sqlite_folder(settings.database_url)
-    if folder is not None and not folder.is_dir():
+    path = db_location.sqlite_file(settings.database_url)
+    if path is not None and not path.parent.is_dir():
         # Said before the driver tries: its own failure leaves a worker thread that may print a
         # traceback after this command has said what went wrong.
-        raise Failure(f"cannot migrate the database: the folder {folder} does not exist")
-    config = AlembicConfig(str(settings.alembic_ini))
+        raise Failure(f"cannot migrate the database: the folder {path.parent} does not exist")
+    config = alembic_config.Config(str(settings.alembic_ini))
     config.attributes["database_url"] = settings.database_url
     config.attributes["configure_logger"] = False
     try:
         alembic_command.upgrade(config, "head")
-    except (SQLAlchemyError, OSError) as exc:
+    except (sqlalchemy_exc.SQLAlchemyError, OSError) as exc:
         raise Failure(f"cannot migrate the database ({type(exc).__name__}): {exc}") from exc
-    click.echo(f"The database is at {', '.join(sorted(migration_heads(settings)))}.", err=True)
-
-
-def _sqlite_folder(database_url: str) -> Path | None:
-    """The folder an SQLite database file lives in (None for other databases or memory)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    name = url.database.removeprefix("file:").split("?", 1)[0]
-    return Path(name).parent
+    heads = ", ".join(sorted(health.migration_heads(settings)))
+    click.echo(f"The database {db_location.shown(settings.database_url)} is at {heads}.", err=True)
 
 
 @cli.command("serve")
@@ -155,7 +245,7 @@ def serve(host: str, port: int, workers: int, metrics_dir: Path) -> None:
     log written by the app itself, and uvicorn's own X-Forwarded-* handling off: the app
     trusts those headers from LHS_FORWARDED_ALLOW_IPS only)."""
     directory = metrics_dir / str(port)
-    prepare_metrics(directory)
+    http_metrics.prepare(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     uvicorn.run(
         "app.main:app",
@@ -265,7 +355,9 @@ def import_map(file: str, keep_ids: bool) -> None:
         ) from exc
 
     async def write(session: AsyncSession) -> str:
-        result = await restore(session, principal=OPERATOR, document=document, keep_ids=keep_ids)
+        result = await map_import.restore(
+            session, principal=OPERATOR, document=document, keep_ids=keep_ids
+        )
         await session.commit()
         click.echo(
             f"Imported {result.organisations} organisation(s), {result.assets} asset(s), "
@@ -334,12 +426,13 @@ async def _still_works(session: AsyncSession, key: str) -> bool:
     if parsed is None:
         return False
     prefix, secret = parsed
-    row = (await session.exec(select(ApiKey).where(col(ApiKey.prefix) == prefix))).first()
+    key_of = sqlmodel.select(models.ApiKey).where(models.ApiKey.prefix == prefix)
+    row = (await session.exec(key_of)).first()
     return (
         row is not None
         and keys.secret_matches(secret, row.secret_hash)
         and row.revoked_at is None
-        and (row.expires_at is None or row.expires_at > utcnow())
+        and (row.expires_at is None or row.expires_at > db.utcnow())
         and row.role == Role.ADMIN
         and row.organisation_id is None
     )
@@ -435,13 +528,16 @@ def _guarded(start: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     except ValidationError as exc:
         problems = "; ".join(f"{_option(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise Failure(problems) from exc
-    except (SQLAlchemyError, OSError) as exc:
+    except db_location.NotReady as exc:
+        raise Failure(str(exc)) from exc
+    except (sqlalchemy_exc.SQLAlchemyError, OSError) as exc:
         raise Failure(f"cannot use the database ({type(exc).__name__}): {exc}") from exc
 
 
 async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    engine = make_engine(settings)
-    sessions = make_sessions(engine, settings)
+    db_location.require_file(settings)
+    engine = db.make_engine(settings)
+    sessions = db.make_sessions(engine, settings)
     try:
         async with sessions.write() as session:
             await _require_migrated(session, settings)
@@ -452,8 +548,9 @@ async def _in_session(settings: Settings, use_case: Callable[[AsyncSession], Awa
 
 
 async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaitable[T]]) -> T:
-    engine = make_engine(settings)
-    sessions = make_sessions(engine, settings)
+    db_location.require_file(settings)
+    engine = db.make_engine(settings)
+    sessions = db.make_sessions(engine, settings)
     try:
         async with sessions.read() as session:
             await _require_migrated(session, settings)
@@ -464,19 +561,8 @@ async def _in_sessions(settings: Settings, use_case: Callable[[Sessions], Awaita
 
 
 async def _require_migrated(session: AsyncSession, settings: Settings) -> None:
-    expected = migration_heads(settings)
-    try:
-        connection = await session.connection()
-        rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
-        current = {row[0] for row in rows}
-    except SQLAlchemyError:
-        current = set()
-        await session.rollback()
-    if current != expected:
-        raise Failure(
-            f"the database is at {sorted(current) or 'no revision'}, this version needs "
-            f"{sorted(expected)}: run 'alembic upgrade head' first"
-        )
+    connection = await session.connection()
+    await db_location.require_migrated(connection, settings, health.migration_heads(settings))
 
 
 def _option(loc: tuple[int | str, ...]) -> str:

@@ -39,9 +39,17 @@ class JwtIssuer(BaseModel):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LHS_", env_file=".env", extra="ignore")
 
+    home: Path = Field(
+        default_factory=lambda: default_home(),
+        description="The project home: a relative SQLite file in LHS_DATABASE_URL (the default "
+        "lhs.db included) lives here, whatever the current directory, for the server and "
+        "lhs-map alike. Default: the source checkout's folder (where make run puts lhs.db); "
+        "installed elsewhere, $XDG_DATA_HOME/lhs-map.",
+    )
     database_url: str = Field(
-        default="sqlite+aiosqlite:///./lhs.db",
-        description="SQLAlchemy URL. postgresql:// URLs are run with asyncpg.",
+        default="sqlite+aiosqlite:///lhs.db",
+        description="SQLAlchemy URL. postgresql:// URLs are run with asyncpg; a relative "
+        "SQLite file is relative to LHS_HOME.",
     )
     # Sized on purpose: every request holds at most one connection, and waits for one
     # asynchronously, so a small pool serves hundreds of concurrent requests. Size it
@@ -263,6 +271,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _at_home(self) -> "Settings":
+        self.home = self.home.expanduser().resolve()
+        self.database_url = anchored(self.database_url, self.home)
+        return self
+
+    @model_validator(mode="after")
     def _secure_in_production(self) -> "Settings":
         if self.environment == "production":
             if not self.auth_enabled:
@@ -272,6 +286,30 @@ class Settings(BaseSettings):
             if "*" in self.cors_origins:
                 raise ValueError("cors_origins cannot be '*' in production: list the portals")
         return self
+
+
+def default_home() -> Path:
+    """A source checkout is its own home (lhs.db beside the Makefile, as `make run` has always
+    put it); an installed copy, whose code lives among the site-packages, uses the user's data
+    folder instead."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / "alembic.ini").is_file():
+        return PROJECT_ROOT
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "lhs-map"
+
+
+_SQLITE = "sqlite+aiosqlite:///"
+
+
+def anchored(database_url: str, home: Path) -> str:
+    """The URL with a relative SQLite file made absolute under ``home`` (other databases, an
+    absolute file, memory and ``file:`` URIs as given)."""
+    if not database_url.startswith(_SQLITE):
+        return database_url
+    name, question, query = database_url[len(_SQLITE) :].partition("?")
+    if not name or name == ":memory:" or name.startswith("file:") or Path(name).is_absolute():
+        return database_url
+    return f"{_SQLITE}{(home / name).resolve()}{question}{query}"
 
 
 @lru_cache

@@ -210,6 +210,13 @@ def configure_logging(
     return handler
 
 
+def _user_agent(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"user-agent":
+            return str(value[:USER_AGENT_CHARS].decode("latin-1"))
+    return None
+
+
 def caller(scope: Scope) -> str | None:
     """Who made the request, as access control recorded it in the request state: an API key's
     prefix or a token's subject. Any other shape is not guessed at (it might hold a secret)."""
@@ -246,8 +253,17 @@ def _only_our_handler() -> _OurHandler | None:
     return handler if isinstance(handler, _OurHandler) else None
 
 
-def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> None:
-    """The one access line per request: never headers, query strings or bodies.
+# Where a problem's code is left in the request state (app.http.problems), for the access line.
+PROBLEM_CODE = "problem_code"
+# A client's User-Agent is written as far as this: enough to tell clients apart, never a
+# line a caller can make as long as it likes.
+USER_AGENT_CHARS = 200
+
+
+def log_request(scope: Scope, *, route: str, status: int, seconds: float, size: int = 0) -> None:
+    """The one access line per request: who and what (the client's address, as the edge
+    resolved it from trusted proxies; the user agent; the response's size in bytes; for a
+    problem, its code), never another header, a query string or a body.
 
     When our handler is its only destination, the line is written straight to it: a
     LogRecord (with the thread and process names it looks up) and the trip through the
@@ -262,7 +278,18 @@ def log_request(scope: Scope, *, route: str, status: int, seconds: float) -> Non
         "route": route,
         "status": status,
         "duration_ms": round(seconds * 1000, 1),
+        "bytes": size,
     }
+    client = scope.get("client")
+    if client:
+        fields["client"] = client[0]
+    agent = _user_agent(scope)
+    if agent is not None:
+        fields["user_agent"] = agent
+    state = scope.get("state")
+    code = state.get(PROBLEM_CODE) if isinstance(state, MutableMapping) else None
+    if code is not None and status >= 400:
+        fields["code"] = code
     principal = caller(scope)
     if principal is not None:
         fields["principal"] = principal

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
 import app as package
+from app import db_location
 from app.activities.router import router as activities_router
 from app.analysis.router import router as analysis_router
 from app.api import ApiModel
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessions = make_sessions(engine, settings)
         app.state.migration_heads = health.migration_heads(settings)
+        await db_location.say_if_not_ready(engine, settings, app.state.migration_heads)
         try:
             async with app.state.sessions.write() as session:
                 await reference_gate.install_shipped(session)
@@ -111,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chores = [asyncio.create_task(_housekeeping(app.state.sessions, settings))]
         if prometheus_multiproc_dir() is not None:
             chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))
+        if app.state.key_changes is not None:
+            chores.append(asyncio.create_task(app.state.key_changes.listen()))
         try:
             yield
         finally:
@@ -118,6 +122,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 chore.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await chore
+            await app.state.authenticator.usage.drain()
+            if app.state.key_changes is not None:
+                await app.state.key_changes.close()
             metrics.forget_this_process()
             await app.state.sessions.dispose()
             await engine.dispose()

@@ -327,6 +327,12 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _timestamp()
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Written at most once a minute per key, beside the requests that use it (app.auth.usage).
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    rotated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The secret a rotation replaced, still accepted until previous_secret_expires_at.
+    previous_secret_hash: str | None = Field(default=None, sa_type=String(64))
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AuditEvent(SQLModel, table=True):

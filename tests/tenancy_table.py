@@ -311,6 +311,10 @@ TABLE: dict[str, Row] = {
     "api-keys-revoke": Row(
         throwaway_key, own=(403, 403, 204), sibling=(403, 403, 404), glob=(403, 403, 204)
     ),
+    # A key of its own each time: rotating one of the world's keys would lock its users out.
+    "api-keys-rotate": Row(
+        throwaway_key, own=(403, 403, 200), sibling=(403, 403, 404), glob=(403, 403, 200)
+    ),
     "audit-events-list": Row(audit_events, own=ADMIN, sibling=ADMIN, glob=ADMIN),
     # Every caller may follow the feed; what it lists is scoped (tests/test_scope_leaks.py).
     "changes-list": Row(_none, sibling=READ),

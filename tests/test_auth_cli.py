@@ -180,7 +180,8 @@ async def test_an_unmigrated_database_is_refused(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     done = await lhs_map_process(url, "create-api-key", "--role", "admin")
     assert done.returncode == 1
-    assert "alembic upgrade head" in one_line(done.stderr)
+    assert "lhs-map migrate" in one_line(done.stderr)
+    assert str(tmp_path / "empty.db") in one_line(done.stderr)
     await migrate(url)
     done = await lhs_map(url, "create-api-key", "--role", "admin")
     assert done.returncode == 0, done.stderr

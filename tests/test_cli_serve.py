@@ -21,7 +21,7 @@ async def test_migrate_then_serve(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
     migrated = await lhs_map(url, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "The database is at" in migrated.stderr
+    assert f"The database {url} is at" in migrated.stderr
     assert migrated.stdout == ""
     again = await lhs_map(url, "migrate")  # already at head: nothing to do, still fine
     assert again.returncode == 0, again.stderr

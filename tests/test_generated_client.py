@@ -482,6 +482,16 @@ class EveryOperation:
         assert key.organisation_id == self.state["trust"].id
         self.call("api-keys-list")
         self.call("api-keys-get", key.id)
+        rotated = self.call(
+            "api-keys-rotate", key.id, body=self.m.ApiKeyRotate(grace_period_seconds=0)
+        ).parsed
+        assert (rotated.id, rotated.prefix, rotated.expires_at) == (
+            key.id,
+            key.prefix,
+            key.expires_at,
+        )
+        assert rotated.key != key.key
+        assert rotated.previous_secret_expires_at is None
         self.call("api-keys-revoke", key.id)
         self.call("audit-events-list")
 

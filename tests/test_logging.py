@@ -254,3 +254,23 @@ async def test_the_access_line_is_the_same_whether_or_not_another_handler_listen
     assert {k: v for k, v in direct.items() if k not in ignored} == {
         k: v for k, v in through_logging.items() if k not in ignored
     }
+
+
+async def test_the_access_line_names_the_client_its_agent_the_size_and_a_problems_code(
+    client: httpx.AsyncClient, logs: io.StringIO
+) -> None:
+    agent = "portal-sync/1.4 " + "x" * 500
+    found = await client.get("/v1", headers={"User-Agent": agent})
+    missing = await client.get(MISSING, headers={"User-Agent": "curl/8.5"})
+    head = await client.head("/v1")
+    assert (found.status_code, missing.status_code, head.status_code) == (200, 404, 200)
+    first, second, third = access_lines(logs)
+    # httpx's ASGI transport connects from 127.0.0.1 (the edge trusts no proxy here).
+    assert first["client"] == second["client"] == "127.0.0.1"
+    assert first["user_agent"] == agent[:200]
+    assert second["user_agent"] == "curl/8.5"
+    assert first["bytes"] == len(found.content) > 0
+    assert second["bytes"] == len(missing.content) > 0
+    assert third["bytes"] == 0  # HEAD: the headers only
+    assert "code" not in first
+    assert second["code"] == missing.json()["code"] == "NOT_FOUND"

@@ -158,6 +158,17 @@ async def test_several_workers_add_up(
                 assert requests(samples, "GET", "/v1", 200) == served
             pool_size = backend.engine.sync_engine.pool.size()  # type: ignore[attr-defined]
             assert value(samples, "lhs_db_pool_size") == 2 * pool_size
+            # Each worker's own process numbers, one series per pid (the collector of the
+            # scraped process alone would describe one worker as if it were the service).
+            memory = {
+                dict(labels)["pid"]: sample
+                for (name, labels), sample in samples.items()
+                if name == "lhs_worker_resident_memory_bytes"
+            }
+            assert set(memory) == pids(directory, "gauge_liveall"), memory
+            assert len(memory) == 2
+            assert all(size > 10_000_000 for size in memory.values()), memory
+            assert "process_resident_memory_bytes" not in {name for name, _ in samples}
 
 
 async def get_on_a_new_connection(url: str, path: str) -> None:
@@ -175,3 +186,17 @@ async def until(condition: Callable[[], bool], log: Path) -> None:
     except AssertionError:
         output = await asyncio.to_thread(log.read_text)
         pytest.fail(f"the workers did not both start:\n{output}")
+
+
+async def test_the_docs_static_assets_are_labelled_by_their_mount(
+    client: httpx.AsyncClient,
+) -> None:
+    before = await scrape(client)
+    for path in ("/docs/assets/docs.css", "/docs/assets/swagger-init.js"):
+        assert (await client.get(path)).status_code == 200
+    assert (await client.get("/docs/assets/no-such-file.js")).status_code == 404
+    after = await scrape(client)
+    route = "/docs/assets/{path}"
+    assert requests(after, "GET", route, 200) - requests(before, "GET", route, 200) == 2
+    assert requests(after, "GET", route, 404) - requests(before, "GET", route, 404) == 1
+    assert requests(after, "GET", "unmatched", 200) == requests(before, "GET", "unmatched", 200)

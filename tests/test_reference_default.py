@@ -117,6 +117,9 @@ async def damaged(backend: Backend, version: str) -> AsyncIterator[None]:
     update = text(
         "UPDATE reference_model SET document = :d, row_version = row_version + 1 WHERE version = :v"
     )
+    # The service's own writes beside the requests (a key's last use) end first: on SQLite a
+    # write behind its back would find the file locked by them.
+    await backend.app.state.authenticator.usage.drain()
     async with backend.engine.begin() as connection:
         original = (
             await connection.execute(

@@ -14,6 +14,7 @@ from app import caches
 from app.auth import keycache, keys, queries
 from app.auth.principal import Principal
 from app.auth.tokens import TokenVerifier
+from app.auth.usage import UsageRecorder
 from app.config import Settings
 from app.db import ReadContext, fetch, utcnow
 from app.errors import Unauthenticated
@@ -26,6 +27,8 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.cache = keycache.KeyCache(settings.api_key_cache_seconds)
+        # Keys' lastUsedAt, noted by the routes that act for a caller (app.auth.dependencies).
+        self.usage = UsageRecorder()
         self.tokens = TokenVerifier(settings)
         self._ods: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
 
@@ -45,15 +48,28 @@ class Authenticator:
             raise Unauthenticated("The API key is malformed.")
         prefix, secret = parsed
         cached = self.cache.get(prefix)
-        if cached is not None:
-            if not keys.secret_matches(secret, cached.secret_hash):
-                raise Unauthenticated("The API key is not valid.")
+        if cached is not None and keys.accepts(
+            secret, cached.secret_hash, cached.previous_hash, cached.previous_until, now=utcnow()
+        ):
+            principal = cached.principal
             _check_expiry(cached.expires_at)
-            return cached.principal
+        else:
+            # A secret the cache does not know may be one a rotation on another instance just
+            # made: the database decides.
+            principal = await self._verify(reads, prefix, secret)
+        return principal
+
+    async def _verify(self, reads: ReadContext, prefix: str, secret: str) -> Principal:
         rows = await fetch(reads, queries.KEY_BY_PREFIX, {"prefix": prefix})
         row = rows[0] if rows else None
         # The same answer for an unknown prefix and a wrong secret: nothing to learn from it.
-        if row is None or not keys.secret_matches(secret, row["secret_hash"]):
+        if row is None or not keys.accepts(
+            secret,
+            row["secret_hash"],
+            row["previous_secret_hash"],
+            row["previous_secret_expires_at"],
+            now=utcnow(),
+        ):
             raise Unauthenticated("The API key is not valid.")
         if row["revoked_at"] is not None:
             raise Unauthenticated("The API key has been revoked.")
@@ -65,7 +81,14 @@ class Authenticator:
             organisation_id=row["organisation_id"],
             key_id=row["id"],
         )
-        self.cache.put(prefix, principal, row["secret_hash"], row["expires_at"])
+        self.cache.put(
+            prefix,
+            principal,
+            row["secret_hash"],
+            row["expires_at"],
+            row["previous_secret_hash"],
+            row["previous_secret_expires_at"],
+        )
         return principal
 
     async def _resolve_ods(self, reads: ReadContext, code: str) -> uuid.UUID | None:

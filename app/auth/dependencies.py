@@ -12,10 +12,16 @@ from app.vocabulary import Role
 
 
 async def current_principal(request: Request) -> Principal:
-    """The verified caller; 401 when there is none or the credential was refused."""
+    """The verified caller; 401 when there is none or the credential was refused.
+
+    A key is noted as used here, where a route acts for its caller, not when the middleware
+    verifies it: a probe or a public page sent a key writes nothing (app.auth.usage)."""
     state = request.scope.get("state", {})
     principal = state.get(PRINCIPAL)
     if isinstance(principal, Principal):
+        authenticator = getattr(request.app.state, "authenticator", None)
+        if principal.key_id is not None and authenticator is not None:
+            authenticator.usage.used(request.app.state.sessions, principal.key_id)
         return principal
     error = state.get(AUTH_ERROR)
     if isinstance(error, AppError):

@@ -22,6 +22,9 @@ class CachedKey:
     principal: Principal
     secret_hash: str
     expires_at: datetime | None
+    # A rotation's old secret and the end of its grace period (None when there is none).
+    previous_hash: str | None = None
+    previous_until: datetime | None = None
 
 
 _caches: "weakref.WeakSet[KeyCache]" = weakref.WeakSet()
@@ -42,14 +45,26 @@ class KeyCache:
         return None if self._entries is None else caches.hit(self._entries, prefix)
 
     def put(
-        self, prefix: str, principal: Principal, secret_hash: str, expires_at: datetime | None
+        self,
+        prefix: str,
+        principal: Principal,
+        secret_hash: str,
+        expires_at: datetime | None,
+        previous_hash: str | None = None,
+        previous_until: datetime | None = None,
     ) -> None:
         if self._entries is not None:
-            self._entries[prefix] = CachedKey(principal, secret_hash, expires_at)
+            self._entries[prefix] = CachedKey(
+                principal, secret_hash, expires_at, previous_hash, previous_until
+            )
 
     def evict(self, prefix: str) -> None:
         if self._entries is not None:
             self._entries.pop(prefix, None)
+
+    def clear(self) -> None:
+        if self._entries is not None:
+            self._entries.clear()
 
     def evict_organisation(self, organisation_id: uuid.UUID) -> None:
         if self._entries is None:
@@ -60,7 +75,8 @@ class KeyCache:
 
 
 def forget(prefix: str) -> None:
-    """A key was revoked: no cache in this process may vouch for it any longer."""
+    """A key was revoked or rotated: no cache in this process may vouch for what it knew of
+    it any longer (other processes hear of it through app.auth.revocations)."""
     for cache in list(_caches):
         cache.evict(prefix)
 
@@ -69,3 +85,9 @@ def forget_organisation(organisation_id: uuid.UUID) -> None:
     """An organisation was deleted: its keys went with it (ON DELETE CASCADE)."""
     for cache in list(_caches):
         cache.evict_organisation(organisation_id)
+
+
+def forget_all() -> None:
+    """Changes may have been missed (a dropped subscription): trust no cached key."""
+    for cache in list(_caches):
+        cache.clear()

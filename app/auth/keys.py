@@ -11,6 +11,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 SCHEME = "lhs"
 _KEY = re.compile(rf"({SCHEME}_[0-9a-f]{{12}})_([A-Za-z0-9_-]{{43}})")
@@ -23,8 +24,9 @@ class NewKey:
     key: str  # shown once, to whoever created it; never stored
 
 
-def generate() -> NewKey:
-    prefix = f"{SCHEME}_{secrets.token_hex(6)}"
+def generate(prefix: str | None = None) -> NewKey:
+    """A new key; or, given a key's prefix, a new secret for it (a rotation)."""
+    prefix = prefix or f"{SCHEME}_{secrets.token_hex(6)}"
     secret = secrets.token_urlsafe(32)
     return NewKey(prefix=prefix, secret_hash=hash_secret(secret), key=f"{prefix}_{secret}")
 
@@ -46,3 +48,22 @@ def looks_like_key(credential: str) -> bool:
 def secret_matches(secret: str, secret_hash: str) -> bool:
     """Constant time, so response timing does not reveal how much of a guess was right."""
     return hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+def accepts(
+    secret: str,
+    secret_hash: str,
+    previous_hash: str | None,
+    previous_until: datetime | None,
+    *,
+    now: datetime,
+) -> bool:
+    """The key's current secret, or the one a rotation replaced while its grace period lasts."""
+    if secret_matches(secret, secret_hash):
+        return True
+    return (
+        previous_hash is not None
+        and previous_until is not None
+        and now < previous_until
+        and secret_matches(secret, previous_hash)
+    )

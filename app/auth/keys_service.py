@@ -13,12 +13,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.audit import service as audit
-from app.auth import keycache, keys
+from app.auth import keycache, keys, revocations
 from app.auth.principal import Principal, may_grant_role
-from app.auth.schemas import ApiKeyCreate
+from app.auth.schemas import ApiKeyCreate, ApiKeyRotate
 from app.auth.scope import covers
 from app.db import reads_in, utcnow
-from app.errors import FieldIssue, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
 from app.models import ApiKey, Organisation
 from app.organisations import hierarchy, refs
 from app.pagination import PageParams, keyset
@@ -143,8 +143,9 @@ async def get(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID)
 
 async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UUID) -> bool:
     """Revoke the key; True if this call did, False if it was revoked already (then nothing is
-    written). It stops working on this instance at once and on the others within the key
-    cache's time to live."""
+    written). Once committed it stops working on this instance at once, and on the others at
+    once where changes are published (app.auth.revocations), else within the key cache's time
+    to live."""
     row = await get(session, principal=principal, key_id=key_id)
     before = _public(row) | {"revoked_at": None}
     now = utcnow()
@@ -158,6 +159,7 @@ async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UU
         .execution_options(synchronize_session=False)
     )
     keycache.forget(row.prefix)
+    revocations.after_commit(session, row.prefix)
     if not revoked.rowcount:
         return False
     audit.record(
@@ -171,6 +173,53 @@ async def revoke(session: AsyncSession, *, principal: Principal, key_id: uuid.UU
     )
     await session.flush()
     return True
+
+
+async def rotate(
+    session: AsyncSession, *, principal: Principal, key_id: uuid.UUID, data: ApiKeyRotate
+) -> tuple[ApiKey, str]:
+    """A new secret for the same key (same id, prefix, role, scope and expiry); the secret it
+    replaces keeps working for the grace period asked for, then is refused. A secret replaced
+    earlier and still in its grace period stops at once: a key has at most two secrets."""
+    row = await get(session, principal=principal, key_id=key_id)
+    now = utcnow()
+    if row.revoked_at is not None:
+        raise Conflict(f"API key {row.prefix} is revoked: make a new key instead.")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise Conflict(f"API key {row.prefix} has expired: make a new key instead.")
+    before = _rotation(row)
+    new = keys.generate(row.prefix)
+    until = now + timedelta(seconds=data.grace_period_seconds)
+    # Never past the key's own expiry: the old secret cannot outlive the key.
+    if row.expires_at is not None:
+        until = min(until, row.expires_at)
+    grace = data.grace_period_seconds > 0
+    row.previous_secret_hash = row.secret_hash if grace else None
+    row.previous_secret_expires_at = until if grace else None
+    row.secret_hash = new.secret_hash
+    row.rotated_at = now
+    session.add(row)
+    keycache.forget(row.prefix)
+    revocations.after_commit(session, row.prefix)
+    audit.record(
+        session,
+        principal=principal,
+        action=AuditAction.UPDATE,
+        resource_type=ResourceType.API_KEY,
+        resource_id=row.id,
+        organisation_id=row.organisation_id,
+        changes=audit.diff(before, _rotation(row)),
+    )
+    await session.flush()
+    return row, new.key
+
+
+def _rotation(row: ApiKey) -> dict[str, Any]:
+    """What the audit trail records of a rotation (never a secret or its hash)."""
+    return {
+        "rotated_at": row.rotated_at,
+        "previous_secret_expires_at": row.previous_secret_expires_at,
+    }
 
 
 async def find(session: AsyncSession, reference: str) -> ApiKey:

@@ -21,6 +21,8 @@ KEY_BY_PREFIX = prebuilt(
         _KEY.c.organisation_id,
         _KEY.c.expires_at,
         _KEY.c.revoked_at,
+        _KEY.c.previous_secret_hash,
+        _KEY.c.previous_secret_expires_at,
     ).where(_KEY.c.prefix == bindparam("prefix")),
 )
 

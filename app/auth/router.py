@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from app.api import problem_responses
 from app.audit import service as audit
-from app.auth import access, browser, keys_service
+from app.auth import access, browser, keys_service, revocations
 from app.auth.dependencies import PrincipalDep
 from app.auth.links import QUERY_PARAMETER, LinkSigner
 from app.auth.principal import Principal
@@ -19,6 +19,8 @@ from app.auth.schemas import (
     ApiKeyCreated,
     ApiKeyPage,
     ApiKeyPublic,
+    ApiKeyRotate,
+    ApiKeyRotated,
     AuditEventPage,
     AuditEventPublic,
     AuditFilters,
@@ -37,6 +39,24 @@ logger = logging.getLogger("app.auth")
 router = APIRouter(route_class=JsonBodyRoute)
 
 ApiKeyIdPath = Annotated[uuid.UUID, Path(alias="apiKeyId")]
+
+# Sent when other running instances may act on what they knew of the key for a while yet (no
+# Redis to announce the change to them): the number of seconds, the key cache's time to live.
+PROPAGATION_HEADER = "LHS-Propagation-Delay"
+_PROPAGATION: dict[str, Any] = {
+    PROPAGATION_HEADER: {
+        "description": "Present when the change is not announced to other running instances "
+        "(no LHS_REDIS_URL): for up to this many seconds they may still accept the key (or "
+        "its old secret) as it was.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _say_propagation(request: Request, response: Response) -> None:
+    delay = revocations.delay_seconds(request.app.state.settings)
+    if delay > 0:
+        response.headers[PROPAGATION_HEADER] = str(int(-(-delay // 1)))
 
 
 @router.post(
@@ -107,13 +127,63 @@ async def get_api_key(
     # No body, so no Content-Type either (the default JSON class would still send one).
     response_class=Response,
     tags=["api-keys"],
-    responses=problem_responses(403, 404, 422),
+    responses={
+        204: {"description": "Revoked.", "headers": _PROPAGATION},
+        **problem_responses(403, 404, 422),
+    },
 )
 async def revoke_api_key(
-    api_key_id: ApiKeyIdPath, principal: PrincipalDep, session: SessionDep
+    api_key_id: ApiKeyIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
 ) -> None:
-    """Revoke an API key (no If-Match needed; revoking again changes nothing)."""
+    """Revoke an API key (no If-Match needed; revoking again changes nothing).
+
+    It stops working at once on every instance where LHS_REDIS_URL is configured; otherwise
+    other running instances may accept it for up to the seconds the LHS-Propagation-Delay
+    header gives (their key cache's time to live)."""
     await keys_service.revoke(session, principal=principal, key_id=api_key_id)
+    _say_propagation(request, response)
+
+
+@router.post(
+    "/api-keys/{apiKeyId}/rotate",
+    operation_id="api-keys-rotate",
+    tags=["api-keys"],
+    responses={
+        200: {"description": "The new secret, shown this once.", "headers": _PROPAGATION},
+        **problem_responses(
+            400,
+            403,
+            404,
+            409,
+            413,
+            415,
+            422,
+            conflict="The key is revoked or expired: make a new one.",
+        ),
+    },
+)
+async def rotate_api_key(
+    api_key_id: ApiKeyIdPath,
+    principal: PrincipalDep,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    options: ApiKeyRotate | None = None,
+) -> ApiKeyRotated:
+    """Replace a key's secret: the same key (id, prefix, role, scope and expiry, which a
+    rotation never moves) with a new secret, shown this once. The old secret keeps working
+    for the grace period asked for (at most 24 hours, one hour unless said), then is refused.
+
+    No Idempotency-Key here: a stored response would keep the secret, which is never stored."""
+    row, key = await keys_service.rotate(
+        session, principal=principal, key_id=api_key_id, data=options or ApiKeyRotate()
+    )
+    _say_propagation(request, response)
+    return ApiKeyRotated.model_validate(row.model_dump() | {"key": key})
 
 
 @router.get(

@@ -59,6 +59,15 @@ class ApiKeyPublic(ApiModel):
         "expire (and for keys made before every key made through the API had to)."
     )
     revoked_at: datetime | None = Field(description="When it was first revoked; null if never.")
+    last_used_at: datetime | None = Field(
+        description="When a request last used it, to the minute (written at most once a "
+        "minute per key); null if never used since this was recorded."
+    )
+    rotated_at: datetime | None = Field(description="When its secret was last replaced.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until when the secret the last rotation replaced still works; null when "
+        "none does.",
+    )
 
 
 class ApiKeyCreated(ApiKeyPublic):
@@ -67,6 +76,29 @@ class ApiKeyCreated(ApiKeyPublic):
         "Send it as 'Authorization: Bearer <key>'.",
         examples=["lhs_3f9a0c1b2d4e_Jx2kq5W0c3P1p7J6vS9fQk1yG4bH8nT2aL5rX0eM7dU"],
     )
+
+
+GRACE_DEFAULT_SECONDS = 3600
+GRACE_MAX_SECONDS = 24 * 3600
+
+
+class ApiKeyRotate(ApiInput):
+    """Every option is optional: send no body, or {}."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}, {"gracePeriodSeconds": 0}]})
+
+    grace_period_seconds: int = Field(
+        default=GRACE_DEFAULT_SECONDS,
+        ge=0,
+        le=GRACE_MAX_SECONDS,
+        description="How long the secret being replaced keeps working, in seconds: 0 (refused "
+        "at once, for a leaked secret) to 86400 (24 hours); one hour when omitted. Never past "
+        "the key's expiry, which a rotation does not move.",
+    )
+
+
+class ApiKeyRotated(ApiKeyCreated):
+    """The key with its new secret, shown this once."""
 
 
 class ApiKeyPage(Page[ApiKeyPublic]):

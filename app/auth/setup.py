@@ -19,6 +19,7 @@ from app.auth.browser import CsrfRefused, LinkExchangeMiddleware, refused_form, 
 from app.auth.links import LinkSigner
 from app.auth.middleware import AuthenticationMiddleware
 from app.auth.ratelimit import RateLimiter, RateLimitMiddleware
+from app.auth.revocations import from_settings as broadcaster_from_settings
 from app.config import Settings
 from app.errors import Unauthenticated
 
@@ -36,6 +37,8 @@ def install_access(app: FastAPI, settings: Settings) -> Authenticator:
     links = LinkSigner(settings)
     app.state.authenticator = authenticator
     app.state.links = links
+    # Announces key changes to the other instances, and hears theirs (started by the lifespan).
+    app.state.key_changes = broadcaster_from_settings(settings)
     # Innermost: a link is exchanged for its cookie once the rate limit has counted it.
     app.add_middleware(LinkExchangeMiddleware, links=links)
     # A browser refused a link, or reaching a page links open without one, reads a page.

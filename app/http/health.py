@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.api import ApiModel
 from app.config import Settings
 from app.db import read_only_reason
+from app.db_location import FIX
 from app.http.problems import unwritable
 from app.reference import service as reference_service
 
@@ -83,7 +84,7 @@ async def status(request: Request, response: Response) -> Readiness:
                     f"at head {', '.join(sorted(expected))}"
                     if at_head
                     else f"database at {sorted(current) or 'no revision'}, "
-                    f"expected {sorted(expected)}: run 'alembic upgrade head'"
+                    f"expected {sorted(expected)}: {FIX}"
                 ),
             )
         )

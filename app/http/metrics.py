@@ -1,5 +1,5 @@
 """Prometheus metrics at ``/metrics``: requests by route template and status, the database
-pool, and (from the domains) gap analyses.
+pool, each worker process's memory and CPU, and (from the domains) gap analyses.
 
 With several uvicorn workers each process keeps its own numbers, and a scrape reaches one of
 them. prometheus_client's multiprocess mode makes them add up: when PROMETHEUS_MULTIPROC_DIR is
@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
@@ -96,10 +97,54 @@ def sample_pool(engine: AsyncEngine) -> None:
     overflow.set(max(pool.overflow(), 0))  # negative while fewer than `size` are open
 
 
+# prometheus_client's process collector (process_cpu_seconds_total and the rest) reports the
+# process that answers the scrape, and is not served in multiprocess mode: a scrape would
+# describe one worker picked at random as if it were the service. There, each worker writes
+# its own numbers instead, labelled with its pid (prometheus_client adds it: "liveall" keeps
+# the live workers only), and sums are left to the query: sum(lhs_worker_resident_memory_bytes).
+_WORKER = {
+    "process_resident_memory_bytes": ("lhs_worker_resident_memory_bytes", "Resident memory."),
+    "process_virtual_memory_bytes": ("lhs_worker_virtual_memory_bytes", "Virtual memory."),
+    "process_cpu_seconds_total": ("lhs_worker_cpu_seconds", "CPU time used, user and system."),
+    "process_open_fds": ("lhs_worker_open_fds", "Open file descriptors (sockets included)."),
+    "process_start_time_seconds": ("lhs_worker_start_time_seconds", "When it started (Unix)."),
+}
+
+
+@functools.cache
+def _worker_gauges() -> dict[str, Gauge]:
+    # Not in the default registry, which serves the process collector's own names when there
+    # is one process: in multiprocess mode the files are what is scraped.
+    return {
+        source: Gauge(
+            name, f"Per worker process (pid): {text}", multiprocess_mode="liveall", registry=None
+        )
+        for source, (name, text) in _WORKER.items()
+    }
+
+
+@functools.cache
+def _this_process() -> ProcessCollector:
+    return ProcessCollector(registry=None)
+
+
+def sample_process() -> None:
+    """This worker's memory, CPU time and descriptors into its per-worker gauges (where
+    /proc exists; elsewhere the collector reads nothing and nothing is written)."""
+    gauges = _worker_gauges()
+    for family in _this_process().collect():
+        for sample in family.samples:
+            gauge = gauges.get(sample.name)
+            if gauge is not None:
+                gauge.set(sample.value)
+
+
 async def sample_pool_forever(engine: AsyncEngine) -> None:
-    """Keep this worker's share of the summed pool gauges current between scrapes."""
+    """Keep this worker's share of the summed pool gauges, and its own process gauges,
+    current between scrapes."""
     while True:
         sample_pool(engine)
+        sample_process()
         await asyncio.sleep(POOL_SAMPLE_SECONDS)
 
 
@@ -128,6 +173,8 @@ def install(app: FastAPI) -> None:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         sample_pool(request.app.state.engine)
+        if registry is not REGISTRY:
+            sample_process()
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encoder(registry), headers={"Content-Type": content_type})
 

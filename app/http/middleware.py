@@ -139,17 +139,20 @@ class EdgeMiddleware:
         head = method == "HEAD"
         status = 500
         started = False
+        sent = 0  # body bytes, as they went out (none for HEAD)
         began = time.perf_counter()
 
         async def edge_send(message: Message) -> None:
-            nonlocal status, started
+            nonlocal status, started, sent
             if message["type"] == "http.response.start":
                 started = True
                 status = message["status"]
                 more = state.get(_MORE_HEADERS, ())
                 message["headers"] = secure([*message.get("headers", []), *ids, *more])
-            elif head and message["type"] == "http.response.body":
-                message = {**message, "body": b""}
+            elif message["type"] == "http.response.body":
+                if head:
+                    message = {**message, "body": b""}
+                sent += len(message.get("body", b""))
             await send(message)
 
         try:
@@ -175,7 +178,7 @@ class EdgeMiddleware:
             scope["method"] = method  # the access line and the metrics name the method sent
             route = route_template(scope)
             observe_request(method, route, status, seconds)
-            log_request(scope, route=route, status=status, seconds=seconds)
+            log_request(scope, route=route, status=status, seconds=seconds, size=sent)
             request_id_var.reset(tokens[0])
             correlation_id_var.reset(tokens[1])
 

@@ -34,6 +34,7 @@ from app.errors import (
 from app.fhir.outcome import in_base, operation_outcome
 from app.fhir.schemas import FHIR_JSON
 from app.http.preconditions import etag
+from app.logs import PROBLEM_CODE
 
 logger = logging.getLogger("app.problems")
 
@@ -64,6 +65,9 @@ def _issue(issue: FieldIssue, scope: Scope) -> dict[str, Any]:
 
 
 def problem_response(error: AppError, scope: Scope) -> Response:
+    state = scope.get("state")
+    if isinstance(state, dict):
+        state[PROBLEM_CODE] = error.code
     headers = dict(error.headers)
     if isinstance(error, StaleVersion):
         headers["ETag"] = etag(error.current_version)

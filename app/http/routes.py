@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 import fastapi.routing
-from starlette.routing import compile_path
+from starlette.routing import Mount, compile_path
 from starlette.types import Scope
 
 UNMATCHED = "unmatched"
@@ -29,6 +29,13 @@ class RouteTemplates:
             # In the router's order, so the first that matches wins, as it does there.
             (compile_path(template)[0], template)
             for template in dict.fromkeys(self.by_route.values())
+        ]
+        # Mounted static files (the docs' assets) match no route and leave none in the scope:
+        # labelled by their mount (``/docs/assets/{path}``), one label for all their files.
+        self.patterns += [
+            (route.path_regex, route.path_format)
+            for route in app.routes
+            if isinstance(route, Mount)
         ]
 
     def of(self, scope: Scope) -> str:
