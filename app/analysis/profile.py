@@ -35,6 +35,10 @@ class Claim:
     evidence_links: int = 0
     reviewed: bool = False
     has_outcome: bool = False
+    # Written by a self-assessment's submit and unchanged by anyone since; ``moderated``: a
+    # moderator agreed with it or changed it (the score's provenance counts both).
+    questionnaire: bool = False
+    moderated: bool = False
 
 
 @dataclass(frozen=True)
