@@ -147,7 +147,8 @@ async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(
     before = await snapshot(backend.engine)
     refused = await submit(client, second["id"], etag)
     problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
-    assert record_id in problem["detail"] and "data-platform" in problem["detail"]
+    assert record_id in problem["detail"]
+    assert "data-platform" in problem["detail"]
     assert await snapshot(backend.engine) == before  # all or nothing
     # Saving the answer again reads the record anew; the submit then goes through.
     await answer(client, second["id"], "data-platform", level=3)
@@ -201,6 +202,13 @@ async def test_moderation_rights_provenance_and_csv(
     assert records["data-platform"]["confidence"] == "peer_reviewed"
     assert records["data-platform"]["reviewedBy"] == moderator_row.prefix
     assert records["data-platform"]["reviewedAt"] is not None
+
+    # The score's provenance: the questionnaire's points, and the moderated part of them.
+    summary = (await client.get(f"/v1/organisations/{trust['id']}/gap-analysis")).json()["summary"]
+    origin = summary["provenance"]["byOrigin"]
+    assert origin["questionnaire"] > 0
+    assert round(origin["records"] + origin["questionnaire"], 1) == summary["overallScore"]
+    assert 0 < summary["provenance"]["moderated"] <= origin["questionnaire"]
 
     exported = await client.get(f"/v1/self-assessments/{sid}?format=csv")
     assert exported.status_code == 200, exported.text
