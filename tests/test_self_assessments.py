@@ -217,3 +217,33 @@ async def test_moderation_rights_provenance_and_csv(
         ("data-platform", "3", ""),
         ("learning-culture", "2", "1"),
     ]
+
+
+async def test_not_applicable_counts_once_submitted_where_the_model_allows_it(
+    client: httpx.AsyncClient,
+) -> None:
+    charity = await create_organisation(
+        client, name="SA Hospice", organisationType="voluntary_sector"
+    )
+    before = (await client.get(f"/v1/organisations/{charity['id']}/gap-analysis")).json()
+    sid = (await open_draft(client, charity["id"])).json()["id"]
+    declared = await answer(client, sid, "data-platform", notApplicable=True, comment="Host's")
+    assert declared.status_code == 200, declared.text
+    await answer(client, sid, "learning-culture", level=2)
+    etag = (await client.get(f"/v1/self-assessments/{sid}")).headers["etag"]
+    done = (await submit(client, sid, etag)).json()
+    # No record is written for it; the analysis and the stored assessment leave it out.
+    assert [a["recordId"] is None for a in done["answers"]] == [True, False]
+    assert asset_for(await assets_of(client, charity["id"]), "data-platform") == []
+    after = (await client.get(f"/v1/organisations/{charity['id']}/gap-analysis")).json()
+    assert after["summary"]["notApplicable"] == before["summary"]["notApplicable"] + 1
+    status = {g["capabilityKey"]: g["status"] for g in after["gaps"]}
+    assert status["data-platform"] == "not_applicable"
+    stored = (await client.get(f"/v1/assessments/{done['assessmentId']}")).json()
+    assert stored["analysis"]["summary"]["notApplicable"] == after["summary"]["notApplicable"]
+    assert stored["analysis"]["summary"]["provenance"]["byOrigin"]["questionnaire"] > 0
+    # Moderating an answer with no level is refused.
+    moderated = await client.post(
+        f"/v1/self-assessments/{sid}/answers/data-platform/moderation", json={"decision": "agree"}
+    )
+    assert_problem(moderated, 403, "FORBIDDEN")  # the caller answered it

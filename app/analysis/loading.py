@@ -146,6 +146,31 @@ async def questionnaire_records(
     }
 
 
+async def declared_not_applicable(
+    session: AsyncSession, organisation_id: uuid.UUID
+) -> frozenset[str]:
+    """The capabilities whose latest submitted answer (of any of the organisation's
+    self-assessments) is "not applicable here"."""
+    rows = await fetch_in_transaction(
+        session,
+        sa_select(
+            col(SelfAssessmentAnswer.capability_key),
+            col(SelfAssessmentAnswer.not_applicable),
+            col(SelfAssessment.submitted_at),
+        )
+        .join(
+            SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
+        )
+        .where(
+            col(SelfAssessment.organisation_id) == organisation_id,
+            col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
+        )
+        .order_by(col(SelfAssessment.submitted_at)),
+    )
+    latest = {key: bool(not_applicable) for key, not_applicable, _ in rows}
+    return frozenset(key for key, not_applicable in latest.items() if not_applicable)
+
+
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
     """The organisation's records in full, with the shared assets of those above it."""
     ancestors = system.ancestors(organisation_id)
@@ -182,6 +207,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
         ).where(col(Activity.organisation_id) == organisation_id),
     )
     written = await questionnaire_records(session, [organisation_id, *ancestors])
+    declared = await declared_not_applicable(session, organisation_id)
     assessments = await session.exec(
         select(func.count()).where(Assessment.organisation_id == organisation_id)
     )
@@ -271,6 +297,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
         planned_keys=frozenset(planned_keys),
         plan_items=planned_items.get(organisation_id, ()),
         next_review_due=system.review_due.get(organisation_id),
+        declared_not_applicable=declared,
     )
 
 

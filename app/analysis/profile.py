@@ -73,6 +73,9 @@ class Profile:
     planned_keys: frozenset[str] = frozenset()
     plan_items: tuple[PlannedItem, ...] = ()
     next_review_due: date | None = None
+    # Capabilities the latest submitted self-assessment answered "not applicable here"; they
+    # count as not applicable only where the model allows that answer for the type.
+    declared_not_applicable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
