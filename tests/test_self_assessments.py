@@ -39,6 +39,11 @@ async def assets_of(client: httpx.AsyncClient, organisation_id: str) -> list[dic
     return list(response.json()["items"])
 
 
+async def moderator_key(backend: Backend, organisation_id: str) -> str:
+    _, key = await make_key(backend.app.state.sessions, "editor", organisation_id, name="mod")
+    return key
+
+
 def as_client(backend: Backend, key: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=backend.app),
@@ -121,6 +126,13 @@ async def test_round_trip(client: httpx.AsyncClient, backend: Backend) -> None:
     assets = await assets_of(client, trust["id"])
     rewritten = [a for a in asset_for(assets, "data-platform") if a["id"] != others["id"]]
     assert [(a["id"], a["maturity"]) for a in rewritten] == [(written[0]["id"], 4)]
+    # The first self-assessment's answer no longer holds its record: no moderating it back.
+    stale = await client.post(
+        f"/v1/self-assessments/{sid}/answers/data-platform/moderation",
+        json={"decision": "agree"},
+        headers={"Authorization": "Bearer " + (await moderator_key(backend, trust["id"]))},
+    )
+    assert_problem(stale, 409, "CONFLICT")
 
 
 async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(

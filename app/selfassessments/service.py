@@ -581,6 +581,14 @@ async def moderate(
             f"The record the answer to {capability_key!r} wrote ({answer.record_id}) was "
             "deleted since: there is nothing to moderate."
         )
+    if asset.version != answer.record_version:
+        # A later self-assessment, or someone else, changed the record since this answer wrote
+        # it: agreeing would put back a level nobody holds any more.
+        raise Conflict(
+            f"The record the answer to {capability_key!r} wrote ({asset.id}) changed since "
+            f"(version {asset.version}, not {answer.record_version}): moderate the latest "
+            "self-assessment's answer, or the record itself."
+        )
     before = answer_fields(answer)
     now = utcnow()
     level = data.level if data.decision == ModerationDecision.CHANGE else answer.level
@@ -596,7 +604,7 @@ async def moderate(
         principal=principal,
         asset_id=asset.id,
         data=AssetUpdate.model_validate(update),
-        expected=ExpectedVersion(frozenset(), any_version=True),
+        expected=ExpectedVersion(frozenset({asset.version})),
     )
     answer.moderation = data.decision
     answer.moderated_level = data.level if data.decision == ModerationDecision.CHANGE else None
