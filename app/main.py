@@ -37,10 +37,12 @@ from app.logs import configure_logging
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
 from app.plans.router import router as plan_items_router
+from app.questionnaire.router import router as questionnaire_router
 from app.reference import gate as reference_gate
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
+from app.selfassessments.router import router as self_assessments_router
 from app.transfer import map_router
 from app.transfer import router as transfer_router
 
@@ -69,6 +71,10 @@ TAGS = [
     {"name": "assets", "description": "What an organisation has (data, systems, people)."},
     {"name": "activities", "description": "What an organisation does (projects, training)."},
     {"name": "plan-items", "description": "An organisation's action plan, item by item."},
+    {
+        "name": "self-assessments",
+        "description": "A questionnaire a team answers together, submitted, then moderated.",
+    },
     {"name": "imports", "description": "Spreadsheet imports of assets, activities and plan items."},
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},
@@ -182,6 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         map_router.router,
         crosswalks_router,
         benchmarks_router,
+        questionnaire_router,
+        self_assessments_router,
     ):
         app.include_router(router, prefix="/v1")
 

@@ -68,8 +68,13 @@ async def test_the_score_s_provenance_adds_up_in_both_views(client: httpx.AsyncC
     }
     # Every point of the score is in each breakdown, exactly.
     assert total(provenance["byConfidence"]) == own["overallScore"]
-    # No return imported: every point is the records'.
-    assert provenance["byOrigin"] == {"records": own["overallScore"], "return": 0.0}
+    # No return imported, no questionnaire: every point is the records'.
+    assert provenance["byOrigin"] == {
+        "records": own["overallScore"],
+        "return": 0.0,
+        "questionnaire": 0.0,
+    }
+    assert provenance["moderated"] == 0
     assert provenance["byConfidence"]["evidenced"] > 0
     assert provenance["byConfidence"]["selfAssessed"] > 0
     assert provenance["byConfidence"]["unrated"] > 0  # the activity
@@ -77,7 +82,11 @@ async def test_the_score_s_provenance_adds_up_in_both_views(client: httpx.AsyncC
 
     system = (await analysis(client, ids["ics"], "?scope=system"))["summary"]
     assert total(system["provenance"]["byConfidence"]) == system["overallScore"]
-    assert system["provenance"]["byOrigin"] == {"records": system["overallScore"], "return": 0.0}
+    assert system["provenance"]["byOrigin"] == {
+        "records": system["overallScore"],
+        "return": 0.0,
+        "questionnaire": 0.0,
+    }
 
     # An organisation with nothing recorded has nothing to break down.
     empty = await create_organisation(client, name="Nothing yet")

@@ -137,3 +137,23 @@ async def test_the_demo_s_benchmarks_show_and_compare_demo_with_demo(
     alone = (await client.get(f"/v1/organisations/{real['id']}/benchmark")).json()
     assert alone["isDemo"] is False
     assert alone["overall"]["withheld"]["reason"] == "too_few_organisations"
+
+
+async def test_the_demo_has_a_submitted_partly_moderated_self_assessment(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    result = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
+    members = (await client.get(f"/v1/organisations/{result.ics_id}/members?depth=all")).json()
+    pcn = next(m for m in members["items"] if m["organisationType"] == "primary_care_network")
+    listed = (await client.get(f"/v1/organisations/{pcn['id']}/self-assessments")).json()
+    assert [s["status"] for s in listed["items"]] == ["submitted"]
+    one = (await client.get(f"/v1/self-assessments/{listed['items'][0]['id']}")).json()
+    moderated = [a for a in one["answers"] if a["moderation"] is not None]
+    assert 0 < len(moderated) < len(one["answers"])
+    assert {a["respondent"] for a in one["answers"]} != {
+        a["moderation"]["moderatorRespondent"] for a in moderated
+    }
+    provenance = (await client.get(f"/v1/organisations/{pcn['id']}/gap-analysis")).json()[
+        "summary"
+    ]["provenance"]
+    assert 0 < provenance["moderated"] < provenance["byOrigin"]["questionnaire"]

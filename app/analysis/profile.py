@@ -62,6 +62,10 @@ class Claim:
     has_outcome: bool = False
     # Set on a claim that comes from an imported return, not from the organisation's records.
     basis: ReturnBasis | None = None
+    # Written by a self-assessment's submit and unchanged by anyone since; ``moderated``: a
+    # moderator agreed with it or changed it (the score's provenance counts both).
+    questionnaire: bool = False
+    moderated: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,9 @@ class Profile:
     returned: tuple[Claim, ...] = ()
     returns: tuple[ReturnSeen, ...] = ()
     region: str | None = None
+    # Capabilities the latest submitted self-assessment answered "not applicable here"; they
+    # count as not applicable only where the model allows that answer for the type.
+    declared_not_applicable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,36 @@ def points_by_confidence(
     return points
 
 
+RECORDS = "records"
+RETURNS = "returns"
+QUESTIONNAIRE = "questionnaire"
+MODERATED = "moderated"
+
+
+def points_by_origin(
+    capabilities: Iterable[Capability], current: Mapping[str, State]
+) -> dict[str, float]:
+    """Unrounded points of ``share`` by where the claim credited for each capability came
+    from: an imported return, records a questionnaire wrote (and the part of those a moderator
+    checked), or the organisation's other records (the same arithmetic as ``share``)."""
+    applicable = [c for c in capabilities if current[c.key].applicable]
+    total = sum(c.weight for c in applicable)
+    points = {RECORDS: 0.0, RETURNS: 0.0, QUESTIONNAIRE: 0.0, MODERATED: 0.0}
+    for c in applicable if total else ():
+        state = current[c.key]
+        best = state.best
+        progress = 1.0 if state.target == 0 else min(1.0, state.current / state.target)
+        earned = 100 * c.weight * progress / total
+        if best is not None and best.basis is not None:
+            points[RETURNS] += earned
+        elif best is not None and best.questionnaire and state.current > 0:
+            points[QUESTIONNAIRE] += earned
+            points[MODERATED] += earned if best.moderated else 0.0
+        else:
+            points[RECORDS] += earned
+    return points
+
+
 def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
     """Round parts to tenths that add up to ``total`` exactly (largest remainder): a reader
     adding the breakdown gets the score on the page."""
@@ -84,30 +114,24 @@ def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
     return {k: v / 10 for k, v in floors.items()}
 
 
-def points_by_origin(
-    capabilities: Iterable[Capability], current: Mapping[str, State]
-) -> dict[str, float]:
-    """Unrounded points of ``share`` by where the claim credited for each capability came
-    from: the organisation's records, or an imported return."""
-    applicable = [c for c in capabilities if current[c.key].applicable]
-    total = sum(c.weight for c in applicable)
-    points = {"records": 0.0, "returns": 0.0}
-    for c in applicable:
-        state = current[c.key]
-        progress = 1.0 if state.target == 0 else min(1.0, state.current / state.target)
-        origin = "returns" if state.best is not None and state.best.basis else "records"
-        points[origin] += 100 * c.weight * progress / total
-    return points
-
-
 def provenance(
     points: Mapping[str, float], overall: float, origins: Mapping[str, float] | None = None
 ) -> ScoreProvenance:
+    """The score's breakdowns, rounded so that each adds up to ``overall``. ``origins`` are
+    the unrounded points of the origins other than the records (``points_by_origin``): what
+    is left of the score is the records'."""
     rounded = apportion(points, overall)
-    by_origin = apportion(origins or {"records": overall}, overall)
+    origins = origins or {}
+    others = {part: max(0.0, origins.get(part, 0.0)) for part in (RETURNS, QUESTIONNAIRE)}
+    scale = min(1.0, overall / sum(others.values())) if sum(others.values()) else 1.0
+    others = {part: value * scale for part, value in others.items()}
+    by_origin = apportion({RECORDS: max(0.0, overall - sum(others.values())), **others}, overall)
+    moderated = min(origins.get(MODERATED, 0.0), others[QUESTIONNAIRE])
     return ScoreProvenance(
         by_confidence=ScoreByConfidence(**rounded),
         by_origin=ScoreByOrigin(**by_origin),
+        # Rounded on its own: a part of the questionnaire's points, never more than them.
+        moderated=min(round(moderated, 1), by_origin[QUESTIONNAIRE]),
     )
 
 

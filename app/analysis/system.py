@@ -24,11 +24,15 @@ from app.analysis.schemas import (
 )
 from app.analysis.scoring import (
     BUCKETS,
+    MODERATED,
+    QUESTIONNAIRE,
+    RETURNS,
     Order,
     dependents,
     effective_orders,
     lead_weight,
     points_by_confidence,
+    points_by_origin,
     prerequisite_factor,
     provenance,
     rank,
@@ -379,6 +383,11 @@ def _result(
         bucket: sum(p[bucket] for p in member_points) / total if total else 0.0
         for bucket in BUCKETS
     }
+    member_origins = [points_by_origin(capabilities, s) for _, s in member_states]
+    mean_origins = {
+        part: sum(p[part] for p in member_origins) / total if total else 0.0
+        for part in (RETURNS, QUESTIONNAIRE, MODERATED)
+    }
     return SystemGapAnalysis(
         scope="system",
         organisation=root,
@@ -389,7 +398,7 @@ def _result(
             overall_score=overall,
             capabilities_met_everywhere=sum(1 for cov in coverage if cov.coverage == 1),
             capabilities_total=len(capabilities),
-            provenance=provenance(mean_points, overall),
+            provenance=provenance(mean_points, overall, mean_origins),
         ),
         capabilities=coverage,
         recommendations=recommendations,

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
 from app.db import ReadContext, side_transaction
+from app.demo import selfassessment as demo_self_assessment
 from app.errors import Conflict
 from app.models import Asset, Organisation
 from app.organisations import service as organisations_service
@@ -114,9 +115,16 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
                 f"{', '.join(sorted(c for c in present if c))}): delete those organisations, "
                 "or load the demo into another database."
             )
-        root, assets, activities, plan_items = await _load_system(session, principal, system)
+        ids, assets, activities, plan_items = await _load_system(session, principal, system)
         for peer in peers.systems:
             await _load_system(session, principal, peer)
+    root = ids[system.root.key]
+    # ---- The demo's self-assessment (questionnaire, submit, moderation): begin ----
+    # In a transaction of its own, after the one above commits: the submit's analysis reads
+    # the organisation's system from committed data (app/demo/selfassessment.py).
+    async with side_transaction(reads.factory()) as session:
+        await demo_self_assessment.load(session, principal, ids["pcn"])
+    # ---- The demo's self-assessment: end ----
     return DemoResult(
         True,
         root,
@@ -132,8 +140,9 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
 
 async def _load_system(
     session: AsyncSession, principal: Principal, system: DemoSystem
-) -> tuple[uuid.UUID, int, int, int]:
-    """One system's organisations, then its three sheets: its root's id and the counts."""
+) -> tuple[dict[str, uuid.UUID], int, int, int]:
+    """One system's organisations, then its three sheets: their ids by the file's keys, and
+    the counts."""
     codes_by_key = {spec.key: spec.ods_code for spec in system.organisations}
     ids: dict[str, uuid.UUID] = {}
     for spec in system.organisations:
@@ -187,7 +196,7 @@ async def _load_system(
             for fields in spec.plan_items
         ],
     )
-    return root, assets, activities, plan_items
+    return ids, assets, activities, plan_items
 
 
 async def _import(

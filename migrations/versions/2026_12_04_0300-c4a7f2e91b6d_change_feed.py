@@ -17,7 +17,7 @@ Existing events are numbered in the order they occurred. ``parent_organisation_i
 caller scoped above a deleted organisation see the deletion (and those of its records).
 
 Revision ID: c4a7f2e91b6d
-Revises: a3f7c2e91b64
+Revises: 9a3f6c2e1d47
 Create Date: 2026-12-04 03:00:00
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c4a7f2e91b6d"
-down_revision: str | None = "a3f7c2e91b64"
+down_revision: str | None = "9a3f6c2e1d47"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
