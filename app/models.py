@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     String,
     Uuid,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -32,12 +33,14 @@ from app.vocabulary import (
     Area,
     AuditAction,
     Confidence,
+    ModerationDecision,
     OrganisationType,
     PrincipalKind,
     Rag,
     ResourceType,
     Role,
     Scope,
+    SelfAssessmentStatus,
 )
 
 
@@ -343,3 +346,91 @@ class AuditEvent(SQLModel, table=True):
     resource_id: str = Field(sa_type=String(64))
     organisation_id: uuid.UUID | None = Field(default=None, sa_type=Uuid)
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+
+
+# Self-assessments: a questionnaire from the reference model, answered, submitted, moderated.
+class SelfAssessment(Record, table=True):
+    """A team's answers to one model version's questionnaire. One draft per organisation and
+    version at a time (a partial unique index); once submitted it is read-only but for
+    moderation, and ``assessment_id`` names the assessment its submit stored."""
+
+    __tablename__ = "self_assessment"
+    __table_args__ = (
+        Index(None, "organisation_id", "created_at", "id"),
+        Index(
+            "uq_self_assessment_open_draft",
+            "organisation_id",
+            "reference_model_version",
+            unique=True,
+            sqlite_where=text("status = 'draft'"),
+            postgresql_where=text("status = 'draft'"),
+        ),
+    )
+
+    organisation_id: uuid.UUID = _fk("organisation.id", ondelete="CASCADE", index=False)
+    # A plain version, not a foreign key: a draft must not pin a model (only assessments do).
+    reference_model_version: str = Field(sa_type=String(40))
+    status: SelfAssessmentStatus = _enum(SelfAssessmentStatus, "status", length=16)
+    opened_by: str = Field(sa_type=String(200))
+    opened_by_respondent: str | None = Field(default=None, sa_type=String(100))
+    submitted_by: str | None = Field(default=None, sa_type=String(200))
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assessment_id: uuid.UUID | None = _fk(
+        "assessment.id", ondelete="SET NULL", nullable=True, index=False
+    )
+
+
+class SelfAssessmentAnswer(SQLModel, table=True):
+    """One question's answer: the level (or "not applicable here"), who gave it, and what the
+    submit and moderation did with it.
+
+    ``record_id``/``record_version``: the asset this answer writes, and its version when the
+    answer was saved; the submit refuses (412) when someone else changed it since. The asset is
+    the one the organisation's previous self-assessment wrote for the capability, if it still
+    exists, so a second questionnaire updates it rather than adding a duplicate."""
+
+    __tablename__ = "self_assessment_answer"
+    __table_args__ = (
+        CheckConstraint("level IS NULL OR level BETWEEN 0 AND 4", name="level"),
+        CheckConstraint(
+            "moderated_level IS NULL OR moderated_level BETWEEN 0 AND 4", name="moderated_level"
+        ),
+        CheckConstraint("(level IS NULL) = not_applicable", name="level_or_not_applicable"),
+    )
+
+    self_assessment_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid, ForeignKey("self_assessment.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    capability_key: str = Field(sa_type=String(64), primary_key=True)
+    level: int | None = Field(default=None)
+    not_applicable: bool = Field(default=False)
+    comment: str | None = Field(default=None, sa_type=String(2000))
+    evidence: list[dict[str, str]] = Field(default_factory=list, sa_type=JSON, nullable=False)
+    answered_by: str = Field(sa_type=String(200))
+    respondent: str | None = Field(default=None, sa_type=String(100))
+    answered_at: datetime = _timestamp()
+    # No foreign key: the record may be deleted by its organisation; the link then lapses.
+    record_id: uuid.UUID | None = Field(default=None, sa_type=Uuid, index=True)
+    record_version: int | None = Field(default=None)
+    moderation: ModerationDecision | None = Field(
+        default=None,
+        sa_column=Column(
+            Enum(
+                ModerationDecision,
+                name="moderation",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+                values_callable=lambda members: [member.value for member in members],
+                validate_strings=True,
+            ),
+            nullable=True,
+        ),
+    )
+    moderated_level: int | None = Field(default=None)
+    moderation_reason: str | None = Field(default=None, sa_type=String(2000))
+    moderated_by: str | None = Field(default=None, sa_type=String(200))
+    moderator_respondent: str | None = Field(default=None, sa_type=String(100))
+    moderated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

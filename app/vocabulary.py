@@ -209,6 +209,7 @@ class ResourceType(StrEnum):
     API_KEY = "api_key"
     REFERENCE_MODEL = "reference_model"
     PLAN_ITEM = "plan_item"
+    SELF_ASSESSMENT = "self_assessment"  # a questionnaire's answers, their submit and moderation
     REPORT_LINK = "report_link"  # a signed link handed to a browser
     # What only an export names (a CSV of assets or activities is audited as asset/activity).
     GAP_ANALYSIS = "gap_analysis"
@@ -222,3 +223,18 @@ class ResourceType(StrEnum):
         if isinstance(value, str) and "-" in value and value.islower():
             return cls.__members__.get(value.replace("-", "_").upper())
         return None
+
+
+# A self-assessment: the questionnaire a team fills in, then submits and has moderated.
+class SelfAssessmentStatus(StrEnum):
+    """A draft's answers change freely; a submitted one is read-only, except for moderation."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class ModerationDecision(StrEnum):
+    """What a moderator does with an answer: agree with its level, or change it with a reason."""
+
+    AGREE = "agree"
+    CHANGE = "change"

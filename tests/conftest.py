@@ -36,6 +36,8 @@ TABLES = (
     "audit_event",
     "api_key",
     "idempotency_record",
+    "self_assessment_answer",
+    "self_assessment",
     "assessment",
     "activity_asset",
     "asset_tag",

@@ -18,7 +18,7 @@ from app.analysis import engine, loading, peers
 from app.analysis.answers import AnyAnalysis, Remembered
 from app.analysis.metrics import timed
 from app.analysis.profile import PlannedItem
-from app.analysis.schemas import SystemGapAnalysis
+from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
 from app.auth import access
 from app.auth.principal import Principal
 from app.auth.scope import lineage_covered
@@ -138,6 +138,51 @@ async def analyse(
         today=generated_at.date(),
     )
     return remembered.at(generated_at), choice
+
+
+async def analyse_with_own_records(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    model_version: str,
+) -> tuple[GapAnalysis, ModelChoice]:
+    """An organisation's analysis with its own records as this open transaction holds them
+    (a self-assessment's submit stores the analysis of the records it is writing, all or
+    nothing), and everything else (its system, its peers) from a committed snapshot, which the
+    transaction does not change. Never remembered: what an uncommitted transaction saw must
+    serve nobody else."""
+    generated_at = utcnow()
+    today = generated_at.date()
+    reads = reads_in(session)
+    async with reads.snapshot() as beside:
+        found = await _identify(
+            reads_in(beside),
+            reads.factory().identity,
+            principal,
+            organisation_id,
+            Scope.ORGANISATION,
+            model_version,
+            today,
+        )
+        others = await peers.others_of(
+            beside,
+            found.system,
+            organisation_id,
+            found.state,
+            (found.model.version, found.row_version),
+        )
+    profile = await loading.own_profile(session, organisation_id, found.system)
+    met = await peers.who_meets_what(others, found.model)
+    result = engine.analyse(
+        profile,
+        found.model,
+        generated_at=generated_at,
+        peers=met,
+        peer_types=found.system.types,
+        today=today,
+    )
+    return result, ModelChoice(found.model, found.row_version, found.system.root_id)
 
 
 async def analysed(

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import service as analysis_service
 from app.analysis.schemas import GapAnalysis, SystemGapAnalysis
+from app.analysis.service import ModelChoice
 from app.assessments.compare import compare as compare_analyses
 from app.assessments.compare import compare_systems
 from app.assessments.schemas import (
@@ -49,6 +50,29 @@ async def create(
         scope=data.scope,
         model_version=data.reference_model,
     )
+    return await store(
+        session,
+        principal=principal,
+        organisation_id=organisation_id,
+        analysis=analysis,
+        choice=choice,
+        scope=data.scope,
+        label=data.label,
+    )
+
+
+async def store(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    organisation_id: uuid.UUID,
+    analysis: GapAnalysis | SystemGapAnalysis,
+    choice: ModelChoice,
+    scope: Scope,
+    label: str | None,
+) -> Assessment:
+    """Store an analysis as an assessment pinned to its model version, audited (a create, and
+    a self-assessment's submit, store theirs here)."""
     # FOR SHARE on the model row: a concurrent PUT of the same version waits for this insert,
     # and a PUT that landed while we analysed is caught by its row version.
     row = (
@@ -67,9 +91,9 @@ async def create(
         id=uuid.uuid4(),
         organisation_id=organisation_id,
         reference_model_version=choice.model.version,
-        scope=data.scope,
+        scope=scope,
         overall_score=analysis.summary.overall_score,
-        label=data.label,
+        label=label,
         result=analysis.model_dump(mode="json", by_alias=True),
         seen_from=choice.seen_from,
         created_at=analysis.generated_at,

@@ -119,3 +119,16 @@ class Levels(ApiModel):
     developing: Sentence
     established: Sentence
     embedded: Sentence
+
+
+class EvidencePrompts(ApiModel):
+    """What evidence would back each level of a capability: the questionnaire shows it beside
+    the level's descriptor (model 2026.2 on). A level without a prompt asks for nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    absent: Sentence | None = None
+    planned: Sentence | None = None
+    developing: Sentence | None = None
+    established: Sentence | None = None
+    embedded: Sentence | None = None

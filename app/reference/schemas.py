@@ -14,7 +14,14 @@ from pydantic import ConfigDict, Field, model_validator
 
 from app.api import ApiInput, ApiModel
 from app.fields import Text200, Text2000
-from app.reference.parts import HelpResource, Levels, NationalEnabler, Source, TypeTarget
+from app.reference.parts import (
+    EvidencePrompts,
+    HelpResource,
+    Levels,
+    NationalEnabler,
+    Source,
+    TypeTarget,
+)
 from app.reference.rules import Rules
 from app.vocabulary import (
     Area,
@@ -94,6 +101,16 @@ class CapabilityInput(ApiInput):
         "commissioning levers: the ICB); null: any member it applies to.",
     )
     national_enabler: NationalEnabler | None = None
+    not_applicable_for: list[OrganisationType] | None = Field(
+        default=None,
+        description="Organisation types whose questionnaire may answer 'not applicable here' "
+        "for it (model 2026.2 on); null: none may. Each must be a type it applies to.",
+    )
+    evidence_prompts: EvidencePrompts | None = Field(
+        default=None,
+        description="What evidence would back each level, shown beside the level in the "
+        "questionnaire (model 2026.2 on).",
+    )
     help: Annotated[
         list[HelpResource],
         Field(
@@ -124,6 +141,14 @@ class CapabilityInput(ApiInput):
             # A host builds it for members it applies to; a host it does not apply to would
             # be measured against a capability that is not its own.
             raise ValueError(f"{self.key}: hosts names a type it does not apply to")
+        if (
+            self.not_applicable_for is not None
+            and self.applies_to is not None
+            and not set(self.not_applicable_for) <= set(self.applies_to)
+        ):
+            # "Not applicable here" is for a type it does apply to in general; one it does not
+            # apply to never sees the question.
+            raise ValueError(f"{self.key}: notApplicableFor names a type it does not apply to")
         enabler = self.national_enabler
         if enabler is not None and enabler.source.table == 4:
             raise ValueError(f"{self.key}: a national enabler cannot cite Table 4")
@@ -150,6 +175,16 @@ class Capability(ApiModel):
     own_duty: bool = False
     hosts: list[OrganisationType] | None = None
     national_enabler: NationalEnabler | None = None
+    not_applicable_for: list[OrganisationType] | None = Field(
+        default=None,
+        description="Organisation types whose questionnaire may answer 'not applicable here' "
+        "for it (model 2026.2 on); null: none may. Each must be a type it applies to.",
+    )
+    evidence_prompts: EvidencePrompts | None = Field(
+        default=None,
+        description="What evidence would back each level, shown beside the level in the "
+        "questionnaire (model 2026.2 on).",
+    )
     help: list[HelpResource] = Field(
         default=[],
         description="Toolkits, programmes, networks and communities of practice the source "
