@@ -71,6 +71,8 @@ class Posted:
     value: str | None
     comment: str
     evidence: list[Evidence] = field(default_factory=list)
+    # The form row each evidence link came from (blank rows are skipped), for its errors.
+    evidence_rows: list[int] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -122,6 +124,7 @@ def parse_area(area: Area, fields: Mapping[str, Sequence[str]]) -> tuple[dict[st
         titles = fields.get(f"evidence-title-{key}", [])
         urls = fields.get(f"evidence-url-{key}", [])
         evidence: list[Evidence] = []
+        rows: list[int] = []
         for index in range(max(len(titles), len(urls))):
             title = titles[index].strip() if index < len(titles) else ""
             url = urls[index].strip() if index < len(urls) else ""
@@ -131,7 +134,8 @@ def parse_area(area: Area, fields: Mapping[str, Sequence[str]]) -> tuple[dict[st
                 errors.add(evidence_id(key, index, "title"), "Enter a title for this link.")
             elif title and url:
                 evidence.append(Evidence(title=title, url=url))
-        answer = Posted(value=value, comment=first(fields, f"comment-{key}"), evidence=evidence)
+                rows.append(index)
+        answer = Posted(value, first(fields, f"comment-{key}"), evidence, rows)
         if value is None and not answer.empty and level_id(key) not in errors.by_field:
             errors.add(
                 level_id(key),

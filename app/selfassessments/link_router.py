@@ -63,7 +63,11 @@ async def self_assessment_link(
     answers 303 See Other to the page with a cookie limited to those pages."""
     access.require_role(principal, Role.EDITOR)
     data = await views.load(reads_in(session), principal, self_assessment_id)
-    route = "self-assessments-questionnaire" if body.action is PageAction.ANSWER else "self-assessments-moderation"
+    route = (
+        "self-assessments-questionnaire"
+        if body.action is PageAction.ANSWER
+        else "self-assessments-moderation"
+    )
     page = request.url_for(route, selfAssessmentId=self_assessment_id)
     signer: LinkSigner = request.app.state.links
     token, expires_at = minting.mint(
@@ -76,4 +80,6 @@ async def self_assessment_link(
         actions=[LinkAction(body.action.value)],
         respondent=body.respondent,
     )
-    return SignedLink(url=str(page.include_query_params(**{QUERY_PARAMETER: token})), expires_at=expires_at)
+    return SignedLink(
+        url=str(page.include_query_params(**{QUERY_PARAMETER: token})), expires_at=expires_at
+    )

@@ -13,35 +13,32 @@ and ``/v1/self-assessments/{id}/moderation`` (action ``moderate``). Both are for
 import uuid
 from typing import Annotated
 
+import pydantic
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth import browser
 from app.auth.links import Link, LinkAction
 from app.auth.middleware import AUTH_ERROR
 from app.auth.principal import Principal
-from app.db import ReadsDep, SessionDep, reads_in
-from app.errors import AppError, Forbidden, Unauthenticated, ValidationFailed
-from app.selfassessments import forms, render, views
-from app.selfassessments import service as selfassessments
+from app.db import ON_ROLLBACK, ReadsDep, SessionDep, reads_in
+from app.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    PreconditionFailed,
+    Unauthenticated,
+    ValidationFailed,
+)
+from app.selfassessments import forms, moderation_views, views
 
 router = APIRouter(include_in_schema=False)
 
 SelfAssessmentIdPath = Annotated[uuid.UUID, Path(alias="selfAssessmentId")]
 QUESTIONNAIRE = "/self-assessments/{selfAssessmentId}/questionnaire"
 MODERATION = "/self-assessments/{selfAssessmentId}/moderation"
-# Route names the 401 handler answers with a page a person reads (app.auth.browser).
-NAMES = frozenset(
-    {
-        "self-assessments-questionnaire",
-        "self-assessments-questionnaire-area",
-        "self-assessments-questionnaire-submit",
-        "self-assessments-questionnaire-sign-out",
-        "self-assessments-moderation",
-        "self-assessments-moderation-decide",
-        "self-assessments-moderation-sign-out",
-    }
-)
 
 
 def page_link(action: LinkAction) -> object:
@@ -65,7 +62,9 @@ def page_link(action: LinkAction) -> object:
 def form_link(action: LinkAction) -> object:
     """As ``page_link``, for a form: its CSRF token checked first (``browser.link_form``)."""
 
-    def check(request: Request, _: Annotated[Principal, Depends(browser.link_form(action))]) -> Link:
+    def check(
+        request: Request, _: Annotated[Principal, Depends(browser.link_form(action))]
+    ) -> Link:
         session = browser.session_of(request)
         if session is None:
             raise Forbidden("This form is posted from a page opened by a signed link.")
@@ -80,6 +79,15 @@ ModeratePage = Annotated[Link, page_link(LinkAction.MODERATE)]
 ModerateForm = Annotated[Link, form_link(LinkAction.MODERATE)]
 
 
+async def undo(session: AsyncSession) -> None:
+    """Roll back what the form's service calls wrote before one refused: a page that answers
+    with the errors is still a refusal, and nothing of a refused form is kept (the unit of
+    work would commit what a returned page leaves)."""
+    await session.rollback()
+    for callback in session.info.pop(ON_ROLLBACK, []):
+        await callback()
+
+
 def see_other(url: str) -> Response:
     return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
@@ -88,14 +96,26 @@ def see_other(url: str) -> Response:
 
 
 @router.get(QUESTIONNAIRE, name="self-assessments-questionnaire")
-async def questionnaire(self_assessment_id: SelfAssessmentIdPath, link: AnswerPage, request: Request) -> Response:
+async def questionnaire(
+    self_assessment_id: SelfAssessmentIdPath, link: AnswerPage, request: Request
+) -> Response:
     """The questionnaire's first area."""
-    return see_other(str(request.url_for("self-assessments-questionnaire-area", selfAssessmentId=self_assessment_id, number=1)))
+    return see_other(
+        str(
+            request.url_for(
+                "self-assessments-questionnaire-area", selfAssessmentId=self_assessment_id, number=1
+            )
+        )
+    )
 
 
 @router.get(QUESTIONNAIRE + "/areas/{number}", name="self-assessments-questionnaire-area")
 async def area_page(
-    self_assessment_id: SelfAssessmentIdPath, number: int, link: AnswerPage, reads: ReadsDep, request: Request
+    self_assessment_id: SelfAssessmentIdPath,
+    number: int,
+    link: AnswerPage,
+    reads: ReadsDep,
+    request: Request,
 ) -> HTMLResponse:
     """One area's questions, with the answers saved so far."""
     data = await views.load(reads, link.principal(), self_assessment_id)
@@ -106,7 +126,11 @@ async def area_page(
 
 @router.post(QUESTIONNAIRE + "/areas/{number}", name="self-assessments-questionnaire-area-save")
 async def save_area(
-    self_assessment_id: SelfAssessmentIdPath, number: int, link: AnswerForm, session: SessionDep, request: Request
+    self_assessment_id: SelfAssessmentIdPath,
+    number: int,
+    link: AnswerForm,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
     """Save the area's answers, then the next area (or this one again, or the errors)."""
     principal = link.acting(LinkAction.ANSWER)
@@ -121,10 +145,13 @@ async def save_area(
                 continue
             try:
                 await views.record(session, principal, data, question.key, answer, link.respondent)
-            except ValidationFailed as exc:
-                views.field_errors(errors, question, exc)
+            except (ValidationFailed, pydantic.ValidationError) as exc:
+                views.answer_errors(errors, question, answer, exc)
     if errors:
-        return views.area_page(request, data, link, number=number, posted=posted, errors=errors, status=422)
+        await undo(session)
+        return views.area_page(
+            request, data, link, number=number, posted=posted, errors=errors, status=422
+        )
     stay = forms.first(fields, "go") == "stay"
     if stay:
         return see_other(views.area_href(request, self_assessment_id, number) + "?saved=1")
@@ -134,23 +161,41 @@ async def save_area(
 
 
 @router.get(QUESTIONNAIRE + "/submit", name="self-assessments-questionnaire-submit")
-async def submit_page(self_assessment_id: SelfAssessmentIdPath, link: AnswerPage, reads: ReadsDep, request: Request) -> HTMLResponse:
+async def submit_page(
+    self_assessment_id: SelfAssessmentIdPath, link: AnswerPage, reads: ReadsDep, request: Request
+) -> HTMLResponse:
     """What has been answered, and the button that submits it."""
     data = await views.load(reads, link.principal(), self_assessment_id)
     return views.submit_page(request, data, link)
 
 
 @router.post(QUESTIONNAIRE + "/submit", name="self-assessments-questionnaire-submit-post")
-async def submit(self_assessment_id: SelfAssessmentIdPath, link: AnswerForm, session: SessionDep, request: Request) -> Response:
+async def submit(
+    self_assessment_id: SelfAssessmentIdPath,
+    link: AnswerForm,
+    session: SessionDep,
+    request: Request,
+) -> Response:
     """Submit, with the version the page showed (If-Match, carried in a hidden field)."""
     principal = link.acting(LinkAction.ANSWER)
     fields = forms.fields_of(await request.body())
-    await views.submit(session, principal, self_assessment_id, forms.first(fields, "if_match"))
+    try:
+        await views.submit(
+            session, principal, self_assessment_id, forms.first(fields, "if_match"), link.respondent
+        )
+    except (ValidationFailed, Conflict, PreconditionFailed, BadRequest) as exc:
+        await undo(session)
+        data = await views.load(reads_in(session), link.principal(), self_assessment_id)
+        errors = forms.Errors()
+        errors.add("submit", exc.detail)
+        return views.submit_page(request, data, link, errors=errors, status=exc.status)
     return see_other(views.submit_href(request, self_assessment_id))
 
 
 @router.post(QUESTIONNAIRE + "/" + browser.SIGN_OUT, name="self-assessments-questionnaire-sign-out")
-async def sign_out_questionnaire(self_assessment_id: SelfAssessmentIdPath, link: AnswerForm, request: Request) -> HTMLResponse:
+async def sign_out_questionnaire(
+    self_assessment_id: SelfAssessmentIdPath, link: AnswerForm, request: Request
+) -> HTMLResponse:
     """Close this browser's access to the questionnaire."""
     return browser.closed(request, prefix=link.prefix)
 
@@ -159,11 +204,13 @@ async def sign_out_questionnaire(self_assessment_id: SelfAssessmentIdPath, link:
 
 
 @router.get(MODERATION, name="self-assessments-moderation")
-async def moderation_page(self_assessment_id: SelfAssessmentIdPath, link: ModeratePage, reads: ReadsDep, request: Request) -> HTMLResponse:
+async def moderation_page(
+    self_assessment_id: SelfAssessmentIdPath, link: ModeratePage, reads: ReadsDep, request: Request
+) -> HTMLResponse:
     """Every answer, with who gave it, and a decision form for each the moderator did not give."""
     data = await views.load(reads, link.principal(), self_assessment_id)
     saved = request.query_params.get("saved")
-    return views.moderation_page(request, data, link, saved=saved)
+    return moderation_views.moderation_page(request, data, link, saved=saved)
 
 
 @router.post(MODERATION + "/answers/{capabilityKey}", name="self-assessments-moderation-decide")
@@ -182,14 +229,22 @@ async def decide(
     if not errors:
         try:
             await views.moderate(session, principal, data, question.key, decision, link.respondent)
-        except ValidationFailed as exc:
+        except (ValidationFailed, pydantic.ValidationError, Conflict, Forbidden) as exc:
             views.decision_errors(errors, question, exc)
     if errors:
-        return views.moderation_page(request, data, link, failed=question.key, decision=decision, errors=errors, status=422)
-    return see_other(views.moderation_href(request, self_assessment_id) + f"?saved={question.key}#answer-{question.key}")
+        await undo(session)
+        return moderation_views.moderation_page(
+            request, data, link, failed=question.key, decision=decision, errors=errors, status=422
+        )
+    return see_other(
+        views.moderation_href(request, self_assessment_id)
+        + f"?saved={question.key}#answer-{question.key}"
+    )
 
 
 @router.post(MODERATION + "/" + browser.SIGN_OUT, name="self-assessments-moderation-sign-out")
-async def sign_out_moderation(self_assessment_id: SelfAssessmentIdPath, link: ModerateForm, request: Request) -> HTMLResponse:
+async def sign_out_moderation(
+    self_assessment_id: SelfAssessmentIdPath, link: ModerateForm, request: Request
+) -> HTMLResponse:
     """Close this browser's access to the moderation page."""
     return browser.closed(request, prefix=link.prefix)
