@@ -31,12 +31,14 @@ from app.logs import configure_logging
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
 from app.plans.router import router as plan_items_router
+from app.questionnaire.router import router as questionnaire_router
 from app.reference import gate as reference_gate
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
 from app.selfassessments import link_router as selfassessment_links
 from app.selfassessments import pages as selfassessment_pages
+from app.selfassessments.router import router as self_assessments_router
 from app.transfer import map_router
 from app.transfer import router as transfer_router
 
@@ -166,6 +168,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         transfer_router.router,
         map_router.router,
+        questionnaire_router,
+        self_assessments_router,
         selfassessment_links.router,
         selfassessment_pages.router,
     ):

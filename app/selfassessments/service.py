@@ -128,7 +128,12 @@ async def _reading(reads: ReadContext) -> AsyncIterator[AsyncSession]:
         yield reads.session
     else:
         async with reads.snapshot() as session:
-            yield session
+            try:
+                yield session
+            finally:
+                # Detach what was read before the snapshot's rollback expires it: the caller
+                # reads the rows after the snapshot is closed.
+                session.expunge_all()
 
 
 async def _model_for(
@@ -232,6 +237,7 @@ async def open_draft(
         status=SelfAssessmentStatus.DRAFT,
         opened_by=author.credential,
         opened_by_respondent=respondent,
+        assessment_id=None,
     )
     try:
         async with session.begin_nested():

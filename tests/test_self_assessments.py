@@ -1,0 +1,210 @@
+"""Self-assessments through the API: open, answer, re-answer, submit with If-Match, the 412
+that names a record changed meanwhile, a second questionnaire updating (not duplicating) its
+records, others' records untouched, all or nothing, moderation rights, provenance and CSV."""
+
+import csv
+import io
+from typing import Any
+
+import httpx
+
+from tests.auth_helpers import make_key
+from tests.conftest import Backend, snapshot
+from tests.helpers import assert_problem, create_asset, create_organisation
+
+MODEL = "2026.2"
+
+
+async def open_draft(client: httpx.AsyncClient, organisation_id: str) -> httpx.Response:
+    return await client.post(
+        f"/v1/organisations/{organisation_id}/self-assessments", json={"referenceModel": MODEL}
+    )
+
+
+async def answer(client: httpx.AsyncClient, sid: str, key: str, **body: Any) -> httpx.Response:
+    return await client.put(f"/v1/self-assessments/{sid}/answers/{key}", json=body)
+
+
+async def submit(client: httpx.AsyncClient, sid: str, etag: str) -> httpx.Response:
+    return await client.post(f"/v1/self-assessments/{sid}/submit", headers={"If-Match": etag})
+
+
+def asset_for(assets: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    return [a for a in assets if a["capabilityKey"] == key]
+
+
+async def assets_of(client: httpx.AsyncClient, organisation_id: str) -> list[dict[str, Any]]:
+    response = await client.get(f"/v1/organisations/{organisation_id}/assets?limit=100")
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def as_client(backend: Backend, key: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=backend.app),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
+async def test_round_trip(client: httpx.AsyncClient, backend: Backend) -> None:
+    trust = await create_organisation(client, name="SA Trust", organisationType="acute_trust")
+    others = await create_asset(
+        client,
+        trust["id"],
+        name="Someone else's platform",
+        capabilityKey="data-platform",
+        maturity=1,
+    )
+    opened = await open_draft(client, trust["id"])
+    assert opened.status_code == 201, opened.text
+    draft = opened.json()
+    sid = draft["id"]
+    assert opened.headers["location"].endswith(f"/v1/self-assessments/{sid}")
+    assert (draft["status"], draft["referenceModel"], draft["answers"]) == ("draft", MODEL, [])
+    assert draft["questionCount"] == 32
+    assert_problem(await open_draft(client, trust["id"]), 409, "CONFLICT")
+
+    first = await answer(client, sid, "data-platform", level=2, comment="Some feeds")
+    assert first.status_code == 200, first.text
+    again = await answer(
+        client,
+        sid,
+        "data-platform",
+        level=3,
+        comment="Core feeds, in use",
+        evidence=[{"title": "Board paper", "url": "https://example.nhs.uk/paper.pdf"}],
+    )
+    assert again.status_code == 200, again.text
+    assert await answer(client, sid, "learning-culture", level=1) is not None
+    body = again.json()
+    assert [(a["capabilityKey"], a["level"]) for a in body["answers"]] == [("data-platform", 3)]
+    # Not applicable only where the model allows it for the type; never with a level.
+    bad = await answer(client, sid, "learning-culture", notApplicable=True)
+    assert_problem(bad, 422, "VALIDATION_FAILED")
+    assert_problem(
+        await answer(client, sid, "learning-culture", level=2, notApplicable=True),
+        422,
+        "VALIDATION_FAILED",
+    )
+    assert_problem(await answer(client, sid, "no-such-capability", level=2), 404, "NOT_FOUND")
+
+    current = await client.get(f"/v1/self-assessments/{sid}")
+    etag = current.headers["etag"]
+    assert_problem(
+        await client.post(f"/v1/self-assessments/{sid}/submit"), 428, "PRECONDITION_REQUIRED"
+    )
+    assert_problem(await submit(client, sid, 'W/"1"'), 412, "PRECONDITION_FAILED")
+    submitted = await submit(client, sid, etag)
+    assert submitted.status_code == 200, submitted.text
+    done = submitted.json()
+    assert done["status"] == "submitted" and done["assessmentId"] is not None
+    assets = await assets_of(client, trust["id"])
+    written = [a for a in asset_for(assets, "data-platform") if a["id"] != others["id"]]
+    assert len(written) == 1
+    assert (written[0]["maturity"], written[0]["confidence"]) == (3, "self_assessed")
+    untouched = next(a for a in assets if a["id"] == others["id"])
+    assert (untouched["maturity"], untouched["version"]) == (1, 1)
+    assessment = await client.get(f"/v1/assessments/{done['assessmentId']}")
+    assert assessment.status_code == 200, assessment.text
+
+    # Read-only now.
+    assert_problem(await answer(client, sid, "data-platform", level=1), 409, "CONFLICT")
+    assert_problem(await submit(client, sid, submitted.headers["etag"]), 409, "CONFLICT")
+
+    # A second questionnaire updates the record the first wrote, never duplicates it.
+    second = (await open_draft(client, trust["id"])).json()
+    await answer(client, second["id"], "data-platform", level=4)
+    etag = (await client.get(f"/v1/self-assessments/{second['id']}")).headers["etag"]
+    assert (await submit(client, second["id"], etag)).status_code == 200
+    assets = await assets_of(client, trust["id"])
+    rewritten = [a for a in asset_for(assets, "data-platform") if a["id"] != others["id"]]
+    assert [(a["id"], a["maturity"]) for a in rewritten] == [(written[0]["id"], 4)]
+
+
+async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    trust = await create_organisation(client, name="Stale Trust", organisationType="acute_trust")
+    first = (await open_draft(client, trust["id"])).json()
+    await answer(client, first["id"], "data-platform", level=2)
+    etag = (await client.get(f"/v1/self-assessments/{first['id']}")).headers["etag"]
+    record_id = (await submit(client, first["id"], etag)).json()["answers"][0]["recordId"]
+
+    second = (await open_draft(client, trust["id"])).json()
+    await answer(client, second["id"], "learning-culture", level=2)
+    await answer(client, second["id"], "data-platform", level=3)
+    # Someone else edits the record after the draft read it.
+    record = await client.get(f"/v1/assets/{record_id}")
+    edited = await client.patch(
+        f"/v1/assets/{record_id}",
+        json={"maturity": 1},
+        headers={"If-Match": record.headers["etag"]},
+    )
+    assert edited.status_code == 200, edited.text
+    etag = (await client.get(f"/v1/self-assessments/{second['id']}")).headers["etag"]
+    before = await snapshot(backend.engine)
+    refused = await submit(client, second["id"], etag)
+    problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
+    assert record_id in problem["detail"] and "data-platform" in problem["detail"]
+    assert await snapshot(backend.engine) == before  # all or nothing
+    # Saving the answer again reads the record anew; the submit then goes through.
+    await answer(client, second["id"], "data-platform", level=3)
+    etag = (await client.get(f"/v1/self-assessments/{second['id']}")).headers["etag"]
+    assert (await submit(client, second["id"], etag)).status_code == 200
+    assert (await client.get(f"/v1/assets/{record_id}")).json()["maturity"] == 3
+
+
+async def test_moderation_rights_provenance_and_csv(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    ics = await create_organisation(client, name="Mod ICS", organisationType="ics")
+    trust = await create_organisation(
+        client, name="Mod Trust", organisationType="acute_trust", parentId=ics["id"]
+    )
+    sessions = backend.app.state.sessions
+    _, author_key = await make_key(sessions, "editor", trust["id"], name="author")
+    moderator_row, ics_editor = await make_key(sessions, "editor", ics["id"], name="ics editor")
+    _, viewer = await make_key(sessions, "reader", ics["id"], name="viewer")
+    async with as_client(backend, author_key) as author:
+        sid = (await open_draft(author, trust["id"])).json()["id"]
+        await answer(author, sid, "data-platform", level=3)
+        await answer(author, sid, "learning-culture", level=2)
+        etag = (await author.get(f"/v1/self-assessments/{sid}")).headers["etag"]
+        assert (await submit(author, sid, etag)).status_code == 200
+        url = f"/v1/self-assessments/{sid}/answers/data-platform/moderation"
+        own = await author.post(url, json={"decision": "agree"})
+        assert_problem(own, 403, "FORBIDDEN")
+    async with as_client(backend, viewer) as reader:
+        assert_problem(await reader.post(url, json={"decision": "agree"}), 403, "FORBIDDEN")
+    async with as_client(backend, ics_editor) as moderator:
+        agreed = await moderator.post(url, json={"decision": "agree"})
+        assert agreed.status_code == 200, agreed.text
+        changed = await moderator.post(
+            f"/v1/self-assessments/{sid}/answers/learning-culture/moderation",
+            json={"decision": "change", "level": 1, "reason": "No staff survey yet"},
+        )
+        assert changed.status_code == 200, changed.text
+        assert_problem(
+            await moderator.post(url, json={"decision": "change", "level": 1}),
+            422,
+            "VALIDATION_FAILED",
+        )
+    answers = {a["capabilityKey"]: a for a in changed.json()["answers"]}
+    assert answers["learning-culture"]["level"] == 2
+    assert answers["learning-culture"]["moderation"]["level"] == 1
+    assert answers["learning-culture"]["moderation"]["reason"] == "No staff survey yet"
+    assert answers["data-platform"]["moderation"]["decision"] == "agree"
+    records = {a["capabilityKey"]: a for a in await assets_of(client, trust["id"])}
+    assert records["learning-culture"]["maturity"] == 1
+    assert records["data-platform"]["confidence"] == "peer_reviewed"
+    assert records["data-platform"]["reviewedBy"] == moderator_row.prefix
+    assert records["data-platform"]["reviewedAt"] is not None
+
+    exported = await client.get(f"/v1/self-assessments/{sid}?format=csv")
+    assert exported.status_code == 200, exported.text
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["capability_key"], r["level"], r["moderated_level"]) for r in rows] == [
+        ("data-platform", "3", ""),
+        ("learning-culture", "2", "1"),
+    ]
