@@ -82,7 +82,8 @@ ModerateForm = Annotated[Link, form_link(LinkAction.MODERATE)]
 async def undo(session: AsyncSession) -> None:
     """Roll back what the form's service calls wrote before one refused: a page that answers
     with the errors is still a refusal, and nothing of a refused form is kept (the unit of
-    work would commit what a returned page leaves)."""
+    work would commit what a returned page leaves). What was read is expired with it: read
+    again before showing anything."""
     await session.rollback()
     for callback in session.info.pop(ON_ROLLBACK, []):
         await callback()
@@ -149,6 +150,7 @@ async def save_area(
                 views.answer_errors(errors, question, answer, exc)
     if errors:
         await undo(session)
+        data = await views.load(reads_in(session), link.principal(), self_assessment_id)
         return views.area_page(
             request, data, link, number=number, posted=posted, errors=errors, status=422
         )
@@ -187,7 +189,7 @@ async def submit(
         await undo(session)
         data = await views.load(reads_in(session), link.principal(), self_assessment_id)
         errors = forms.Errors()
-        errors.add("submit", exc.detail)
+        errors.add("submit", views.submit_refusal(exc, data, forms.first(fields, "if_match")))
         return views.submit_page(request, data, link, errors=errors, status=exc.status)
     return see_other(views.submit_href(request, self_assessment_id))
 
@@ -233,6 +235,7 @@ async def decide(
             views.decision_errors(errors, question, exc)
     if errors:
         await undo(session)
+        data = await views.load(reads_in(session), link.principal(), self_assessment_id)
         return moderation_views.moderation_page(
             request, data, link, failed=question.key, decision=decision, errors=errors, status=422
         )

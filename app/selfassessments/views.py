@@ -16,7 +16,7 @@ from app.auth import access, browser
 from app.auth.links import Link
 from app.auth.principal import Principal
 from app.db import ReadContext
-from app.errors import AppError, NotFound
+from app.errors import AppError, BadRequest, NotFound, StaleVersion
 from app.http.preconditions import etag, parse_if_match
 from app.models import SelfAssessmentAnswer
 from app.questionnaire import service as questionnaire
@@ -338,6 +338,21 @@ async def submit(
         expected=parse_if_match(if_match),
         respondent=respondent,
     )
+
+
+def submit_refusal(exc: AppError, data: PageData, posted_tag: str) -> str:
+    """Why the submit was refused, for a person: the service's words, except where they speak
+    HTTP (the page's own version, carried in its hidden field, is out of date or mangled)."""
+    if isinstance(exc, BadRequest) or (
+        isinstance(exc, StaleVersion)
+        and f'"{data.view.self_assessment.version}"' not in posted_tag
+        and exc.detail.startswith("Self-assessment")
+    ):
+        return (
+            "The answers changed since this page was opened (someone saved an answer). "
+            "Check them, then submit again."
+        )
+    return exc.detail
 
 
 async def moderate(
