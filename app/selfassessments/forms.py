@@ -176,7 +176,7 @@ def decision_id(key: str) -> str:
 
 
 def moderated_level_id(key: str) -> str:
-    return f"moderated-{key}-first"
+    return f"moderated-level-{key}"
 
 
 def reason_id(key: str) -> str:
