@@ -32,8 +32,16 @@ def server(shared_server: ServerUrl) -> ServerUrl:
     return shared_server
 
 
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where the screenshots go: LHS_SCREENSHOTS to keep them and look at them."""
+    folder = Path(os.environ.get("LHS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 async def axe_violations(page: Any) -> list[str]:
-    from axe_playwright_python.async_playwright import Axe
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
 
     results = await Axe().run(page, options=AXE_RULES)
     return [
@@ -43,13 +51,11 @@ async def axe_violations(page: Any) -> list[str]:
 
 
 async def test_a_team_answers_submits_and_moderates_in_chromium(
-    server: str, api_key: str, tmp_path: Path
+    server: str, api_key: str, shots: Path
 ) -> None:
     require_browser()
     from playwright.async_api import async_playwright
 
-    shots = Path(os.environ.get("LHS_SCREENSHOTS") or tmp_path)
-    shots.mkdir(parents=True, exist_ok=True)
     headers = {"Authorization": f"Bearer {api_key}"}
     async with httpx.AsyncClient(base_url=server, headers=headers, timeout=30) as api:
         trust = await create_organisation(api, name="Leeds Teaching Hospitals", odsCode="RR8")

@@ -1,5 +1,6 @@
 """The self-assessment pages' form parsing: pure functions, no app."""
 
+from typing import Any
 from urllib.parse import urlencode
 
 from app.selfassessments import forms
@@ -16,7 +17,7 @@ NA = Question(
 AREA = Area("data", "Data", (DATA, NA))
 
 
-def parse(**fields: str | list[str]) -> tuple[dict[str, forms.Posted], forms.Errors]:
+def parse(**fields: Any) -> tuple[dict[str, forms.Posted], forms.Errors]:
     body = urlencode(fields, doseq=True).encode()
     return forms.parse_area(AREA, forms.fields_of(body))
 
