@@ -216,6 +216,73 @@ async def map_document(world: World, side: str) -> Request:
     return Request(json=document)
 
 
+async def questionnaire(world: World, side: str) -> Request:
+    return Request(path={"version": variant(world, side)}, query={"organisationType": "trust"})
+
+
+async def _throwaway_self_assessment(
+    world: World, side: str, who: str | None = None, *, submitted: bool = False
+) -> str:
+    """A draft in an organisation made for this request (one draft per organisation and
+    model), answered once and, if asked, submitted, by ``who`` (the global admin if None)."""
+    organisation = await _throwaway(
+        world, "/v1/organisations", ORG_BODY | {"parentId": ICS_ID(world, side)}
+    )
+    headers = {} if who is None else {"Authorization": f"Bearer {who}"}
+    call = world.admin if who is None else world.http.request
+    url = f"/v1/organisations/{organisation['id']}/self-assessments"
+    opened = await call("POST", url, json={}, headers=headers)
+    assert opened.status_code == 201, opened.text
+    sid = str(opened.json()["id"])
+    answer = f"/v1/self-assessments/{sid}/answers/learning-culture"
+    answered = await call("PUT", answer, json={"level": 2}, headers=headers)
+    assert answered.status_code == 200, answered.text
+    if submitted:
+        headers |= {"If-Match": answered.headers["etag"]}
+        done = await call("POST", f"/v1/self-assessments/{sid}/submit", headers=headers)
+        assert done.status_code == 200, done.text
+    return sid
+
+
+async def self_assessment_in(world: World, side: str) -> Request:
+    return Request(
+        path={
+            "organisationId": (
+                await _throwaway(
+                    world, "/v1/organisations", ORG_BODY | {"parentId": ICS_ID(world, side)}
+                )
+            )["id"]
+        },
+        json={},
+    )
+
+
+async def self_assessment(world: World, side: str) -> Request:
+    return Request(path={"selfAssessmentId": await _throwaway_self_assessment(world, side)})
+
+
+async def self_assessment_answer(world: World, side: str) -> Request:
+    sid = await _throwaway_self_assessment(world, side)
+    return Request(
+        path={"selfAssessmentId": sid, "capabilityKey": "learning-culture"}, json={"level": 3}
+    )
+
+
+async def self_assessment_submit(world: World, side: str) -> Request:
+    sid = await _throwaway_self_assessment(world, side)
+    return Request(path={"selfAssessmentId": sid}, headers={"If-Match": 'W/"2"'})
+
+
+async def moderation(world: World, side: str) -> Request:
+    """A submitted answer by a person who is none of the callers (the author never moderates)."""
+    _, author = await make_key(world.backend.app.state.sessions, "editor", None, name="author")
+    sid = await _throwaway_self_assessment(world, side, author, submitted=True)
+    return Request(
+        path={"selfAssessmentId": sid, "capabilityKey": "learning-culture"},
+        json={"decision": "agree"},
+    )
+
+
 READ = 200
 WRITE = (403, 200, 200)
 CREATE = (403, 201, 201)
@@ -273,6 +340,13 @@ TABLE: dict[str, Row] = {
     "plan-items-delete": Row(
         throwaway_write("plan-items", "planItemId", patch=False), own=DELETE, glob=DELETE
     ),
+    "self-assessments-list": Row(org_path()),
+    "self-assessments-create": Row(self_assessment_in, own=CREATE, glob=CREATE),
+    "self-assessments-get": Row(self_assessment),
+    "self-assessments-answer": Row(self_assessment_answer, own=WRITE, glob=WRITE),
+    "self-assessments-submit": Row(self_assessment_submit, own=WRITE, glob=WRITE),
+    "self-assessments-moderate": Row(moderation, own=WRITE, glob=WRITE),
+    "reference-models-questionnaire": Row(questionnaire),
     "assessments-list": Row(org_path()),
     "assessments-create": Row(create_in({"label": "matrix"}), own=CREATE, glob=CREATE),
     "assessments-get": Row(assessment()),

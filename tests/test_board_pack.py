@@ -68,7 +68,8 @@ async def test_the_score_s_provenance_adds_up_in_both_views(client: httpx.AsyncC
     }
     # Every point of the score is in each breakdown, exactly.
     assert total(provenance["byConfidence"]) == own["overallScore"]
-    assert provenance["byOrigin"] == {"records": own["overallScore"]}
+    assert provenance["byOrigin"] == {"records": own["overallScore"], "questionnaire": 0}
+    assert provenance["moderated"] == 0
     assert provenance["byConfidence"]["evidenced"] > 0
     assert provenance["byConfidence"]["selfAssessed"] > 0
     assert provenance["byConfidence"]["unrated"] > 0  # the activity
@@ -76,7 +77,10 @@ async def test_the_score_s_provenance_adds_up_in_both_views(client: httpx.AsyncC
 
     system = (await analysis(client, ids["ics"], "?scope=system"))["summary"]
     assert total(system["provenance"]["byConfidence"]) == system["overallScore"]
-    assert system["provenance"]["byOrigin"] == {"records": system["overallScore"]}
+    assert system["provenance"]["byOrigin"] == {
+        "records": system["overallScore"],
+        "questionnaire": 0,
+    }
 
     # An organisation with nothing recorded has nothing to break down.
     empty = await create_organisation(client, name="Nothing yet")

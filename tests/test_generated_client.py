@@ -194,6 +194,7 @@ class EveryOperation:
 
     def __init__(self, generated: Generated, base_url: str, api_key: str) -> None:
         self.generated = generated
+        self.base_url = base_url
         self.m = generated.module("models")
         self.types = generated.module("types")
         self.operations = document_operations()
@@ -410,6 +411,47 @@ class EveryOperation:
         assert imported.created == 1
         self.call("plan-items-delete", item.parsed.id, if_match=item.headers["etag"])
 
+    def self_assessments(self) -> None:
+        """The questionnaire, a self-assessment opened, answered and submitted, and an answer
+        moderated by a second person (its author may not)."""
+        m, trust = self.m, self.state["trust"]
+        self.call(
+            "reference-models-questionnaire", "2026.2", organisation_type=m.OrganisationType.TRUST
+        )
+        opened = self.call("self-assessments-create", trust.id, body=m.SelfAssessmentCreate())
+        sid = opened.parsed.id
+        answered = self.call(
+            "self-assessments-answer",
+            sid,
+            "learning-culture",
+            body=m.AnswerInput(level=2, comment="Staff survey in hand"),
+        )
+        self.call("self-assessments-list", trust.id)
+        submitted = self.call("self-assessments-submit", sid, if_match=answered.headers["etag"])
+        assert submitted.parsed.status == m.SelfAssessmentStatus.SUBMITTED
+        self.call("self-assessments-get", sid)
+        moderator = self.call(
+            "api-keys-create", body=m.ApiKeyCreate(name="Every moderator", role=m.Role.EDITOR)
+        ).parsed
+        author, self.client = (
+            self.client,
+            self.generated.module("client").AuthenticatedClient(
+                base_url=self.base_url, token=moderator.key, raise_on_unexpected_status=True
+            ),
+        )
+        try:
+            moderated = self.call(
+                "self-assessments-moderate",
+                sid,
+                "learning-culture",
+                body=m.ModerationInput(
+                    decision=m.ModerationDecision.CHANGE, level=1, reason="No survey yet"
+                ),
+            ).parsed
+        finally:
+            self.client = author
+        assert moderated.answers[0].moderation.level == 1
+
     def analyses(self) -> None:
         """The gap analysis both ways, two assessments compared, the report and its link."""
         m, trust = self.m, self.state["trust"]
@@ -472,6 +514,7 @@ EVERY_STEP = (
     EveryOperation.reference_models,
     EveryOperation.assets_and_activities,
     EveryOperation.plan_items,
+    EveryOperation.self_assessments,
     EveryOperation.analyses,
     EveryOperation.keys_and_audit,
     EveryOperation.maps,

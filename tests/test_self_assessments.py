@@ -76,7 +76,7 @@ async def test_round_trip(client: httpx.AsyncClient, backend: Backend) -> None:
         evidence=[{"title": "Board paper", "url": "https://example.nhs.uk/paper.pdf"}],
     )
     assert again.status_code == 200, again.text
-    assert await answer(client, sid, "learning-culture", level=1) is not None
+    assert (await answer(client, sid, "learning-culture", level=1)).status_code == 200
     body = again.json()
     assert [(a["capabilityKey"], a["level"]) for a in body["answers"]] == [("data-platform", 3)]
     # Not applicable only where the model allows it for the type; never with a level.
@@ -98,7 +98,8 @@ async def test_round_trip(client: httpx.AsyncClient, backend: Backend) -> None:
     submitted = await submit(client, sid, etag)
     assert submitted.status_code == 200, submitted.text
     done = submitted.json()
-    assert done["status"] == "submitted" and done["assessmentId"] is not None
+    assert done["status"] == "submitted"
+    assert done["assessmentId"] is not None
     assets = await assets_of(client, trust["id"])
     written = [a for a in asset_for(assets, "data-platform") if a["id"] != others["id"]]
     assert len(written) == 1
@@ -146,7 +147,8 @@ async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(
     before = await snapshot(backend.engine)
     refused = await submit(client, second["id"], etag)
     problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
-    assert record_id in problem["detail"] and "data-platform" in problem["detail"]
+    assert record_id in problem["detail"]
+    assert "data-platform" in problem["detail"]
     assert await snapshot(backend.engine) == before  # all or nothing
     # Saving the answer again reads the record anew; the submit then goes through.
     await answer(client, second["id"], "data-platform", level=3)
@@ -201,6 +203,13 @@ async def test_moderation_rights_provenance_and_csv(
     assert records["data-platform"]["reviewedBy"] == moderator_row.prefix
     assert records["data-platform"]["reviewedAt"] is not None
 
+    # The score's provenance: the questionnaire's points, and the moderated part of them.
+    summary = (await client.get(f"/v1/organisations/{trust['id']}/gap-analysis")).json()["summary"]
+    origin = summary["provenance"]["byOrigin"]
+    assert origin["questionnaire"] > 0
+    assert round(origin["records"] + origin["questionnaire"], 1) == summary["overallScore"]
+    assert 0 < summary["provenance"]["moderated"] <= origin["questionnaire"]
+
     exported = await client.get(f"/v1/self-assessments/{sid}?format=csv")
     assert exported.status_code == 200, exported.text
     rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -208,3 +217,33 @@ async def test_moderation_rights_provenance_and_csv(
         ("data-platform", "3", ""),
         ("learning-culture", "2", "1"),
     ]
+
+
+async def test_not_applicable_counts_once_submitted_where_the_model_allows_it(
+    client: httpx.AsyncClient,
+) -> None:
+    charity = await create_organisation(
+        client, name="SA Hospice", organisationType="voluntary_sector"
+    )
+    before = (await client.get(f"/v1/organisations/{charity['id']}/gap-analysis")).json()
+    sid = (await open_draft(client, charity["id"])).json()["id"]
+    declared = await answer(client, sid, "data-platform", notApplicable=True, comment="Host's")
+    assert declared.status_code == 200, declared.text
+    await answer(client, sid, "learning-culture", level=2)
+    etag = (await client.get(f"/v1/self-assessments/{sid}")).headers["etag"]
+    done = (await submit(client, sid, etag)).json()
+    # No record is written for it; the analysis and the stored assessment leave it out.
+    assert [a["recordId"] is None for a in done["answers"]] == [True, False]
+    assert asset_for(await assets_of(client, charity["id"]), "data-platform") == []
+    after = (await client.get(f"/v1/organisations/{charity['id']}/gap-analysis")).json()
+    assert after["summary"]["notApplicable"] == before["summary"]["notApplicable"] + 1
+    status = {g["capabilityKey"]: g["status"] for g in after["gaps"]}
+    assert status["data-platform"] == "not_applicable"
+    stored = (await client.get(f"/v1/assessments/{done['assessmentId']}")).json()
+    assert stored["analysis"]["summary"]["notApplicable"] == after["summary"]["notApplicable"]
+    assert stored["analysis"]["summary"]["provenance"]["byOrigin"]["questionnaire"] > 0
+    # Moderating an answer with no level is refused.
+    moderated = await client.post(
+        f"/v1/self-assessments/{sid}/answers/data-platform/moderation", json={"decision": "agree"}
+    )
+    assert_problem(moderated, 403, "FORBIDDEN")  # the caller answered it

@@ -204,6 +204,15 @@ async def test_head_then_get_on_one_keep_alive_connection(
         f"{org}/plan-items", json={"capabilityKey": "learning-culture", "title": "Plan"}
     )
     assert plan_item.status_code == 201, plan_item.text
+    opened = await client.post(f"{org}/self-assessments", json={})
+    sid = opened.json()["id"]
+    answered = await client.put(
+        f"/v1/self-assessments/{sid}/answers/learning-culture", json={"level": 2}
+    )
+    submitted = await client.post(
+        f"/v1/self-assessments/{sid}/submit", headers={"If-Match": answered.headers["etag"]}
+    )
+    assert submitted.status_code == 200, submitted.text
     auth = {"Authorization": f"Bearer {api_key}"}
     targets = [
         ("JSON", org, auth, 200),
@@ -218,6 +227,15 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("plan items", f"{org}/plan-items?overdue=false", auth, 200),
         ("plan items CSV", f"{org}/plan-items?format=csv", auth, 200),
         ("plan items template", "/v1/imports/templates/plan_items", auth, 200),
+        (
+            "questionnaire",
+            "/v1/reference-models/2026.2/questionnaire?organisationType=trust",
+            auth,
+            200,
+        ),
+        ("self-assessments", f"{org}/self-assessments", auth, 200),
+        ("self-assessment", f"/v1/self-assessments/{sid}", auth, 200),
+        ("self-assessment CSV", f"/v1/self-assessments/{sid}?format=csv", auth, 200),
         ("docs", "/docs", {}, 200),
     ]
     async with wire(edge_server.url) as connection:

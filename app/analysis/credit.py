@@ -94,8 +94,10 @@ def state_of(
     claims: Sequence[Claim],
     model: ReferenceModelPublic,
     organisation_type: OrganisationType | None = None,
+    *,
+    declared_not_applicable: bool = False,
 ) -> State:
-    if not capability.applies(organisation_type):
+    if not capability.applies(organisation_type) or declared_not_applicable:
         return State(0, 0, None, GapStatus.NOT_APPLICABLE, tuple(claims), target=0)
     ignored = tuple(c for c in claims if not counts_here(c, capability, model.rules))
     claims = [c for c in claims if c not in ignored]
@@ -125,6 +127,17 @@ def state_of(
     )
 
 
+def declared_not_applicable(capability: Capability, profile: Profile) -> bool:
+    """A self-assessment said "not applicable here", and the model allows that answer for the
+    organisation's type (a model that does not allow it keeps the capability in the score)."""
+    allowed = capability.not_applicable_for
+    return (
+        capability.key in profile.declared_not_applicable
+        and allowed is not None
+        and profile.organisation_type in allowed
+    )
+
+
 def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
     """Every in-scope capability's state; with hard prerequisites on, one whose prerequisite
     is unmet is never met (``blocked``, capped one level below target)."""
@@ -133,7 +146,13 @@ def states(profile: Profile, model: ReferenceModelPublic) -> dict[str, State]:
         by_key.setdefault(claim.capability_key, []).append(claim)
     capabilities = {c.key: c for c in in_scope(model)}
     found = {
-        key: state_of(c, by_key.get(key, []), model, profile.organisation_type)
+        key: state_of(
+            c,
+            by_key.get(key, []),
+            model,
+            profile.organisation_type,
+            declared_not_applicable=declared_not_applicable(c, profile),
+        )
         for key, c in capabilities.items()
     }
     if not model.rules.hard_prerequisites:

@@ -23,7 +23,7 @@ from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
 from app.db import ReadContext, fetch, fetch_in_transaction
-from app.models import Activity, Assessment, Asset, PlanItem
+from app.models import Activity, Assessment, Asset, PlanItem, SelfAssessment, SelfAssessmentAnswer
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -32,6 +32,7 @@ from app.vocabulary import (
     Confidence,
     OrganisationType,
     Rag,
+    SelfAssessmentStatus,
 )
 
 
@@ -115,6 +116,61 @@ async def plan_items(
     return {organisation_id: tuple(items) for organisation_id, items in found.items()}
 
 
+async def questionnaire_records(
+    session: AsyncSession, organisation_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[int | None, bool]]:
+    """The assets submitted self-assessments of these organisations wrote: for each, the
+    version the latest answer that wrote it left it at, and whether that answer was moderated.
+    An asset at another version was changed by someone else since: its origin is the records."""
+    rows = await fetch_in_transaction(
+        session,
+        sa_select(
+            col(SelfAssessmentAnswer.record_id),
+            col(SelfAssessmentAnswer.record_version),
+            col(SelfAssessmentAnswer.moderation),
+            col(SelfAssessment.submitted_at),
+        )
+        .join(
+            SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
+        )
+        .where(
+            col(SelfAssessment.organisation_id).in_(organisation_ids),
+            col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
+            col(SelfAssessmentAnswer.record_id).is_not(None),
+        )
+        .order_by(col(SelfAssessment.submitted_at)),
+    )
+    # Oldest first, so the latest answer that wrote an asset is the one kept.
+    return {
+        record_id: (version, moderation is not None) for record_id, version, moderation, _ in rows
+    }
+
+
+async def declared_not_applicable(
+    session: AsyncSession, organisation_id: uuid.UUID
+) -> frozenset[str]:
+    """The capabilities whose latest submitted answer (of any of the organisation's
+    self-assessments) is "not applicable here"."""
+    rows = await fetch_in_transaction(
+        session,
+        sa_select(
+            col(SelfAssessmentAnswer.capability_key),
+            col(SelfAssessmentAnswer.not_applicable),
+            col(SelfAssessment.submitted_at),
+        )
+        .join(
+            SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
+        )
+        .where(
+            col(SelfAssessment.organisation_id) == organisation_id,
+            col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
+        )
+        .order_by(col(SelfAssessment.submitted_at)),
+    )
+    latest = {key: bool(not_applicable) for key, not_applicable, _ in rows}
+    return frozenset(key for key, not_applicable in latest.items() if not_applicable)
+
+
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
     """The organisation's records in full, with the shared assets of those above it."""
     ancestors = system.ancestors(organisation_id)
@@ -130,6 +186,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
             col(Asset.confidence),
             col(Asset.evidence),
             col(Asset.reviewed_by),
+            col(Asset.version),
         ).where(
             (col(Asset.organisation_id) == organisation_id)
             | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
@@ -149,6 +206,8 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
             col(Activity.evidence),
         ).where(col(Activity.organisation_id) == organisation_id),
     )
+    written = await questionnaire_records(session, [organisation_id, *ancestors])
+    declared = await declared_not_applicable(session, organisation_id)
     assessments = await session.exec(
         select(func.count()).where(Assessment.organisation_id == organisation_id)
     )
@@ -158,7 +217,18 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
     unlinked = planned = goals = communities = improvement_goals = 0
     planned_keys: set[str] = set()
     types: set[ActivityType] = set()
-    for asset_id, owner, area, key, name, maturity, confidence, links, reviewed in asset_rows:
+    for (
+        asset_id,
+        owner,
+        area,
+        key,
+        name,
+        maturity,
+        confidence,
+        links,
+        reviewed,
+        version,
+    ) in asset_rows:
         inherited = owner != organisation_id
         if not inherited:
             areas.add(Area(area))
@@ -179,6 +249,8 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
                     inherited,
                     evidence_links=len(links or []),
                     reviewed=reviewed is not None,
+                    questionnaire=written.get(asset_id, (None, False))[0] == version,
+                    moderated=written.get(asset_id, (None, False)) == (version, True),
                 )
             )
     for activity_id, area, key, title, kind_, status, goal, outcome, links in activity_rows:
@@ -225,6 +297,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
         planned_keys=frozenset(planned_keys),
         plan_items=planned_items.get(organisation_id, ()),
         next_review_due=system.review_due.get(organisation_id),
+        declared_not_applicable=declared,
     )
 
 

@@ -35,6 +35,10 @@ class Claim:
     evidence_links: int = 0
     reviewed: bool = False
     has_outcome: bool = False
+    # Written by a self-assessment's submit and unchanged by anyone since; ``moderated``: a
+    # moderator agreed with it or changed it (the score's provenance counts both).
+    questionnaire: bool = False
+    moderated: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Profile:
     planned_keys: frozenset[str] = frozenset()
     plan_items: tuple[PlannedItem, ...] = ()
     next_review_due: date | None = None
+    # Capabilities the latest submitted self-assessment answered "not applicable here"; they
+    # count as not applicable only where the model allows that answer for the type.
+    declared_not_applicable: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -85,11 +85,18 @@ class ScoreByConfidence(ApiModel):
 
 
 class ScoreByOrigin(ApiModel):
-    """Points of the overall score by where the evidence came from. Today every point comes
-    from the organisation's own records; later origins arrive as fields of their own."""
+    """Points of the overall score by where the evidence came from: records kept in this
+    service, and the records a self-assessment's questionnaire wrote; later origins arrive as
+    fields of their own."""
 
     records: float = Field(
         ge=0, le=100, description="The assets and activities recorded in this service."
+    )
+    questionnaire: float = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Records a submitted self-assessment wrote, unchanged by anyone since.",
     )
 
 
@@ -101,6 +108,13 @@ class ScoreProvenance(ApiModel):
 
     by_confidence: ScoreByConfidence
     by_origin: ScoreByOrigin
+    moderated: float = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="Of the questionnaire's points, those a moderator checked (agreed with or "
+        "changed): the peer-validated part of the self-assessment.",
+    )
 
 
 class Summary(ApiModel):

@@ -66,6 +66,29 @@ def points_by_confidence(
     return points
 
 
+QUESTIONNAIRE = "questionnaire"
+MODERATED = "moderated"
+
+
+def points_from_questionnaire(
+    capabilities: Iterable[Capability], current: Mapping[str, State]
+) -> dict[str, float]:
+    """Unrounded points of ``share`` credited to records a questionnaire wrote, and the part of
+    them a moderator checked (the same arithmetic as ``points_by_confidence``)."""
+    applicable = [c for c in capabilities if current[c.key].applicable]
+    total = sum(c.weight for c in applicable)
+    points = {QUESTIONNAIRE: 0.0, MODERATED: 0.0}
+    for c in applicable if total else ():
+        state = current[c.key]
+        best = state.best
+        if state.target == 0 or best is None or state.current == 0 or not best.questionnaire:
+            continue
+        earned = 100 * c.weight * min(1.0, state.current / state.target) / total
+        points[QUESTIONNAIRE] += earned
+        points[MODERATED] += earned if best.moderated else 0.0
+    return points
+
+
 def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
     """Round parts to tenths that add up to ``total`` exactly (largest remainder): a reader
     adding the breakdown gets the score on the page."""
@@ -84,13 +107,20 @@ def apportion(parts: Mapping[str, float], total: float) -> dict[str, float]:
     return {k: v / 10 for k, v in floors.items()}
 
 
-def provenance(points: Mapping[str, float], overall: float) -> ScoreProvenance:
+def provenance(
+    points: Mapping[str, float],
+    overall: float,
+    questionnaire: Mapping[str, float] | None = None,
+) -> ScoreProvenance:
     rounded = apportion(points, overall)
+    written = min((questionnaire or {}).get(QUESTIONNAIRE, 0.0), overall)
+    origins = apportion({"records": max(0.0, overall - written), QUESTIONNAIRE: written}, overall)
+    moderated = min((questionnaire or {}).get(MODERATED, 0.0), written)
     return ScoreProvenance(
         by_confidence=ScoreByConfidence(**rounded),
-        # Every credited point comes from this service's records today; the origins that
-        # later feed the score (a questionnaire, imported returns) get fields of their own.
-        by_origin=ScoreByOrigin(records=round(overall, 1)),
+        by_origin=ScoreByOrigin(**origins),
+        # Rounded on its own: a part of the questionnaire's points, never more than them.
+        moderated=min(round(moderated, 1), origins[QUESTIONNAIRE]),
     )
 
 
@@ -123,7 +153,11 @@ def summary(profile: Profile, model: ReferenceModelPublic, current: Mapping[str,
         overall_score=overall,
         unlinked_records=profile.unlinked_records + unmatched,
         areas=areas,
-        provenance=provenance(points_by_confidence(capabilities, current, model.rules), overall),
+        provenance=provenance(
+            points_by_confidence(capabilities, current, model.rules),
+            overall,
+            points_from_questionnaire(capabilities, current),
+        ),
         **counts(capabilities),
     )
 

@@ -24,11 +24,14 @@ from app.analysis.schemas import (
 )
 from app.analysis.scoring import (
     BUCKETS,
+    MODERATED,
+    QUESTIONNAIRE,
     Order,
     dependents,
     effective_orders,
     lead_weight,
     points_by_confidence,
+    points_from_questionnaire,
     prerequisite_factor,
     provenance,
     rank,
@@ -377,6 +380,11 @@ def _result(
         bucket: sum(p[bucket] for p in member_points) / total if total else 0.0
         for bucket in BUCKETS
     }
+    member_questionnaire = [points_from_questionnaire(capabilities, s) for _, s in member_states]
+    mean_questionnaire = {
+        part: sum(p[part] for p in member_questionnaire) / total if total else 0.0
+        for part in (QUESTIONNAIRE, MODERATED)
+    }
     return SystemGapAnalysis(
         scope="system",
         organisation=root,
@@ -387,7 +395,7 @@ def _result(
             overall_score=overall,
             capabilities_met_everywhere=sum(1 for cov in coverage if cov.coverage == 1),
             capabilities_total=len(capabilities),
-            provenance=provenance(mean_points, overall),
+            provenance=provenance(mean_points, overall, mean_questionnaire),
         ),
         capabilities=coverage,
         recommendations=recommendations,

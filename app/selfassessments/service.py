@@ -431,6 +431,17 @@ async def submit(
         )
         answer.record_id, answer.record_version = asset.id, asset.version
     before = _summary(row)
+    # Submitted before the analysis reads it: the analysis counts what submitted
+    # self-assessments wrote and declared (the questionnaire's origin, "not applicable here").
+    records.apply(
+        row,
+        {
+            "status": SelfAssessmentStatus.SUBMITTED,
+            "submitted_by": Author.of(principal, respondent).label(),
+            "submitted_at": utcnow(),
+        },
+    )
+    await session.flush()
     analysis, choice = await analysis_service.analyse_with_own_records(
         session,
         principal=principal,
@@ -446,15 +457,7 @@ async def submit(
         scope=Scope.ORGANISATION,
         label=f"Self-assessment {row.id}"[:200],
     )
-    records.apply(
-        row,
-        {
-            "status": SelfAssessmentStatus.SUBMITTED,
-            "submitted_by": Author.of(principal, respondent).label(),
-            "submitted_at": utcnow(),
-            "assessment_id": assessment.id,
-        },
-    )
+    row.assessment_id = assessment.id
     await session.flush()
     _audit(session, principal, AuditAction.UPDATE, row, before, _summary(row))
     return await _view(session, row)
