@@ -20,7 +20,7 @@ from app.vocabulary import Role
 router = APIRouter(route_class=JsonBodyRoute, tags=["self-assessments"])
 
 
-class PageAction(StrEnum):
+class SelfAssessmentLinkAction(StrEnum):
     """Which pages the link opens."""
 
     ANSWER = "answer"  # the questionnaire, one area at a time, and its submit step
@@ -37,7 +37,7 @@ class SelfAssessmentLinkRequest(ApiInput):
         }
     )
 
-    action: PageAction
+    action: SelfAssessmentLinkAction
     respondent: Text100 = Field(
         description="The person the link is for, in words: the pages record their answers "
         "or decisions under this name, and refuse to let them moderate their own answers."
@@ -65,7 +65,7 @@ async def self_assessment_link(
     data = await views.load(reads_in(session), principal, self_assessment_id)
     route = (
         "self-assessments-questionnaire"
-        if body.action is PageAction.ANSWER
+        if body.action is SelfAssessmentLinkAction.ANSWER
         else "self-assessments-moderation"
     )
     page = request.url_for(route, selfAssessmentId=self_assessment_id)
