@@ -187,6 +187,20 @@ async def test_a_team_answers_submits_and_moderates_in_chromium(
                 sid = second.json()["id"]
                 await page.goto(await link("answer", "R Singh"))
                 violations["questionnaire area"] = await axe_violations(page)
+                # The keyboard goes through the page in reading order: the skip link, the
+                # masthead's button, the areas, then the first question's first answer.
+                focused = []
+                for _ in range(8):
+                    await page.keyboard.press("Tab")
+                    focused.append(
+                        await page.evaluate(
+                            "(e => e.id || e.textContent.trim())(document.activeElement)"
+                        )
+                    )
+                areas = [await a.inner_text() for a in await page.locator("nav.steps a").all()]
+                assert focused[:2] == ["Skip to the main content", "Close this page\u2019s access"]
+                assert focused[2 : 2 + len(areas)] == areas
+                assert focused[2 + len(areas)].startswith("level-")
                 await page.get_by_role("button", name="Save and stay on this area").click()
                 await page.locator("fieldset.question textarea").first.fill("A comment")
                 await page.get_by_role("button", name="Save and stay on this area").click()

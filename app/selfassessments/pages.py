@@ -117,11 +117,11 @@ async def area_page(
     link: AnswerPage,
     reads: ReadsDep,
     request: Request,
-) -> HTMLResponse:
+) -> Response:
     """One area's questions, with the answers saved so far."""
     data = await views.load(reads, link.principal(), self_assessment_id)
     if data.submitted:
-        return see_other(views.submit_href(request, self_assessment_id))  # type: ignore[return-value]
+        return see_other(views.submit_href(request, self_assessment_id))
     return views.area_page(request, data, link, number=number)
 
 
