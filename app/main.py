@@ -66,6 +66,10 @@ TAGS = [
     {"name": "assets", "description": "What an organisation has (data, systems, people)."},
     {"name": "activities", "description": "What an organisation does (projects, training)."},
     {"name": "plan-items", "description": "An organisation's action plan, item by item."},
+    {
+        "name": "self-assessments",
+        "description": "A questionnaire a team answers together, submitted, then moderated.",
+    },
     {"name": "imports", "description": "Spreadsheet imports of assets, activities and plan items."},
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},

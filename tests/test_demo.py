@@ -97,3 +97,23 @@ def test_the_demo_is_plainly_fictional() -> None:
     urls = re.findall(r"https?://[^\s\"'}\]]+", DEMO_FILE.read_text(encoding="utf-8"))
     assert urls
     assert all(url.startswith("https://example.org/") for url in urls)
+
+
+async def test_the_demo_has_a_submitted_partly_moderated_self_assessment(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    result = await load_demo(backend.app.state.sessions.reads, principal=OPERATOR)
+    members = (await client.get(f"/v1/organisations/{result.ics_id}/members?depth=all")).json()
+    pcn = next(m for m in members["items"] if m["organisationType"] == "primary_care_network")
+    listed = (await client.get(f"/v1/organisations/{pcn['id']}/self-assessments")).json()
+    assert [s["status"] for s in listed["items"]] == ["submitted"]
+    one = (await client.get(f"/v1/self-assessments/{listed['items'][0]['id']}")).json()
+    moderated = [a for a in one["answers"] if a["moderation"] is not None]
+    assert 0 < len(moderated) < len(one["answers"])
+    assert {a["respondent"] for a in one["answers"]} != {
+        a["moderation"]["moderatorRespondent"] for a in moderated
+    }
+    provenance = (await client.get(f"/v1/organisations/{pcn['id']}/gap-analysis")).json()[
+        "summary"
+    ]["provenance"]
+    assert 0 < provenance["moderated"] < provenance["byOrigin"]["questionnaire"]

@@ -35,6 +35,7 @@ NEGOTIATED = {
         "application/json",
         "text/csv",
     ],
+    ("/v1/self-assessments/{selfAssessmentId}", "get", "200"): ["application/json", "text/csv"],
     ("/v1/organisations/{organisationId}/gap-analysis", "get", "200"): [
         "application/json",
         "text/csv",

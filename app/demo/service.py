@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.principal import Principal
 from app.db import ReadContext, side_transaction
+from app.demo import selfassessment as demo_self_assessment
 from app.errors import Conflict
 from app.models import Asset, Organisation
 from app.organisations import service as organisations_service
@@ -144,6 +145,12 @@ async def load_demo(reads: ReadContext, *, principal: Principal) -> DemoResult:
                 for fields in spec.plan_items
             ],
         )
+    # ---- The demo's self-assessment (questionnaire, submit, moderation): begin ----
+    # In a transaction of its own, after the one above commits: the submit's analysis reads
+    # the organisation's system from committed data (app/demo/selfassessment.py).
+    async with side_transaction(reads.factory()) as session:
+        await demo_self_assessment.load(session, principal, ids["pcn"])
+    # ---- The demo's self-assessment: end ----
     return DemoResult(True, root, system.root.name, len(ids), assets, activities, plan_items)
 
 

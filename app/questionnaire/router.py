@@ -13,7 +13,7 @@ from app.reference import service as reference_service
 from app.reference.schemas import VERSION_PATTERN
 from app.vocabulary import OrganisationType
 
-router = APIRouter(tags=["self-assessments"])
+router = APIRouter(tags=["reference-models"])
 
 VersionPath = Annotated[str, Path(alias="version", pattern=VERSION_PATTERN, examples=["2026.2"])]
 

@@ -26,6 +26,7 @@ from app.selfassessments.schemas import (
     SelfAssessmentPage,
     SelfAssessmentPublic,
     SelfAssessmentSummary,
+    SubmitRequest,
 )
 
 router = APIRouter(tags=["self-assessments"], route_class=JsonBodyRoute)
@@ -194,6 +195,7 @@ async def submit_self_assessment(
     principal: PrincipalDep,
     session: SessionDep,
     response: Response,
+    options: SubmitRequest | None = None,
 ) -> SelfAssessmentPublic:
     """Submit a draft (If-Match its ETag): each answer is written into the organisation's
     records (the record this questionnaire wrote last time is updated, otherwise one is made),

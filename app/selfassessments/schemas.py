@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from app.api import ApiInput, ApiModel, Page
 from app.assets.schemas import EvidenceLink, EvidenceLinks, MaturityInput
@@ -15,6 +15,8 @@ from app.vocabulary import ModerationDecision, SelfAssessmentStatus
 
 
 class SelfAssessmentCreate(ApiInput):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"referenceModel": "2026.2"}]})
+
     reference_model: str | None = Field(
         default=None,
         pattern=VERSION_PATTERN,
@@ -24,6 +26,21 @@ class SelfAssessmentCreate(ApiInput):
 
 class AnswerInput(ApiInput):
     """A level 0-4, or notApplicable where the questionnaire allows it; not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "level": 2,
+                    "comment": "Feeds from acute and community; primary care next year.",
+                    "evidence": [
+                        {"title": "Platform roadmap", "url": "https://example.nhs.uk/roadmap.pdf"}
+                    ],
+                },
+                {"notApplicable": True, "comment": "Our ICS hosts it for us."},
+            ]
+        }
+    )
 
     level: MaturityInput | None = None
     not_applicable: Flag = Field(
@@ -39,7 +56,22 @@ class AnswerInput(ApiInput):
         return self
 
 
+class SubmitRequest(ApiInput):
+    """Nothing to set: send no body, or {}. As in every body, an unknown field is refused."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
 class ModerationInput(ApiInput):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"decision": "agree"},
+                {"decision": "change", "level": 1, "reason": "The survey is planned, not run."},
+            ]
+        }
+    )
+
     decision: ModerationDecision = Field(
         description="agree: the answered level stands, checked; change: the level below does."
     )
