@@ -32,7 +32,7 @@ from app.errors import (
     Unauthenticated,
     ValidationFailed,
 )
-from app.selfassessments import forms, moderation_views, views
+from app.selfassessments import form_actions, forms, moderation_views, views
 
 router = APIRouter(include_in_schema=False)
 
@@ -145,9 +145,11 @@ async def save_area(
             if answer.empty:
                 continue
             try:
-                await views.record(session, principal, data, question.key, answer, link.respondent)
+                await form_actions.record(
+                    session, principal, data, question.key, answer, link.respondent
+                )
             except (ValidationFailed, pydantic.ValidationError) as exc:
-                views.answer_errors(errors, question, answer, exc)
+                form_actions.answer_errors(errors, question, answer, exc)
     if errors:
         await undo(session)
         data = await views.load(reads_in(session), link.principal(), self_assessment_id)
@@ -182,14 +184,16 @@ async def submit(
     principal = link.acting(LinkAction.ANSWER)
     fields = forms.fields_of(await request.body())
     try:
-        await views.submit(
+        await form_actions.submit(
             session, principal, self_assessment_id, forms.first(fields, "if_match"), link.respondent
         )
     except (ValidationFailed, Conflict, PreconditionFailed, BadRequest) as exc:
         await undo(session)
         data = await views.load(reads_in(session), link.principal(), self_assessment_id)
         errors = forms.Errors()
-        errors.add("submit", views.submit_refusal(exc, data, forms.first(fields, "if_match")))
+        errors.add(
+            "submit", form_actions.submit_refusal(exc, data, forms.first(fields, "if_match"))
+        )
         return views.submit_page(request, data, link, errors=errors, status=exc.status)
     return see_other(views.submit_href(request, self_assessment_id))
 
@@ -230,9 +234,11 @@ async def decide(
     decision, errors = forms.parse_decision(question, forms.fields_of(await request.body()))
     if not errors:
         try:
-            await views.moderate(session, principal, data, question.key, decision, link.respondent)
+            await form_actions.moderate(
+                session, principal, data, question.key, decision, link.respondent
+            )
         except (ValidationFailed, pydantic.ValidationError, Conflict, Forbidden) as exc:
-            views.decision_errors(errors, question, exc)
+            form_actions.decision_errors(errors, question, exc)
     if errors:
         await undo(session)
         data = await views.load(reads_in(session), link.principal(), self_assessment_id)
