@@ -42,6 +42,8 @@ from app.reference import gate as reference_gate
 from app.reference import service as reference_service
 from app.reference.router import router as reference_router
 from app.report.router import router as report_router
+from app.selfassessments import link_router as selfassessment_links
+from app.selfassessments import pages as selfassessment_pages
 from app.selfassessments.router import router as self_assessments_router
 from app.transfer import map_router
 from app.transfer import router as transfer_router
@@ -190,6 +192,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         benchmarks_router,
         questionnaire_router,
         self_assessments_router,
+        selfassessment_links.router,
+        selfassessment_pages.router,
     ):
         app.include_router(router, prefix="/v1")
 

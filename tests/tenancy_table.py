@@ -287,6 +287,13 @@ async def moderation(world: World, side: str) -> Request:
     )
 
 
+async def self_assessment_link(world: World, side: str) -> Request:
+    sid = await _throwaway_self_assessment(world, side)
+    return Request(
+        path={"selfAssessmentId": sid}, json={"action": "answer", "respondent": "Dr A Patel"}
+    )
+
+
 READ = 200
 WRITE = (403, 200, 200)
 CREATE = (403, 201, 201)
@@ -355,6 +362,10 @@ TABLE: dict[str, Row] = {
     "self-assessments-answer": Row(self_assessment_answer, own=WRITE, glob=WRITE),
     "self-assessments-submit": Row(self_assessment_submit, own=WRITE, glob=WRITE),
     "self-assessments-moderate": Row(moderation, own=WRITE, glob=WRITE),
+    # Minting needs an editor before anything is looked up: a reader is refused anywhere.
+    "self-assessments-link": Row(
+        self_assessment_link, own=WRITE, sibling=(403, 404, 404), glob=WRITE
+    ),
     "reference-models-questionnaire": Row(questionnaire),
     "assessments-list": Row(org_path()),
     "assessments-create": Row(create_in({"label": "matrix"}), own=CREATE, glob=CREATE),

@@ -465,6 +465,14 @@ class EveryOperation:
         submitted = self.call("self-assessments-submit", sid, if_match=answered.headers["etag"])
         assert submitted.parsed.status == m.SelfAssessmentStatus.SUBMITTED
         self.call("self-assessments-get", sid)
+        link = self.call(
+            "self-assessments-link",
+            sid,
+            body=m.SelfAssessmentLinkRequest(
+                action=m.SelfAssessmentLinkAction.MODERATE, respondent="J Okafor"
+            ),
+        ).parsed
+        assert f"/v1/self-assessments/{sid}/moderation?link=" in link.url
         moderator = self.call(
             "api-keys-create", body=m.ApiKeyCreate(name="Every moderator", role=m.Role.EDITOR)
         ).parsed

@@ -211,7 +211,7 @@ async def test_a_frame_gets_the_page_without_an_exchange(
     assert "frame-ancestors" in framed.headers["content-security-policy"]
 
 
-async def test_minting_records_who_and_for_whom_and_refuses_reserved_actions(
+async def test_minting_records_who_and_for_whom_and_refuses_no_action(
     backend: Backend, client: httpx.AsyncClient, browser: httpx.AsyncClient
 ) -> None:
     report, _ = await two_reports(client)
@@ -230,9 +230,8 @@ async def test_minting_records_who_and_for_whom_and_refuses_reserved_actions(
     assert changes["actions"] == ["read"]
     too_long = await client.post(f"{report}-link", json={"respondent": "x" * 101})
     assert_problem(too_long, 422, "VALIDATION_FAILED")
-    for reserved in (LinkAction.ANSWER, LinkAction.MODERATE):
-        with pytest.raises(ValidationFailed):
-            signer_of(backend).sign(OPERATOR, report, actions=[reserved])
+    with pytest.raises(ValidationFailed):
+        signer_of(backend).sign(OPERATOR, report, actions=[])
 
 
 async def test_the_exchange_on_the_wire(

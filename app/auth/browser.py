@@ -52,7 +52,22 @@ EXCHANGE: dict[str, Any] = {
     },
 }
 # Pages a link opens: a person who reaches one without a working link is told so in HTML.
-LINK_PAGES = frozenset({"reports-get", "reports-sign-out"})
+LINK_PAGES = frozenset(
+    {
+        "reports-get",
+        "reports-sign-out",
+        # app.selfassessments.pages (named here: that package imports this one)
+        "self-assessments-questionnaire",
+        "self-assessments-questionnaire-area",
+        "self-assessments-questionnaire-area-save",
+        "self-assessments-questionnaire-submit",
+        "self-assessments-questionnaire-submit-post",
+        "self-assessments-questionnaire-sign-out",
+        "self-assessments-moderation",
+        "self-assessments-moderation-decide",
+        "self-assessments-moderation-sign-out",
+    }
+)
 
 
 class CsrfRefused(Forbidden):

@@ -27,7 +27,7 @@ import jwt
 from app.auth.principal import Principal
 from app.config import Settings
 from app.db import utcnow
-from app.errors import FieldIssue, Unauthenticated, ValidationFailed
+from app.errors import FieldIssue, Forbidden, Unauthenticated, ValidationFailed
 from app.vocabulary import PrincipalKind, Role
 
 AUDIENCE = "lhs-signed-link"
@@ -42,13 +42,15 @@ class LinkAction(StrEnum):
     """What a link lets its holder do under its prefix."""
 
     READ = "read"  # GET and HEAD
-    ANSWER = "answer"  # reserved: a respondent's answers to a questionnaire
-    MODERATE = "moderate"  # reserved: a moderator's changes to those answers
+    ANSWER = "answer"  # a respondent's answers to a self-assessment's questionnaire pages
+    MODERATE = "moderate"  # a moderator's decisions on those answers, on its moderation pages
 
 
-# Actions a route uses today. The others are refused when minting, so a link never carries a
-# right that nothing checks yet; the questionnaire adds its actions here with its routes.
-MINTABLE: frozenset[LinkAction] = frozenset({LinkAction.READ})
+# Actions a route checks. Any other is refused when minting, so a link never carries a right
+# that nothing checks.
+MINTABLE: frozenset[LinkAction] = frozenset(
+    {LinkAction.READ, LinkAction.ANSWER, LinkAction.MODERATE}
+)
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
@@ -90,6 +92,21 @@ class Link:
             issuer=self.issuer,
         )
 
+    def acting(self, action: LinkAction) -> Principal:
+        """Who a page's form acts as under ``action`` (answer, moderate): an editor within the
+        minter's scope. Only an editor or admin may mint those actions, and the prefix keeps
+        the link to one self-assessment's pages, so the link lends no more than its minter had
+        (``respondent`` then says which person, of those the minter sent links to, it was)."""
+        if action not in self.actions or action is LinkAction.READ:
+            raise Forbidden(f"The link does not allow {action}.")
+        return Principal(
+            subject=self.subject,
+            kind=PrincipalKind.LINK,
+            role=Role.EDITOR,
+            organisation_id=self.organisation_id,
+            issuer=self.issuer,
+        )
+
 
 class LinkSigner:
     def __init__(self, settings: Settings) -> None:
@@ -113,10 +130,8 @@ class LinkSigner:
         reserved = [action.value for action in wanted if action not in MINTABLE]
         if not wanted or reserved:
             raise ValidationFailed(
-                "A link can only allow reading today.",
-                errors=[
-                    FieldIssue("actions", f"Not allowed yet: {', '.join(reserved) or 'none'}.")
-                ],
+                "A link allows at least one action, and only those a page checks.",
+                errors=[FieldIssue("actions", f"Not allowed: {', '.join(reserved) or 'none'}.")],
             )
         now = utcnow()
         claims = {

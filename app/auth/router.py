@@ -10,7 +10,7 @@ from fastapi.routing import APIRoute
 
 from app.api import problem_responses
 from app.audit import service as audit
-from app.auth import access, browser, keys_service, revocations
+from app.auth import access, browser, keys_service, minting, revocations
 from app.auth.dependencies import PrincipalDep
 from app.auth.links import QUERY_PARAMETER, LinkSigner
 from app.auth.principal import Principal
@@ -28,11 +28,11 @@ from app.auth.schemas import (
     SignedLinkRequest,
 )
 from app.config import Settings
-from app.db import SessionDep, reads_in, utcnow
+from app.db import SessionDep, reads_in
 from app.http.content import JsonBodyRoute
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
-from app.vocabulary import AuditAction, ResourceType, Role
+from app.vocabulary import Role
 
 logger = logging.getLogger("app.auth")
 
@@ -245,20 +245,14 @@ async def report_link(
     await access.organisation(reads_in(session), principal, organisation_id)
     signer: LinkSigner = request.app.state.links
     report = request.url_for("reports-get", organisationId=organisation_id)
-    respondent = options.respondent if options is not None else None
-    token = signer.sign(principal, report.path, respondent=respondent)
-    expires_at = utcnow() + signer.default_ttl
-    recorded = {"path": report.path, "expires_at": expires_at, "actions": ["read"]}
-    if respondent is not None:
-        recorded["respondent"] = respondent
-    audit.record(
+    token, expires_at = minting.mint(
         session,
+        signer=signer,
         principal=principal,
-        action=AuditAction.CREATE,
-        resource_type=ResourceType.REPORT_LINK,
-        resource_id=organisation_id,
         organisation_id=organisation_id,
-        changes=audit.diff({}, recorded),
+        resource_id=organisation_id,
+        path=report.path,
+        respondent=options.respondent if options is not None else None,
     )
     return SignedLink(
         url=str(report.include_query_params(**{QUERY_PARAMETER: token})), expires_at=expires_at
