@@ -60,6 +60,7 @@ async def test_an_excel_sheet_imports_as_is(client: httpx.AsyncClient) -> None:
             {"row": 2, "action": "create", "id": platform["id"], "externalId": "DATA-001"},
             {"row": 3, "action": "create", "id": team["id"], "externalId": "IMP-001"},
         ],
+        "moreResults": 0,
     }
     assert platform["name"] == "Shared care record"
     assert platform["externalId"] == "DATA-001"
@@ -129,6 +130,7 @@ async def test_a_dry_run_says_what_it_would_do_and_writes_nothing(
             {"row": 3, "action": "update", "id": team["id"], "externalId": "IMP-001"},
             {"row": 5, "action": "create", "id": None, "externalId": "NEW-1"},
         ],
+        "moreResults": 0,
     }
     assert await snapshot(backend.engine) == before
 

@@ -88,7 +88,8 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     )
     # The demo's acute trust among the five of the neighbouring systems; its mental health
     # trust has none to compare with.
-    assert lines[5].startswith("acute_trust own ")
-    assert lines[5].endswith(" n 5 withheld None")
-    assert "median None" not in lines[5]
-    assert lines[6].endswith("median None n None withheld too_few_organisations")
+    acute, mental = lines[dry_run + 2 : dry_run + 4]
+    assert acute.startswith("acute_trust own ")
+    assert acute.endswith(" n 5 withheld None")
+    assert "median None" not in acute
+    assert mental.endswith("median None n None withheld too_few_organisations")

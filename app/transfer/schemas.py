@@ -176,5 +176,10 @@ class ImportResult(ApiModel):
     unchanged: int = Field(description="Rows that matched a record and left it as it was.")
     results: list[ImportRowResult] = Field(
         default=[],
-        description="Row by row, in the file's order, what each row did or would do.",
+        description="Row by row, in the file's order, what each row did or would do: the "
+        "first 1,000 rows (the counts above cover every row; moreResults says how many are "
+        "not listed).",
+    )
+    more_results: int = Field(
+        default=0, ge=0, description="Rows past the first 1,000 that results does not list."
     )

@@ -29,6 +29,9 @@ from app.vocabulary import Role
 BATCH_ROWS = 500
 # A refusal lists this many problems at most (its detail gives the full count of rows).
 MAX_ISSUES = 1000
+# An answer lists this many rows' results at most, the first ones (its counts cover every
+# row): the import holds a batch, never the file, and neither does its answer.
+MAX_RESULTS = 1000
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Outcome:
     seen_ids: dict[uuid.UUID, int] = field(default_factory=dict)
     seen_keys: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
     results: list[ImportRowResult] = field(default_factory=list)
+    more_results: int = 0
 
     def refuse(self, row: RawRow, issues: list[FieldIssue]) -> None:
         self.refused_rows += 1
@@ -95,6 +99,7 @@ async def run(
         updated=outcome.updated,
         unchanged=outcome.unchanged,
         results=outcome.results,
+        more_results=outcome.more_results,
     )
 
 
@@ -166,6 +171,9 @@ async def _settle(
         else:
             outcome.unchanged += 1
             action = RowAction.UNCHANGED
+        if len(outcome.results) >= MAX_RESULTS:
+            outcome.more_results += 1
+            continue
         outcome.results.append(
             ImportRowResult(
                 row=pending.raw.line,
