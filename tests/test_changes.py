@@ -20,7 +20,6 @@ from sqlmodel import col, select
 from app.audit import service as audit
 from app.auth.principal import OPERATOR
 from app.changes import cursor as feed_cursor
-from app.config import PROJECT_ROOT
 from app.db import side_transaction
 from app.errors import CursorExpired, InvalidCursor
 from app.models import Asset, AuditEvent
@@ -28,6 +27,7 @@ from app.vocabulary import AuditAction, ResourceType
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, ServerUrl
 from tests.helpers import assert_problem, create_activity, create_asset, create_organisation
+from tests.readme_scripts import readme_script, run_readme_script
 from tests.test_plan_items import create_plan_item
 
 Entry = dict[str, Any]
@@ -360,24 +360,11 @@ async def test_concurrent_writers_every_change_once_in_commit_order_per_resource
 async def test_the_readme_s_change_feed_section_runs(
     shared_server: ServerUrl, client: httpx.AsyncClient, api_key: str, tmp_path: Path
 ) -> None:
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    script = readme.split("## The change feed", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
-    script = script.replace("http://127.0.0.1:8000", shared_server)
-    script = 'set -eu\ncurl() { command curl --fail-with-body "$@"; }\n' + script
-    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
     for n in range(3):  # more than the README's first page holds
         await create_organisation(client, name=f"Before the feed {n}")
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+    text = await run_readme_script(
+        readme_script("## The change feed"), server=shared_server, api_key=api_key, cwd=tmp_path
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=60)
-    text = output.decode()
-    assert process.returncode == 0, text
     assert '"more":true' in text
     assert "create organisation" in text
     assert '"name"' not in text  # entries name resources, they do not copy them

@@ -2,7 +2,6 @@
 saving an area, errors in words, CSRF, the author refused, submitting. The browser's view
 (Chromium, axe, no JavaScript) is tests/test_selfassessment_browser.py."""
 
-import asyncio
 import re
 import shutil
 import uuid
@@ -14,11 +13,11 @@ import httpx
 import pytest
 
 from app.auth.links import LinkAction
-from app.config import PROJECT_ROOT
 from app.selfassessments.forms import level_id
 from tests.conftest import Backend, ServerUrl
 from tests.helpers import assert_problem, create_organisation
 from tests.link_helpers import open_link
+from tests.readme_scripts import readme_script, run_readme_script
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -237,22 +236,13 @@ async def test_the_readme_page_commands_work(
     shared_server: ServerUrl, api_key: str, tmp_path: Path
 ) -> None:
     """The README's commands for the pages, as written (port aside): mint, open with curl."""
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### In a browser: the questionnaire and moderation pages", 1)[1]
-    script = section.split("```sh", 1)[1].split("```", 1)[0]
-    script = "set -eu\n" + script.replace("http://127.0.0.1:8000", shared_server)
-    (tmp_path / ".lhs-admin-key").write_text(api_key + "\n", encoding="utf-8")
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-c",
-        script,
+    text = await run_readme_script(
+        readme_script("### In a browser: the questionnaire and moderation pages"),
+        server=shared_server,
+        api_key=api_key,
         cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
+        seconds=120,
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=120)
-    text = output.decode()
-    assert process.returncode == 0, text
     title = "Technology (area 1 of 4) \u2013 Self-assessment questionnaire \u2013 Calderdale Royal"
     assert f"<title>{title}</title>" in text
     assert "/moderation?link=" in text
