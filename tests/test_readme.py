@@ -64,6 +64,9 @@ async def test_the_curl_session_of_the_readme_runs(
         r"Director of quality improvement 31 March 2027",
         text,
     ), text
+    # The change feed's first page (the ICS, then the trust, then its first asset), and FHIR.
+    assert "change: create organisation\nchange: create organisation\nchange: create asset" in text
+    assert "FHIR searchset 1 Leeds Teaching Hospitals" in text
     organisations = (await client.get("/v1/organisations")).json()["items"]
     assert {o["name"] for o in organisations} == {"West Yorkshire ICS", "Leeds Teaching Hospitals"}
     trust = next(o for o in organisations if o["organisationType"] == "acute_trust")
