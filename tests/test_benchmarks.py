@@ -319,3 +319,27 @@ async def test_a_map_import_does_not_let_an_editor_take_organisations_out_of_ben
         document["organisations"][0]["benchmarkOptOut"] = True
         imported = await admin.post("/v1/maps/import", json=document)
     assert imported.status_code == 201, imported.text
+
+
+async def test_an_admin_who_mints_a_narrower_key_learns_no_single_value(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """An ICS admin can mint a key scoped to one of its trusts; its sibling trusts, which the
+    admin reads and sets, are outside that key's scope. Were they counted, three siblings at 0
+    and one trust in each of two other systems would make five from two systems, and the upper
+    quartile would be the lower of the two others' values: one organisation's value. The
+    organisation's own system is never in its group, whoever asks."""
+    a = await create_organisation(client, name="ICS A", organisationType="ics")
+    x = await trust(client, a["id"], "X", 1)
+    for number in range(3):
+        await create_organisation(
+            client, name=f"S{number}", organisationType="acute_trust", parentId=a["id"]
+        )
+    for ics, maturity in (("B", 2), ("C", 3)):
+        other = await create_organisation(client, name=f"ICS {ics}", organisationType="ics")
+        await trust(client, other["id"], f"{ics}1", maturity)
+    await refresh(backend)
+    async with await caller(backend, x["id"]) as narrow:
+        figure = capability(await benchmark(narrow, x["id"]))
+    assert figure["upperQuartile"] is None, "B1's value, 2.0, would show"
+    assert figure["withheld"]["reason"] == "too_few_organisations"
