@@ -182,7 +182,7 @@ def parse(framework: ReturnFramework, raw: RawRow, this_year: int) -> ReturnRow 
         )
     given = values.get("domain")
     domain = _text(given) or None
-    if given is not None and not isinstance(given, str):
+    if isinstance(given, dict | list):  # a JSON object or array; a sheet's number is text
         domain = None
         raw.issues.append(raw.issue("domain", "Got no text; expected the domain's name or blank."))
     elif domain is not None and len(domain) > 100:
