@@ -203,7 +203,7 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         description="A benchmark figure is shown only when at least this many organisations "
-        "outside the caller's scope stand behind it.",
+        "outside the organisation's own system stand behind it.",
     )
     benchmark_minimum_systems: int = Field(
         default=2,

@@ -17,7 +17,8 @@ from app.db import Sessions
 from app.models import Asset, BenchmarkEntry, Organisation
 from tests.auth_helpers import make_key
 from tests.conftest import Backend
-from tests.helpers import EVIDENCED, create_asset, create_organisation
+from tests.conftest import snapshot as database_rows
+from tests.helpers import EVIDENCED, create_asset, create_organisation, one_organisation_map
 from tests.test_auth_cli import lhs_map
 
 CAPABILITY = "learning-culture"
@@ -296,3 +297,49 @@ async def test_the_operator_refreshes_the_snapshot_from_the_command_line(
     assert "11 organisations" in done.stdout  # four systems and their seven trusts
     async with await caller(backend, world["A"]["id"]) as reader:
         assert capability(await benchmark(reader, world["A1"]["id"]))["n"] == 5
+
+
+async def test_a_map_import_does_not_let_an_editor_take_organisations_out_of_benchmarks(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """Whether an organisation is counted in others' benchmarks is its admins' decision, on
+    every path: a map that opts organisations out, or marks them demo data (compared only with
+    the demo's), needs an admin's credential as a PATCH of benchmarkOptOut does."""
+    ics = await create_organisation(client, name="Editor's ICS", organisationType="ics")
+    async with await caller(backend, ics["id"], "editor") as editor:
+        before = await database_rows(backend.engine)
+        for flag in ("benchmarkOptOut", "isDemo"):
+            document = one_organisation_map(ics["id"], pinned=None)
+            document["organisations"][0][flag] = True
+            refused = await editor.post("/v1/maps/import", json=document)
+            assert refused.status_code == 403, refused.text
+        assert await database_rows(backend.engine) == before
+    async with await caller(backend, ics["id"], "admin") as admin:
+        document = one_organisation_map(ics["id"], pinned=None)
+        document["organisations"][0]["benchmarkOptOut"] = True
+        imported = await admin.post("/v1/maps/import", json=document)
+    assert imported.status_code == 201, imported.text
+
+
+async def test_an_admin_who_mints_a_narrower_key_learns_no_single_value(
+    backend: Backend, client: httpx.AsyncClient
+) -> None:
+    """An ICS admin can mint a key scoped to one of its trusts; its sibling trusts, which the
+    admin reads and sets, are outside that key's scope. Were they counted, three siblings at 0
+    and one trust in each of two other systems would make five from two systems, and the upper
+    quartile would be the lower of the two others' values: one organisation's value. The
+    organisation's own system is never in its group, whoever asks."""
+    a = await create_organisation(client, name="ICS A", organisationType="ics")
+    x = await trust(client, a["id"], "X", 1)
+    for number in range(3):
+        await create_organisation(
+            client, name=f"S{number}", organisationType="acute_trust", parentId=a["id"]
+        )
+    for ics, maturity in (("B", 2), ("C", 3)):
+        other = await create_organisation(client, name=f"ICS {ics}", organisationType="ics")
+        await trust(client, other["id"], f"{ics}1", maturity)
+    await refresh(backend)
+    async with await caller(backend, x["id"]) as narrow:
+        figure = capability(await benchmark(narrow, x["id"]))
+    assert figure["upperQuartile"] is None, "B1's value, 2.0, would show"
+    assert figure["withheld"]["reason"] == "too_few_organisations"

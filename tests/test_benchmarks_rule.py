@@ -61,8 +61,8 @@ def test_a_figure_needs_five_organisations_from_two_other_systems() -> None:
     narrow = figure(2.0, [entry(v, one) for v in range(5)], target(), FIVE_FROM_TWO)
     assert narrow.withheld is not None
     assert narrow.withheld.reason == WithheldReason.TOO_FEW_SYSTEMS
-    # Members of the organisation's own system (outside the caller's scope) count towards
-    # the five, never towards the other systems.
+    # Were members of the organisation's own system in a group, they would never count towards
+    # the other systems (``group`` leaves them out in any case).
     own_and_one = [entry(v, OWN_SYSTEM) for v in range(3)] + [entry(9, one), entry(8, one)]
     assert figure(1.0, own_and_one, target(), FIVE_FROM_TWO).withheld is not None
 
@@ -110,3 +110,10 @@ def test_the_report_s_strips_place_the_quartiles_and_say_when_withheld() -> None
     assert chart.shown == 1
     assert plural("local authority") == "local authorities"
     assert plural("GP practice") == "GP practices"
+
+
+def test_the_organisation_s_own_system_is_left_out_whoever_asks() -> None:
+    """A caller scoped to one member cannot read its siblings, but whoever minted its key can:
+    the siblings never stand behind the figure."""
+    sibling, other = entry(0, OWN_SYSTEM), entry(20, uuid.uuid4())
+    assert group([sibling, other], target(frozenset())) == [other]

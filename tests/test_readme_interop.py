@@ -34,7 +34,13 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
 ) -> None:
     if backend.name != "sqlite":
         pytest.skip("a reader's first run is on SQLite; the commands are tested on both")
-    sections = ("## Demo data", "## FHIR", "## ODS import", "## Benchmarks")
+    sections = (
+        "## Demo data",
+        "## FHIR",
+        "## ODS import",
+        "## Benchmarks",
+        "## Crosswalks and imported returns",
+    )
     script = "\n".join(block(heading) for heading in sections)
     assert ".venv/bin/lhs-map" in script
     fixture = "tests/fixtures/ods-ord-records.json"
@@ -93,3 +99,18 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     assert acute.endswith(" n 5 withheld None")
     assert "median None" not in acute
     assert mental.endswith("median None n None withheld too_few_organisations")
+    # The crosswalk to WGLL, the trust by its pillars, its DMA return's sheet, check and import.
+    crosswalk = lines[dry_run + 4 : dry_run + 7]
+    assert crosswalk[0] == "digital-infrastructure -> smart-foundations equal"
+    pillars = lines[dry_run + 7 : dry_run + 14]
+    assert [p.rsplit(" ", 1)[0] for p in pillars][:2] == ["Well led", "Ensure smart foundations"]
+    rows = (tmp_path / "trust-by-wgll.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert rows[0].startswith("framework,heading,title,score,")
+    assert len(rows) == 8
+    template = (tmp_path / "dma-template.csv").read_text(encoding="utf-8-sig")
+    assert template.startswith("year,pillar,domain,score,validated")
+    assert '{"dryRun":true,"rows":2,"created":2,' in lines[dry_run + 14]
+    assert '{"dryRun":false,"rows":2,"created":2,' in lines[dry_run + 14]
+    credited = "\n".join(lines[dry_run + 14 :])
+    assert " dma 2026 credited " in credited
+    assert "'return': " in lines[-1]

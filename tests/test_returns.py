@@ -302,3 +302,31 @@ async def test_a_return_is_imported_by_an_editor_of_the_organisation_only(
     hidden = await client.post(imports(trust["id"], "dma"), content=file, headers=CSV | elsewhere)
     assert_problem(hidden, 404, "NOT_FOUND")
     assert await snapshot(backend.engine) == before
+
+
+async def test_a_json_returns_rows_are_counted_as_its_refusals_count_them(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """The first item of a JSON array is row 1, in the answer as in a refusal; a domain that is
+    not text, or holds a character no text here may hold (NUL cannot even be stored in
+    PostgreSQL), is a refused row, not a 500 or a stored repr."""
+    trust = await create_organisation(client)
+    item = {"year": YEAR, "pillar": "well-led", "score": 3}
+    done = await client.post(
+        imports(trust["id"], "dma", dry_run=True), json=[item, item | {"domain": "x"}]
+    )
+    assert done.status_code == 200, done.text
+    assert [r["row"] for r in done.json()["results"]] == [1, 2]
+    refused = await client.post(
+        imports(trust["id"], "dma"), json=[item | {"score": 9}], headers=JSON
+    )
+    assert [e["line"] for e in assert_problem(refused, 422, "VALIDATION_FAILED")["errors"]] == [1]
+
+    before = await snapshot(backend.engine)
+    for domain in ("a\u0000b", "a\u202eb", {"x": 1}, ["x"]):
+        response = await client.post(
+            imports(trust["id"], "dma"), json=[item | {"domain": domain}], headers=JSON
+        )
+        problem = assert_problem(response, 422, "VALIDATION_FAILED")
+        assert [(e["line"], e["column"]) for e in problem["errors"]] == [(1, "domain")]
+    assert await snapshot(backend.engine) == before

@@ -43,9 +43,12 @@ class Target:
 
 def group(entries: Iterable[Entry], target: Target) -> list[Entry]:
     """The entries that may stand behind a figure: the same world (demo or real), not opted
-    out, never the organisation itself; outside the caller's readable organisations (a global
-    caller, who can read everyone, is treated as the organisation's own system), or, in the
-    scope-restricted mode, inside them."""
+    out, never the organisation itself; outside the organisation's own system and the caller's
+    readable organisations, or, in the scope-restricted mode, inside the readable ones.
+
+    The whole own system is left out whoever asks, not only what the caller reads: an admin
+    can mint a key scoped to one member, and the siblings it reads and sets would then count
+    towards the five, moving the quartiles onto a single other organisation's value."""
     found = []
     for entry in entries:
         if entry.organisation_id == target.organisation_id or entry.opted_out:
@@ -56,11 +59,10 @@ def group(entries: Iterable[Entry], target: Target) -> list[Entry]:
             inside = target.readable is None or entry.organisation_id in target.readable
             if not inside:
                 continue
-        elif target.readable is None:
-            if entry.system_id == target.system_id:
-                continue
-        elif entry.organisation_id in target.readable:
+        elif entry.system_id == target.system_id:
             continue
+        elif target.readable is not None and entry.organisation_id in target.readable:
+            continue  # moved into the caller's scope since the snapshot
         found.append(entry)
     return found
 

@@ -28,7 +28,7 @@ class WithheldReason(StrEnum):
 class GroupKind(StrEnum):
     """Who the organisation is compared with (a deployment setting)."""
 
-    SERVICE = "service"  # organisations of its type outside the caller's scope
+    SERVICE = "service"  # organisations of its type outside its own system
     SCOPE = "scope"  # organisations of its type inside the caller's scope
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.crosswalks.frameworks import HEADINGS, Framework
 from app.errors import excerpt
+from app.fields import PRINTABLE
 from app.transfer.columns import Column, Kind
 from app.transfer.formats import RawRow
 from app.vocabulary import ReturnFramework
@@ -179,11 +180,21 @@ def parse(framework: ReturnFramework, raw: RawRow, this_year: int) -> ReturnRow 
         raw.issues.append(
             raw.issue("validated", f"Got {excerpt(_text(flag))}; expected yes, no or blank.")
         )
-    domain = _text(values.get("domain")) or None
-    if domain is not None and len(domain) > 100:
+    given = values.get("domain")
+    domain = _text(given) or None
+    if isinstance(given, dict | list):  # a JSON object or array; a sheet's number is text
+        domain = None
+        raw.issues.append(raw.issue("domain", "Got no text; expected the domain's name or blank."))
+    elif domain is not None and len(domain) > 100:
         raw.issues.append(raw.issue("domain", "Got more than 100 characters; expected a name."))
+    elif domain is not None and not re.match(PRINTABLE, domain):
+        # As every text here: NUL cannot even be stored in PostgreSQL (a 500, not a refusal).
+        raw.issues.append(
+            raw.issue(
+                "domain", "Got a control, bidirectional or separator character; expected a name."
+            )
+        )
     if raw.issues or year is None or heading is None or score is None or validated is None:
         return None
-    return ReturnRow(
-        raw.line + 1 if raw.json else raw.line, year, heading, domain, score, validated
-    )
+    # The row's number as its refusals give it: a CSV's header is 1, a JSON array's first is 1.
+    return ReturnRow(raw.line, year, heading, domain, score, validated)

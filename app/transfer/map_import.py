@@ -58,6 +58,16 @@ async def restore(
             "Keeping the map's ids (an exact restore) needs a credential for the whole "
             "service: import without keepIds to get a copy with new ids."
         )
+    if not principal.can(Role.ADMIN) and any(
+        o.benchmark_opt_out or o.is_demo for o in document.organisations
+    ):
+        # Whether an organisation counts in others' benchmarks is its admins' decision, on
+        # this path as on PATCH (docs/security.md, "Benchmarks: the disclosure rule").
+        raise Forbidden(
+            "The map has organisations that are not counted in others' benchmarks "
+            "(benchmarkOptOut or isDemo): that is their admins' decision, so importing it "
+            "needs an admin's credential."
+        )
     _check_shape(document)
     # Exclusive, as a move is: the new subtree is hung under an existing organisation.
     await hierarchy.lock_tree(session)
