@@ -252,6 +252,12 @@ async def test_old_and_malformed_cursors_are_problems(client: httpx.AsyncClient)
     assert_problem(
         await client.get("/v1/changes", params={"after": "not-a-cursor"}), 400, "INVALID_CURSOR"
     )
+    # A forged position beyond the database's BIGINT: refused, not a driver's overflow (500).
+    for position in (2**63, 10**30):
+        beyond = feed_cursor.encode(position, datetime.now(UTC))
+        assert_problem(
+            await client.get("/v1/changes", params={"after": beyond}), 400, "INVALID_CURSOR"
+        )
     assert_problem(await client.get("/v1/changes", params={"limit": 0}), 422, "VALIDATION_FAILED")
 
 

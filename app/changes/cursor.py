@@ -19,6 +19,8 @@ from app.errors import CursorExpired, InvalidCursor
 NOW = "now"
 _TAG = "feed"
 _MAX_CHARS = 200
+# Positions are BIGINT: a forged cursor past that range is refused here, not by the driver.
+_MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,12 @@ def decode(text: str) -> Cursor:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         tag, position, issued = json.loads(raw)
-        if tag != _TAG or type(position) is not int or type(issued) is not int or position < 0:
+        if (
+            tag != _TAG
+            or type(position) is not int
+            or type(issued) is not int
+            or not 0 <= position <= _MAX_POSITION
+        ):
             raise ValueError("not a feed cursor")
         return Cursor(position, datetime.fromtimestamp(issued, UTC))
     except (
