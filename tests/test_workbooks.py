@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.errors import AppError
+from app.transfer import workbook
 from app.transfer.files import FILES, ImportKind
 from app.transfer.formats import MAX_ROWS
 from app.transfer.workbook import MEDIA_TYPE, NOTES_SHEET, check_archive, xlsx_rows
@@ -209,6 +210,47 @@ def test_an_archive_of_too_many_parts_is_refused_unopened() -> None:
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+def _sheet_rewritten(dimension: bytes | None, last_row: int) -> bytes:
+    """A real two-row workbook whose data row is moved down to ``last_row`` and made blank
+    (a cell of spaces), with its ``<dimension>`` replaced (None: removed)."""
+    with zipfile.ZipFile(io.BytesIO(million_rows())) as source:
+        items = [(item, source.read(item)) for item in source.infolist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item, data in items:
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'<dimension ref="[^"]*" */>', dimension or b"", data)
+                data = re.sub(
+                    rb'<row r="2".*?</row>',
+                    f'<row r="{last_row}"><c r="A{last_row}" t="inlineStr"><is><t>  </t></is>'
+                    "</c></row>".encode(),
+                    data,
+                )
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def test_rows_a_sheet_skips_count_towards_the_limit_and_columns_are_bounded() -> None:
+    """A few bytes can stand for millions of rows: openpyxl yields a blank row for each row
+    number missing before one that is there, and pads each to the width the sheet declares."""
+
+    async def read(data: bytes) -> int:
+        count = 0
+        async for _ in xlsx_rows(_chunks(data), FILES[ImportKind.ASSETS].columns, "x"):
+            count += 1
+        return count
+
+    far = _sheet_rewritten(None, MAX_ROWS + 50)
+    with pytest.raises(AppError) as refused:
+        asyncio.run(read(far))
+    assert refused.value.status == 413
+    assert asyncio.run(read(_sheet_rewritten(None, 50))) == 0  # the positive control
+
+    wide = _sheet_rewritten(b'<dimension ref="A1:XFD3"/>', 3)
+    widths = {len(row) for row in workbook._open(wide, "x")}
+    assert widths == {workbook.MAX_COLUMNS}
 
 
 @settings(derandomize=True, max_examples=60, deadline=None, database=None)

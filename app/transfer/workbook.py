@@ -39,6 +39,10 @@ MAX_RATIO = 200
 _SMALL_MEMBER = 1_048_576
 # Rows read per trip to a worker thread.
 _BATCH = 500
+# Columns read per row: far more than any kind has. openpyxl pads every row, and every row
+# missing between two that are there, to the width the sheet declares (up to 16,384), so
+# without this bound a small file declaring a wide sheet costs minutes of work.
+MAX_COLUMNS = 100
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]*\d*:?[A-Z]*(\d+)"')
 NOTES_SHEET = "Notes"
 LISTS_SHEET = "Lists"
@@ -128,14 +132,16 @@ async def xlsx_rows(
     while batch := await to_thread.run_sync(_next, rows):
         for values in batch:
             line += 1
+            # Counted before blank rows are skipped: openpyxl yields a blank row for every row
+            # number missing before one that is there, so a few bytes can stand for millions.
+            if line > MAX_ROWS + 1:
+                raise too_many_rows()
             cells = [_text(value) for value in values]
             if found is None:
                 found = header_of(cells, columns)
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
-            if line > MAX_ROWS + 1:
-                raise too_many_rows()
             yield csv_row(csvio.Record(line, cells), found)
     if found is None:
         raise _refused("The sheet is empty: it needs a header row.")
@@ -147,7 +153,8 @@ def _open(data: bytes, sheet_name: str) -> Iterator[tuple[Any, ...]]:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise _refused(f"It cannot be opened as a workbook ({type(exc).__name__}).") from None
     sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
-    return sheet.iter_rows(values_only=True)
+    width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    return sheet.iter_rows(values_only=True, max_col=width)
 
 
 def _next(rows: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
