@@ -147,20 +147,36 @@ async def xlsx_rows(
         raise _refused("The sheet is empty: it needs a header row.")
 
 
+# What openpyxl raises on a file that is not the workbook it claims to be: besides its own
+# and zipfile's errors, a part that is not well-formed XML (ParseError, a SyntaxError), an
+# index into a list the file does not have (no sheets, a shared string past the table), and
+# attributes or values of the wrong type. Each is the file's fault, so a 422, never a 500.
+_UNREADABLE = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    SyntaxError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    OSError,
+)
+
+
 def _open(data: bytes, sheet_name: str) -> Iterator[tuple[Any, ...]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
+        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    except _UNREADABLE as exc:
         raise _refused(f"It cannot be opened as a workbook ({type(exc).__name__}).") from None
-    sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
-    width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
     return sheet.iter_rows(values_only=True, max_col=width)
 
 
 def _next(rows: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     try:
         return list(islice(rows, _BATCH))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except _UNREADABLE as exc:
         raise _refused(f"A row cannot be read ({type(exc).__name__}).") from None
 
 
