@@ -5,6 +5,7 @@ value refused beside what was expected."""
 
 import asyncio
 import contextlib
+import functools
 import io
 import re
 import zipfile
@@ -310,12 +311,19 @@ def test_rows_a_sheet_skips_count_towards_the_limit_and_columns_are_bounded() ->
     assert widths == {workbook.MAX_COLUMNS}
 
 
+@functools.cache
+def _two_rows() -> bytes:
+    """Made once: a workbook saved in another second can differ in length by a byte (its
+    timestamp is compressed), which Hypothesis takes for inconsistent data generation."""
+    return million_rows().replace(b"A1:D1000000", b"A1:D2")
+
+
 @settings(derandomize=True, max_examples=60, deadline=None, database=None)
 @given(st.data())
 def test_a_mangled_workbook_is_a_problem_never_a_crash(data: st.DataObject) -> None:
     """Bytes of a real workbook with some flipped: each is read or refused with one of our
     problems, never another exception."""
-    original = bytearray(million_rows().replace(b"A1:D1000000", b"A1:D2"))
+    original = bytearray(_two_rows())
     for _ in range(data.draw(st.integers(1, 8))):
         original[data.draw(st.integers(0, len(original) - 1))] = data.draw(st.integers(0, 255))
 
