@@ -77,6 +77,14 @@ def test_a_cursor_older_than_the_retention_has_expired() -> None:
     with pytest.raises(CursorExpired):
         feed_cursor.check_age(cursor, now=now, retention=timedelta(days=30))
     feed_cursor.check_age(cursor, now=now, retention=timedelta(days=32))
+    # Dated in the future (forged: it would never expire), refused; a clock a little ahead, not.
+    feed_cursor.check_age(
+        feed_cursor.Cursor(7, now + timedelta(minutes=5)), now=now, retention=timedelta(days=30)
+    )
+    with pytest.raises(InvalidCursor):
+        feed_cursor.check_age(
+            feed_cursor.Cursor(0, now + timedelta(days=3650)), now=now, retention=timedelta(days=30)
+        )
 
 
 # The schema: positions come from triggers, which a later migration that rebuilds the table
