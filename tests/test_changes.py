@@ -251,6 +251,34 @@ async def test_a_scoped_caller_sees_only_its_subtree(
     assert len(scoped) == 4
 
 
+async def test_a_move_out_of_a_scoped_caller_s_subtree_is_seen_there_and_nothing_after(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """The organisation leaves the caller's scope: the caller sees the move (and can drop it
+    from its mirror), not what is done to it afterwards."""
+    mine = await create_organisation(client, name="Mine", organisationType="ics")
+    theirs = await create_organisation(client, name="Theirs", organisationType="ics")
+    leaving = await create_organisation(client, name="Leaving", parentId=mine["id"])
+    start = await now(client)
+    moved = await client.patch(
+        f"/v1/organisations/{leaving['id']}",
+        json={"parentId": theirs["id"]},
+        headers={"If-Match": "*"},
+    )
+    assert moved.status_code == 200, moved.text
+    await create_asset(client, leaving["id"])
+    _, key = await make_key(backend.app.state.sessions, "reader", mine["id"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=backend.app),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as scoped_client:
+        scoped, _ = await follow(scoped_client, start)
+    assert summary(scoped) == [("organisation", "update", leaving["id"])]
+    everything, _ = await follow(client, start)
+    assert [action for _, action, _ in summary(everything)] == ["update", "create"]
+
+
 async def test_old_and_malformed_cursors_are_problems(client: httpx.AsyncClient) -> None:
     old = feed_cursor.encode(0, datetime.now(UTC) - timedelta(days=400))
     body = assert_problem(
