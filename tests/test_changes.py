@@ -77,6 +77,14 @@ def test_a_cursor_older_than_the_retention_has_expired() -> None:
     with pytest.raises(CursorExpired):
         feed_cursor.check_age(cursor, now=now, retention=timedelta(days=30))
     feed_cursor.check_age(cursor, now=now, retention=timedelta(days=32))
+    # Dated in the future (forged: it would never expire), refused; a clock a little ahead, not.
+    feed_cursor.check_age(
+        feed_cursor.Cursor(7, now + timedelta(minutes=5)), now=now, retention=timedelta(days=30)
+    )
+    with pytest.raises(InvalidCursor):
+        feed_cursor.check_age(
+            feed_cursor.Cursor(0, now + timedelta(days=3650)), now=now, retention=timedelta(days=30)
+        )
 
 
 # The schema: positions come from triggers, which a later migration that rebuilds the table
@@ -243,6 +251,34 @@ async def test_a_scoped_caller_sees_only_its_subtree(
     assert len(scoped) == 4
 
 
+async def test_a_move_out_of_a_scoped_caller_s_subtree_is_seen_there_and_nothing_after(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """The organisation leaves the caller's scope: the caller sees the move (and can drop it
+    from its mirror), not what is done to it afterwards."""
+    mine = await create_organisation(client, name="Mine", organisationType="ics")
+    theirs = await create_organisation(client, name="Theirs", organisationType="ics")
+    leaving = await create_organisation(client, name="Leaving", parentId=mine["id"])
+    start = await now(client)
+    moved = await client.patch(
+        f"/v1/organisations/{leaving['id']}",
+        json={"parentId": theirs["id"]},
+        headers={"If-Match": "*"},
+    )
+    assert moved.status_code == 200, moved.text
+    await create_asset(client, leaving["id"])
+    _, key = await make_key(backend.app.state.sessions, "reader", mine["id"])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=backend.app),
+        base_url="http://localhost",
+        headers={"Authorization": f"Bearer {key}"},
+    ) as scoped_client:
+        scoped, _ = await follow(scoped_client, start)
+    assert summary(scoped) == [("organisation", "update", leaving["id"])]
+    everything, _ = await follow(client, start)
+    assert [action for _, action, _ in summary(everything)] == ["update", "create"]
+
+
 async def test_old_and_malformed_cursors_are_problems(client: httpx.AsyncClient) -> None:
     old = feed_cursor.encode(0, datetime.now(UTC) - timedelta(days=400))
     body = assert_problem(
@@ -252,6 +288,12 @@ async def test_old_and_malformed_cursors_are_problems(client: httpx.AsyncClient)
     assert_problem(
         await client.get("/v1/changes", params={"after": "not-a-cursor"}), 400, "INVALID_CURSOR"
     )
+    # A forged position beyond the database's BIGINT: refused, not a driver's overflow (500).
+    for position in (2**63, 10**30):
+        beyond = feed_cursor.encode(position, datetime.now(UTC))
+        assert_problem(
+            await client.get("/v1/changes", params={"after": beyond}), 400, "INVALID_CURSOR"
+        )
     assert_problem(await client.get("/v1/changes", params={"limit": 0}), 422, "VALIDATION_FAILED")
 
 

@@ -147,3 +147,49 @@ async def test_a_move_that_would_make_a_cycle_is_refused(client: httpx.AsyncClie
         "VALIDATION_FAILED",
     )
     assert "cycle" in body["errors"][0]["message"]
+
+
+async def test_what_a_sheet_cannot_say_is_kept_and_the_opt_out_is_an_admin_s(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """A sheet has no column for the official name or the benchmark opt-out: re-importing it
+    keeps them. Changing the opt-out (a JSON row can) is for admins, as through the API."""
+    ics = await create_organisation(client, name="ICS", organisationType="ics")
+    opted = await create_organisation(
+        client,
+        name="Opted",
+        officialName="OPTED NHS TRUST",
+        odsCode="OPT1",
+        organisationType="trust",
+        parentId=ics["id"],
+        benchmarkOptOut=True,
+    )
+    _, key = await make_key(backend.app.state.sessions, "editor", ics["id"])
+    editor = {"Authorization": f"Bearer {key}"}
+    sheet = b"odsCode,name,organisationType\r\nOPT1,Opted,trust\r\n"
+    response = await client.post(url(ics["id"]), content=sheet, headers=CSV | editor)
+    assert response.status_code == 200, response.text
+    assert response.json()["unchanged"] == 1
+    kept = (await client.get(f"/v1/organisations/{opted['id']}")).json()
+    assert (kept["officialName"], kept["benchmarkOptOut"]) == ("OPTED NHS TRUST", True)
+
+    before = await snapshot(backend.engine)
+    for row in (
+        {"odsCode": "OPT1", "name": "Opted", "organisationType": "trust", "benchmarkOptOut": False},
+        {"odsCode": "OPT2", "name": "New", "organisationType": "trust", "benchmarkOptOut": True},
+    ):
+        body = assert_problem(
+            await client.post(url(ics["id"]), json=[row], headers=editor), 422, "VALIDATION_FAILED"
+        )
+        assert [e["column"] for e in body["errors"]] == ["benchmarkOptOut"]
+    assert await snapshot(backend.engine) == before
+    # An admin may (the default client's key is one).
+    row = {
+        "odsCode": "OPT1",
+        "name": "Opted",
+        "organisationType": "trust",
+        "benchmarkOptOut": False,
+    }
+    response = await client.post(url(ics["id"]), json=[row])
+    assert response.status_code == 200, response.text
+    assert (await client.get(f"/v1/organisations/{opted['id']}")).json()["benchmarkOptOut"] is False

@@ -80,7 +80,8 @@ def record(
     This is also the one write path of the change feed (app.changes): the database gives the
     event its feed position as the transaction commits. ``version`` is the record's version
     after the change; ``parent_organisation_id`` only for deletions of an organisation and of
-    its records (see ``organisation_deleted``)."""
+    its records (see ``organisation_deleted``), and for an organisation's move (the parent it
+    left, see ``row_change``)."""
     request_id = request_id_var.get()
     event = AuditEvent(
         actor=principal.subject,
@@ -114,7 +115,16 @@ def row_change(
     before: Mapping[str, Any],
     after: Mapping[str, Any],
 ) -> AuditEvent:
-    """The event for a change to a record of an organisation (its own id when it is one)."""
+    """The event for a change to a record of an organisation (its own id when it is one).
+
+    An organisation's move names the parent it left (``parent_organisation_id``), so that the
+    change feed shows the move to callers scoped above that parent: the organisation has just
+    left their scope, and a mirror of it must learn to drop it."""
+    moved_from = None
+    if resource_type is ResourceType.ORGANISATION and before.get("parent_id") != after.get(
+        "parent_id"
+    ):
+        moved_from = before.get("parent_id")
     return record(
         session,
         principal=principal,
@@ -124,6 +134,7 @@ def row_change(
         organisation_id=getattr(row, "organisation_id", row.id),
         changes=diff(before, after),
         version=version_of(row),
+        parent_organisation_id=moved_from,
     )
 
 

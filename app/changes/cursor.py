@@ -19,6 +19,10 @@ from app.errors import CursorExpired, InvalidCursor
 NOW = "now"
 _TAG = "feed"
 _MAX_CHARS = 200
+# Positions are BIGINT: a forged cursor past that range is refused here, not by the driver.
+_MAX_POSITION = 2**63 - 1
+# How far ahead of this instance's clock another instance's may be.
+_CLOCK_SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,12 @@ def decode(text: str) -> Cursor:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         tag, position, issued = json.loads(raw)
-        if tag != _TAG or type(position) is not int or type(issued) is not int or position < 0:
+        if (
+            tag != _TAG
+            or type(position) is not int
+            or type(issued) is not int
+            or not 0 <= position <= _MAX_POSITION
+        ):
             raise ValueError("not a feed cursor")
         return Cursor(position, datetime.fromtimestamp(issued, UTC))
     except (
@@ -58,7 +67,14 @@ def decode(text: str) -> Cursor:
 
 
 def check_age(cursor: Cursor, *, now: datetime, retention: timedelta) -> None:
-    """CursorExpired (410) for a cursor issued longer ago than the retention."""
+    """CursorExpired (410) for a cursor issued longer ago than the retention; InvalidCursor
+    (400) for one issued later than now, beyond any skew between instances' clocks: no
+    instance issued it, and it would never expire (reading past the retention for ever)."""
+    if cursor.issued_at - now > _CLOCK_SKEW:
+        raise InvalidCursor(
+            "The cursor was not issued by this feed (it is dated in the future); start from "
+            "GET /v1/changes without `after`, or with after=now."
+        )
     if now - cursor.issued_at > retention:
         raise CursorExpired(
             f"This cursor was issued on {cursor.issued_at:%Y-%m-%d}, more than "

@@ -55,8 +55,9 @@ class FeedPage:
 
 def _in_scope(principal: Principal) -> ColumnElement[bool] | None:
     """A scoped caller's changes: those of organisations now in its subtree; deletions of an
-    organisation (and of its records) whose parent is; and what belongs to no organisation
-    (the shared reference models, which every caller may read)."""
+    organisation (and of its records) whose parent is, and moves of an organisation out from
+    under one that is; and what belongs to no organisation (the shared reference models,
+    which every caller may read)."""
     if principal.organisation_id is None:
         return None
     tree = select(hierarchy.descendants(principal.organisation_id).c.id)

@@ -26,9 +26,10 @@ from app.transfer.formats import RawRow
 from app.transfer.kinds import Pending
 from app.transfer.schemas import OrganisationImportRow
 from app.transfer.subtree import Subtree
-from app.vocabulary import AuditAction, ResourceType
+from app.vocabulary import AuditAction, ResourceType, Role
 
 ORGANISATION = ResourceType.ORGANISATION
+_NOT_IN_SHEETS = frozenset({"official_name", "benchmark_opt_out"})
 _INSIDE = "a parent is the organisation imported into, one below it, or a row above in the file."
 
 
@@ -100,7 +101,10 @@ class Organisations:
 
     def check(self, model: ReferenceModelPublic, pending: Pending) -> list[FieldIssue]:
         data: OrganisationImportRow = pending.data
-        pending.values = data.model_dump(exclude={"id", "parent_id", "parent_ods_code"})
+        # Fields a sheet has no column for are kept as stored unless the row (JSON) names
+        # them: a CSV re-import must not clear an official name or an admin's opt-out.
+        kept = _NOT_IN_SHEETS - data.model_fields_set
+        pending.values = data.model_dump(exclude={"id", "parent_id", "parent_ods_code"} | kept)
         pending.values["parent_id"] = pending.organisation_id
         return []
 
@@ -145,6 +149,18 @@ class Organisations:
                         "odsCode",
                         f"ODS code {data.ods_code} is already used by an organisation that is not "
                         "below this one: an import does not move organisations into it.",
+                    )
+                )
+                continue
+            stored_opt_out = existing.benchmark_opt_out if existing is not None else False
+            opt_out = pending.values.get("benchmark_opt_out", stored_opt_out)
+            if opt_out != stored_opt_out and not self.principal.can(Role.ADMIN):
+                # As the organisations service rules: its admins' decision.
+                pending.issues.append(
+                    raw.issue(
+                        "benchmarkOptOut",
+                        "Only an admin changes whether an organisation is counted in others' "
+                        "benchmarks.",
                     )
                 )
                 continue

@@ -39,6 +39,10 @@ MAX_RATIO = 200
 _SMALL_MEMBER = 1_048_576
 # Rows read per trip to a worker thread.
 _BATCH = 500
+# Columns read per row: far more than any kind has. openpyxl pads every row, and every row
+# missing between two that are there, to the width the sheet declares (up to 16,384), so
+# without this bound a small file declaring a wide sheet costs minutes of work.
+MAX_COLUMNS = 100
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]*\d*:?[A-Z]*(\d+)"')
 NOTES_SHEET = "Notes"
 LISTS_SHEET = "Lists"
@@ -128,32 +132,51 @@ async def xlsx_rows(
     while batch := await to_thread.run_sync(_next, rows):
         for values in batch:
             line += 1
+            # Counted before blank rows are skipped: openpyxl yields a blank row for every row
+            # number missing before one that is there, so a few bytes can stand for millions.
+            if line > MAX_ROWS + 1:
+                raise too_many_rows()
             cells = [_text(value) for value in values]
             if found is None:
                 found = header_of(cells, columns)
                 continue
             if not any(cell.strip() for cell in cells):
                 continue
-            if line > MAX_ROWS + 1:
-                raise too_many_rows()
             yield csv_row(csvio.Record(line, cells), found)
     if found is None:
         raise _refused("The sheet is empty: it needs a header row.")
 
 
+# What openpyxl raises on a file that is not the workbook it claims to be: besides its own
+# and zipfile's errors, a part that is not well-formed XML (ParseError, a SyntaxError), an
+# index into a list the file does not have (no sheets, a shared string past the table), and
+# attributes or values of the wrong type. Each is the file's fault, so a 422, never a 500.
+_UNREADABLE = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    SyntaxError,
+    LookupError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    OSError,
+)
+
+
 def _open(data: bytes, sheet_name: str) -> Iterator[tuple[Any, ...]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
+        width = min(sheet.max_column or MAX_COLUMNS, MAX_COLUMNS)
+    except _UNREADABLE as exc:
         raise _refused(f"It cannot be opened as a workbook ({type(exc).__name__}).") from None
-    sheet = book[sheet_name] if sheet_name in book.sheetnames else book.worksheets[0]
-    return sheet.iter_rows(values_only=True)
+    return sheet.iter_rows(values_only=True, max_col=width)
 
 
 def _next(rows: Iterator[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     try:
         return list(islice(rows, _BATCH))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except _UNREADABLE as exc:
         raise _refused(f"A row cannot be read ({type(exc).__name__}).") from None
 
 
