@@ -3,6 +3,9 @@
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
+from app.errors import BadRequest
 from app.selfassessments import forms
 from app.selfassessments.forms import Area, Choice, Evidence, Question, Saved
 
@@ -103,7 +106,17 @@ def test_a_moderation_decision() -> None:
         forms.moderated_level_id("data-sharing"),
         forms.reason_id("data-sharing"),
     }
+    # A digit to str.isdigit that int() refuses is a level not offered, not a crash.
+    _, errors = decide(decision="change", level="\u00b2", reason="Two")
+    assert set(errors.by_field) == {forms.moderated_level_id("data-sharing")}
     _, errors = decide()
     assert errors.by_field == {
         forms.decision_id("data-sharing"): "Choose whether you agree or change the level."
     }
+
+
+def test_a_form_with_too_many_fields_is_a_bad_request() -> None:
+    body = urlencode({f"x{i}": "1" for i in range(forms.MAX_FIELDS + 1)}).encode()
+    with pytest.raises(BadRequest):
+        forms.fields_of(body)
+    assert len(forms.fields_of(urlencode({"a": "1", "b": ""}).encode())) == 2
