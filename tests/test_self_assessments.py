@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from app.selfassessments.service import Author
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation
@@ -259,3 +260,13 @@ async def test_not_applicable_counts_once_submitted_where_the_model_allows_it(
         f"/v1/self-assessments/{sid}/answers/data-platform/moderation", json={"decision": "agree"}
     )
     assert_problem(moderated, 403, "FORBIDDEN")  # the caller answered it
+
+
+def test_an_author_is_one_person_however_the_link_spells_their_name() -> None:
+    answered = Author("api_key:abc", "Dr A Patel")
+    assert answered == Author("api_key:abc", "  dr a   PATEL ")
+    assert answered == Author("api_key:abc", "Dr\u00a0A Patel")
+    assert answered != Author("api_key:abc", "J Okafor")
+    assert answered != Author("api_key:other", "Dr A Patel")
+    assert Author("api_key:abc", None) != answered
+    assert Author("api_key:abc", None) == Author("api_key:abc", None)

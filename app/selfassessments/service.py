@@ -9,6 +9,7 @@ author of an answer never moderates it.
 
 import csv
 import io
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,12 +53,26 @@ from app.vocabulary import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Author:
     """A person answering or moderating: the credential, and the respondent its link names."""
 
     credential: str
     respondent: str | None
+
+    def _key(self) -> tuple[str, str | None]:
+        # A name is typed by whoever mints each link: "Dr A Patel" and "dr a  patel" from one
+        # credential are one person, who must not moderate their own answer by a retyped name.
+        name = self.respondent
+        if name is not None:
+            name = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+        return self.credential, name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Author) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @classmethod
     def of(cls, principal: Principal, respondent: str | None) -> "Author":
