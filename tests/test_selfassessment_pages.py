@@ -130,7 +130,19 @@ async def test_an_answer_link_opens_the_questionnaire_and_saves_each_area(
             headers=BROWSER | cookie,
         )
         assert done.status_code == 303, done.text
-    assert (await client.get(f"/v1/self-assessments/{sid}")).json()["status"] == "submitted"
+        # An area form posted after the submit (a tab left open): read-only, said in a page.
+        late = await browser.post(
+            area,
+            data={"csrf_token": csrf_of(check.text), f"level-{key}": "0"},
+            headers=BROWSER | cookie,
+        )
+        assert late.status_code == 409
+        assert late.headers["content-type"].startswith("text/html")
+        assert "There is a problem" in late.text
+        assert "read-only" in late.text
+    stored = (await client.get(f"/v1/self-assessments/{sid}")).json()
+    assert stored["status"] == "submitted"
+    assert {a["level"] for a in stored["answers"]} == {3}
 
 
 async def test_moderation_by_another_person_and_never_by_the_author(
