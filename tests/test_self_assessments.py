@@ -162,6 +162,8 @@ async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(
     problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
     assert record_id in problem["detail"]
     assert "data-platform" in problem["detail"]
+    # The 412's ETag is the self-assessment's (the resource addressed), never the record's.
+    assert refused.headers["etag"] == etag
     assert await snapshot(backend.engine) == before  # all or nothing
     # Saving the answer again reads the record anew; the submit then goes through.
     await answer(client, second["id"], "data-platform", level=3)

@@ -437,7 +437,7 @@ async def submit(
             errors=[FieldIssue("answers", "Answer at least one question first.")],
         )
     questions = {c.key: c for c in view.questions}
-    targets = await _check_records(session, view.answers)
+    targets = await _check_records(session, row, view.answers)
     for answer in view.answers:
         if answer.not_applicable or answer.capability_key not in questions:
             continue
@@ -479,7 +479,7 @@ async def submit(
 
 
 async def _check_records(
-    session: AsyncSession, answers: Sequence[SelfAssessmentAnswer]
+    session: AsyncSession, row: SelfAssessment, answers: Sequence[SelfAssessmentAnswer]
 ) -> dict[uuid.UUID, Asset]:
     """The records the answers will update, locked; 412 naming every one that someone changed
     since its answer was saved. A record deleted meanwhile is simply made again."""
@@ -508,7 +508,8 @@ async def _check_records(
         raise StaleVersion(
             f"Records this questionnaire would update changed since their answers were saved: "
             f"{names}. Look at them, save those answers again, then submit.",
-            current_version=stale[0][1].version,
+            # The 412's ETag is the submitted resource's: the self-assessment's, not a record's.
+            current_version=row.version,
         )
     return assets
 
