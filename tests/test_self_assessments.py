@@ -272,3 +272,29 @@ def test_an_author_is_one_person_however_the_link_spells_their_name() -> None:
     assert answered != Author("api_key:other", "Dr A Patel")
     assert Author("api_key:abc", None) != answered
     assert Author("api_key:abc", None) == Author("api_key:abc", None)
+
+
+async def test_a_record_moved_to_another_capability_is_not_the_questionnaires_any_more(
+    client: httpx.AsyncClient,
+) -> None:
+    trust = await create_organisation(client, name="Moved Trust", organisationType="acute_trust")
+    first = (await open_draft(client, trust["id"])).json()
+    await answer(client, first["id"], "data-platform", level=2)
+    etag = (await client.get(f"/v1/self-assessments/{first['id']}")).headers["etag"]
+    record_id = (await submit(client, first["id"], etag)).json()["answers"][0]["recordId"]
+    # Someone makes the record about something else (no capability) before the next draft.
+    record = await client.get(f"/v1/assets/{record_id}")
+    moved = await client.patch(
+        f"/v1/assets/{record_id}",
+        json={"capabilityKey": None},
+        headers={"If-Match": record.headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    second = (await open_draft(client, trust["id"])).json()
+    await answer(client, second["id"], "data-platform", level=4)
+    etag = (await client.get(f"/v1/self-assessments/{second['id']}")).headers["etag"]
+    done = await submit(client, second["id"], etag)
+    assert done.status_code == 200, done.text
+    assert done.json()["answers"][0]["recordId"] != record_id
+    untouched = (await client.get(f"/v1/assets/{record_id}")).json()
+    assert (untouched["maturity"], untouched["version"]) == (2, moved.json()["version"])

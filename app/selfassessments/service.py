@@ -335,7 +335,8 @@ async def _previous_record(
     session: AsyncSession, organisation_id: uuid.UUID, capability_key: str
 ) -> Asset | None:
     """The asset the organisation's latest submitted self-assessment wrote for this capability,
-    if it still exists: a new questionnaire updates it instead of adding another."""
+    if it still exists and is still about it: a new questionnaire updates it instead of adding
+    another."""
     statement = (
         select(Asset)
         .join(SelfAssessmentAnswer, col(SelfAssessmentAnswer.record_id) == col(Asset.id))
@@ -347,6 +348,9 @@ async def _previous_record(
             SelfAssessment.status == SelfAssessmentStatus.SUBMITTED,
             SelfAssessmentAnswer.capability_key == capability_key,
             Asset.organisation_id == organisation_id,
+            # Still about this capability: one someone moved to another (or to none) is
+            # theirs now, and the answer makes a new record rather than overwrite it.
+            Asset.capability_key == capability_key,
         )
         .order_by(col(SelfAssessment.submitted_at).desc())
         .limit(1)
