@@ -102,6 +102,20 @@ async def test_an_answer_link_opens_the_questionnaire_and_saves_each_area(
         assert f'aria-describedby="error-level-{key}"' in refused.text
         assert unescape(refused.text).count("We think so") == 1  # kept in the field
         assert (await client.get(f"/v1/self-assessments/{sid}")).json()["answers"] == []
+        # A comment the contract refuses (too long): said next to the comment, nothing saved.
+        long = await browser.post(
+            area,
+            data={
+                "csrf_token": csrf_of(page.text),
+                f"level-{key}": "2",
+                f"comment-{key}": "x" * 2001,
+            },
+            headers=BROWSER | cookie,
+        )
+        assert long.status_code == 422
+        assert f'aria-describedby="comment-{key}-error"' in long.text
+        assert f'id="comment-{key}-error"' in long.text
+        assert (await client.get(f"/v1/self-assessments/{sid}")).json()["answers"] == []
         # Without the CSRF token: refused with a page, nothing saved.
         forged = await browser.post(area, data={f"level-{key}": "3"}, headers=BROWSER | cookie)
         assert forged.status_code == 403
