@@ -144,6 +144,15 @@ async def test_an_answer_link_opens_the_questionnaire_and_saves_each_area(
             headers=BROWSER | cookie,
         )
         assert done.status_code == 303, done.text
+        # The submit posted twice (a second click): said as submitted, not as a change.
+        twice = await browser.post(
+            submit_page,
+            data={"csrf_token": csrf_of(check.text), "if_match": unescape(etag.group(1))},
+            headers=BROWSER | cookie,
+        )
+        assert twice.status_code == 412
+        assert "submitted already" in twice.text
+        assert "someone saved an answer" not in twice.text
         # An area form posted after the submit (a tab left open): read-only, said in a page.
         late = await browser.post(
             area,

@@ -97,6 +97,10 @@ async def submit(
 def submit_refusal(exc: AppError, data: PageData, posted_tag: str) -> str:
     """Why the submit was refused, for a person: the service's words, except where they speak
     HTTP (the page's own version, carried in its hidden field, is out of date or mangled)."""
+    if data.submitted:
+        # Submitted already (a second click, another tab): the version moved because of it,
+        # so "someone saved an answer" would send the person looking for a change that is not.
+        return "This self-assessment is submitted already; its answers cannot be changed."
     if isinstance(exc, BadRequest) or (
         isinstance(exc, StaleVersion)
         and f'"{data.view.self_assessment.version}"' not in posted_tag
