@@ -298,3 +298,28 @@ async def test_a_record_moved_to_another_capability_is_not_the_questionnaires_an
     assert done.json()["answers"][0]["recordId"] != record_id
     untouched = (await client.get(f"/v1/assets/{record_id}")).json()
     assert (untouched["maturity"], untouched["version"]) == (2, moved.json()["version"])
+
+
+async def test_a_record_another_model_versions_draft_wrote_meanwhile_is_412(
+    client: httpx.AsyncClient,
+) -> None:
+    trust = await create_organisation(client, name="Two Drafts", organisationType="acute_trust")
+    url = f"/v1/organisations/{trust['id']}/self-assessments"
+    older = (await client.post(url, json={"referenceModel": "2026.1"})).json()
+    newer = (await client.post(url, json={"referenceModel": "2026.2"})).json()
+    assert (await answer(client, older["id"], "data-platform", level=1)).status_code == 200
+    assert (await answer(client, newer["id"], "data-platform", level=3)).status_code == 200
+    etag = (await client.get(f"/v1/self-assessments/{newer['id']}")).headers["etag"]
+    record_id = (await submit(client, newer["id"], etag)).json()["answers"][0]["recordId"]
+    # The older draft's answer found no record when it was saved; one exists now.
+    etag = (await client.get(f"/v1/self-assessments/{older['id']}")).headers["etag"]
+    refused = await submit(client, older["id"], etag)
+    problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
+    assert record_id in problem["detail"]
+    # Saved again, the answer updates that record rather than make a second one.
+    await answer(client, older["id"], "data-platform", level=1)
+    etag = (await client.get(f"/v1/self-assessments/{older['id']}")).headers["etag"]
+    done = await submit(client, older["id"], etag)
+    assert done.status_code == 200, done.text
+    assert done.json()["answers"][0]["recordId"] == record_id
+    assert len(asset_for(await assets_of(client, trust["id"]), "data-platform")) == 1

@@ -486,32 +486,40 @@ async def _check_records(
     session: AsyncSession, row: SelfAssessment, answers: Sequence[SelfAssessmentAnswer]
 ) -> dict[uuid.UUID, Asset]:
     """The records the answers will update, locked; 412 naming every one that someone changed
-    since its answer was saved. A record deleted meanwhile is simply made again."""
-    ids = [a.record_id for a in answers if a.record_id is not None and not a.not_applicable]
-    if not ids:
-        return {}
-    found = (
-        await session.exec(
-            select(Asset).where(col(Asset.id).in_(ids)).with_for_update(key_share=True)
-        )
-    ).all()
-    assets = {a.id: a for a in found}
-    stale = [
-        (answer, assets[answer.record_id])
-        for answer in answers
-        if answer.record_id in assets
-        and not answer.not_applicable
-        and assets[answer.record_id].version != answer.record_version
+    since its answer was saved, and every one another self-assessment of the organisation (of
+    another model version, open at the same time) wrote for a capability after its answer here
+    found none: updating it, or making a second record beside it, would both go unseen. A record
+    deleted meanwhile is simply made again."""
+    written = [a for a in answers if not a.not_applicable]
+    ids = [a.record_id for a in written if a.record_id is not None]
+    assets: dict[uuid.UUID, Asset] = {}
+    if ids:
+        found = (
+            await session.exec(
+                select(Asset).where(col(Asset.id).in_(ids)).with_for_update(key_share=True)
+            )
+        ).all()
+        assets = {a.id: a for a in found}
+    changed = [
+        f"asset {asset.id} ({asset.name!r}, for {answer.capability_key}) is at version "
+        f"{asset.version}, not {answer.record_version}"
+        for answer in written
+        if answer.record_id is not None
+        and (asset := assets.get(answer.record_id)) is not None
+        and asset.version != answer.record_version
     ]
-    if stale:
-        names = "; ".join(
-            f"asset {asset.id} ({asset.name!r}, for {answer.capability_key}) is at version "
-            f"{asset.version}, not {answer.record_version}"
-            for answer, asset in stale
-        )
+    for answer in written:
+        if answer.record_id is None:
+            appeared = await _previous_record(session, row.organisation_id, answer.capability_key)
+            if appeared is not None:
+                changed.append(
+                    f"asset {appeared.id} ({appeared.name!r}, for {answer.capability_key}) was "
+                    "written by another self-assessment since"
+                )
+    if changed:
         raise StaleVersion(
             f"Records this questionnaire would update changed since their answers were saved: "
-            f"{names}. Look at them, save those answers again, then submit.",
+            f"{'; '.join(changed)}. Look at them, save those answers again, then submit.",
             # The 412's ETag is the submitted resource's: the self-assessment's, not a record's.
             current_version=row.version,
         )
