@@ -59,6 +59,12 @@ def answer_errors(
             errors.add(
                 forms.evidence_id(q.key, row, part), f"Evidence link for {q.title}: {message}"
             )
+        elif where and where[0] == "evidence" and posted.evidence_rows:
+            # The list as a whole (too many links): said at the last link the person added.
+            errors.add(
+                forms.evidence_id(q.key, posted.evidence_rows[-1], "url"),
+                f"Evidence for {q.title}: {message}",
+            )
         else:
             errors.add(forms.level_id(q.key), f"{q.title}: {message}")
 
