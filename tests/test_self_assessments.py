@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from app.selfassessments.service import Author
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation
@@ -161,6 +162,8 @@ async def test_record_changed_meanwhile_is_412_naming_it_and_writes_nothing(
     problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
     assert record_id in problem["detail"]
     assert "data-platform" in problem["detail"]
+    # The 412's ETag is the self-assessment's (the resource addressed), never the record's.
+    assert refused.headers["etag"] == etag
     assert await snapshot(backend.engine) == before  # all or nothing
     # Saving the answer again reads the record anew; the submit then goes through.
     await answer(client, second["id"], "data-platform", level=3)
@@ -259,3 +262,64 @@ async def test_not_applicable_counts_once_submitted_where_the_model_allows_it(
         f"/v1/self-assessments/{sid}/answers/data-platform/moderation", json={"decision": "agree"}
     )
     assert_problem(moderated, 403, "FORBIDDEN")  # the caller answered it
+
+
+def test_an_author_is_one_person_however_the_link_spells_their_name() -> None:
+    answered = Author("api_key:abc", "Dr A Patel")
+    assert answered == Author("api_key:abc", "  dr a   PATEL ")
+    assert answered == Author("api_key:abc", "Dr\u00a0A Patel")
+    assert answered != Author("api_key:abc", "J Okafor")
+    assert answered != Author("api_key:other", "Dr A Patel")
+    assert Author("api_key:abc", None) != answered
+    assert Author("api_key:abc", None) == Author("api_key:abc", None)
+
+
+async def test_a_record_moved_to_another_capability_is_not_the_questionnaires_any_more(
+    client: httpx.AsyncClient,
+) -> None:
+    trust = await create_organisation(client, name="Moved Trust", organisationType="acute_trust")
+    first = (await open_draft(client, trust["id"])).json()
+    await answer(client, first["id"], "data-platform", level=2)
+    etag = (await client.get(f"/v1/self-assessments/{first['id']}")).headers["etag"]
+    record_id = (await submit(client, first["id"], etag)).json()["answers"][0]["recordId"]
+    # Someone makes the record about something else (no capability) before the next draft.
+    record = await client.get(f"/v1/assets/{record_id}")
+    moved = await client.patch(
+        f"/v1/assets/{record_id}",
+        json={"capabilityKey": None},
+        headers={"If-Match": record.headers["etag"]},
+    )
+    assert moved.status_code == 200, moved.text
+    second = (await open_draft(client, trust["id"])).json()
+    await answer(client, second["id"], "data-platform", level=4)
+    etag = (await client.get(f"/v1/self-assessments/{second['id']}")).headers["etag"]
+    done = await submit(client, second["id"], etag)
+    assert done.status_code == 200, done.text
+    assert done.json()["answers"][0]["recordId"] != record_id
+    untouched = (await client.get(f"/v1/assets/{record_id}")).json()
+    assert (untouched["maturity"], untouched["version"]) == (2, moved.json()["version"])
+
+
+async def test_a_record_another_model_versions_draft_wrote_meanwhile_is_412(
+    client: httpx.AsyncClient,
+) -> None:
+    trust = await create_organisation(client, name="Two Drafts", organisationType="acute_trust")
+    url = f"/v1/organisations/{trust['id']}/self-assessments"
+    older = (await client.post(url, json={"referenceModel": "2026.1"})).json()
+    newer = (await client.post(url, json={"referenceModel": "2026.2"})).json()
+    assert (await answer(client, older["id"], "data-platform", level=1)).status_code == 200
+    assert (await answer(client, newer["id"], "data-platform", level=3)).status_code == 200
+    etag = (await client.get(f"/v1/self-assessments/{newer['id']}")).headers["etag"]
+    record_id = (await submit(client, newer["id"], etag)).json()["answers"][0]["recordId"]
+    # The older draft's answer found no record when it was saved; one exists now.
+    etag = (await client.get(f"/v1/self-assessments/{older['id']}")).headers["etag"]
+    refused = await submit(client, older["id"], etag)
+    problem = assert_problem(refused, 412, "PRECONDITION_FAILED")
+    assert record_id in problem["detail"]
+    # Saved again, the answer updates that record rather than make a second one.
+    await answer(client, older["id"], "data-platform", level=1)
+    etag = (await client.get(f"/v1/self-assessments/{older['id']}")).headers["etag"]
+    done = await submit(client, older["id"], etag)
+    assert done.status_code == 200, done.text
+    assert done.json()["answers"][0]["recordId"] == record_id
+    assert len(asset_for(await assets_of(client, trust["id"]), "data-platform")) == 1

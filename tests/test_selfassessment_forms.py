@@ -3,8 +3,13 @@
 from typing import Any
 from urllib.parse import urlencode
 
-from app.selfassessments import forms
+import pydantic
+import pytest
+
+from app.errors import BadRequest
+from app.selfassessments import form_actions, forms
 from app.selfassessments.forms import Area, Choice, Evidence, Question, Saved
+from app.selfassessments.schemas import AnswerInput
 
 LEVELS = tuple(Choice(str(n), f"Level {n}", f"words {n}") for n in range(5))
 DATA = Question("data-sharing", "Data sharing", "How is data shared?", LEVELS)
@@ -103,7 +108,29 @@ def test_a_moderation_decision() -> None:
         forms.moderated_level_id("data-sharing"),
         forms.reason_id("data-sharing"),
     }
+    # A digit to str.isdigit that int() refuses is a level not offered, not a crash.
+    _, errors = decide(decision="change", level="\u00b2", reason="Two")
+    assert set(errors.by_field) == {forms.moderated_level_id("data-sharing")}
     _, errors = decide()
     assert errors.by_field == {
         forms.decision_id("data-sharing"): "Choose whether you agree or change the level."
     }
+
+
+def test_a_form_with_too_many_fields_is_a_bad_request() -> None:
+    body = urlencode({f"x{i}": "1" for i in range(forms.MAX_FIELDS + 1)}).encode()
+    with pytest.raises(BadRequest):
+        forms.fields_of(body)
+    assert len(forms.fields_of(urlencode({"a": "1", "b": ""}).encode())) == 2
+
+
+def test_too_many_evidence_links_are_said_at_the_last_link() -> None:
+    links = [Evidence(f"Link {n}", f"https://example.org/{n}") for n in range(21)]
+    posted = forms.Posted("2", "", links, list(range(21)))
+    with pytest.raises(pydantic.ValidationError) as refused:
+        AnswerInput.model_validate(
+            {"level": 2, "evidence": [{"title": e.title, "url": e.url} for e in links]}
+        )
+    errors = forms.Errors()
+    form_actions.answer_errors(errors, DATA, posted, refused.value)
+    assert list(errors.by_field) == [forms.evidence_id("data-sharing", 20, "url")]

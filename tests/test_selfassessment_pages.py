@@ -101,6 +101,20 @@ async def test_an_answer_link_opens_the_questionnaire_and_saves_each_area(
         assert f'aria-describedby="error-level-{key}"' in refused.text
         assert unescape(refused.text).count("We think so") == 1  # kept in the field
         assert (await client.get(f"/v1/self-assessments/{sid}")).json()["answers"] == []
+        # A comment the contract refuses (too long): said next to the comment, nothing saved.
+        long = await browser.post(
+            area,
+            data={
+                "csrf_token": csrf_of(page.text),
+                f"level-{key}": "2",
+                f"comment-{key}": "x" * 2001,
+            },
+            headers=BROWSER | cookie,
+        )
+        assert long.status_code == 422
+        assert f'aria-describedby="comment-{key}-error"' in long.text
+        assert f'id="comment-{key}-error"' in long.text
+        assert (await client.get(f"/v1/self-assessments/{sid}")).json()["answers"] == []
         # Without the CSRF token: refused with a page, nothing saved.
         forged = await browser.post(area, data={f"level-{key}": "3"}, headers=BROWSER | cookie)
         assert forged.status_code == 403
@@ -129,7 +143,28 @@ async def test_an_answer_link_opens_the_questionnaire_and_saves_each_area(
             headers=BROWSER | cookie,
         )
         assert done.status_code == 303, done.text
-    assert (await client.get(f"/v1/self-assessments/{sid}")).json()["status"] == "submitted"
+        # The submit posted twice (a second click): said as submitted, not as a change.
+        twice = await browser.post(
+            submit_page,
+            data={"csrf_token": csrf_of(check.text), "if_match": unescape(etag.group(1))},
+            headers=BROWSER | cookie,
+        )
+        assert twice.status_code == 412
+        assert "submitted already" in twice.text
+        assert "someone saved an answer" not in twice.text
+        # An area form posted after the submit (a tab left open): read-only, said in a page.
+        late = await browser.post(
+            area,
+            data={"csrf_token": csrf_of(check.text), f"level-{key}": "0"},
+            headers=BROWSER | cookie,
+        )
+        assert late.status_code == 409
+        assert late.headers["content-type"].startswith("text/html")
+        assert "There is a problem" in late.text
+        assert "read-only" in late.text
+    stored = (await client.get(f"/v1/self-assessments/{sid}")).json()
+    assert stored["status"] == "submitted"
+    assert {a["level"] for a in stored["answers"]} == {3}
 
 
 async def test_moderation_by_another_person_and_never_by_the_author(

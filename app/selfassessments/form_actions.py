@@ -59,6 +59,12 @@ def answer_errors(
             errors.add(
                 forms.evidence_id(q.key, row, part), f"Evidence link for {q.title}: {message}"
             )
+        elif where and where[0] == "evidence" and posted.evidence_rows:
+            # The list as a whole (too many links): said at the last link the person added.
+            errors.add(
+                forms.evidence_id(q.key, posted.evidence_rows[-1], "url"),
+                f"Evidence for {q.title}: {message}",
+            )
         else:
             errors.add(forms.level_id(q.key), f"{q.title}: {message}")
 
@@ -97,6 +103,10 @@ async def submit(
 def submit_refusal(exc: AppError, data: PageData, posted_tag: str) -> str:
     """Why the submit was refused, for a person: the service's words, except where they speak
     HTTP (the page's own version, carried in its hidden field, is out of date or mangled)."""
+    if data.submitted:
+        # Submitted already (a second click, another tab): the version moved because of it,
+        # so "someone saved an answer" would send the person looking for a change that is not.
+        return "This self-assessment is submitted already; its answers cannot be changed."
     if isinstance(exc, BadRequest) or (
         isinstance(exc, StaleVersion)
         and f'"{data.view.self_assessment.version}"' not in posted_tag

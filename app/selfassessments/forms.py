@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
+from app.errors import BadRequest
+
 NOT_APPLICABLE = "na"
 LEVELS = range(5)
 # Evidence rows a page offers beyond those saved: one more link per visit keeps the page short.
@@ -93,10 +95,16 @@ class Errors:
 
 
 def fields_of(body: bytes) -> dict[str, list[str]]:
-    """A urlencoded form's fields (every value of each name, blank ones kept)."""
-    return parse_qs(
-        body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS
-    )
+    """A urlencoded form's fields (every value of each name, blank ones kept). More than
+    ``MAX_FIELDS`` is no form a page sends: a 400, not the parser's ValueError (a 500)."""
+    try:
+        return parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS
+        )
+    except ValueError:
+        raise BadRequest(
+            f"The form has more than {MAX_FIELDS} fields; no page sends that many."
+        ) from None
 
 
 def first(fields: Mapping[str, Sequence[str]], name: str) -> str:
@@ -196,7 +204,8 @@ def parse_decision(
         errors.add(decision_id(question.key), "Choose whether you agree or change the level.")
     elif choice == "change":
         raw = first(fields, "level")
-        if raw.isdigit() and int(raw) in LEVELS and question.allows(raw):
+        # The offered choices first: "²" is a digit to str.isdigit but not to int().
+        if question.allows(raw) and raw.isdigit() and int(raw) in LEVELS:
             level = int(raw)
         else:
             errors.add(moderated_level_id(question.key), "Choose the level you would give.")

@@ -150,6 +150,14 @@ async def save_area(
                 )
             except (ValidationFailed, pydantic.ValidationError) as exc:
                 form_actions.answer_errors(errors, question, answer, exc)
+            except Conflict as exc:
+                # Submitted meanwhile (from another tab or by a colleague): read-only, said on
+                # the page that shows the submitted answers rather than as a problem document.
+                await undo(session)
+                data = await views.load(reads_in(session), link.principal(), self_assessment_id)
+                refused = forms.Errors()
+                refused.add("submit", exc.detail)
+                return views.submit_page(request, data, link, errors=refused, status=exc.status)
     if errors:
         await undo(session)
         data = await views.load(reads_in(session), link.principal(), self_assessment_id)

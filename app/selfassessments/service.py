@@ -9,6 +9,7 @@ author of an answer never moderates it.
 
 import csv
 import io
+import unicodedata
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,12 +53,26 @@ from app.vocabulary import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Author:
     """A person answering or moderating: the credential, and the respondent its link names."""
 
     credential: str
     respondent: str | None
+
+    def _key(self) -> tuple[str, str | None]:
+        # A name is typed by whoever mints each link: "Dr A Patel" and "dr a  patel" from one
+        # credential are one person, who must not moderate their own answer by a retyped name.
+        name = self.respondent
+        if name is not None:
+            name = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+        return self.credential, name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Author) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @classmethod
     def of(cls, principal: Principal, respondent: str | None) -> "Author":
@@ -320,7 +335,8 @@ async def _previous_record(
     session: AsyncSession, organisation_id: uuid.UUID, capability_key: str
 ) -> Asset | None:
     """The asset the organisation's latest submitted self-assessment wrote for this capability,
-    if it still exists: a new questionnaire updates it instead of adding another."""
+    if it still exists and is still about it: a new questionnaire updates it instead of adding
+    another."""
     statement = (
         select(Asset)
         .join(SelfAssessmentAnswer, col(SelfAssessmentAnswer.record_id) == col(Asset.id))
@@ -332,6 +348,9 @@ async def _previous_record(
             SelfAssessment.status == SelfAssessmentStatus.SUBMITTED,
             SelfAssessmentAnswer.capability_key == capability_key,
             Asset.organisation_id == organisation_id,
+            # Still about this capability: one someone moved to another (or to none) is
+            # theirs now, and the answer makes a new record rather than overwrite it.
+            Asset.capability_key == capability_key,
         )
         .order_by(col(SelfAssessment.submitted_at).desc())
         .limit(1)
@@ -422,7 +441,7 @@ async def submit(
             errors=[FieldIssue("answers", "Answer at least one question first.")],
         )
     questions = {c.key: c for c in view.questions}
-    targets = await _check_records(session, view.answers)
+    targets = await _check_records(session, row, view.answers)
     for answer in view.answers:
         if answer.not_applicable or answer.capability_key not in questions:
             continue
@@ -464,36 +483,45 @@ async def submit(
 
 
 async def _check_records(
-    session: AsyncSession, answers: Sequence[SelfAssessmentAnswer]
+    session: AsyncSession, row: SelfAssessment, answers: Sequence[SelfAssessmentAnswer]
 ) -> dict[uuid.UUID, Asset]:
     """The records the answers will update, locked; 412 naming every one that someone changed
-    since its answer was saved. A record deleted meanwhile is simply made again."""
-    ids = [a.record_id for a in answers if a.record_id is not None and not a.not_applicable]
-    if not ids:
-        return {}
-    found = (
-        await session.exec(
-            select(Asset).where(col(Asset.id).in_(ids)).with_for_update(key_share=True)
-        )
-    ).all()
-    assets = {a.id: a for a in found}
-    stale = [
-        (answer, assets[answer.record_id])
-        for answer in answers
-        if answer.record_id in assets
-        and not answer.not_applicable
-        and assets[answer.record_id].version != answer.record_version
+    since its answer was saved, and every one another self-assessment of the organisation (of
+    another model version, open at the same time) wrote for a capability after its answer here
+    found none: updating it, or making a second record beside it, would both go unseen. A record
+    deleted meanwhile is simply made again."""
+    written = [a for a in answers if not a.not_applicable]
+    ids = [a.record_id for a in written if a.record_id is not None]
+    assets: dict[uuid.UUID, Asset] = {}
+    if ids:
+        found = (
+            await session.exec(
+                select(Asset).where(col(Asset.id).in_(ids)).with_for_update(key_share=True)
+            )
+        ).all()
+        assets = {a.id: a for a in found}
+    changed = [
+        f"asset {asset.id} ({asset.name!r}, for {answer.capability_key}) is at version "
+        f"{asset.version}, not {answer.record_version}"
+        for answer in written
+        if answer.record_id is not None
+        and (asset := assets.get(answer.record_id)) is not None
+        and asset.version != answer.record_version
     ]
-    if stale:
-        names = "; ".join(
-            f"asset {asset.id} ({asset.name!r}, for {answer.capability_key}) is at version "
-            f"{asset.version}, not {answer.record_version}"
-            for answer, asset in stale
-        )
+    for answer in written:
+        if answer.record_id is None:
+            appeared = await _previous_record(session, row.organisation_id, answer.capability_key)
+            if appeared is not None:
+                changed.append(
+                    f"asset {appeared.id} ({appeared.name!r}, for {answer.capability_key}) was "
+                    "written by another self-assessment since"
+                )
+    if changed:
         raise StaleVersion(
             f"Records this questionnaire would update changed since their answers were saved: "
-            f"{names}. Look at them, save those answers again, then submit.",
-            current_version=stale[0][1].version,
+            f"{'; '.join(changed)}. Look at them, save those answers again, then submit.",
+            # The 412's ETag is the submitted resource's: the self-assessment's, not a record's.
+            current_version=row.version,
         )
     return assets
 
