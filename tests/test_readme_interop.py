@@ -4,6 +4,7 @@
 import asyncio
 import json
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -40,6 +41,7 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
         "## ODS import",
         "## Benchmarks",
         "## Crosswalks and imported returns",
+        "## A self-assessment",
     )
     script = "\n".join(block(heading) for heading in sections)
     assert ".venv/bin/lhs-map" in script
@@ -111,6 +113,24 @@ async def test_the_demo_fhir_and_ods_sections_run_as_written(
     assert template.startswith("year,pillar,domain,score,validated")
     assert '{"dryRun":true,"rows":2,"created":2,' in lines[dry_run + 14]
     assert '{"dryRun":false,"rows":2,"created":2,' in lines[dry_run + 14]
-    credited = "\n".join(lines[dry_run + 14 :])
+    questionnaire = next(i for i, line in enumerate(lines) if " questions; " in line)
+    credited = "\n".join(lines[dry_run + 14 : questionnaire])
     assert " dma 2026 credited " in credited
-    assert "'return': " in lines[-1]
+    assert "'return': " in lines[questionnaire - 1]
+    # A self-assessment of the acute trust: the questionnaire (levels 0 to 4 in words), the
+    # submit, two moderations by an ICS editor, the provenance, the CSV.
+    assert [line.split(" ", 3)[2] for line in lines[questionnaire + 1 : questionnaire + 6]] == [
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+    ]
+    after = lines[questionnaire + 6 :]
+    assert after[0].startswith("submitted - assessment ")
+    assert after[1:3] == ["200", "200"]
+    points, moderated = re.fullmatch(
+        r"questionnaire ([\d.]+) points; moderated ([\d.]+)", after[3]
+    ).groups()  # type: ignore[union-attr]
+    assert 0 < float(moderated) <= float(points)
+    assert after[4].startswith("capabilityKey,area,title,level,notApplicable,")

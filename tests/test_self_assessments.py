@@ -228,7 +228,7 @@ async def test_moderation_rights_provenance_and_csv(
     exported = await client.get(f"/v1/self-assessments/{sid}?format=csv")
     assert exported.status_code == 200, exported.text
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [(r["capability_key"], r["level"], r["moderated_level"]) for r in rows] == [
+    assert [(r["capabilityKey"], r["level"], r["moderatedLevel"]) for r in rows] == [
         ("data-platform", "3", ""),
         ("learning-culture", "2", "1"),
     ]

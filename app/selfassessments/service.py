@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -694,7 +695,8 @@ async def export_csv(
     by_key = {c.key: c for c in view.model.capabilities}
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    # The header in the contract's spelling, as every other export's (camelCase).
+    writer.writerow([to_camel(name) for name in CSV_COLUMNS])
     for answer in view.answers:
         capability = by_key.get(answer.capability_key)
         values = {
