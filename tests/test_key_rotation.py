@@ -2,6 +2,7 @@
 the same key, the old one kept for the grace period asked for and refused after it, the expiry
 never moved; lastUsedAt written beside the request, at most once a minute per key."""
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 
@@ -94,6 +95,24 @@ async def test_without_a_grace_period_the_old_secret_is_refused_at_once(
     again = await client.post(f"/v1/api-keys/{made['id']}/rotate")
     assert again.status_code == 200, again.text
     assert await whoami(client, rotated.json()["key"]) == 200  # the default grace: an hour
+    assert await whoami(client, made["key"]) == 401
+
+
+async def test_two_rotations_at_once_take_turns_and_both_secrets_work(
+    client: httpx.AsyncClient,
+) -> None:
+    """Each rotation reads the secret the other left: the later one keeps the earlier one's
+    secret for its grace, so neither caller is handed a secret that never works."""
+    made = await new_key(client)
+    url = f"/v1/api-keys/{made['id']}/rotate"
+    first, second = await asyncio.gather(
+        client.post(url, json={"gracePeriodSeconds": 600}),
+        client.post(url, json={"gracePeriodSeconds": 600}),
+    )
+    assert (first.status_code, second.status_code) == (200, 200), first.text + second.text
+    assert await whoami(client, first.json()["key"]) == 200
+    assert await whoami(client, second.json()["key"]) == 200
+    # A key keeps at most two secrets: the one both rotations replaced is gone.
     assert await whoami(client, made["key"]) == 401
 
 

@@ -182,6 +182,10 @@ async def rotate(
     replaces keeps working for the grace period asked for, then is refused. A secret replaced
     earlier and still in its grace period stops at once: a key has at most two secrets."""
     row = await get(session, principal=principal, key_id=key_id)
+    # Two rotations of one key at once take turns on its row (PostgreSQL; SQLite has one
+    # writer): each reads the secret the other left, so neither hands out a secret that the
+    # other's write then silently replaces.
+    await session.refresh(row, with_for_update=True)
     now = utcnow()
     if row.revoked_at is not None:
         raise Conflict(f"API key {row.prefix} is revoked: make a new key instead.")
