@@ -5,14 +5,13 @@ The page has no scripts, no event handlers and nothing external; its styles are 
 <style> block, so a Content-Security-Policy can allow exactly that block by its hash.
 """
 
-import base64
-import hashlib
 from functools import cache
 
 import jinja2
 from markupsafe import Markup
 
 from app.analysis.schemas import GapStatus
+from app.csp import style_block_source
 from app.report import charts, wording
 from app.report.service import Report
 from app.vocabulary import ORGANISATION_TYPE_NAMES, Audience
@@ -53,10 +52,10 @@ def stylesheet() -> str:
     return source
 
 
+@cache
 def style_csp_source() -> str:
     """The CSP source expression that allows the page's one <style> block, and nothing else."""
-    digest = hashlib.sha256(stylesheet().encode()).digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
+    return style_block_source(stylesheet())
 
 
 def html(report: Report, *, access_form: Markup = Markup(""), for_print: bool = False) -> str:

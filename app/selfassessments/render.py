@@ -1,8 +1,6 @@
 """The self-assessment pages' HTML: Jinja2 with autoescape on (every answer, comment and name
 a person typed is escaped), no scripts, one static <style> block allowed by its hash."""
 
-import base64
-import hashlib
 from functools import cache
 from typing import Any
 
@@ -11,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from app.auth.headers import CSP_NONCE, content_security_policy
+from app.csp import style_block_source
 from app.selfassessments import forms
 
 
@@ -43,8 +42,7 @@ def stylesheet() -> str:
 
 @cache
 def style_csp_source() -> str:
-    digest = hashlib.sha256(stylesheet().encode()).digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
+    return style_block_source(stylesheet())
 
 
 def page(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
