@@ -119,59 +119,43 @@ async def plan_items(
     return {organisation_id: tuple(items) for organisation_id, items in found.items()}
 
 
-async def questionnaire_records(
-    session: AsyncSession, organisation_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[int | None, bool]]:
-    """The assets submitted self-assessments of these organisations wrote: for each, the
-    version the latest answer that wrote it left it at, and whether that answer was moderated.
-    An asset at another version was changed by someone else since: its origin is the records."""
+async def self_assessment_answers(
+    session: AsyncSession, organisation_id: uuid.UUID, ancestors: Sequence[uuid.UUID]
+) -> tuple[dict[uuid.UUID, tuple[int | None, bool]], frozenset[str]]:
+    """What submitted self-assessments say of the organisation's profile, in one read:
+    - the assets they wrote (the organisation's, and shared ones of those above it): for each,
+      the version the latest answer that wrote it left it at, and whether that answer was
+      moderated (an asset at another version was changed by someone else since: its origin is
+      the records);
+    - the organisation's capabilities whose latest submitted answer is "not applicable here"."""
     rows = await fetch_in_transaction(
         session,
         sa_select(
+            col(SelfAssessment.organisation_id),
+            col(SelfAssessmentAnswer.capability_key),
+            col(SelfAssessmentAnswer.not_applicable),
             col(SelfAssessmentAnswer.record_id),
             col(SelfAssessmentAnswer.record_version),
             col(SelfAssessmentAnswer.moderation),
-            col(SelfAssessment.submitted_at),
         )
         .join(
             SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
         )
         .where(
-            col(SelfAssessment.organisation_id).in_(organisation_ids),
-            col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
-            col(SelfAssessmentAnswer.record_id).is_not(None),
-        )
-        .order_by(col(SelfAssessment.submitted_at)),
-    )
-    # Oldest first, so the latest answer that wrote an asset is the one kept.
-    return {
-        record_id: (version, moderation is not None) for record_id, version, moderation, _ in rows
-    }
-
-
-async def declared_not_applicable(
-    session: AsyncSession, organisation_id: uuid.UUID
-) -> frozenset[str]:
-    """The capabilities whose latest submitted answer (of any of the organisation's
-    self-assessments) is "not applicable here"."""
-    rows = await fetch_in_transaction(
-        session,
-        sa_select(
-            col(SelfAssessmentAnswer.capability_key),
-            col(SelfAssessmentAnswer.not_applicable),
-            col(SelfAssessment.submitted_at),
-        )
-        .join(
-            SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
-        )
-        .where(
-            col(SelfAssessment.organisation_id) == organisation_id,
+            col(SelfAssessment.organisation_id).in_([organisation_id, *ancestors]),
             col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
         )
+        # Oldest first, so the latest answer is the one kept.
         .order_by(col(SelfAssessment.submitted_at)),
     )
-    latest = {key: bool(not_applicable) for key, not_applicable, _ in rows}
-    return frozenset(key for key, not_applicable in latest.items() if not_applicable)
+    written: dict[uuid.UUID, tuple[int | None, bool]] = {}
+    latest: dict[str, bool] = {}
+    for owner, key, not_applicable, record_id, version, moderation in rows:
+        if record_id is not None:
+            written[record_id] = (version, moderation is not None)
+        if owner == organisation_id:
+            latest[key] = bool(not_applicable)
+    return written, frozenset(key for key, declared in latest.items() if declared)
 
 
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
@@ -209,8 +193,7 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
             col(Activity.evidence),
         ).where(col(Activity.organisation_id) == organisation_id),
     )
-    written = await questionnaire_records(session, [organisation_id, *ancestors])
-    declared = await declared_not_applicable(session, organisation_id)
+    written, declared = await self_assessment_answers(session, organisation_id, ancestors)
     assessments = await session.exec(
         select(func.count()).where(Assessment.organisation_id == organisation_id)
     )
