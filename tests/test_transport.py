@@ -30,6 +30,7 @@ from app.vocabulary import Area, Confidence
 from tests.auth_helpers import make_key
 from tests.conftest import UVICORN_FLAGS, Backend, running_server
 from tests.helpers import create_asset, create_organisation, wait_for
+from tests.link_helpers import open_link
 
 pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("transport")]
 
@@ -213,6 +214,16 @@ async def test_head_then_get_on_one_keep_alive_connection(
         f"/v1/self-assessments/{sid}/submit", headers={"If-Match": answered.headers["etag"]}
     )
     assert submitted.status_code == 200, submitted.text
+    # The moderation page, as a browser holding a moderator's link sends for it (its cookie);
+    # the link minted by the server under test, whose secret signs it.
+    async with httpx.AsyncClient(base_url=edge_server.url) as browser:
+        minted = await browser.post(
+            f"/v1/self-assessments/{sid}/links",
+            json={"action": "moderate", "respondent": "A Moderator"},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        assert minted.status_code in (200, 201), minted.text
+        page, page_cookie = await open_link(browser, minted.json()["url"])
     auth = {"Authorization": f"Bearer {api_key}"}
     targets = [
         ("JSON", org, auth, 200),
@@ -242,6 +253,8 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("self-assessments", f"{org}/self-assessments", auth, 200),
         ("self-assessment", f"/v1/self-assessments/{sid}", auth, 200),
         ("self-assessment CSV", f"/v1/self-assessments/{sid}?format=csv", auth, 200),
+        ("moderation page", urlsplit(page).path, page_cookie, 200),
+        ("questionnaire page, no link", f"/v1/self-assessments/{sid}/questionnaire", {}, 401),
         ("docs", "/docs", {}, 200),
         ("FHIR metadata", "/v1/fhir/metadata", {}, 200),
         ("FHIR read", f"/v1/fhir/Organization/{trust['id']}", auth, 200),
