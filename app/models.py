@@ -91,6 +91,8 @@ class Organisation(Record, table=True):
     __table_args__ = (
         CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
         Index(None, "created_at", "id"),
+        # A list of one type, in its page order (the national dashboard's).
+        Index(None, "organisation_type", "created_at", "id"),
     )
 
     name: str = Field(sa_type=String(200))
