@@ -174,6 +174,7 @@ async def test_every_hot_query_has_a_usable_index(
     backend: Backend, client: httpx.AsyncClient, capture: Capture
 ) -> None:
     """Every statement of every hot request plans without reading a table whole."""
+    assert len({hot.name for hot in HOT_REQUESTS}) == len(HOT_REQUESTS), "names are keys"
     ids = await seed(backend, client)
     clients = await callers(backend, client, ids)
     try:
