@@ -45,6 +45,9 @@ ANALYSIS_RESULTS = Named("analysis.results", 128)
 # meets what per model (a few hundred small sets).
 SYSTEM_CLAIMS = Named("analysis.system_claims", 8)
 SYSTEM_MET = Named("analysis.system_met", 64)
+# The national views' figures, per state of the data, caller's scope and model: every
+# organisation's state on every capability (8,000 organisations: some tens of MB), so few.
+NATIONAL_FIGURES = Named("national.figures", 4)
 # Verified API keys: the time to live is LHS_API_KEY_CACHE_SECONDS (a setting, so it is given
 # where the cache is built); the bound holds memory whatever the traffic.
 API_KEYS = Named("auth.api_keys", 10_000)

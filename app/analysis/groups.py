@@ -21,14 +21,14 @@ def sector(profile: Profile) -> Sector:
 
 def by_sector(members: Sequence[Member], capabilities: Sequence[Capability]) -> list[SectorGroup]:
     return [
-        SectorGroup(sector=key, **_group(group, capabilities))
+        SectorGroup(sector=key, **scores(group, capabilities))
         for key, group in _grouped(members, sector).items()
     ]
 
 
 def by_region(members: Sequence[Member], capabilities: Sequence[Capability]) -> list[RegionGroup]:
     return [
-        RegionGroup(region=key, **_group(group, capabilities))
+        RegionGroup(region=key, **scores(group, capabilities))
         for key, group in _grouped(members, lambda p: p.region).items()
     ]
 
@@ -41,9 +41,10 @@ def _grouped(members: Sequence[Member], key: Callable[[Profile], K]) -> dict[K, 
     return dict(sorted(found.items(), key=lambda item: (item[0] is None, str(item[0]))))
 
 
-def _group(group: Sequence[Member], capabilities: Sequence[Capability]) -> dict[str, Any]:
+def scores(group: Sequence[Member], capabilities: Sequence[Capability]) -> dict[str, Any]:
     """A group's member count, mean overall score and mean score per area (each member's area
-    score as its own summary computes it, over what applies to it)."""
+    score as its own summary computes it, over what applies to it). The national list of
+    systems gives each system's figures with this too."""
     overall = [share(capabilities, s) for _, s in group]
     areas = []
     for area in Area:
