@@ -108,13 +108,15 @@ async def test_a_change_is_in_the_next_answer(client: httpx.AsyncClient) -> None
     assert after["records"]["assets"] == before["records"]["assets"] + 1
     assert after["overallScore"] > before["overallScore"]
     assert after["lastChangedAt"] > before["lastChangedAt"]
-    assert after["overallScore"] == (await system_view(client, orgs["south"]["id"]))["summary"][
-        "overallScore"
-    ]
+    assert (
+        after["overallScore"]
+        == (await system_view(client, orgs["south"]["id"]))["summary"]["overallScore"]
+    )
     coverage_after = await ok(await client.get("/v1/capabilities/coverage"))
-    assert met(coverage_after, "learning-culture", "gp_practice") == met(
-        coverage_before, "learning-culture", "gp_practice"
-    ) + 1
+    assert (
+        met(coverage_after, "learning-culture", "gp_practice")
+        == met(coverage_before, "learning-culture", "gp_practice") + 1
+    )
 
 
 def group(body: Json, key: str, name: str | None) -> Json:

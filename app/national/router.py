@@ -18,7 +18,7 @@ from app.national.schemas import (
     SystemOverviewPage,
 )
 
-router = APIRouter(tags=["national"])
+router = APIRouter()
 
 
 def _overview(listed: Listed) -> SystemOverview:
@@ -28,6 +28,7 @@ def _overview(listed: Listed) -> SystemOverview:
 @router.get(
     "/systems",
     operation_id="systems-list",
+    tags=["systems"],
     response_model=SystemOverviewPage,
     responses=problem_responses(400, 422),
 )
@@ -46,6 +47,7 @@ async def list_systems(
 @router.get(
     "/capabilities/coverage",
     operation_id="capabilities-coverage",
+    tags=["capabilities"],
     response_model=NationalCoverage,
     responses=problem_responses(409, 422, conflict=MODEL_RETIRED),
 )

@@ -53,6 +53,8 @@ class SystemOverviewPage(Page[SystemOverview]):
 
 
 class CoverageGroupBy(StrEnum):
+    """An organisation's property, spelled as on the wire."""
+
     ORGANISATION_TYPE = "organisationType"
     SECTOR = "sector"
     REGION = "region"
