@@ -1,18 +1,20 @@
-"""The national figures, worked out from every readable organisation's aggregated records in
-one pass (pure: rows in, figures out). Each organisation is credited as its system's roll-up
-credits a member (app.analysis.peers and credit: its own claims and those shared from above),
-so a system's figures here are its system view's."""
+"""The national figures (pure: rows in, figures out).
+
+Each organisation is credited as its system's roll-up credits a member (app.analysis.peers and
+credit: its own claims and those shared from above it), and kept as a ``Standing``: its
+status on every capability and its scores, which depend on nothing but its own records, those
+its ancestors share, its kind and the model. So a change works out again only the
+organisations it touches; the national answers are then counted from the standings."""
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.analysis import groups, loading
 from app.analysis.credit import in_scope, states
 from app.analysis.peers import AggregatedRows, claims_of
-from app.analysis.profile import Profile, State
 from app.analysis.schemas import GapStatus, ReferenceModelRef
 from app.national.schemas import (
     CapabilityGroups,
@@ -24,18 +26,52 @@ from app.national.schemas import (
     SystemOverview,
 )
 from app.reference.schemas import ReferenceModelPublic
-from app.vocabulary import OrganisationType
+from app.vocabulary import SECTORS, OrganisationType, Sector
 
-Member = tuple[Profile, dict[str, State]]
+STATUSES = tuple(GapStatus)
+_PARTIAL = (GapStatus.NEEDS_DEVELOPMENT, GapStatus.BLOCKED)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Recorded:
-    """An organisation's record counts and when it or one of its records last changed."""
+    """An organisation's record counts and when one of its records last changed."""
 
     assets: int = 0
     activities: int = 0
     last_changed: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one organisation stands: its status on each in-scope capability of the model
+    (an index into STATUSES, in the model's order), its scores, its records."""
+
+    statuses: tuple[int, ...]
+    scores: groups.MemberScores
+    recorded: Recorded
+
+
+def standings(
+    forest: loading.System,
+    organisations: Sequence[uuid.UUID],
+    rows: AggregatedRows,
+    recorded: Mapping[uuid.UUID, Recorded],
+    model: ReferenceModelPublic,
+) -> dict[uuid.UUID, Standing]:
+    """The standings of ``organisations`` from the aggregated records of them and of those
+    above them (``rows``). CPU work: run it in a worker thread."""
+    own, shared = claims_of(rows)
+    capabilities = in_scope(model)
+    index = {status: position for position, status in enumerate(STATUSES)}
+    found = {}
+    for profile in loading.peer_profiles(forest, own, shared, organisations):
+        state = states(profile, model)
+        found[profile.organisation.id] = Standing(
+            tuple(index[state[c.key].status] for c in capabilities),
+            groups.member_scores(state, capabilities),
+            recorded.get(profile.organisation.id, Recorded()),
+        )
+    return found
 
 
 @dataclass(frozen=True)
@@ -49,66 +85,52 @@ class Listed:
 
 @dataclass
 class Figures:
-    """What the national views answer from, for one state of the data and one model: the
-    systems' summaries, and each organisation's state on every capability (coverage by a
-    grouping is counted from them when first asked for, then kept with them)."""
+    """What the national views answer from, for one state of the data and one model."""
 
     systems: list[Listed]
-    members: list[Member]
+    forest: loading.System
+    standing: dict[uuid.UUID, Standing]
     model: ReferenceModelPublic
     coverage: dict[CoverageGroupBy, NationalCoverage] = field(default_factory=dict)
 
 
-def work_out(
+def assemble(
     forest: loading.System,
     codes: Mapping[uuid.UUID, str | None],
     created: Mapping[uuid.UUID, datetime],
-    rows: AggregatedRows,
-    recorded: Mapping[uuid.UUID, Recorded],
+    changed: Mapping[uuid.UUID, datetime],
+    standing: dict[uuid.UUID, Standing],
     model: ReferenceModelPublic,
 ) -> Figures:
-    """Every organisation's profile and states (CPU work: run it in a worker thread), then
-    each top-level system's summary."""
-    own, shared = claims_of(rows)
-    profiles = loading.peer_profiles(forest, own, shared, forest.parents)
-    members = [(p, states(p, model)) for p in profiles]
-    by_id = {p.organisation.id: (p, s) for p, s in members}
+    """Each top-level system's summary from its organisations' standings, oldest first."""
     systems = []
+    reference = ReferenceModelRef(version=model.version)
     for root in _roots(forest):
         below = loading.subtree(forest, root)
-        group = [by_id[m] for m in below]
-        capabilities = [c for c in in_scope(model) if any(s[c.key].applicable for _, s in group)]
-        figures = groups.scores(group, capabilities)
         everyone = [root, *below]
-        kinds = Counter(forest.types[m] for m in below)
-        systems.append(
-            Listed(
-                created[root],
-                root,
-                SystemOverview(
-                    id=root,
-                    name=forest.names[root],
-                    organisation_type=forest.types[root],
-                    ods_code=codes.get(root),
-                    members=len(below),
-                    members_by_type=_by_kind(kinds),
-                    records=RecordCounts(
-                        assets=sum(recorded.get(m, Recorded()).assets for m in everyone),
-                        activities=sum(recorded.get(m, Recorded()).activities for m in everyone),
-                    ),
-                    reference_model=ReferenceModelRef(version=model.version),
-                    overall_score=figures["overall_score"],
-                    areas=figures["areas"],
-                    last_changed_at=max(
-                        stamp
-                        for m in everyone
-                        if (stamp := recorded.get(m, Recorded()).last_changed) is not None
-                    ),
-                ),
-            )
+        figures = groups.mean_scores([standing[m].scores for m in below])
+        records = [standing[m].recorded for m in everyone]
+        stamps = [changed[m] for m in everyone]
+        stamps += [r.last_changed for r in records if r.last_changed is not None]
+        overview = SystemOverview(
+            id=root,
+            name=forest.names[root],
+            organisation_type=forest.types[root],
+            ods_code=codes.get(root),
+            members=len(below),
+            members_by_type=_by_kind(Counter(forest.types[m] for m in below)),
+            records=RecordCounts(
+                assets=sum(r.assets for r in records),
+                activities=sum(r.activities for r in records),
+            ),
+            reference_model=reference,
+            overall_score=figures["overall_score"],
+            areas=figures["areas"],
+            last_changed_at=max(stamps),
         )
+        systems.append(Listed(created[root], root, overview))
     systems.sort(key=lambda listed: (listed.created_at, listed.id))
-    return Figures(systems, members, model)
+    return Figures(systems, forest, standing, model)
 
 
 def _roots(forest: loading.System) -> list[uuid.UUID]:
@@ -122,43 +144,55 @@ def _by_kind(kinds: Counter[OrganisationType]) -> list[MemberCount]:
     return [MemberCount(organisation_type=kind, members=count) for kind, count in ordered]
 
 
-_GROUPINGS: dict[CoverageGroupBy, Callable[[Profile], str | None]] = {
-    CoverageGroupBy.ORGANISATION_TYPE: lambda p: (
-        None if p.organisation_type is None else p.organisation_type.value
-    ),
-    CoverageGroupBy.SECTOR: lambda p: groups.sector(p).value,
-    CoverageGroupBy.REGION: lambda p: p.region,
+def _sector(kind: OrganisationType) -> str:
+    return SECTORS.get(kind, Sector.OTHER).value
+
+
+_GROUPINGS: dict[CoverageGroupBy, Callable[[loading.System, uuid.UUID], str | None]] = {
+    CoverageGroupBy.ORGANISATION_TYPE: lambda forest, m: forest.types[m].value,
+    CoverageGroupBy.SECTOR: lambda forest, m: _sector(forest.types[m]),
+    CoverageGroupBy.REGION: lambda forest, m: forest.regions.get(m),
 }
-_PARTIAL = frozenset({GapStatus.NEEDS_DEVELOPMENT, GapStatus.BLOCKED})
 
 
 def coverage(found: Figures, group_by: CoverageGroupBy) -> NationalCoverage:
     """Each in-scope capability's coverage by group: groups in alphabetical order, no region
     recorded last (as the system view groups its members)."""
     key = _GROUPINGS[group_by]
-    grouped: dict[str | None, list[Member]] = {}
-    for member in found.members:
-        grouped.setdefault(key(member[0]), []).append(member)
-    order = sorted(grouped, key=lambda name: (name is None, str(name)))
-    capabilities = []
-    for capability in in_scope(found.model):
+    capabilities = in_scope(found.model)
+    # Per group: its size, and per capability a count of each status.
+    counts: dict[str | None, list[list[int]]] = {}
+    sizes: Counter[str | None] = Counter()
+    for organisation, standing in found.standing.items():
+        name = key(found.forest, organisation)
+        table = counts.get(name)
+        if table is None:
+            table = counts[name] = [[0] * len(STATUSES) for _ in capabilities]
+        sizes[name] += 1
+        for position, status in enumerate(standing.statuses):
+            table[position][status] += 1
+    order = sorted(counts, key=lambda name: (name is None, str(name)))
+    met, missing = STATUSES.index(GapStatus.MET), STATUSES.index(GapStatus.MISSING)
+    outside = STATUSES.index(GapStatus.NOT_APPLICABLE)
+    partial = [STATUSES.index(status) for status in _PARTIAL]
+    listed = []
+    for position, capability in enumerate(capabilities):
         rows = []
         for name in order:
-            statuses = Counter(s[capability.key].status for _, s in grouped[name])
-            met = statuses[GapStatus.MET]
-            applicable = len(grouped[name]) - statuses[GapStatus.NOT_APPLICABLE]
+            tally = counts[name][position]
+            applicable = sizes[name] - tally[outside]
             rows.append(
                 CoverageGroup(
                     group=name,
-                    organisations=len(grouped[name]),
+                    organisations=sizes[name],
                     applicable=applicable,
-                    meeting=met,
-                    partial=sum(statuses[status] for status in _PARTIAL),
-                    missing=statuses[GapStatus.MISSING],
-                    coverage=round(met / applicable, 4) if applicable else None,
+                    meeting=tally[met],
+                    partial=sum(tally[p] for p in partial),
+                    missing=tally[missing],
+                    coverage=round(tally[met] / applicable, 4) if applicable else None,
                 )
             )
-        capabilities.append(
+        listed.append(
             CapabilityGroups(
                 capability_key=capability.key,
                 area=capability.area,
@@ -169,6 +203,6 @@ def coverage(found: Figures, group_by: CoverageGroupBy) -> NationalCoverage:
     return NationalCoverage(
         reference_model=ReferenceModelRef(version=found.model.version),
         group_by=group_by,
-        organisations=len(found.members),
-        capabilities=capabilities,
+        organisations=len(found.standing),
+        capabilities=listed,
     )

@@ -6,6 +6,7 @@ statement each, whatever the number of organisations."""
 from typing import Any, cast
 
 from sqlalchemy import Select, String, Uuid, bindparam, func, type_coerce
+from sqlalchemy import cast as sa_cast
 from sqlalchemy import select as sa_select
 from sqlmodel import col
 
@@ -30,6 +31,7 @@ def _forest(scope: Any | None) -> Select[Any]:
         col(Organisation.region),
         col(Organisation.created_at),
         col(Organisation.updated_at),
+        col(Organisation.version),
     ).outerjoin(
         OrganisationRecords, col(OrganisationRecords.organisation_id) == col(Organisation.id)
     )
@@ -39,9 +41,32 @@ def _forest(scope: Any | None) -> Select[Any]:
     return cast(Select[Any], statement)
 
 
-# A global caller's, and a scoped caller's (below ``scope_id``).
+# A global caller's, and a scoped caller's (below ``root_id``, its scope).
 EVERYWHERE = prebuilt("national.forest", _forest(None))
-BELOW = prebuilt("national.forest_below", _forest(bindparam("scope_id", type_=Uuid)))
+BELOW = prebuilt("national.forest_below", _forest(bindparam("root_id", type_=Uuid)))
+
+
+def _fingerprint(scope: Any | None) -> Select[Any]:
+    """One row that changes whenever the forest's rows may have: how many organisations, the
+    sum of their records revisions (each only ever grows: the database bumps it on every
+    change to a record), the sum of their row versions (bumped on every change to the
+    organisation: a rename, a move, a new region), and the latest creation and change times
+    (a deletion and a creation in between would otherwise cancel out in the count)."""
+    forest = _forest(scope).subquery()
+    return sa_select(
+        func.count().label("organisations"),
+        # As text: PostgreSQL's sum of integers is a numeric, SQLite's an integer.
+        sa_cast(func.coalesce(func.sum(forest.c.revision), 0), String).label("revisions"),
+        sa_cast(func.coalesce(func.sum(forest.c.version), 0), String).label("versions"),
+        func.max(forest.c.created_at).label("created"),
+        func.max(forest.c.updated_at).label("updated"),
+    )
+
+
+FINGERPRINT = prebuilt("national.fingerprint", _fingerprint(None))
+FINGERPRINT_BELOW = prebuilt(
+    "national.fingerprint_below", _fingerprint(bindparam("root_id", type_=Uuid))
+)
 
 
 def record_counts(table: type[Asset] | type[Activity]) -> Select[Any]:

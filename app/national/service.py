@@ -1,15 +1,19 @@
 """The national views' use cases: each top-level system's summary, and each capability's
 coverage, over every organisation the caller can read.
 
-Worked out once per state of the data, then remembered. What names that state is read on
-every request, outside a transaction, in one set-based statement: every readable
-organisation's place in the tree, name, kind, region, review date, row time and the records
-revision the database bumps on every change to its assets, activities, assessments and plan
-items (as the system view's key, app.analysis.peers.state_of, for the whole service). So
-every instance that reads the same rows answers the same figures, and a change through any
-of them is in the next answer of all of them. Only a miss reads the records, as aggregates
-in one snapshot, and works the figures out in a worker thread; callers that miss meanwhile
-wait for that one (app.singleflight)."""
+Keyed on the data, never on in-process invalidation, so every instance that reads the same
+rows answers the same figures and a change through any of them is in the next answer of all:
+
+- Each request reads one row (queries.FINGERPRINT: the readable organisations' count, the sum
+  of their records revisions, which the database bumps on every change to a record, the sum of
+  their row versions, and their latest times). The same row, caller's scope, model and day
+  give the remembered answer.
+- Otherwise every readable organisation is read (its place, kind, records revision) in one
+  snapshot, and each one's ``Standing`` is reused while its own revision, its kind and the
+  revisions of those above it (whose shared records it inherits) are the same. Only the
+  organisations a change touched are read again (as aggregates, in one query) and worked out,
+  in a worker thread; callers that miss meanwhile wait for that one (app.singleflight).
+"""
 
 import uuid
 from collections.abc import Hashable, Mapping, Sequence
@@ -27,7 +31,7 @@ from app.auth.principal import Principal
 from app.db import ReadContext, Rows, fetch, fetch_in_transaction, reads_in, utcnow
 from app.models import Activity, Asset
 from app.national import figures, queries
-from app.national.figures import Figures, Listed, Recorded
+from app.national.figures import Figures, Listed, Recorded, Standing
 from app.national.schemas import CoverageGroupBy, NationalCoverage
 from app.organisations import hierarchy
 from app.pagination import PageParams, decode_cursor
@@ -37,6 +41,7 @@ from app.singleflight import SingleFlight
 from app.vocabulary import OrganisationType
 
 remembered: LRUCache[Hashable, Figures] = caches.lru(caches.NATIONAL_FIGURES)
+standings: LRUCache[Hashable, Standing] = caches.lru(caches.NATIONAL_STANDINGS)
 _working_out: SingleFlight[Figures] = SingleFlight()
 
 
@@ -70,43 +75,91 @@ async def coverage(
 
 async def _figures(reads: ReadContext, principal: Principal, model_version: str | None) -> Figures:
     today = utcnow().date()
-    forest = await _forest(reads, principal)
     model, row_version = await _model(reads, principal, model_version)
-    key = _key(reads, principal, forest, (model.version, row_version), today)
+    key = await _key(reads, principal, (model.version, row_version), today)
     found = caches.hit(remembered, key)
     if found is not None:
         return found
     return await _working_out.do(key, lambda: _work_out(reads, principal, model_version, today))
 
 
+async def _key(
+    reads: ReadContext, principal: Principal, model_key: Hashable, today: date
+) -> Hashable:
+    """What the figures are worked out from: the database, the caller's scope, the forest's
+    fingerprint, the model, the day."""
+    if principal.organisation_id is None:
+        rows = await fetch(reads, queries.FINGERPRINT, {})
+    else:
+        rows = await fetch(reads, queries.FINGERPRINT_BELOW, {"root_id": principal.organisation_id})
+    scope = principal.organisation_id
+    return (reads.factory().identity, scope, tuple(rows[0].values()), model_key, today)
+
+
 async def _work_out(
     reads: ReadContext, principal: Principal, model_version: str | None, today: date
 ) -> Figures:
+    database = reads.factory().identity
     async with reads.snapshot() as session:
         snapshot = reads_in(session)
-        forest = await _forest(snapshot, principal)
         model, row_version = await _model(snapshot, principal, model_version)
-        system = _system(principal, forest)
-        rows = await peers.aggregated_rows(session, system)
-        recorded = await _recorded(session, principal, forest)
+        model_key = (model.version, row_version)
+        key = await _key(snapshot, principal, model_key, today)
+        forest_rows = await _forest(snapshot, principal)
+        forest = _system(principal, forest_rows)
+        keys = {m: (database, m, _inputs(forest, m), model_key) for m in forest.parents}
+        known = {m: s for m, k in keys.items() if (s := caches.hit(standings, k)) is not None}
+        missing = [m for m in forest.parents if m not in known]
+        rows = recorded = None
+        if missing:
+            rows = await peers.aggregated_rows(session, _with_ancestors(forest, missing))
+            recorded = await _recorded(session, missing)
+    if rows is not None and recorded is not None:
+        worked = await anyio.to_thread.run_sync(
+            figures.standings, forest, missing, rows, recorded, model
+        )
+        for organisation, standing in worked.items():
+            standings[keys[organisation]] = standing
+        known |= worked
     found = await anyio.to_thread.run_sync(
-        figures.work_out,
-        system,
-        {row["id"]: row["ods_code"] for row in forest},
-        {row["id"]: row["created_at"] for row in forest},
-        rows,
-        recorded,
+        figures.assemble,
+        forest,
+        {row["id"]: row["ods_code"] for row in forest_rows},
+        {row["id"]: row["created_at"] for row in forest_rows},
+        {row["id"]: row["updated_at"] for row in forest_rows},
+        known,
         model,
     )
-    # Under the key of the snapshot it was worked out from.
-    remembered[_key(reads, principal, forest, (model.version, row_version), today)] = found
+    # Under the fingerprint of the snapshot it was worked out from.
+    remembered[key] = found
     return found
+
+
+def _inputs(forest: loading.System, organisation_id: uuid.UUID) -> Hashable:
+    """What an organisation's standing depends on besides the model: its kind, its records
+    revision, and the revisions of those above it (their shared records count for it)."""
+    chain = [organisation_id, *forest.ancestors(organisation_id)]
+    return forest.types[organisation_id], tuple((m, forest.revisions[m]) for m in chain)
+
+
+def _with_ancestors(forest: loading.System, organisations: Sequence[uuid.UUID]) -> loading.System:
+    """The part of the forest to read records of: these organisations and those above them."""
+    wanted = set(organisations)
+    for organisation in organisations:
+        wanted.update(forest.ancestors(organisation))
+    return loading.System(
+        forest.root_id,
+        forest.names,
+        {m: forest.parents[m] for m in wanted},
+        forest.types,
+        forest.revisions,
+    )
 
 
 async def _forest(reads: ReadContext, principal: Principal) -> Rows:
     if principal.organisation_id is None:
         return await fetch(reads, queries.EVERYWHERE, {})
-    return await fetch(reads, queries.BELOW, {"scope_id": principal.organisation_id})
+    return await fetch(reads, queries.BELOW, {"root_id": principal.organisation_id})
 
 
 async def _model(
@@ -118,19 +171,6 @@ async def _model(
     if principal.organisation_id is not None and version is not None:
         owners = await hierarchy.ancestor_ids(reads, principal.organisation_id, include_self=True)
     return await reference_service.chosen(reads, version, owners=owners)
-
-
-def _key(
-    reads: ReadContext,
-    principal: Principal,
-    forest: Rows,
-    model_key: Hashable,
-    today: date,
-) -> Hashable:
-    """Everything the figures are worked out from: the database, the caller's scope, every
-    readable organisation's row as read (records revision included), the model, the day."""
-    rows = frozenset(tuple(row.values()) for row in forest)
-    return (reads.factory().identity, principal.organisation_id, rows, model_key, today)
 
 
 def _system(principal: Principal, forest: Rows) -> loading.System:
@@ -153,23 +193,20 @@ def _system(principal: Principal, forest: Rows) -> loading.System:
 
 
 async def _recorded(
-    session: AsyncSession, principal: Principal, forest: Sequence[Mapping[str, Any]]
+    session: AsyncSession, organisations: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Recorded]:
-    """Per organisation: its assets and activities counted, and when it or any of them last
+    """Per organisation: its assets and activities counted, and when one of them last
     changed (two grouped reads, whatever the number of organisations)."""
     counts: dict[str, dict[uuid.UUID, tuple[int, Any]]] = {}
     for name, table in (("assets", Asset), ("activities", Activity)):
         statement = queries.record_counts(table)
-        if principal.organisation_id is not None:
-            statement = statement.where(col(table.organisation_id).in_([r["id"] for r in forest]))
+        statement = statement.where(col(table.organisation_id).in_(organisations))
         rows = await fetch_in_transaction(session, statement)
         counts[name] = {owner: (int(total), latest) for owner, total, latest in rows}
     found = {}
-    for row in forest:
-        assets, assets_changed = counts["assets"].get(row["id"], (0, None))
-        activities, activities_changed = counts["activities"].get(row["id"], (0, None))
-        stamps = [row["updated_at"], assets_changed, activities_changed]
-        found[row["id"]] = Recorded(
-            assets, activities, max(stamp for stamp in stamps if stamp is not None)
-        )
+    for organisation in organisations:
+        assets, assets_changed = counts["assets"].get(organisation, (0, None))
+        activities, activities_changed = counts["activities"].get(organisation, (0, None))
+        stamps = [stamp for stamp in (assets_changed, activities_changed) if stamp is not None]
+        found[organisation] = Recorded(assets, activities, max(stamps, default=None))
     return found
