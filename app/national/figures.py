@@ -105,8 +105,9 @@ def assemble(
     """Each top-level system's summary from its organisations' standings, oldest first."""
     systems = []
     reference = ReferenceModelRef(version=model.version)
+    children = loading.children_of(forest)
     for root in _roots(forest):
-        below = loading.subtree(forest, root)
+        below = loading.subtree(forest, root, children)
         everyone = [root, *below]
         figures = groups.mean_scores([standing[m].scores for m in below])
         records = [standing[m].recorded for m in everyone]
@@ -160,18 +161,12 @@ def coverage(found: Figures, group_by: CoverageGroupBy) -> NationalCoverage:
     recorded last (as the system view groups its members)."""
     key = _GROUPINGS[group_by]
     capabilities = in_scope(found.model)
-    # Per group: its size, and per capability a count of each status.
-    counts: dict[str | None, list[list[int]]] = {}
-    sizes: Counter[str | None] = Counter()
+    grouped: dict[str | None, list[tuple[int, ...]]] = {}
     for organisation, standing in found.standing.items():
-        name = key(found.forest, organisation)
-        table = counts.get(name)
-        if table is None:
-            table = counts[name] = [[0] * len(STATUSES) for _ in capabilities]
-        sizes[name] += 1
-        for position, status in enumerate(standing.statuses):
-            table[position][status] += 1
-    order = sorted(counts, key=lambda name: (name is None, str(name)))
+        grouped.setdefault(key(found.forest, organisation), []).append(standing.statuses)
+    order = sorted(grouped, key=lambda name: (name is None, str(name)))
+    # Per group, per capability: its organisations' statuses as one tuple, counted in C.
+    columns = {name: list(zip(*grouped[name], strict=True)) for name in order}
     met, missing = STATUSES.index(GapStatus.MET), STATUSES.index(GapStatus.MISSING)
     outside = STATUSES.index(GapStatus.NOT_APPLICABLE)
     partial = [STATUSES.index(status) for status in _PARTIAL]
@@ -179,17 +174,19 @@ def coverage(found: Figures, group_by: CoverageGroupBy) -> NationalCoverage:
     for position, capability in enumerate(capabilities):
         rows = []
         for name in order:
-            tally = counts[name][position]
-            applicable = sizes[name] - tally[outside]
+            column = columns[name][position]
+            size = len(column)
+            applicable = size - column.count(outside)
+            meeting = column.count(met)
             rows.append(
                 CoverageGroup(
                     group=name,
-                    organisations=sizes[name],
+                    organisations=size,
                     applicable=applicable,
-                    meeting=tally[met],
-                    partial=sum(tally[p] for p in partial),
-                    missing=tally[missing],
-                    coverage=round(tally[met] / applicable, 4) if applicable else None,
+                    meeting=meeting,
+                    partial=sum(column.count(p) for p in partial),
+                    missing=column.count(missing),
+                    coverage=round(meeting / applicable, 4) if applicable else None,
                 )
             )
         listed.append(

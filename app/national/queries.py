@@ -53,7 +53,7 @@ def _fingerprint(scope: Any | None) -> Select[Any]:
     organisation: a rename, a move, a new region), and the latest creation and change times
     (a deletion and a creation in between would otherwise cancel out in the count)."""
     forest = _forest(scope).subquery()
-    return sa_select(
+    statement = sa_select(
         func.count().label("organisations"),
         # As text: PostgreSQL's sum of integers is a numeric, SQLite's an integer.
         sa_cast(func.coalesce(func.sum(forest.c.revision), 0), String).label("revisions"),
@@ -61,6 +61,7 @@ def _fingerprint(scope: Any | None) -> Select[Any]:
         func.max(forest.c.created_at).label("created"),
         func.max(forest.c.updated_at).label("updated"),
     )
+    return cast(Select[Any], statement)
 
 
 FINGERPRINT = prebuilt("national.fingerprint", _fingerprint(None))
