@@ -3,14 +3,18 @@ capability's coverage by group, and every readable asset in one list or CSV; eac
 global caller and a scoped one, remembered while the data stays the same and answered afresh
 as soon as it changes."""
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.auth_helpers import make_key
-from tests.conftest import Backend
+from tests.conftest import Backend, ServerUrl
 from tests.helpers import EVIDENCED, assert_problem, create_activity, create_asset
 from tests.helpers import create_organisation as organisation
+from tests.readme_scripts import readme_script, run_readme_script
 from tests.test_export import read_csv
 
 Json = dict[str, Any]
@@ -223,3 +227,20 @@ async def test_every_asset_in_one_list_and_one_csv(client: httpx.AsyncClient) ->
     assert_problem(await client.get("/v1/assets?maxMaturity=9"), 422, "VALIDATION_FAILED")
     events = await ok(await client.get("/v1/audit-events", params={"action": "export"}))
     assert any(e["resourceId"] == "all" for e in events["items"])
+
+
+# The README's section, as written, against a real server.
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+async def test_the_readme_s_national_views_section_runs(
+    shared_server: ServerUrl, client: httpx.AsyncClient, api_key: str, tmp_path: Path
+) -> None:
+    text = await run_readme_script(
+        readme_script("## National views"), server=shared_server, api_key=api_key, cwd=tmp_path
+    )
+    assert "National Demo ICB - 1 members - 1 assets - score" in text
+    # A self-assessed claim at maturity 3 counts below the platform's target.
+    assert "data-platform acute_trust 1 of 1 partway" in text
+    assert "Demo platform 3" in text
+    assert text.rstrip().endswith("reviewedBy,reviewedAt"), "the CSV's header"
