@@ -121,6 +121,21 @@ async def test_a_change_is_in_the_next_answer(client: httpx.AsyncClient) -> None
         met(coverage_after, "learning-culture", "gp_practice")
         == met(coverage_before, "learning-culture", "gp_practice") + 1
     )
+    # What the ICB shares counts for its members (a shareable capability): neither practice
+    # has nothing towards it any more (how far it counts depends on its prerequisites).
+    await create_asset(
+        client,
+        orgs["south"]["id"],
+        area="technology",
+        capabilityKey="decision-support-tools",
+        maturity=4,
+        sharedWithMembers=True,
+        **EVIDENCED,
+    )
+    coverage_shared = await ok(await client.get("/v1/capabilities/coverage"))
+    before_sharing = group(coverage_after, "decision-support-tools", "gp_practice")
+    after_sharing = group(coverage_shared, "decision-support-tools", "gp_practice")
+    assert after_sharing["missing"] == before_sharing["missing"] - 2
 
 
 def group(body: Json, key: str, name: str | None) -> Json:

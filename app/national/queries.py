@@ -70,6 +70,25 @@ FINGERPRINT_BELOW = prebuilt(
 )
 
 
+def shared_claims() -> Select[Any]:
+    """Per organisation, what it shares with those below it, grouped as the analysis's
+    aggregates group it (app.analysis.peers): what an organisation's standing inherits."""
+    asset = Asset.__table__.c  # type: ignore[attr-defined]
+    keys = (
+        asset.organisation_id,
+        asset.capability_key,
+        asset.confidence,
+        func.coalesce(func.json_array_length(asset.evidence), 0) > 0,
+        asset.reviewed_by.is_not(None),
+    )
+    statement = (
+        sa_select(*keys, func.max(asset.maturity))
+        .where(asset.shared_with_members.is_(True), asset.capability_key.is_not(None))
+        .group_by(*keys)
+    )
+    return cast(Select[Any], statement)
+
+
 def record_counts(table: type[Asset] | type[Activity]) -> Select[Any]:
     """Per organisation: how many records of the kind it has, and when the latest changed."""
     organisation_id = col(table.organisation_id)

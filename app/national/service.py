@@ -9,8 +9,8 @@ rows answers the same figures and a change through any of them is in the next an
   their row versions, and their latest times). The same row, caller's scope, model and day
   give the remembered answer.
 - Otherwise every readable organisation is read (its place, kind, records revision) in one
-  snapshot, and each one's ``Standing`` is reused while its own revision, its kind and the
-  revisions of those above it (whose shared records it inherits) are the same. Only the
+  snapshot, and each one's ``Standing`` is reused while its own revision, its kind and what
+  those above it share with it (one grouped read of shared assets) are the same. Only the
   organisations a change touched are read again (as aggregates, in one query) and worked out,
   in a worker thread; callers that miss meanwhile wait for that one (app.singleflight).
 """
@@ -107,7 +107,8 @@ async def _work_out(
         key = await _key(snapshot, principal, model_key, today)
         forest_rows = await _forest(snapshot, principal)
         forest = _system(principal, forest_rows)
-        keys = {m: (database, m, _inputs(forest, m), model_key) for m in forest.parents}
+        shared = await _shared(session)
+        keys = {m: (database, m, _inputs(forest, m, shared), model_key) for m in forest.parents}
         known = {m: s for m, k in keys.items() if (s := caches.hit(standings, k)) is not None}
         missing = [m for m in forest.parents if m not in known]
         rows = recorded = None
@@ -135,11 +136,23 @@ async def _work_out(
     return found
 
 
-def _inputs(forest: loading.System, organisation_id: uuid.UUID) -> Hashable:
+def _inputs(
+    forest: loading.System, organisation_id: uuid.UUID, shared: Mapping[uuid.UUID, Hashable]
+) -> Hashable:
     """What an organisation's standing depends on besides the model: its kind, its records
-    revision, and the revisions of those above it (their shared records count for it)."""
-    chain = [organisation_id, *forest.ancestors(organisation_id)]
-    return forest.types[organisation_id], tuple((m, forest.revisions[m]) for m in chain)
+    revision, and what those above it share with it (their other records change nothing of
+    it: a change to an ICB's own asset works out the ICB again, not its 300 members)."""
+    above = forest.ancestors(organisation_id)
+    inherited = tuple((m, shared[m]) for m in above if m in shared)
+    return forest.types[organisation_id], forest.revisions[organisation_id], inherited
+
+
+async def _shared(session: AsyncSession) -> dict[uuid.UUID, Hashable]:
+    """Per organisation that shares any, what it shares (one grouped read of shared assets)."""
+    found: dict[uuid.UUID, list[tuple[Any, ...]]] = {}
+    for row in await fetch_in_transaction(session, queries.shared_claims()):
+        found.setdefault(row[0], []).append(tuple(row[1:]))
+    return {m: tuple(sorted(rows, key=repr)) for m, rows in found.items()}
 
 
 def _with_ancestors(forest: loading.System, organisations: Sequence[uuid.UUID]) -> loading.System:
