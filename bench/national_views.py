@@ -2,8 +2,8 @@
 ``GET /v1/capabilities/coverage`` and ``GET /v1/assets?format=csv`` for a global caller, over
 about 8,000 organisations, 300,000 assets and 150,000 activities.
 
-    python -m bench.national load postgresql://postgres@127.0.0.1:5432/bench_api
-    python -m bench.national measure postgresql://postgres@127.0.0.1:5432/bench_api [port]
+    python -m bench.national_views load postgresql://postgres@127.0.0.1:5432/bench_api
+    python -m bench.national_views measure postgresql://postgres@127.0.0.1:5432/bench_api [port]
 
 ``load`` builds a fresh schema and fills it: organisations in one multi-row INSERT, records by
 COPY (the bench's own generators, bench.dataset, for each row's values). ``measure`` starts
@@ -39,7 +39,7 @@ from bench.dataset import _activities, _assets, _Clock, _organisation, migrate_f
 from bench.memory import export_growth
 from bench.server import _stop, _wait_until_ready, uvicorn_command
 
-RESULTS = PROJECT_ROOT / "bench" / "results" / "national.json"
+RESULTS = PROJECT_ROOT / "bench" / "results" / "national_views.json"
 # Records per organisation by kind: (assets, activities). Practices 10-30 records, trusts
 # 100-300, as the national programme's shape.
 RECORDS = {
