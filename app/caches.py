@@ -45,6 +45,12 @@ ANALYSIS_RESULTS = Named("analysis.results", 128)
 # meets what per model (a few hundred small sets).
 SYSTEM_CLAIMS = Named("analysis.system_claims", 8)
 SYSTEM_MET = Named("analysis.system_met", 64)
+# The national views' answers, per state of the data, caller's scope and model (each holds
+# the standings below, shared, and the systems' summaries: a few MB at national scale).
+NATIONAL_FIGURES = Named("national.figures", 8)
+# Where each organisation stands on every capability of a model (a tuple of small numbers and
+# its scores, under 1 KB): every organisation of the country, for two models and a few scopes.
+NATIONAL_STANDINGS = Named("national.standings", 40_000)
 # Verified API keys: the time to live is LHS_API_KEY_CACHE_SECONDS (a setting, so it is given
 # where the cache is built); the bound holds memory whatever the traffic.
 API_KEYS = Named("auth.api_keys", 10_000)

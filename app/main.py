@@ -34,6 +34,7 @@ from app.http.middleware import install_edge
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
 from app.logs import configure_logging
+from app.national.router import router as national_router
 from app.organisations import hierarchy
 from app.organisations.router import router as organisations_router
 from app.plans.router import router as plan_items_router
@@ -81,6 +82,8 @@ TAGS = [
     {"name": "maps", "description": "An organisation's whole map as one file, out and in."},
     {"name": "gap-analysis", "description": "The comparison with a reference model."},
     {"name": "benchmarks", "description": "Where an organisation stands among its type."},
+    {"name": "systems", "description": "Every top-level system, with its figures (national)."},
+    {"name": "capabilities", "description": "Each capability's coverage across organisations."},
     {"name": "assessments", "description": "Stored snapshots of a gap analysis, compared."},
     {"name": "reports", "description": "The printable report and signed links to it."},
     {"name": "reference-models", "description": "The versioned reference LHS models."},
@@ -190,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         map_router.router,
         crosswalks_router,
         benchmarks_router,
+        national_router,
         questionnaire_router,
         self_assessments_router,
         selfassessment_links.router,

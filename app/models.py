@@ -115,6 +115,8 @@ class Asset(Record, table=True):
     __tablename__ = "asset"
     __table_args__ = (
         CheckConstraint("maturity BETWEEN 0 AND 4", name="maturity"),
+        # The global list's order (every organisation's assets, oldest first).
+        Index(None, "created_at", "id"),
         Index(None, "organisation_id", "created_at", "id"),
         Index(None, "organisation_id", "external_id", unique=True),
     )

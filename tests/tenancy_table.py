@@ -403,4 +403,8 @@ TABLE: dict[str, Row] = {
     "audit-events-list": Row(audit_events, own=ADMIN, sibling=ADMIN, glob=ADMIN),
     # Every caller may follow the feed; what it lists is scoped (tests/test_scope_leaks.py).
     "changes-list": Row(_none, sibling=READ),
+    # National lists name no target either: what each lists is scoped (tests/test_national.py).
+    "assets-list-all": Row(_none, sibling=READ),
+    "systems-list": Row(_none, sibling=READ),
+    "capabilities-coverage": Row(_none, sibling=READ),
 }

@@ -27,7 +27,9 @@ SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 # written (the map's format marker): CHANGELOG.md lists them.
 # nhs-impact: the framework's name as its import kind, crosswalk path and view are spelled
 # (CHANGELOG.md, 2.2.0), the kebab-case of a path segment.
-SPELLING_EXCEPTIONS = {"Organization", "official", "lhs-map", "nhs-impact"}
+# groupBy's values name an organisation's property, spelled as the property is on the wire
+# (organisationType), as the national coverage's URL was specified: CHANGELOG.md, 2.3.0.
+SPELLING_EXCEPTIONS = {"Organization", "official", "lhs-map", "nhs-impact", "organisationType"}
 # Tagged by what they take in (a file), not by the resource they write: CHANGELOG.md, 1.0.0.
 TAGGED_BY_FILE = {"activities-import": "imports", "assets-import": "imports"}
 

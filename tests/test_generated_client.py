@@ -506,6 +506,12 @@ class EveryOperation:
             "smart-foundations",
         ]
         assert viewed.from_returns  # the DMA example credits the pillar's capabilities
+        # The national views: the ICS is a system; the trust's type is counted.
+        systems = self.call("systems-list").parsed
+        assert self.state["ics"].id in {system.id for system in systems.items}
+        coverage = self.call("capabilities-coverage").parsed
+        assert coverage.organisations >= 2
+        assert self.call("assets-list-all", limit=5).parsed.items
         benchmark = self.call("benchmarks-get", trust.id).parsed
         assert benchmark.organisation_id == trust.id
         baseline = self.call(

@@ -31,6 +31,7 @@ NEGOTIATED = {
         "text/html",
     ],
     ("/v1/organisations/{organisationId}/assets", "get", "200"): ["application/json", "text/csv"],
+    ("/v1/assets", "get", "200"): ["application/json", "text/csv"],
     ("/v1/organisations/{organisationId}/activities", "get", "200"): [
         "application/json",
         "text/csv",

@@ -244,6 +244,12 @@ async def test_head_then_get_on_one_keep_alive_connection(
         ("DMA template", "/v1/imports/templates/dma", auth, 200),
         ("benchmark", f"{org}/benchmark", auth, 200),
         ("change feed", "/v1/changes?limit=5", auth, 200),
+        ("systems", "/v1/systems", auth, 200),
+        ("systems: bad cursor", "/v1/systems?cursor=nonsense", auth, 400),
+        ("coverage", "/v1/capabilities/coverage?groupBy=sector", auth, 200),
+        ("coverage: bad groupBy", "/v1/capabilities/coverage?groupBy=galaxy", auth, 422),
+        ("every asset", "/v1/assets?limit=5", auth, 200),
+        ("every asset (CSV)", "/v1/assets?format=csv", auth, 200),
         (
             "questionnaire",
             "/v1/reference-models/2026.2/questionnaire?organisationType=trust",

@@ -308,14 +308,26 @@ def peer_profiles(
     ]
 
 
-def subtree(system: System, root_id: uuid.UUID) -> Sequence[uuid.UUID]:
+def children_of(system: System) -> dict[uuid.UUID, list[uuid.UUID]]:
     children: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for child, parent in system.parents.items():
         if parent is not None:
             children[parent].append(child)
-    found, pending = [], list(children[root_id])
+    return children
+
+
+def subtree(
+    system: System,
+    root_id: uuid.UUID,
+    children: Mapping[uuid.UUID, list[uuid.UUID]] | None = None,
+) -> Sequence[uuid.UUID]:
+    """Every organisation below ``root_id``. ``children`` (children_of the system): given
+    when walking many subtrees of one system (the national list walks every system's)."""
+    if children is None:
+        children = children_of(system)
+    found, pending = [], list(children.get(root_id, ()))
     while pending:
         member = pending.pop()
         found.append(member)
-        pending.extend(children[member])
+        pending.extend(children.get(member, ()))
     return found

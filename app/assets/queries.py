@@ -65,12 +65,34 @@ def page(all_levels: bool, given: frozenset[str]) -> Prebuilt:
     return prebuilt(f"assets.page[{'all' if all_levels else 'one'}:{shape}]", statement)
 
 
+@cache
+def everywhere(given: frozenset[str]) -> Prebuilt:
+    """A page of every organisation's assets (a global caller's list), as ``page`` without
+    the organisation: a scoped caller's list is ``page`` of its scope's subtree."""
+    statement = _with_tags().where(*filtered(given))
+    statement = keyset_on_parameters(
+        statement, created_at=_ASSET.c.created_at, row_id=_ASSET.c.id, given=given
+    )
+    shape = ",".join(sorted(given - {"limit"})) or "-"
+    return prebuilt(f"assets.page[everywhere:{shape}]", statement)
+
+
 def conditions(
     organisation_id: Any, all_levels: bool, given: frozenset[str]
 ) -> list[ColumnElement[bool]]:
-    """The list's filters, on named parameters: a page and a CSV export select the same rows."""
+    """The list's filters, on named parameters: a page and a CSV export select the same rows.
+    No organisation (None): every organisation's."""
     asset = _ASSET.c
-    found = [organisation_scope(asset.organisation_id, organisation_id, all_levels=all_levels)]
+    if organisation_id is None:
+        return filtered(given)
+    scope = organisation_scope(asset.organisation_id, organisation_id, all_levels=all_levels)
+    return [scope, *filtered(given)]
+
+
+def filtered(given: frozenset[str]) -> list[ColumnElement[bool]]:
+    """The filters alone, whatever the organisations."""
+    asset = _ASSET.c
+    found: list[ColumnElement[bool]] = []
     if "area" in given:
         # The stored string: an Enum parameter would need processing (see app.db.prebuilt).
         found.append(asset.area == bindparam("area", type_=String))
@@ -101,3 +123,4 @@ def exported(values: dict[str, Any], organisation_id: Any, *, all_levels: bool) 
 # checked before the first request, and the equality test runs them.
 for _levels in (False, True):
     page(_levels, FILTERS | CURSOR_PARAMETERS | {"organisation_id", "limit"})
+everywhere(FILTERS | CURSOR_PARAMETERS | {"limit"})

@@ -110,6 +110,35 @@ async def list_assets(
 
 
 @router.get(
+    "/assets",
+    operation_id="assets-list-all",
+    response_model=AssetPage,
+    responses={
+        200: csv_ok(described(ASSET_COLUMNS, "asset")),
+        **problem_responses(400, 422),
+    },
+)
+async def list_all_assets(
+    principal: PrincipalDep,
+    reads: ReadsDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
+    filters: Annotated[AssetFilters, Query()],
+    list_format: FormatQuery = None,
+    accept: AcceptHeader = None,
+) -> AssetPage | Response:
+    """List every asset you can read (a global credential: every organisation's; a scoped
+    one: its organisation's and those below it), oldest first, with filters; as CSV, every
+    matching row, streamed."""
+    if wants_csv(list_format, accept):
+        chunks = await export.all_assets_csv(reads, principal=principal, filters=filters)
+        return csv_stream(chunks, "assets.csv")
+    rows = await service.list_everywhere(reads, principal=principal, page=page, filters=filters)
+    return build_page(request, rows, page, answers.public).model(AssetPage, response)
+
+
+@router.get(
     "/assets/{assetId}",
     name="assets-get",
     operation_id="assets-get",

@@ -94,6 +94,19 @@ async def list_page(
     return await fetch(reads, queries.page(all_levels, frozenset(values)), values)
 
 
+async def list_everywhere(
+    reads: ReadContext, *, principal: Principal, page: PageParams, filters: AssetFilters
+) -> Rows:
+    """A page of every asset the caller can read: a global caller's, every organisation's; a
+    scoped caller's, its scope's subtree (the same rows as that organisation's list with
+    depth=all)."""
+    values = filter_values(filters) | page_values(page)
+    if principal.organisation_id is None:
+        return await fetch(reads, queries.everywhere(frozenset(values)), values)
+    values["organisation_id"] = principal.organisation_id
+    return await fetch(reads, queries.page(True, frozenset(values)), values)
+
+
 def filter_values(filters: AssetFilters) -> dict[str, Any]:
     """The filters given, as the values of queries.conditions' parameters (a page and an
     export name the same ones)."""

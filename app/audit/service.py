@@ -194,16 +194,21 @@ async def organisation_deleted(
     )
 
 
+# The resource of an export of every organisation's records.
+EVERY_ORGANISATION = "all"
+
+
 async def exported(
     reads: ReadContext,
     *,
     principal: Principal,
     resource_type: ResourceType,
-    organisation_id: uuid.UUID,
+    organisation_id: uuid.UUID | None,
     details: Mapping[str, Any],
 ) -> None:
-    """Put an export on record: what was read out (``resource_type``) of which organisation,
-    and how (``details``: its format, its depth or scope, its filters), as ``changes``.
+    """Put an export on record: what was read out (``resource_type``) of which organisation
+    (None: of every one, by a global caller; its resource is then ``all``), and how
+    (``details``: its format, its depth or scope, its filters), as ``changes``.
 
     Called once the caller's access has been checked and before the first byte is sent. The
     event is committed here, in a short write transaction of its own, not in the request's
@@ -218,7 +223,7 @@ async def exported(
             principal=principal,
             action=AuditAction.EXPORT,
             resource_type=resource_type,
-            resource_id=organisation_id,
+            resource_id=organisation_id or EVERY_ORGANISATION,
             organisation_id=organisation_id,
             changes=diff({}, details),
         )

@@ -52,6 +52,24 @@ async def assets_csv(
     return _stream_assets(reads, organisation_id, all_levels=all_levels, filters=filters)
 
 
+async def all_assets_csv(
+    reads: ReadContext, *, principal: Principal, filters: AssetFilters
+) -> AsyncIterator[bytes]:
+    """Every asset the caller can read, as CSV: a scoped caller's is its scope's subtree
+    export; a global caller's, every organisation's (the same columns, rows and bounded
+    memory: a batch at a time from one server-side cursor)."""
+    if principal.organisation_id is not None:
+        return await assets_csv(
+            reads,
+            principal=principal,
+            organisation_id=principal.organisation_id,
+            all_levels=True,
+            filters=filters,
+        )
+    await _audit(reads, principal, ResourceType.ASSET, None, True, filters)
+    return _stream_assets(reads, None, all_levels=True, filters=filters)
+
+
 async def activities_csv(
     reads: ReadContext,
     *,
@@ -86,7 +104,7 @@ async def _audit(
     reads: ReadContext,
     principal: Principal,
     resource_type: ResourceType,
-    organisation_id: uuid.UUID,
+    organisation_id: uuid.UUID | None,
     all_levels: bool,
     filters: AssetFilters | ActivityFilters | PlanItemFilters,
 ) -> None:
@@ -108,14 +126,17 @@ async def _audit(
 Names = dict[uuid.UUID, tuple[str | None, str]]
 
 
-async def _names(session: AsyncSession, organisation_id: uuid.UUID, *, all_levels: bool) -> Names:
+async def _names(
+    session: AsyncSession, organisation_id: uuid.UUID | None, *, all_levels: bool
+) -> Names:
     """Every organisation the export's rows can belong to, in one query before the first row
-    (not a join per batch): the export's query count does not grow with its rows."""
+    (not a join per batch): the export's query count does not grow with its rows. No
+    organisation (None): every one (some 8,000 pairs of short strings at national scale)."""
     statement = select(Organisation.id, Organisation.ods_code, Organisation.name)
-    if all_levels:
+    if organisation_id is not None and all_levels:
         tree = hierarchy.descendants(organisation_id)
         statement = statement.where(col(Organisation.id).in_(select(tree.c.id)))
-    else:
+    elif organisation_id is not None:
         statement = statement.where(Organisation.id == organisation_id)
     return {row_id: (code, name) for row_id, code, name in (await session.exec(statement)).all()}
 
@@ -146,7 +167,11 @@ async def _stream(
 
 
 async def _stream_assets(
-    reads: ReadContext, organisation_id: uuid.UUID, *, all_levels: bool, filters: AssetFilters
+    reads: ReadContext,
+    organisation_id: uuid.UUID | None,
+    *,
+    all_levels: bool,
+    filters: AssetFilters,
 ) -> AsyncIterator[bytes]:
     """Rows with their tags in one query, a batch at a time from the server-side cursor."""
     yield encode_rows([list(ASSET_COLUMNS)], first=True)
