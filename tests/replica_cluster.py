@@ -7,8 +7,10 @@ pg_hba are never touched. The standby is made as a deployment makes one, with
 """
 
 import contextlib
+import fcntl
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,12 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(os.environ.get("LHS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-PRIMARY_PORT = 5441
-STANDBY_PORT = 5442
+# The ports these clusters may take (the first two free ones): beside the system's 5432.
+PORTS = range(5440, 5450)
 
 
 def available() -> bool:
     return all((BIN / tool).is_file() for tool in ("initdb", "pg_ctl", "pg_basebackup"))
+
+
+def _free_ports(count: int) -> list[int]:
+    free = []
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        free.append(port)
+        if len(free) == count:
+            return free
+    raise RuntimeError(f"no {count} free ports in {PORTS}")
 
 
 def _as_postgres(*command: str) -> None:
@@ -39,10 +55,14 @@ class Cluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        _as_postgres(
-            str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"),
-            "-w", "-t", "30", "start",
-        )  # fmt: skip
+        try:
+            _as_postgres(
+                str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.data / "log"),
+                "-w", "-t", "60", "start",
+            )  # fmt: skip
+        except subprocess.CalledProcessError as exc:
+            log = (self.data / "log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"PostgreSQL on port {self.port} did not start:\n{log}") from exc
 
     def stop(self, mode: str = "fast") -> None:
         _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -68,10 +88,15 @@ def primary_and_standby() -> Iterator[tuple[Cluster, Cluster]]:
     """Start both, yield them (the standby streaming from the primary), stop and remove both."""
     root = Path(tempfile.mkdtemp(prefix="lhs-replica-"))
     shutil.chown(root, "postgres", "postgres")
-    primary = Cluster(root / "primary", PRIMARY_PORT)
-    standby = Cluster(root / "standby", STANDBY_PORT)
     started: list[Cluster] = []
+    # Two sessions (xdist workers, or two runs) choosing ports at once would pick the same
+    # ones: each chooses and binds its ports while holding this lock.
+    lock = (Path(tempfile.gettempdir()) / "lhs-replica-ports.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
+        primary_port, standby_port = _free_ports(2)
+        primary = Cluster(root / "primary", primary_port)
+        standby = Cluster(root / "standby", standby_port)
         _as_postgres(
             str(BIN / "initdb"), "-D", str(primary.data), "-U", "postgres",
             "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8",
@@ -91,9 +116,11 @@ def primary_and_standby() -> Iterator[tuple[Cluster, Cluster]]:
             conf.write(f"port = {standby.port}\n")
         standby.start()
         started.append(standby)
+        fcntl.flock(lock, fcntl.LOCK_UN)
         yield primary, standby
     finally:
         for cluster in reversed(started):
             with contextlib.suppress(subprocess.CalledProcessError):  # a test stopped it
                 cluster.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
+        lock.close()

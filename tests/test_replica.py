@@ -26,11 +26,17 @@ from app.http.replica import READS
 from app.main import create_app
 from tests import replica_cluster
 from tests.auth_helpers import make_key
-from tests.conftest import TEST_RATE_LIMIT, migrate
+from tests.conftest import migrate, settings_for
 from tests.helpers import create_asset, create_organisation, wait_for
 from tests.test_ratelimit import REDIS_URL, redis_prefix  # noqa: F401 (a fixture)
 
-pytestmark = [pytest.mark.replica, pytest.mark.real_server, pytest.mark.slow]
+# One pair of clusters for the module: its tests stay on one worker.
+pytestmark = [
+    pytest.mark.replica,
+    pytest.mark.real_server,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("replica"),
+]
 
 
 @dataclass
@@ -94,18 +100,7 @@ async def pair() -> AsyncIterator[Pair]:
 
 @asynccontextmanager
 async def running(pair: Pair, **overrides: Any) -> AsyncIterator[FastAPI]:
-    settings = Settings(
-        **(
-            {
-                "database_url": pair.primary_url,
-                "database_replica_url": pair.standby_url,
-                "rate_limit": TEST_RATE_LIMIT,
-                # Longer than the default, so a busy machine's replay is not taken for lag.
-                "replica_wait_seconds": 0.2,
-            }
-            | overrides
-        )
-    )
+    settings = settings_for(pair.primary_url, database_replica_url=pair.standby_url, **overrides)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
@@ -139,7 +134,7 @@ async def met(client: httpx.AsyncClient, organisation_id: str) -> bool:
     response = await client.get(f"/v1/organisations/{organisation_id}/gap-analysis")
     assert response.status_code == 200, response.text
     gaps = response.json()["gaps"]
-    return (
+    return bool(
         next(g for g in gaps if g["capabilityKey"] == "digital-infrastructure")["status"] == "met"
     )
 
