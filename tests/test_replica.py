@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app import caches
 from app.config import Settings
+from app.http import replica
 from app.http.replica import READS
 from app.main import create_app
 from tests import replica_cluster
@@ -234,5 +235,29 @@ async def test_with_the_replica_stopped_reads_answer_from_the_primary(pair: Pair
                 benchmark = await client.get(f"/v1/organisations/{trust['id']}/benchmark")
                 assert benchmark.status_code == 200, benchmark.text
                 assert counted("primary", "down") + counted("primary", "retried") == down + 3
+            finally:
+                pair.standby.start()
+
+
+async def test_a_read_the_replica_fails_midway_is_answered_again_from_the_primary(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The replica's last good check stays trusted while it goes away: the next read is sent
+    # to it, and fails there.
+    monkeypatch.setattr(replica, "STATUS_SECONDS", 3600.0)
+    async with running(pair) as app:
+        client = await client_of(app)
+        async with client:
+            trust = await create_organisation(client)
+            await create_asset(client, trust["id"], name="Kept")
+            await wait_for(pair.caught_up, 10)
+            assert await asset_names(client, trust["id"]) == ["Kept"]
+            pair.standby.stop()
+            try:
+                retried = counted("primary", "retried")
+                caches.clear_all()
+                assert await asset_names(client, trust["id"]) == ["Kept"]
+                assert await met(client, trust["id"]) is False
+                assert counted("primary", "retried") >= retried + 1
             finally:
                 pair.standby.start()
