@@ -179,13 +179,6 @@ class Sessions:
     # dispose; the caller disposes of its own engine.
     opened: tuple[AsyncEngine, ...] = ()
 
-    @property
-    def reader(self) -> AsyncEngine:
-        """The engine the reading sessions use (for reads that need no session)."""
-        engine = self.read.kw["bind"]
-        assert isinstance(engine, AsyncEngine)
-        return engine
-
     @cached_property
     def reads(self) -> "ReadContext":
         """Reads outside any transaction, each statement its own (see ReadContext)."""

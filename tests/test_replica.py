@@ -19,6 +19,7 @@ import redis.asyncio
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from app import caches
 from app.config import Settings
@@ -85,8 +86,11 @@ async def pair() -> AsyncIterator[Pair]:
         urls = (primary.url(), standby.url())
         await migrate(Settings(database_url=urls[0]).database_url)
         engines = [
+            # No pool: a test stops and starts the standby, which ends pooled connections.
             create_async_engine(
-                Settings(database_url=url).database_url, isolation_level="AUTOCOMMIT"
+                Settings(database_url=url).database_url,
+                isolation_level="AUTOCOMMIT",
+                poolclass=NullPool,
             )
             for url in urls
         ]
