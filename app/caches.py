@@ -57,6 +57,9 @@ API_KEYS = Named("auth.api_keys", 10_000)
 # Keys whose use was recorded in the last minute (app.auth.usage): lastUsedAt is written at
 # most once a minute per key, whatever the traffic.
 KEY_USE = Named("auth.key_use", 10_000, ttl_seconds=60.0)
+# Each caller's last write position on the primary, for reads from a replica (app.http.replica):
+# the time to live follows LHS_REPLICA_MAX_LAG_SECONDS.
+REPLICA_WRITES = Named("replica.last_writes", 10_000)
 # ODS codes of tokens' organisations, resolved to our ids.
 ODS_CODES = Named("auth.ods_codes", 10_000, ttl_seconds=300.0)
 

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. postgresql:// URLs are run with asyncpg; a relative "
         "SQLite file is relative to LHS_HOME.",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="A PostgreSQL streaming replica (hot standby) of LHS_DATABASE_URL: gap "
+        "analyses, reports, benchmarks and exports read from it; every other read and every "
+        "write go to the primary. A caller reads its own writes (docs/deployment.md).",
+    )
+    replica_wait_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="How long a read waits for the replica to replay the caller's last write "
+        "before it is read from the primary instead.",
+    )
+    replica_max_lag_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A replica further behind than this is not read from (the primary is).",
+    )
     # Sized on purpose: every request holds at most one connection, and waits for one
     # asynchronously, so a small pool serves hundreds of concurrent requests. Size it
     # so that instances x (pool_size + max_overflow) stays under PostgreSQL's max_connections.
@@ -113,10 +131,12 @@ class Settings(BaseSettings):
         default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_replica_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
+    def _async_driver(cls, value: str | None) -> str | None:
         """Accept the URLs people paste (postgres://, postgresql://) and pick the async driver."""
+        if value is None:
+            return None
         for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value[len(prefix) :]
@@ -274,6 +294,15 @@ class Settings(BaseSettings):
     def _at_home(self) -> "Settings":
         self.home = self.home.expanduser().resolve()
         self.database_url = anchored(self.database_url, self.home)
+        return self
+
+    @model_validator(mode="after")
+    def _replica_of_postgres(self) -> "Settings":
+        if self.database_replica_url is not None and not (
+            self.database_url.startswith("postgresql")
+            and self.database_replica_url.startswith("postgresql")
+        ):
+            raise ValueError("database_replica_url is a PostgreSQL standby of a PostgreSQL primary")
         return self
 
     @model_validator(mode="after")

@@ -91,8 +91,12 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         # In WAL mode readers wait for a lock only in rare cases (recovering the log).
         return _sqlite_engine(settings.database_url, busy_seconds=30.0, **kwargs)
+    return _postgres_engine(settings.database_url, settings, **kwargs)
+
+
+def _postgres_engine(url: str, settings: Settings, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
@@ -163,6 +167,9 @@ class Sessions:
 
     read: async_sessionmaker[AsyncSession]
     write: async_sessionmaker[AsyncSession]
+    # Reading sessions on the read replica (LHS_DATABASE_REPLICA_URL), if there is one: only
+    # for the routes that ask for it (app.http.replica decides, per request, whether to).
+    replica: async_sessionmaker[AsyncSession] | None = None
     # Names this database connection for what a process remembers of it (an analysis).
     identity: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The operator's choice of default reference model (None: the highest shipped version),
@@ -172,17 +179,16 @@ class Sessions:
     # dispose; the caller disposes of its own engine.
     opened: tuple[AsyncEngine, ...] = ()
 
-    @property
-    def reader(self) -> AsyncEngine:
-        """The engine the reading sessions use (for reads that need no session)."""
-        engine = self.read.kw["bind"]
-        assert isinstance(engine, AsyncEngine)
-        return engine
-
     @cached_property
     def reads(self) -> "ReadContext":
         """Reads outside any transaction, each statement its own (see ReadContext)."""
         return ReadContext(self)
+
+    @cached_property
+    def replica_reads(self) -> "ReadContext":
+        """The same reads on the replica (``reads`` when there is none); writes beside them
+        (an export's audit event) still go to the primary."""
+        return ReadContext(self, source=self.replica) if self.replica else self.reads
 
     async def dispose(self) -> None:
         for engine in self.opened:
@@ -206,9 +212,21 @@ def make_sessions(engine: AsyncEngine, settings: Settings) -> Sessions:
         reader = engine.execution_options(isolation_level="AUTOCOMMIT")
     default_reference_model = settings.default_reference_model
     info: dict[str, Any] = {DEFAULT_MODEL: default_reference_model}
+    replica = None
+    if settings.database_replica_url is not None:
+        # A standby: AUTOCOMMIT as the primary's reader (a standby takes no writes anyway).
+        standby = _postgres_engine(settings.database_replica_url, settings, echo=settings.db_echo)
+        opened = (*opened, standby)
+        replica = async_sessionmaker(
+            standby.execution_options(isolation_level="AUTOCOMMIT"),
+            class_=AsyncSession,
+            expire_on_commit=False,
+            info=info,
+        )
     sessions = Sessions(
         read=async_sessionmaker(reader, class_=AsyncSession, expire_on_commit=False, info=info),
         write=async_sessionmaker(writer, class_=AsyncSession, expire_on_commit=False, info=info),
+        replica=replica,
         default_reference_model=default_reference_model,
         opened=opened,
     )
@@ -516,6 +534,9 @@ class ReadContext:
 
     sessions: "Sessions | None"
     session: AsyncSession | None = None
+    # Where reads outside a transaction and snapshots run, when not on the primary's reading
+    # sessions (Sessions.replica_reads). Writes beside the reads (factory()) go to the primary.
+    source: async_sessionmaker[AsyncSession] | None = None
 
     @property
     def default_reference_model(self) -> str | None:
@@ -532,6 +553,10 @@ class ReadContext:
         assert self.session is not None
         return sessions_of(self.session)
 
+    def reading(self) -> async_sessionmaker[AsyncSession]:
+        """The reading sessions this context's reads run on (the replica's, or the primary's)."""
+        return self.source or self.factory().read
+
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[AsyncSession]:
         """A short read-only transaction that sees one snapshot, for reads that must agree with
@@ -539,7 +564,7 @@ class ReadContext:
         statement its own snapshot; SQLite's read transaction is one already. Closed before
         the caller computes, so no connection sits idle in a transaction while the app
         works. Read in it with ``reads_in(session)`` (prebuilt statements) or the session."""
-        async with self.factory().read() as session:
+        async with self.reading()() as session:
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(
                     execution_options={
@@ -582,7 +607,8 @@ async def fetch(reads: ReadContext, query: Prebuilt, params: Mapping[str, Any]) 
     if reads.session is not None:
         connection = await reads.session.connection()
         return await _mapped(connection, query, params)
-    engine = reads.factory().reader
+    engine = reads.reading().kw["bind"]
+    assert isinstance(engine, AsyncEngine)
     if engine.dialect.name != "postgresql" or query.expanding:
         async with engine.connect() as connection:
             return await _mapped(connection, query, params)

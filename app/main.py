@@ -33,6 +33,7 @@ from app.http.idempotency import Replay, purge_expired, replay_response
 from app.http.middleware import install_edge
 from app.http.overload import ConcurrencyLimitMiddleware
 from app.http.problems import install_problem_handlers
+from app.http.replica import ReplicaMiddleware, ReplicaRouting
 from app.logs import configure_logging
 from app.national.router import router as national_router
 from app.organisations import hierarchy
@@ -112,6 +113,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessions = make_sessions(engine, settings)
+        app.state.replica = (
+            ReplicaRouting(app.state.sessions, settings) if app.state.sessions.replica else None
+        )
         app.state.migration_heads = health.migration_heads(settings)
         await db_location.say_if_not_ready(engine, settings, app.state.migration_heads)
         try:
@@ -137,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.key_changes is not None:
                 await app.state.key_changes.close()
             metrics.forget_this_process()
+            if app.state.replica is not None:
+                await app.state.replica.close()
             await app.state.sessions.dispose()
             await engine.dispose()
 
@@ -159,6 +165,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Replay, replay_response)
     # Outside in: the edge (IDs, Host, body size, HEAD, security headers, access log), CORS,
     # the bound on requests in flight, authentication, rate limit, the rest.
+    # Innermost: a write's position is remembered, and a read the replica failed is answered
+    # again, inside the request's slot of the bound on requests in flight.
+    if settings.database_replica_url is not None:
+        app.add_middleware(ReplicaMiddleware, routing=lambda: getattr(app.state, "replica", None))
     install_access(app, settings)
     if settings.max_requests_in_flight:
         app.add_middleware(

@@ -21,6 +21,7 @@ from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import ActivityIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
+from app.http.replica import replica_reads
 from app.http.streaming import csv_stream
 from app.models import Activity
 from app.records import ExpectedVersion
@@ -102,7 +103,7 @@ async def list_activities(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.activities_csv(
-            reads,
+            await replica_reads(request),
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,

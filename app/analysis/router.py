@@ -14,12 +14,13 @@ from app.auth.principal import Principal
 from app.crosswalks import service as crosswalks
 from app.crosswalks import view_csv
 from app.crosswalks.frameworks import Framework
-from app.db import ReadContext, ReadsDep, utcnow
+from app.db import ReadContext, utcnow
 from app.errors import FieldIssue, ValidationFailed
 from app.http.answers import GAP_ANALYSIS, AnalysisAnswer
 from app.http.content import JSON
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
+from app.http.replica import ReplicaReadsDep
 from app.reference.schemas import ReferenceModelPublic
 from app.transfer import gap_csv
 from app.transfer.cells import MEDIA_TYPE
@@ -49,7 +50,7 @@ ViewQuery = Annotated[
 async def get_gap_analysis(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    reads: ReadsDep,
+    reads: ReplicaReadsDep,
     reference_model: ReferenceModelQuery = None,
     scope: Annotated[
         Scope,

@@ -16,6 +16,7 @@ from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
+from app.http.replica import replica_reads
 from app.http.streaming import csv_stream
 from app.models import Asset
 from app.records import ExpectedVersion
@@ -90,7 +91,7 @@ async def list_assets(
     all_levels = depth == "all"
     if wants_csv(list_format, accept):
         chunks = await export.assets_csv(
-            reads,
+            await replica_reads(request),
             principal=principal,
             organisation_id=organisation_id,
             all_levels=all_levels,

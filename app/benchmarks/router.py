@@ -7,8 +7,8 @@ from app.auth.dependencies import PrincipalDep
 from app.benchmarks import service
 from app.benchmarks.schemas import Benchmark
 from app.config import Settings
-from app.db import ReadsDep
 from app.http.params import OrganisationIdPath
+from app.http.replica import ReplicaReadsDep
 
 router = APIRouter(tags=["benchmarks"])
 
@@ -19,7 +19,10 @@ router = APIRouter(tags=["benchmarks"])
     responses=problem_responses(404, 422),
 )
 async def get_benchmark(
-    organisation_id: OrganisationIdPath, principal: PrincipalDep, reads: ReadsDep, request: Request
+    organisation_id: OrganisationIdPath,
+    principal: PrincipalDep,
+    reads: ReplicaReadsDep,
+    request: Request,
 ) -> Benchmark:
     """Where the organisation stands among organisations of its type: its own value, the
     median and quartiles, from the last snapshot; a figure too few stand behind is withheld."""

@@ -12,9 +12,9 @@ from app.auth import browser
 from app.auth.dependencies import PrincipalDep
 from app.auth.headers import CSP_NONCE, content_security_policy
 from app.crosswalks.frameworks import Framework
-from app.db import ReadsDep
 from app.http.negotiation import best_match
 from app.http.params import OrganisationIdPath, ReferenceModelQuery
+from app.http.replica import ReplicaReadsDep
 from app.report import pdf, render, service, spreadsheet
 from app.transfer import cells
 from app.vocabulary import ResourceType
@@ -72,7 +72,7 @@ OK: dict[str, Any] = {
 async def get_report(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,
-    reads: ReadsDep,
+    reads: ReplicaReadsDep,
     request: Request,
     reference_model: ReferenceModelQuery = None,
     report_format: Annotated[

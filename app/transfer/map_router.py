@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import ReadsDep, SessionDep
+from app.db import SessionDep
 from app.http.content import JsonBodyRoute
 from app.http.params import OrganisationIdPath
+from app.http.replica import ReplicaReadsDep
 from app.transfer import maps
 from app.transfer.map_import import restore
 from app.transfer.map_schemas import MapDocument, MapImportResult
@@ -25,7 +26,7 @@ router = APIRouter(tags=["maps"], route_class=JsonBodyRoute)
     responses=problem_responses(404, 422),
 )
 async def export_map(
-    organisation_id: OrganisationIdPath, principal: PrincipalDep, reads: ReadsDep
+    organisation_id: OrganisationIdPath, principal: PrincipalDep, reads: ReplicaReadsDep
 ) -> MapDocument:
     """The organisation and everything below it, with assets, activities and assessments."""
     return await maps.export_map(reads, principal=principal, organisation_id=organisation_id)
