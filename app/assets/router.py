@@ -133,7 +133,9 @@ async def list_all_assets(
     one: its organisation's and those below it), oldest first, with filters; as CSV, every
     matching row, streamed."""
     if wants_csv(list_format, accept):
-        chunks = await export.all_assets_csv(reads, principal=principal, filters=filters)
+        chunks = await export.all_assets_csv(
+            await replica_reads(request), principal=principal, filters=filters
+        )
         return csv_stream(chunks, "assets.csv")
     rows = await service.list_everywhere(reads, principal=principal, page=page, filters=filters)
     return build_page(request, rows, page, answers.public).model(AssetPage, response)

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.api import MODEL_RETIRED, problem_responses
 from app.auth.dependencies import PrincipalDep
-from app.db import ReadsDep
 from app.http.links import PageDep, build_page
 from app.http.params import ReferenceModelQuery
+from app.http.replica import ReplicaReadsDep
 from app.national import service
 from app.national.figures import Listed
 from app.national.schemas import (
@@ -33,7 +33,11 @@ def _overview(listed: Listed) -> SystemOverview:
     responses=problem_responses(400, 422),
 )
 async def list_systems(
-    principal: PrincipalDep, reads: ReadsDep, request: Request, response: Response, page: PageDep
+    principal: PrincipalDep,
+    reads: ReplicaReadsDep,
+    request: Request,
+    response: Response,
+    page: PageDep,
 ) -> SystemOverviewPage:
     """List the top-level systems you can read (organisations with no parent that have
     members), oldest first, each with its members, records and scores against the default
@@ -53,7 +57,7 @@ async def list_systems(
 )
 async def get_coverage(
     principal: PrincipalDep,
-    reads: ReadsDep,
+    reads: ReplicaReadsDep,
     group_by: Annotated[
         CoverageGroupBy,
         Query(alias="groupBy", description="What to count the organisations by."),
