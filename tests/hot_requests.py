@@ -278,4 +278,21 @@ HOT_REQUESTS: tuple[HotRequest, ...] = (
         "ICS analyst",
         "ics",
     ),
+    # National views for a global caller (and a system's own view of itself)
+    HotRequest("systems", "GET", f"/v1/systems?{PAGE}", "national dashboard", next_page=True),
+    HotRequest("systems, scoped", "GET", f"/v1/systems?{PAGE}", "ICS portal", "ics"),
+    HotRequest(
+        "coverage by type",
+        "GET",
+        "/v1/capabilities/coverage?groupBy=organisationType",
+        "national dashboard",
+    ),
+    HotRequest("all assets", "GET", f"/v1/assets?{PAGE}", "national analyst", next_page=True),
+    HotRequest(
+        "all assets, filtered",
+        "GET",
+        f"/v1/assets?minMaturity=3&{PAGE}",
+        "national analyst",
+    ),
+    HotRequest("all assets CSV", "GET", "/v1/assets?format=csv", "national analyst"),
 )
