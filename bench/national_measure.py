@@ -181,6 +181,10 @@ def _psql(database: str, sql: str) -> None:
     )
 
 
+def analyze(database: str) -> None:
+    _psql(database, "ANALYZE")
+
+
 def explain_on(database: str) -> None:
     for name, value in AUTO_EXPLAIN.items():
         _psql("postgres", f"ALTER DATABASE {database} SET {name} = {value}")
@@ -199,7 +203,7 @@ def capture_plans(base: str, target: Target, database: str) -> dict[str, list[st
             c.get(path)  # warm the server's own caches: the plans below are a warm request's
             _psql(database, f"SELECT 'national-marker:{name}'")
             c.get(path)
-        _psql(database, "SELECT 'national-marker:end'")
+            _psql(database, "SELECT 'national-marker:end'")
     time.sleep(1.0)
     with PG_LOG.open(encoding="utf-8", errors="replace") as log:
         log.seek(offset)

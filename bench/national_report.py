@@ -110,6 +110,20 @@ def markdown(results: dict[str, Any]) -> str:
             "Every statement of each hot request: bench/results/national-plans.md. Sequential "
             f"scans in them: {results['seq_scans'] or 'none'}.",
         ]
+    if "reads_analyzed" in results:
+        again = dict(results["reads_analyzed"])
+        load = again.pop("load_average", None)
+        out += [
+            "",
+            "## Reads again after ANALYZE (`python -m bench national --reads-only`)",
+            "",
+            "The same database, its planner statistics refreshed (an import leaves them behind "
+            f"until autovacuum's next pass); load average {load}.",
+            "",
+            *_reads_table(again),
+            "",
+            f"Sequential scans in the plans: {results.get('seq_scans_analyzed') or 'none'}.",
+        ]
     if "curve" in results:
         out += ["", *curve_table(results)]
     return "\n".join(out) + "\n"
