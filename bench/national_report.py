@@ -39,6 +39,9 @@ def _reads_table(reads: dict[str, Any]) -> list[str]:
         first = read.get("cold_ms", read.get("first_ms", ""))
         p50 = read.get("p50_ms")
         target = TARGETS.get(name)
+        if read.get("requests") == 0:  # nothing answered within the window: no p50 to judge
+            lines.append(f"| {name} | {first} | none answered in the window | | | **missed** |")
+            continue
         lines.append(
             f"| {name} | {first} | {p50} | {read.get('p99_ms', '')} | "
             f"{f'< {target:g}' if target else ''} | {_verdict(p50, target) if target else ''} |"
