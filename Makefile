@@ -12,7 +12,7 @@ WORKERS ?= 1
 # Where the worker processes add up their metrics (emptied at each start; one per port).
 METRICS_DIR ?= .metrics/$(PORT)
 
-.PHONY: install install-serve lock migrate run lint format typecheck openapi openapi-check test test-quick bench bench-smoke wrk clean
+.PHONY: install install-serve lock migrate run lint format typecheck openapi openapi-check test test-quick bench bench-national bench-smoke wrk clean
 
 # Installs come from uv.lock, never from a fresh resolution: every machine gets the same
 # versions. uv is the machine's own if it has one, else bootstrapped with pip into .tools/.
@@ -97,6 +97,12 @@ wrk:  ## the load generator the benchmark drives the server with (Debian's packa
 
 bench: install wrk  ## several minutes: the service vs the references (PostgreSQL too with LHS_BENCH_DATABASE_URL)
 	$(BIN)/python -m bench
+
+# A scratch PostgreSQL database of its own (it makes and drops <name>_copy and <name>_curve too).
+NATIONAL_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench_national
+
+bench-national: install wrk  ## about 30 minutes: England's shape, loaded by import and by COPY, its reads and growth curve
+	LHS_BENCH_DATABASE_URL=$(NATIONAL_DATABASE_URL) $(BIN)/python -m bench national --curve
 
 bench-smoke: install  ## a few seconds: tiny data, SQLite, 1 worker, so the harness cannot rot
 	$(BIN)/python -m bench --smoke

@@ -51,6 +51,12 @@ NATIONAL_FIGURES = Named("national.figures", 8)
 # Where each organisation stands on every capability of a model (a tuple of small numbers and
 # its scores, under 1 KB): every organisation of the country, for two models and a few scopes.
 NATIONAL_STANDINGS = Named("national.standings", 40_000)
+# What one organisation meets (a set of capability keys, well under 1 KB): enough for every
+# organisation in England (8,300) under a few models.
+MEMBER_MET = Named("analysis.member_met", 50_000)
+# A benchmark's comparison groups, per snapshot, organisation type and whom the group leaves
+# out (the own system, the caller's scope): each the quartiles of some 30 figures, a few KB.
+BENCHMARK_GROUPS = Named("benchmarks.groups", 256)
 # Verified API keys: the time to live is LHS_API_KEY_CACHE_SECONDS (a setting, so it is given
 # where the cache is built); the bound holds memory whatever the traffic.
 API_KEYS = Named("auth.api_keys", 10_000)

@@ -121,6 +121,10 @@ def _failures(results: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["national"]:
+        from bench import national  # its own arguments
+
+        return national.main(sys.argv[2:])
     args = _arguments()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("alembic", "httpx"):

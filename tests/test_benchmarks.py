@@ -343,3 +343,29 @@ async def test_an_admin_who_mints_a_narrower_key_learns_no_single_value(
         figure = capability(await benchmark(narrow, x["id"]))
     assert figure["upperQuartile"] is None, "B1's value, 2.0, would show"
     assert figure["withheld"]["reason"] == "too_few_organisations"
+
+
+async def test_a_new_snapshot_moves_the_group_a_caller_was_last_shown(
+    backend: Backend, client: httpx.AsyncClient, world: dict[str, dict[str, Any]]
+) -> None:
+    """The groups behind a figure are remembered per snapshot: asked again, the same; after
+    a peer in another system changes and a new snapshot is taken, the figure moves."""
+    await refresh(backend)
+    first = capability(await benchmark(client, world["A1"]["id"]))
+    # B1, B2, C1, C2, D1 (2, 3, 3, 4, 4): A2 is in A1's own system.
+    assert (first["n"], first["median"], first["upperQuartile"]) == (5, 3.0, 4.0)
+    assert capability(await benchmark(client, world["A1"]["id"])) == first
+
+    assets = (await client.get(f"/v1/organisations/{world['B1']['id']}/assets")).json()
+    raised = await client.patch(
+        f"/v1/assets/{assets['items'][0]['id']}",
+        json={"maturity": 4},
+        headers={"If-Match": 'W/"1"'},
+    )
+    assert raised.status_code == 200, raised.text
+    assert capability(await benchmark(client, world["A1"]["id"])) == first  # same snapshot
+
+    await refresh(backend)
+    after = capability(await benchmark(client, world["A1"]["id"]))
+    # B1 now 4: (3, 3, 4, 4, 4).
+    assert (after["n"], after["lowerQuartile"], after["median"]) == (5, 3.0, 4.0)

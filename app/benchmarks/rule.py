@@ -114,11 +114,7 @@ def figure(
             systems=None,
             withheld=withheld,
         )
-    values = sorted(e.value for e in members)
-    if len(values) == 1:  # only when the thresholds allow a group of one
-        lower = median = upper = values[0]
-    else:
-        lower, median, upper = statistics.quantiles(values, n=4, method="inclusive")
+    lower, median, upper = quartiles([e.value for e in members])
     return Figure(
         own_value=own,
         median=round(median, 1),
@@ -128,6 +124,14 @@ def figure(
         n=n,
         systems=systems,
     )
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """The lower quartile, the median and the upper quartile (inclusive method)."""
+    if len(values) == 1:  # only when the thresholds allow a group of one
+        return values[0], values[0], values[0]
+    lower, median, upper = statistics.quantiles(sorted(values), n=4, method="inclusive")
+    return lower, median, upper
 
 
 def no_snapshot(own: float | None = None) -> Figure:

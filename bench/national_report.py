@@ -1,0 +1,166 @@
+"""bench/results/national.json and national.md from a national run's results."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+# The issue's targets (ms): p50 unless named.
+TARGETS = {
+    "member_analysis_cold": 15.0,
+    "member_analysis": 15.0,
+    "system_view": 100.0,
+    "benchmark": 50.0,
+    "changes_page": 20.0,
+    "systems": 50.0,
+    "coverage": 50.0,
+}
+COLD_TARGET = 2000.0  # the national views' first answer
+CSV_GROWTH_MB = 50.0
+IMPORT_GROWTH_MB = 200.0
+
+
+def _verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "—"
+    return "met" if value < target else "**missed**"
+
+
+def _reads_table(reads: dict[str, Any]) -> list[str]:
+    lines = [
+        "| request | first / cold ms | p50 ms | p99 ms | target | |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, read in reads.items():
+        if name == "global_csv":
+            continue
+        if read.get("available") is False:
+            lines.append(f"| {name} | not available ({read['status']}) | | | | |")
+            continue
+        first = read.get("cold_ms", read.get("first_ms", ""))
+        p50 = read.get("p50_ms")
+        target = TARGETS.get(name)
+        if read.get("requests") == 0:  # nothing answered within the window: no p50 to judge
+            lines.append(f"| {name} | {first} | none answered in the window | | | **missed** |")
+            continue
+        lines.append(
+            f"| {name} | {first} | {p50} | {read.get('p99_ms', '')} | "
+            f"{f'< {target:g}' if target else ''} | {_verdict(p50, target) if target else ''} |"
+        )
+    return lines
+
+
+def markdown(results: dict[str, Any]) -> str:
+    imp = results["import"]
+    out = [
+        "# National scale",
+        "",
+        f"`{results['command']}` on {results['date']}; {results['machine']}; load generator "
+        f"{results['tool']}; load average before {results['load_before']}, after "
+        f"{results['load_after']}; the whole run took {results['total_seconds']} s.",
+        "",
+        "## Data",
+        "",
+        f"Generated: {results['shape']}. Stored after the run: {results['data']}.",
+        "",
+        "## Load",
+        "",
+        f"- Through the service's imports over HTTP (each ICB created, then its organisations, "
+        f"assets, activities and plan items files): **{imp['wall_seconds']} s** "
+        f"({imp['rows_per_second']} rows/s; by kind {imp['seconds_by_kind']}).",
+    ]
+    if "copy" in results:
+        out.append(
+            f"- The floor, COPY of the same rows into the same tables (audit events included): "
+            f"**{results['copy']['wall_seconds']} s** ({results['copy']['rows']})."
+        )
+        out.append(f"- Import / COPY: **{results['import_over_copy']} times** the floor's time.")
+    rss = imp["server_rss"]
+    out += [
+        f"- Server resident memory during the import: {rss['before_mb']} MB before, peak "
+        f"{rss['peak_mb']} MB: growth **{rss['growth_mb']} MB** (target < {IMPORT_GROWTH_MB:g} "
+        f"MB: {_verdict(rss['growth_mb'], IMPORT_GROWTH_MB)}).",
+        "",
+        "## Reads at 2 connections",
+        "",
+        *_reads_table(results["reads"]),
+        "",
+    ]
+    for name in ("systems", "coverage"):
+        read = results["reads"].get(name, {})
+        if "cold_ms" in read:
+            out.append(
+                f"- {name} cold {read['cold_ms']} ms (target < {COLD_TARGET:g}: "
+                f"{_verdict(read['cold_ms'], COLD_TARGET)})."
+            )
+    csv = results["reads"].get("global_csv", {})
+    if csv.get("available") is False:
+        out.append(f"- Global CSV export: not available ({csv['status']}): re-run after merging.")
+    elif csv:
+        out.append(
+            f"- Global CSV export: {csv['rows']} rows, {csv['bytes']} bytes in {csv['seconds']} s; "
+            f"server growth {csv['growth_mb']} MB (target < {CSV_GROWTH_MB:g}: "
+            f"{_verdict(csv['growth_mb'], CSV_GROWTH_MB)})."
+        )
+    out.append(
+        f"- Cold member analyses (each the first after a new asset): "
+        f"{results['reads']['member_analysis_cold']['all_ms']} ms."
+    )
+    if "seq_scans" in results:
+        out += [
+            "",
+            "## Plans",
+            "",
+            "Every statement of each hot request: bench/results/national-plans.md. Sequential "
+            f"scans in them: {results['seq_scans'] or 'none'}.",
+        ]
+    if "reads_analyzed" in results:
+        again = dict(results["reads_analyzed"])
+        load = again.pop("load_average", None)
+        out += [
+            "",
+            "## Reads again after ANALYZE (`python -m bench national --reads-only`)",
+            "",
+            "The same database, its planner statistics refreshed (an import leaves them behind "
+            f"until autovacuum's next pass); load average {load}.",
+            "",
+            *_reads_table(again),
+            "",
+            f"Sequential scans in the plans: {results.get('seq_scans_analyzed') or 'none'}.",
+        ]
+    if "curve" in results:
+        out += ["", *curve_table(results)]
+    return "\n".join(out) + "\n"
+
+
+CURVE_READS = ("member_analysis", "system_view", "assets_page", "benchmark")
+
+
+def curve_table(results: dict[str, Any]) -> list[str]:
+    points = [*results["curve"], {"scale": 1.0, "data": results["data"], "reads": results["reads"]}]
+    lines = [
+        "## How each cost grows (p50 ms at 2 connections)",
+        "",
+        "1x is 1/16 of England's ICBs (3 of 42), 4x a quarter (10), 16x all 42; the largest ICB "
+        "and the measured member are the same at every scale, so what each request must read "
+        "stays the same while the rest of the country grows around it.",
+        "",
+        "| scale | assets in all | member's assets | ICS's assets | "
+        + " | ".join(CURVE_READS)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(CURVE_READS),
+    ]
+    for point in points:
+        data, reads = point["data"], point["reads"]
+        cells = [str(reads.get(name, {}).get("p50_ms", "—")) for name in CURVE_READS]
+        lines.append(
+            f"| {point['scale']:.3g} | {data['assets']} | {data['member_assets']} | "
+            f"{data['ics_assets']} | " + " | ".join(cells) + " |"
+        )
+    return lines
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "national.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "national.md").write_text(markdown(results))
+    print(markdown(results))
