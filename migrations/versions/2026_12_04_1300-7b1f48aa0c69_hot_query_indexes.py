@@ -4,7 +4,7 @@ Each index says which query needs it; an index no hot query needs is not added, 
 write pays for it.
 
 Revision ID: 7b1f48aa0c69
-Revises: c4a7f2e91b6d
+Revises: 5e8b1d3c7a92
 Create Date: 2026-12-04 13:00:00
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "7b1f48aa0c69"
-down_revision: str | None = "c4a7f2e91b6d"
+down_revision: str | None = "5e8b1d3c7a92"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
