@@ -116,12 +116,14 @@ def markdown(results: dict[str, Any]) -> str:
     if "reads_analyzed" in results:
         again = dict(results["reads_analyzed"])
         load = again.pop("load_average", None)
+        loaded_by = again.pop("loaded_by", "the earlier run's import")
+        when = again.pop("date", results["date"])
         out += [
             "",
             "## Reads again after ANALYZE (`python -m bench national --reads-only`)",
             "",
-            "The same database, its planner statistics refreshed (an import leaves them behind "
-            f"until autovacuum's next pass); load average {load}.",
+            f"{when}: the data loaded by {loaded_by}, its planner statistics refreshed (an "
+            f"import leaves them behind until autovacuum's next pass); load average {load}.",
             "",
             *_reads_table(again),
             "",
