@@ -32,9 +32,8 @@ from app.models import Asset, AssetTag, Organisation
 from bench import dataset, report, server
 from bench.load import Request
 from bench.references import ENV as REF_ENV
-from bench.scenarios import NEW_ASSET, Scenario
+from bench.scenarios import NEW_ASSET, Scenario, _measure
 from bench.scenarios import Settings as RunSettings
-from bench.scenarios import _measure
 
 log = logging.getLogger("bench")
 RESULTS = Path(__file__).with_name("results")
@@ -191,7 +190,8 @@ def _markdown(results: dict[str, Any]) -> str:
         f"{results['connections']} connections, {results['seconds']} s each; load average "
         f"before {results['load_before']}, after {results['load_after']}.",
         "",
-        "| request | served req/s | p50 ms | p99 ms | errors | reference | its req/s | ratio | target |",
+        "| request | served req/s | p50 ms | p99 ms | errors | reference | its req/s | ratio "
+        "| target |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     runs = results["service"] | results["floor"]
@@ -243,13 +243,23 @@ def main() -> int:
         auth = f"Bearer {data.key}"
         log.info("the service")
         results["service"] = _run(
-            "app.main:app", service, env=env, workers=args.workers, settings=settings,
-            auth=auth, ready="/_ping",
+            "app.main:app",
+            service,
+            env=env,
+            workers=args.workers,
+            settings=settings,
+            auth=auth,
+            ready="/_ping",
         )
         log.info("the floor")
         results["floor"] = _run(
-            "bench.references.writes:app", floor, env={REF_ENV: url}, workers=args.workers,
-            settings=settings, auth="", ready="/ping",
+            "bench.references.writes:app",
+            floor,
+            env={REF_ENV: url},
+            workers=args.workers,
+            settings=settings,
+            auth="",
+            ready="/ping",
         )
     runs = results["service"] | results["floor"]
     results["ratios"] = {

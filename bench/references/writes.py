@@ -94,7 +94,8 @@ class WriteFloor(Floor):
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        status, answer, extra = 404, b'{"status":404}', []
+        status, answer = 404, b'{"status":404}'
+        extra: list[tuple[bytes, bytes]] = []
         if method == "POST" and len(parts) == 3 and parts[2] == "assets":
             status, answer, extra = await self._create(uuid.UUID(parts[1]), orjson.loads(body))
         elif len(parts) == 2 and parts[0] == "assets":
@@ -137,13 +138,23 @@ class WriteFloor(Floor):
         }
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute(
-                INSERT, *[orjson.dumps(row[f]).decode() if f == "evidence" else row[f] for f in FIELDS], now
+                INSERT,
+                *[orjson.dumps(row[f]).decode() if f == "evidence" else row[f] for f in FIELDS],
+                now,
             )
             if tags:
                 await connection.execute(TAGS, asset_id, tags)
             changes = _changes({}, row | {"tags": tags})
             await connection.execute(
-                AUDIT, uuid.uuid4(), now, ACTOR, "create", str(asset_id), organisation_id, changes, 1
+                AUDIT,
+                uuid.uuid4(),
+                now,
+                ACTOR,
+                "create",
+                str(asset_id),
+                organisation_id,
+                changes,
+                1,
             )
         public = row | {"tags": tags, "external_id": None, "created_at": now}
         public |= {"updated_at": now, "version": 1}
