@@ -203,7 +203,8 @@ def _markdown(results: dict[str, Any]) -> str:
             continue
         target = "≥ 0.8" if name == "create_replay" else "≥ 0.5"
         lines.append(
-            f"| {mine['label']} | {mine['served_rps']:,.0f} | {mine['p50_ms']} | {mine['p99_ms']} | "
+            f"| {mine['label']} | {mine['served_rps']:,.0f} | {mine['p50_ms']} | "
+            f"{mine['p99_ms']} | "
             f"{mine['errors']} | {theirs['label']} | {theirs['served_rps']:,.0f} | "
             f"**{results['ratios'][name]:.2f}** | {target} |"
         )
