@@ -156,7 +156,7 @@ class WriteFloor(Floor):
                 changes,
                 1,
             )
-        public = row | {"tags": tags, "external_id": None, "created_at": now}
+        public = row | {"tags": tags, "externalId": None, "created_at": now}
         public |= {"updated_at": now, "version": 1}
         body = orjson.dumps(_public(public, sqlite=False), default=str)
         extra = [(b"location", f"/assets/{asset_id}".encode()), (b"etag", b'W/"1"')]
