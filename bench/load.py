@@ -20,6 +20,10 @@ class Request:
     method: str = "GET"
     body: str = ""
     expect: int = 200
+    headers: tuple[str, ...] = ()  # "Name: value", sent with every request
+    # A file of "path if-match" lines, each requested once (wrk only): writes that need a
+    # record of their own at a known version (an update, a delete).
+    targets: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ def _wrk(base: str, request: Request, connections: int, seconds: float, auth: st
         "BENCH_BODY": request.body,
         "BENCH_AUTHORIZATION": auth,
         "BENCH_MAX_REQUESTS_PER_THREAD": str(MAX_REQUESTS // threads),
+        "BENCH_HEADERS": "\n".join(request.headers),
+        "BENCH_TARGETS": str(request.targets or ""),
+        "BENCH_THREADS": str(threads),
     }
     completed = subprocess.run(  # noqa: S603 - fixed program, our own arguments
         [
@@ -135,7 +142,10 @@ def run_loadgen(
 
 
 def _python(base: str, request: Request, connections: int, seconds: float, auth: str) -> Result:
+    if request.targets is not None:
+        raise RuntimeError("a run over a file of targets needs wrk")
     headers = [f"Authorization: {auth}"] if auth else []
+    headers += request.headers
     out = run_loadgen(
         base + request.path,
         connections=connections,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Backend, snapshot
+from tests.conftest import Backend, QueryCounter, snapshot
 from tests.helpers import assert_problem, create_asset, create_organisation
 
 EVERY_FIELD: dict[str, Any] = {
@@ -300,3 +300,53 @@ async def test_patch_keeps_capability_key_and_area_consistent(
     )
     assert cleared.status_code == 200, cleared.text
     assert (cleared.json()["area"], cleared.json()["capabilityKey"]) == ("data", None)
+
+
+def _after_the_asset(statements: list[str]) -> list[str]:
+    """What a write sent after its statement on the asset row (the one that takes its
+    organisation's revision lock until COMMIT)."""
+    on_asset = [
+        i
+        for i, s in enumerate(statements)
+        if s.lstrip()
+        .upper()
+        .startswith(("INSERT INTO ASSET ", "UPDATE ASSET ", "DELETE FROM ASSET "))
+    ]
+    assert len(on_asset) == 1, statements
+    return [
+        s.lstrip().split()[0].upper() + " " + s.split()[2] for s in statements[on_asset[0] + 1 :]
+    ]
+
+
+async def test_writes_leave_the_asset_row_until_just_before_commit(
+    client: httpx.AsyncClient, queries: QueryCounter
+) -> None:
+    """The asset's own statement fires the trigger that bumps its organisation's revision and
+    holds that row's lock until COMMIT: every other writer of the organisation waits on it.
+    Nothing but the write's remaining inserts (its tags, its audit event) follows it."""
+    trust = await create_organisation(client)
+    queries.statements.clear()
+    created = await create_asset(client, trust["id"], tags=["b", "a"])
+    assert _after_the_asset(queries.statements) == ["INSERT asset_tag"]
+
+    queries.statements.clear()
+    changed = await client.patch(
+        f"/v1/assets/{created['id']}",
+        json={"name": "Renamed", "tags": ["c"]},
+        headers={"If-Match": f'W/"{created["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tags"] == ["c"]
+    assert sorted(_after_the_asset(queries.statements)) == [
+        "INSERT asset_tag",
+        "INSERT audit_event",
+    ]
+
+    queries.statements.clear()
+    gone = await client.delete(
+        f"/v1/assets/{created['id']}", headers={"If-Match": changed.headers["etag"]}
+    )
+    assert gone.status_code == 204
+    assert _after_the_asset(queries.statements) == []
+    trail = (await client.get("/v1/audit-events", params={"resourceId": created["id"]})).json()
+    assert [e["action"] for e in trail["items"]] == ["create", "update", "delete"]

@@ -218,3 +218,33 @@ async def test_a_replayed_number_is_written_as_pydantic_wrote_it() -> None:
     answer = await replay_response(Request({"type": "http"}), Replay(record))
     assert answer.body == b'{"score":0.00001}'
     assert answer.headers["content-type"] == "application/json"
+
+
+async def test_a_replay_reads_its_key_once_and_writes_nothing(
+    client: httpx.AsyncClient, queries: QueryCounter
+) -> None:
+    """A finished key is replayed from one read of its record (with whether the asset still
+    exists), not through the claim's write transaction: that made a replay cost four times a
+    GET of the asset."""
+    trust = await create_organisation(client)
+    url = f"/v1/organisations/{trust['id']}/assets"
+    body = {"area": "data", "name": "Replayed", "maturity": 2, "tags": ["b", "a"]}
+    headers = {"Idempotency-Key": "one-read"}
+    first = await client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    queries.statements.clear()
+
+    again = await client.post(url, json=body, headers=headers)
+
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["etag"] == first.headers["etag"]
+    # One statement (SQLite's reads begin a deferred transaction; no write lock is taken).
+    made = [s for s in queries.statements if s != "BEGIN"]
+    assert len(made) == 1, made
+    assert made[0].lstrip().upper().startswith("SELECT")
+    assert "idempotency_record" in made[0]
+    listed = (await client.get(url)).json()["items"]
+    assert [a["id"] for a in listed] == [first.json()["id"]]
