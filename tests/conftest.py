@@ -334,12 +334,12 @@ class ServerUrl(str):
 
 @asynccontextmanager
 async def running_server(
-    database_url: str, log: Path, *args: str, **environment: str
+    database_url: str, log: Path, *args: str, port: int | None = None, **environment: str
 ) -> AsyncIterator[ServerUrl]:
     """A real uvicorn process serving app.main:app on an (already migrated) database, started
     as `make run` starts it; ``args`` adds uvicorn options (``--workers 2``), ``environment``
-    adds settings. Yields its base URL (with the process id)."""
-    port = free_port()
+    adds settings. Yields its base URL (with the process id). On ``port``, else a free one."""
+    port = port or free_port()
     env = os.environ | {
         "LHS_DATABASE_URL": database_url,
         "LHS_RATE_LIMIT": TEST_RATE_LIMIT,

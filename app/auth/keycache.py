@@ -93,22 +93,25 @@ def forget_all() -> None:
     remembered ODS code."""
     for cache in list(_caches):
         cache.clear()
-    for codes in list(_ods_codes):
+    for codes in list(_ods_codes.values()):
         codes.clear()
 
 
 # Every application's ODS codes resolved to our organisations (app.auth.authenticate): a
 # code moved to another organisation, or gone with a deleted one, must stop resolving.
-_ods_codes: "weakref.WeakSet[TTLCache[str, uuid.UUID]]" = weakref.WeakSet()
+# Keyed by id: a cache is a mapping, and mappings are not hashable.
+_ods_codes: "weakref.WeakValueDictionary[int, TTLCache[str, uuid.UUID]]" = (
+    weakref.WeakValueDictionary()
+)
 
 
 def ods_codes() -> "TTLCache[str, uuid.UUID]":
     """A new cache of ODS codes, forgotten by ``forget_ods_code`` and ``forget_all``."""
     codes: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
-    _ods_codes.add(codes)
+    _ods_codes[id(codes)] = codes
     return codes
 
 
 def forget_ods_code(code: str) -> None:
-    for codes in list(_ods_codes):
+    for codes in list(_ods_codes.values()):
         codes.pop(code, None)
