@@ -13,14 +13,13 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis.asyncio
 
-from tests.conftest import Backend, running_server
+from tests.conftest import Backend, free_port, running_server_on
 from tests.helpers import EVIDENCED, create_asset, create_organisation
 from tests.test_ratelimit import REDIS_URL
 
@@ -74,12 +73,12 @@ async def instances(
     }
     # A port range of one's own on a shared machine (else any free port).
     base = os.environ.get("LHS_TEST_INSTANCES_PORT")
-    ports = [int(base), int(base) + 1] if base else [None, None]
+    ports = [int(base), int(base) + 1] if base else [free_port(), free_port()]
     async with AsyncExitStack() as stack:
         urls = await asyncio.gather(
             *(
                 stack.enter_async_context(
-                    running_server(backend.url, logs / f"{name}.log", port=port, **environment)
+                    running_server_on(port, backend.url, logs / f"{name}.log", **environment)
                 )
                 for name, port in zip("ab", ports, strict=True)
             )
