@@ -121,6 +121,10 @@ def _failures(results: dict[str, Any]) -> list[str]:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["instances"]:  # its own command: two instances against one
+        from bench import instances
+
+        return instances.main(sys.argv[2:])
     args = _arguments()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("alembic", "httpx"):

@@ -103,10 +103,17 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def serve(
-    target: str, *, workers: int, env: dict[str, str], ready_path: str, extra: tuple[str, ...] = ()
+    target: str,
+    *,
+    workers: int,
+    env: dict[str, str],
+    ready_path: str,
+    extra: tuple[str, ...] = (),
+    port: int | None = None,
 ) -> Iterator[Server]:
-    """Yield the server once every worker answers ``ready_path``; stop it after."""
-    port = free_port()
+    """Yield the server once every worker answers ``ready_path``; stop it after. On ``port``,
+    else on a free one."""
+    port = port or free_port()
     with tempfile.NamedTemporaryFile("w+", prefix="bench-uvicorn-", suffix=".log") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             uvicorn_command(target, port, workers, *extra),

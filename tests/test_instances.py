@@ -7,6 +7,7 @@ the analysis caches are keyed on revisions the database bumps, so the other inst
 them; the key cache is told of changes over Redis; the rate limit is counted in Redis."""
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -21,6 +22,7 @@ import redis.asyncio
 
 from tests.conftest import Backend, free_port, running_server_on
 from tests.helpers import EVIDENCED, create_asset, create_organisation
+from tests.test_auth_tokens import ISSUER, claims, jwks, sign
 from tests.test_ratelimit import REDIS_URL
 
 pytestmark = pytest.mark.real_server
@@ -65,7 +67,10 @@ async def instances(
     """Two uvicorn processes of one worker each, started once for the module (starting one
     takes a second or two)."""
     logs = tmp_path_factory.mktemp("instances")
+    keys = logs / "jwks.json"
+    keys.write_text(json.dumps(jwks()))
     environment = {
+        "LHS_JWT_ISSUERS": json.dumps([{"issuer": ISSUER, "jwksPath": str(keys)}]),
         "LHS_REDIS_URL": REDIS_URL,
         "LHS_RATE_LIMIT_KEY_PREFIX": redis_prefix,
         "LHS_RATE_LIMIT": f"{LIMIT}/hour",
@@ -118,7 +123,8 @@ async def coverage(api: httpx.AsyncClient, ics_id: str) -> Any:
 
 
 async def seconds_until_refused(api: httpx.AsyncClient, key: str) -> float:
-    """How long after now the key is first refused (401), asking as fast as answers come."""
+    """How long after now the key (or token) is first refused (401), asking as fast as
+    answers come."""
     started = time.monotonic()
     headers = {"Authorization": f"Bearer {key}"}
     while time.monotonic() - started < 5:
@@ -183,6 +189,25 @@ async def test_a_key_deleted_with_its_organisation_is_refused_by_the_other_at_on
     assert deleted.status_code == 204, deleted.text
     assert await seconds_until_refused(pair.b, made["key"]) < AT_ONCE_SECONDS
     assert (await pair.a.get("/v1/organisations", headers=headers)).status_code == 401
+
+
+async def test_a_token_naming_an_ods_code_moved_through_one_is_refused_by_the_other_at_once(
+    pair: Pair,
+) -> None:
+    """A token may name its organisation by ODS code, which each instance remembers resolved
+    for minutes: a code that no longer names the organisation must stop acting for it."""
+    leeds = await create_organisation(pair.a, name="Leeds", odsCode="RR8")
+    token = sign(claims(organisation="RR8", role="reader"))
+    for api in (pair.a, pair.b):
+        answer = await api.get(
+            f"/v1/organisations/{leeds['id']}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert answer.status_code == 200, answer.text
+    moved = await pair.a.patch(
+        f"/v1/organisations/{leeds['id']}", json={"odsCode": "RR9"}, headers={"If-Match": 'W/"1"'}
+    )
+    ok(moved)
+    assert await seconds_until_refused(pair.b, token) < AT_ONCE_SECONDS
 
 
 async def test_a_reference_model_replaced_through_one_is_what_the_other_uses_next(
