@@ -25,7 +25,7 @@ from tests.helpers import EVIDENCED, create_asset, create_organisation
 from tests.test_auth_tokens import ISSUER, claims, jwks, sign
 from tests.test_ratelimit import REDIS_URL
 
-pytestmark = pytest.mark.real_server
+pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("instances")]
 
 CAPABILITY = "improvement-capability"
 SHARING = "interoperable-data-sharing"
