@@ -17,18 +17,20 @@ import asyncio
 import json
 import logging
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.config import Settings
+from app.config import PROJECT_ROOT, Settings
 from bench import dataset, report, server
 from bench.scenarios import NEW_ASSET
 
@@ -174,22 +176,33 @@ def drive(
 
 @contextmanager
 def topology(name: str, env: dict[str, str]) -> Iterator[list[server.Server]]:
-    """(a): one instance of two workers; (b): two instances of one worker each."""
+    """(a): one instance of two workers; (b): two instances of one worker each. Either way in
+    one session of their own: Linux's scheduler (autogroup) shares the CPU fairly between
+    sessions, so two instances in two sessions would take two shares of a busy machine
+    against the other's one, and the comparison would measure that, not the topology."""
     layout = [(PORTS[0], 2)] if name == "a" else [(PORTS[1], 1), (PORTS[2], 1)]
-    with ExitStack() as stack:
-        yield [
-            stack.enter_context(
-                server.serve(
-                    "app.main:app",
-                    workers=workers,
-                    env=env,
-                    ready_path="/_ping",
-                    port=port,
-                    extra=("--no-server-header",),
-                )
-            )
-            for port, workers in layout
-        ]
+    commands = [
+        shlex.join(server.uvicorn_command("app.main:app", port, workers, "--no-server-header"))
+        for port, workers in layout
+    ]
+    with tempfile.NamedTemporaryFile("w+", prefix="bench-instances-", suffix=".log") as log:
+        group = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            ["/bin/sh", "-c", " & ".join(commands) + " & wait"],
+            cwd=PROJECT_ROOT,
+            env=os.environ | env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            servers = []
+            for port, workers in layout:
+                base = f"http://{server.HOST}:{port}"
+                server.wait_until_ready(base + "/_ping", group, Path(log.name), workers)
+                servers.append(server.Server(base, group.pid))
+            yield servers
+        finally:
+            server.stop(group)
 
 
 def measure(

@@ -103,17 +103,10 @@ def _cpu_seconds(pid: int) -> float:
 
 @contextmanager
 def serve(
-    target: str,
-    *,
-    workers: int,
-    env: dict[str, str],
-    ready_path: str,
-    extra: tuple[str, ...] = (),
-    port: int | None = None,
+    target: str, *, workers: int, env: dict[str, str], ready_path: str, extra: tuple[str, ...] = ()
 ) -> Iterator[Server]:
-    """Yield the server once every worker answers ``ready_path``; stop it after. On ``port``,
-    else on a free one."""
-    port = port or free_port()
+    """Yield the server once every worker answers ``ready_path``; stop it after."""
+    port = free_port()
     with tempfile.NamedTemporaryFile("w+", prefix="bench-uvicorn-", suffix=".log") as log:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             uvicorn_command(target, port, workers, *extra),
@@ -125,13 +118,13 @@ def serve(
         )
         base = f"http://{HOST}:{port}"
         try:
-            _wait_until_ready(base + ready_path, process, Path(log.name), workers)
+            wait_until_ready(base + ready_path, process, Path(log.name), workers)
             yield Server(base, process.pid)
         finally:
-            _stop(process)
+            stop(process)
 
 
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     answered = 0
     while time.monotonic() < deadline:
@@ -153,7 +146,7 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, wor
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
