@@ -125,6 +125,10 @@ def main() -> int:
         from bench import national  # its own arguments
 
         return national.main(sys.argv[2:])
+    if sys.argv[1:2] == ["instances"]:  # its own command: two instances against one
+        from bench import instances
+
+        return instances.main(sys.argv[2:])
     args = _arguments()
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     for noisy in ("alembic", "httpx"):

@@ -118,13 +118,13 @@ def serve(
         )
         base = f"http://{HOST}:{port}"
         try:
-            _wait_until_ready(base + ready_path, process, Path(log.name), workers)
+            wait_until_ready(base + ready_path, process, Path(log.name), workers)
             yield Server(base, process.pid)
         finally:
-            _stop(process)
+            stop(process)
 
 
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
     deadline = time.monotonic() + STARTUP_SECONDS
     answered = 0
     while time.monotonic() < deadline:
@@ -146,7 +146,7 @@ def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path, wor
     )
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:

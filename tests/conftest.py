@@ -339,7 +339,15 @@ async def running_server(
     """A real uvicorn process serving app.main:app on an (already migrated) database, started
     as `make run` starts it; ``args`` adds uvicorn options (``--workers 2``), ``environment``
     adds settings. Yields its base URL (with the process id)."""
-    port = free_port()
+    async with running_server_on(free_port(), database_url, log, *args, **environment) as url:
+        yield url
+
+
+@asynccontextmanager
+async def running_server_on(
+    port: int, database_url: str, log: Path, *args: str, **environment: str
+) -> AsyncIterator[ServerUrl]:
+    """``running_server`` on a port of the caller's choosing."""
     env = os.environ | {
         "LHS_DATABASE_URL": database_url,
         "LHS_RATE_LIMIT": TEST_RATE_LIMIT,

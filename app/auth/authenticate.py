@@ -30,7 +30,7 @@ class Authenticator:
         # Keys' lastUsedAt, noted by the routes that act for a caller (app.auth.dependencies).
         self.usage = UsageRecorder()
         self.tokens = TokenVerifier(settings)
-        self._ods: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
+        self._ods: TTLCache[str, uuid.UUID] = keycache.ods_codes()
 
     async def authenticate(self, reads: ReadContext, authorization: str | None) -> Principal:
         credential = bearer(authorization)

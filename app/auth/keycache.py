@@ -2,8 +2,9 @@
 costs no database round trip.
 
 The time to live bounds how long a key revoked (or deleted with its organisation) on another
-instance may still work on this one. Revocation on this instance evicts at once, from every
-cache in the process.
+instance may still work on this one where no change is announced (no Redis: see
+app.auth.revocations). A change on this instance evicts at once, from every cache in the
+process.
 """
 
 import uuid
@@ -88,6 +89,29 @@ def forget_organisation(organisation_id: uuid.UUID) -> None:
 
 
 def forget_all() -> None:
-    """Changes may have been missed (a dropped subscription): trust no cached key."""
+    """Changes may have been missed (a dropped subscription): trust no cached key, and no
+    remembered ODS code."""
     for cache in list(_caches):
         cache.clear()
+    for codes in list(_ods_codes.values()):
+        codes.clear()
+
+
+# Every application's ODS codes resolved to our organisations (app.auth.authenticate): a
+# code moved to another organisation, or gone with a deleted one, must stop resolving.
+# Keyed by id: a cache is a mapping, and mappings are not hashable.
+_ods_codes: "weakref.WeakValueDictionary[int, TTLCache[str, uuid.UUID]]" = (
+    weakref.WeakValueDictionary()
+)
+
+
+def ods_codes() -> "TTLCache[str, uuid.UUID]":
+    """A new cache of ODS codes, forgotten by ``forget_ods_code`` and ``forget_all``."""
+    codes: TTLCache[str, uuid.UUID] = caches.timed(caches.ODS_CODES)
+    _ods_codes[id(codes)] = codes
+    return codes
+
+
+def forget_ods_code(code: str) -> None:
+    for codes in list(_ods_codes.values()):
+        codes.pop(code, None)

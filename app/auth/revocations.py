@@ -1,9 +1,11 @@
-"""Telling every instance at once that a key changed (revoked, rotated), where Redis is
+"""Telling every instance at once that a key changed (revoked, rotated, deleted with its
+organisation) or that an ODS code no longer names the organisation it did, where Redis is
 configured (LHS_REDIS_URL, the one the rate limit shares).
 
 Each instance keeps verified keys in its cache for up to LHS_API_KEY_CACHE_SECONDS
-(app.auth.keycache). Once a revocation or rotation has committed, its key's prefix is
-published on a channel; every instance subscribes and forgets the key, so its next use is
+(app.auth.keycache), and the organisations tokens' ODS codes name for a few minutes
+(app.auth.authenticate). Once a change has committed, its key's prefix (or ``ods:`` and the
+code) is published on a channel; every instance subscribes and forgets it, so its next use is
 read from the database again. The message is sent only after the commit: one sent before
 could make another instance read, and cache again, what was about to change.
 
@@ -69,7 +71,7 @@ class Broadcaster:
                     if ready is not None:
                         ready.set()
                     async for message in pubsub.listen():
-                        keycache.forget(_text(message["data"]))
+                        _forget(_text(message["data"]))
             except (RedisError, OSError):
                 logger.warning("the API key channel is unavailable; retrying", exc_info=True)
                 await asyncio.sleep(RETRY_SECONDS)
@@ -94,18 +96,38 @@ def delay_seconds(settings: Settings) -> float:
     return 0.0 if settings.redis_url else settings.api_key_cache_seconds
 
 
+# A message naming an ODS code rather than a key's prefix (a prefix never holds a colon).
+ODS = "ods:"
+
+
+def _forget(message: str) -> None:
+    if message.startswith(ODS):
+        keycache.forget_ods_code(message.removeprefix(ODS))
+    else:
+        keycache.forget(message)
+
+
 def after_commit(session: AsyncSession, prefix: str) -> None:
     """Once the session's transaction commits: forget the key in this process and announce it
     to the others. Nothing happens if it rolls back."""
+    _announce_after_commit(session, prefix)
 
+
+def ods_code_after_commit(session: AsyncSession, code: str) -> None:
+    """Once the session's transaction commits: no instance may go on resolving ``code`` to
+    the organisation it named (its code changed, or it was deleted)."""
+    _announce_after_commit(session, f"{ODS}{code}")
+
+
+def _announce_after_commit(session: AsyncSession, message: str) -> None:
     def committed(_session: Any) -> None:
-        keycache.forget(prefix)
+        _forget(message)
         loop = asyncio.get_running_loop()
         for broadcaster in list(_broadcasters):
             if broadcaster.loop not in (None, loop):
                 continue
             broadcaster.loop = loop
-            task = loop.create_task(broadcaster.publish(prefix))
+            task = loop.create_task(broadcaster.publish(message))
             _publishing.add(task)
             task.add_done_callback(_publishing.discard)
 

@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
 from app.audit import service as audit
-from app.auth import access
+from app.auth import access, revocations
 from app.auth.principal import Principal
 from app.db import ReadContext, reads_in
 from app.errors import Conflict, FieldIssue, Forbidden, NotFound, ValidationFailed
-from app.models import Organisation
+from app.models import ApiKey, Organisation
 from app.organisations import hierarchy, refs
 from app.organisations.schemas import (
     OrganisationCreate,
@@ -135,6 +135,9 @@ async def update(
         )
     if updates.get("ods_code") not in (None, organisation.ods_code):
         await _ods_code_free(session, updates["ods_code"])
+    if "ods_code" in updates and organisation.ods_code not in (None, updates["ods_code"]):
+        # Tokens naming the old code must stop acting for this organisation on every instance.
+        revocations.ods_code_after_commit(session, organisation.ods_code.upper())
     if "parent_id" in updates and updates["parent_id"] != organisation.parent_id:
         _may_move(principal, organisation)
         await _move(session, principal, organisation, updates["parent_id"])
@@ -238,6 +241,15 @@ async def delete(
     # Assets, activities, tags and links go with it through ON DELETE CASCADE, in this
     # transaction; the records among them are put on record as deleted first.
     await audit.organisation_deleted(session, principal, organisation, organisation.model_dump())
+    # Its API keys go with it too: every instance must stop trusting its copy of them at once,
+    # as for a revocation, and stop resolving its ODS code.
+    prefixes = await session.exec(
+        select(ApiKey.prefix).where(ApiKey.organisation_id == organisation.id)
+    )
+    for prefix in prefixes.all():
+        revocations.after_commit(session, prefix)
+    if organisation.ods_code is not None:
+        revocations.ods_code_after_commit(session, organisation.ods_code.upper())
     await session.delete(organisation)
     await session.flush()
 

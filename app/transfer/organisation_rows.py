@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import records
 from app.audit import service as audit
+from app.auth import revocations
 from app.auth.principal import Principal
 from app.db import reads_in
 from app.errors import FieldIssue
@@ -223,7 +224,11 @@ class Organisations:
                 action = AuditAction.CREATE
             elif pending.changes:
                 row = pending.existing
+                code = row.ods_code
                 records.apply(row, pending.values)
+                if code is not None and row.ods_code != code:
+                    # As through the API: tokens naming the old code stop, on every instance.
+                    revocations.ods_code_after_commit(session, code.upper())
                 before, action = pending.before or {}, AuditAction.UPDATE
             else:
                 continue
