@@ -3,15 +3,11 @@ under a real uvicorn on a port the caller chooses."""
 
 import asyncio
 import os
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
 
 from app.auth import keys_service
 from app.auth.principal import OPERATOR
@@ -19,6 +15,7 @@ from app.auth.schemas import ApiKeyCreate
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessions
 from app.reference import gate as reference_gate
+from bench import server
 from bench.dataset import migrate_fresh
 from bench.server import HOST, uvicorn_command
 
@@ -79,32 +76,7 @@ def serve(url: str, *, port: int, workers: int = 2) -> Iterator[Running]:
         )
         base = f"http://{HOST}:{port}"
         try:
-            _ready(base, process, Path(log.name), workers)
+            server.wait_until_ready(base + "/_ping", process, Path(log.name), workers)
             yield Running(base, process.pid)
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
-def _ready(base: str, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
-    deadline = time.monotonic() + 60
-    answered = 0
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited ({process.returncode}):\n{log.read_text()}")
-        try:
-            if httpx.get(base + "/_ping", timeout=2.0).status_code == 200:
-                answered += 1
-                if answered >= 2 * workers:
-                    time.sleep(0.5 * workers)
-                    return
-                continue
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"uvicorn did not start:\n{log.read_text()}")
+            server.stop(process)
