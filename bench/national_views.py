@@ -37,7 +37,7 @@ from app.models import Organisation
 from app.reference import gate as reference_gate
 from bench.dataset import _activities, _assets, _Clock, _organisation, migrate_fresh
 from bench.memory import export_growth
-from bench.server import _stop, _wait_until_ready, uvicorn_command
+from bench.server import stop, uvicorn_command, wait_until_ready
 
 RESULTS = PROJECT_ROOT / "bench" / "results" / "national_views.json"
 # Records per organisation by kind: (assets, activities). Practices 10-30 records, trusts
@@ -188,7 +188,7 @@ def measure(url: str, port: int, key: str, runs: int = 5, warm: int = 40) -> dic
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(base + "/_ping", process, log, 1)
+        wait_until_ready(base + "/_ping", process, log, 1)
         auth = f"Bearer {key}"
         found: dict[str, Any] = {"loadavg_before": Path("/proc/loadavg").read_text().strip()}
         with httpx.Client(base_url=base, headers={"Authorization": auth}, timeout=120) as http:
@@ -229,7 +229,7 @@ def measure(url: str, port: int, key: str, runs: int = 5, warm: int = 40) -> dic
         found["loadavg_after"] = Path("/proc/loadavg").read_text().strip()
         return found
     finally:
-        _stop(process)
+        stop(process)
 
 
 def main(argv: list[str]) -> None:
