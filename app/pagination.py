@@ -72,11 +72,17 @@ def keyset(
     row_id: Mapped[uuid.UUID],
     params: PageParams,
 ) -> S:
-    """Order by the key, start after the cursor, fetch one extra row to know if more follow."""
+    """Order by the key, start after the cursor, fetch one extra row to know if more follow.
+
+    The ``>=`` on the time says the same as the ``or_`` after it, in the one form an index
+    range can start from: with the ``or_`` alone PostgreSQL reads the (time, id) index from its
+    first entry and filters, so a later page of a list with no leading equality (every asset,
+    the audit log) cost the whole table (the plan check in tests/test_query_plans.py)."""
     if params.cursor is not None:
         after_created, after_id = decode_cursor(params.cursor)
         statement = statement.where(
-            or_(created_at > after_created, and_(created_at == after_created, row_id > after_id))
+            created_at >= after_created,
+            or_(created_at > after_created, and_(created_at == after_created, row_id > after_id)),
         )
     return statement.order_by(created_at, row_id).limit(params.limit + 1)
 
@@ -97,7 +103,8 @@ def keyset_on_parameters(
     if "after_created" in given:
         after = bindparam("after_created", type_=UTCDateTime)
         statement = statement.where(
-            or_(created_at > after, and_(created_at == after, row_id > bindparam("after_id")))
+            created_at >= after,
+            or_(created_at > after, and_(created_at == after, row_id > bindparam("after_id"))),
         )
     return statement.order_by(created_at, row_id).limit(bindparam("limit", type_=Integer))
 
