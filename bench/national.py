@@ -209,6 +209,17 @@ def reads_again(args: argparse.Namespace) -> int:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
     results["seq_scans_analyzed"] = nm.seq_scans(plans)
+    if args.curve:  # the smaller scales beside this one, measured in the same conditions
+        curve_url, curve_name = _database(url, "curve")
+        try:
+            points = [_curve_point(curve_url, s, args.seconds) for s in CURVE]
+        finally:
+            _dropdb(curve_name)
+        results["curve_again"] = {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average": report.load_average(),
+            "points": points,
+        }
     from bench import national_report
 
     national_report.write(results, args.out)

@@ -131,16 +131,31 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     if "curve" in results:
         out += ["", *curve_table(results)]
+    if "curve_again" in results:
+        out += ["", *curve_table(results, again=True)]
     return "\n".join(out) + "\n"
 
 
 CURVE_READS = ("member_analysis", "system_view", "assets_page", "benchmark")
 
 
-def curve_table(results: dict[str, Any]) -> list[str]:
-    points = [*results["curve"], {"scale": 1.0, "data": results["data"], "reads": results["reads"]}]
+def curve_table(results: dict[str, Any], again: bool = False) -> list[str]:
+    """The growth curve of the full run, or (``again``) the one measured with
+    ``--reads-only --curve``, whose full-scale point is the re-measured reads."""
+    if again:
+        measured = results["curve_again"]
+        full = {"scale": 1.0, "data": results["data"], "reads": results["reads_analyzed"]}
+        points = [*measured["points"], full]
+        heading = (
+            f"## How each cost grows, again ({measured['date']}, load average "
+            f"{measured['load_average']}; `python -m bench national --reads-only --curve`)"
+        )
+    else:
+        full = {"scale": 1.0, "data": results["data"], "reads": results["reads"]}
+        points = [*results["curve"], full]
+        heading = "## How each cost grows (p50 ms at 2 connections)"
     lines = [
-        "## How each cost grows (p50 ms at 2 connections)",
+        heading,
         "",
         "1x is 1/16 of England's ICBs (3 of 42), 4x a quarter (10), 16x all 42; the largest ICB "
         "and the measured member are the same at every scale, so what each request must read "
