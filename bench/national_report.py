@@ -85,26 +85,7 @@ def markdown(results: dict[str, Any]) -> str:
         *_reads_table(results["reads"]),
         "",
     ]
-    for name in ("systems", "coverage"):
-        read = results["reads"].get(name, {})
-        if "cold_ms" in read:
-            out.append(
-                f"- {name} cold {read['cold_ms']} ms (target < {COLD_TARGET:g}: "
-                f"{_verdict(read['cold_ms'], COLD_TARGET)})."
-            )
-    csv = results["reads"].get("global_csv", {})
-    if csv.get("available") is False:
-        out.append(f"- Global CSV export: not available ({csv['status']}): re-run after merging.")
-    elif csv:
-        out.append(
-            f"- Global CSV export: {csv['rows']} rows, {csv['bytes']} bytes in {csv['seconds']} s; "
-            f"server growth {csv['growth_mb']} MB (target < {CSV_GROWTH_MB:g}: "
-            f"{_verdict(csv['growth_mb'], CSV_GROWTH_MB)})."
-        )
-    out.append(
-        f"- Cold member analyses (each the first after a new asset): "
-        f"{results['reads']['member_analysis_cold']['all_ms']} ms."
-    )
+    out += _beside_the_table(results["reads"])
     if "seq_scans" in results:
         out += [
             "",
@@ -127,6 +108,8 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             *_reads_table(again),
             "",
+            *_beside_the_table(again),
+            "",
             f"Sequential scans in the plans: {results.get('seq_scans_analyzed') or 'none'}.",
         ]
     if "curve" in results:
@@ -137,6 +120,32 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 CURVE_READS = ("member_analysis", "system_view", "assets_page", "benchmark")
+
+
+def _beside_the_table(reads: dict[str, Any]) -> list[str]:
+    """The national views' cold answers, the global export and the cold member analyses."""
+    out: list[str] = []
+    for name in ("systems", "coverage"):
+        read = reads.get(name, {})
+        if "cold_ms" in read:
+            out.append(
+                f"- {name} cold {read['cold_ms']} ms (target < {COLD_TARGET:g}: "
+                f"{_verdict(read['cold_ms'], COLD_TARGET)})."
+            )
+    csv = reads.get("global_csv", {})
+    if csv.get("available") is False:
+        out.append(f"- Global CSV export: not available ({csv['status']}): re-run after merging.")
+    elif csv:
+        out.append(
+            f"- Global CSV export: {csv['rows']} rows, {csv['bytes']} bytes in {csv['seconds']} s; "
+            f"server growth {csv['growth_mb']} MB (target < {CSV_GROWTH_MB:g}: "
+            f"{_verdict(csv['growth_mb'], CSV_GROWTH_MB)})."
+        )
+    out.append(
+        f"- Cold member analyses (each the first after a new asset): "
+        f"{reads['member_analysis_cold']['all_ms']} ms."
+    )
+    return out
 
 
 def curve_table(results: dict[str, Any], again: bool = False) -> list[str]:
