@@ -26,7 +26,7 @@ from app.auth import keys_service
 from app.auth.principal import OPERATOR
 from app.auth.schemas import ApiKeyCreate
 from app.config import PROJECT_ROOT, Settings
-from app.db import make_engine, make_sessions, utcnow
+from app.db import Sessions, make_engine, make_sessions, utcnow
 from app.models import Activity, ActivityAsset, Asset, AssetTag, Organisation
 from app.reference import gate as reference_gate
 from app.reference.service import shipped_models
@@ -198,12 +198,7 @@ async def load(url: str, shape: Shape) -> Dataset:
                         for i, act in enumerate(activities)
                     ],
                 )
-        data = ApiKeyCreate.model_validate({"name": "benchmark", "role": "admin"})
-        async with sessions.write() as session:
-            _, key = await keys_service.create(
-                session, principal=OPERATOR, data=data, max_lifetime=None
-            )
-            await session.commit()
+        key = await admin_key(sessions, "benchmark")
     finally:
         await sessions.dispose()
         await engine.dispose()
@@ -218,3 +213,15 @@ async def load(url: str, shape: Shape) -> Dataset:
         asset=first_asset,
         shape=shape,
     )
+
+
+async def admin_key(sessions: Sessions, name: str) -> str:
+    """A new global admin's key, as the operator mints one: what every load generator of the
+    bench sends."""
+    data = ApiKeyCreate.model_validate({"name": name, "role": "admin"})
+    async with sessions.write() as session:
+        _, key = await keys_service.create(
+            session, principal=OPERATOR, data=data, max_lifetime=None
+        )
+        await session.commit()
+    return str(key)

@@ -9,14 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from app.auth import keys_service
-from app.auth.principal import OPERATOR
-from app.auth.schemas import ApiKeyCreate
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessions
 from app.reference import gate as reference_gate
 from bench import server
-from bench.dataset import migrate_fresh
+from bench.dataset import admin_key, migrate_fresh
 from bench.server import HOST, uvicorn_command
 
 RATE_LIMIT = "100000000/minute"  # measured as part of the path, never hit
@@ -30,12 +27,7 @@ async def _key_and_model(url: str, *, install: bool = True) -> str:
         if install:
             async with sessions.write() as session:
                 await reference_gate.install_shipped(session)
-        data = ApiKeyCreate.model_validate({"name": "national", "role": "admin"})
-        async with sessions.write() as session:
-            _, key = await keys_service.create(
-                session, principal=OPERATOR, data=data, max_lifetime=None
-            )
-            await session.commit()
+        key = await admin_key(sessions, "national")
     finally:
         await sessions.dispose()
         await engine.dispose()

@@ -28,14 +28,11 @@ import asyncpg
 import httpx
 from sqlalchemy import insert
 
-from app.auth import keys_service
-from app.auth.principal import OPERATOR
-from app.auth.schemas import ApiKeyCreate
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_sessions
 from app.models import Organisation
 from app.reference import gate as reference_gate
-from bench.dataset import _activities, _assets, _Clock, _organisation, migrate_fresh
+from bench.dataset import _activities, _assets, _Clock, _organisation, admin_key, migrate_fresh
 from bench.memory import export_growth
 from bench.server import stop, uvicorn_command, wait_until_ready
 
@@ -129,13 +126,8 @@ async def _mint(url: str) -> str:
     settings = Settings(database_url=_asyncpg(url), log_level="WARNING")
     engine = make_engine(settings)
     sessions = make_sessions(engine, settings)
-    data = ApiKeyCreate.model_validate({"name": "national bench", "role": "admin"})
     try:
-        async with sessions.write() as session:
-            _, key = await keys_service.create(
-                session, principal=OPERATOR, data=data, max_lifetime=None
-            )
-            await session.commit()
+        key = await admin_key(sessions, "national bench")
     finally:
         await sessions.dispose()
         await engine.dispose()

@@ -29,13 +29,10 @@ import httpx
 from fastapi import FastAPI
 
 from app import caches
-from app.auth import keys_service
-from app.auth.principal import OPERATOR
-from app.auth.schemas import ApiKeyCreate
 from app.config import Settings
 from app.http.replica import READS
 from app.main import create_app
-from bench.dataset import Shape, load
+from bench.dataset import Shape, admin_key, load
 from tests import replica_cluster
 
 POSITION = "SELECT (pg_{}_lsn() - '0/0'::pg_lsn)::bigint"
@@ -52,12 +49,7 @@ async def _client(settings: Settings, key: str | None = None) -> AsyncIterator[h
     app: FastAPI = create_app(settings)
     async with app.router.lifespan_context(app):
         if key is None:
-            data = ApiKeyCreate.model_validate({"name": "replica bench", "role": "admin"})
-            async with app.state.sessions.write() as session:
-                _, key = await keys_service.create(
-                    session, principal=OPERATOR, data=data, max_lifetime=None
-                )
-                await session.commit()
+            key = await admin_key(app.state.sessions, "replica bench")
         transport = httpx.ASGITransport(app=app)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(
