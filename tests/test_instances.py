@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -18,12 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
-import redis.asyncio
 
 from tests.conftest import Backend, free_port, running_server_on
 from tests.helpers import EVIDENCED, create_asset, create_organisation
 from tests.test_auth_tokens import ISSUER, claims, jwks, sign
-from tests.test_ratelimit import REDIS_URL
+from tests.test_ratelimit import REDIS_URL, own_redis_prefix
 
 pytestmark = [pytest.mark.real_server, pytest.mark.xdist_group("instances")]
 
@@ -44,20 +42,9 @@ class Pair:
 
 @pytest.fixture(scope="module")
 async def redis_prefix() -> AsyncIterator[str]:
-    """This module's own key prefix in the shared Redis; every key under it deleted after."""
-    connection = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        await connection.ping()
-    except (redis.RedisError, OSError) as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not answering at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis is not answering at {REDIS_URL}")
-    prefix = f"lhs-test-instances-{uuid.uuid4().hex}"
-    yield prefix
-    keys = [key async for key in connection.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await connection.delete(*keys)
-    await connection.aclose()
+    """This module's own key prefix in the shared Redis, for both instances."""
+    async with own_redis_prefix("instances-") as prefix:
+        yield prefix
 
 
 @pytest.fixture(scope="module")

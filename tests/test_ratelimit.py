@@ -6,6 +6,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -22,9 +23,10 @@ from tests.test_auth_keys import sessions_of
 REDIS_URL = os.environ.get("LHS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A key prefix for this test alone; every key under it is deleted afterwards."""
+@asynccontextmanager
+async def own_redis_prefix(label: str) -> AsyncIterator[str]:
+    """A key prefix of its own in the shared Redis (skipped when Redis is not answering, and
+    failed under CI); every key under it is deleted afterwards."""
     connection = redis.asyncio.Redis.from_url(REDIS_URL)
     try:
         await connection.ping()
@@ -32,13 +34,20 @@ async def redis_prefix() -> AsyncIterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"Redis is not answering at {REDIS_URL}: {exc}")
         pytest.skip(f"Redis is not answering at {REDIS_URL}")
-    prefix = f"lhs-test-{uuid.uuid4().hex}"
+    prefix = f"lhs-test-{label}{uuid.uuid4().hex}"
     yield prefix
     keys = [key async for key in connection.scan_iter(match=f"{prefix}*")]
     if keys:
         await connection.delete(*keys)
     assert [key async for key in connection.scan_iter(match=f"{prefix}*")] == []
     await connection.aclose()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix for this test alone."""
+    async with own_redis_prefix("") as prefix:
+        yield prefix
 
 
 async def test_the_allowance_counts_down_then_refuses() -> None:
