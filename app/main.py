@@ -129,7 +129,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if prometheus_multiproc_dir() is not None:
             chores.append(asyncio.create_task(metrics.sample_pool_forever(engine)))
         if app.state.key_changes is not None:
-            chores.append(asyncio.create_task(app.state.key_changes.listen()))
+            # Serve once listening for key changes (or after a short wait, when Redis is slow
+            # or down): subscribing empties the key cache, so keys verified before it would
+            # be forgotten at a moment that depends on the race, not on any announcement.
+            listening = asyncio.Event()
+            chores.append(asyncio.create_task(app.state.key_changes.listen(ready=listening)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(listening.wait(), KEY_CHANNEL_WAIT_SECONDS)
         try:
             yield
         finally:
@@ -237,6 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 HOUSEKEEPING_SECONDS = 3600
+KEY_CHANNEL_WAIT_SECONDS = 2.0
 
 
 async def _housekeeping(sessions: Sessions, settings: Settings) -> None:
