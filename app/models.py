@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    Text,
     Uuid,
     text,
 )
@@ -293,6 +294,37 @@ class OrganisationRecords(SQLModel, table=True):
 
     organisation_id: uuid.UUID = Field(primary_key=True)
     revision: int = Field(sa_type=BigInteger)
+
+
+class OrganisationStanding(SQLModel, table=True):
+    """Where an organisation stands against a model, as the national views count it (see
+    app.national.figures.Standing), kept so that a new worker or instance reads it instead of
+    crediting every organisation in the country again (8,000: 6 to 13 s). ``inputs`` is the
+    digest of everything it was worked out from (the organisation's kind and records
+    revision, what those above it share, the model's content, the code that credits); a row
+    whose digest differs from the one worked out now is never used. Written by the national
+    views, one row per organisation and model, replaced when its inputs change."""
+
+    __tablename__ = "organisation_standing"
+
+    # The model first: a national view reads every standing against one model.
+    model_version: str = Field(sa_type=String(40), primary_key=True)
+    organisation_id: uuid.UUID = Field(
+        sa_column=Column(
+            Uuid,
+            ForeignKey("organisation.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )
+    inputs: str = Field(sa_type=String(64))
+    # Each in-scope capability's status, one digit each (an index into GapStatus), in the
+    # model's order; the scores as JSON text ([overall, [area, ...]]).
+    statuses: str = Field(sa_type=Text)
+    scores: str = Field(sa_type=Text)
+    assets: int
+    activities: int
+    last_changed: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -4,14 +4,19 @@ global caller and a scoped one, remembered while the data stays the same and ans
 as soon as it changes."""
 
 import shutil
+import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
+from sqlmodel import col
 
+from app import caches
+from app.models import OrganisationStanding
 from tests.auth_helpers import make_key
-from tests.conftest import Backend, ServerUrl
+from tests.conftest import Backend, QueryCounter, ServerUrl
 from tests.helpers import EVIDENCED, assert_problem, create_activity, create_asset
 from tests.helpers import create_organisation as organisation
 from tests.readme_scripts import readme_script, run_readme_script
@@ -136,6 +141,61 @@ async def test_a_change_is_in_the_next_answer(client: httpx.AsyncClient) -> None
     before_sharing = group(coverage_after, "decision-support-tools", "gp_practice")
     after_sharing = group(coverage_shared, "decision-support-tools", "gp_practice")
     assert after_sharing["missing"] == before_sharing["missing"] - 2
+
+
+async def kept(backend: Backend) -> dict[str, str]:
+    """Each organisation's kept standing's digest (against the default model)."""
+    async with backend.engine.connect() as connection:
+        rows = await connection.execute(
+            select(col(OrganisationStanding.organisation_id), col(OrganisationStanding.inputs))
+        )
+        return {str(organisation): inputs for organisation, inputs in rows.all()}
+
+
+async def test_a_new_worker_answers_from_the_kept_standings(
+    client: httpx.AsyncClient, backend: Backend, queries: QueryCounter
+) -> None:
+    """A new worker (its caches empty) reads what an earlier one worked out instead of
+    crediting every organisation in the country again; what changed since, and only that,
+    is worked out again and kept."""
+    orgs = await two_systems(client)
+    first = await ok(await client.get("/v1/systems"))
+    digests = await kept(backend)
+    assert set(digests) == {o["id"] for o in orgs.values()}
+
+    caches.clear_all()  # a new worker
+    queries.statements.clear()
+    assert await ok(await client.get("/v1/systems")) == first
+    # Nobody's records were read to credit them (only the kept standings).
+    assert not [s for s in queries.statements if "FROM activity" in s]
+
+    # A kept standing that no longer matches what it was worked out from is not used.
+    async with backend.engine.begin() as connection:
+        await connection.execute(
+            update(OrganisationStanding)
+            .where(col(OrganisationStanding.organisation_id) == uuid.UUID(orgs["s0"]["id"]))
+            .values(inputs="0" * 64, scores="[99.9, [null, null, null, null]]")
+        )
+    caches.clear_all()
+    assert await ok(await client.get("/v1/systems")) == first
+    assert await kept(backend) == digests
+
+    # A change: the next new worker's answer has it, and only that organisation's is new.
+    await create_asset(
+        client,
+        orgs["s1"]["id"],
+        area="improvement",
+        capabilityKey="learning-culture",
+        maturity=4,
+        **EVIDENCED,
+    )
+    caches.clear_all()
+    south = (await ok(await client.get("/v1/systems")))["items"][1]
+    view = await system_view(client, orgs["south"]["id"])
+    assert south["overallScore"] == view["summary"]["overallScore"]
+    assert south["overallScore"] > first["items"][1]["overallScore"]
+    now = await kept(backend)
+    assert {o for o in now if now[o] != digests[o]} == {orgs["s1"]["id"]}
 
 
 def group(body: Json, key: str, name: str | None) -> Json:

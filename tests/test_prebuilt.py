@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import JSON, String, bindparam, insert, select, type_coerce
+from sqlalchemy import JSON, String, bindparam, event, insert, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import col
 
@@ -37,10 +37,13 @@ from app.models import (
     AssetTag,
     IdempotencyRecord,
     Organisation,
+    OrganisationStanding,
     PlanItem,
     PlanItemActivity,
     PlanItemAsset,
     ReferenceModel,
+    SelfAssessment,
+    SelfAssessmentAnswer,
 )
 from app.organisations import queries as organisations_queries  # noqa: F401
 from app.plans import queries as plans_queries
@@ -95,6 +98,7 @@ OTHER_ASSET = uuid.UUID("00000000-0000-4000-8000-0000000000a2")
 ACTIVITY = uuid.UUID("00000000-0000-4000-8000-0000000000b1")
 PLAN_ITEM = uuid.UUID("00000000-0000-4000-8000-0000000000c1")
 LATER_PLAN_ITEM = uuid.UUID("00000000-0000-4000-8000-0000000000c2")
+SELF_ASSESSMENT = uuid.UUID("00000000-0000-4000-8000-0000000000d1")
 MODEL = "eq-test-1"
 AT = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 LATER = datetime(2026, 3, 5, 1, 2, 3, tzinfo=UTC)
@@ -107,6 +111,7 @@ SAMPLES: dict[str, Any] = {
     "asset_id": ASSET,
     "activity_id": ACTIVITY,
     "version": MODEL,
+    "model_version": MODEL,
     "area": "data",
     "capability_key": "data-platform",
     "min_maturity": 1,
@@ -277,6 +282,72 @@ async def _seed(engine: AsyncEngine) -> None:
                 }
             ],
         )
+        # What an analysis reads of an organisation's own records besides: an activity that
+        # names a capability, and a submitted, moderated self-assessment answer.
+        await connection.execute(
+            insert(Activity),
+            [
+                {
+                    "id": uuid.UUID(int=0xB2),
+                    "organisation_id": ICS,
+                    "area": "data",
+                    "capability_key": "data-platform",
+                    "title": "Platform work",
+                    "activity_type": "improvement_project",
+                    "status": "completed",
+                    "outcome": "Done",
+                    "evidence": [],
+                    **stamps,
+                }
+            ],
+        )
+        await connection.execute(
+            insert(OrganisationStanding),
+            [
+                {
+                    "model_version": MODEL,
+                    "organisation_id": ICS,
+                    "inputs": "e" * 64,
+                    "statuses": "0142",
+                    "scores": "[41.5, [null, 20.0, 3.25, 100.0]]",
+                    "assets": 2,
+                    "activities": 1,
+                    "last_changed": LATER,
+                }
+            ],
+        )
+        await connection.execute(
+            insert(SelfAssessment),
+            [
+                {
+                    "id": SELF_ASSESSMENT,
+                    "organisation_id": ICS,
+                    "reference_model_version": MODEL,
+                    "status": "submitted",
+                    "opened_by": "A lead",
+                    "submitted_by": "A lead",
+                    "submitted_at": LATER,
+                    **stamps,
+                }
+            ],
+        )
+        await connection.execute(
+            insert(SelfAssessmentAnswer),
+            [
+                {
+                    "self_assessment_id": SELF_ASSESSMENT,
+                    "capability_key": "data-platform",
+                    "level": 3,
+                    "not_applicable": False,
+                    "evidence": [],
+                    "answered_by": "A lead",
+                    "answered_at": AT,
+                    "record_id": ASSET,
+                    "record_version": 1,
+                    "moderation": "agree",
+                }
+            ],
+        )
 
 
 def _normal(query_name: str, rows: Any) -> list[tuple[bytes, list[tuple[str, type]]]]:
@@ -353,3 +424,52 @@ def test_rows_compare_by_value_and_kind() -> None:
     one: Mapping[str, Any] = {"id": ICS, "at": AT}
     assert _normal("x", [one]) != _normal("x", [{"id": str(ICS), "at": AT}])
     assert _normal("x", [one]) != _normal("x", [{"id": ICS, "at": AT.replace(tzinfo=None)}])
+
+
+async def test_in_a_snapshot_the_shortcut_reads_the_snapshot_from_its_first_statement(
+    backend: Backend,
+) -> None:
+    """An analysis reads its system in a read snapshot on the driver itself (SQLAlchemy's
+    execution cost 4 ms on the 400 rows of a large system): from the first statement, which
+    must begin the snapshot, to the last, every read sees the snapshot and nothing committed
+    after it began."""
+    if backend.name != "postgresql":
+        pytest.skip("the driver shortcut is PostgreSQL's")
+    sessions = backend.app.state.sessions
+    ran_by: list[object] = []
+
+    def seen(
+        _connection: object, _cursor: object, _sql: str, _args: Any, context: Any, *_: Any
+    ) -> None:
+        ran_by.append(context)  # None: run on the driver, not by SQLAlchemy's execution
+
+    try:
+        await _seed(backend.engine)
+        event.listen(backend.engine.sync_engine, "before_cursor_execute", seen)
+        async with sessions.reads.snapshot() as session:
+            reads = reads_in(session)
+            query = PREBUILT["analysis.system"]
+            first = await fetch(reads, query, {"root_id": ICS})
+            # A member committed meanwhile by another connection.
+            async with backend.engine.begin() as connection:
+                await connection.execute(
+                    insert(Organisation).values(
+                        id=uuid.uuid4(),
+                        name="Eq Later",
+                        organisation_type="gp_practice",
+                        parent_id=ICS,
+                        created_at=AT,
+                        updated_at=LATER,
+                    )
+                )
+            again = await fetch(reads, query, {"root_id": ICS})
+        outside = await fetch(sessions.reads, query, {"root_id": ICS})
+    finally:
+        event.remove(backend.engine.sync_engine, "before_cursor_execute", seen)
+        await empty_tables(backend.engine)
+    assert {row["name"] for row in first} == {"Eq ICS", "Eq Trust"}
+    assert [dict(row) for row in again] == [dict(row) for row in first]
+    assert {row["name"] for row in outside} == {"Eq ICS", "Eq Trust", "Eq Later"}
+    # Both reads in the snapshot ran on the driver, as did the one outside it; the insert
+    # between them was SQLAlchemy's.
+    assert [connection is None for connection in ran_by] == [True, False, True, True]

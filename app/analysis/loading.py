@@ -15,15 +15,15 @@ from datetime import date
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.analysis import queries
 from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
-from app.db import ReadContext, fetch, fetch_in_transaction
-from app.models import Activity, Assessment, Asset, PlanItem, SelfAssessment, SelfAssessmentAnswer
+from app.db import ReadContext, fetch, fetch_in_transaction, reads_in
+from app.models import PlanItem
 from app.vocabulary import (
     ActivityStatus,
     ActivityType,
@@ -32,7 +32,6 @@ from app.vocabulary import (
     Confidence,
     OrganisationType,
     Rag,
-    SelfAssessmentStatus,
 )
 
 
@@ -120,101 +119,67 @@ async def plan_items(
 
 
 async def self_assessment_answers(
-    session: AsyncSession, organisation_id: uuid.UUID, ancestors: Sequence[uuid.UUID]
+    reads: ReadContext, organisation_id: uuid.UUID, ancestors: Sequence[uuid.UUID]
 ) -> tuple[dict[uuid.UUID, tuple[int | None, bool]], frozenset[str]]:
-    """What submitted self-assessments say of the organisation's profile, in one read:
+    """What submitted self-assessments say of the organisation's profile:
     - the assets they wrote (the organisation's, and shared ones of those above it): for each,
       the version the latest answer that wrote it left it at, and whether that answer was
       moderated (an asset at another version was changed by someone else since: its origin is
       the records);
     - the organisation's capabilities whose latest submitted answer is "not applicable here"."""
-    rows = await fetch_in_transaction(
-        session,
-        sa_select(
-            col(SelfAssessment.organisation_id),
-            col(SelfAssessmentAnswer.capability_key),
-            col(SelfAssessmentAnswer.not_applicable),
-            col(SelfAssessmentAnswer.record_id),
-            col(SelfAssessmentAnswer.record_version),
-            col(SelfAssessmentAnswer.moderation),
-        )
-        .join(
-            SelfAssessment, col(SelfAssessment.id) == col(SelfAssessmentAnswer.self_assessment_id)
-        )
-        .where(
-            col(SelfAssessment.organisation_id).in_([organisation_id, *ancestors]),
-            col(SelfAssessment.status) == SelfAssessmentStatus.SUBMITTED.value,
-        )
-        # Oldest first, so the latest answer is the one kept.
-        .order_by(col(SelfAssessment.submitted_at)),
-    )
+    rows = []
+    for owner in (organisation_id, *ancestors):
+        found = await fetch(reads, queries.SUBMITTED_ANSWERS, {"organisation_id": owner})
+        rows += [(row["submitted_at"], owner, row) for row in found]
     written: dict[uuid.UUID, tuple[int | None, bool]] = {}
     latest: dict[str, bool] = {}
-    for owner, key, not_applicable, record_id, version, moderation in rows:
-        if record_id is not None:
-            written[record_id] = (version, moderation is not None)
+    # Oldest first, so the latest answer is the one kept.
+    for _, owner, row in sorted(rows, key=lambda found: found[0]):
+        if row["record_id"] is not None:
+            written[row["record_id"]] = (row["record_version"], bool(row["moderated"]))
         if owner == organisation_id:
-            latest[key] = bool(not_applicable)
+            latest[row["capability_key"]] = bool(row["not_applicable"])
     return written, frozenset(key for key, declared in latest.items() if declared)
 
 
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:
     """The organisation's records in full, with the shared assets of those above it."""
+    # What the transaction holds but has not sent yet is part of its records (a submit's).
+    await session.flush()
+    reads = reads_in(session)
     ancestors = system.ancestors(organisation_id)
-    asset_rows = await fetch_in_transaction(
-        session,
-        sa_select(
-            col(Asset.id),
-            col(Asset.organisation_id),
-            col(Asset.area),
-            col(Asset.capability_key),
-            col(Asset.name),
-            col(Asset.maturity),
-            col(Asset.confidence),
-            col(Asset.evidence),
-            col(Asset.reviewed_by),
-            col(Asset.version),
-        ).where(
-            (col(Asset.organisation_id) == organisation_id)
-            | (col(Asset.organisation_id).in_(ancestors) & col(Asset.shared_with_members))
-        ),
+    one = {"organisation_id": organisation_id}
+    asset_rows = list(await fetch(reads, queries.OWN_ASSETS, one))
+    for ancestor in ancestors:
+        asset_rows += await fetch(reads, queries.SHARED_ASSETS, {"organisation_id": ancestor})
+    activity_rows = await fetch(reads, queries.OWN_ACTIVITIES, one)
+    written, declared = await self_assessment_answers(reads, organisation_id, ancestors)
+    (counted,) = await fetch(reads, queries.ASSESSMENTS, one)
+    planned_items = tuple(
+        PlannedItem(
+            row["id"],
+            row["capability_key"],
+            row["title"],
+            ActivityStatus(row["status"]),
+            Rag(row["rag"]),
+            row["owner"],
+            row["due_date"],
+        )
+        for row in await fetch(reads, queries.PLAN_ITEMS, one)
     )
-    activity_rows = await fetch_in_transaction(
-        session,
-        sa_select(
-            col(Activity.id),
-            col(Activity.area),
-            col(Activity.capability_key),
-            col(Activity.title),
-            col(Activity.activity_type),
-            col(Activity.status),
-            col(Activity.goal),
-            col(Activity.outcome),
-            col(Activity.evidence),
-        ).where(col(Activity.organisation_id) == organisation_id),
-    )
-    written, declared = await self_assessment_answers(session, organisation_id, ancestors)
-    assessments = await session.exec(
-        select(func.count()).where(Assessment.organisation_id == organisation_id)
-    )
-    planned_items = await plan_items(session, [organisation_id])
     claims: list[Claim] = []
     areas: set[Area] = set()
     unlinked = planned = goals = communities = improvement_goals = 0
     planned_keys: set[str] = set()
     types: set[ActivityType] = set()
-    for (
-        asset_id,
-        owner,
-        area,
-        key,
-        name,
-        maturity,
-        confidence,
-        links,
-        reviewed,
-        version,
-    ) in asset_rows:
+    for row in asset_rows:
+        asset_id, owner, area, key = (
+            row["id"],
+            row["organisation_id"],
+            row["area"],
+            row["capability_key"],
+        )
+        maturity, version = row["maturity"], row["version"]
         inherited = owner != organisation_id
         if not inherited:
             areas.add(Area(area))
@@ -227,21 +192,22 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
                 Claim(
                     key,
                     maturity,
-                    Confidence(confidence),
+                    Confidence(row["confidence"]),
                     CapabilityKind.ASSET,
                     owner,
                     asset_id,
-                    name,
+                    row["name"],
                     inherited,
-                    evidence_links=len(links or []),
-                    reviewed=reviewed is not None,
+                    evidence_links=int(row["links"]),
+                    reviewed=bool(row["reviewed"]),
                     questionnaire=written.get(asset_id, (None, False))[0] == version,
                     moderated=written.get(asset_id, (None, False)) == (version, True),
                 )
             )
-    for activity_id, area, key, title, kind_, status, goal, outcome, links in activity_rows:
-        state = ActivityStatus(status)
-        kind = ActivityType(kind_)
+    for row in activity_rows:
+        area, key, goal = row["area"], row["capability_key"], row["goal"]
+        state = ActivityStatus(row["status"])
+        kind = ActivityType(row["activity_type"])
         areas.add(Area(area))
         unlinked += key is None
         if state != ActivityStatus.STOPPED:
@@ -262,10 +228,10 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
                     None,
                     CapabilityKind.ACTIVITY,
                     organisation_id,
-                    activity_id,
-                    title,
-                    evidence_links=len(links or []),
-                    has_outcome=outcome is not None,
+                    row["id"],
+                    row["title"],
+                    evidence_links=int(row["links"]),
+                    has_outcome=bool(row["has_outcome"]),
                 )
             )
     return Profile(
@@ -278,10 +244,10 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
         goals_in_progress=goals,
         activity_types=frozenset(types),
         running_learning_communities=communities,
-        assessments=assessments.one(),
+        assessments=int(counted["assessments"]),
         improvement_goals=improvement_goals,
         planned_keys=frozenset(planned_keys),
-        plan_items=planned_items.get(organisation_id, ()),
+        plan_items=planned_items,
         next_review_due=system.review_due.get(organisation_id),
         declared_not_applicable=declared,
     )

@@ -9,7 +9,17 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from app.db import prebuilt
-from app.models import Organisation, OrganisationRecords
+from app.models import (
+    Activity,
+    Assessment,
+    Asset,
+    Organisation,
+    OrganisationRecords,
+    PlanItem,
+    SelfAssessment,
+    SelfAssessmentAnswer,
+)
+from app.vocabulary import SelfAssessmentStatus
 
 
 def _system_walk() -> CTE:
@@ -56,4 +66,93 @@ SYSTEM = prebuilt(
         _walk.c.next_review_due,
         _walk.c.region,
     ),
+)
+
+
+# ---- One organisation's own records, read in the analysis's snapshot ------------------------
+# Prebuilt, so the driver runs them (app.db.fetch): built per call and run through SQLAlchemy's
+# execution, these five reads cost 4 ms of the 20 of a member's first analysis after a change.
+# Each names one organisation: the shared assets of those above it are read one ancestor at a
+# time (a system is a few levels deep), since only the ancestors the caller may see count.
+
+_organisation = bindparam("organisation_id", type_=Uuid)
+
+
+def _asset_rows(*where: Any) -> Any:
+    asset = Asset.__table__.c  # type: ignore[attr-defined]
+    return sa_select(
+        asset.id,
+        asset.organisation_id,
+        type_coerce(asset.area, String).label("area"),
+        asset.capability_key,
+        asset.name,
+        asset.maturity,
+        type_coerce(asset.confidence, String).label("confidence"),
+        func.coalesce(func.json_array_length(asset.evidence), 0).label("links"),
+        asset.reviewed_by.is_not(None).label("reviewed"),
+        asset.version,
+    ).where(*where)
+
+
+_asset = Asset.__table__.c  # type: ignore[attr-defined]
+OWN_ASSETS = prebuilt("analysis.own_assets", _asset_rows(_asset.organisation_id == _organisation))
+SHARED_ASSETS = prebuilt(
+    "analysis.shared_assets",
+    _asset_rows(_asset.organisation_id == _organisation, _asset.shared_with_members.is_(True)),
+)
+
+_activity = Activity.__table__.c  # type: ignore[attr-defined]
+OWN_ACTIVITIES = prebuilt(
+    "analysis.own_activities",
+    sa_select(
+        _activity.id,
+        type_coerce(_activity.area, String).label("area"),
+        _activity.capability_key,
+        _activity.title,
+        type_coerce(_activity.activity_type, String).label("activity_type"),
+        type_coerce(_activity.status, String).label("status"),
+        _activity.goal,
+        _activity.outcome.is_not(None).label("has_outcome"),
+        func.coalesce(func.json_array_length(_activity.evidence), 0).label("links"),
+    ).where(_activity.organisation_id == _organisation),
+)
+
+_answer = SelfAssessmentAnswer.__table__.c  # type: ignore[attr-defined]
+_assessment = SelfAssessment.__table__.c  # type: ignore[attr-defined]
+SUBMITTED_ANSWERS = prebuilt(
+    "analysis.submitted_answers",
+    sa_select(
+        _answer.capability_key,
+        _answer.not_applicable,
+        _answer.record_id,
+        _answer.record_version,
+        _answer.moderation.is_not(None).label("moderated"),
+        _assessment.submitted_at,
+    )
+    .join(SelfAssessment.__table__, _assessment.id == _answer.self_assessment_id)  # type: ignore[attr-defined]
+    .where(
+        _assessment.organisation_id == _organisation,
+        type_coerce(_assessment.status, String) == SelfAssessmentStatus.SUBMITTED.value,
+    ),
+)
+
+ASSESSMENTS = prebuilt(
+    "analysis.assessments",
+    sa_select(func.count().label("assessments")).where(
+        col(Assessment.organisation_id) == _organisation
+    ),
+)
+
+_plan_item = PlanItem.__table__.c  # type: ignore[attr-defined]
+PLAN_ITEMS = prebuilt(
+    "analysis.plan_items",
+    sa_select(
+        _plan_item.id,
+        _plan_item.capability_key,
+        _plan_item.title,
+        type_coerce(_plan_item.status, String).label("status"),
+        type_coerce(_plan_item.rag, String).label("rag"),
+        _plan_item.owner,
+        _plan_item.due_date,
+    ).where(_plan_item.organisation_id == _organisation),
 )

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, cast
 
 import anyio
 from cachetools import LRUCache
@@ -98,6 +99,9 @@ class _Identity:
     row_version: int
     state: Hashable
     key: Hashable
+    # The organisation and those above it, nearest first (what the caller's scope was
+    # checked against, and what the model's owners are chosen from).
+    lineage: list[uuid.UUID]
 
 
 async def _identify(
@@ -118,7 +122,23 @@ async def _identify(
     model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
     state = peers.state_of(identity, system)
     key = (scope, organisation_id, state, (model.version, row_version), today)
-    return _Identity(system, model, row_version, state, key)
+    return _Identity(system, model, row_version, state, key, lineage)
+
+
+async def _identify_again(
+    reads: ReadContext, identity: str, principal: Principal, found: _Identity, scope: Scope
+) -> _Identity:
+    """The identity of what a snapshot holds, from what was read outside it: only the system
+    is read again (its records are read in the snapshot, and its state, which names them,
+    must be the snapshot's). The model is the one read outside, named in the key by its
+    version and row version; the scope check stays the one made then, as if the request had
+    come a moment earlier (a move in between changes the system's state, so the analysis is
+    remembered under the key of what it was worked out from)."""
+    system = await _visible_system(reads, principal, found.lineage)
+    state = peers.state_of(identity, system)
+    _, organisation_id, _, model_key, today = cast(tuple[Any, ...], found.key)
+    key = (scope, organisation_id, state, model_key, today)
+    return dataclasses.replace(found, system=system, state=state, key=key)
 
 
 async def analyse(
@@ -214,9 +234,10 @@ async def analysed(
         )
         remembered = caches.hit(results_memo, found.key)
         if remembered is None:
+            outside = found
             remembered, found = await _computing.do(
                 found.key,
-                lambda: _compute(reads, principal, organisation_id, scope, model_version, today),
+                lambda: _compute(reads, principal, organisation_id, scope, outside, today),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
@@ -232,20 +253,14 @@ async def _compute(
     principal: Principal,
     organisation_id: uuid.UUID,
     scope: Scope,
-    model_version: str | None,
+    outside: _Identity,
     today: date,
 ) -> tuple[Remembered, _Identity]:
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
     async with reads.snapshot() as session:
-        found = await _identify(
-            reads_in(session),
-            reads.factory().identity,
-            principal,
-            organisation_id,
-            scope,
-            model_version,
-            today,
+        found = await _identify_again(
+            reads_in(session), reads.factory().identity, principal, outside, scope
         )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:

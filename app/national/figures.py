@@ -6,11 +6,17 @@ status on every capability and its scores, which depend on nothing but its own r
 its ancestors share, its kind and the model. So a change works out again only the
 organisations it touches; the national answers are then counted from the standings."""
 
+import hashlib
+import json
+import sys
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 from app.analysis import groups, loading
 from app.analysis.credit import in_scope, states
@@ -72,6 +78,64 @@ def standings(
             recorded.get(profile.organisation.id, Recorded()),
         )
     return found
+
+
+# ---- Kept in the database (app.models.OrganisationStanding) ---------------------------------
+
+# What works a standing out: any change to these modules' code may change one, so it is part
+# of the digest a kept standing is checked against (a new release never uses an old one).
+_WORKED_OUT_BY = (
+    "app.analysis.credit",
+    "app.analysis.scoring",
+    "app.analysis.profile",
+    "app.analysis.groups",
+    "app.analysis.loading",
+    "app.analysis.peers",
+    __name__,
+)
+
+
+@cache
+def _code() -> str:
+    digest = hashlib.sha256()
+    for name in _WORKED_OUT_BY:
+        path = getattr(sys.modules[name], "__file__", None)
+        digest.update(Path(path).read_bytes() if path else name.encode())
+    return digest.hexdigest()
+
+
+def model_digest(model: ReferenceModelPublic) -> str:
+    """The model's content, as a standing depends on it (a model deleted and made again with
+    the same version and row version is another model)."""
+    return hashlib.sha256(model.model_dump_json().encode()).hexdigest()
+
+
+def inputs_digest(inputs: Hashable, model: str) -> str:
+    """The digest a kept standing is used by: the organisation's own inputs (its kind, its
+    records revision, what those above it share with it), the model's digest, the code."""
+    text = json.dumps([_code(), model, inputs], default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def as_row(standing: Standing) -> dict[str, Any]:
+    """A standing as OrganisationStanding's columns (but its keys and digest)."""
+    overall, areas = standing.scores
+    return {
+        "statuses": "".join(str(status) for status in standing.statuses),
+        "scores": json.dumps([overall, list(areas)]),
+        "assets": standing.recorded.assets,
+        "activities": standing.recorded.activities,
+        "last_changed": standing.recorded.last_changed,
+    }
+
+
+def from_row(row: Mapping[str, Any]) -> Standing:
+    overall, areas = json.loads(row["scores"])
+    return Standing(
+        tuple(map(int, row["statuses"])),
+        (overall, tuple(areas)),
+        Recorded(int(row["assets"]), int(row["activities"]), row["last_changed"]),
+    )
 
 
 @dataclass(frozen=True)

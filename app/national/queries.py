@@ -8,10 +8,14 @@ from typing import Any, cast
 from sqlalchemy import Select, String, Uuid, bindparam, func, type_coerce
 from sqlalchemy import cast as sa_cast
 from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import UpdateBase
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.db import prebuilt
-from app.models import Activity, Asset, Organisation, OrganisationRecords
+from app.models import Activity, Asset, Organisation, OrganisationRecords, OrganisationStanding
 from app.organisations import hierarchy
 
 
@@ -95,3 +99,42 @@ def record_counts(table: type[Asset] | type[Activity]) -> Select[Any]:
     latest = func.max(col(table.updated_at))
     statement = sa_select(organisation_id, func.count().label("records"), latest)
     return cast(Select[Any], statement.group_by(organisation_id))
+
+
+def _stored(scope: Any | None) -> Select[Any]:
+    """The standings kept against one model (``model_version``): every organisation's, or
+    those below ``scope``."""
+    standing = OrganisationStanding.__table__.c  # type: ignore[attr-defined]
+    statement = sa_select(
+        standing.organisation_id,
+        standing.inputs,
+        standing.statuses,
+        standing.scores,
+        standing.assets,
+        standing.activities,
+        standing.last_changed,
+    ).where(standing.model_version == bindparam("model_version", type_=String))
+    if scope is not None:
+        tree = hierarchy.descendants(scope)
+        statement = statement.where(standing.organisation_id.in_(sa_select(tree.c.id)))
+    return cast(Select[Any], statement)
+
+
+STORED = prebuilt("national.stored_standings", _stored(None))
+STORED_BELOW = prebuilt(
+    "national.stored_standings_below", _stored(bindparam("root_id", type_=Uuid))
+)
+
+
+def keep_standings(session: AsyncSession, values: list[dict[str, Any]]) -> UpdateBase:
+    """Insert these standings, or replace the kept ones of the same organisation and model."""
+    table = OrganisationStanding.__table__  # type: ignore[attr-defined]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(values)
+    replaced = {name: statement.excluded[name] for name in _REPLACED}
+    return statement.on_conflict_do_update(
+        index_elements=["model_version", "organisation_id"], set_=replaced
+    )
+
+
+_REPLACED = ("inputs", "statuses", "scores", "assets", "activities", "last_changed")

@@ -15,6 +15,7 @@ rows answers the same figures and a change through any of them is in the next an
   in a worker thread; callers that miss meanwhile wait for that one (app.singleflight).
 """
 
+import logging
 import uuid
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import date
@@ -22,13 +23,22 @@ from typing import Any
 
 import anyio
 from cachetools import LRUCache
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import caches
 from app.analysis import loading, peers
 from app.auth.principal import Principal
-from app.db import ReadContext, Rows, fetch, fetch_in_transaction, reads_in, utcnow
+from app.db import (
+    ReadContext,
+    Rows,
+    fetch,
+    fetch_in_transaction,
+    reads_in,
+    side_transaction,
+    utcnow,
+)
 from app.models import Activity, Asset
 from app.national import figures, queries
 from app.national.figures import Figures, Listed, Recorded, Standing
@@ -39,6 +49,10 @@ from app.reference import service as reference_service
 from app.reference.schemas import ReferenceModelPublic
 from app.singleflight import SingleFlight
 from app.vocabulary import OrganisationType
+
+logger = logging.getLogger(__name__)
+# Rows per statement when keeping standings (8,000 at once after a national import).
+_KEEP_BATCH = 1_000
 
 remembered: LRUCache[Hashable, Figures] = caches.lru(caches.NATIONAL_FIGURES)
 standings: LRUCache[Hashable, Standing] = caches.lru(caches.NATIONAL_STANDINGS)
@@ -112,6 +126,16 @@ async def _work_out(
         known = {m: s for m, k in keys.items() if (s := caches.hit(standings, k)) is not None}
         missing = [m for m in forest.parents if m not in known]
         rows = recorded = None
+        digests: dict[uuid.UUID, str] = {}
+        if missing:
+            # Then what another worker or instance kept, where it was worked out from the same.
+            model_digest = figures.model_digest(model)
+            digests = {m: figures.inputs_digest(keys[m][2], model_digest) for m in missing}
+            kept = await _kept(snapshot, principal, model.version, digests)
+            for organisation, standing in kept.items():
+                standings[keys[organisation]] = standing
+            known |= kept
+            missing = [m for m in missing if m not in kept]
         if missing:
             rows = await peers.aggregated_rows(session, _with_ancestors(forest, missing))
             recorded = await _recorded(session, missing)
@@ -122,6 +146,7 @@ async def _work_out(
         for organisation, standing in worked.items():
             standings[keys[organisation]] = standing
         known |= worked
+        await _keep(reads, model.version, {m: (digests[m], worked[m]) for m in worked})
     found = await anyio.to_thread.run_sync(
         figures.assemble,
         forest,
@@ -134,6 +159,44 @@ async def _work_out(
     # Under the fingerprint of the snapshot it was worked out from.
     remembered[key] = found
     return found
+
+
+async def _kept(
+    reads: ReadContext, principal: Principal, model_version: str, digests: Mapping[uuid.UUID, str]
+) -> dict[uuid.UUID, Standing]:
+    """The kept standings of these organisations whose digest is the one worked out now."""
+    one = {"model_version": model_version}
+    if principal.organisation_id is None:
+        rows = await fetch(reads, queries.STORED, one)
+    else:
+        rows = await fetch(
+            reads, queries.STORED_BELOW, one | {"root_id": principal.organisation_id}
+        )
+    return {
+        row["organisation_id"]: figures.from_row(row)
+        for row in rows
+        if digests.get(row["organisation_id"]) == row["inputs"]
+    }
+
+
+async def _keep(
+    reads: ReadContext, model_version: str, worked: Mapping[uuid.UUID, tuple[str, Standing]]
+) -> None:
+    """Keep what was worked out for the next worker or instance, in a transaction of its own
+    on the primary. Derived data: a failure (a database that refuses writes, an organisation
+    deleted meanwhile) only means the next one works it out again, so it fails no answer."""
+    values = [
+        {"model_version": model_version, "organisation_id": m, "inputs": digest}
+        | figures.as_row(standing)
+        for m, (digest, standing) in worked.items()
+    ]
+    try:
+        async with side_transaction(reads.factory()) as session:
+            for start in range(0, len(values), _KEEP_BATCH):
+                batch = values[start : start + _KEEP_BATCH]
+                await session.exec(queries.keep_standings(session, batch))
+    except SQLAlchemyError:
+        logger.warning("national standings not kept", exc_info=True)
 
 
 def _inputs(
