@@ -54,6 +54,10 @@ NATIONAL_STANDINGS = Named("national.standings", 40_000)
 # What one organisation meets (a set of capability keys, well under 1 KB): enough for every
 # organisation in England (8,300) under a few models.
 MEMBER_MET = Named("analysis.member_met", 50_000)
+# One organisation's aggregated records at one records revision (its claims' rows: a practice
+# a few dozen, an ICB a few hundred small tuples): those above a changed member, read again
+# on each of its first analyses after a change until now.
+ORGANISATION_ROWS = Named("analysis.organisation_rows", 2_000)
 # A benchmark's comparison groups, per snapshot, organisation type and whom the group leaves
 # out (the own system, the caller's scope): each the quartiles of some 30 figures, a few KB.
 BENCHMARK_GROUPS = Named("benchmarks.groups", 256)

@@ -112,6 +112,11 @@ SAMPLES: dict[str, Any] = {
     "activity_id": ACTIVITY,
     "version": MODEL,
     "model_version": MODEL,
+    # A statement for up to four organisations at once (app.analysis.queries.slotted).
+    "organisation_0": ICS,
+    "organisation_1": TRUST,
+    "organisation_2": None,
+    "organisation_3": None,
     "area": "data",
     "capability_key": "data-platform",
     "min_maturity": 1,

@@ -22,7 +22,7 @@ from app.analysis import queries
 from app.analysis.credit import ACTIVITY_MATURITY
 from app.analysis.profile import Claim, PlannedItem, Profile
 from app.analysis.schemas import OrganisationRef
-from app.db import ReadContext, fetch, fetch_in_transaction, reads_in
+from app.db import ReadContext, Row, fetch, fetch_in_transaction, reads_in
 from app.models import PlanItem
 from app.vocabulary import (
     ActivityStatus,
@@ -127,17 +127,16 @@ async def self_assessment_answers(
       moderated (an asset at another version was changed by someone else since: its origin is
       the records);
     - the organisation's capabilities whose latest submitted answer is "not applicable here"."""
-    rows = []
-    for owner in (organisation_id, *ancestors):
-        found = await fetch(reads, queries.SUBMITTED_ANSWERS, {"organisation_id": owner})
-        rows += [(row["submitted_at"], owner, row) for row in found]
+    rows: list[Row] = []
+    for slots in queries.slotted([organisation_id, *ancestors]):
+        rows += await fetch(reads, queries.SUBMITTED_ANSWERS, slots)
     written: dict[uuid.UUID, tuple[int | None, bool]] = {}
     latest: dict[str, bool] = {}
     # Oldest first, so the latest answer is the one kept.
-    for _, owner, row in sorted(rows, key=lambda found: found[0]):
+    for row in sorted(rows, key=lambda found: found["submitted_at"]):
         if row["record_id"] is not None:
             written[row["record_id"]] = (row["record_version"], bool(row["moderated"]))
-        if owner == organisation_id:
+        if row["organisation_id"] == organisation_id:
             latest[row["capability_key"]] = bool(row["not_applicable"])
     return written, frozenset(key for key, declared in latest.items() if declared)
 
@@ -150,8 +149,8 @@ async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system:
     ancestors = system.ancestors(organisation_id)
     one = {"organisation_id": organisation_id}
     asset_rows = list(await fetch(reads, queries.OWN_ASSETS, one))
-    for ancestor in ancestors:
-        asset_rows += await fetch(reads, queries.SHARED_ASSETS, {"organisation_id": ancestor})
+    for slots in queries.slotted(ancestors):
+        asset_rows += await fetch(reads, queries.SHARED_ASSETS, slots)
     activity_rows = await fetch(reads, queries.OWN_ACTIVITIES, one)
     written, declared = await self_assessment_answers(reads, organisation_id, ancestors)
     (counted,) = await fetch(reads, queries.ASSESSMENTS, one)

@@ -32,7 +32,7 @@ from app.analysis.credit import ACTIVITY_MATURITY, met_keys
 from app.analysis.loading import System
 from app.analysis.profile import Claim
 from app.analysis.schemas import OrganisationRef
-from app.db import fetch, fetch_in_transaction, prebuilt, reads_in
+from app.db import fetch, fetch_in_transaction, prebuilt, reads_in, sessions_of
 from app.models import Activity, Asset
 from app.reference.schemas import ReferenceModelPublic
 from app.singleflight import SingleFlight
@@ -57,6 +57,9 @@ met_memo: LRUCache[Hashable, MetByOrganisation] = caches.lru(caches.SYSTEM_MET)
 # a change to one member, only that member is read and credited again, not the whole system
 # (a 400-member ICS: 14,000 assets, half a second or more).
 member_met: LRUCache[Hashable, frozenset[str]] = caches.lru(caches.MEMBER_MET)
+organisation_rows: LRUCache[Hashable, tuple[tuple[Any, ...], tuple[Any, ...]]] = caches.lru(
+    caches.ORGANISATION_ROWS
+)
 
 # Who meets what, being worked out: the first analysis to need it works it out, in a worker
 # thread; the others that need it meanwhile wait for that one instead of repeating it.
@@ -285,12 +288,23 @@ async def aggregated_rows(
     organisation_ids = list(system.parents if only is None else only)
     if len(organisation_ids) <= _ONE_BY_ONE:
         reads = reads_in(session)
+        database = sessions_of(session).identity
         assets: list[Any] = []
         activities: list[Any] = []
         for organisation_id in organisation_ids:
-            one = {"organisation_id": organisation_id}
-            assets += [tuple(row.values()) for row in await fetch(reads, ONE_ASSETS, one)]
-            activities += [tuple(row.values()) for row in await fetch(reads, ONE_ACTIVITIES, one)]
+            # An organisation's rows at one revision never change (the database bumps it on
+            # every change to its records): those above a changed member are read once.
+            key = (database, organisation_id, system.revisions.get(organisation_id))
+            found = caches.hit(organisation_rows, key)
+            if found is None:
+                one = {"organisation_id": organisation_id}
+                found = (
+                    tuple(tuple(row.values()) for row in await fetch(reads, ONE_ASSETS, one)),
+                    tuple(tuple(row.values()) for row in await fetch(reads, ONE_ACTIVITIES, one)),
+                )
+                organisation_rows[key] = found
+            assets += found[0]
+            activities += found[1]
         return AggregatedRows(assets, activities)
     within = col(Asset.organisation_id).in_(organisation_ids)
     return AggregatedRows(

@@ -4,6 +4,7 @@ Each reads everything it needs from one snapshot in a short read-only transactio
 then computes: no connection sits idle in a transaction while the engine works.
 """
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import Hashable, Sequence
@@ -118,8 +119,23 @@ async def _identify(
     lineage = await hierarchy.ancestor_ids(reads, organisation_id, include_self=True)
     if not lineage or not lineage_covered(principal, lineage):
         raise access.no_such_organisation(organisation_id)
-    system = await _visible_system(reads, principal, lineage)
-    model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
+    if reads.session is None:
+        # Outside a transaction each read has a pooled connection of its own: the system and
+        # the model, which both need only the lineage, are read side by side.
+        seen = asyncio.ensure_future(_visible_system(reads, principal, lineage))
+        chosen = asyncio.ensure_future(
+            reference_service.chosen(reads, model_version, owners=lineage)
+        )
+        try:
+            system, (model, row_version) = await asyncio.gather(seen, chosen)
+        except BaseException:
+            # The first failure is the answer (an unknown model's 422); the other read stops.
+            seen.cancel()
+            chosen.cancel()
+            raise
+    else:
+        system = await _visible_system(reads, principal, lineage)
+        model, row_version = await reference_service.chosen(reads, model_version, owners=lineage)
     state = peers.state_of(identity, system)
     key = (scope, organisation_id, state, (model.version, row_version), today)
     return _Identity(system, model, row_version, state, key, lineage)
