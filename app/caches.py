@@ -45,6 +45,8 @@ ANALYSIS_RESULTS = Named("analysis.results", 128)
 # meets what per model (a few hundred small sets).
 SYSTEM_CLAIMS = Named("analysis.system_claims", 8)
 SYSTEM_MET = Named("analysis.system_met", 64)
+# A system's organisations in name order with their references (a 400-member ICS: 100 KB).
+SYSTEM_ROSTERS = Named("analysis.system_rosters", 64)
 # The national views' answers, per state of the data, caller's scope and model (each holds
 # the standings below, shared, and the systems' summaries: a few MB at national scale).
 NATIONAL_FIGURES = Named("national.figures", 8)

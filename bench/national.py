@@ -140,6 +140,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["reads"] = nm.scenarios(
             server.base, server.pid, target, seconds=args.seconds, national=True
         )
+    with ns.serve(url, port=PORT + 2, workers=1) as server:
+        results["reads"]["new_worker_ms"] = nm.new_worker(server.base, target)
     if postgres:
         results |= _postgres_only(url, icbs, target, args)
         # How many times the floor's time the service's import takes (1.0 would be the floor).
@@ -194,6 +196,8 @@ def reads_again(args: argparse.Namespace) -> int:
     target = nm.Target(url, ns.mint_key(url))
     with ns.serve(url, port=PORT) as server:
         reads = nm.scenarios(server.base, server.pid, target, seconds=args.seconds, national=True)
+    with ns.serve(url, port=PORT + 2, workers=1) as server:
+        reads["new_worker_ms"] = nm.new_worker(server.base, target)
     nm.explain_on(database)
     try:
         with ns.serve(url, port=PORT + 1) as server:

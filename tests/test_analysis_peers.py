@@ -4,12 +4,14 @@ and what is remembered for one caller is never shown to a caller with a narrower
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 from sqlalchemy import select, update
 from sqlmodel import col
 
+from app.analysis import loading
 from app.models import Asset, OrganisationRecords
 from tests.auth_helpers import make_key
 from tests.conftest import Backend, QueryCounter
@@ -183,3 +185,35 @@ async def test_callers_asking_at_once_share_one_computation(
     computed = [s for s in statements if "FROM assessment" in s]
     assert len(computed) == 1, f"{len(computed)} computations for 6 identical analyses"
     assert len({a["organisation"]["id"] for a in answers}) == 1
+
+
+async def test_a_snapshot_sees_whether_the_system_changed_since_it_was_read(
+    client: httpx.AsyncClient, backend: Backend
+) -> None:
+    """An analysis's snapshot reads one row (the system's fingerprint) to know whether the
+    system it read a moment before is still the one it holds: every kind of change since,
+    to a record, to a member's row or to the tree, says it is not."""
+    ics = await create_organisation(client, name="Fingerprint ICS", organisationType="ics")
+    trust = await create_organisation(client, name="Fingerprint Trust", parentId=ics["id"])
+    reads = backend.app.state.sessions.reads
+    root = uuid.UUID(ics["id"])
+    system = await loading.system_of(reads, root)
+    assert await loading.unchanged(reads, system)
+
+    async def patch(organisation: dict[str, Any], body: dict[str, Any]) -> None:
+        url = f"/v1/organisations/{organisation['id']}"
+        current = await client.get(url)
+        answer = await client.patch(url, json=body, headers={"If-Match": current.headers["etag"]})
+        assert answer.status_code == 200, answer.text
+
+    changes: list[Awaitable[Any]] = [
+        create_asset(client, trust["id"]),
+        patch(trust, {"name": "Fingerprint Trust, renamed"}),
+        patch(trust, {"region": "North West"}),
+        create_organisation(client, name="Fingerprint Practice", parentId=trust["id"]),
+    ]
+    for change in changes:
+        await change
+        assert not await loading.unchanged(reads, system)
+        system = await loading.system_of(reads, root)
+        assert await loading.unchanged(reads, system)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import ColumnElement, func
 from sqlalchemy import select as sa_select
@@ -50,6 +51,9 @@ class System:
     review_due: dict[uuid.UUID, date | None] = field(default_factory=dict)
     # Per organisation, its region where recorded (the system view groups members by it).
     regions: dict[uuid.UUID, str | None] = field(default_factory=dict)
+    # What queries.SYSTEM_FINGERPRINT reads of the same rows (see fingerprint_of), when read
+    # by system_of.
+    fingerprint: tuple[Any, ...] | None = None
 
     def ref(self, organisation_id: uuid.UUID) -> OrganisationRef:
         return OrganisationRef(id=organisation_id, name=self.names[organisation_id])
@@ -73,7 +77,35 @@ async def system_of(reads: ReadContext, root_id: uuid.UUID) -> System:
         {row["id"]: int(row["revision"]) for row in rows},
         {row["id"]: row["next_review_due"] for row in rows},
         {row["id"]: row["region"] for row in rows},
+        fingerprint_of(
+            {
+                "organisations": len(rows),
+                "revisions": sum(int(row["revision"]) for row in rows),
+                "versions": sum(int(row["version"]) for row in rows),
+                "created": max((row["created_at"] for row in rows), default=None),
+                "updated": max((row["updated_at"] for row in rows), default=None),
+            }
+        ),
     )
+
+
+def fingerprint_of(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The system's fingerprint, as queries.SYSTEM_FINGERPRINT reads it or as system_of
+    counts it from the rows (sums as integers: PostgreSQL's sum of a bigint is a numeric)."""
+    return (
+        int(row["organisations"]),
+        int(row["revisions"] or 0),
+        int(row["versions"] or 0),
+        row["created"],
+        row["updated"],
+    )
+
+
+async def unchanged(reads: ReadContext, system: System) -> bool:
+    """Whether the system's rows are still those ``system`` was read from (one row read, not
+    the system's few hundred)."""
+    rows = await fetch(reads, queries.SYSTEM_FINGERPRINT, {"root_id": system.root_id})
+    return system.fingerprint is not None and fingerprint_of(rows[0]) == system.fingerprint
 
 
 def has_links(column: object) -> ColumnElement[bool]:

@@ -57,6 +57,7 @@ met_memo: LRUCache[Hashable, MetByOrganisation] = caches.lru(caches.SYSTEM_MET)
 # a change to one member, only that member is read and credited again, not the whole system
 # (a 400-member ICS: 14,000 assets, half a second or more).
 member_met: LRUCache[Hashable, frozenset[str]] = caches.lru(caches.MEMBER_MET)
+rosters: LRUCache[Hashable, "Roster"] = caches.lru(caches.SYSTEM_ROSTERS)
 organisation_rows: LRUCache[Hashable, tuple[tuple[Any, ...], tuple[Any, ...]]] = caches.lru(
     caches.ORGANISATION_ROWS
 )
@@ -130,8 +131,35 @@ async def who_meets_what(found: Others | None, model: ReferenceModelPublic) -> M
             met = await asyncio.shield(found.running)
         else:
             met = await _working_out.do(found.key, lambda: _work_out(found, model))
-    names = found.system.names
-    return [met[m] for m in sorted(found.others, key=lambda m: (names[m], str(m)))]
+    others = set(found.others)
+    return [met[m] for m in _roster(found).order if m in others]
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A system's organisations by name (the order ``availableInSystem`` lists them in) and
+    each one's reference: they change only with the tree and the names, not with records,
+    so after a change to one member's records they are not built again for the other 400."""
+
+    order: tuple[uuid.UUID, ...]
+    refs: dict[uuid.UUID, OrganisationRef]
+
+
+def _roster(found: Others) -> Roster:
+    state = found.state
+    # The database, the root, the tree and the names (see state_of): what a roster depends on.
+    key = state[:4] if isinstance(state, tuple) else state
+    roster = caches.hit(rosters, key)
+    if roster is None:
+        system = found.system
+        names = system.names
+        roster = Roster(
+            tuple(sorted(system.parents, key=lambda m: (names[m], str(m)))),
+            # Built without validation: the id and the name are as the database holds them.
+            {m: OrganisationRef.model_construct(id=m, name=names[m]) for m in system.parents},
+        )
+        rosters[key] = roster
+    return roster
 
 
 # Up to this many organisations to credit, the work is done on the event loop: crediting one
@@ -143,10 +171,11 @@ _INLINE = 8
 async def _work_out(found: Others, model: ReferenceModelPublic) -> MetByOrganisation:
     assert found.claims is not None
     missing = len(found.system.parents) - len(found.known)
+    refs = _roster(found).refs  # on the event loop: the caches are not for worker threads
     if missing <= _INLINE:
-        claims, met = _met_keys(found, found.claims, model)
+        claims, met = _met_keys(found, found.claims, model, refs)
     else:
-        claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model)
+        claims, met = await anyio.to_thread.run_sync(_met_keys, found, found.claims, model, refs)
     if not found.known:  # the claims of a part of the system are not the system's claims
         claims_memo[found.state] = claims
     # Only the newly worked out: the others were read from member_met just now.
@@ -158,19 +187,17 @@ async def _work_out(found: Others, model: ReferenceModelPublic) -> MetByOrganisa
 
 
 def _met_keys(
-    found: Others, claims: "SystemClaims | AggregatedRows", model: ReferenceModelPublic
+    found: Others,
+    claims: "SystemClaims | AggregatedRows",
+    model: ReferenceModelPublic,
+    refs: dict[uuid.UUID, OrganisationRef],
 ) -> tuple[SystemClaims, MetByOrganisation]:
     built = claims if isinstance(claims, SystemClaims) else SystemClaims(*claims_of(claims))
     system = found.system
     missing = [m for m in system.parents if m not in found.known]
     worked = loading.peer_profiles(system, built.own, built.shared, missing)
     met = {p.organisation.id: (p.organisation, met_keys(p, model)) for p in worked}
-    # Built without validation: the id and the name are as the database holds them.
-    names = system.names
-    met |= {
-        m: (OrganisationRef.model_construct(id=m, name=names[m]), keys)
-        for m, keys in found.known.items()
-    }
+    met |= {m: (refs[m], keys) for m, keys in found.known.items()}
     return built, met
 
 

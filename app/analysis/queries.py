@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import CTE, String, Uuid, bindparam, func, type_coerce
+from sqlalchemy import cast as sa_cast
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import col
@@ -38,6 +39,9 @@ def _system_walk() -> CTE:
             type_coerce(table.organisation_type, String).label("organisation_type"),
             table.next_review_due,
             table.region,
+            table.version,
+            table.created_at,
+            table.updated_at,
         ]
 
     root = bindparam("root_id", type_=Uuid)
@@ -67,6 +71,27 @@ SYSTEM = prebuilt(
         func.coalesce(_revision, 0).label("revision"),
         _walk.c.next_review_due,
         _walk.c.region,
+        _walk.c.version,
+        _walk.c.created_at,
+        _walk.c.updated_at,
+    ),
+)
+
+# One row that changes whenever the system's rows may have (as the national views' fingerprint,
+# app.national.queries): how many organisations, the sums of their records revisions and of
+# their row versions (each only grows: the database bumps a revision on every change to a
+# record, app.records.apply a version on every change to the organisation), and their latest
+# creation and change times (a deletion and a creation in between would otherwise cancel out
+# in the count). An analysis's snapshot reads it instead of the whole system again.
+SYSTEM_FINGERPRINT = prebuilt(
+    "analysis.system_fingerprint",
+    sa_select(
+        func.count().label("organisations"),
+        # As text: PostgreSQL's sum of integers is a numeric, SQLite's an integer.
+        sa_cast(func.coalesce(func.sum(func.coalesce(_revision, 0)), 0), String).label("revisions"),
+        sa_cast(func.coalesce(func.sum(_walk.c.version), 0), String).label("versions"),
+        func.max(_walk.c.created_at).label("created"),
+        func.max(_walk.c.updated_at).label("updated"),
     ),
 )
 

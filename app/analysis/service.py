@@ -145,11 +145,14 @@ async def _identify_again(
     reads: ReadContext, identity: str, principal: Principal, found: _Identity, scope: Scope
 ) -> _Identity:
     """The identity of what a snapshot holds, from what was read outside it: only the system
-    is read again (its records are read in the snapshot, and its state, which names them,
-    must be the snapshot's). The model is the one read outside, named in the key by its
-    version and row version; the scope check stays the one made then, as if the request had
-    come a moment earlier (a move in between changes the system's state, so the analysis is
-    remembered under the key of what it was worked out from)."""
+    is read again, and only when its fingerprint says it changed since (its records are read
+    in the snapshot, and its state, which names them, must be the snapshot's). The model is
+    the one read outside, named in the key by its version and row version; the scope check
+    stays the one made then, as if the request had come a moment earlier (a move in between
+    changes the system's state, so the analysis is remembered under the key of what it was
+    worked out from)."""
+    if await loading.unchanged(reads, found.system):
+        return found
     system = await _visible_system(reads, principal, found.lineage)
     state = peers.state_of(identity, system)
     _, organisation_id, _, model_key, today = cast(tuple[Any, ...], found.key)
