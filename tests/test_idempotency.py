@@ -1,15 +1,20 @@
 """Idempotency-Key on creates: a retried POST returns the first response, never a duplicate."""
 
 import asyncio
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
 import httpx
+from fastapi.routing import APIRoute
 from sqlalchemy import event
 from starlette.requests import Request
 
-from app.http.idempotency import Replay, replay_response
-from app.models import IdempotencyRecord
+from app.config import Settings
+from app.http.content import EARLY_ANSWER, JsonBodyRoute
+from app.http.idempotency import Replay, Stored, replay_response
+from app.main import create_app
 from tests.conftest import Backend, QueryCounter, snapshot
 from tests.helpers import assert_problem, create_organisation
 
@@ -212,10 +217,8 @@ async def test_a_replay_is_the_first_answer_byte_for_byte(client: httpx.AsyncCli
 
 async def test_a_replayed_number_is_written_as_pydantic_wrote_it() -> None:
     # The standard library writes 0.00001 as 1e-05; the first answer (pydantic-core) did not.
-    record = IdempotencyRecord(
-        key="k", scope="POST /v1/x", request_digest="d", status_code=201, body={"score": 0.00001}
-    )
-    answer = await replay_response(Request({"type": "http"}), Replay(record))
+    stored = Stored(status_code=201, body={"score": 0.00001}, location=None, etag=None)
+    answer = await replay_response(Request({"type": "http"}), Replay(stored))
     assert answer.body == b'{"score":0.00001}'
     assert answer.headers["content-type"] == "application/json"
 
@@ -248,3 +251,59 @@ async def test_a_replay_reads_its_key_once_and_writes_nothing(
     assert "idempotency_record" in made[0]
     listed = (await client.get(url)).json()["items"]
     assert [a["id"] for a in listed] == [first.json()["id"]]
+
+
+# A replay is answered before FastAPI validates the body (app.http.idempotency.replays), but
+# never before the caller is authenticated, nor before the body is checked as JSON.
+
+
+async def test_a_replay_still_needs_the_callers_credentials(client: httpx.AsyncClient) -> None:
+    trust = await create_organisation(client)
+    url = f"/v1/organisations/{trust['id']}/assets"
+    body = {"area": "data", "name": "Once", "maturity": 2}
+    headers = {"Idempotency-Key": "credentials-1"}
+    first = await client.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    anonymous = client.build_request("POST", url, json=body, headers=headers)
+    del anonymous.headers["Authorization"]
+    assert_problem(await client.send(anonymous), 401, "UNAUTHENTICATED")
+    wrong = await client.post(url, json=body, headers=headers | {"Authorization": "Bearer nope"})
+    assert_problem(wrong, 401, "UNAUTHENTICATED")
+    again = await client.post(url, json=body, headers=headers)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.content == first.content
+
+
+async def test_a_replay_still_needs_a_json_body(client: httpx.AsyncClient) -> None:
+    headers = {"Idempotency-Key": "json-only"}
+    first = await client.post("/v1/organisations", json=BODY, headers=headers)
+    assert first.status_code == 201, first.text
+    as_text = await client.post(
+        "/v1/organisations",
+        content=json.dumps(BODY).encode(),
+        headers=headers | {"Content-Type": "text/plain"},
+    )
+    assert_problem(as_text, 415, "UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_every_create_that_takes_a_key_answers_its_replays_early() -> None:
+    """A create whose endpoint is not marked (or whose route does not run the mark) would still
+    answer its replays, through the unit of work and the body's validation: slower."""
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:"))
+    keyed = [
+        route
+        for route in _routes(app.routes)
+        if any(p.alias == "Idempotency-Key" for p in route.dependant.header_params)
+    ]
+    assert len(keyed) >= 6
+    for route in keyed:
+        assert isinstance(route, JsonBodyRoute), route.operation_id
+        assert hasattr(route.endpoint, EARLY_ANSWER), route.operation_id
+
+
+def _routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):  # an included router, resolved when served
+            yield from _routes(route.original_router.routes)

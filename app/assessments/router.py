@@ -17,7 +17,7 @@ from app.assessments.schemas import (
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
-from app.http.idempotency import IdempotencyKey, create_once
+from app.http.idempotency import IdempotencyKey, create_once, replays
 from app.http.links import PageDep, build_page
 from app.http.params import AssessmentIdPath, OrganisationIdPath
 from app.http.preconditions import set_etag
@@ -56,6 +56,7 @@ def _public(assessment: Assessment, response: Response) -> AssessmentPublic:
         f"still running, or the model changed meanwhile); {MODEL_RETIRED}",
     ),
 )
+@replays(Assessment)
 async def create_assessment(
     organisation_id: OrganisationIdPath,
     principal: PrincipalDep,

@@ -11,7 +11,7 @@ from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, SessionDep
 from app.http.answers import ASSET_PAGE
 from app.http.content import JsonBodyRoute
-from app.http.idempotency import IdempotencyKey, create_once
+from app.http.idempotency import IdempotencyKey, create_once, replays
 from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import AssetIdPath, DepthQuery, OrganisationIdPath
@@ -42,6 +42,7 @@ def _one(response: Response, tagged: service.TaggedAsset) -> AssetPublic:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
 )
+@replays(Asset)
 async def create_asset(
     organisation_id: OrganisationIdPath,
     data: AssetCreate,

@@ -6,9 +6,12 @@ The file imports take ``text/csv`` too, and read their body as a stream (body_me
 
 A JSON body nested deeper than app.json_input allows is refused (400) before FastAPI parses it;
 its size is bounded before that, by the body limit (app.http.middleware.BodyLimit).
+
+Once the body passed those checks, an endpoint may answer before FastAPI solves its
+dependencies and validates its body: a create's replay does (app.http.idempotency.replays).
 """
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
@@ -24,6 +27,10 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # UTF-16/32 (with or without a byte-order mark) put NUL bytes among the first four of any
 # JSON text; UTF-8 with a BOM starts with EF BB BF. RFC 8259 allows neither on the wire.
 _UTF8_BOM = b"\xef\xbb\xbf"
+# The attribute of an endpoint that answers some requests early: an async callable given the
+# request, returning a response, or None to let the endpoint's own way answer.
+EARLY_ANSWER = "lhs_early_answer"
+EarlyAnswer = Callable[[Request], Awaitable[Response | None]]
 
 
 def accepted_types(method: str) -> tuple[str, ...]:
@@ -67,10 +74,13 @@ class JsonBodyRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        early: EarlyAnswer | None = getattr(self.endpoint, EARLY_ANSWER, None)
 
         async def checked(request: Request) -> Response:
             if request.method in BODY_METHODS:
                 await check_body(request)
+                if early is not None and (answer := await early(request)) is not None:
+                    return answer
             return await handler(request)
 
         return checked

@@ -18,13 +18,24 @@ resource present and its retention not over: such a record never changes but by 
 so what the claim's transaction would read is the same. Anything else (a new key, another
 body, a claim in flight or abandoned, a deleted resource, an expired key) goes the claim's
 way. The claim cost four round trips and two ORM queries: a replay served 0.23 of a GET.
+
+That read is made before FastAPI solves the create's dependencies and validates its body, by
+its route (``replays`` marks the endpoint; app.http.content runs it once the body passed its
+checks as JSON). The request's unit of work (a session made and closed), the body's
+validation, the endpoint and an exception to carry the answer out cost more than the read: a
+replay served 0.6 of a GET. Skipping them changes no answer: the caller is still
+authenticated (and rate limited by the middleware), and a record is only found for the
+method, path and caller of a create that succeeded with a body equal as JSON, which passed
+the same validation then. A key the header's rules refuse goes the route's way (422).
 """
 
 import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated, Any, TypeVar, cast
@@ -38,6 +49,7 @@ from sqlmodel import SQLModel, col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app import json_input
+from app.auth.dependencies import current_principal
 from app.db import (
     Prebuilt,
     Sessions,
@@ -49,7 +61,7 @@ from app.db import (
     utcnow,
 )
 from app.errors import AppError, Conflict, FieldIssue, Gone, ValidationFailed
-from app.http.content import JSON
+from app.http.content import EARLY_ANSWER, JSON
 from app.models import IdempotencyRecord
 
 logger = logging.getLogger(__name__)
@@ -57,25 +69,57 @@ logger = logging.getLogger(__name__)
 CLAIM_TIMEOUT = timedelta(minutes=2)
 RETENTION = timedelta(hours=24)
 
+# The header's rules, checked by FastAPI on the route's way and by ``replays`` before it.
+KEY_PATTERN = r"^[\x21-\x7e]+$"
+KEY_MAX_LENGTH = 200
+_VALID_KEY = re.compile(r"[\x21-\x7e]+")  # KEY_PATTERN, for fullmatch
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=200,
-        pattern=r"^[\x21-\x7e]+$",
+        max_length=KEY_MAX_LENGTH,
+        pattern=KEY_PATTERN,
         description="Any unique string (e.g. a UUID). Sending the same request again with the "
         "same key returns the first response instead of creating a duplicate (for 24 hours).",
     ),
 ]
 
 
-class Replay(Exception):
-    """Raised to answer with the stored response of an earlier request with the same key."""
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The response a finished create stored, as a replay sends it again. A plain value: an
+    IdempotencyRecord (an ORM model, validated as it is made) cost a replay more than its read."""
 
-    def __init__(self, record: IdempotencyRecord) -> None:
-        super().__init__(record.key)
-        self.record = record
+    status_code: int
+    body: Any
+    location: str | None
+    etag: str | None
+
+    def response(self) -> Response:
+        headers = {"Idempotent-Replayed": "true"}
+        if self.location:
+            headers["Location"] = self.location
+        if self.etag:
+            headers["ETag"] = self.etag
+        # Written by pydantic-core, as the first answer was: the standard library's json writes
+        # some floats otherwise (1e-05 for Pydantic's 0.00001), and a replay is the same bytes.
+        return Response(
+            pydantic_core.to_json(self.body),
+            status_code=self.status_code,
+            media_type=JSON,
+            headers=headers,
+        )
+
+
+class Replay(Exception):
+    """Raised to answer with the stored response of an earlier request with the same key (where
+    the claim's transaction finds one; see the module's docstring)."""
+
+    def __init__(self, stored: Stored) -> None:
+        super().__init__()
+        self.stored = stored
 
 
 def fingerprint(body: bytes, *, max_bytes: int) -> str:
@@ -90,6 +134,45 @@ def fingerprint(body: bytes, *, max_bytes: int) -> str:
 
 R = TypeVar("R")
 P = TypeVar("P", bound=BaseModel)
+E = TypeVar("E", bound=Callable[..., Any])
+
+# Set in the request's scope once ``replays`` has looked for a finished record: create_once
+# then goes straight to the claim (which settles every case) rather than read it again.
+_LOOKED = "lhs_idempotency_looked"
+
+
+def replays(table: type[SQLModel]) -> Callable[[E], E]:
+    """Mark a create's endpoint (the one that calls create_once with this ``table``), under its
+    ``@router.post``, so its route answers a replay before FastAPI solves the endpoint's
+    dependencies and validates its body (see the module's docstring)."""
+
+    async def early(request: Request) -> Response | None:
+        key = request.headers.get("idempotency-key")
+        if key is None or len(key) > KEY_MAX_LENGTH or not _VALID_KEY.fullmatch(key):
+            return None
+        # What the endpoint's PrincipalDep would do first: 401 without a caller; a key's use noted.
+        await current_principal(request)
+        scope = _scope(request)
+        digest = fingerprint(
+            await request.body(), max_bytes=request.app.state.settings.max_body_bytes
+        )
+        request.scope[_LOOKED] = True
+        sessions: Sessions = request.app.state.sessions
+        stored = await _finished(sessions, table, key=key, scope=scope, digest=digest)
+        return None if stored is None else stored.response()
+
+    def mark(endpoint: E) -> E:
+        setattr(endpoint, EARLY_ANSWER, early)
+        return endpoint
+
+    return mark
+
+
+def _scope(request: Request) -> str:
+    # Keys are per caller: one caller's key never replays (or blocks) another's request.
+    caller = request.scope.get("state", {}).get("principal")
+    owner = getattr(caller, "rate_key", "anonymous")
+    return f"{request.method} {request.url.path} {owner}"[:300]
 
 
 async def create_once(
@@ -109,15 +192,13 @@ async def create_once(
         response.headers["Location"] = location(created)
         return present(created)
     sessions = sessions_of(session)
-    # Keys are per caller: one caller's key never replays (or blocks) another's request.
-    caller = request.scope.get("state", {}).get("principal")
-    owner = getattr(caller, "rate_key", "anonymous")
-    scope = f"{request.method} {request.url.path} {owner}"[:300]
+    scope = _scope(request)
     body = await request.body()
     digest = fingerprint(body, max_bytes=request.app.state.settings.max_body_bytes)
-    finished = await _finished(sessions, table, key=key, scope=scope, digest=digest)
-    if finished is not None:
-        raise Replay(finished)
+    if not request.scope.get(_LOOKED):
+        finished = await _finished(sessions, table, key=key, scope=scope, digest=digest)
+        if finished is not None:
+            raise Replay(finished)
     await _claim(sessions, key=key, scope=scope, digest=digest)
 
     async def release() -> None:
@@ -190,7 +271,7 @@ def replay_query(table_name: str) -> Prebuilt:
 
 async def _finished(
     sessions: Sessions, table: type[SQLModel], *, key: str, scope: str, digest: str
-) -> IdempotencyRecord | None:
+) -> Stored | None:
     """The finished record to replay, when one read outside a transaction settles it; None
     sends the request the claim's way (see the module's docstring)."""
     table_name = str(table.__tablename__)
@@ -206,15 +287,7 @@ async def _finished(
         or utcnow() - row["created_at"] > RETENTION
     ):
         return None
-    return IdempotencyRecord(
-        key=key,
-        scope=scope,
-        request_digest=digest,
-        status_code=row["status_code"],
-        body=row["body"],
-        location=row["location"],
-        etag=row["etag"],
-    )
+    return Stored(row["status_code"], row["body"], row["location"], row["etag"])
 
 
 async def _claim(sessions: Sessions, *, key: str, scope: str, digest: str) -> None:
@@ -256,15 +329,15 @@ async def _answer_or_take_over(
                 FieldIssue((), "Use a new key for a different request.", pointer="Idempotency-Key")
             ],
         )
-    if existing.status_code is not None:
+    if (status_code := existing.status_code) is not None:
         if not await _resource_exists(session, existing):
             raise Gone(
                 "The resource this request created has since been deleted; send a new "
                 "Idempotency-Key to create it again."
             )
-        # Out of the session first: the side transaction's rollback would expire it.
-        session.expunge(existing)
-        raise Replay(existing)
+        # Copied out first: the side transaction's rollback expires the record's attributes.
+        stored = Stored(status_code, existing.body, existing.location, existing.etag)
+        raise Replay(stored)
     if now - existing.created_at < CLAIM_TIMEOUT:
         raise Conflict(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -297,17 +370,4 @@ async def purge_expired(sessions: Sessions) -> int:
 
 async def replay_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Replay)
-    record = exc.record
-    headers: dict[str, Any] = {"Idempotent-Replayed": "true"}
-    if record.location:
-        headers["Location"] = record.location
-    if record.etag:
-        headers["ETag"] = record.etag
-    # Written by pydantic-core, as the first answer was: the standard library's json writes
-    # some floats otherwise (1e-05 for Pydantic's 0.00001), and a replay is the same bytes.
-    return Response(
-        pydantic_core.to_json(record.body),
-        status_code=record.status_code or 200,
-        media_type=JSON,
-        headers=headers,
-    )
+    return exc.stored.response()

@@ -10,7 +10,7 @@ from app.db import ReadsDep, SessionDep
 from app.fhir.responses import fhir_response, wants_fhir
 from app.fhir.schemas import FHIR_JSON
 from app.http.content import JsonBodyRoute
-from app.http.idempotency import IdempotencyKey, create_once
+from app.http.idempotency import IdempotencyKey, create_once, replays
 from app.http.links import PageDep, build_page
 from app.http.params import OrganisationIdPath
 from app.http.preconditions import if_match_on, set_etag
@@ -43,6 +43,7 @@ def _one(response: Response, organisation: object) -> OrganisationPublic:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 409, 410, 413, 415, 422),
 )
+@replays(Organisation)
 async def create_organisation(
     data: OrganisationCreate,
     principal: PrincipalDep,

@@ -8,7 +8,7 @@ from app.api import problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, Row, SessionDep
 from app.http.content import JsonBodyRoute
-from app.http.idempotency import IdempotencyKey, create_once
+from app.http.idempotency import IdempotencyKey, create_once, replays
 from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import DepthQuery, OrganisationIdPath, PlanItemIdPath
@@ -47,6 +47,7 @@ def _one(response: Response, linked: service.LinkedPlanItem) -> PlanItemPublic:
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(400, 404, 409, 410, 413, 415, 422),
 )
+@replays(PlanItem)
 async def create_plan_item(
     organisation_id: OrganisationIdPath,
     data: PlanItemCreate,

@@ -11,7 +11,7 @@ from app.api import MODEL_RETIRED, problem_responses
 from app.auth.dependencies import PrincipalDep
 from app.db import ReadsDep, SessionDep
 from app.http.content import JsonBodyRoute
-from app.http.idempotency import IdempotencyKey, create_once
+from app.http.idempotency import IdempotencyKey, create_once, replays
 from app.http.links import PageDep, build_page
 from app.http.negotiation import AcceptHeader, FormatQuery, csv_ok, wants_csv
 from app.http.params import OrganisationIdPath
@@ -60,6 +60,7 @@ def _one(response: Response, view: service.SelfAssessmentView) -> SelfAssessment
         conflict=f"An open draft for that model exists already; {MODEL_RETIRED}",
     ),
 )
+@replays(SelfAssessment)
 async def open_self_assessment(
     organisation_id: OrganisationIdPath,
     data: SelfAssessmentCreate,
