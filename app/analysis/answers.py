@@ -27,7 +27,9 @@ class Remembered:
     @cached_property
     def _halves(self) -> tuple[bytes, bytes]:
         stand_in = self.analysis.model_copy(update={"generated_at": _NO_TIME})
-        body = AS_JSON.dump_json(stand_in, by_alias=True)
+        # The model's own serialiser, the same bytes as AS_JSON's (tests/test_analysis_body.py)
+        # without the union's dispatch: 0.7 ms against 1.0 for a 116 KB member analysis.
+        body = stand_in.model_dump_json(by_alias=True).encode()
         field = b'"generatedAt":' + _STAMP.dump_json(_NO_TIME)
         before, found, after = body.partition(field)
         # A key's quotes are never escaped and a text's always are: only a key can match.
