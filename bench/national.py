@@ -5,8 +5,10 @@
 On PostgreSQL (LHS_BENCH_DATABASE_URL names a scratch database, e.g. bench_national; the run
 also makes and drops ``<name>_copy`` and ``<name>_curve`` beside it):
 
-1. loads England's shape (bench/national_data.py) through the service's own imports over HTTP
-   into a real uvicorn, sampling its resident memory, and the same rows by COPY (the floor);
+1. loads England's shape (bench/national_data.py) through the service's own paths over HTTP
+   into a real uvicorn (the imports, returns included, and the questionnaire API's
+   self-assessments and moderation), sampling its resident memory, and the same rows by COPY
+   (the floor), each kind timed apart;
 2. measures the hot requests on it at 2 connections (bench/national_measure.py), the first
    analysis after a change, the national views and the global CSV export when the server has
    them, and records every hot request's plans (auto_explain);
@@ -116,9 +118,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     log.info("national: %s", results["shape"])
     key = ns.fresh(url)
+    moderator = ns.mint_key(url)  # another credential: an answer's author never moderates it
     if args.smoke:  # one single-worker server for both: seconds, not a measurement
         with ns.serve(url, port=PORT + 50, workers=1) as server:
-            results["import"] = nl.import_over_http(server.base, key, server.pid, icbs)
+            results["import"] = nl.import_over_http(server.base, key, server.pid, icbs, moderator)
             target = nm.Target(url, key)
             results["data"] = target.sizes
             results["reads"] = nm.scenarios(
@@ -128,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return results
     with ns.serve(url, port=PORT) as server:
         log.info("importing over HTTP")
-        results["import"] = nl.import_over_http(server.base, key, server.pid, icbs)
+        results["import"] = nl.import_over_http(server.base, key, server.pid, icbs, moderator)
         log.info("import: %s", results["import"])
     if postgres:
         results["benchmark_snapshot_seconds"] = nm.refresh_benchmarks(url)
@@ -148,8 +151,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results["import_over_copy"] = round(
             results["import"]["wall_seconds"] / max(results["copy"]["wall_seconds"], 0.1), 1
         )
+        results["import_over_copy_by_kind"] = _ratios(results["import"], results["copy"])
     results["load_after"] = report.load_average()
     return results
+
+
+def _ratios(imported: dict[str, Any], copied: dict[str, Any]) -> dict[str, float]:
+    """How many times the floor's time each group takes over HTTP: the files' records, the
+    returns, the self-assessments (with their moderation)."""
+    spent, floor = imported["seconds_by_kind"], copied["seconds_by_kind"]
+    over_http = {
+        "records": sum(spent[k] for k in nl.KINDS),
+        "returns": spent["returns"],
+        "self_assessments": spent["self_assessments"] + spent["moderation"],
+    }
+    return {k: round(v / max(floor[k], 0.01), 1) for k, v in over_http.items()}
 
 
 def _postgres_only(
@@ -257,7 +273,17 @@ def main(argv: list[str]) -> int:
 def _smoke_failures(results: dict[str, Any]) -> list[str]:
     problems = []
     shape, created = results["shape"], results["import"]["rows_created"]
-    if created["assets"] != shape["assets"] or created["activities"] != shape["activities"]:
+    if any(
+        created[kind] != shape[kind]
+        for kind in (
+            "assets",
+            "activities",
+            "return_scores",
+            "self_assessments",
+            "self_assessment_answers",
+            "moderated_answers",
+        )
+    ):
         problems.append(f"import created {created}, the shape has {shape}")
     for name, read in results["reads"].items():
         if read.get("available") is False:

@@ -8,15 +8,35 @@ about 300,000 assets, 150,000 activities and 30,000 plan items. ICBs are skewed 
 are: four of 300+ members, the rest of 130 to 200. A smaller scale keeps the first ICBs whole
 (the largest is always the first), so a single ICB, and what one member or one system reads,
 is the same at every scale: only the rest of the country grows.
+
+Self-assessments, about one organisation in ten (929 at scale 1.0, 25,996 answers): every
+ICB and every trust, and of each ICB's own one PCN in five, one practice in twenty, one local
+authority in five and one voluntary body in ten. Each answers the whole questionnaire of the
+default shipped model for its type (every question ``app.questionnaire.service.questions_for``
+gives it), levels 0-4 leaning to 1-3, "not applicable here" for about half the questions that
+allow it (296 answers), a comment on every third answer and an evidence link on every fourth;
+each is submitted, which writes an asset per answered level and stores the analysis as an
+assessment. Half the primary care ones then have three answers moderated by their ICB (agree,
+change the level, agree: 933 answers). The measured member (practice 0 of the first ICB)
+answers none: its own records stay what they were.
+
+Imported returns (479 returns, 4,729 scores at scale 1.0): every ICB and trust a Digital
+Maturity Assessment (the seven What Good Looks Like pillars, and two domains each of two of
+them: 11 rows a year) for 2025, every other one for 2024 as well (validated); every third
+trust an NHS IMPACT self-assessment (its five components) for 2025. One file per organisation
+and framework, imported into that organisation (a return is the organisation's own: its rows
+name no organisation).
 """
 
 import io
 import random
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from app.reference.service import shipped_models
+from app.questionnaire.service import not_applicable_allowed, questions_for
+from app.reference.service import highest_shipped, shipped_models
 from app.vocabulary import OrganisationType
 
 SEED = 21
@@ -276,6 +296,152 @@ def plan_items_of(org: Org) -> Iterator[PlanItemRow]:
         )
 
 
+# ---- Self-assessments and imported returns ----
+
+MODEL = next(m for m in shipped_models() if m.version == highest_shipped())  # the default
+LEVELS = (0, 1, 1, 2, 2, 2, 3, 3, 4)  # what answers and scores lean to
+# Who answers the questionnaire: the kind, and one in how many of its organisations (by number).
+SELF_ASSESSING = {
+    "icb": 1,
+    "trust": 1,
+    OrganisationType.PRIMARY_CARE_NETWORK: 5,
+    OrganisationType.GP_PRACTICE: 20,
+    OrganisationType.LOCAL_AUTHORITY: 5,
+    OrganisationType.VOLUNTARY_SECTOR: 10,
+}
+MODERATED_KINDS = (OrganisationType.PRIMARY_CARE_NETWORK, OrganisationType.GP_PRACTICE)
+MODERATIONS = ("agree", "change", "agree")  # the first answered levels of a moderated one
+MODERATOR = "bench-moderator"  # how the COPY floor names the moderating credential
+CHANGE_REASON = "The evidence shows the next level: the board paper records it."
+DMA_PILLARS = (
+    "well-led",
+    "smart-foundations",
+    "safe-practice",
+    "support-people",
+    "empower-citizens",
+    "improve-care",
+    "healthy-populations",
+)
+DMA_DOMAINS = {
+    "smart-foundations": ("Digital infrastructure", "Cyber security"),
+    "safe-practice": ("Clinical safety", "Information governance"),
+}
+NHS_IMPACT_COMPONENTS = (
+    "shared-purpose-and-vision",
+    "investing-in-people-and-culture",
+    "leadership-behaviours",
+    "improvement-capability-and-capacity",
+    "embedding-improvement-into-management-systems",
+)
+
+
+def _number(org: Org) -> int:
+    """The organisation's number within its kind in its ICB (an ICB's: its index)."""
+    return int(org.code[1:]) if org.parent is None else int(org.code[3:])
+
+
+def _family(kind: str) -> str:
+    return "trust" if kind.endswith("_trust") else kind
+
+
+def self_assesses(org: Org) -> bool:
+    every = SELF_ASSESSING.get(_family(org.kind))
+    if every is None:
+        return False
+    # Practices from the seventh: the measured member (practice 0) keeps its own records.
+    offset = 7 if org.kind == OrganisationType.GP_PRACTICE else 0
+    return _number(org) % every == offset % every
+
+
+def moderated(org: Org) -> bool:
+    """Half the primary care self-assessments: their ICB moderates three answers of each."""
+    every = SELF_ASSESSING.get(org.kind, 0)
+    return org.kind in MODERATED_KINDS and self_assesses(org) and (_number(org) // every) % 2 == 0
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    key: str
+    area: str
+    title: str
+    level: int | None  # None: not applicable here
+    comment: str | None
+    evidence: tuple[tuple[str, str], ...]
+    moderation: str | None = None  # agree or change (by the ICB), after the submit
+    moderated_level: int | None = None  # with change
+
+    @property
+    def held_level(self) -> int | None:
+        """The level the record holds in the end (the moderated one after a change)."""
+        return self.moderated_level if self.moderated_level is not None else self.level
+
+
+def answers_of(org: Org) -> list[AnswerRow]:
+    """The organisation's answers to every question of its questionnaire (none when it does
+    not self-assess), with the moderation that follows its submit."""
+    if not self_assesses(org):
+        return []
+    kind = OrganisationType(org.kind)
+    salt = zlib.crc32(org.code.encode())
+    answers: list[AnswerRow] = []
+    decisions = list(MODERATIONS) if moderated(org) else []
+    for i, question in enumerate(questions_for(MODEL, kind)):
+        skip = not_applicable_allowed(question, kind) and (i + salt) % 2 == 0
+        level = None if skip else LEVELS[(i * 7 + salt) % len(LEVELS)]
+        decision = decisions.pop(0) if decisions and level is not None else None
+        answers.append(
+            AnswerRow(
+                key=question.key,
+                area=question.area.value,
+                title=question.title,
+                level=level,
+                comment=f"{org.name}: where we stand on {question.title}."[:2000]
+                if i % 3 == 0
+                else None,
+                evidence=(
+                    (("Board paper", f"https://example.nhs.uk/{org.code}/{question.key}.pdf"),)
+                    if i % 4 == 0
+                    else ()
+                ),
+                moderation=decision,
+                moderated_level=(level + 1 if level < 4 else 3)
+                if decision == "change" and level is not None
+                else None,
+            )
+        )
+    return answers
+
+
+@dataclass(frozen=True)
+class ReturnRow:
+    framework: str  # the import's kind: dma or nhs-impact
+    year: int
+    heading: str
+    domain: str | None
+    score: int
+    validated: bool
+
+
+def returns_of(org: Org) -> list[ReturnRow]:
+    """The returns the organisation imports: ICBs and trusts a DMA for 2025 (every other one
+    for 2024 as well), every third trust an NHS IMPACT self-assessment for 2025."""
+    family = _family(org.kind)
+    if family not in ("icb", "trust"):
+        return []
+    n, salt = _number(org), zlib.crc32(org.code.encode())
+    rows: list[ReturnRow] = []
+    for year in (2024, 2025) if n % 2 == 0 else (2025,):
+        for p, pillar in enumerate(DMA_PILLARS):
+            for d, domain in enumerate((None, *DMA_DOMAINS.get(pillar, ()))):
+                score = 1 + LEVELS[(p * 5 + d * 3 + year + salt) % len(LEVELS)]
+                rows.append(ReturnRow("dma", year, pillar, domain, score, year == 2024))
+    if family == "trust" and n % 3 == 0:
+        for c, component in enumerate(NHS_IMPACT_COMPONENTS):
+            score = 1 + LEVELS[(c * 4 + salt) % len(LEVELS)]
+            rows.append(ReturnRow("nhs-impact", 2025, component, None, score, False))
+    return rows
+
+
 # ---- As CSV files, one per ICB and kind (what an ICB's programme team would upload) ----
 
 
@@ -391,14 +557,46 @@ def plan_items_csv(icb: Icb) -> bytes:
     )
 
 
+def return_csv(framework: str, rows: list[ReturnRow]) -> bytes:
+    """One organisation's return to one framework, in the import's columns."""
+    if framework == "dma":
+        return _csv(
+            ["year", "pillar", "domain", "score", "validated"],
+            (
+                [str(r.year), r.heading, r.domain or "", str(r.score), "yes" if r.validated else ""]
+                for r in rows
+                if r.framework == framework
+            ),
+        )
+    return _csv(
+        ["year", "component", "score", "validated"],
+        (
+            [str(r.year), r.heading, str(r.score), "yes" if r.validated else ""]
+            for r in rows
+            if r.framework == framework
+        ),
+    )
+
+
 def totals(icbs: list[Icb]) -> dict[str, int]:
+    orgs = [o for i in icbs for o in i.organisations]
+    answers = [a for o in orgs for a in answers_of(o)]
+    returns = [r for o in orgs for r in returns_of(o)]
     return {
         "icbs": len(icbs),
-        "organisations": sum(len(i.organisations) for i in icbs),
+        "organisations": len(orgs),
         "assets": sum(i.count("assets") for i in icbs),
         "activities": sum(i.count("activities") for i in icbs),
         "plan_items": sum(i.count("plan_items") for i in icbs),
         "largest_icb_members": max(len(i.members) for i in icbs),
+        "self_assessments": sum(1 for o in orgs if self_assesses(o)),
+        "self_assessment_answers": len(answers),
+        "not_applicable_answers": sum(1 for a in answers if a.level is None),
+        # The assets the submits write, one per answered level (beyond the generated assets).
+        "self_assessment_records": sum(1 for a in answers if a.level is not None),
+        "moderated_answers": sum(1 for a in answers if a.moderation is not None),
+        "returns": len({(o.code, r.framework, r.year) for o in orgs for r in returns_of(o)}),
+        "return_scores": len(returns),
     }
 
 

@@ -48,6 +48,9 @@ class Target:
             "activities": "SELECT count(*) FROM activity",
             "plan_items": "SELECT count(*) FROM plan_item",
             "audit_events": "SELECT count(*) FROM audit_event",
+            "self_assessments": "SELECT count(*) FROM self_assessment WHERE status = 'submitted'",
+            "self_assessment_answers": "SELECT count(*) FROM self_assessment_answer",
+            "return_scores": "SELECT count(*) FROM return_score",
             "same_type_peers": "SELECT count(*) FROM organisation"
             " WHERE organisation_type = 'gp_practice'",
         }

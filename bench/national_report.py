@@ -64,16 +64,22 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Load",
         "",
-        f"- Through the service's imports over HTTP (each ICB created, then its organisations, "
-        f"assets, activities and plan items files): **{imp['wall_seconds']} s** "
-        f"({imp['rows_per_second']} rows/s; by kind {imp['seconds_by_kind']}).",
+        f"- Through the service's paths over HTTP (each ICB created, then its organisations, "
+        f"assets, activities and plan items files, its organisations' returns, their "
+        f"self-assessments answered and submitted, some answers moderated): "
+        f"**{imp['wall_seconds']} s** ({imp['rows_per_second']} rows/s; by kind "
+        f"{imp['seconds_by_kind']}).",
     ]
     if "copy" in results:
+        copied = results["copy"]
         out.append(
             f"- The floor, COPY of the same rows into the same tables (audit events included): "
-            f"**{results['copy']['wall_seconds']} s** ({results['copy']['rows']})."
+            f"**{copied['wall_seconds']} s** (by kind {copied.get('seconds_by_kind')}; "
+            f"{copied['rows']})."
         )
         out.append(f"- Import / COPY: **{results['import_over_copy']} times** the floor's time.")
+        if "import_over_copy_by_kind" in results:
+            out.append(f"- By kind, times the floor: {results['import_over_copy_by_kind']}.")
     rss = imp["server_rss"]
     out += [
         f"- Server resident memory during the import: {rss['before_mb']} MB before, peak "
