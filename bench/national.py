@@ -125,7 +125,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             target = nm.Target(url, key)
             results["data"] = target.sizes
             results["reads"] = nm.scenarios(
-                server.base, server.pid, target, seconds=args.seconds, national=True, cold_rounds=2
+                server.base,
+                server.pid,
+                target,
+                seconds=args.seconds,
+                national=True,
+                cold_rounds=2,
+                warmup_rounds=0,
             )
         results["load_after"] = report.load_average()
         return results
