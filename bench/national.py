@@ -230,6 +230,7 @@ def reads_again(args: argparse.Namespace) -> int:
     path = args.out / "national.json"
     results = json.loads(path.read_text())
     results["reads_analyzed"] = reads | {
+        "data": target.sizes,
         "load_average": report.load_average(),
         "loaded_by": "COPY" if args.copy_load else "the earlier run's import",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -104,6 +104,7 @@ def markdown(results: dict[str, Any]) -> str:
         again = dict(results["reads_analyzed"])
         load = again.pop("load_average", None)
         loaded_by = again.pop("loaded_by", "the earlier run's import")
+        sizes = again.pop("data", None)
         when = again.pop("date", results["date"])
         out += [
             "",
@@ -111,6 +112,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{when}: the data loaded by {loaded_by}, its planner statistics refreshed (an "
             f"import leaves them behind until autovacuum's next pass); load average {load}.",
+            *(["", f"Stored: {sizes}."] if sizes else []),
             "",
             *_reads_table(again),
             "",
@@ -178,7 +180,12 @@ def curve_table(results: dict[str, Any], again: bool = False) -> list[str]:
     ``--reads-only --curve``, whose full-scale point is the re-measured reads."""
     if again:
         measured = results["curve_again"]
-        full = {"scale": 1.0, "data": results["data"], "reads": results["reads_analyzed"]}
+        again_reads = results["reads_analyzed"]
+        full = {
+            "scale": 1.0,
+            "data": again_reads.get("data", results["data"]),
+            "reads": again_reads,
+        }
         points = [*measured["points"], full]
         heading = (
             f"## How each cost grows, again ({measured['date']}, load average "
