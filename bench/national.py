@@ -231,6 +231,7 @@ def reads_again(args: argparse.Namespace) -> int:
     results = json.loads(path.read_text())
     results["reads_analyzed"] = reads | {
         "data": target.sizes,
+        "machine": report.machine(),
         "load_average": report.load_average(),
         "loaded_by": "COPY" if args.copy_load else "the earlier run's import",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -64,10 +64,16 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "## Load",
         "",
-        f"- Through the service's paths over HTTP (each ICB created, then its organisations, "
-        f"assets, activities and plan items files, its organisations' returns, their "
-        f"self-assessments answered and submitted, some answers moderated): "
-        f"**{imp['wall_seconds']} s** ({imp['rows_per_second']} rows/s; by kind "
+        "- Through the service's paths over HTTP (each ICB created, then its organisations, "
+        "assets, activities and plan items files"
+        # A run before the data set had them did not load them: it says what it loaded.
+        + (
+            ", its organisations' returns, their self-assessments answered and submitted, "
+            "some answers moderated"
+            if "self_assessments" in imp["seconds_by_kind"]
+            else ""
+        )
+        + f"): **{imp['wall_seconds']} s** ({imp['rows_per_second']} rows/s; by kind "
         f"{imp['seconds_by_kind']}).",
     ]
     if "copy" in results:
@@ -105,6 +111,7 @@ def markdown(results: dict[str, Any]) -> str:
         load = again.pop("load_average", None)
         loaded_by = again.pop("loaded_by", "the earlier run's import")
         sizes = again.pop("data", None)
+        machine = again.pop("machine", None)
         when = again.pop("date", results["date"])
         out += [
             "",
@@ -112,6 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
             f"{when}: the data loaded by {loaded_by}, its planner statistics refreshed (an "
             f"import leaves them behind until autovacuum's next pass); load average {load}.",
+            *(["", f"Machine: {machine}."] if machine else []),
             *(["", f"Stored: {sizes}."] if sizes else []),
             "",
             *_reads_table(again),
