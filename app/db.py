@@ -636,7 +636,7 @@ async def _begun(adapted: Any) -> None:
     first statement it runs itself (with the isolation level the session set: a snapshot's
     REPEATABLE READ READ ONLY). A connection in AUTOCOMMIT has no transaction to begin, and
     an adapter without the method (another SQLAlchemy) leaves the statement to SQLAlchemy's
-    execution: tests/test_db_fetch.py holds the shortcut taken in a snapshot."""
+    execution: tests/test_prebuilt.py holds the shortcut taken in a snapshot."""
     start = getattr(adapted, "_start_transaction", None)
     if start is not None and getattr(adapted, "_transaction", ...) is None:
         await start()

@@ -1,4 +1,5 @@
-"""The national figures (pure: rows in, figures out).
+"""The national figures (pure: rows in, figures out; the one read is of the crediting code's
+own source, once, for the digest a kept standing is checked against).
 
 Each organisation is credited as its system's roll-up credits a member (app.analysis.peers and
 credit: its own claims and those shared from above it), and kept as a ``Standing``: its
