@@ -142,22 +142,25 @@ async def _identify(
 
 
 async def _identify_again(
-    reads: ReadContext, identity: str, principal: Principal, found: _Identity, scope: Scope
+    reads: ReadContext,
+    identity: str,
+    principal: Principal,
+    found: _Identity,
+    scope: Scope,
+    model_version: str | None,
 ) -> _Identity:
-    """The identity of what a snapshot holds, from what was read outside it: only the system
-    is read again, and only when its fingerprint says it changed since (its records are read
-    in the snapshot, and its state, which names them, must be the snapshot's). The model is
-    the one read outside, named in the key by its version and row version; the scope check
-    stays the one made then, as if the request had come a moment earlier (a move in between
-    changes the system's state, so the analysis is remembered under the key of what it was
-    worked out from)."""
+    """The identity of what a snapshot holds, from what was read outside it: when the
+    system's fingerprint says nothing changed since, the identity read outside (its records
+    are read in the snapshot, and its state, which names them, is the snapshot's). Otherwise
+    the organisation is identified again in the snapshot, as a whole: a move in between may
+    have taken it out of the system read outside (or out of the caller's scope), so its
+    lineage, the scope check, the system and the model are all the snapshot's."""
     if await loading.unchanged(reads, found.system):
         return found
-    system = await _visible_system(reads, principal, found.lineage)
-    state = peers.state_of(identity, system)
-    _, organisation_id, _, model_key, today = cast(tuple[Any, ...], found.key)
-    key = (scope, organisation_id, state, model_key, today)
-    return dataclasses.replace(found, system=system, state=state, key=key)
+    _, organisation_id, _, _, today = cast(tuple[Any, ...], found.key)
+    return await _identify(
+        reads, identity, principal, organisation_id, scope, model_version, today
+    )
 
 
 async def analyse(
@@ -256,7 +259,9 @@ async def analysed(
             outside = found
             remembered, found = await _computing.do(
                 found.key,
-                lambda: _compute(reads, principal, organisation_id, scope, outside, today),
+                lambda: _compute(
+                    reads, principal, organisation_id, scope, outside, model_version, today
+                ),
             )
         return remembered, ModelChoice(found.model, found.row_version, found.system.root_id)
 
@@ -273,13 +278,14 @@ async def _compute(
     organisation_id: uuid.UUID,
     scope: Scope,
     outside: _Identity,
+    model_version: str | None,
     today: date,
 ) -> tuple[Remembered, _Identity]:
     # The time it was computed; each caller's copy carries its own.
     generated_at = utcnow()
     async with reads.snapshot() as session:
         found = await _identify_again(
-            reads_in(session), reads.factory().identity, principal, outside, scope
+            reads_in(session), reads.factory().identity, principal, outside, scope, model_version
         )
         system, model, state = found.system, found.model, found.state
         if scope == Scope.SYSTEM:
