@@ -612,7 +612,7 @@ async def fetch(reads: ReadContext, query: Prebuilt, params: Mapping[str, Any]) 
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             if not driver.is_in_transaction():
-                await _begun(raw.dbapi_connection)
+                await _begun(connection, raw.dbapi_connection)
             # Only inside the transaction: a statement run on the driver before its BEGIN
             # would see a snapshot of its own, not the transaction's.
             if driver.is_in_transaction():
@@ -631,15 +631,35 @@ async def _mapped(connection: AsyncConnection, query: Prebuilt, params: Mapping[
     return rows
 
 
-async def _begun(adapted: Any) -> None:
+async def _begun(connection: AsyncConnection, adapted: Any) -> None:
     """Send the transaction's BEGIN now, as SQLAlchemy's asyncpg adapter does before the
     first statement it runs itself (with the isolation level the session set: a snapshot's
     REPEATABLE READ READ ONLY). A connection in AUTOCOMMIT has no transaction to begin, and
     an adapter without the method (another SQLAlchemy) leaves the statement to SQLAlchemy's
-    execution: tests/test_prebuilt.py holds the shortcut taken in a snapshot."""
+    execution: tests/test_prebuilt.py holds the shortcut taken in a snapshot. A failure is
+    reported as SQLAlchemy's execution reports one at its BEGIN (the adapter raises its own
+    DBAPI error, which no handler of app.http.problems knows unwrapped): a lost connection
+    is a 503."""
     start = getattr(adapted, "_start_transaction", None)
-    if start is not None and getattr(adapted, "_transaction", ...) is None:
+    if start is None or getattr(adapted, "_transaction", ...) is not None:
+        return
+    dialect = connection.dialect
+    try:
         await start()
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, adapted, None)
+        if lost:
+            # Not pooled again: the adapter began no transaction, so the session's rollback
+            # sends nothing that would find the connection gone and invalidate it.
+            await connection.invalidate()
+        raise DBAPIError.instance(
+            "BEGIN",
+            None,
+            exc,
+            dialect.loaded_dbapi.Error,
+            connection_invalidated=lost,
+            dialect=dialect,
+        ) from exc
 
 
 def _driver_arguments(
