@@ -8,8 +8,8 @@ its ancestors share, its kind and the model. So a change works out again only th
 organisations it touches; the national answers are then counted from the standings."""
 
 import hashlib
+import importlib
 import json
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -92,6 +92,15 @@ _WORKED_OUT_BY = (
     "app.analysis.groups",
     "app.analysis.loading",
     "app.analysis.peers",
+    # Whom a capability applies to and its targets (Capability.applies, target_for), the
+    # rules' defaults, the vocabulary's orders, and GapStatus (a kept status is its index).
+    "app.reference.schemas",
+    "app.reference.rules",
+    "app.vocabulary",
+    "app.analysis.schemas",
+    # What a standing's records and its inputs are read by (record_counts, shared_claims).
+    "app.national.queries",
+    "app.national.service",
     __name__,
 )
 
@@ -100,7 +109,7 @@ _WORKED_OUT_BY = (
 def _code() -> str:
     digest = hashlib.sha256()
     for name in _WORKED_OUT_BY:
-        path = getattr(sys.modules[name], "__file__", None)
+        path = getattr(importlib.import_module(name), "__file__", None)
         digest.update(Path(path).read_bytes() if path else name.encode())
     return digest.hexdigest()
 
