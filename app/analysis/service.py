@@ -158,9 +158,7 @@ async def _identify_again(
     if await loading.unchanged(reads, found.system):
         return found
     _, organisation_id, _, _, today = cast(tuple[Any, ...], found.key)
-    return await _identify(
-        reads, identity, principal, organisation_id, scope, model_version, today
-    )
+    return await _identify(reads, identity, principal, organisation_id, scope, model_version, today)
 
 
 async def analyse(
