@@ -116,6 +116,10 @@ _YOUNG_THRESHOLD, _MIDDLE_THRESHOLD, _OLD_THRESHOLD = 50_000, 20, 100
 
 
 def _tune_collector() -> None:
+    # Once per process: an app made again in the same process (the tests make many) must not
+    # freeze, forever, what the apps before it left behind.
+    if gc.get_threshold()[0] == _YOUNG_THRESHOLD:
+        return
     gc.freeze()
     gc.set_threshold(_YOUNG_THRESHOLD, _MIDDLE_THRESHOLD, _OLD_THRESHOLD)
 

@@ -11,7 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func
@@ -164,13 +164,19 @@ async def self_assessment_answers(
         rows += await fetch(reads, queries.SUBMITTED_ANSWERS, slots)
     written: dict[uuid.UUID, tuple[int | None, bool]] = {}
     latest: dict[str, bool] = {}
-    # Oldest first, so the latest answer is the one kept.
-    for row in sorted(rows, key=lambda found: found["submitted_at"]):
+    # Oldest first, so the latest answer is the one kept (a submit without its time, which
+    # the column allows, first of all: it cannot be told the latest).
+    for row in sorted(rows, key=_submitted):
         if row["record_id"] is not None:
             written[row["record_id"]] = (row["record_version"], bool(row["moderated"]))
         if row["organisation_id"] == organisation_id:
             latest[row["capability_key"]] = bool(row["not_applicable"])
     return written, frozenset(key for key, declared in latest.items() if declared)
+
+
+def _submitted(row: Row) -> tuple[bool, datetime]:
+    at: datetime | None = row["submitted_at"]
+    return (at is not None, at or datetime.min.replace(tzinfo=UTC))
 
 
 async def own_profile(session: AsyncSession, organisation_id: uuid.UUID, system: System) -> Profile:

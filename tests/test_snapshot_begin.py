@@ -1,4 +1,4 @@
-"""Review: a failure of the BEGIN the driver shortcut sends itself (app.db._begun)."""
+"""A failure of the BEGIN the driver shortcut sends itself (app.db._begun)."""
 
 from typing import Any
 
@@ -19,7 +19,7 @@ async def test_a_connection_lost_at_the_snapshots_begin_is_a_503(
     trust = await create_organisation(client, name="Begin Trust")
     await create_asset(client, trust["id"])
     original = Transaction.start
-    failed = []
+    failed: list[bool] = []
 
     async def start(self: Transaction, *args: Any, **kwargs: Any) -> Any:
         if self._readonly and not failed:  # the analysis's snapshot

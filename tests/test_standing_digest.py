@@ -1,4 +1,4 @@
-"""Review: a kept standing's digest names the code that worked it out (app.national.figures)."""
+"""A kept standing's digest names the code that worked it out (app.national.figures)."""
 
 import sys
 from typing import Any

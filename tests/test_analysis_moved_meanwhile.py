@@ -1,4 +1,4 @@
-"""Review: a change committed between an analysis's read outside its snapshot and the
+"""A change committed between an analysis's read outside its snapshot and the
 snapshot itself (the window _identify_again closes)."""
 
 from typing import Any
