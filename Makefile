@@ -101,7 +101,7 @@ bench: install wrk  ## several minutes: the service vs the references (PostgreSQ
 # A scratch PostgreSQL database of its own (it makes and drops <name>_copy and <name>_curve too).
 NATIONAL_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench_national
 
-bench-national: install wrk  ## about 40 minutes: England's shape, loaded by import and by COPY, its reads and growth curve
+bench-national: install wrk  ## 15 minutes on a quiet machine: England's shape, loaded by import and by COPY, its reads and growth curve
 	LHS_BENCH_DATABASE_URL=$(NATIONAL_DATABASE_URL) $(BIN)/python -m bench national --curve
 
 bench-smoke: install  ## a few seconds: tiny data, SQLite, 1 worker, so the harness cannot rot

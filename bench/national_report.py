@@ -31,7 +31,7 @@ def _reads_table(reads: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for name, read in reads.items():
-        if name in ("global_csv", "new_worker_ms"):  # said beside the table
+        if name in ("global_csv", "new_worker_ms", "note"):  # said beside the table
             continue
         if read.get("available") is False:
             lines.append(f"| {name} | not available ({read['status']}) | | | | |")
@@ -140,7 +140,7 @@ CURVE_READS = ("member_analysis", "system_view", "assets_page", "benchmark")
 
 def _beside_the_table(reads: dict[str, Any]) -> list[str]:
     """The national views' cold answers, the global export and the cold member analyses."""
-    out: list[str] = []
+    out = [f"- {reads['note']}"] if "note" in reads else []
     fresh = reads.get("new_worker_ms", {})
     for name in ("systems", "coverage"):
         read = reads.get(name, {})
@@ -156,8 +156,9 @@ def _beside_the_table(reads: dict[str, Any]) -> list[str]:
                 )
             if "first_ms" in read:
                 parts.append(
-                    f"first on the freshly loaded database {read['first_ms']} ms (every "
-                    "organisation credited and its standing kept: once per deployment)"
+                    f"first of the run's first server {read['first_ms']} ms (on a database "
+                    "nobody had asked yet, or after a release: every organisation credited "
+                    "and its standing kept, once per deployment)"
                 )
             out.append(f"- {name}: " + "; ".join(parts) + ".")
     csv = reads.get("global_csv", {})
