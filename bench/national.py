@@ -174,20 +174,26 @@ def _ratios(imported: dict[str, Any], copied: dict[str, Any]) -> dict[str, float
     return {k: round(v / max(floor[k], 0.01), 1) for k, v in over_http.items()}
 
 
-def _postgres_only(
-    url: str, icbs: list[nd.Icb], target: nm.Target, args: argparse.Namespace
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _plans(url: str, target: nm.Target, out: Path) -> dict[str, list[str]]:
+    """Every statement of each hot request EXPLAINed by auto_explain on a server of its own,
+    written to national-plans.md; the tables each reads whole."""
     database = url.rsplit("/", 1)[1]
-    log.info("plans")
     nm.explain_on(database)
     try:
         with ns.serve(url, port=PORT + 1) as server:
             plans = nm.capture_plans(server.base, target, database)
     finally:
         nm.explain_off(database)
-    (args.out / "national-plans.md").write_text(nm.plans_markdown(plans))
-    out["seq_scans"] = nm.seq_scans(plans)
+    (out / "national-plans.md").write_text(nm.plans_markdown(plans))
+    return nm.seq_scans(plans)
+
+
+def _postgres_only(
+    url: str, icbs: list[nd.Icb], target: nm.Target, args: argparse.Namespace
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    log.info("plans")
+    out["seq_scans"] = _plans(url, target, args.out)
     log.info("COPY floor")
     copy_url, copy_name = _database(url, "copy")
     try:
@@ -220,13 +226,7 @@ def reads_again(args: argparse.Namespace) -> int:
         reads = nm.scenarios(server.base, server.pid, target, seconds=args.seconds, national=True)
     with ns.serve(url, port=PORT + 2, workers=1) as server:
         reads["new_worker_ms"] = nm.new_worker(server.base, target)
-    nm.explain_on(database)
-    try:
-        with ns.serve(url, port=PORT + 1) as server:
-            plans = nm.capture_plans(server.base, target, database)
-    finally:
-        nm.explain_off(database)
-    (args.out / "national-plans.md").write_text(nm.plans_markdown(plans))
+    seq_scans = _plans(url, target, args.out)
     path = args.out / "national.json"
     results = json.loads(path.read_text())
     results["reads_analyzed"] = reads | {
@@ -236,7 +236,7 @@ def reads_again(args: argparse.Namespace) -> int:
         "loaded_by": "COPY" if args.copy_load else "the earlier run's import",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    results["seq_scans_analyzed"] = nm.seq_scans(plans)
+    results["seq_scans_analyzed"] = seq_scans
     if args.curve:  # the smaller scales beside this one, measured in the same conditions
         curve_url, curve_name = _database(url, "curve")
         try:

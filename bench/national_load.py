@@ -444,6 +444,15 @@ COLUMNS = {
 }
 
 
+def _asset_row(**values: Any) -> tuple[Any, ...]:
+    """An asset's row in COLUMNS' order (a generated asset and one a submit wrote alike)."""
+    return tuple(values[column] for column in COLUMNS["asset"])
+
+
+def _evidence(links: Any) -> str:
+    return json.dumps([{"title": title, "url": url} for title, url in links])
+
+
 def rows_of(icb: nd.Icb) -> _Rows:
     out = _Rows()
     t = out.tables
@@ -466,25 +475,24 @@ def rows_of(icb: nd.Icb) -> _Rows:
         for a in nd.assets_of(org):
             aid = assets[a.external_id] = uuid.uuid4()
             at = out.tick()
-            evidence = json.dumps([{"title": x, "url": u} for x, u in a.evidence])
             t["asset"].append(
-                (
-                    aid,
-                    oid,
-                    a.area,
-                    a.key,
-                    a.name,
-                    a.description,
-                    a.maturity,
-                    a.confidence,
-                    evidence,
-                    a.shared,
-                    a.reviewed_by,
-                    reviewed if a.reviewed_by else None,
-                    at,
-                    at,
-                    1,
-                    a.external_id,
+                _asset_row(
+                    id=aid,
+                    organisation_id=oid,
+                    area=a.area,
+                    capability_key=a.key,
+                    name=a.name,
+                    description=a.description,
+                    maturity=a.maturity,
+                    confidence=a.confidence,
+                    evidence=_evidence(a.evidence),
+                    shared_with_members=a.shared,
+                    reviewed_by=a.reviewed_by,
+                    reviewed_at=reviewed if a.reviewed_by else None,
+                    created_at=at,
+                    updated_at=at,
+                    version=1,
+                    external_id=a.external_id,
                 )
             )
             t["asset_tag"].extend((aid, tag) for tag in a.tags)
@@ -590,25 +598,24 @@ def _self_assessment(
         aid, at = uuid.uuid4(), out.tick()
         name = f"{a.title} (self-assessment)"[:200]
         moderated = a.moderation is not None
-        evidence = json.dumps([{"title": x, "url": u} for x, u in a.evidence])
         t["asset"].append(
-            (
-                aid,
-                oid,
-                a.area,
-                a.key,
-                name,
-                a.comment,
-                a.held_level,
-                "peer_reviewed" if moderated else "self_assessed",
-                evidence,
-                False,
-                nd.MODERATOR if moderated else None,
-                at if moderated else None,
-                at,
-                at,
-                2 if moderated else 1,
-                None,
+            _asset_row(
+                id=aid,
+                organisation_id=oid,
+                area=a.area,
+                capability_key=a.key,
+                name=name,
+                description=a.comment,
+                maturity=a.held_level,
+                confidence="peer_reviewed" if moderated else "self_assessed",
+                evidence=_evidence(a.evidence),
+                shared_with_members=False,
+                reviewed_by=nd.MODERATOR if moderated else None,
+                reviewed_at=at if moderated else None,
+                created_at=at,
+                updated_at=at,
+                version=2 if moderated else 1,
+                external_id=None,
             )
         )
         records[a.key] = (aid, 2 if moderated else 1)
@@ -681,7 +688,6 @@ def _self_assessment(
     for a in answers:
         record = records.get(a.key)
         when = moderated_at.get(a.key)
-        evidence = json.dumps([{"title": x, "url": u} for x, u in a.evidence])
         t["self_assessment_answer"].append(
             (
                 sid,
@@ -689,7 +695,7 @@ def _self_assessment(
                 a.level,
                 a.level is None,
                 a.comment,
-                evidence,
+                _evidence(a.evidence),
                 "bench",
                 None,
                 answered[a.key],

@@ -28,6 +28,8 @@ INSERT = (
     "created_at, updated_at, version) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, $14, $14, 1)"
 )
+# A response: its status, body and headers.
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 TAGS = "INSERT INTO asset_tag (asset_id, tag) SELECT $1, unnest($2::text[])"
 LOCKED = f"SELECT {COLUMNS}, {PG_TAGS} FROM asset a WHERE a.id = $1 FOR NO KEY UPDATE"  # noqa: S608
 AUDIT = (
@@ -115,9 +117,7 @@ class WriteFloor(Floor):
         )
         await send({"type": "http.response.body", "body": answer if status != 204 else b""})
 
-    async def _create(
-        self, organisation_id: uuid.UUID, data: dict[str, Any]
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _create(self, organisation_id: uuid.UUID, data: dict[str, Any]) -> Answer:
         assert self.pool is not None
         asset_id, now = uuid.uuid4(), datetime.now(UTC)
         tags = sorted({t.strip().lower() for t in data.get("tags", [])})
@@ -162,17 +162,12 @@ class WriteFloor(Floor):
         extra = [(b"location", f"/assets/{asset_id}".encode()), (b"etag", b'W/"1"')]
         return 201, body, extra
 
-    async def _update(
-        self, asset_id: uuid.UUID, expected: int, data: dict[str, Any]
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _update(self, asset_id: uuid.UUID, expected: int, data: dict[str, Any]) -> Answer:
         assert self.pool is not None
         async with self.pool.acquire() as connection, connection.transaction():
-            found = await connection.fetchrow(LOCKED, asset_id)
-            if found is None:
-                return 404, b'{"status":404}', []
-            before = _row(found)
-            if before["version"] != expected:
-                return 412, b'{"status":412}', []
+            before, refused = await _locked(connection, asset_id, expected)
+            if refused is not None:
+                return refused
             after = before | {"name": data["name"], "updated_at": datetime.now(UTC)}
             after["version"] = before["version"] + 1
             await connection.execute(
@@ -196,17 +191,12 @@ class WriteFloor(Floor):
         body = orjson.dumps(_public(after, sqlite=False), default=str)
         return 200, body, [(b"etag", f'W/"{after["version"]}"'.encode())]
 
-    async def _delete(
-        self, asset_id: uuid.UUID, expected: int
-    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    async def _delete(self, asset_id: uuid.UUID, expected: int) -> Answer:
         assert self.pool is not None
         async with self.pool.acquire() as connection, connection.transaction():
-            found = await connection.fetchrow(LOCKED, asset_id)
-            if found is None:
-                return 404, b'{"status":404}', []
-            before = _row(found)
-            if before["version"] != expected:
-                return 412, b'{"status":412}', []
+            before, refused = await _locked(connection, asset_id, expected)
+            if refused is not None:
+                return refused
             await connection.execute(
                 AUDIT,
                 uuid.uuid4(),
@@ -221,6 +211,20 @@ class WriteFloor(Floor):
             # Tags and activity links go by ON DELETE CASCADE, as the service's do.
             await connection.execute("DELETE FROM asset WHERE id = $1", asset_id)
         return 204, b"", []
+
+
+async def _locked(
+    connection: Any, asset_id: uuid.UUID, expected: int
+) -> tuple[dict[str, Any], Answer | None]:
+    """The asset's row, locked as the service locks it, or the answer that refuses the write
+    (404 gone, 412 If-Match stale), as the service checks them."""
+    found = await connection.fetchrow(LOCKED, asset_id)
+    if found is None:
+        return {}, (404, b'{"status":404}', [])
+    before = _row(found)
+    if before["version"] != expected:
+        return before, (412, b'{"status":412}', [])
+    return before, None
 
 
 app = WriteFloor()
